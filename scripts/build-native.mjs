@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Builds native/ with cmake-js during `npm install`. The addon is an accelerator, not a
+// requirement: if the toolchain is missing the install still succeeds and the runtime falls
+// back to the ffmpeg binary (the TypeScript side reports which backend it uses).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const force = process.argv.includes('--force');
+const strict = force || process.env.RETINAD_NATIVE_STRICT === '1';
+const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+
+if (process.env.RETINAD_SKIP_NATIVE === '1') {
+  console.log('retinad: RETINAD_SKIP_NATIVE=1, not building the native addon');
+  process.exit(0);
+}
+if (!existsSync(cmakeJs)) {
+  console.log('retinad: cmake-js not installed; skipping native build');
+  process.exit(0);
+}
+const args = [cmakeJs, 'compile', '-d', '.', '--out', 'native/build'];
+if (process.env.RETINAD_WITH_FFMPEG === '0') args.push('--CDRETINAD_WITH_FFMPEG=OFF');
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+if (r.status !== 0) {
+  const msg = 'retinad: native addon build failed; the ffmpeg-binary backend will be used';
+  if (strict) { console.error(msg); process.exit(r.status ?? 1); }
+  console.warn(msg);
+}

@@ -1,0 +1,55 @@
+/** Clause 9.5: task request (tables 16–18) and this project's CustomInfo (PROTOCOL.md). */
+import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, type Static } from './fields.ts';
+import { StatusCodeField } from './common.ts';
+
+/** Table 17 <TaskBasicInfo>: the body of `POST /System/TaskRequest/`. */
+export const TaskBasicInfo = Obj({
+  TaskType: Opt(Int32()),
+  TaskName: StrMax(128, { minLength: 1 }),
+  Desc: Opt(StrMax(512)),
+  Priority: Opt(Int32({ minimum: 1, maximum: 10 })),
+  InitiationInfo: Obj({
+    DeviceID: DeviceID(),
+    Applicant: Opt(StrMax(128)),
+    InitiateTime: Opt(DateTime()),
+    UpdateTime: Opt(DateTime()),
+    CustomInfo: Opt(JsonObject()),
+  }),
+  Constraints: Opt(JsonObject()),
+});
+export type TaskBasicInfo = Static<typeof TaskBasicInfo>;
+
+/** Table 18: reply to a task request. */
+export const TaskRequestReply = Obj({
+  StatusCode: StatusCodeField(),
+  TaskID: Opt(StrMax(128)),
+  Message: Opt(StrMax(128)),
+});
+export type TaskRequestReply = Static<typeof TaskRequestReply>;
+
+/** One data source of a task (PROTOCOL.md CustomInfo.Inputs). */
+export const TaskInput = Obj({
+  StreamURL: StrMax(256, { minLength: 1, format: 'uri-ish' }),
+  DeviceID: Opt(DeviceID()),
+});
+export type TaskInput = Static<typeof TaskInput>;
+
+/** A time window (table 20 TimeRange entry). */
+export const TimeWindow = Obj({ StartTime: Opt(DateTime()), EndTime: Opt(DateTime()) });
+
+/**
+ * InitiationInfo.CustomInfo as PROTOCOL.md defines it: where the data comes from and which
+ * algorithm runs on it — table 17 has no fields for either.
+ */
+export const CustomInfo = Obj({
+  Inputs: Arr(TaskInput, { minItems: 1 }),
+  AlgType: Opt(StrMax(127, { minLength: 1 })),
+  AlgID: Opt(Int32()),
+  AlgArgs: Opt(JsonObject()),
+  TaskFrameRate: Opt(Int32({ minimum: 1, maximum: 1000 })),
+  TaskAttr: Opt(Int32({ minimum: 0 })),
+  TimeRange: Opt(Arr(TimeWindow)),
+  Topology: Opt(JsonObject()),
+  NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
+});
+export type CustomInfo = Static<typeof CustomInfo>;
