@@ -1,0 +1,106 @@
+/**
+ * The HTTP client every role uses to speak to another node: JSON in and out, the bearer token,
+ * our sender identity for command de-duplication, and timeouts so a dead peer never hangs us.
+ */
+import { Agent, request } from 'undici';
+import { digestAuthorization } from './digest.ts';
+
+export interface ClientOptions {
+  token?: string;
+  /** `DeviceID/instance`, sent as X-Sender-ID. */
+  senderId: string;
+  timeoutMs?: number;
+}
+
+export interface HttpReply {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Error for a peer that could not be reached or answered with something that isn't JSON. */
+export class PeerError extends Error {
+  constructor(message: string, readonly status?: number, readonly body?: unknown) {
+    super(message);
+    this.name = 'PeerError';
+  }
+}
+
+/** Joins a node's base URL and a path ("http://h:1/" + "/System/Command"). */
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+/** A keep-alive JSON client. */
+export class RetinaClient {
+  private readonly agent: Agent;
+  private nextIdx = 1;
+  constructor(private readonly opts: ClientOptions) {
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+  }
+
+  /** Next CommandIdx for commands this node sends (unique per sender identity). */
+  commandIdx(): number {
+    const i = this.nextIdx;
+    this.nextIdx = this.nextIdx >= 2147483647 ? 1 : this.nextIdx + 1;
+    return i;
+  }
+
+  /** Sets the bearer token (after registration hands out a session token). */
+  setToken(token: string | undefined): void {
+    this.opts.token = token;
+  }
+
+  /** Sends one request; rejects with PeerError on network failure, timeout or a non-JSON reply. */
+  async send(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<HttpReply> {
+    const headers: Record<string, string> = { 'x-sender-id': this.opts.senderId, accept: 'application/json', ...extraHeaders };
+    // An explicit Authorization (Digest, or '' for none) replaces the bearer token.
+    if (!('authorization' in extraHeaders) && this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (headers.authorization === '') delete headers.authorization;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    const timeout = this.opts.timeoutMs ?? 15_000;
+    let res;
+    try {
+      res = await request(url, { method, headers, body: payload, dispatcher: this.agent, headersTimeout: timeout, bodyTimeout: timeout });
+    } catch (err) {
+      throw new PeerError(`${method} ${url}: ${(err as Error).message}`);
+    }
+    const text = await res.body.text().catch((err: Error) => {
+      throw new PeerError(`${method} ${url}: reading reply: ${err.message}`, res.statusCode);
+    });
+    let parsed: unknown;
+    try {
+      parsed = text.length ? JSON.parse(text) : undefined;
+    } catch {
+      throw new PeerError(`${method} ${url}: reply is not JSON (HTTP ${res.statusCode})`, res.statusCode, text.slice(0, 200));
+    }
+    return { status: res.statusCode, body: parsed, headers: res.headers as HttpReply['headers'] };
+  }
+
+  /** POSTs with Digest authentication: first try, read the challenge, answer it. */
+  async sendDigest(url: string, body: unknown, username: string, password: string): Promise<HttpReply> {
+    const first = await this.send('POST', url, body, { authorization: '' });
+    if (first.status !== 401) return first;
+    const challenge = first.headers['www-authenticate'];
+    if (!challenge) return first;
+    const uri = new URL(url).pathname;
+    const auth = digestAuthorization(challenge, { username, password, method: 'POST', uri });
+    return this.send('POST', url, body, { authorization: auth });
+  }
+
+  /** Sends a command envelope to a node's `/System/Command` and returns the reply body. */
+  async command<R = Record<string, unknown>>(baseUrl: string, cmd: Record<string, unknown>): Promise<R & { StatusCode: string; Message?: string }> {
+    const r = await this.send('POST', joinUrl(baseUrl, '/System/Command'), cmd);
+    const b = r.body as (R & { StatusCode: string; Message?: string }) | undefined;
+    if (!b || typeof b !== 'object') throw new PeerError(`${String(cmd.CommandType)} to ${baseUrl}: empty reply (HTTP ${r.status})`, r.status);
+    return b;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

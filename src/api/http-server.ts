@@ -1,0 +1,87 @@
+/**
+ * The fastify base every role builds on: JSON (and application/VIID+JSON) bodies, every error
+ * answered as `{ StatusCode: "1", Message }`, bearer-token auth on every route but the ones a
+ * role marks public, and nothing a client sends able to crash the process.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+
+export interface BaseServerOptions {
+  logger: Logger;
+  /** The node token; when unset the API is open (a warning is logged once). */
+  token?: string;
+  /** Extra bearer tokens accepted (session tokens issued at registration). */
+  acceptToken?: (token: string) => boolean;
+  /** Routes (METHOD + ' ' + url pattern) that need no bearer token. */
+  publicRoutes?: string[];
+  /** Largest accepted body; task_result bodies carry images, so commands need room. */
+  bodyLimit?: number;
+}
+
+/** `{ StatusCode: "1", Message }`, the failure body of every route. */
+export function failure(message: string, extra: Record<string, unknown> = {}) {
+  return { ...extra, StatusCode: '1' as const, Message: truncateBytes(message, 512) };
+}
+
+/** Cuts a message to `max` UTF-8 bytes on a character boundary (Message fields are ≤512 bytes). */
+export function truncateBytes(s: string, max: number): string {
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= max) return s;
+  let end = max - 3;
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString('utf8') + '...';
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Creates the shared fastify instance (no routes yet). */
+export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
+  const fopts: FastifyServerOptions = {
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    // Requests that hang half-sent must not hold sockets forever.
+    requestTimeout: 120_000,
+    ignoreTrailingSlash: true,
+  };
+  const app = Fastify(fopts) as unknown as FastifyInstance;
+
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/viid+json', { parseAs: 'string' }, json);
+
+  const publicRoutes = new Set(opts.publicRoutes ?? []);
+  if (!opts.token) opts.logger.warn('no --token / RETINAD_TOKEN set: the API accepts unauthenticated requests');
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!opts.token) return;
+    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+    if (publicRoutes.has(route)) return;
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    if (m && (sameSecret(m[1], opts.token) || opts.acceptToken?.(m[1]))) return;
+    reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
+    return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required'));
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    const msg = status === 500 ? `internal error: ${err.message}` : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+      ? `body: malformed JSON (${err.message})` : `${err.message}`;
+    void reply.code(status).send(failure(msg));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(failure(`no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  return app;
+}
+
+/** Sends a 400 with the validation message, echoing fields when given. */
+export function badRequest(reply: FastifyReply, message: string, extra: Record<string, unknown> = {}) {
+  return reply.code(400).send(failure(message, extra));
+}

@@ -1,0 +1,145 @@
+/**
+ * The scheduler's HTTP face: every REST path of PROTOCOL.md plus `POST /System/Command` for
+ * task results. Routes only validate and hand over to the Scheduler.
+ */
+import type { FastifyInstance } from 'fastify';
+import os from 'node:os';
+import {
+  AvailableResource, CommandType, DevTaskStatus, KeepaliveRequest, RegisterRequest, TaskBasicInfo, TotalResource, UnRegisterRequest,
+  formatRetinaDateTime, parse, type AlgResource,
+} from '../protocol/index.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { Logger } from '../log.ts';
+import { createBaseServer, badRequest, failure } from './http-server.ts';
+import { DigestVerifier } from './digest.ts';
+import { registerCommandRoute } from './command-route.ts';
+
+const PAGE_MAX = 500;
+
+export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger }): FastifyInstance {
+  const app = createBaseServer({
+    logger: opts.log,
+    token: opts.token,
+    acceptToken: (t) => s.acceptsSessionToken(t),
+    publicRoutes: ['GET /System/Time', 'HEAD /System/Time', 'POST /System/Register'],
+  });
+  const digest = opts.token ? new DigestVerifier('retinad', opts.token) : null;
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+  app.get('/System/Time', async () => {
+    const now = Date.now();
+    return { StatusCode: '0', SystemTimeObject: { LocalTime: formatRetinaDateTime(now), TimeZone: tz, UnixMs: now } };
+  });
+
+  // Register authenticates with Digest (password = node token), GA/T 1400 style.
+  app.post('/System/Register', async (req, reply) => {
+    if (digest) {
+      const user = digest.verify(req.headers.authorization, 'POST');
+      if (!user) {
+        reply.code(401).header('WWW-Authenticate', digest.challenges());
+        return failure('Authorization: Digest authentication required (username = DeviceID, password = node token)');
+      }
+      const p = parse(RegisterRequest, req.body);
+      if (!p.ok) return badRequest(reply, p.message);
+      if (user !== p.value.RegisterObject.DeviceID) return reply.code(401).send(failure('Authorization: Digest username must equal RegisterObject.DeviceID'));
+      return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
+    }
+    const p = parse(RegisterRequest, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
+  });
+
+  app.post('/System/Keepalive', async (req, reply) => {
+    const p = parse(KeepaliveRequest, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    if (!s.keepalive(p.value.KeepaliveObject.DeviceID)) return reply.code(404).send(failure(`KeepaliveObject.DeviceID: "${p.value.KeepaliveObject.DeviceID}" is not registered`));
+    return { StatusCode: '0' };
+  });
+
+  app.post('/System/UnRegister', async (req, reply) => {
+    const p = parse(UnRegisterRequest, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    if (!s.unregister(p.value.UnRegisterObject.DeviceID)) return reply.code(404).send(failure(`UnRegisterObject.DeviceID: "${p.value.UnRegisterObject.DeviceID}" is not registered`));
+    return { StatusCode: '0' };
+  });
+
+  app.patch('/System/ResourceInfo/TotalResource', async (req, reply) => {
+    const p = parse(TotalResource, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    if (!s.reportTotal(p.value)) return reply.code(404).send(failure(`DeviceID: "${p.value.DeviceID}" is not registered`));
+    return { StatusCode: '0' };
+  });
+
+  app.patch('/System/ResourceInfo/AvailableResource', async (req, reply) => {
+    const p = parse(AvailableResource, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    if (!s.reportAvailable(p.value)) return reply.code(404).send(failure(`DeviceID: "${p.value.DeviceID}" is not registered`));
+    return { StatusCode: '0' };
+  });
+
+  app.post('/System/TaskRequest', async (req, reply) => {
+    const p = parse(TaskBasicInfo, req.body);
+    if (!p.ok) return badRequest(reply, p.message);
+    const out = await s.submit(p.value);
+    if (!out.ok) return reply.code(422).send(failure(out.message));
+    return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted' };
+  });
+
+  // Table 32: the body is a DevTaskStatus object or an array of them.
+  app.patch('/System/TaskStatus', async (req, reply) => {
+    const items = Array.isArray(req.body) ? (req.body as unknown[]) : [req.body];
+    if (items.length === 0) return badRequest(reply, '(body): must hold at least one DevTaskStatus');
+    const parsed = [];
+    for (let i = 0; i < items.length; i++) {
+      const p = parse(DevTaskStatus, items[i]);
+      if (!p.ok) return badRequest(reply, Array.isArray(req.body) ? `[${i}].${p.message}` : p.message);
+      parsed.push(p.value);
+    }
+    const unknown = parsed.flatMap((d) => s.onTaskStatus(d));
+    if (unknown.length) return reply.code(404).send(failure(`TaskStatusList.TaskID: unknown task(s) ${unknown.slice(0, 5).join(', ')}`));
+    return { StatusCode: '0' };
+  });
+
+  app.get('/System/TaskInfo/:TaskID', async (req, reply) => {
+    const { TaskID } = req.params as { TaskID: string };
+    const info = s.taskInfo(TaskID);
+    if (!info) return reply.code(404).send(failure(`TaskID: no task "${TaskID.slice(0, 128)}"`));
+    return { StatusCode: '0', TaskInfo: info };
+  });
+
+  app.get('/System/TaskResult/:TaskID', async (req, reply) => {
+    const { TaskID } = req.params as { TaskID: string };
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const after = typeof q.after === 'string' && q.after !== '' ? q.after : '0';
+    const limitRaw = typeof q.limit === 'string' ? q.limit : '100';
+    if (!/^\d{1,15}$/.test(after)) return badRequest(reply, 'after: must be a cursor returned as Next (a non-negative integer)');
+    if (!/^\d{1,4}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > PAGE_MAX) return badRequest(reply, `limit: must be an integer 1..${PAGE_MAX}`);
+    if (!s.store.task(TaskID)) return reply.code(404).send(failure(`TaskID: no task "${TaskID.slice(0, 128)}"`));
+    const limit = Number(limitRaw);
+    const rows = s.store.results(TaskID, Number(after), limit);
+    const page: Record<string, unknown> = { StatusCode: '0', TaskID, TaskResultList: rows.map((r) => r.body) };
+    if (rows.length === limit) page.Next = String(rows[rows.length - 1].seq);
+    return page;
+  });
+
+  // Our addition (PROTOCOL.md allows adding): what the scheduler knows of its executors.
+  app.get('/System/DeviceList', async () => ({
+    StatusCode: '0',
+    DeviceList: s.store.devices().map((d) => ({
+      DeviceID: d.device_id, DeviceType: d.device_type, ProductType: d.product_type, Online: d.online === 1, CommandURL: d.command_url,
+      LastSeen: formatRetinaDateTime(d.last_seen),
+      AlgInfoList: d.alg_resource ? (JSON.parse(d.alg_resource) as AlgResource).AlgInfoList : [],
+      TotalResource: d.total_resource ? JSON.parse(d.total_resource) : null,
+      AvailableResource: d.available_resource ? JSON.parse(d.available_resource) : null,
+    })),
+    Host: os.hostname(),
+  }));
+
+  registerCommandRoute(app, {
+    [CommandType.TaskResult]: async (cmd, ctx) => {
+      const r = s.onTaskResult(cmd, ctx.sender);
+      return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
+    },
+  });
+  return app;
+}

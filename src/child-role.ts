@@ -1,0 +1,46 @@
+/**
+ * Starts a retinad role as a child process and waits until it listens. The child gets an IPC
+ * channel, so it also stops when this process dies, even by SIGKILL: no orphans.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { createWriteStream } from 'node:fs';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'retinad.js');
+
+export interface RoleProcess {
+  child: ChildProcess;
+  url: string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/** Spawns `retinad <args>`; resolves once it announced its URL. Logs go to `logFile` when given. */
+export function startRole(args: string[], opts: { logFile?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RoleProcess> {
+  const child = fork(BIN, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...opts.env } });
+  if (opts.logFile) {
+    const out = createWriteStream(opts.logFile, { flags: 'a' });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  } else {
+    child.stdout!.resume();
+    child.stderr!.resume();
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async (graceMs = 5000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`retinad ${args[0]} did not start within ${opts.timeoutMs ?? 30000} ms`)); }, opts.timeoutMs ?? 30_000);
+    child.on('message', (m: { type?: string; url?: string }) => {
+      if (m?.type === 'ready' && m.url) { clearTimeout(timer); resolve({ child, url: m.url, stop }); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`retinad ${args[0]} exited with ${code} before it was ready`)); });
+  });
+}

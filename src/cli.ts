@@ -1,0 +1,112 @@
+/**
+ * `retinad executor | scheduler | demo | version` — the command line. Flags are checked here and
+ * a bad one is reported by name before anything starts.
+ */
+import { parseArgs } from 'node:util';
+import { runExecutor, runScheduler } from './roles.ts';
+import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
+
+const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
+
+Usage:
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token T]
+                    [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
+  retinad scheduler --listen HOST:PORT --data-dir DIR [--token T] [--device-id ID] [--advertise URL]
+                    [--keepalive SECONDS] [--max-retries N]
+  retinad demo      [--clip FILE] [--out DIR]
+  retinad version
+
+--token defaults to $RETINAD_TOKEN. Port 0 picks a free port; the URL is printed when ready.
+`;
+
+class UsageError extends Error {}
+
+function need(v: string | undefined, flag: string): string {
+  if (v === undefined || v === '') throw new UsageError(`${flag}: is required`);
+  return v;
+}
+
+function int(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${flag}: must be an integer ${min}..${max} (got "${v}")`);
+  return Number(v);
+}
+
+function deviceId(v: string | undefined, flag: string): string {
+  const id = need(v, flag);
+  if (utf8Bytes(id) > 20) throw new UsageError(`${flag}: DeviceID must be at most 20 UTF-8 bytes (got ${utf8Bytes(id)})`);
+  return id;
+}
+
+function url(v: string | undefined, flag: string): string | undefined {
+  if (v === undefined) return undefined;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return v.replace(/\/+$/, '');
+  } catch {
+    throw new UsageError(`${flag}: "${v}" is not an http(s) URL`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
+      token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
+      longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
+      clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const token = values.token ?? process.env.RETINAD_TOKEN ?? undefined;
+  if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP);
+    return;
+  }
+  switch (cmd) {
+    case 'executor': {
+      const dt = values['device-type'];
+      if (dt !== undefined && !(DEVICE_TYPE_VALUES as readonly string[]).includes(dt)) throw new UsageError(`--device-type: must be 0, 1 or 2 (got "${dt}")`);
+      if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
+      if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
+      await runExecutor({
+        listen: need(values.listen, '--listen'), deviceId: deviceId(values['device-id'], '--device-id'), dataDir: need(values['data-dir'], '--data-dir'),
+        scheduler: url(values.scheduler, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
+        maxTasks: int(values['max-tasks'], '--max-tasks', 1, 1024), deviceType: dt as DeviceType | undefined,
+        longitude: values.longitude, latitude: values.latitude,
+      });
+      return;
+    }
+    case 'scheduler':
+      await runScheduler({
+        listen: need(values.listen, '--listen'), dataDir: need(values['data-dir'], '--data-dir'), token,
+        deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
+        advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
+        maxRetries: int(values['max-retries'], '--max-retries', 0, 100),
+      });
+      return;
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts');
+      process.exitCode = await runDemo({ clip: values.clip, out: values.out });
+      return;
+    }
+    case 'version':
+      process.stdout.write('retinad 0.1.0\n');
+      return;
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`retinad: ${err.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  process.stderr.write(`retinad: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,143 @@
+/**
+ * Starting a role as a long-running process: build it, listen, announce readiness (a line on
+ * stdout and, under a parent, an IPC message), and shut down cleanly on SIGTERM/SIGINT or
+ * when the parent goes away.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, type Logger } from './log.ts';
+import { Executor } from './runtime/executor.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { createExecutorServer } from './api/executor-server.ts';
+import { createSchedulerServer } from './api/scheduler-server.ts';
+import { decoderBackendInfo } from './runtime/backend.ts';
+import type { DeviceType } from './protocol/index.ts';
+
+export interface Listen { host: string; port: number }
+
+/** Parses "HOST:PORT" (IPv6 in brackets). */
+export function parseListen(s: string): Listen {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[3]) > 65535) throw new Error(`--listen: "${s}" is not HOST:PORT (e.g. 127.0.0.1:7100; port 0 picks a free one)`);
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+function urlOf(app: FastifyInstance, host: string): string {
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+function announce(role: string, url: string, log: Logger): void {
+  log.info({ url }, `${role} listening`);
+  process.stdout.write(`retinad ${role} listening on ${url}\n`);
+  process.send?.({ type: 'ready', role, url });
+}
+
+function onShutdown(log: Logger, fn: () => Promise<void>): void {
+  let done = false;
+  const stop = (why: string) => {
+    if (done) return;
+    done = true;
+    log.info({ why }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 8000);
+    force.unref();
+    fn().then(() => process.exit(0), (err: Error) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Under `retinad demo` (or a test) the parent holds an IPC channel: follow it down.
+  if (process.send) process.on('disconnect', () => stop('parent exited'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+}
+
+export interface ExecutorArgs {
+  listen: string;
+  deviceId: string;
+  dataDir: string;
+  scheduler?: string;
+  token?: string;
+  advertise?: string;
+  maxTasks?: number;
+  deviceType?: DeviceType;
+  longitude?: string;
+  latitude?: string;
+}
+
+/** `retinad executor …` */
+export async function runExecutor(a: ExecutorArgs): Promise<void> {
+  const log = createLogger('executor');
+  let executor: Executor | null = null;
+  // The server is up before registering, so the scheduler can call back at once.
+  const { url, app } = await bindThen(parseListen(a.listen), async (u) => {
+    executor = new Executor({
+      deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
+      maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
+    });
+    return createExecutorServer(executor, { token: a.token, log });
+  });
+  log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
+  announce('executor', url, log);
+  onShutdown(log, async () => {
+    await executor?.close();
+    await app.close();
+  });
+  void executor!.start();
+}
+
+/**
+ * Finds the port first (when 0 is asked) so the URL can be put into the node before its routes
+ * exist, then listens for real on it.
+ */
+async function bindThen(l: Listen, build: (url: string) => Promise<FastifyInstance>): Promise<{ url: string; app: FastifyInstance }> {
+  let port = l.port;
+  if (port === 0) {
+    const net = await import('node:net');
+    port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, l.host, () => {
+        const a = srv.address();
+        const p = typeof a === 'object' && a ? a.port : 0;
+        srv.close(() => resolve(p));
+      });
+    });
+  }
+  const h = l.host === '0.0.0.0' || l.host === '::' ? os.hostname() : l.host;
+  const url = `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const app = await build(url);
+  await app.listen({ host: l.host, port });
+  return { url: urlOf(app, l.host), app };
+}
+
+export interface SchedulerArgs {
+  listen: string;
+  dataDir: string;
+  token?: string;
+  deviceId?: string;
+  advertise?: string;
+  keepaliveSec?: number;
+  maxRetries?: number;
+}
+
+/** `retinad scheduler …` */
+export async function runScheduler(a: SchedulerArgs): Promise<void> {
+  const log = createLogger('scheduler');
+  const l = parseListen(a.listen);
+  let scheduler: Scheduler | null = null;
+  const { url, app } = await bindThen(l, async (u) => {
+    scheduler = new Scheduler({
+      deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
+      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log,
+    });
+    return createSchedulerServer(scheduler, { token: a.token, log });
+  });
+  scheduler!.start();
+  announce('scheduler', url, log);
+  onShutdown(log, async () => {
+    await app.close();
+    await scheduler?.close();
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * The executor's algorithm registry (ER3). Built-in algorithms live here; installed plugin
+ * packages join it in the plugins issue. `algorithm_res_query` answers from this table.
+ */
+import { AlgStatus, TaskType, type AlgInfo } from '../protocol/index.ts';
+
+export interface AlgorithmEntry {
+  AlgID: number;
+  AlgType: string;
+  AlgVersion: string;
+  TaskType: number;
+  Description: string;
+  /** When the algorithm became available (AlgDownloadTime). */
+  installedAt: string;
+}
+
+/** Built-in frame extraction (TaskType 1): sample frames at TaskFrameRate, JPEG at source size. */
+export const FRAME_EXTRACTION: Omit<AlgorithmEntry, 'installedAt'> = {
+  AlgID: 1001,
+  AlgType: 'frame_extraction',
+  AlgVersion: '1.0.0',
+  TaskType: TaskType.FrameExtraction,
+  Description: 'Samples frames by timestamp at TaskFrameRate and sends each as a JPEG ImageResult',
+};
+
+export class AlgorithmRegistry {
+  private readonly entries: AlgorithmEntry[] = [];
+
+  add(e: AlgorithmEntry): void {
+    this.entries.push(e);
+  }
+
+  /** The entry for an AlgID and version ("" or undefined: any version, newest first). */
+  find(algId: number, version?: string): AlgorithmEntry | undefined {
+    return this.entries.find((e) => e.AlgID === algId && (!version || e.AlgVersion === version));
+  }
+
+  list(): AlgorithmEntry[] {
+    return [...this.entries];
+  }
+
+  /** Table 14 AlgInfoList; AlgStatus 0 when a task uses the algorithm now, else 1. */
+  algInfoList(inUse: (algId: number, version: string) => boolean): AlgInfo[] {
+    return this.entries.map((e) => ({
+      AlgID: e.AlgID,
+      AlgType: e.AlgType,
+      AlgVersion: e.AlgVersion,
+      AlgStatus: inUse(e.AlgID, e.AlgVersion) ? AlgStatus.InUse : AlgStatus.Unused,
+      AlgDownloadTime: e.installedAt,
+    }));
+  }
+}

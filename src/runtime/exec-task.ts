@@ -1,0 +1,82 @@
+/**
+ * One task as the executor holds it (EB6): the dispatch info, its state machine and what it has
+ * produced. States follow table 31: queued(3) → running(1) ⇄ paused(2) → done(0) | error(4).
+ */
+import { ExecutionStatus, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
+
+const TRANSITIONS: Record<number, readonly number[]> = {
+  [ExecutionStatus.Queued]: [ExecutionStatus.Running, ExecutionStatus.Done, ExecutionStatus.Error],
+  [ExecutionStatus.Running]: [ExecutionStatus.Paused, ExecutionStatus.Done, ExecutionStatus.Error],
+  [ExecutionStatus.Paused]: [ExecutionStatus.Running, ExecutionStatus.Done, ExecutionStatus.Error],
+  // A finished task can be started again with Control 0.
+  [ExecutionStatus.Done]: [ExecutionStatus.Queued],
+  [ExecutionStatus.Error]: [ExecutionStatus.Queued],
+};
+
+export class ExecTask {
+  status: ExecutionStatus = ExecutionStatus.Queued;
+  progress = 0;
+  exceptionCode?: number;
+  exceptionDesc?: string;
+  framesOut = 0;
+  startedAt?: number;
+  endedAt?: number;
+  /** Current AlgArgs (Control 4 replaces them). */
+  algArgs: Record<string, unknown>;
+  /** Source position reached, for a resume (ms). */
+  lastPtsMs = -1;
+  readonly receivedAt = Date.now();
+
+  constructor(readonly info: TaskDispatchInfo, readonly seq: number) {
+    this.algArgs = { ...(info.InputInfo.AlgArgs ?? {}) };
+  }
+
+  get id(): string {
+    return this.info.TaskID;
+  }
+
+  get priority(): number {
+    return this.info.Priority ?? 5;
+  }
+
+  /** Moves to `next`; throws when table 31's life cycle does not allow it. */
+  transition(next: ExecutionStatus, exception?: { code: number; desc: string }): void {
+    if (next === this.status) return;
+    if (!TRANSITIONS[this.status]?.includes(next)) {
+      throw new Error(`task ${this.id}: cannot go from ExecutionStatus ${this.status} to ${next}`);
+    }
+    this.status = next;
+    if (next === ExecutionStatus.Queued) {
+      this.exceptionCode = undefined;
+      this.exceptionDesc = undefined;
+      this.progress = 0;
+    }
+    if (next === ExecutionStatus.Running && this.startedAt === undefined) this.startedAt = Date.now();
+    if (next === ExecutionStatus.Done || next === ExecutionStatus.Error) this.endedAt = Date.now();
+    if (next === ExecutionStatus.Done) this.progress = 100;
+    if (exception) {
+      this.exceptionCode = exception.code;
+      this.exceptionDesc = exception.desc;
+    }
+  }
+
+  get finished(): boolean {
+    return this.status === ExecutionStatus.Done || this.status === ExecutionStatus.Error;
+  }
+
+  /** Table 31 <TaskStatus>. */
+  toStatus(): TaskStatus {
+    const s: TaskStatus = {
+      TaskID: this.info.TaskID,
+      ExecutionStatus: this.status,
+      Progress: this.progress,
+      ResourcesOccupied: { FramesOut: this.framesOut, RunMs: this.startedAt ? (this.endedAt ?? Date.now()) - this.startedAt : 0 },
+    };
+    if (this.info.ParentTaskID) s.ParentTaskID = this.info.ParentTaskID;
+    if (this.info.TaskName) s.TaskName = this.info.TaskName;
+    if (this.info.TaskType !== undefined) s.TaskType = this.info.TaskType;
+    if (this.exceptionCode !== undefined) s.ExceptionCode = this.exceptionCode;
+    if (this.exceptionDesc) s.ExceptionDesc = Buffer.from(this.exceptionDesc).length > 512 ? this.exceptionDesc.slice(0, 160) : this.exceptionDesc;
+    return s;
+  }
+}

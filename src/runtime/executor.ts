@@ -1,0 +1,479 @@
+/**
+ * The executor (clause 7.6): keeps its task table, answers the scheduler's commands, runs tasks
+ * through their algorithm, and sends results and status through the persistent outbox.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import {
+  CommandType, ExceptionCode, ExecutionStatus, Control, TaskAttr, parseRetinaDateTime,
+  type AlgorithmResQuery, type AvailableResQuery, type DeviceType, type OpsControl, type TaskDispatch,
+  type TaskDispatchInfo, type TaskOpsControl, type TaskResult, type TaskResultBody, type TaskStatusQuery, type TotalResQuery,
+} from '../protocol/index.ts';
+import { RetinaClient, joinUrl } from '../api/client.ts';
+import type { CommandHandlers, CommandReplyBody } from '../api/command-route.ts';
+import type { Logger } from '../log.ts';
+import { CorrectedClock } from './clock.ts';
+import { ExecTask } from './exec-task.ts';
+import { Outbox, type OutboxMessage } from './outbox.ts';
+import { AlgorithmRegistry, FRAME_EXTRACTION } from './algorithms.ts';
+import { ResourceMonitor } from './resources.ts';
+import { SchedulerSession } from './session.ts';
+import { FrameSampler, SourceError, type SampledFrame } from './frame-sampler.ts';
+import { decoderBackendInfo } from './backend.ts';
+
+export interface ExecutorOptions {
+  deviceId: string;
+  dataDir: string;
+  /** URL other nodes use to reach this executor's `/System/Command`. */
+  commandUrl: string;
+  schedulerUrl?: string;
+  token?: string;
+  deviceType?: DeviceType;
+  productType?: string;
+  longitude?: string;
+  latitude?: string;
+  /** Tasks running at once; more wait queued (by Priority). */
+  maxRunningTasks?: number;
+  log: Logger;
+}
+
+const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
+/** Pause a task's source when this many of its results wait in the outbox. */
+const OUTBOX_HIGH_WATER = 256;
+
+export class Executor {
+  readonly clock = new CorrectedClock();
+  readonly client: RetinaClient;
+  readonly algorithms = new AlgorithmRegistry();
+  readonly monitor: ResourceMonitor;
+  readonly session?: SchedulerSession;
+  private readonly db: Database.Database;
+  private readonly outbox: Outbox;
+  private readonly tasks = new Map<string, ExecTask>();
+  private readonly samplers = new Map<string, FrameSampler>();
+  private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  private taskSeq = 0;
+  private readonly instanceId: string;
+  private closed = false;
+
+  constructor(readonly o: ExecutorOptions) {
+    mkdirSync(o.dataDir, { recursive: true });
+    this.instanceId = loadInstanceId(o.dataDir);
+    this.db = new Database(path.join(o.dataDir, 'executor.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS tasks (task_id TEXT PRIMARY KEY, dispatch TEXT NOT NULL, status INTEGER NOT NULL,
+      exception_code INTEGER, exception_desc TEXT, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS received_results (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT, sender TEXT, body TEXT, at INTEGER);`);
+    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${this.instanceId}` });
+    this.monitor = new ResourceMonitor({
+      deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
+      extendInfo: () => ({ DecoderBackend: decoderBackendInfo() }),
+    });
+    this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
+    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log);
+    if (o.schedulerUrl) {
+      this.session = new SchedulerSession({
+        schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor',
+        commandUrl: o.commandUrl, token: o.token, client: this.client, clock: this.clock, monitor: this.monitor, log: o.log,
+        longitude: o.longitude, latitude: o.latitude,
+      });
+    }
+    this.restoreTasks();
+  }
+
+  /** Starts the outbox and the scheduler session (returns once registered or stopped). */
+  async start(): Promise<void> {
+    this.outbox.start();
+    await this.session?.start();
+  }
+
+  /** Stops tasks, logs out and closes storage. Results already queued stay on disk for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.samplers.values()) s.stop();
+    for (const ts of this.timers.values()) ts.forEach(clearTimeout);
+    await this.session?.stop();
+    this.outbox.close();
+    await this.client.close();
+    this.db.close();
+  }
+
+  // ---- commands (clause 9) -------------------------------------------------------------
+
+  /** Handlers for `POST /System/Command`. */
+  handlers(): CommandHandlers {
+    return {
+      [CommandType.TotalResQuery]: (c) => this.onTotalResQuery(c),
+      [CommandType.AvailableResQuery]: (c) => this.onAvailableResQuery(c),
+      [CommandType.AlgorithmResQuery]: (c) => this.onAlgorithmResQuery(c),
+      [CommandType.TaskDispatch]: (c) => this.onTaskDispatch(c),
+      [CommandType.TaskOpsControl]: (c) => this.onTaskOpsControl(c),
+      [CommandType.TaskStatusQuery]: (c) => this.onTaskStatusQuery(c),
+      [CommandType.TaskResult]: (c, ctx) => this.onTaskResult(c, ctx.sender),
+    };
+  }
+
+  /** True when a DeviceList filter (absent = everyone) names this executor. */
+  private selected(list?: Array<{ DeviceID: string }>): boolean {
+    return !list || list.length === 0 || list.some((d) => d.DeviceID === this.o.deviceId);
+  }
+
+  private async onTotalResQuery(c: TotalResQuery): Promise<CommandReplyBody> {
+    const body = c.MessageBody;
+    if (!this.selected(body.DeviceList)) return { StatusCode: '0', TotalResourceList: [] };
+    const total = await this.monitor.total();
+    const cr = total.ResourceInfo.ComputeResource;
+    const match = (!body.ProductType || body.ProductType === total.ProductType) && (!body.Chip || (cr?.Chip ?? '').includes(body.Chip)) &&
+      (!body.DriverVersion || body.DriverVersion === cr?.DriverVersion);
+    return { StatusCode: '0', TotalResourceList: match ? [total] : [] };
+  }
+
+  private async onAvailableResQuery(c: AvailableResQuery): Promise<CommandReplyBody> {
+    if (!this.selected(c.MessageBody.DeviceList)) return { StatusCode: '0', AvailableResourceList: [] };
+    return { StatusCode: '0', AvailableResourceList: [await this.monitor.available()] };
+  }
+
+  private async onAlgorithmResQuery(c: AlgorithmResQuery): Promise<CommandReplyBody> {
+    if (!this.selected(c.MessageBody.DeviceList)) return { StatusCode: '0', AlgResourceList: [] };
+    const inUse = (id: number, v: string) => [...this.tasks.values()].some((t) => !t.finished && t.info.AlgModelInfo.AlgID === id && t.info.AlgModelInfo.AlgVersion === v);
+    return { StatusCode: '0', AlgResourceList: [{ DeviceID: this.o.deviceId, AlgInfoList: this.algorithms.algInfoList(inUse) }] };
+  }
+
+  /** EB2: why this executor cannot run `t`, or null when it can. */
+  checkExecutable(t: TaskDispatchInfo): string | null {
+    const alg = this.algorithms.find(t.AlgModelInfo.AlgID, t.AlgModelInfo.AlgVersion);
+    if (!alg) {
+      const have = this.algorithms.list().map((a) => `${a.AlgID}@${a.AlgVersion}`).join(', ');
+      return `AlgModelInfo: AlgID ${t.AlgModelInfo.AlgID} version "${t.AlgModelInfo.AlgVersion}" is not installed here (installed: ${have})`;
+    }
+    const url = t.InputInfo.StreamURL;
+    if (!url) return 'InputInfo.StreamURL: is required for frame extraction';
+    if (!SUPPORTED_SCHEMES.test(url)) return `InputInfo.StreamURL: scheme of "${url.slice(0, 64)}" is not supported (file, rtsp, rtsps, rtmp, http, https)`;
+    const existing = this.tasks.get(t.TaskID);
+    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here and is not finished`;
+    for (const w of t.ExecutionCond?.TimeRange ?? []) {
+      const s = w.StartTime ? parseRetinaDateTime(w.StartTime) : -Infinity;
+      const e = w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity;
+      if (e <= s) return 'ExecutionCond.TimeRange: EndTime must be after StartTime';
+    }
+    return null;
+  }
+
+  private async onTaskDispatch(c: TaskDispatch): Promise<CommandReplyBody> {
+    if (c.DeviceID !== this.o.deviceId) return { StatusCode: '1', Message: `DeviceID: this executor is "${this.o.deviceId}", not "${c.DeviceID}"` };
+    const list = c.MessageBody.TaskDispatchList;
+    const ids = new Set<string>();
+    for (const t of list) {
+      if (ids.has(t.TaskID)) return { StatusCode: '1', Message: `TaskDispatchList: TaskID "${t.TaskID}" appears twice` };
+      ids.add(t.TaskID);
+      const why = this.checkExecutable(t);
+      if (why) return { StatusCode: '1', Message: `task ${t.TaskID}: ${why}` };
+    }
+    // All or nothing: every task of the command was checked before any is accepted.
+    for (const info of list) {
+      const task = new ExecTask(info, ++this.taskSeq);
+      this.tasks.set(info.TaskID, task);
+      this.persist(task);
+      this.report(task);
+    }
+    this.o.log.info({ tasks: [...ids] }, 'task_dispatch accepted');
+    this.scheduleQueue();
+    return { StatusCode: '0' };
+  }
+
+  private async onTaskOpsControl(c: TaskOpsControl): Promise<CommandReplyBody> {
+    const problems: string[] = [];
+    for (const op of c.MessageBody.OpsControlList) {
+      if (op.DeviceID && op.DeviceID !== this.o.deviceId) continue;
+      const why = this.applyControl(op);
+      if (why) problems.push(`task ${op.TaskID}: ${why}`);
+    }
+    return problems.length ? { StatusCode: '1', Message: problems.join('; ') } : { StatusCode: '0' };
+  }
+
+  /** Applies one OpsControl; returns why it could not, or null. */
+  private applyControl(op: OpsControl): string | null {
+    const t = this.tasks.get(op.TaskID);
+    if (!t) return 'TaskID: no such task on this executor';
+    switch (op.Control) {
+      case Control.Start:
+        if (t.status === ExecutionStatus.Running || t.status === ExecutionStatus.Queued) return null;
+        if (t.status === ExecutionStatus.Paused) return this.applyControl({ ...op, Control: Control.Resume });
+        t.transition(ExecutionStatus.Queued);
+        this.changed(t);
+        this.scheduleQueue();
+        return null;
+      case Control.Stop:
+        if (t.finished) return null;
+        this.halt(t);
+        t.transition(ExecutionStatus.Done);
+        t.exceptionDesc = 'stopped by task_ops_control';
+        this.changed(t);
+        this.scheduleQueue();
+        return null;
+      case Control.Pause:
+        if (t.status !== ExecutionStatus.Running) return `Control: only a running task can be paused (ExecutionStatus is ${t.status})`;
+        this.samplers.get(t.id)?.pause();
+        t.transition(ExecutionStatus.Paused);
+        this.changed(t);
+        return null;
+      case Control.Resume:
+        if (t.status !== ExecutionStatus.Paused) return `Control: only a paused task can be resumed (ExecutionStatus is ${t.status})`;
+        t.transition(ExecutionStatus.Running);
+        this.samplers.get(t.id)?.resume();
+        this.changed(t);
+        return null;
+      case Control.UpdateArgs:
+        if (!op.AlgArgs) return 'AlgArgs: is required with Control 4';
+        t.algArgs = { ...t.algArgs, ...op.AlgArgs };
+        this.persist(t);
+        return null;
+      default:
+        return `Control: ${String(op.Control)} is not one of 0-4`;
+    }
+  }
+
+  private async onTaskStatusQuery(c: TaskStatusQuery): Promise<CommandReplyBody> {
+    const list = c.MessageBody.DeviceList;
+    if (list && list.length && !list.some((d) => d.DeviceID === this.o.deviceId)) return { StatusCode: '0', TaskStatusSet: [] };
+    const mine = list?.find((d) => d.DeviceID === this.o.deviceId);
+    const wanted = mine?.TaskIDList && mine.TaskIDList.length ? new Set(mine.TaskIDList) : null;
+    const statuses = [...this.tasks.values()].filter((t) => !wanted || wanted.has(t.id)).map((t) => t.toStatus());
+    return { StatusCode: '0', TaskStatusSet: [{ DeviceID: this.o.deviceId, TaskStatusList: statuses }] };
+  }
+
+  /** ED2 groundwork: results other executors send here are kept for the plugins that aggregate them. */
+  private async onTaskResult(c: TaskResult, sender: string): Promise<CommandReplyBody> {
+    this.db.prepare('INSERT INTO received_results (task_id, sender, body, at) VALUES (?, ?, ?, ?)').run(c.MessageBody.TaskID, sender, JSON.stringify(c.MessageBody), Date.now());
+    return { StatusCode: '0' };
+  }
+
+  // ---- task life cycle -----------------------------------------------------------------
+
+  /** Snapshot of a task's status (tests and the CLI read it). */
+  taskStatus(id: string) {
+    return this.tasks.get(id)?.toStatus();
+  }
+
+  private runningCount(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (t.status === ExecutionStatus.Running || t.status === ExecutionStatus.Paused) n++;
+    return n;
+  }
+
+  /** Starts queued tasks while there is room: higher Priority first, then arrival (B2, SB3). */
+  private scheduleQueue(): void {
+    if (this.closed) return;
+    const max = this.o.maxRunningTasks ?? 8;
+    const queued = [...this.tasks.values()]
+      .filter((t) => t.status === ExecutionStatus.Queued && !this.timers.has(t.id))
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    for (const t of queued) {
+      if (this.runningCount() >= max) break;
+      const delay = this.startDelay(t);
+      if (delay === null) {
+        t.transition(ExecutionStatus.Done);
+        t.exceptionDesc = 'time window already over';
+        this.changed(t);
+        continue;
+      }
+      if (delay > 0) {
+        this.addTimer(t.id, setTimeout(() => { this.timers.delete(t.id); this.scheduleQueue(); }, delay));
+        continue;
+      }
+      this.run(t);
+    }
+  }
+
+  /** ms until the task's time window opens; 0 now; null when every window is past. */
+  private startDelay(t: ExecTask): number | null {
+    const windows = t.info.TaskAttr === TaskAttr.TimeWindow ? t.info.ExecutionCond?.TimeRange ?? [] : [];
+    if (!windows.length) return 0;
+    const now = this.clock.now();
+    let best: number | null = null;
+    for (const w of windows) {
+      const s = w.StartTime ? parseRetinaDateTime(w.StartTime) : -Infinity;
+      const e = w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity;
+      if (e <= now) continue;
+      const d = Math.max(0, s - now);
+      best = best === null ? d : Math.min(best, d);
+    }
+    return best;
+  }
+
+  private addTimer(id: string, t: NodeJS.Timeout): void {
+    t.unref();
+    const list = this.timers.get(id) ?? [];
+    list.push(t);
+    this.timers.set(id, list);
+  }
+
+  /** Runs frame extraction for `t` (the only built-in algorithm so far). */
+  private run(t: ExecTask): void {
+    t.transition(ExecutionStatus.Running);
+    this.changed(t);
+    const fps = t.info.InputInfo.TaskFrameRate ?? 1;
+    const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
+    const sampler = new FrameSampler({ url: t.info.InputInfo.StreamURL!, fps, startMs, stallTimeoutMs: 30_000 });
+    this.samplers.set(t.id, sampler);
+    const dests = this.destinations(t.info);
+    let firstWall = -1;
+    let firstPts = 0;
+    sampler.on('frame', (f: SampledFrame) => {
+      if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
+      t.framesOut++;
+      t.lastPtsMs = f.ptsMs;
+      // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
+      const ts = firstWall + (f.ptsMs - firstPts);
+      const body = this.resultBody(t, ts, f);
+      if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+      if (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER) this.throttle(t, sampler);
+    });
+    sampler.once('end', () => this.finish(t, null));
+    sampler.once('error', (err: SourceError) => this.finish(t, err));
+    // Stop at the end of the time window, if any.
+    const end = (t.info.ExecutionCond?.TimeRange ?? []).map((w) => (w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity)).filter((e) => e > this.clock.now());
+    if (t.info.TaskAttr === TaskAttr.TimeWindow && end.length && Number.isFinite(Math.min(...end))) {
+      this.addTimer(t.id, setTimeout(() => sampler.stop(), Math.min(...end) - this.clock.now()));
+    }
+    sampler.start();
+  }
+
+  /** Back-pressure: hold the source until the outbox has drained for this task. */
+  private throttle(t: ExecTask, sampler: FrameSampler): void {
+    if (t.status !== ExecutionStatus.Running) return;
+    sampler.pause();
+    const poll = setInterval(() => {
+      if (this.closed || this.outbox.pending(t.id) < OUTBOX_HIGH_WATER / 4 || t.finished) {
+        clearInterval(poll);
+        if (t.status === ExecutionStatus.Running) sampler.resume();
+      }
+    }, 100);
+    poll.unref();
+  }
+
+  private finish(t: ExecTask, err: Error | null): void {
+    this.samplers.delete(t.id);
+    for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
+    this.timers.delete(t.id);
+    if (t.finished) return; // stopped by command
+    if (err) {
+      const code = err instanceof SourceError ? ExceptionCode.DataSourceError : ExceptionCode.RunError;
+      t.transition(ExecutionStatus.Error, { code, desc: err.message });
+      this.o.log.warn({ task: t.id, err: err.message }, 'task failed');
+    } else {
+      if (t.framesOut === 0) {
+        t.transition(ExecutionStatus.Error, { code: ExceptionCode.DataSourceError, desc: `source ${t.info.InputInfo.StreamURL} produced no video frame` });
+      } else {
+        t.transition(ExecutionStatus.Done);
+      }
+      this.o.log.info({ task: t.id, frames: t.framesOut }, 'task finished');
+    }
+    this.changed(t);
+    this.scheduleQueue();
+  }
+
+  private halt(t: ExecTask): void {
+    this.samplers.get(t.id)?.stop();
+    this.samplers.delete(t.id);
+    for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
+    this.timers.delete(t.id);
+  }
+
+  /** Table 26 body for one frame. */
+  private resultBody(t: ExecTask, ts: number, f: SampledFrame): TaskResultBody {
+    const body: TaskResultBody = {
+      TaskID: t.id,
+      DeviceID: this.o.deviceId,
+      DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
+      AlgID: t.info.AlgModelInfo.AlgID,
+      AlgVersion: t.info.AlgModelInfo.AlgVersion,
+      Ts: Math.round(ts),
+      CreateTime: this.clock.nowDateTime(),
+      TaskResultData: {
+        ImageResult: {
+          ImageData: f.jpeg.toString('base64'),
+          ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: f.ptsMs, SourceURL: t.info.InputInfo.StreamURL },
+        },
+      },
+    };
+    if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
+    if (this.o.longitude) body.Longitude = this.o.longitude;
+    if (this.o.latitude) body.Latitude = this.o.latitude;
+    return body;
+  }
+
+  /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */
+  private destinations(info: TaskDispatchInfo): string[] {
+    const out = new Set<string>();
+    for (const d of info.DstDeviceList) {
+      if (d.OutputURL) out.add(d.OutputURL.replace(/\/System\/Command\/?$/, ''));
+      else if (this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+    }
+    if (!out.size && this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+    return [...out];
+  }
+
+  /** Persists the task and queues a status report (EM4) behind its results, so order holds. */
+  private changed(t: ExecTask): void {
+    this.persist(t);
+    this.report(t);
+  }
+
+  private report(t: ExecTask): void {
+    if (!this.o.schedulerUrl || this.closed) return;
+    this.outbox.enqueue([this.o.schedulerUrl], t.id, {
+      method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [t.toStatus()] },
+    });
+  }
+
+  private persist(t: ExecTask): void {
+    if (this.closed) return;
+    this.db.prepare(`INSERT INTO tasks (task_id, dispatch, status, exception_code, exception_desc, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT(task_id) DO UPDATE SET dispatch = excluded.dispatch, status = excluded.status, exception_code = excluded.exception_code,
+      exception_desc = excluded.exception_desc, updated_at = excluded.updated_at`)
+      .run(t.id, JSON.stringify({ ...t.info, InputInfo: { ...t.info.InputInfo, AlgArgs: t.algArgs } }), t.status, t.exceptionCode ?? null, t.exceptionDesc ?? null, Date.now());
+  }
+
+  /** EB6/EM5: after a restart, tasks that were running are reported as interrupted (the scheduler may retry them). */
+  private restoreTasks(): void {
+    const rows = this.db.prepare('SELECT * FROM tasks ORDER BY updated_at').all() as Array<{ task_id: string; dispatch: string; status: number; exception_code: number | null; exception_desc: string | null }>;
+    for (const r of rows) {
+      const task = new ExecTask(JSON.parse(r.dispatch) as TaskDispatchInfo, ++this.taskSeq);
+      task.status = r.status as ExecutionStatus;
+      if (r.exception_code !== null) task.exceptionCode = r.exception_code;
+      if (r.exception_desc) task.exceptionDesc = r.exception_desc;
+      if (!task.finished) {
+        task.status = ExecutionStatus.Error;
+        task.exceptionCode = ExceptionCode.RunError;
+        task.exceptionDesc = 'interrupted: the executor restarted';
+        this.changed(task);
+      }
+      this.tasks.set(task.id, task);
+    }
+  }
+
+  // ---- delivery ------------------------------------------------------------------------
+
+  private async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<{ ok: boolean; permanent?: boolean; message?: string }> {
+    const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
+    const r = await this.client.send(msg.method, joinUrl(dest, msg.path), body);
+    const b = r.body as { StatusCode?: string; Message?: string } | undefined;
+    if (r.status === 200 && b?.StatusCode === '0') return { ok: true };
+    if (r.status === 401 && this.session) void this.session.ensureRegistered();
+    return { ok: false, permanent: r.status >= 400 && r.status < 500 && r.status !== 401 && r.status !== 404 && r.status !== 408 && r.status !== 429, message: `HTTP ${r.status}: ${b?.Message ?? ''}` };
+  }
+}
+
+/** A random ID made once per data directory: with CommandIdx it keeps our commands unique across restarts. */
+function loadInstanceId(dir: string): string {
+  const f = path.join(dir, 'instance-id');
+  if (existsSync(f)) return readFileSync(f, 'utf8').trim();
+  const id = randomUUID().slice(0, 8);
+  writeFileSync(f, id);
+  return id;
+}

@@ -1,0 +1,165 @@
+/**
+ * Frame sampling over the ffmpeg binary (the pipe backend): ffmpeg decodes the source, its `fps`
+ * filter keeps frames by presentation timestamp at the task's rate, `showinfo` reports each kept
+ * frame's pts on stderr, and the JPEGs arrive on stdout. Until the native decoder lands this is
+ * the only backend; it stays as the fallback when the addon was built without FFmpeg.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { ffmpegPath } from './ffmpeg-binary.ts';
+import { JpegStreamSplitter, jpegSize } from './jpeg.ts';
+
+export interface SampledFrame {
+  /** JPEG bytes at the source resolution. */
+  jpeg: Buffer;
+  /** Presentation time in the source, ms from the first frame. */
+  ptsMs: number;
+  width: number;
+  height: number;
+  /** 0-based index among sampled frames. */
+  index: number;
+}
+
+export interface FrameSamplerOptions {
+  url: string;
+  /** Frames per second to keep (by timestamp). */
+  fps: number;
+  /** Start this many ms into the source (resume from a checkpoint). */
+  startMs?: number;
+  /** JPEG quality scale, 2 (best) … 31; default 3. */
+  qscale?: number;
+  /** Give up when no frame arrives for this long (ms). */
+  stallTimeoutMs?: number;
+}
+
+/** Error raised when the source cannot be opened or read (ExceptionCode 60). */
+export class SourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+const NETWORK = /^(rtsp|rtsps|rtmp|http|https|hls):/i;
+
+/** Builds ffmpeg's argument list for a sampling job. */
+export function samplerArgs(o: FrameSamplerOptions): string[] {
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'info'];
+  const url = o.url.startsWith('file://') ? decodeURIComponent(new URL(o.url).pathname) : o.url;
+  if (/^rtsps?:/i.test(url)) args.push('-rtsp_transport', 'tcp', '-stimeout', '10000000');
+  else if (NETWORK.test(url)) args.push('-rw_timeout', '10000000');
+  if (o.startMs && o.startMs > 0) args.push('-ss', (o.startMs / 1000).toFixed(3));
+  args.push('-i', url, '-an', '-sn', '-dn', '-vf', `fps=${o.fps},showinfo`, '-vsync', '0',
+    '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(o.qscale ?? 3), '-f', 'image2pipe', 'pipe:1');
+  return args;
+}
+
+/**
+ * Runs one sampling job. Emits 'frame' (SampledFrame), then exactly one of 'end' (clean EOF)
+ * or 'error' (SourceError). `pause()`/`resume()` apply back-pressure to ffmpeg.
+ */
+export class FrameSampler extends EventEmitter {
+  private child: ChildProcess | null = null;
+  private readonly splitter = new JpegStreamSplitter();
+  private readonly ptsQueue: number[] = [];
+  private readonly pending: Buffer[] = [];
+  private stderrTail = '';
+  private stderrLine = '';
+  private index = 0;
+  private finished = false;
+  private stopped = false;
+  private stallTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: FrameSamplerOptions) {
+    super();
+  }
+
+  /** Starts ffmpeg. */
+  start(): void {
+    const child = spawn(ffmpegPath(), samplerArgs(this.opts), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.armStall();
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => this.onStderr(chunk.toString('utf8')));
+    child.on('error', (err) => this.finish(new SourceError(`cannot run ffmpeg: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      this.onStderr('\n');
+      this.drainPending();
+      if (this.stopped) return this.finish(null);
+      if (code === 0) return this.finish(null);
+      const why = this.stderrTail.trim().split('\n').filter((l) => !/^\s*(frame=|\[Parsed_showinfo)/.test(l)).slice(-3).join(' | ');
+      this.finish(new SourceError(`source ${this.opts.url} failed (ffmpeg ${signal ?? `exit ${code}`}): ${why || 'no output'}`));
+    });
+  }
+
+  /** Stops the job; 'end' follows. */
+  stop(): void {
+    this.stopped = true;
+    this.child?.kill('SIGKILL');
+  }
+
+  pause(): void {
+    this.child?.stdout?.pause();
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+  }
+
+  resume(): void {
+    this.child?.stdout?.resume();
+    this.armStall();
+  }
+
+  private armStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    const ms = this.opts.stallTimeoutMs ?? 30_000;
+    this.stallTimer = setTimeout(() => {
+      if (this.finished) return;
+      this.child?.kill('SIGKILL');
+      this.finish(new SourceError(`source ${this.opts.url} stalled: no frame for ${ms} ms`));
+    }, ms);
+    this.stallTimer.unref();
+  }
+
+  private onStderr(text: string): void {
+    this.stderrTail = (this.stderrTail + text).slice(-4000);
+    const lines = (this.stderrLine + text).split('\n');
+    this.stderrLine = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /\[Parsed_showinfo[^\]]*\].*\bpts_time:\s*(-?[\d.]+)/.exec(line);
+      if (m) this.ptsQueue.push(Math.round(Number(m[1]) * 1000));
+    }
+    this.drainPending();
+  }
+
+  private onData(chunk: Buffer): void {
+    let images: Buffer[];
+    try {
+      images = this.splitter.push(chunk);
+    } catch (err) {
+      this.child?.kill('SIGKILL');
+      this.finish(new SourceError(`source ${this.opts.url}: ${(err as Error).message}`));
+      return;
+    }
+    if (images.length) this.armStall();
+    this.pending.push(...images);
+    this.drainPending();
+  }
+
+  // A JPEG on stdout and its showinfo line on stderr race; pair them in order.
+  private drainPending(): void {
+    while (this.pending.length && (this.ptsQueue.length || this.child?.exitCode !== null)) {
+      const jpeg = this.pending.shift()!;
+      const pts = this.ptsQueue.shift();
+      const size = jpegSize(jpeg) ?? { width: 0, height: 0 };
+      const ptsMs = (pts ?? Math.round((this.index * 1000) / this.opts.fps)) + (this.opts.startMs ?? 0);
+      this.emit('frame', { jpeg, ptsMs, width: size.width, height: size.height, index: this.index++ } satisfies SampledFrame);
+    }
+  }
+
+  private finish(err: SourceError | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    if (err) this.emit('error', err);
+    else this.emit('end');
+  }
+}

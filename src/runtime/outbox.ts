@@ -1,0 +1,147 @@
+/**
+ * The persistent outbox (ED3, ED4): every result is written to SQLite before it is sent, sent in
+ * order per destination, retried with capped exponential backoff while a peer is unreachable,
+ * and deleted only when the peer acknowledged it. A restarted executor resends what was left.
+ */
+import type Database from 'better-sqlite3';
+import type { Logger } from '../log.ts';
+
+/** One queued HTTP call: a command (`POST /System/Command`) or a report (`PATCH …`). */
+export interface OutboxMessage {
+  method: 'POST' | 'PATCH';
+  path: string;
+  body: Record<string, unknown>;
+}
+
+export interface OutboxSender {
+  /**
+   * Delivers one message; `seq` is its durable, never reused sequence number (the CommandIdx of
+   * a command). Resolves ok when the peer accepted it (StatusCode "0").
+   */
+  (destUrl: string, seq: number, msg: OutboxMessage): Promise<{ ok: boolean; permanent?: boolean; message?: string }>;
+}
+
+interface Row {
+  id: number;
+  dest_url: string;
+  task_id: string;
+  body: string;
+  attempts: number;
+  next_at: number;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+/** A peer that refuses one message this many times (not a network error) gets it dropped to the dead-letter table. */
+const MAX_REFUSALS = 5;
+
+export class Outbox {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private closed = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger) {
+    db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, dest_url TEXT NOT NULL, task_id TEXT NOT NULL,
+      body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS outbox_dest ON outbox(dest_url, id);
+    CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, dest_url TEXT, task_id TEXT, body TEXT, reason TEXT, at INTEGER);`);
+  }
+
+  /** Queues `msg` for each destination; returns once it is on disk. */
+  enqueue(destUrls: string[], taskId: string, msg: OutboxMessage): void {
+    const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
+    const json = JSON.stringify(msg);
+    const now = Date.now();
+    this.db.transaction(() => { for (const d of destUrls) ins.run(d, taskId, json, now); })();
+    this.kick(0);
+  }
+
+  /** Number of messages not yet acknowledged (for one task, or all). */
+  pending(taskId?: string): number {
+    const r = (taskId === undefined
+      ? this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get()
+      : this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE task_id = ?').get(taskId)) as { n: number };
+    return r.n;
+  }
+
+  /** Resolves when the task's messages are all delivered, or after `timeoutMs` (returns what is left). */
+  async flush(taskId: string, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending(taskId) > 0 && Date.now() < deadline && !this.closed) {
+      this.kick(0);
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 200).unref(); });
+    }
+    return this.pending(taskId);
+  }
+
+  /** Starts delivering (also what a restart left behind). */
+  start(): void {
+    this.kick(0);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private kick(delay: number): void {
+    if (this.closed) return;
+    if (this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.pump(), delay);
+    this.timer.unref();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running || this.closed) return;
+    this.running = true;
+    let nextDelay = -1;
+    try {
+      const dests = this.db.prepare('SELECT dest_url, MIN(id) AS id FROM outbox GROUP BY dest_url').all() as Array<{ dest_url: string; id: number }>;
+      await Promise.all(dests.map(async ({ dest_url }) => {
+        // In order per destination: stop at the first message that is not due or fails.
+        for (;;) {
+          if (this.closed) return;
+          const row = this.db.prepare('SELECT * FROM outbox WHERE dest_url = ? ORDER BY id LIMIT 1').get(dest_url) as Row | undefined;
+          if (!row) return;
+          const wait = row.next_at - Date.now();
+          if (wait > 0) { nextDelay = nextDelay < 0 ? wait : Math.min(nextDelay, wait); return; }
+          let res: { ok: boolean; permanent?: boolean; message?: string };
+          try {
+            res = await this.send(row.dest_url, row.id, JSON.parse(row.body) as OutboxMessage);
+          } catch (err) {
+            res = { ok: false, message: (err as Error).message };
+          }
+          if (res.ok) {
+            this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+            continue;
+          }
+          const attempts = row.attempts + 1;
+          if (res.permanent && attempts >= MAX_REFUSALS) {
+            this.log.error({ dest: row.dest_url, id: row.id, reason: res.message }, 'outbox: peer keeps refusing a message; moved to outbox_dead');
+            this.db.transaction(() => {
+              this.db.prepare('INSERT INTO outbox_dead (id, dest_url, task_id, body, reason, at) VALUES (?, ?, ?, ?, ?, ?)').run(row.id, row.dest_url, row.task_id, row.body, res.message ?? '', Date.now());
+              this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+            })();
+            continue;
+          }
+          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 10));
+          this.db.prepare('UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?').run(attempts, Date.now() + backoff, row.id);
+          if (attempts === 1 || attempts % 10 === 0) this.log.warn({ dest: row.dest_url, attempts, reason: res.message }, 'outbox: delivery failed, will retry');
+          nextDelay = nextDelay < 0 ? backoff : Math.min(nextDelay, backoff);
+          return;
+        }
+      }));
+    } catch (err) {
+      this.log.error({ err }, 'outbox pump failed');
+      nextDelay = 1000;
+    } finally {
+      this.running = false;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const r of w) r();
+    }
+    if (nextDelay >= 0) this.kick(nextDelay);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The executor's own resources (ER1, ER2): TotalResource (table 4) and AvailableResource
+ * (table 7) from systeminformation. Compute power is an estimate from the CPU's cores, clock and
+ * vector width until the native probe (accelerators, measured figures) reports better.
+ */
+import si from 'systeminformation';
+import { statfs } from 'node:fs/promises';
+import os from 'node:os';
+import type { AvailableResource, TotalResource, DeviceType } from '../protocol/index.ts';
+
+export interface ResourceIdentity {
+  deviceId: string;
+  deviceType: DeviceType;
+  productType: string;
+  dataDir: string;
+  /** Extra members for ExtendInfo (decoder backend, addon build …). */
+  extendInfo?: () => Record<string, unknown>;
+}
+
+const MB = 1024 * 1024;
+
+/** FP32 FLOPs per cycle per core from the ISA: FMA on 8 lanes ×2 units for AVX2, 16 lanes for AVX-512. */
+function flopsPerCycle(flags: string): number {
+  const f = ` ${flags} `;
+  if (f.includes(' avx512f ')) return 64;
+  if (f.includes(' avx2 ') && f.includes(' fma ')) return 32;
+  if (f.includes(' avx ')) return 16;
+  if (f.includes(' asimd ') || f.includes(' neon ')) return 16;
+  return 8;
+}
+
+async function storageMB(dir: string): Promise<{ total: number; free: number }> {
+  try {
+    const s = await statfs(dir);
+    return { total: Math.floor((s.blocks * s.bsize) / MB), free: Math.floor((s.bavail * s.bsize) / MB) };
+  } catch {
+    return { total: 0, free: 0 };
+  }
+}
+
+async function bandwidthMbps(): Promise<number> {
+  try {
+    const ifs = await si.networkInterfaces();
+    const list = Array.isArray(ifs) ? ifs : [ifs];
+    const speeds = list.filter((i) => !i.internal && i.operstate === 'up' && typeof i.speed === 'number' && i.speed > 0).map((i) => i.speed as number);
+    return speeds.length ? Math.round(Math.max(...speeds)) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Reads TotalResource and AvailableResource for this host. */
+export class ResourceMonitor {
+  private cpuFlags = '';
+  private cpuBrand = '';
+  private cores = os.cpus().length;
+  private ghz = 0;
+
+  constructor(private readonly id: ResourceIdentity) {}
+
+  private async cpuInfo(): Promise<void> {
+    if (this.cpuBrand) return;
+    const [cpu, flags] = await Promise.all([si.cpu(), si.cpuFlags()]);
+    this.cpuBrand = `${cpu.manufacturer} ${cpu.brand}`.trim().slice(0, 64) || os.cpus()[0]?.model.slice(0, 64) || 'unknown CPU';
+    this.cores = cpu.cores || this.cores;
+    // VMs often hide the clock; fall back to the kernel's figure, then to a conservative 2 GHz.
+    this.ghz = cpu.speedMax || cpu.speed || (os.cpus()[0]?.speed ?? 0) / 1000 || 2.0;
+    this.cpuFlags = flags;
+  }
+
+  /** Estimated peak FP32 GFLOPS of the CPU. */
+  async cpuPeakGflops(): Promise<number> {
+    await this.cpuInfo();
+    return Math.round(this.cores * this.ghz * flopsPerCycle(this.cpuFlags));
+  }
+
+  /** Table 4 <TotalResource> of this executor. */
+  async total(): Promise<TotalResource> {
+    await this.cpuInfo();
+    const [mem, disk, bw, osInfo] = await Promise.all([si.mem(), storageMB(this.id.dataDir), bandwidthMbps(), si.osInfo()]);
+    const gflops = await this.cpuPeakGflops();
+    return {
+      DeviceID: this.id.deviceId,
+      DeviceType: this.id.deviceType,
+      ProductType: this.id.productType,
+      ResourceInfo: {
+        IsValid: 'Y',
+        SystemEnv: { EnvID: `${osInfo.platform}-${os.arch()}`.slice(0, 24), EnvVersion: `${osInfo.distro} ${osInfo.release}; node ${process.versions.node}`.slice(0, 64) },
+        CommonResource: { TotalMemory: Math.floor(mem.total / MB), TotalStorage: disk.total, TotalBandwidth: bw },
+        ComputeResource: {
+          Chip: this.cpuBrand,
+          TotalPower: [{ Precision: 'float32', ComputingPower: `${gflops} GFLOPS` }],
+          TotalComputeMemory: Math.floor(mem.total / MB),
+        },
+        ExtendInfo: { CpuCores: this.cores, CpuFlags: this.cpuFlags.split(' ').filter((f) => /^(avx|avx2|avx512f|fma|sse4_2|neon|asimd)$/.test(f)), ...(this.id.extendInfo?.() ?? {}) },
+      },
+    };
+  }
+
+  /** Table 7 <AvailableResource> of this executor. */
+  async available(): Promise<AvailableResource> {
+    await this.cpuInfo();
+    const [mem, disk, load, bw] = await Promise.all([si.mem(), storageMB(this.id.dataDir), si.currentLoad(), bandwidthMbps()]);
+    const idle = Math.max(0, Math.min(100, Math.round(100 - (load.currentLoad || 0))));
+    const gflops = await this.cpuPeakGflops();
+    return {
+      DeviceID: this.id.deviceId,
+      ResourceInfo: {
+        IsValid: 'Y',
+        CommonResource: { AvailableMemory: Math.floor(mem.available / MB), AvailableStorage: disk.free, AvailableBandwidth: bw, AvailableCPU: idle },
+        ComputeResource: { AvailablePower: [{ Precision: 'float32', ComputingPower: `${Math.round((gflops * idle) / 100)} GFLOPS` }], AvailableComputeMemory: Math.floor(mem.available / MB) },
+        ExtendInfo: { LoadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+      },
+    };
+  }
+}

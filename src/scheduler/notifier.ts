@@ -1,0 +1,54 @@
+/**
+ * Pushes task status and results to the initiator's NotifyURL (I2, SD3), in order per URL.
+ * Best effort with a few retries: the initiator can always read everything back through
+ * `GET /System/TaskInfo` and `GET /System/TaskResult`.
+ */
+import { joinUrl, type RetinaClient } from '../api/client.ts';
+import type { Logger } from '../log.ts';
+
+interface Job { method: 'POST' | 'PATCH'; path: string; body: Record<string, unknown> }
+
+export class Notifier {
+  private readonly queues = new Map<string, Job[]>();
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly client: RetinaClient, private readonly log: Logger) {}
+
+  push(url: string, job: Job): void {
+    const q = this.queues.get(url) ?? [];
+    if (q.length > 10_000) q.shift(); // a dead initiator must not grow memory without bound
+    q.push(job);
+    this.queues.set(url, q);
+    void this.drain(url);
+  }
+
+  private async drain(url: string): Promise<void> {
+    if (this.busy.has(url)) return;
+    this.busy.add(url);
+    try {
+      const q = this.queues.get(url)!;
+      while (q.length) {
+        const job = q[0];
+        let ok = false;
+        for (let attempt = 0; attempt < 3 && !ok; attempt++) {
+          try {
+            const r = await this.client.send(job.method, joinUrl(url, job.path), job.body);
+            ok = r.status < 500;
+          } catch (err) {
+            if (attempt === 2) this.log.warn({ url, err: (err as Error).message }, 'NotifyURL unreachable; dropping one notification');
+            await new Promise((r) => setTimeout(r, 200 * (attempt + 1)).unref());
+          }
+        }
+        q.shift();
+      }
+    } finally {
+      this.busy.delete(url);
+    }
+  }
+
+  /** Resolves when every queue is empty (tests, shutdown). */
+  async idle(timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end && [...this.queues.values()].some((q) => q.length)) await new Promise((r) => setTimeout(r, 20));
+  }
+}

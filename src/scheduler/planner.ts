@@ -1,0 +1,34 @@
+/**
+ * Planner (M1, S1): turns a TaskRequest into subtasks. Automatic decomposition for now: one
+ * subtask per input stream, each sending its results to this scheduler. (Manual topologies
+ * from CustomInfo.Topology come with the orchestration work.)
+ */
+import type { CustomInfo, TaskBasicInfo, TaskDispatchInfo } from '../protocol/index.ts';
+
+export interface SubtaskPlan {
+  subtaskId: string;
+  /** Dispatch info without AlgModelInfo's final version, which placement fills per executor. */
+  dispatch: TaskDispatchInfo;
+  /** The device the input belongs to, for data locality. */
+  nearDeviceId?: string;
+}
+
+/** One subtask per input; results go to the scheduler. */
+export function planSubtasks(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, scheduler: { deviceId: string; url: string }): SubtaskPlan[] {
+  return custom.Inputs.map((input, i) => {
+    const dispatch: TaskDispatchInfo = {
+      TaskID: `${taskId}.${i + 1}`,
+      ParentTaskID: taskId,
+      TaskName: basic.TaskName,
+      TaskAttr: custom.TaskAttr ?? (custom.TimeRange?.length ? 1 : 0),
+      AlgModelInfo: { AlgID: custom.AlgID ?? 0, AlgVersion: '0' },
+      InputInfo: { StreamURL: input.StreamURL, ...(custom.AlgArgs ? { AlgArgs: custom.AlgArgs } : {}), ...(custom.TaskFrameRate ? { TaskFrameRate: custom.TaskFrameRate } : {}) },
+      DstDeviceList: [{ DeviceID: scheduler.deviceId, OutputURL: scheduler.url }],
+    };
+    if (basic.Desc !== undefined) dispatch.Desc = basic.Desc;
+    if (basic.TaskType !== undefined) dispatch.TaskType = basic.TaskType;
+    if (basic.Priority !== undefined) dispatch.Priority = basic.Priority;
+    if (custom.TimeRange?.length) dispatch.ExecutionCond = { TimeRange: custom.TimeRange };
+    return { subtaskId: dispatch.TaskID, dispatch, nearDeviceId: input.DeviceID };
+  });
+}

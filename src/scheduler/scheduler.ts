@@ -1,0 +1,372 @@
+/**
+ * The scheduler (clauses 7.2–7.5): registry of executors with liveness, task intake and
+ * planning, placement, dispatch, status tracking with retries and migration, and result
+ * collection. Knows executors only through protocol messages.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
+  AlgorithmResQueryReply, TaskDispatchReply,
+  type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
+  type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource,
+} from '../protocol/index.ts';
+import { RetinaClient } from '../api/client.ts';
+import type { Logger } from '../log.ts';
+import { SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
+import { candidates, rank, type PlacementRequest } from './placement.ts';
+import { planSubtasks, type SubtaskPlan } from './planner.ts';
+import { Notifier } from './notifier.ts';
+
+export interface SchedulerOptions {
+  deviceId: string;
+  dataDir: string;
+  /** URL executors use to reach this scheduler (results are sent here). */
+  publicUrl: string;
+  token?: string;
+  /** Keepalive interval handed to executors, seconds; offline after 3 missed. */
+  keepaliveSec?: number;
+  /** SB10: re-dispatches of a failed subtask. */
+  maxRetries?: number;
+  retryIntervalMs?: number;
+  log: Logger;
+}
+
+/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
+const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
+const ACTIVE = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
+
+export type SubmitOutcome = { ok: true; taskId: string } | { ok: false; message: string };
+
+export class Scheduler {
+  readonly store: SchedulerStore;
+  readonly client: RetinaClient;
+  private readonly notifier: Notifier;
+  private readonly sessions = new Map<string, string>(); // session token → DeviceID
+  private monitorTimer: NodeJS.Timeout | null = null;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(readonly o: SchedulerOptions) {
+    this.store = new SchedulerStore(o.dataDir);
+    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
+    this.notifier = new Notifier(this.client, o.log);
+  }
+
+  get keepaliveSec(): number {
+    return this.o.keepaliveSec ?? 5;
+  }
+
+  /** Starts the liveness monitor and resumes tasks a restart interrupted (SB9). */
+  start(): void {
+    // Devices must prove they are alive again after a restart.
+    for (const d of this.store.devices()) if (d.online) this.store.setOnline(d.device_id, true);
+    this.monitorTimer = setInterval(() => this.checkLiveness(), Math.max(200, (this.keepaliveSec * 1000) / 2));
+    this.monitorTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.monitorTimer) clearInterval(this.monitorTimer);
+    for (const t of this.retryTimers) clearTimeout(t);
+    await this.notifier.idle(1000);
+    await this.client.close();
+    this.store.close();
+  }
+
+  // ---- session (EM1, SM2) ----------------------------------------------------------------
+
+  /** Registers or re-registers a device; returns its session token. */
+  register(r: RegisterRequest['RegisterObject']): string {
+    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude });
+    for (const [tok, id] of this.sessions) if (id === r.DeviceID) this.sessions.delete(tok);
+    const token = randomBytes(24).toString('hex');
+    this.sessions.set(token, r.DeviceID);
+    this.o.log.info({ device: r.DeviceID, commandUrl: r.CommandURL }, 'device registered');
+    if (r.CommandURL) void this.refreshAlgorithms(r.DeviceID).catch(() => undefined);
+    return token;
+  }
+
+  /** True for a session token handed out at Register. */
+  acceptsSessionToken(token: string): boolean {
+    return this.sessions.has(token);
+  }
+
+  keepalive(deviceId: string): boolean {
+    const d = this.store.device(deviceId);
+    if (!d) return false;
+    if (!d.online) this.o.log.info({ device: deviceId }, 'device back online');
+    return this.store.touchDevice(deviceId);
+  }
+
+  unregister(deviceId: string): boolean {
+    const d = this.store.device(deviceId);
+    if (!d) return false;
+    for (const [tok, id] of this.sessions) if (id === deviceId) this.sessions.delete(tok);
+    this.store.setOnline(deviceId, false);
+    this.o.log.info({ device: deviceId }, 'device unregistered');
+    this.deviceLost(deviceId, 'unregistered');
+    return true;
+  }
+
+  reportTotal(r: TotalResource): boolean {
+    return this.store.setTotalResource(r);
+  }
+
+  reportAvailable(r: AvailableResource): boolean {
+    return this.store.setAvailableResource(r);
+  }
+
+  /** SR3: asks an executor for its algorithms. */
+  async refreshAlgorithms(deviceId: string): Promise<void> {
+    const d = this.store.device(deviceId);
+    if (!d?.command_url) return;
+    const reply = await this.client.command(d.command_url, {
+      CommandType: CommandType.AlgorithmResQuery, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
+      MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] },
+    });
+    const p = parse(AlgorithmResQueryReply, reply);
+    if (!p.ok || p.value.StatusCode !== '0') throw new Error(`algorithm_res_query to ${deviceId}: ${p.ok ? p.value.Message : p.message}`);
+    const mine = p.value.AlgResourceList.find((a) => a.DeviceID === deviceId) ?? { DeviceID: deviceId, AlgInfoList: [] };
+    this.store.setAlgResource(deviceId, mine);
+  }
+
+  /** Marks devices that missed three keepalives offline and moves their work (S7). */
+  private checkLiveness(): void {
+    const limit = this.keepaliveSec * 3 * 1000;
+    const now = Date.now();
+    for (const d of this.store.devices()) {
+      if (d.online && now - d.last_seen > limit) {
+        this.store.setOnline(d.device_id, false);
+        this.o.log.warn({ device: d.device_id, silentMs: now - d.last_seen }, 'device missed 3 keepalives: offline');
+        this.deviceLost(d.device_id, `executor ${d.device_id} went offline`);
+      }
+    }
+  }
+
+  private deviceLost(deviceId: string, why: string): void {
+    for (const s of this.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      this.subtaskFailed(s, ExceptionCode.RunError, why, true);
+    }
+  }
+
+  // ---- task intake (I1, SB1, M1) -------------------------------------------------------
+
+  /** Accepts a TaskRequest when some online executor can serve it; dispatches in the background. */
+  async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
+    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo ?? {});
+    if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
+    const custom = ci.value;
+    if (custom.AlgID === undefined && custom.AlgType === undefined) {
+      if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
+      else return { ok: false, message: 'InitiationInfo.CustomInfo: AlgID or AlgType is required to pick an algorithm' };
+    }
+    const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
+    await this.refreshStaleAlgorithms();
+    const { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
+    if (!ranked.length) {
+      const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
+      return { ok: false, message: `no online executor offers ${what}` };
+    }
+    const taskId = randomUUID();
+    this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
+    this.o.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
+    this.notifyStatus(taskId);
+    const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
+    void this.placeAll(taskId, plans, req);
+    return { ok: true, taskId };
+  }
+
+  private async refreshStaleAlgorithms(): Promise<void> {
+    const stale = this.store.devices().filter((d) => d.online && d.command_url && Date.now() - d.alg_checked_at > 60_000);
+    await Promise.all(stale.map((d) => this.refreshAlgorithms(d.device_id).catch((err: Error) => this.o.log.warn({ device: d.device_id, err: err.message }, 'algorithm query failed'))));
+  }
+
+  private async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
+    for (const plan of plans) await this.place(taskId, plan, req, 1, new Set());
+    this.updateTaskStatus(taskId);
+  }
+
+  /** Places and dispatches one subtask, trying the ranked executors in turn. */
+  private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>): Promise<void> {
+    const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
+    let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
+    // With nobody else left, the excluded executor is still better than giving up.
+    if (!ranked.length && exclude.size) ranked = rank({ ...preq, exclude: new Set() }, candidates(preq, this.store.devices(), this.store.activeCountByDevice())).ranked;
+    const errors: string[] = [];
+    for (const c of ranked) {
+      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion } };
+      this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
+      try {
+        const reply = await this.client.command(c.device.command_url!, {
+          CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: c.device.device_id,
+          MessageBody: { TaskDispatchList: [dispatch] },
+        });
+        const p = parse(TaskDispatchReply, reply);
+        if (p.ok && p.value.StatusCode === '0') {
+          this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
+          return;
+        }
+        errors.push(`${c.device.device_id}: ${p.ok ? p.value.Message ?? 'refused' : p.message}`);
+      } catch (err) {
+        errors.push(`${c.device.device_id}: ${(err as Error).message}`);
+      }
+    }
+    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
+    this.o.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
+    if (!this.store.subtask(plan.subtaskId)) {
+      this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
+    }
+    this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: desc.slice(0, 500) });
+    this.updateTaskStatus(taskId);
+  }
+
+  // ---- status (S5, EM4) ----------------------------------------------------------------
+
+  /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
+  onTaskStatus(dts: DevTaskStatus): string[] {
+    const unknown: string[] = [];
+    for (const st of dts.TaskStatusList) {
+      const sub = this.store.subtask(st.TaskID);
+      if (!sub) { unknown.push(st.TaskID); continue; }
+      if (sub.device_id !== dts.DeviceID) continue; // a late report from an executor the subtask has left
+      this.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
+      if (st.ExecutionStatus === ExecutionStatus.Error) {
+        const fresh = this.store.subtask(st.TaskID)!;
+        this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
+      }
+      this.updateTaskStatus(sub.task_id);
+    }
+    return unknown;
+  }
+
+  /** SB10 / S7: retry a failed subtask elsewhere (resuming at its last position), or let it fail. */
+  private subtaskFailed(s: SubtaskRow, code: number, desc: string, executorLost: boolean): void {
+    const max = this.o.maxRetries ?? 2;
+    const retryable = executorLost || RETRYABLE.has(code);
+    if (!retryable || s.attempts > max || this.closed) {
+      this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      this.updateTaskStatus(s.task_id);
+      return;
+    }
+    const task = this.store.task(s.task_id);
+    if (!task) return;
+    const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
+    const last = this.store.lastPts(s.subtask_id);
+    const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
+    const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
+    if (last !== null) args.StartOffsetMs = Math.round(last + 1000 / fps); // SB12: resume after the last delivered frame
+    const plan: SubtaskPlan = { subtaskId: s.subtask_id, dispatch: { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } } };
+    const custom = JSON.parse(task.custom_info) as CustomInfo;
+    this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: `retrying: ${desc}`.slice(0, 500) });
+    this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t);
+      if (this.closed) return;
+      void this.place(s.task_id, plan, { algId: custom.AlgID, algType: custom.AlgType }, s.attempts + 1, new Set([s.device_id]));
+    }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
+    t.unref();
+    this.retryTimers.add(t);
+  }
+
+  /** Derives the task's ExecutionStatus from its subtasks and tells the initiator when it changes. */
+  private updateTaskStatus(taskId: string): void {
+    const subs = this.store.subtasks(taskId);
+    if (!subs.length) return;
+    const has = (s: number) => subs.some((x) => x.status === s);
+    let status: number;
+    let code: number | null = null;
+    let desc: string | null = null;
+    if (has(ExecutionStatus.Error)) {
+      const bad = subs.find((x) => x.status === ExecutionStatus.Error)!;
+      status = ExecutionStatus.Error;
+      code = bad.exception_code;
+      desc = `subtask ${bad.subtask_id}: ${bad.exception_desc ?? ''}`;
+    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) status = ExecutionStatus.Done;
+    else if (has(ExecutionStatus.Running)) status = ExecutionStatus.Running;
+    else if (has(ExecutionStatus.Paused)) status = ExecutionStatus.Paused;
+    else if (has(ExecutionStatus.Done)) status = ExecutionStatus.Running; // some finished, others waiting
+    else status = ExecutionStatus.Queued;
+    if (this.store.setTaskStatus(taskId, status, code, desc)) {
+      this.o.log.info({ task: taskId, status }, 'task status');
+      this.notifyStatus(taskId);
+    }
+  }
+
+  private notifyUrl(task: TaskRow): string | undefined {
+    return (JSON.parse(task.custom_info) as CustomInfo).NotifyURL;
+  }
+
+  /** Table 31 status of the whole task. */
+  taskStatus(task: TaskRow): TaskStatus {
+    const basic = JSON.parse(task.basic_info) as TaskBasicInfo;
+    const subs = this.store.subtasks(task.task_id);
+    const progress = subs.length ? Math.round(subs.reduce((s, x) => s + x.progress, 0) / subs.length) : 0;
+    const st: TaskStatus = { TaskID: task.task_id, TaskName: basic.TaskName, ExecutionStatus: task.status as TaskStatus['ExecutionStatus'], Progress: progress,
+      ResourcesOccupied: { Results: this.store.resultCount(task.task_id) } };
+    if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
+    if (task.exception_code !== null) st.ExceptionCode = task.exception_code;
+    if (task.exception_desc) st.ExceptionDesc = task.exception_desc.slice(0, 500);
+    return st;
+  }
+
+  private notifyStatus(taskId: string): void {
+    const task = this.store.task(taskId);
+    if (!task) return;
+    const url = this.notifyUrl(task);
+    if (url) this.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [this.taskStatus(task)] } });
+  }
+
+  // ---- results (S6, SD2) ---------------------------------------------------------------
+
+  /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
+  onTaskResult(cmd: TaskResult, sender: string): { ok: true } | { ok: false; message: string } {
+    const body: TaskResultBody = cmd.MessageBody;
+    const sub = this.store.subtask(body.TaskID);
+    const taskId = sub?.task_id ?? (this.store.task(body.TaskID) ? body.TaskID : undefined);
+    if (!taskId) return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a task of this scheduler` };
+    const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;
+    const fresh = this.store.insertResult(taskId, body, key);
+    if (fresh) {
+      const task = this.store.task(taskId)!;
+      const url = this.notifyUrl(task);
+      if (url) this.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+    }
+    return { ok: true };
+  }
+
+  // ---- read back (Annex A) -------------------------------------------------------------
+
+  /** Table A.1 record with its A.2 subtasks. */
+  taskInfo(taskId: string): TaskInfo | undefined {
+    const t = this.store.task(taskId);
+    if (!t) return undefined;
+    const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
+    const subs = this.store.subtasks(taskId);
+    const fmt = (ms: number) => formatRetinaDateTime(ms);
+    const info: TaskInfo = {
+      TaskID: t.task_id,
+      TaskName: basic.TaskName,
+      ExecutionStatus: t.status as TaskInfo['ExecutionStatus'],
+      DeviceList: [...new Set(subs.map((s) => s.device_id).filter((d) => d !== '-'))],
+      CreateInfo: { CreateTime: fmt(t.created_at), UpdateTime: fmt(t.updated_at), ...(basic.InitiationInfo.Applicant ? { Applicant: basic.InitiationInfo.Applicant } : {}) },
+      SubtaskInfoList: subs.map((s): SubtaskInfo => {
+        const dev = this.store.device(s.device_id);
+        const status: SubtaskInfo['TaskStatusInfo'] = { ExecutionStatus: s.status as SubtaskInfo['TaskStatusInfo']['ExecutionStatus'], Progress: s.progress };
+        if (s.exception_code !== null) status.ExceptionCode = s.exception_code;
+        if (s.exception_desc) status.ExceptionDesc = s.exception_desc.slice(0, 500);
+        return {
+          TaskExecutor: { DeviceID: s.device_id === '-' ? '-' : s.device_id, ...(dev ? { DeviceType: dev.device_type } : {}), ...(dev?.device_name ? { DeviceName: dev.device_name } : {}) },
+          TaskDispatchInfo: JSON.parse(s.dispatch_info) as TaskDispatchInfo,
+          CreateTime: fmt(s.created_at),
+          UpdateTime: fmt(s.updated_at),
+          TaskStatusInfo: status,
+        };
+      }),
+    };
+    if (basic.Desc !== undefined) info.Desc = basic.Desc;
+    if (basic.TaskType !== undefined) info.TaskType = basic.TaskType;
+    if (basic.Priority !== undefined) info.Priority = basic.Priority;
+    if (basic.Constraints !== undefined) info.Constraints = basic.Constraints;
+    return info;
+  }
+}

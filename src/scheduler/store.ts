@@ -1,0 +1,235 @@
+/**
+ * The scheduler's durable state (SB9): devices, tasks (table A.1), subtasks (table A.2), status
+ * history and every result, in SQLite (WAL). Everything the scheduler knows survives a restart.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
+
+export interface DeviceRow {
+  device_id: string;
+  device_type: string;
+  product_type: string;
+  device_name: string | null;
+  command_url: string | null;
+  longitude: string | null;
+  latitude: string | null;
+  online: number;
+  enabled: number;
+  registered_at: number;
+  last_seen: number;
+  total_resource: string | null;
+  available_resource: string | null;
+  alg_resource: string | null;
+  alg_checked_at: number;
+}
+
+export interface TaskRow {
+  task_id: string;
+  basic_info: string;
+  custom_info: string;
+  status: number;
+  exception_code: number | null;
+  exception_desc: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SubtaskRow {
+  subtask_id: string;
+  task_id: string;
+  device_id: string;
+  dispatch_info: string;
+  status: number;
+  progress: number;
+  exception_code: number | null;
+  exception_desc: string | null;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface StoredResult {
+  seq: number;
+  body: TaskResultBody;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (
+  device_id TEXT PRIMARY KEY, device_type TEXT NOT NULL, product_type TEXT NOT NULL, device_name TEXT,
+  command_url TEXT, longitude TEXT, latitude TEXT, online INTEGER NOT NULL DEFAULT 1, enabled INTEGER NOT NULL DEFAULT 1,
+  registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+  total_resource TEXT, available_resource TEXT, alg_resource TEXT, alg_checked_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS tasks (
+  task_id TEXT PRIMARY KEY, basic_info TEXT NOT NULL, custom_info TEXT NOT NULL, status INTEGER NOT NULL,
+  exception_code INTEGER, exception_desc TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS subtasks (
+  subtask_id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks(task_id), device_id TEXT NOT NULL,
+  dispatch_info TEXT NOT NULL, status INTEGER NOT NULL, progress INTEGER NOT NULL DEFAULT 0,
+  exception_code INTEGER, exception_desc TEXT, attempts INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS subtasks_task ON subtasks(task_id);
+CREATE INDEX IF NOT EXISTS subtasks_device ON subtasks(device_id, status);
+CREATE TABLE IF NOT EXISTS status_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, subtask_id TEXT, device_id TEXT,
+  status INTEGER NOT NULL, exception_code INTEGER, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, subtask_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  ts INTEGER NOT NULL, dedup_key TEXT UNIQUE, body TEXT NOT NULL, received_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS results_task ON results(task_id, seq);
+`;
+
+export class SchedulerStore {
+  readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, 'scheduler.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // devices ---------------------------------------------------------------------------
+  upsertDevice(d: { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }): void {
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO devices (device_id, device_type, product_type, device_name, command_url, longitude, latitude, online, registered_at, last_seen)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(device_id) DO UPDATE SET device_type = excluded.device_type,
+      product_type = excluded.product_type, device_name = excluded.device_name, command_url = excluded.command_url,
+      longitude = excluded.longitude, latitude = excluded.latitude, online = 1, registered_at = excluded.registered_at,
+      last_seen = excluded.last_seen, alg_checked_at = 0`)
+      .run(d.deviceId, d.deviceType, d.productType, d.deviceName ?? null, d.commandUrl ?? null, d.longitude ?? null, d.latitude ?? null, now, now);
+  }
+
+  device(id: string): DeviceRow | undefined {
+    return this.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+  }
+
+  devices(): DeviceRow[] {
+    return this.db.prepare('SELECT * FROM devices ORDER BY device_id').all() as DeviceRow[];
+  }
+
+  touchDevice(id: string): boolean {
+    return this.db.prepare('UPDATE devices SET last_seen = ?, online = 1 WHERE device_id = ?').run(Date.now(), id).changes > 0;
+  }
+
+  setOnline(id: string, online: boolean): void {
+    this.db.prepare('UPDATE devices SET online = ? WHERE device_id = ?').run(online ? 1 : 0, id);
+  }
+
+  setTotalResource(r: TotalResource): boolean {
+    return this.db.prepare('UPDATE devices SET total_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
+  }
+
+  setAvailableResource(r: AvailableResource): boolean {
+    return this.db.prepare('UPDATE devices SET available_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
+  }
+
+  setAlgResource(id: string, r: AlgResource): void {
+    this.db.prepare('UPDATE devices SET alg_resource = ?, alg_checked_at = ? WHERE device_id = ?').run(JSON.stringify(r), Date.now(), id);
+  }
+
+  // tasks -----------------------------------------------------------------------------
+  insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number): void {
+    const now = Date.now();
+    this.db.prepare('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now);
+    this.event(taskId, null, null, status, null);
+  }
+
+  task(id: string): TaskRow | undefined {
+    return this.db.prepare('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
+  }
+
+  tasksByStatus(statuses: number[]): TaskRow[] {
+    return this.db.prepare(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
+  }
+
+  setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
+    const cur = this.task(id);
+    if (!cur || (cur.status === status && cur.exception_code === exceptionCode)) return false;
+    this.db.prepare('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
+      .run(status, exceptionCode, exceptionDesc, Date.now(), id);
+    this.event(id, null, null, status, exceptionCode);
+    return true;
+  }
+
+  // subtasks --------------------------------------------------------------------------
+  insertSubtask(s: { subtaskId: string; taskId: string; deviceId: string; dispatch: TaskDispatchInfo; status: number; attempts?: number }): void {
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(subtask_id) DO UPDATE SET device_id = excluded.device_id, dispatch_info = excluded.dispatch_info,
+      status = excluded.status, attempts = excluded.attempts, progress = 0, exception_code = NULL, exception_desc = NULL, updated_at = excluded.updated_at`)
+      .run(s.subtaskId, s.taskId, s.deviceId, JSON.stringify(s.dispatch), s.status, s.attempts ?? 1, now, now);
+    this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
+  }
+
+  subtask(id: string): SubtaskRow | undefined {
+    return this.db.prepare('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined;
+  }
+
+  subtasks(taskId: string): SubtaskRow[] {
+    return this.db.prepare('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[];
+  }
+
+  subtasksOnDevice(deviceId: string, statuses: number[]): SubtaskRow[] {
+    return this.db.prepare(`SELECT * FROM subtasks WHERE device_id = ? AND status IN (${statuses.map(() => '?').join(',')})`).all(deviceId, ...statuses) as SubtaskRow[];
+  }
+
+  activeCountByDevice(): Map<string, number> {
+    const rows = this.db.prepare('SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (1, 2, 3) GROUP BY device_id').all() as Array<{ device_id: string; n: number }>;
+    return new Map(rows.map((r) => [r.device_id, r.n]));
+  }
+
+  /** Records a status report for a subtask; false when nothing changed. */
+  setSubtaskStatus(id: string, u: { status: number; progress?: number; exceptionCode?: number | null; exceptionDesc?: string | null }): boolean {
+    const cur = this.subtask(id);
+    if (!cur) return false;
+    const progress = u.progress ?? cur.progress;
+    const changed = cur.status !== u.status;
+    this.db.prepare('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
+      .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, Date.now(), id);
+    if (changed) this.event(cur.task_id, id, cur.device_id, u.status, u.exceptionCode ?? null);
+    return changed;
+  }
+
+  // history and results ---------------------------------------------------------------
+  private event(taskId: string, subtaskId: string | null, deviceId: string | null, status: number, code: number | null): void {
+    this.db.prepare('INSERT INTO status_events (task_id, subtask_id, device_id, status, exception_code, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(taskId, subtaskId, deviceId, status, code, Date.now());
+  }
+
+  /** Status history of a task (its own rows, subtask rows excluded when `taskOnly`). */
+  statusHistory(taskId: string, taskOnly = true): Array<{ status: number; subtask_id: string | null; at: number }> {
+    return this.db.prepare(`SELECT status, subtask_id, at FROM status_events WHERE task_id = ? ${taskOnly ? 'AND subtask_id IS NULL' : ''} ORDER BY seq`).all(taskId) as Array<{ status: number; subtask_id: string | null; at: number }>;
+  }
+
+  /** Stores a result once per dedup key; returns false for a duplicate. */
+  insertResult(taskId: string, body: TaskResultBody, dedupKey: string | null): boolean {
+    const r = this.db.prepare('INSERT OR IGNORE INTO results (task_id, subtask_id, device_id, ts, dedup_key, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(taskId, body.TaskID, body.DeviceID, body.Ts, dedupKey, JSON.stringify(body), Date.now());
+    return r.changes > 0;
+  }
+
+  /** Results of a task, oldest first, after cursor `after` (a seq). */
+  results(taskId: string, after: number, limit: number): StoredResult[] {
+    const rows = this.db.prepare('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(taskId, after, limit) as Array<{ seq: number; body: string }>;
+    return rows.map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as TaskResultBody }));
+  }
+
+  resultCount(taskId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
+  }
+
+  /** Last source position (ImageInfo.Pts) a subtask reached, for resuming it elsewhere (SB12). */
+  lastPts(subtaskId: string): number | null {
+    const r = this.db.prepare(`SELECT json_extract(body, '$.TaskResultData.ImageResult.ImageInfo.Pts') AS pts FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1`).get(subtaskId) as { pts: number | null } | undefined;
+    return r?.pts ?? null;
+  }
+}
