@@ -2,11 +2,10 @@
 // Runs the tap suite and ends with the one line CI reads: `N passed, N failed[, N skipped]`.
 // tap's own closing summary (`# { total, pass, fail, skip }`) is the source of the counts.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const tapBin = path.join(path.dirname(require.resolve('tap/package.json')), 'dist', 'esm', 'run.mjs');
+const tapBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
 const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...process.argv.slice(2)], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -50,7 +50,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const token = randomBytes(16).toString('hex');
   const env = { RETINAD_TOKEN: token };
   const roles: RoleProcess[] = [];
-  const cleanup = async () => { await Promise.all(roles.map((r) => r.stop(3000))); };
+  // Executors first, so they can log out of a scheduler that is still there.
+  const cleanup = async () => {
+    await Promise.all(roles.slice(1).map((r) => r.stop(3000)));
+    await roles[0]?.stop(3000);
+  };
   const onSignal = () => { void cleanup().then(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

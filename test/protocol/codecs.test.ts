@@ -1,0 +1,39 @@
+/** The datetime ("YYYY-MM-DD hh:mm:ss.ss") and n10,6 coordinate codecs. */
+import t from 'tap';
+import fc from 'fast-check';
+import { formatRetinaDateTime, isRetinaDateTime, parseRetinaDateTime, isLatitude, isLongitude, formatCoordinate, utf8Bytes } from '../../src/protocol/index.ts';
+
+t.test('datetime: format → parse round-trips to the hundredth of a second', async (t) => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: Date.UTC(2199, 0, 1) }), fc.integer({ min: -720, max: 840 }), (ms, off) => {
+    const s = formatRetinaDateTime(ms, off);
+    if (!isRetinaDateTime(s)) throw new Error(`not a datetime: ${s}`);
+    if (parseRetinaDateTime(s, off) !== ms - (ms % 10)) throw new Error(`${s} parsed to ${parseRetinaDateTime(s, off)}, not ${ms}`);
+  }), { numRuns: 300 });
+  t.pass('300 datetimes round-tripped');
+});
+
+t.test('datetime: calendar errors and other shapes are rejected', async (t) => {
+  for (const bad of ['2024-02-30 00:00:00.00', '2023-02-29 12:00:00.00', '2024-13-01 00:00:00.00', '2024-01-01 24:00:00.00',
+    '2024-01-01T00:00:00.00', '2024-01-01 00:00:00.0', '2024-1-01 00:00:00.00', '', '2024-01-01 00:60:00.00']) {
+    t.notOk(isRetinaDateTime(bad), bad);
+  }
+  t.ok(isRetinaDateTime('2024-02-29 23:59:59.99'));
+  t.ok(isRetinaDateTime('2024-02-29 23:59:59'), 'hundredths may be omitted');
+});
+
+t.test('n10,6 longitude and latitude', async (t) => {
+  t.ok(isLongitude('116.397128'));
+  t.ok(isLongitude('-180.000000'));
+  t.notOk(isLongitude('180.000001'));
+  t.notOk(isLongitude('116.39712'), 'six decimals required');
+  t.notOk(isLongitude('1e2'));
+  t.ok(isLatitude('-89.999999'));
+  t.notOk(isLatitude('90.000001'));
+  fc.assert(fc.property(fc.double({ min: -90, max: 90, noNaN: true }), (d) => isLatitude(formatCoordinate(d))), { numRuns: 200 });
+  t.pass('200 formatted latitudes are valid');
+});
+
+t.test('utf8Bytes agrees with Buffer.byteLength', async (t) => {
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => utf8Bytes(s) === Buffer.byteLength(s, 'utf8')), { numRuns: 500 });
+  t.pass('500 strings measured alike');
+});
