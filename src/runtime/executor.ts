@@ -465,7 +465,10 @@ export class Executor {
     const b = r.body as { StatusCode?: string; Message?: string } | undefined;
     if (r.status === 200 && b?.StatusCode === '0') return { ok: true };
     if (r.status === 401 && this.session) void this.session.ensureRegistered();
-    return { ok: false, permanent: r.status >= 400 && r.status < 500 && r.status !== 401 && r.status !== 404 && r.status !== 408 && r.status !== 429, message: `HTTP ${r.status}: ${b?.Message ?? ''}` };
+    // 401 (session lost), 408, 429 and 5xx pass with time; any other refusal (a 4xx, or StatusCode
+    // "1" on 200) judges the message itself and will not change on a retry.
+    const transient = r.status === 401 || r.status === 408 || r.status === 429 || r.status >= 500;
+    return { ok: false, permanent: !transient, message: `HTTP ${r.status}: ${b?.Message ?? ''}` };
   }
 }
 

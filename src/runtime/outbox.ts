@@ -31,8 +31,6 @@ interface Row {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-/** A peer that refuses one message this many times (not a network error) gets it dropped to the dead-letter table. */
-const MAX_REFUSALS = 5;
 
 export class Outbox {
   private timer: NodeJS.Timeout | null = null;
@@ -118,8 +116,10 @@ export class Outbox {
             continue;
           }
           const attempts = row.attempts + 1;
-          if (res.permanent && attempts >= MAX_REFUSALS) {
-            this.log.error({ dest: row.dest_url, id: row.id, reason: res.message }, 'outbox: peer keeps refusing a message; moved to outbox_dead');
+          // A message the peer refuses for what it is (malformed, unknown task) will never go
+          // through; keeping it would block everything queued behind it for that peer.
+          if (res.permanent) {
+            this.log.error({ dest: row.dest_url, id: row.id, reason: res.message }, 'outbox: peer refused a message; moved to outbox_dead');
             this.db.transaction(() => {
               this.db.prepare('INSERT INTO outbox_dead (id, dest_url, task_id, body, reason, at) VALUES (?, ?, ?, ?, ?, ?)').run(row.id, row.dest_url, row.task_id, row.body, res.message ?? '', Date.now());
               this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);

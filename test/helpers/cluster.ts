@@ -1,0 +1,61 @@
+/** Real processes on loopback for integration tests: a scheduler and N executors. */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { startRole, type RoleProcess } from '../../src/child-role.ts';
+import { RetinaClient } from '../../src/api/client.ts';
+
+export interface Cluster {
+  token: string;
+  scheduler: RoleProcess;
+  executors: RoleProcess[];
+  executorIds: string[];
+  client: RetinaClient;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the processes and waits until every executor is registered with its algorithms known. */
+export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number } = {}): Promise<Cluster> {
+  mkdirSync(dir, { recursive: true });
+  const token = randomBytes(12).toString('hex');
+  const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug' };
+  const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1)],
+    { env, logFile: path.join(dir, 'scheduler.log') });
+  const executors: RoleProcess[] = [];
+  const executorIds: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const id = `edge-${i}`;
+    executorIds.push(id);
+    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url],
+      { env, logFile: path.join(dir, `${id}.log`) }));
+  }
+  const client = new RetinaClient({ token, senderId: 'test-initiator' });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await client.send('GET', `${scheduler.url}/System/DeviceList`);
+    const list = (r.body as { DeviceList: Array<{ Online: boolean; AlgInfoList: unknown[] }> }).DeviceList;
+    if (list.filter((d) => d.Online && d.AlgInfoList.length).length >= n) break;
+    if (Date.now() > deadline) throw new Error('executors did not register in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    token, scheduler, executors, executorIds, client, dir,
+    async stop() {
+      await Promise.all(executors.map((e) => e.stop(3000)));
+      await scheduler.stop(3000);
+      await client.close();
+    },
+  };
+}
+
+/** Polls until `fn` returns a value other than undefined. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

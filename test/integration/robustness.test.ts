@@ -1,0 +1,216 @@
+/**
+ * Bad input never crashes a server: hundreds of generated malformed requests against every
+ * endpoint of a running scheduler and executor get JSON replies with StatusCode "1"; auth is
+ * enforced everywhere but /System/Time; killing an executor leaves the scheduler up and moves
+ * its work (S7, SB10, B8).
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import http from 'node:http';
+import path from 'node:path';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { request } from 'undici';
+import * as P from '../../src/protocol/index.ts';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.ts';
+import { arbitraryOf, sitesOf, withField, wrongTypeFor, oneByteTooLong, DELETE } from '../helpers/schema-arbitrary.ts';
+import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
+import type { TaskInfo } from '../../src/protocol/index.ts';
+
+interface Endpoint { method: 'POST' | 'PATCH' | 'GET'; path: string; schema?: P.TSchema }
+
+const SCHEDULER_ENDPOINTS: Endpoint[] = [
+  { method: 'POST', path: '/System/Keepalive', schema: P.KeepaliveRequest },
+  { method: 'POST', path: '/System/UnRegister', schema: P.UnRegisterRequest },
+  { method: 'PATCH', path: '/System/ResourceInfo/TotalResource', schema: P.TotalResource },
+  { method: 'PATCH', path: '/System/ResourceInfo/AvailableResource', schema: P.AvailableResource },
+  { method: 'POST', path: '/System/TaskRequest/', schema: P.TaskBasicInfo },
+  { method: 'PATCH', path: '/System/TaskStatus/', schema: P.DevTaskStatus },
+  { method: 'POST', path: '/System/Command', schema: P.TaskResult },
+];
+const EXECUTOR_ENDPOINTS: Endpoint[] = Object.values(P.COMMAND_SCHEMAS).map((schema) => ({ method: 'POST', path: '/System/Command', schema }));
+
+/** A generated malformed body: broken JSON, JSON of the wrong shape, or a valid message with one field broken. */
+function badBody(schema: P.TSchema): fc.Arbitrary<{ text: string; kind: string }> {
+  const validish = arbitraryOf(schema);
+  return fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 200 }).filter((s) => { try { JSON.parse(s); return false; } catch { return true; } }).map((text) => ({ text, kind: 'garbage' })),
+    validish.chain((v) => fc.nat({ max: 50 }).map((cut) => { const s = JSON.stringify(v); return { text: s.slice(0, Math.max(1, s.length - 1 - cut)), kind: 'truncated' }; })),
+    fc.oneof(fc.constant(null), fc.integer(), fc.string(), fc.array(fc.integer(), { maxLength: 3 }), fc.constant({})).map((v) => ({ text: JSON.stringify(v), kind: 'wrong-shape' })),
+    fc.tuple(validish, fc.nat(), fc.constantFrom('type', 'missing', 'long')).map(([v, pick, how]) => {
+      const sites = sitesOf(schema, v).filter((s) => (how === 'missing' ? s.required : how === 'long' ? typeof s.schema.maxBytes === 'number' : true));
+      if (!sites.length) return { text: '[]', kind: 'wrong-shape' };
+      const site = sites[pick % sites.length];
+      const repl = how === 'type' ? wrongTypeFor(site.schema) : how === 'missing' ? DELETE : oneByteTooLong(site.schema.maxBytes as number, pick % 2 === 0);
+      return { text: JSON.stringify(withField(v, site.path, repl)), kind: `mutated-${how}` };
+    }),
+    fc.constant({ text: '{"__proto__": {"polluted": true}, "x": 1}', kind: 'proto' }),
+  );
+}
+
+async function raw(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; json: unknown }> {
+  const r = await request(url, { method: method as 'POST', body, headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await r.body.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = { notJson: text.slice(0, 100) }; }
+  return { status: r.statusCode, json };
+}
+
+let cluster: Cluster;
+t.before(async () => {
+  cluster = await startCluster(mkdtempSync(path.join(os.tmpdir(), 'retinad-robustness-')), 2);
+});
+t.teardown(() => cluster?.stop());
+
+t.test('hundreds of generated malformed requests get StatusCode "1" and leave every server up (B8)', async (t) => {
+  const auth = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' };
+  const targets = [
+    ...SCHEDULER_ENDPOINTS.map((e) => ({ ...e, base: cluster.scheduler.url })),
+    ...EXECUTOR_ENDPOINTS.map((e) => ({ ...e, base: cluster.executors[0].url })),
+  ];
+  let sent = 0;
+  const kinds: Record<string, number> = {};
+  const failures: string[] = [];
+  for (const ep of targets) {
+    const samples = fc.sample(badBody(ep.schema!), 30);
+    for (const b of samples) {
+      const r = await raw(ep.base + ep.path, ep.method, b.text, auth);
+      sent++;
+      kinds[b.kind] = (kinds[b.kind] ?? 0) + 1;
+      const j = r.json as { StatusCode?: string; Message?: string };
+      if (j.StatusCode !== '1' || r.status < 400 || r.status >= 500 || !j.Message) {
+        failures.push(`${ep.method} ${ep.path} [${b.kind}] ${b.text.slice(0, 80)} → HTTP ${r.status} ${JSON.stringify(j).slice(0, 160)}`);
+      }
+    }
+  }
+  // GET endpoints with bad parameters.
+  for (const p of ['/System/TaskInfo/nope', '/System/TaskResult/nope', '/System/TaskResult/x?after=-1', '/System/TaskResult/x?limit=0', '/System/TaskResult/x?after=abc', '/System/NoSuchThing']) {
+    const r = await raw(cluster.scheduler.url + p, 'GET', undefined, { authorization: auth.authorization });
+    sent++;
+    const j = r.json as { StatusCode?: string };
+    if (j.StatusCode !== '1' || r.status < 400) failures.push(`GET ${p} → ${r.status} ${JSON.stringify(j)}`);
+  }
+  t.ok(sent >= 400, `sent ${sent} malformed requests (${JSON.stringify(kinds)})`);
+  t.strictSame(failures.slice(0, 10), [], 'every one answered with StatusCode "1" and a 4xx');
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
+  for (const node of [cluster.scheduler, ...cluster.executors]) {
+    t.equal(node.child.exitCode, null, `pid ${node.child.pid} still running`);
+    const r = await raw(`${node.url}/System/Time`, 'GET', undefined, {});
+    t.equal((r.json as { StatusCode: string }).StatusCode, '0', `${node.url} still answers`);
+  }
+});
+
+t.test('bearer token required on every route but GET /System/Time; Register needs Digest', async (t) => {
+  for (const ep of [...SCHEDULER_ENDPOINTS, { method: 'GET', path: '/System/TaskInfo/x' }, { method: 'GET', path: '/System/TaskResult/x' }, { method: 'GET', path: '/System/DeviceList' }] as Endpoint[]) {
+    const r = await raw(cluster.scheduler.url + ep.path, ep.method, ep.method === 'GET' ? undefined : '{}', ep.method === 'GET' ? {} : { 'content-type': 'application/json' });
+    t.equal(r.status, 401, `${ep.method} ${ep.path} without token → 401`);
+    t.equal((r.json as { StatusCode: string }).StatusCode, '1');
+    const w = await raw(cluster.scheduler.url + ep.path, ep.method, ep.method === 'GET' ? undefined : '{}', { authorization: 'Bearer wrong', ...(ep.method === 'GET' ? {} : { 'content-type': 'application/json' }) });
+    t.equal(w.status, 401, `${ep.method} ${ep.path} with a wrong token → 401`);
+  }
+  const ex = await raw(cluster.executors[0].url + '/System/Command', 'POST', '{}', { 'content-type': 'application/json' });
+  t.equal(ex.status, 401, 'executor command route needs the token');
+  const time = await raw(cluster.scheduler.url + '/System/Time', 'GET', undefined, {});
+  t.equal(time.status, 200);
+  t.ok(P.parse(P.SystemTimeReply, time.json).ok, 'GET /System/Time is public and well-formed');
+  const reg = await request(cluster.scheduler.url + '/System/Register', { method: 'POST', body: JSON.stringify({ RegisterObject: { DeviceID: 'x', DeviceType: '1', ProductType: 'p' } }), headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.token}` } });
+  t.equal(reg.statusCode, 401, 'Register with a bearer token but no Digest → 401');
+  t.match(String(reg.headers['www-authenticate']), /Digest realm="retinad".*algorithm=SHA-256/, 'Digest challenge offered');
+  await reg.body.text();
+});
+
+t.test('a repeated (sender, CommandIdx) gets the first reply and runs once', async (t) => {
+  const cmd = { CommandType: 'task_dispatch', CommandIdx: 4242, DeviceID: 'edge-1', MessageBody: { TaskDispatchList: [{
+    // A time-window task for tomorrow: it stays queued, so a second run would be visible.
+    TaskID: 'dup-test-1', TaskAttr: 1, ExecutionCond: { TimeRange: [{ StartTime: P.formatRetinaDateTime(Date.now() + 86_400_000) }] },
+    AlgModelInfo: { AlgID: 1001, AlgVersion: '1.0.0' }, InputInfo: { StreamURL: 'file:///nonexistent.mp4', TaskFrameRate: 1 }, DstDeviceList: [],
+  }] } };
+  const h = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json', 'x-sender-id': 'dup-sender' };
+  const a = await raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify(cmd), h);
+  const b = await raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify(cmd), h);
+  t.strictSame(a.json, { StatusCode: '0', CommandType: 'task_dispatch', CommandIdx: 4242 });
+  t.strictSame(b.json, a.json, 'same reply');
+  const c = await raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify({ ...cmd, CommandIdx: 4243 }), h);
+  t.equal((c.json as { StatusCode: string }).StatusCode, '1', 'a new CommandIdx runs again: the task exists, so it is refused');
+  t.match((c.json as { Message: string }).Message, /already exists/);
+});
+
+t.test('a broken or missing source ends the task with ExecutionStatus 4 and ExceptionCode 60', async (t) => {
+  const garbage = path.join(cluster.dir, 'garbage.mp4');
+  (await import('node:fs')).writeFileSync(garbage, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)));
+  for (const url of ['file:///definitely/not/here.mp4', `file://${garbage}`]) {
+    const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+      TaskName: 'bad source', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: url }], AlgType: 'frame_extraction', TaskFrameRate: 1 } },
+    });
+    const id = (r.body as { TaskID: string }).TaskID;
+    const info = await waitFor('task error', async () => {
+      const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+      const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+      return ti.ExecutionStatus === 4 ? ti : undefined;
+    }, 20_000);
+    const st = info.SubtaskInfoList![0].TaskStatusInfo;
+    t.equal(st.ExecutionStatus, 4, `${url}: error`);
+    t.equal(st.ExceptionCode, 60, `${url}: data source error`);
+    t.ok(st.ExceptionDesc && st.ExceptionDesc.length > 10, `explained: ${st.ExceptionDesc}`);
+  }
+});
+
+t.test('a TaskRequest nobody can serve is refused with the reason (table 18)', async (t) => {
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'x', InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'no_such_algorithm' } },
+  });
+  t.equal((r.body as { StatusCode: string }).StatusCode, '1');
+  t.match((r.body as { Message: string }).Message, /no online executor offers AlgType "no_such_algorithm"/);
+});
+
+t.test('killing an executor mid-task: scheduler stays up, marks it offline and migrates the subtask (S7, SB10, SB12)', async (t) => {
+  // A clip served slowly over HTTP keeps the task running long enough to kill its executor.
+  // MPEG-TS, as a camera gateway would serve it: playable from the first byte.
+  const clip = path.join(cluster.dir, 'heavy.ts');
+  const mk = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '10', '-c:v', 'libx264', '-g', '1', '-crf', '18', '-f', 'mpegts', clip]);
+  t.equal(mk.status, 0);
+  const data = readFileSync(clip);
+  const srv = http.createServer((req, res) => {
+    // Throttled to ~8 s for the whole clip.
+    res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': data.length });
+    let off = 0;
+    const step = Math.ceil(data.length / 80);
+    const iv = setInterval(() => {
+      if (off >= data.length || res.destroyed) { clearInterval(iv); res.end(); return; }
+      res.write(data.subarray(off, off + step));
+      off += step;
+    }, 100);
+    req.on('close', () => clearInterval(iv));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/heavy.ts`;
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'migrate me', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: url }], AlgType: 'frame_extraction', TaskFrameRate: 2 } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  t.ok(id, 'accepted');
+  const first = await waitFor('subtask running', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const s = (x.body as { TaskInfo: TaskInfo }).TaskInfo.SubtaskInfoList?.[0];
+    return s && s.TaskStatusInfo.ExecutionStatus === 1 ? s.TaskExecutor.DeviceID : undefined;
+  }, 15_000);
+  const victim = cluster.executors[cluster.executorIds.indexOf(first)];
+  victim.child.kill('SIGKILL');
+  const info = await waitFor('task to finish elsewhere', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
+  }, 40_000);
+  t.equal(cluster.scheduler.child.exitCode, null, 'scheduler still running');
+  t.equal(info.ExecutionStatus, 0, `finished: ${JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo)}`);
+  t.not(info.SubtaskInfoList![0].TaskExecutor.DeviceID, first, 'the subtask moved to the other executor');
+  const devs = await cluster.client.send('GET', `${cluster.scheduler.url}/System/DeviceList`);
+  const victimRow = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === first);
+  t.equal(victimRow?.Online, false, 'killed executor is offline');
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
+  const pts = (res.body as { TaskResultList: P.TaskResultBody[] }).TaskResultList.map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
+  t.ok(pts.length >= 15, `results from both executors: ${pts.length}`);
+  t.ok(pts[pts.length - 1] >= 9000, 'the clip was processed to its end');
+});
