@@ -3,7 +3,7 @@
  * a bad one is reported by name before anything starts.
  */
 import { parseArgs } from 'node:util';
-import { runExecutor, runScheduler } from './roles.ts';
+import { runExecutor, runScheduler, parseListen } from './roles.ts';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
@@ -24,6 +24,16 @@ class UsageError extends Error {}
 function need(v: string | undefined, flag: string): string {
   if (v === undefined || v === '') throw new UsageError(`${flag}: is required`);
   return v;
+}
+
+function listen(v: string | undefined): string {
+  const l = need(v, '--listen');
+  try {
+    parseListen(l);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return l;
 }
 
 function int(v: string | undefined, flag: string, min: number, max: number): number | undefined {
@@ -74,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
       if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
       if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
       await runExecutor({
-        listen: need(values.listen, '--listen'), deviceId: deviceId(values['device-id'], '--device-id'), dataDir: need(values['data-dir'], '--data-dir'),
+        listen: listen(values.listen), deviceId: deviceId(values['device-id'], '--device-id'), dataDir: need(values['data-dir'], '--data-dir'),
         scheduler: url(values.scheduler, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
         maxTasks: int(values['max-tasks'], '--max-tasks', 1, 1024), deviceType: dt as DeviceType | undefined,
         longitude: values.longitude, latitude: values.latitude,
@@ -83,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'scheduler':
       await runScheduler({
-        listen: need(values.listen, '--listen'), dataDir: need(values['data-dir'], '--data-dir'), token,
+        listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100),

@@ -68,7 +68,7 @@ export class Outbox {
     const deadline = Date.now() + timeoutMs;
     while (this.pending(taskId) > 0 && Date.now() < deadline && !this.closed) {
       this.kick(0);
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 200).unref(); });
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 200); });
     }
     return this.pending(taskId);
   }

@@ -1,0 +1,84 @@
+/** ED3/ED4: the persistent outbox delivers in order, retries an unreachable peer, survives a restart, dead-letters refusals. */
+import t from 'tap';
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Outbox, type OutboxMessage } from '../../src/runtime/outbox.ts';
+
+const log = pino({ level: 'silent' });
+const msg = (n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { n } });
+
+t.test('ED4: failed sends are cached and resent, in order, until the peer takes them', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: number[] = [];
+  let up = false;
+  const ob = new Outbox(db, async (_d, _seq, m) => {
+    if (!up) throw new Error('ECONNREFUSED');
+    got.push(m.body.n as number);
+    return { ok: true };
+  }, log);
+  ob.start();
+  for (let i = 0; i < 5; i++) ob.enqueue(['http://peer'], 'task-a', msg(i));
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(got.length, 0, 'nothing delivered while the peer is down');
+  t.equal(ob.pending('task-a'), 5, 'all five kept');
+  up = true;
+  const left = await ob.flush('task-a', 10_000);
+  t.equal(left, 0);
+  t.strictSame(got, [0, 1, 2, 3, 4], 'delivered in order');
+  ob.close();
+  db.close();
+});
+
+t.test('ED4: what a crashed executor left in the outbox is sent after restart, with the same sequence numbers', async (t) => {
+  const file = path.join(t.testdir({}), 'o.db');
+  let db = new Database(file);
+  let ob = new Outbox(db, async () => ({ ok: false, message: 'down' }), log);
+  ob.enqueue(['http://peer'], 'task-b', msg(7));
+  ob.enqueue(['http://peer'], 'task-b', msg(8));
+  ob.close();
+  db.close();
+  db = new Database(file);
+  const seen: Array<[number, number]> = [];
+  ob = new Outbox(db, async (_d, seq, m) => { seen.push([seq, m.body.n as number]); return { ok: true }; }, log);
+  ob.start();
+  t.equal(await ob.flush('task-b', 5000), 0);
+  t.strictSame(seen, [[1, 7], [2, 8]], 'resent in order; seq (the CommandIdx) is stable, so the peer can de-duplicate');
+  ob.close();
+  db.close();
+});
+
+t.test('a refused message is dead-lettered and does not block the ones behind it', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: number[] = [];
+  const ob = new Outbox(db, async (_d, _s, m) => {
+    if (m.body.n === 1) return { ok: false, permanent: true, message: 'HTTP 404' };
+    got.push(m.body.n as number);
+    return { ok: true };
+  }, log);
+  ob.start();
+  for (let i = 0; i < 3; i++) ob.enqueue(['http://peer'], 't', msg(i));
+  t.equal(await ob.flush('t', 5000), 0);
+  t.strictSame(got, [0, 2]);
+  t.equal((db.prepare('SELECT COUNT(*) AS n FROM outbox_dead').get() as { n: number }).n, 1, 'kept for inspection');
+  ob.close();
+  db.close();
+});
+
+t.test('destinations are independent: a dead peer does not hold up a live one', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: string[] = [];
+  const ob = new Outbox(db, async (d) => {
+    if (d === 'http://dead') throw new Error('ECONNREFUSED');
+    got.push(d);
+    return { ok: true };
+  }, log);
+  ob.start();
+  ob.enqueue(['http://dead', 'http://live'], 't', msg(1));
+  ob.enqueue(['http://live'], 'u', msg(2));
+  t.equal(await ob.flush('u', 5000), 0);
+  t.ok(got.filter((d) => d === 'http://live').length === 2, 'live peer got both');
+  t.equal(ob.pending('t'), 1, 'the dead peer copy waits');
+  ob.close();
+  db.close();
+});
