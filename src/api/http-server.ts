@@ -3,7 +3,7 @@
  * answered as `{ StatusCode: "1", Message }`, bearer-token auth on every route but the ones a
  * role marks public, and nothing a client sends able to crash the process.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 
@@ -44,11 +44,12 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   const fopts: FastifyServerOptions = {
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
-    disableRequestLogging: true,
+    // Per-request log lines would drown the log of a busy node; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Requests that hang half-sent must not hold sockets forever.
     requestTimeout: 120_000,
-    ignoreTrailingSlash: true,
+    routerOptions: { ignoreTrailingSlash: true },
   };
   const app = Fastify(fopts) as unknown as FastifyInstance;
 

@@ -1,0 +1,26 @@
+/** An HTTP server that serves a video file slowly, so a task stays running long enough to act on it. */
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
+
+/** Makes an all-intra MPEG-TS clip (playable from any byte) and serves it over `seconds`. */
+export async function slowSource(file: string, seconds = 8): Promise<{ url: string; close(): void }> {
+  const mk = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '10', '-c:v', 'libx264', '-g', '1', '-crf', '18', '-f', 'mpegts', file]);
+  if (mk.status !== 0) throw new Error('ffmpeg could not make the clip');
+  const data = readFileSync(file);
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': data.length });
+    let off = 0;
+    const steps = seconds * 10;
+    const step = Math.ceil(data.length / steps);
+    const iv = setInterval(() => {
+      if (off >= data.length || res.destroyed) { clearInterval(iv); res.end(); return; }
+      res.write(data.subarray(off, off + step));
+      off += step;
+    }, 100);
+    req.on('close', () => clearInterval(iv));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/clip.ts`, close: () => { srv.closeAllConnections(); srv.close(); } };
+}
