@@ -44,3 +44,23 @@ t.test('retinad demo runs three processes to the end, writes frames, leaves no c
 function readProcState(pid: number): string {
   try { return spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout; } catch { return ''; }
 }
+
+t.test('Ctrl-C during the demo leaves no child process behind', async (t) => {
+  const out = t.testdir({});
+  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stderr.resume();
+  const pids: number[] = [];
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      pids.splice(0, pids.length, ...[...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])));
+      if (pids.length === 3) resolve();
+    });
+  });
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  t.equal(code, 130, 'demo exits 130 on Ctrl-C');
+  await new Promise((r) => setTimeout(r, 500));
+  for (const pid of pids) t.notOk(existsSync(`/proc/${pid}`) && !/ Z /.test(readProcState(pid)), `child ${pid} gone`);
+});
