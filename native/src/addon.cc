@@ -3,6 +3,9 @@
 // choose a backend without guessing.
 #include <napi.h>
 #include <string>
+#include <cstdlib>
+#include "decode/decoder.h"
+#include "probe/probe.h"
 
 #ifdef RETINAD_HAVE_FFMPEG
 extern "C" {
@@ -39,8 +42,29 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef RETINAD_HAVE_FFMPEG
+// FFmpeg writes to stderr by default; a daemon's stderr is its JSON log, so only fatal
+// messages pass unless RETINAD_FFMPEG_LOG names a level (error, warning, info, debug).
+void QuietFFmpeg() {
+  const char* lv = getenv("RETINAD_FFMPEG_LOG");
+  int level = AV_LOG_FATAL;
+  if (lv) {
+    std::string s(lv);
+    level = s == "error" ? AV_LOG_ERROR : s == "warning" ? AV_LOG_WARNING : s == "info" ? AV_LOG_INFO : s == "debug" ? AV_LOG_DEBUG : AV_LOG_FATAL;
+  }
+  av_log_set_level(level);
+}
+#endif
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#ifdef RETINAD_HAVE_FFMPEG
+  QuietFFmpeg();
+#endif
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  retinad::InitProbe(env, exports);
+#ifdef RETINAD_HAVE_FFMPEG
+  retinad::InitDecoder(env, exports);
+#endif
   return exports;
 }
 

@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+namespace retinad {
+/** Adds probe() to the exports: CPU ISA, NVIDIA GPUs (NVML), CUDA, NVDEC capability, VAAPI nodes. */
+void InitProbe(Napi::Env env, Napi::Object exports);
+}  // namespace retinad
