@@ -20,7 +20,8 @@ import { Outbox, type OutboxMessage } from './outbox.ts';
 import { AlgorithmRegistry, FRAME_EXTRACTION } from './algorithms.ts';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
-import { FrameSampler, SourceError, type SampledFrame } from './frame-sampler.ts';
+import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
+import { OptionError } from './media/decoder-options.ts';
 import { decoderBackendInfo } from './backend.ts';
 
 export interface ExecutorOptions {
@@ -36,6 +37,8 @@ export interface ExecutorOptions {
   latitude?: string;
   /** Tasks running at once; more wait queued (by Priority). */
   maxRunningTasks?: number;
+  /** Decoder backend: auto (native when built with FFmpeg), native, pipe. */
+  decoder?: 'auto' | 'native' | 'pipe';
   log: Logger;
 }
 
@@ -52,7 +55,7 @@ export class Executor {
   private readonly db: Database.Database;
   private readonly outbox: Outbox;
   private readonly tasks = new Map<string, ExecTask>();
-  private readonly samplers = new Map<string, FrameSampler>();
+  private readonly sources = new Map<string, FrameSource>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private taskSeq = 0;
   private readonly instanceId: string;
@@ -94,7 +97,7 @@ export class Executor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.samplers.values()) s.stop();
+    for (const s of this.sources.values()) s.close();
     for (const ts of this.timers.values()) ts.forEach(clearTimeout);
     await this.session?.stop();
     this.outbox.close();
@@ -217,14 +220,12 @@ export class Executor {
         return null;
       case Control.Pause:
         if (t.status !== ExecutionStatus.Running) return `Control: only a running task can be paused (ExecutionStatus is ${t.status})`;
-        this.samplers.get(t.id)?.pause();
         t.transition(ExecutionStatus.Paused);
         this.changed(t);
         return null;
       case Control.Resume:
         if (t.status !== ExecutionStatus.Paused) return `Control: only a paused task can be resumed (ExecutionStatus is ${t.status})`;
         t.transition(ExecutionStatus.Running);
-        this.samplers.get(t.id)?.resume();
         this.changed(t);
         return null;
       case Control.UpdateArgs:
@@ -312,57 +313,65 @@ export class Executor {
     this.timers.set(id, list);
   }
 
-  /** Runs frame extraction for `t` (the only built-in algorithm so far). */
+  /** Runs frame extraction for `t` (the only built-in algorithm so far): pull frames, JPEG them, queue results. */
   private run(t: ExecTask): void {
     t.transition(ExecutionStatus.Running);
     this.changed(t);
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
-    const sampler = new FrameSampler({ url: t.info.InputInfo.StreamURL!, fps, startMs, stallTimeoutMs: 30_000 });
-    this.samplers.set(t.id, sampler);
-    const dests = this.destinations(t.info);
-    let firstWall = -1;
-    let firstPts = 0;
-    sampler.on('frame', (f: SampledFrame) => {
-      if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
-      t.framesOut++;
-      t.lastPtsMs = f.ptsMs;
-      // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
-      const ts = firstWall + (f.ptsMs - firstPts);
-      const body = this.resultBody(t, ts, f);
-      if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
-      if (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER) this.throttle(t, sampler);
-    });
-    sampler.once('end', () => this.finish(t, null));
-    sampler.once('error', (err: SourceError) => this.finish(t, err));
+    let source: FrameSource;
+    try {
+      source = openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000 }, this.o.decoder ?? 'auto');
+    } catch (err) {
+      this.finish(t, err as Error);
+      return;
+    }
+    this.sources.set(t.id, source);
     // Stop at the end of the time window, if any.
     const end = (t.info.ExecutionCond?.TimeRange ?? []).map((w) => (w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity)).filter((e) => e > this.clock.now());
     if (t.info.TaskAttr === TaskAttr.TimeWindow && end.length && Number.isFinite(Math.min(...end))) {
-      this.addTimer(t.id, setTimeout(() => sampler.stop(), Math.min(...end) - this.clock.now()));
+      this.addTimer(t.id, setTimeout(() => source.close(), Math.min(...end) - this.clock.now()));
     }
-    sampler.start();
+    void this.pump(t, source).then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
   }
 
-  /** Back-pressure: hold the source until the outbox has drained for this task. */
-  private throttle(t: ExecTask, sampler: FrameSampler): void {
-    if (t.status !== ExecutionStatus.Running) return;
-    sampler.pause();
-    const poll = setInterval(() => {
-      if (this.closed || this.outbox.pending(t.id) < OUTBOX_HIGH_WATER / 4 || t.finished) {
-        clearInterval(poll);
-        if (t.status === ExecutionStatus.Running) sampler.resume();
+  /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
+  private async pump(t: ExecTask, source: FrameSource): Promise<void> {
+    const dests = this.destinations(t.info);
+    let firstWall = -1;
+    let firstPts = 0;
+    for (;;) {
+      while (t.status === ExecutionStatus.Paused || (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !this.closed)) {
+        await new Promise((r) => setTimeout(r, 50));
       }
-    }, 100);
-    poll.unref();
+      if (t.finished || this.closed) return;
+      const f = await source.next();
+      if (!f) return;
+      try {
+        if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
+        const jpeg = await f.jpeg(Number(t.algArgs.JpegQuality ?? 90));
+        t.framesOut++;
+        t.lastPtsMs = f.ptsMs;
+        // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
+        const ts = firstWall + (f.ptsMs - firstPts);
+        const body = this.resultBody(t, ts, { jpeg, ptsMs: Math.round(f.ptsMs), width: f.width, height: f.height });
+        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+      } finally {
+        f.release();
+      }
+    }
   }
 
-  private finish(t: ExecTask, err: Error | null): void {
-    this.samplers.delete(t.id);
+  private finish(t: ExecTask, err: Error | null, source?: FrameSource): void {
+    // A loop that ends after its task was stopped and started again must not end the new run.
+    if (source && this.sources.get(t.id) !== source) { source.close(); return; }
+    this.sources.get(t.id)?.close();
+    this.sources.delete(t.id);
     for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
     this.timers.delete(t.id);
     if (t.finished) return; // stopped by command
     if (err) {
-      const code = err instanceof SourceError ? ExceptionCode.DataSourceError : ExceptionCode.RunError;
+      const code = err instanceof MediaError ? err.exceptionCode : err instanceof OptionError ? ExceptionCode.DataSourceError : ExceptionCode.RunError;
       t.transition(ExecutionStatus.Error, { code, desc: err.message });
       this.o.log.warn({ task: t.id, err: err.message }, 'task failed');
     } else {
@@ -378,14 +387,14 @@ export class Executor {
   }
 
   private halt(t: ExecTask): void {
-    this.samplers.get(t.id)?.stop();
-    this.samplers.delete(t.id);
+    this.sources.get(t.id)?.close();
+    this.sources.delete(t.id);
     for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
     this.timers.delete(t.id);
   }
 
   /** Table 26 body for one frame. */
-  private resultBody(t: ExecTask, ts: number, f: SampledFrame): TaskResultBody {
+  private resultBody(t: ExecTask, ts: number, f: { jpeg: Buffer; ptsMs: number; width: number; height: number }): TaskResultBody {
     const body: TaskResultBody = {
       TaskID: t.id,
       DeviceID: this.o.deviceId,

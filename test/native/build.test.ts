@@ -18,7 +18,7 @@ t.test('the installed addon loads and reports its build', async (t) => {
   t.equal(n.info?.napiVersion, 8);
   if (hasFFmpegDev) t.match(n.info?.ffmpeg?.avcodec ?? '', /^\d+\.\d+\.\d+$/, 'built with FFmpeg: pkg-config found the dev libraries');
   else t.equal(n.info?.ffmpeg, null, 'built without FFmpeg: no dev libraries here');
-  t.equal(decoderBackendInfo().Active, 'ffmpeg-pipe');
+  t.equal(decoderBackendInfo().Active, hasFFmpegDev ? 'native' : 'ffmpeg-pipe', 'auto picks native exactly when FFmpeg was built in');
 });
 
 t.test('builds and loads without FFmpeg (RETINAD_WITH_FFMPEG=0), offline', async (t) => {

@@ -1,0 +1,88 @@
+/**
+ * Options of a frame source, checked here before anything reaches C++ or ffmpeg: a bad value
+ * is an error naming the option and what is allowed.
+ */
+export interface FrameSourceOptions {
+  /** file://, rtsp(s)://, rtmp://, http(s):// (files, HLS .m3u8, HTTP-FLV), or a plain path. */
+  url: string;
+  /** Frames per second to keep, by timestamp; 0 keeps every frame. */
+  fps: number;
+  /** Start this far into the source (ms), e.g. to resume from a checkpoint. */
+  startMs?: number;
+  /** Decode on: auto (hardware when present), none (software), cuda, vaapi. */
+  hwaccel?: 'auto' | 'none' | 'cuda' | 'vaapi';
+  openTimeoutMs?: number;
+  /** A source silent this long is stalled: an error, or a reconnect for live sources. */
+  readTimeoutMs?: number;
+  rtspTransport?: 'tcp' | 'udp';
+  /** Reopen a live source after it drops; default on for rtsp/rtmp. */
+  reconnect?: boolean;
+  /** -1 = forever. */
+  maxReconnects?: number;
+  backoffMaxMs?: number;
+  /** Sampled frames buffered before the decoder waits. */
+  queue?: number;
+  threads?: number;
+  /** Apply rotation metadata. */
+  autorotate?: boolean;
+}
+
+/** Raised for an option a caller got wrong (a programming or configuration error). */
+export class OptionError extends Error {
+  constructor(readonly option: string, message: string) {
+    super(`${option}: ${message}`);
+    this.name = 'OptionError';
+  }
+}
+
+const SCHEMES = /^(file|rtsp|rtsps|rtmp|rtmps|http|https|udp|tcp|srt):/i;
+
+function num(o: Record<string, unknown>, k: string, min: number, max: number, integer = true): void {
+  const v = o[k];
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
+    throw new OptionError(k, `must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  }
+}
+
+function oneOf(o: Record<string, unknown>, k: string, allowed: readonly string[]): void {
+  const v = o[k];
+  if (v !== undefined && !allowed.includes(v as string)) throw new OptionError(k, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
+}
+
+/** Throws OptionError for the first bad option; returns the options with defaults applied. */
+export function checkFrameSourceOptions(input: FrameSourceOptions): Required<Omit<FrameSourceOptions, 'maxReconnects'>> & { maxReconnects: number } {
+  const o = input as unknown as Record<string, unknown>;
+  if (typeof o.url !== 'string' || o.url.length === 0) throw new OptionError('url', 'is required');
+  if (o.url.length > 4096) throw new OptionError('url', 'is longer than 4096 characters');
+  if (/[\0\r\n]/.test(o.url)) throw new OptionError('url', 'must not contain NUL or line breaks');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(o.url) && !SCHEMES.test(o.url)) throw new OptionError('url', `scheme of "${o.url.slice(0, 40)}" is not supported (file, rtsp, rtsps, rtmp, http, https, udp, tcp, srt)`);
+  num(o, 'fps', 0, 1000, false);
+  if (o.fps === undefined) throw new OptionError('fps', 'is required (0 keeps every frame)');
+  num(o, 'startMs', 0, 1e12, false);
+  oneOf(o, 'hwaccel', ['auto', 'none', 'cuda', 'vaapi']);
+  num(o, 'openTimeoutMs', 100, 600_000);
+  num(o, 'readTimeoutMs', 100, 600_000);
+  oneOf(o, 'rtspTransport', ['tcp', 'udp']);
+  num(o, 'maxReconnects', -1, 1e9);
+  num(o, 'backoffMaxMs', 10, 600_000);
+  num(o, 'queue', 1, 256);
+  num(o, 'threads', 0, 64);
+  for (const b of ['reconnect', 'autorotate']) if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new OptionError(b, 'must be true or false');
+  const live = /^(rtsp|rtsps|rtmp|rtmps|udp|srt):/i.test(input.url);
+  return {
+    url: input.url,
+    fps: input.fps,
+    startMs: input.startMs ?? 0,
+    hwaccel: input.hwaccel ?? 'auto',
+    openTimeoutMs: input.openTimeoutMs ?? 10_000,
+    readTimeoutMs: input.readTimeoutMs ?? 10_000,
+    rtspTransport: input.rtspTransport ?? 'tcp',
+    reconnect: input.reconnect ?? live,
+    maxReconnects: input.maxReconnects ?? -1,
+    backoffMaxMs: input.backoffMaxMs ?? 10_000,
+    queue: input.queue ?? 4,
+    threads: input.threads ?? 0,
+    autorotate: input.autorotate ?? true,
+  };
+}

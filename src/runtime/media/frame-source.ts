@@ -1,0 +1,185 @@
+/**
+ * One interface, two backends: a FrameSource yields sampled frames of a video source, decoded
+ * in process by the native addon when it was built with FFmpeg, else by the ffmpeg binary over
+ * a pipe. `auto` picks native; `RETINAD_DECODER=pipe|native` or the option forces one.
+ */
+import { checkFrameSourceOptions, type FrameSourceOptions } from './decoder-options.ts';
+import { nativeDecoding, loadNative, type NativeFrame, type PreprocessInfo } from './native.ts';
+import { checkPreprocessSpec, type PreprocessSpec } from './preprocess-spec.ts';
+import { FrameSampler, SourceError, type SampledFrame } from '../frame-sampler.ts';
+
+export type BackendName = 'native' | 'ffmpeg-pipe';
+
+/** Why a source failed, and the ExceptionCode (table 31) the task reports for it. */
+export class MediaError extends Error {
+  readonly exceptionCode: 10 | 50 | 60;
+  constructor(readonly kind: 'source' | 'unsupported' | 'env' | 'internal', message: string) {
+    super(message);
+    this.name = 'MediaError';
+    this.exceptionCode = kind === 'env' ? 10 : kind === 'internal' ? 50 : 60;
+  }
+}
+
+export interface SourceFrame {
+  readonly ptsMs: number;
+  /** System clock (epoch ms) when the frame was decoded. */
+  readonly wallMs: number;
+  readonly width: number;
+  readonly height: number;
+  readonly index: number;
+  /** The frame (or a crop) as JPEG. */
+  jpeg(quality?: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
+  /** Writes a model input tensor into `out` (native backend only). */
+  preprocess(spec: PreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
+  /** Frees the native picture now instead of at garbage collection. */
+  release(): void;
+}
+
+export interface FrameSourceStats {
+  backend: BackendName;
+  /** Where decoding runs: software, cuda, vaapi. */
+  decode: string;
+  codec: string;
+  width: number;
+  height: number;
+  framesSampled: number;
+  framesDecoded: number;
+  reconnects: number;
+}
+
+export interface FrameSource {
+  readonly backend: BackendName;
+  /** The next sampled frame, or null at the end. Rejects with MediaError. */
+  next(): Promise<SourceFrame | null>;
+  close(): void;
+  stats(): FrameSourceStats;
+}
+
+/** Which backend `auto` resolves to here, and why. */
+export function chooseBackend(want: 'auto' | 'native' | 'pipe' = (process.env.RETINAD_DECODER as 'native' | 'pipe' | undefined) ?? 'auto'): { backend: BackendName; reason: string } {
+  const native = nativeDecoding();
+  if (want === 'pipe') return { backend: 'ffmpeg-pipe', reason: 'forced' };
+  if (native) return { backend: 'native', reason: 'addon built with FFmpeg' };
+  const why = loadNative().addon ? 'addon built without FFmpeg' : `addon not loaded: ${loadNative().error}`;
+  if (want === 'native') throw new MediaError('env', `native decoder requested but unavailable: ${why}`);
+  return { backend: 'ffmpeg-pipe', reason: why };
+}
+
+/** Opens a source on the chosen backend. Option errors throw OptionError at once. */
+export function openFrameSource(options: FrameSourceOptions, backend: 'auto' | 'native' | 'pipe' = 'auto'): FrameSource {
+  const o = checkFrameSourceOptions(options);
+  const chosen = chooseBackend(backend === 'auto' ? undefined : backend).backend;
+  return chosen === 'native' ? new NativeFrameSource(o) : new PipeFrameSource(o);
+}
+
+const fileUrlToPath = (u: string) => (u.startsWith('file://') ? decodeURIComponent(new URL(u).pathname) : u);
+
+class NativeFrameSource implements FrameSource {
+  readonly backend = 'native' as const;
+  private readonly dec;
+  private closed = false;
+
+  constructor(o: ReturnType<typeof checkFrameSourceOptions>) {
+    const addon = nativeDecoding()!;
+    this.dec = new addon.Decoder!({ ...o, url: fileUrlToPath(o.url) });
+    this.dec.start();
+  }
+
+  async next(): Promise<SourceFrame | null> {
+    if (this.closed) return null;
+    let f: NativeFrame | null;
+    try {
+      f = await this.dec.read();
+    } catch (err) {
+      const e = err as Error & { kind?: MediaError['kind'] };
+      throw new MediaError(e.kind ?? 'internal', e.message);
+    }
+    return f ? wrapNative(f) : null;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dec.close();
+  }
+
+  stats(): FrameSourceStats {
+    const s = this.dec.stats();
+    return { backend: 'native', decode: s.backend, codec: s.codec, width: s.width, height: s.height, framesSampled: s.framesSampled, framesDecoded: s.framesDecoded, reconnects: s.reconnects };
+  }
+}
+
+function wrapNative(f: NativeFrame): SourceFrame {
+  return {
+    ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index,
+    jpeg: (quality = 90, crop) => f.encode('jpeg', quality, crop),
+    preprocess: (spec, out) => f.preprocess(checkPreprocessSpec(spec), out),
+    release: () => f.release(),
+  };
+}
+
+/** The ffmpeg binary over a pipe (frames arrive as JPEG already). */
+class PipeFrameSource implements FrameSource {
+  readonly backend = 'ffmpeg-pipe' as const;
+  private readonly sampler: FrameSampler;
+  private readonly queue: SampledFrame[] = [];
+  private waiter: (() => void) | null = null;
+  private ended = false;
+  private error: MediaError | null = null;
+  private sampled = 0;
+  private paused = false;
+
+  constructor(private readonly o: ReturnType<typeof checkFrameSourceOptions>) {
+    this.sampler = new FrameSampler({ url: o.url, fps: o.fps > 0 ? o.fps : 1000, startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs });
+    this.sampler.on('frame', (f: SampledFrame) => {
+      this.queue.push(f);
+      this.sampled++;
+      if (this.queue.length >= this.o.queue && !this.paused) { this.paused = true; this.sampler.pause(); }
+      this.wake();
+    });
+    this.sampler.once('end', () => { this.ended = true; this.wake(); });
+    this.sampler.once('error', (e: SourceError) => { this.error = new MediaError('source', e.message); this.ended = true; this.wake(); });
+    this.sampler.start();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async next(): Promise<SourceFrame | null> {
+    for (;;) {
+      const f = this.queue.shift();
+      if (f) {
+        if (this.paused && this.queue.length < this.o.queue) { this.paused = false; this.sampler.resume(); }
+        return pipeFrame(f);
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return null;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+
+  close(): void {
+    this.ended = true;
+    this.sampler.stop();
+    this.wake();
+  }
+
+  stats(): FrameSourceStats {
+    return { backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: this.sampled, framesDecoded: 0, reconnects: 0 };
+  }
+}
+
+function pipeFrame(f: SampledFrame): SourceFrame {
+  return {
+    ptsMs: f.ptsMs, wallMs: Date.now(), width: f.width, height: f.height, index: f.index,
+    jpeg: async (_q, crop) => {
+      if (crop) throw new MediaError('env', 'crop needs the native backend (this one receives whole JPEGs from ffmpeg)');
+      return f.jpeg;
+    },
+    preprocess: async () => { throw new MediaError('env', 'preprocess needs the native backend (addon built with FFmpeg)'); },
+    release: () => undefined,
+  };
+}
