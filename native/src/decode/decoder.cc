@@ -55,6 +55,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
   void Shutdown() {
     if (thread_) {
       thread_->Stop();
+      last_ = thread_->Stats();  // stats() stays answerable after close
       thread_.reset();
     }
     if (shared_) shared_->owner = nullptr;
