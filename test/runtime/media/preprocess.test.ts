@@ -1,0 +1,114 @@
+/**
+ * Native preprocess against the TypeScript reference on generated images, within a stated
+ * bound: mean |error| ≤ 2 and max |error| ≤ 16 grey levels (of 255) for letterbox/stretch
+ * resizes of smooth images (bilinear kernels and chroma siting differ slightly between
+ * swscale and the textbook); exact letterbox geometry; layouts and dtypes agree; crops equal
+ * the preprocessed cropped image; the output can live in a SharedArrayBuffer.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import { nativeDecoding, type NativePreprocessSpec } from '../../../src/runtime/media/native.ts';
+import { checkPreprocessSpec, tensorBytes, type PreprocessSpec } from '../../../src/runtime/media/preprocess-spec.ts';
+import { OptionError } from '../../../src/runtime/media/decoder-options.ts';
+import { referenceTensor, smoothRandomYuv, packYuv } from '../../helpers/preprocess-reference.ts';
+
+const addon = nativeDecoding();
+
+t.test('spec checks name the field', async (t) => {
+  t.throws(() => checkPreprocessSpec({ width: 0, height: 640 }), /^width: must be an integer 1\.\.16384 \(got 0\)/, '0×0 target');
+  t.throws(() => checkPreprocessSpec({ width: 640, height: 0 }), OptionError);
+  t.throws(() => checkPreprocessSpec({ width: 8, height: 8, std: [1, 0, 1] }), /^std: must be three finite numbers, none zero/);
+  t.throws(() => checkPreprocessSpec({ width: 8, height: 8, layout: 'chwn' as never }), /^layout: must be one of nchw, nhwc/);
+  t.throws(() => checkPreprocessSpec({ width: 8, height: 8, crop: { x: 0, y: 0, width: 0, height: 3 } }), /^crop: must be at least 1×1/);
+  t.throws(() => checkPreprocessSpec({ width: 8, height: 8, pad: 300 }), /^pad: must be an integer 0\.\.255/);
+});
+
+t.test('native preprocess', { skip: !addon && 'addon built without FFmpeg' }, async (t) => {
+  const Frame = addon!.Frame!;
+
+  t.test('matches the TS reference within the bound on generated images', async (t) => {
+    let worstMean = 0, worstMax = 0, runs = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 48, max: 200 }), fc.integer({ min: 48, max: 160 }), fc.integer({ min: 16, max: 128 }), fc.integer({ min: 16, max: 128 }),
+      fc.constantFrom('letterbox', 'stretch'), fc.constantFrom('nchw', 'nhwc'), fc.constantFrom('rgb', 'bgr'), fc.boolean(), fc.nat(),
+      async (w, h, W, H, resize, layout, channels, fullRange, seed) => {
+        const img = smoothRandomYuv(w, h, seed, fullRange);
+        const spec = checkPreprocessSpec({ width: W, height: H, resize: resize as 'letterbox', layout: layout as 'nchw', channels: channels as 'rgb', scale: 1, pad: 114 });
+        const out = new Float32Array(W * H * 3);
+        await Frame.create(w, h, 'yuv420p', packYuv(img), fullRange).preprocess(spec, out);
+        const ref = referenceTensor(img, spec);
+        let sum = 0, max = 0;
+        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; if (d > max) max = d; }
+        const mean = sum / out.length;
+        worstMean = Math.max(worstMean, mean);
+        worstMax = Math.max(worstMax, max);
+        runs++;
+        if (mean > 2 || max > 16) throw new Error(`${w}x${h}→${W}x${H} ${resize} ${layout} ${channels} full=${fullRange}: mean ${mean.toFixed(2)} max ${max.toFixed(1)}`);
+      }), { numRuns: 60 });
+    t.pass(`${runs} images: worst mean |error| ${worstMean.toFixed(2)}, worst max ${worstMax.toFixed(1)} grey levels`);
+  });
+
+  t.test('letterbox geometry and padding are exact', async (t) => {
+    const img = smoothRandomYuv(200, 100, 7);
+    const spec = checkPreprocessSpec({ width: 64, height: 64, dtype: 'uint8', layout: 'nhwc', pad: 114 });
+    const out = new Uint8Array(tensorBytes(spec));
+    const info = await Frame.create(200, 100, 'yuv420p', packYuv(img)).preprocess(spec, out);
+    t.strictSame(info, { scaleX: 0.32, scaleY: 0.32, padX: 0, padY: 16, contentWidth: 64, contentHeight: 32 });
+    t.ok(out.subarray(0, 64 * 16 * 3).every((v) => v === 114), 'top band is pad');
+    t.ok(out.subarray(64 * 48 * 3).every((v) => v === 114), 'bottom band is pad');
+  });
+
+  t.test('float32 equals normalised uint8; NCHW is NHWC transposed', async (t) => {
+    const img = smoothRandomYuv(64, 48, 3);
+    const f = Frame.create(64, 48, 'yuv420p', packYuv(img));
+    const base: PreprocessSpec = { width: 32, height: 32, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    const u8 = new Uint8Array(32 * 32 * 3);
+    await f.preprocess(checkPreprocessSpec({ ...base, dtype: 'uint8', layout: 'nhwc' }), u8);
+    const nchw = new Float32Array(32 * 32 * 3);
+    await f.preprocess(checkPreprocessSpec({ ...base, layout: 'nchw' }), nchw);
+    let worst = 0;
+    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) {
+      const expect = (u8[(y * 32 + x) * 3 + c] / 255 - base.mean![c]) / base.std![c];
+      worst = Math.max(worst, Math.abs(nchw[c * 1024 + y * 32 + x] - expect));
+    }
+    t.ok(worst < 1e-5, `max difference ${worst}`);
+  });
+
+  t.test('a crop equals preprocessing the cropped image', async (t) => {
+    const img = smoothRandomYuv(120, 80, 11);
+    const full = Frame.create(120, 80, 'yuv420p', packYuv(img));
+    // Crop (20,10) 64x48 of the planes by hand.
+    const sub = { width: 64, height: 48, y: new Uint8Array(64 * 48), u: new Uint8Array(32 * 24), v: new Uint8Array(32 * 24), fullRange: false };
+    for (let y = 0; y < 48; y++) sub.y.set(img.y.subarray((y + 10) * 120 + 20, (y + 10) * 120 + 84), y * 64);
+    for (let y = 0; y < 24; y++) { sub.u.set(img.u.subarray((y + 5) * 60 + 10, (y + 5) * 60 + 42), y * 32); sub.v.set(img.v.subarray((y + 5) * 60 + 10, (y + 5) * 60 + 42), y * 32); }
+    const spec: NativePreprocessSpec = checkPreprocessSpec({ width: 32, height: 24, resize: 'stretch' });
+    const a = new Float32Array(32 * 24 * 3);
+    const b = new Float32Array(32 * 24 * 3);
+    await full.preprocess({ ...spec, crop: { x: 20, y: 10, width: 64, height: 48 } }, a);
+    await Frame.create(64, 48, 'yuv420p', packYuv(sub)).preprocess(spec, b);
+    t.strictSame(Array.from(a), Array.from(b), 'identical tensors');
+    await t.rejects(full.preprocess({ ...spec, crop: { x: 100, y: 0, width: 64, height: 10 } }, a), /outside the 120x80 frame/);
+  });
+
+  t.test('the tensor can be written into a SharedArrayBuffer (zero-copy hand-off to a worker)', async (t) => {
+    const img = smoothRandomYuv(40, 30, 5);
+    const spec = checkPreprocessSpec({ width: 16, height: 16 });
+    const sab = new SharedArrayBuffer(tensorBytes(spec));
+    const view = new Float32Array(sab);
+    await Frame.create(40, 30, 'yuv420p', packYuv(img)).preprocess(spec, view);
+    t.ok(view.some((v) => v !== 0), 'written');
+    await t.rejects(Frame.create(40, 30, 'yuv420p', packYuv(img)).preprocess(spec, new Float32Array(10)), /output buffer holds 40 bytes; the tensor needs 3072/);
+  });
+
+  t.test('JPEG and PNG of a frame and of a crop', async (t) => {
+    const img = smoothRandomYuv(101, 67, 9);
+    const f = Frame.create(101, 67, 'yuv420p', packYuv(img));
+    const j = await f.encode('jpeg', 90);
+    t.equal(j[0], 0xff);
+    t.equal(j[1], 0xd8);
+    const p = await f.encode('png', 0, { x: 10, y: 10, width: 33, height: 21 });
+    t.strictSame([...p.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+    t.equal(p.readUInt32BE(16), 33, 'PNG width is the crop width');
+    t.equal(p.readUInt32BE(20), 21);
+  });
+});
