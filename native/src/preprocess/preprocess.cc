@@ -124,7 +124,14 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
     for (int c = 0; c < 3; c++) {
       float* plane = o + (size_t)c * W * H;
       const float padv = lut[c][s.pad & 255];
-      if (ox || oy || cw != W || ch != H) std::fill(plane, plane + (size_t)W * H, padv);
+      // Fill only the letterbox bands: the content is written once, below.
+      std::fill(plane, plane + (size_t)oy * W, padv);
+      std::fill(plane + (size_t)(oy + ch) * W, plane + (size_t)W * H, padv);
+      if (ox || cw != W)
+        for (int y = oy; y < oy + ch; y++) {
+          std::fill(plane + (size_t)y * W, plane + (size_t)y * W + ox, padv);
+          std::fill(plane + (size_t)y * W + ox + cw, plane + (size_t)(y + 1) * W, padv);
+        }
       for (int y = 0; y < ch; y++) {
         const uint8_t* row = rgb.data() + (size_t)y * cw * 3 + c;
         float* d = plane + (size_t)(y + oy) * W + ox;
