@@ -67,7 +67,7 @@ function pipePreprocess(clip: string): Promise<{ wallMs: number; frames: number 
   return new Promise((resolve, reject) => {
     const c = spawn(ffmpegPath(), ['-v', 'error', '-threads', String(THREADS), '-i', clip, '-vf', 'scale=640:640:force_original_aspect_ratio=decrease,pad=640:640:(ow-iw)/2:(oh-ih)/2:color=0x727272',
       '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let frames = 0;
     c.stdout.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;

@@ -48,7 +48,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   }
 
   const token = randomBytes(16).toString('hex');
-  const env = { RETINAD_TOKEN: token };
+  // The executors' decode self-benchmark would compete with the demo task for the CPU.
+  const env = { RETINAD_TOKEN: token, RETINAD_SKIP_SELF_BENCH: process.env.RETINAD_SKIP_SELF_BENCH ?? '1' };
   const roles: RoleProcess[] = [];
   // Executors first, so they can log out of a scheduler that is still there.
   const cleanup = async () => {

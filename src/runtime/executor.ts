@@ -73,7 +73,7 @@ export class Executor {
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${this.instanceId}` });
     this.monitor = new ResourceMonitor({
       deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
-      extendInfo: () => ({ DecoderBackend: decoderBackendInfo() }),
+      extendInfo: () => ({ DecoderBackend: decoderBackendInfo() }), log: o.log,
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log);

@@ -7,6 +7,10 @@ import si from 'systeminformation';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type { AvailableResource, TotalResource, DeviceType } from '../protocol/index.ts';
+import { accelerators, cpuFlags } from './accelerators.ts';
+import { videoPerf, type CodecPerf } from './video-perf.ts';
+import { nativeDecoding } from './media/native.ts';
+import type { Logger } from '../log.ts';
 
 export interface ResourceIdentity {
   deviceId: string;
@@ -15,6 +19,7 @@ export interface ResourceIdentity {
   dataDir: string;
   /** Extra members for ExtendInfo (decoder backend, addon build …). */
   extendInfo?: () => Record<string, unknown>;
+  log?: Logger;
 }
 
 const MB = 1024 * 1024;
@@ -74,11 +79,34 @@ export class ResourceMonitor {
     return Math.round(this.cores * this.ghz * flopsPerCycle(this.cpuFlags));
   }
 
+  private perf: Promise<CodecPerf[]> | null = null;
+  private perfNow: CodecPerf[] = [];
+
+  /**
+   * Decode capacity per format. The self-benchmark (first start only, then cached on disk) runs
+   * in the background: reports go out at once and carry the figures when they exist.
+   * Resolves when measured; `onMeasured` lets the session re-report TotalResource.
+   */
+  measureVideo(onMeasured?: () => void): Promise<CodecPerf[]> {
+    if (!this.perf) {
+      this.perf = videoPerf(this.id.dataDir, this.id.log).catch(() => [] as CodecPerf[]);
+      void this.perf.then((p) => { this.perfNow = p; if (p.length) onMeasured?.(); });
+    }
+    return this.perf;
+  }
+
   /** Table 4 <TotalResource> of this executor. */
   async total(): Promise<TotalResource> {
     await this.cpuInfo();
     const [mem, disk, bw, osInfo] = await Promise.all([si.mem(), storageMB(this.id.dataDir), bandwidthMbps(), si.osInfo()]);
+    const perf = this.perfNow;
     const gflops = await this.cpuPeakGflops();
+    const acc = accelerators();
+    const encoders = nativeDecoding()?.codecs?.().encoders ?? [];
+    const power = acc.peaks
+      ? [{ Precision: 'int8', ComputingPower: `${acc.peaks.int8} TOPS` }, { Precision: 'float16', ComputingPower: `${acc.peaks.fp16} TFLOPS` },
+        { Precision: 'float32', ComputingPower: `${acc.peaks.fp32} TFLOPS` }, { Precision: 'float32-cpu', ComputingPower: `${gflops} GFLOPS` }]
+      : [{ Precision: 'float32', ComputingPower: `${gflops} GFLOPS` }];
     return {
       DeviceID: this.id.deviceId,
       DeviceType: this.id.deviceType,
@@ -88,11 +116,25 @@ export class ResourceMonitor {
         SystemEnv: { EnvID: `${osInfo.platform}-${os.arch()}`.slice(0, 24), EnvVersion: `${osInfo.distro} ${osInfo.release}; node ${process.versions.node}`.slice(0, 64) },
         CommonResource: { TotalMemory: Math.floor(mem.total / MB), TotalStorage: disk.total, TotalBandwidth: bw },
         ComputeResource: {
-          Chip: this.cpuBrand,
-          TotalPower: [{ Precision: 'float32', ComputingPower: `${gflops} GFLOPS` }],
-          TotalComputeMemory: Math.floor(mem.total / MB),
+          Chip: acc.chip ?? this.cpuBrand,
+          ...(acc.driverVersion ? { DriverVersion: acc.driverVersion.slice(0, 64) } : {}),
+          TotalPower: power,
+          TotalComputeMemory: acc.memoryMB || Math.floor(mem.total / MB),
         },
-        ExtendInfo: { CpuCores: this.cores, CpuFlags: this.cpuFlags.split(' ').filter((f) => /^(avx|avx2|avx512f|fma|sse4_2|neon|asimd)$/.test(f)), ...(this.id.extendInfo?.() ?? {}) },
+        ...(perf.length ? {
+          VideoProcessResource: perf.map((p) => ({
+            FormatName: p.FormatName,
+            Decoding: { MaxResolution: p.maxResolution, MaxPerf: p.decode1080pFps },
+            ...(encoders.includes(p.FormatName === 'H.264' ? 'libx264' : 'libx265') ? { Encoding: { MaxResolution: '4096*2304', MaxPerf: Math.round(p.decode1080pFps / 10) } } : {}),
+          })),
+        } : {}),
+        ExtendInfo: {
+          CpuChip: this.cpuBrand, CpuCores: this.cores, CpuFlags: cpuFlags(this.cpuFlags),
+          Accelerators: acc.probe ? { Nvml: acc.probe.nvml, Cuda: acc.probe.cuda, Vaapi: acc.probe.vaapi } : 'native probe unavailable',
+          PeaksSource: acc.peaks ? 'datasheet (dense) for the probed chip' : acc.chip ? 'unknown chip: no datasheet figure' : 'CPU estimate: cores × clock × FMA width',
+          VideoPerfUnit: '1080P@1FPS, measured by self-benchmark (encode figure estimated as decode/10)',
+          ...(this.id.extendInfo?.() ?? {}),
+        },
       },
     };
   }
@@ -101,6 +143,7 @@ export class ResourceMonitor {
   async available(): Promise<AvailableResource> {
     await this.cpuInfo();
     const [mem, disk, load, bw] = await Promise.all([si.mem(), storageMB(this.id.dataDir), si.currentLoad(), bandwidthMbps()]);
+    const perf = this.perfNow;
     const idle = Math.max(0, Math.min(100, Math.round(100 - (load.currentLoad || 0))));
     const gflops = await this.cpuPeakGflops();
     return {
@@ -109,6 +152,8 @@ export class ResourceMonitor {
         IsValid: 'Y',
         CommonResource: { AvailableMemory: Math.floor(mem.available / MB), AvailableStorage: disk.free, AvailableBandwidth: bw, AvailableCPU: idle },
         ComputeResource: { AvailablePower: [{ Precision: 'float32', ComputingPower: `${Math.round((gflops * idle) / 100)} GFLOPS` }], AvailableComputeMemory: Math.floor(mem.available / MB) },
+        // Software decode shares the CPU: what is left scales with idle CPU.
+        ...(perf.length ? { VideoProcessResource: perf.map((p) => ({ FormatName: p.FormatName, AvailDecodePerf: p.backend === 'software' ? Math.round((p.decode1080pFps * idle) / 10) / 10 : p.decode1080pFps })) } : {}),
         ExtendInfo: { LoadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100) },
       },
     };

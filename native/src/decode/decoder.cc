@@ -168,7 +168,22 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
   DecoderStats last_;
 };
 
+// codecs() → { decoders: [...], encoders: [...] } among the ones retinad reports or uses.
+static Napi::Value Codecs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array dec = Napi::Array::New(env), enc = Napi::Array::New(env);
+  for (const char* n : {"h264", "hevc", "av1", "vp9", "mpeg4", "mjpeg", "h264_cuvid", "hevc_cuvid"})
+    if (avcodec_find_decoder_by_name(n)) dec.Set(dec.Length(), n);
+  for (const char* n : {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "h264_vaapi", "hevc_vaapi", "mjpeg", "png"})
+    if (avcodec_find_encoder_by_name(n)) enc.Set(enc.Length(), n);
+  o.Set("decoders", dec);
+  o.Set("encoders", enc);
+  return o;
+}
+
 void InitDecoder(Napi::Env env, Napi::Object exports) {
+  exports.Set("codecs", Napi::Function::New(env, Codecs, "codecs"));
   exports.Set("Decoder", DecoderWrap::Init(env));
   exports.Set("Frame", FrameWrap::Init(env));
 }

@@ -102,6 +102,7 @@ export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
   probe(): ProbeResult;
   Decoder?: new (o: NativeDecoderOptions) => NativeDecoder;
+  codecs?(): { decoders: string[]; encoders: string[] };
   Frame?: { create(width: number, height: number, format: 'yuv420p' | 'nv12' | 'rgb24', data: Buffer, fullRange?: boolean): NativeFrame };
 }
 

@@ -1,0 +1,50 @@
+/**
+ * ER1 / tables 4 and 7: the accelerator probe is absent-safe, the decode capacity is measured
+ * once in 1080P@1FPS units and cached, and both reports stay valid against their schemas.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { ResourceMonitor } from '../../src/runtime/resources.ts';
+import { accelerators } from '../../src/runtime/accelerators.ts';
+import { videoPerf } from '../../src/runtime/video-perf.ts';
+import { nativeDecoding } from '../../src/runtime/media/native.ts';
+import { parse, TotalResource, AvailableResource } from '../../src/protocol/index.ts';
+
+t.test('the probe never throws and says why a device is missing', async (t) => {
+  const a = accelerators();
+  if (!a.probe) { t.pass('addon not loaded: no probe'); return; }
+  t.ok(a.probe.cpu.flags.length > 0, `CPU flags: ${a.probe.cpu.flags.join(' ')}`);
+  for (const k of ['nvml', 'cuda'] as const) {
+    const p = a.probe[k];
+    t.ok(p.available || (typeof p.reason === 'string' && p.reason.length > 0), `${k}: ${p.available ? 'present' : p.reason}`);
+  }
+  t.type(a.probe.vaapi.renderNodes, Array);
+});
+
+t.test('decode capacity is measured once, in 1080P@1FPS units, then read from the cache', { skip: !nativeDecoding() && 'needs the native decoder' }, async (t) => {
+  const dir = t.testdir({});
+  const t0 = Date.now();
+  const first = await videoPerf(dir);
+  const measureMs = Date.now() - t0;
+  t.ok(first.length >= 1, `formats: ${first.map((p) => `${p.FormatName} ${p.decode1080pFps} fps on ${p.backend}`).join(', ')}`);
+  t.ok(first.every((p) => p.decode1080pFps > 1), 'positive figures');
+  const t1 = Date.now();
+  const second = await videoPerf(dir);
+  t.strictSame(second, first, 'same figures');
+  t.ok(Date.now() - t1 < Math.max(50, measureMs / 5), 'from the cache');
+
+  const m = new ResourceMonitor({ deviceId: 'e1', deviceType: '1', productType: 'retinad', dataDir: dir });
+  const before = await m.total();
+  t.notOk(before.ResourceInfo.VideoProcessResource, 'not blocked on the benchmark');
+  let notified = false;
+  await m.measureVideo(() => (notified = true));
+  await new Promise((r) => setImmediate(r));
+  t.ok(notified, 'the session is told when figures exist');
+  const total = await m.total();
+  const tp = parse(TotalResource, total);
+  t.ok(tp.ok, `table 4 valid: ${tp.ok || tp.message}`);
+  t.equal(total.ResourceInfo.VideoProcessResource?.[0].Decoding?.MaxPerf, first[0].decode1080pFps);
+  const avail = await m.available();
+  t.ok(parse(AvailableResource, avail).ok, 'table 7 valid');
+  t.ok((avail.ResourceInfo.VideoProcessResource?.[0].AvailDecodePerf ?? -1) >= 0);
+});
