@@ -5,6 +5,8 @@
 import { AlgStatus, TaskType, type AlgInfo } from '../protocol/index.ts';
 
 export interface AlgorithmEntry {
+  /** How the executor runs it: sampled frames → JPEG, or re-encoded video slices. */
+  kind: 'frames' | 'transcode';
   AlgID: number;
   AlgType: string;
   AlgVersion: string;
@@ -16,11 +18,22 @@ export interface AlgorithmEntry {
 
 /** Built-in frame extraction (TaskType 1): sample frames at TaskFrameRate, JPEG at source size. */
 export const FRAME_EXTRACTION: Omit<AlgorithmEntry, 'installedAt'> = {
+  kind: 'frames',
   AlgID: 1001,
   AlgType: 'frame_extraction',
   AlgVersion: '1.0.0',
   TaskType: TaskType.FrameExtraction,
   Description: 'Samples frames by timestamp at TaskFrameRate and sends each as a JPEG ImageResult',
+};
+
+/** Built-in transcoding (TaskType 3): H.264/H.265 at a bitrate and size, cut into MP4 slices (VideoResult). */
+export const VIDEO_TRANSCODE: Omit<AlgorithmEntry, 'installedAt'> = {
+  kind: 'transcode',
+  AlgID: 1003,
+  AlgType: 'video_transcode',
+  AlgVersion: '1.0.0',
+  TaskType: TaskType.VideoImageCodec,
+  Description: 'Re-encodes to H.264/H.265 (AlgArgs Codec, BitrateKbps, Width, Height, SliceSeconds) and sends each slice as a VideoResult',
 };
 
 export class AlgorithmRegistry {

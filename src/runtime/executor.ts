@@ -17,7 +17,8 @@ import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
 import { ExecTask } from './exec-task.ts';
 import { Outbox, type OutboxMessage } from './outbox.ts';
-import { AlgorithmRegistry, FRAME_EXTRACTION } from './algorithms.ts';
+import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
+import { Transcoder, transcodeOptionsFromArgs } from './media/transcode.ts';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
 import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
@@ -76,6 +77,7 @@ export class Executor {
       extendInfo: () => ({ DecoderBackend: decoderBackendInfo() }), log: o.log,
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
+    this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log);
     if (o.schedulerUrl) {
       this.session = new SchedulerSession({
@@ -154,7 +156,14 @@ export class Executor {
       return `AlgModelInfo: AlgID ${t.AlgModelInfo.AlgID} version "${t.AlgModelInfo.AlgVersion}" is not installed here (installed: ${have})`;
     }
     const url = t.InputInfo.StreamURL;
-    if (!url) return 'InputInfo.StreamURL: is required for frame extraction';
+    if (!url) return `InputInfo.StreamURL: is required for ${alg.AlgType}`;
+    if (alg.kind === 'transcode') {
+      try {
+        transcodeOptionsFromArgs(url, t.InputInfo.AlgArgs ?? {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
     if (!SUPPORTED_SCHEMES.test(url)) return `InputInfo.StreamURL: scheme of "${url.slice(0, 64)}" is not supported (file, rtsp, rtsps, rtmp, http, https)`;
     const existing = this.tasks.get(t.TaskID);
     if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here and is not finished`;
@@ -317,6 +326,7 @@ export class Executor {
   private run(t: ExecTask): void {
     t.transition(ExecutionStatus.Running);
     this.changed(t);
+    if (this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion)?.kind === 'transcode') return this.runTranscode(t);
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
@@ -333,6 +343,45 @@ export class Executor {
       this.addTimer(t.id, setTimeout(() => source.close(), Math.min(...end) - this.clock.now()));
     }
     void this.pump(t, source).then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
+  }
+
+  /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */
+  private runTranscode(t: ExecTask): void {
+    let tc: Transcoder;
+    try {
+      tc = new Transcoder(transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs));
+    } catch (err) {
+      this.finish(t, err as Error);
+      return;
+    }
+    const handle: FrameSource = { backend: 'ffmpeg-pipe', next: async () => null, close: () => tc.close(), stats: () => ({ backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0 }) };
+    this.sources.set(t.id, handle);
+    const dests = this.destinations(t.info);
+    const opts = transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs);
+    const loop = async () => {
+      const t0 = this.clock.now();
+      for (;;) {
+        while (t.status === ExecutionStatus.Paused) await new Promise((r) => setTimeout(r, 50));
+        if (t.finished || this.closed) return;
+        const slice = await tc.next();
+        if (!slice) return;
+        t.framesOut++;
+        t.lastPtsMs = slice.startMs + slice.durationMs;
+        const body: TaskResultBody = {
+          TaskID: t.id, DeviceID: this.o.deviceId,
+          DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
+          AlgID: t.info.AlgModelInfo.AlgID, AlgVersion: t.info.AlgModelInfo.AlgVersion,
+          Ts: Math.round(t0 + slice.startMs - (opts.startMs ?? 0)), CreateTime: this.clock.nowDateTime(),
+          TaskResultData: { VideoResult: { VideoSliceData: slice.data.toString('base64'), VideoSliceInfo: {
+            Index: slice.index, StartMs: slice.startMs, DurationMs: slice.durationMs, Codec: opts.codec, BitrateKbps: opts.bitrateKbps,
+            ...(opts.width ? { Width: opts.width, Height: opts.height } : {}), Container: 'mp4', SizeBytes: slice.data.length, SourceURL: t.info.InputInfo.StreamURL,
+          } } },
+        };
+        if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
+        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+      }
+    };
+    void loop().then(() => this.finish(t, null, handle), (err: Error) => this.finish(t, err, handle));
   }
 
   /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
