@@ -1,7 +1,7 @@
 /**
  * Frame extraction throughput, with baselines measured in the same run:
  *  - raw ffmpeg doing the same decode → fps sample → JPEG work with its output discarded;
- *  - our FrameSampler (the ffmpeg-pipe backend) over the same clip;
+ *  - each frame source (ffmpeg-pipe and native) sampling the same clip and producing JPEGs;
  *  - the whole path: TaskRequest → scheduler → executor → outbox → results stored in SQLite.
  * Ratio > 1 means faster than the baseline. Writes bench/results/frame-extraction.{json,md}.
  */
@@ -12,7 +12,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeSampleClip } from '../src/demo.ts';
 import { ffmpegPath } from '../src/runtime/ffmpeg-binary.ts';
-import { FrameSampler, samplerArgs } from '../src/runtime/frame-sampler.ts';
+import { samplerArgs } from '../src/runtime/frame-sampler.ts';
+import { openFrameSource } from '../src/runtime/media/frame-source.ts';
+import { nativeDecoding } from '../src/runtime/media/native.ts';
 import { startCluster, waitFor } from '../test/helpers/cluster.ts';
 import type { TaskInfo } from '../src/protocol/index.ts';
 
@@ -29,16 +31,20 @@ function rawFfmpeg(clip: string): Promise<number> {
   });
 }
 
-function sampler(clip: string): Promise<{ ms: number; frames: number }> {
+/** A frame source doing the executor's job: sample at FPS and produce a JPEG per frame. */
+async function source(clip: string, backend: 'native' | 'pipe'): Promise<{ ms: number; frames: number }> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    let frames = 0;
-    const s = new FrameSampler({ url: pathToFileURL(clip).href, fps: FPS });
-    s.on('frame', () => frames++);
-    s.on('end', () => resolve({ ms: performance.now() - t0, frames }));
-    s.on('error', reject);
-    s.start();
-  });
+  const s = openFrameSource({ url: pathToFileURL(clip).href, fps: FPS }, backend);
+  let frames = 0;
+  for (;;) {
+    const f = await s.next();
+    if (!f) break;
+    await f.jpeg(90);
+    f.release();
+    frames++;
+  }
+  s.close();
+  return { ms: performance.now() - t0, frames };
 }
 
 async function main(): Promise<void> {
@@ -51,13 +57,15 @@ async function main(): Promise<void> {
       makeSampleClip(clip, 'testsrc2', 10, size);
       const raw: number[] = [];
       const ours: number[] = [];
+      const nat: number[] = [];
       const e2e: number[] = [];
       let frames = 0;
       for (let i = 0; i < RUNS; i++) {
         raw.push(await rawFfmpeg(clip));
-        const s = await sampler(clip);
+        const s = await source(clip, 'pipe');
         ours.push(s.ms);
         frames = s.frames;
+        if (nativeDecoding()) nat.push((await source(clip, 'native')).ms);
         const t0 = performance.now();
         const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
           TaskName: 'bench', TaskType: 1, InitiationInfo: { DeviceID: 'bench', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(clip).href }], AlgType: 'frame_extraction', TaskFrameRate: FPS } },
@@ -75,8 +83,9 @@ async function main(): Promise<void> {
       const e2eMs = median(e2e);
       rows.push({
         clip: `${name} ${size} 10 s, sampled at ${FPS} fps → ${frames} JPEGs`,
-        rawFfmpegMs: Math.round(rawMs), samplerMs: Math.round(oursMs), endToEndMs: Math.round(e2eMs),
-        samplerVsRaw: +(rawMs / oursMs).toFixed(2), endToEndVsRaw: +(rawMs / e2eMs).toFixed(2),
+        rawFfmpegMs: Math.round(rawMs), pipeMs: Math.round(oursMs), pipeVsRaw: +(rawMs / oursMs).toFixed(2),
+        nativeMs: nat.length ? Math.round(median(nat)) : null, nativeVsRaw: nat.length ? +(rawMs / median(nat)).toFixed(2) : null,
+        endToEndMs: Math.round(e2eMs), endToEndVsRaw: +(rawMs / e2eMs).toFixed(2),
         endToEndFramesPerSec: +((frames * 1000) / e2eMs).toFixed(1),
       });
       console.log(rows[rows.length - 1]);
@@ -90,8 +99,8 @@ async function main(): Promise<void> {
   writeFileSync(path.join(out, 'frame-extraction.json'), JSON.stringify({ meta, rows }, null, 2) + '\n');
   const md = [
     `Frame extraction (${meta.cores} cores, ${meta.cpu}; median of ${RUNS}; ${meta.date.slice(0, 10)})`, '',
-    '| clip | raw ffmpeg | FrameSampler | ratio | TaskRequest → stored results | ratio | results/s |', '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.clip} | ${r.rawFfmpegMs} ms | ${r.samplerMs} ms | ${r.samplerVsRaw}× | ${r.endToEndMs} ms | ${r.endToEndVsRaw}× | ${r.endToEndFramesPerSec} |`),
+    '| clip | raw ffmpeg | pipe source | ratio | native source | ratio | TaskRequest → stored results | ratio | results/s |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.clip} | ${r.rawFfmpegMs} ms | ${r.pipeMs} ms | ${r.pipeVsRaw}× | ${r.nativeMs ?? '–'} ms | ${r.nativeVsRaw ?? '–'}× | ${r.endToEndMs} ms | ${r.endToEndVsRaw}× | ${r.endToEndFramesPerSec} |`),
   ].join('\n');
   writeFileSync(path.join(out, 'frame-extraction.md'), md + '\n');
   console.log(md);
