@@ -220,3 +220,25 @@ t.test('options are checked before anything starts', async (t) => {
   for (const [o, re] of bad) t.throws(() => openFrameSource(o as never), re, JSON.stringify(o).slice(0, 60));
   t.throws(() => openFrameSource({ url: base, fps: 1, rtspTransport: 'sctp' as never }), OptionError);
 });
+
+t.test('HLS and HTTP-FLV over HTTP decode on the native backend', { skip: !native && 'addon built without FFmpeg' }, async (t) => {
+  const http = await import('node:http');
+  const { readFileSync: read, existsSync: exists } = await import('node:fs');
+  const web = path.join(dir, 'web');
+  (await import('node:fs')).mkdirSync(web, { recursive: true });
+  ff(['-i', base, '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', path.join(web, 'index.m3u8')]);
+  ff(['-i', base, '-c', 'copy', '-f', 'flv', path.join(web, 'live.flv')]);
+  const srv = http.createServer((req, res) => {
+    const f = path.join(web, path.basename(req.url ?? ''));
+    if (!exists(f)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200);
+    res.end(read(f));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const root = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  for (const u of [`${root}/index.m3u8`, `${root}/live.flv`]) {
+    const r = await drain(openFrameSource({ url: u, fps: 5, reconnect: false }, 'native'));
+    t.ok(r.pts.length >= 19 && r.pts.length <= 21, `${u.split('/').pop()}: ${r.pts.length} frames`);
+  }
+});
