@@ -43,6 +43,7 @@ export class Outbox {
       id INTEGER PRIMARY KEY AUTOINCREMENT, dest_url TEXT NOT NULL, task_id TEXT NOT NULL,
       body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_dest ON outbox(dest_url, id);
+    CREATE INDEX IF NOT EXISTS outbox_task ON outbox(task_id);
     CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, dest_url TEXT, task_id TEXT, body TEXT, reason TEXT, at INTEGER);`);
   }
 

@@ -9,39 +9,6 @@ export interface Yuv420 { width: number; height: number; y: Uint8Array; u: Uint8
 
 const clamp = (x: number) => Math.max(0, Math.min(255, x));
 
-/** RGB (interleaved, 0–255 floats) of a YUV 4:2:0 image with bilinear chroma upsampling. */
-export function yuvToRgb(img: Yuv420): Float64Array {
-  const { width: w, height: h } = img;
-  const cw = (w + 1) >> 1;
-  const ch = (h + 1) >> 1;
-  const out = new Float64Array(w * h * 3);
-  const chroma = (plane: Uint8Array, x: number, y: number) => {
-    // chroma sample (i, j) sits at luma position (2i + 0.5, 2j + 0.5) (MPEG-2/H.264 default is left-sited; centre is close enough for the bound)
-    const fx = Math.max(0, Math.min(cw - 1, (x - 0.5) / 2));
-    const fy = Math.max(0, Math.min(ch - 1, (y - 0.5) / 2));
-    const x0 = Math.floor(fx), y0 = Math.floor(fy);
-    const x1 = Math.min(cw - 1, x0 + 1), y1 = Math.min(ch - 1, y0 + 1);
-    const ax = fx - x0, ay = fy - y0;
-    const p = (i: number, j: number) => plane[j * cw + i];
-    return (p(x0, y0) * (1 - ax) + p(x1, y0) * ax) * (1 - ay) + (p(x0, y1) * (1 - ax) + p(x1, y1) * ax) * ay;
-  };
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const Y = img.y[y * w + x];
-      const U = chroma(img.u, x, y) - 128;
-      const V = chroma(img.v, x, y) - 128;
-      const k = img.fullRange ? 1 : 255 / 219;
-      const kc = img.fullRange ? 1 : 255 / 224;
-      const yy = img.fullRange ? Y : (Y - 16) * k;
-      const i = (y * w + x) * 3;
-      out[i] = clamp(yy + 1.402 * kc * V);
-      out[i + 1] = clamp(yy - 0.344136 * kc * U - 0.714136 * kc * V);
-      out[i + 2] = clamp(yy + 1.772 * kc * U);
-    }
-  }
-  return out;
-}
-
 /**
  * Separable bilinear (triangle) resampling weights from n source samples to m, widened by the
  * ratio when shrinking so every source pixel counts (the antialiased bilinear of Pillow and

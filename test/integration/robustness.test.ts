@@ -6,16 +6,14 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import http from 'node:http';
 import path from 'node:path';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
-import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
 import * as P from '../../src/protocol/index.ts';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.ts';
 import { arbitraryOf, sitesOf, withField, wrongTypeFor, oneByteTooLong, DELETE } from '../helpers/schema-arbitrary.ts';
-import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
+import { slowSource } from '../helpers/slow-source.ts';
 import type { TaskInfo } from '../../src/protocol/index.ts';
 
 interface Endpoint { method: 'POST' | 'PATCH' | 'GET'; path: string; schema?: P.TSchema }
@@ -166,26 +164,9 @@ t.test('a TaskRequest nobody can serve is refused with the reason (table 18)', a
 
 t.test('killing an executor mid-task: scheduler stays up, marks it offline and migrates the subtask (S7, SB10, SB12)', async (t) => {
   // A clip served slowly over HTTP keeps the task running long enough to kill its executor.
-  // MPEG-TS, as a camera gateway would serve it: playable from the first byte.
-  const clip = path.join(cluster.dir, 'heavy.ts');
-  const mk = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '10', '-c:v', 'libx264', '-g', '1', '-crf', '18', '-f', 'mpegts', clip]);
-  t.equal(mk.status, 0);
-  const data = readFileSync(clip);
-  const srv = http.createServer((req, res) => {
-    // Throttled to ~8 s for the whole clip.
-    res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': data.length });
-    let off = 0;
-    const step = Math.ceil(data.length / 80);
-    const iv = setInterval(() => {
-      if (off >= data.length || res.destroyed) { clearInterval(iv); res.end(); return; }
-      res.write(data.subarray(off, off + step));
-      off += step;
-    }, 100);
-    req.on('close', () => clearInterval(iv));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.teardown(() => srv.close());
-  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/heavy.ts`;
+  const src = await slowSource(path.join(cluster.dir, 'heavy.ts'), 8);
+  t.teardown(() => src.close());
+  const url = src.url;
   const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
     TaskName: 'migrate me', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: url }], AlgType: 'frame_extraction', TaskFrameRate: 2 } },
   });
