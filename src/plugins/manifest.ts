@@ -1,0 +1,73 @@
+/**
+ * The plugin manifest: what an algorithm package declares about itself (tables 14, 15, 20 in
+ * the standard's words, plus what the host needs to run it safely). One schema, one type.
+ */
+import { Arr, Int32, JsonObject, Obj, Opt, StrLt, StrMax, Type, type Static } from '../protocol/index.ts';
+
+/** The host ABI this runtime speaks (plugins-sdk/include/retinad_plugin.h). */
+export const HOST_ABI_VERSION = 1;
+
+const Sha256 = () => Type.String({ pattern: '^[0-9a-f]{64}$' });
+const RelPath = () => Type.String({ minLength: 1, maxLength: 200, pattern: '^files/[A-Za-z0-9._/-]+$' });
+
+export const TensorDecl = Obj({
+  name: StrMax(128, { minLength: 1 }),
+  /** Dimensions; -1 (or a name) marks a dynamic one. */
+  shape: Arr(Type.Union([Type.Integer({ minimum: -1 }), Type.String({ maxLength: 32 })]), { maxItems: 8 }),
+  type: Type.Union([Type.Literal('float32'), Type.Literal('uint8'), Type.Literal('int64'), Type.Literal('int32')]),
+});
+
+export const ModelDecl = Obj({
+  ModelID: Int32(),
+  ModelVersion: StrLt(20, { minLength: 1 }),
+  file: RelPath(),
+  sha256: Sha256(),
+  inputs: Arr(TensorDecl, { minItems: 1 }),
+  outputs: Arr(TensorDecl, { minItems: 1 }),
+});
+
+/** How the host turns a frame into the plugin's input (native preprocess). */
+export const InputDecl = Obj({
+  width: Type.Integer({ minimum: 1, maximum: 8192 }),
+  height: Type.Integer({ minimum: 1, maximum: 8192 }),
+  resize: Opt(Type.Union([Type.Literal('letterbox'), Type.Literal('stretch')])),
+  layout: Opt(Type.Union([Type.Literal('nchw'), Type.Literal('nhwc')])),
+  dtype: Opt(Type.Union([Type.Literal('float32'), Type.Literal('uint8')])),
+  channels: Opt(Type.Union([Type.Literal('rgb'), Type.Literal('bgr')])),
+  mean: Opt(Arr(Type.Number(), { minItems: 3, maxItems: 3 })),
+  std: Opt(Arr(Type.Number(), { minItems: 3, maxItems: 3 })),
+  scale: Opt(Type.Number()),
+  /** Also hand the plugin the previous frame's input (stateless temporal plugins, e.g. motion). */
+  previousFrame: Opt(Type.Boolean()),
+});
+
+export const PluginManifest = Obj({
+  abi: Type.Integer({ minimum: 1, maximum: 1000 }),
+  AlgID: Int32({ minimum: 1 }),
+  AlgType: StrLt(128, { minLength: 1 }),
+  AlgVersion: StrLt(20, { minLength: 1, pattern: '^[0-9A-Za-z.+-]+$' }),
+  TaskType: Opt(Int32({ minimum: 1, maximum: 10 })),
+  Description: Opt(StrMax(512)),
+  publisher: Obj({ name: StrMax(128, { minLength: 1 }) }),
+  entry: Obj({ wasm: RelPath() }),
+  models: Opt(Arr(ModelDecl, { maxItems: 16 })),
+  input: InputDecl,
+  /** JSON schema of AlgArgs (checked at dispatch). */
+  algArgsSchema: Opt(JsonObject()),
+  resources: Opt(Obj({
+    memoryMB: Opt(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
+    threads: Opt(Type.Integer({ minimum: 1, maximum: 256 })),
+    accelerator: Opt(Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('any')])),
+  })),
+  limits: Obj({
+    /** Cap of the plugin's linear memory, 64 KiB pages. */
+    wasmMemoryPages: Type.Integer({ minimum: 1, maximum: 65536 }),
+    /** A call that runs longer replaces its worker; the frame is reported with ExceptionCode 50. */
+    callDeadlineMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+    /** Largest output one call may return. */
+    maxOutputBytes: Opt(Type.Integer({ minimum: 16, maximum: 64 << 20 })),
+  }),
+  files: Arr(Obj({ path: RelPath(), sha256: Sha256(), size: Type.Integer({ minimum: 0 }) }), { minItems: 1, maxItems: 256 }),
+});
+export type PluginManifest = Static<typeof PluginManifest>;
+export type InputDecl = Static<typeof InputDecl>;

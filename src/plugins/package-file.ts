@@ -1,0 +1,170 @@
+/**
+ * The `.rpk` algorithm package: a gzip'd tar holding `manifest.json`, `manifest.sig` (ed25519
+ * over the manifest's exact bytes) and `files/…`. Reading never extracts blindly: entries are
+ * parsed in memory, every path is checked (no absolute paths, no `..`, regular files only),
+ * sizes are capped, every file's SHA-256 must match the manifest, and the signature must come
+ * from a trusted key (unless the executor runs in explicit dev mode).
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Header, Parser } from 'tar';
+import { parse } from '../protocol/index.ts';
+import { PluginManifest, HOST_ABI_VERSION } from './manifest.ts';
+import { signBytes, type TrustStore } from './keys.ts';
+
+/** A package refused for a stated reason. */
+export class PackageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PackageError';
+  }
+}
+
+export interface PackageLimits {
+  maxPackageBytes: number;
+  maxFileBytes: number;
+  maxFiles: number;
+}
+
+export const DEFAULT_LIMITS: PackageLimits = { maxPackageBytes: 512 << 20, maxFileBytes: 256 << 20, maxFiles: 300 };
+
+export interface VerifiedPackage {
+  manifest: PluginManifest;
+  manifestBytes: Buffer;
+  /** files/… → bytes */
+  files: Map<string, Buffer>;
+  /** Key id that signed it, or null for an unsigned package accepted in dev mode. */
+  signedBy: string | null;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Writes a tar (ustar) of `entries` in the given order, gzip'd. Deterministic: fixed mtime/mode. */
+export function writeTarGz(entries: Array<{ path: string; data: Buffer }>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const h = new Header({ path: e.path, size: e.data.length, type: 'File', mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' });
+    const hb = Buffer.alloc(512);
+    h.encode(hb, 0);
+    blocks.push(hb, e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks), { level: 9 });
+}
+
+/** Reads tar.gz entries into memory with limits; rejects unsafe paths and non-file entries. */
+export function readTarGz(pkg: Buffer, limits: PackageLimits = DEFAULT_LIMITS): Map<string, Buffer> {
+  if (pkg.length > limits.maxPackageBytes) throw new PackageError(`package is ${pkg.length} bytes; the limit is ${limits.maxPackageBytes}`);
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(pkg, { maxOutputLength: limits.maxPackageBytes * 2 });
+  } catch (err) {
+    throw new PackageError(`package is not a gzip'd tar: ${(err as Error).message}`);
+  }
+  const out = new Map<string, Buffer>();
+  const problems: string[] = [];
+  const parser = new Parser({ strict: true });
+  parser.on('entry', (entry) => {
+    const p = entry.path;
+    const bad = p.startsWith('/') || p.includes('\\') || p.split('/').some((s: string) => s === '..') || /^[a-zA-Z]:/.test(p);
+    if (bad) problems.push(`entry "${p}": unsafe path (absolute or with ..)`);
+    else if (entry.type === 'Directory') { /* directories are implied */ }
+    else if (entry.type !== 'File' && entry.type !== 'OldFile') problems.push(`entry "${p}": ${entry.type} entries are not allowed (regular files only)`);
+    else if ((entry.size ?? 0) > limits.maxFileBytes) problems.push(`entry "${p}": ${entry.size} bytes exceeds ${limits.maxFileBytes}`);
+    else if (out.has(p)) problems.push(`entry "${p}": appears twice`);
+    else if (out.size >= limits.maxFiles) problems.push(`more than ${limits.maxFiles} entries`);
+    if (problems.length) { entry.resume(); return; }
+    const chunks: Buffer[] = [];
+    entry.on('data', (c: Buffer) => chunks.push(c));
+    entry.on('end', () => out.set(p.replace(/^\.\//, ''), Buffer.concat(chunks)));
+  });
+  parser.on('warn', (code: string, msg: string) => problems.push(`tar: ${code} ${msg}`));
+  parser.on('error', (err: Error) => problems.push(`tar: ${err.message}`));
+  try {
+    parser.end(raw);
+  } catch (err) {
+    problems.push(`tar: ${(err as Error).message}`);
+  }
+  if (problems.length) throw new PackageError(`malformed package: ${problems.slice(0, 3).join('; ')}`);
+  return out;
+}
+
+/** Builds a package from a manifest (whose `files` are filled in here) and its files, signing it when a key is given. */
+export function buildPackage(manifest: Omit<PluginManifest, 'files'>, files: Map<string, Buffer>, privatePem?: string): Buffer {
+  const full: PluginManifest = {
+    ...manifest,
+    files: [...files].map(([p, b]) => ({ path: p, sha256: sha256(b), size: b.length })).sort((a, b) => a.path.localeCompare(b.path)),
+  };
+  const check = parse(PluginManifest, full);
+  if (!check.ok) throw new PackageError(`manifest: ${check.message}`);
+  const manifestBytes = Buffer.from(JSON.stringify(full, null, 2));
+  const entries: Array<{ path: string; data: Buffer }> = [{ path: 'manifest.json', data: manifestBytes }];
+  if (privatePem) entries.push({ path: 'manifest.sig', data: Buffer.from(JSON.stringify({ alg: 'ed25519', ...signBytes(manifestBytes, privatePem) })) });
+  for (const [p, b] of [...files].sort(([a], [b]) => a.localeCompare(b))) entries.push({ path: p, data: b });
+  return writeTarGz(entries);
+}
+
+/** Re-signs an existing package's manifest with another key (the `sign` step). */
+export function signPackage(pkg: Buffer, privatePem: string): Buffer {
+  const entries = readTarGz(pkg);
+  const manifestBytes = entries.get('manifest.json');
+  if (!manifestBytes) throw new PackageError('package has no manifest.json');
+  const list: Array<{ path: string; data: Buffer }> = [{ path: 'manifest.json', data: manifestBytes }, { path: 'manifest.sig', data: Buffer.from(JSON.stringify({ alg: 'ed25519', ...signBytes(manifestBytes, privatePem) })) }];
+  for (const [p, b] of entries) if (p.startsWith('files/')) list.push({ path: p, data: b });
+  return writeTarGz(list);
+}
+
+/** Reads and verifies a package completely. Throws PackageError naming the first problem. */
+export function verifyPackage(pkg: Buffer, trust: TrustStore, opts: { devMode?: boolean; limits?: PackageLimits } = {}): VerifiedPackage {
+  const entries = readTarGz(pkg, opts.limits);
+  const manifestBytes = entries.get('manifest.json');
+  if (!manifestBytes) throw new PackageError('package has no manifest.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(manifestBytes.toString('utf8'));
+  } catch (err) {
+    throw new PackageError(`manifest.json is not JSON: ${(err as Error).message}`);
+  }
+  const m = parse(PluginManifest, json);
+  if (!m.ok) throw new PackageError(`manifest: ${m.message}`);
+  const manifest = m.value;
+  if (manifest.abi !== HOST_ABI_VERSION) throw new PackageError(`manifest.abi: plugin targets ABI ${manifest.abi}; this host speaks ABI ${HOST_ABI_VERSION}`);
+
+  // Signature over the exact manifest bytes; the manifest pins every file by hash.
+  let signedBy: string | null = null;
+  const sigBytes = entries.get('manifest.sig');
+  if (sigBytes) {
+    let sig: { alg?: string; keyId?: string; signature?: string };
+    try {
+      sig = JSON.parse(sigBytes.toString('utf8'));
+    } catch {
+      throw new PackageError('manifest.sig is not JSON');
+    }
+    if (sig.alg !== 'ed25519' || typeof sig.keyId !== 'string' || typeof sig.signature !== 'string') throw new PackageError('manifest.sig: needs alg "ed25519", keyId and signature');
+    const v = trust.verify(sig.keyId, manifestBytes, sig.signature);
+    if (v === 'unknown-key' && !opts.devMode) throw new PackageError(`signature: key ${sig.keyId} is not among this executor's trusted publisher keys`);
+    if (v === 'bad-signature') throw new PackageError(`signature: does not match the manifest (tampered, or signed with another key than ${sig.keyId})`);
+    if (v === 'ok') signedBy = sig.keyId;
+  } else if (!opts.devMode) {
+    throw new PackageError('signature: package is unsigned (allowed only in dev mode)');
+  }
+
+  const files = new Map<string, Buffer>();
+  const listed = new Set(manifest.files.map((f) => f.path));
+  for (const f of manifest.files) {
+    const b = entries.get(f.path);
+    if (!b) throw new PackageError(`files: ${f.path} is listed in the manifest but missing from the package`);
+    if (b.length !== f.size || sha256(b) !== f.sha256) throw new PackageError(`files: ${f.path} does not match its sha256 in the manifest`);
+    files.set(f.path, b);
+  }
+  for (const p of entries.keys()) {
+    if (p !== 'manifest.json' && p !== 'manifest.sig' && !listed.has(p)) throw new PackageError(`files: ${p} is in the package but not in the manifest`);
+  }
+  if (!listed.has(manifest.entry.wasm)) throw new PackageError(`entry.wasm: ${manifest.entry.wasm} is not among the manifest's files`);
+  for (const md of manifest.models ?? []) {
+    const f = manifest.files.find((x) => x.path === md.file);
+    if (!f) throw new PackageError(`models: ${md.file} (ModelID ${md.ModelID}) is not among the manifest's files`);
+    if (f.sha256 !== md.sha256) throw new PackageError(`models: ${md.file} sha256 differs from its files entry`);
+  }
+  return { manifest, manifestBytes, files, signedBy };
+}

@@ -1,0 +1,107 @@
+/**
+ * The worker pool plugins run in (Piscina). A call that overruns its deadline is aborted, which
+ * terminates and replaces its worker; a trap, an out-of-memory or a bad output fails only that
+ * call. Workers × ONNX intra-op threads stay within the cores.
+ */
+import { Piscina } from 'piscina';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { LoadedPlugin } from './registry.ts';
+
+/** A failed plugin call: the frame is reported with ExceptionCode 50 and the task goes on. */
+export class PluginCallError extends Error {
+  readonly exceptionCode = 50;
+  constructor(readonly reason: 'deadline' | 'trap' | 'output' | 'abi' | 'error', message: string) {
+    super(message);
+    this.name = 'PluginCallError';
+  }
+}
+
+export interface CallInput {
+  /** The preprocessed frame (a SharedArrayBuffer is passed to the worker without a copy). */
+  input: ArrayBuffer | SharedArrayBuffer;
+  previous?: ArrayBuffer | SharedArrayBuffer;
+  ptsMs: number;
+  args: Record<string, unknown>;
+}
+
+export interface CallResult {
+  output: unknown;
+  queueMs: number;
+  inferMs: number;
+  postMs: number;
+  totalMs: number;
+}
+
+export interface PoolOptions {
+  /** Worker threads (default: cores / intraOpThreads, at least 1). */
+  workers?: number;
+  /** ONNX Runtime intra-op threads per session. */
+  intraOpThreads?: number;
+  /** Execution providers to try before CPU, e.g. ['cuda']. */
+  executionProviders?: string[];
+}
+
+export class PluginPool {
+  private readonly piscina: Piscina;
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  private readonly eps: string[];
+
+  constructor(o: PoolOptions = {}) {
+    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    this.intraOpThreads = Math.max(1, o.intraOpThreads ?? 1);
+    this.workers = Math.max(1, o.workers ?? Math.floor(cores / this.intraOpThreads));
+    this.eps = o.executionProviders ?? [];
+    this.piscina = new Piscina({
+      filename: fileURLToPath(new URL('./sandbox-worker.mjs', import.meta.url)),
+      minThreads: 1,
+      maxThreads: this.workers,
+      idleTimeout: 30_000,
+      // JavaScript heap of a worker is capped too; the plugin's own memory is capped by its wasm limit.
+      resourceLimits: { maxOldGenerationSizeMb: 1024, maxYoungGenerationSizeMb: 64 },
+    });
+  }
+
+  /** Runs one call of `p` on `c`; rejects with PluginCallError. */
+  async call(p: LoadedPlugin, c: CallInput): Promise<CallResult> {
+    const queuedAt = performance.now();
+    const m = p.manifest;
+    const task = {
+      wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: m.limits.wasmMemoryPages,
+      maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
+      width: m.input.width, height: m.input.height, ptsMs: c.ptsMs, args: c.args,
+      input: c.input, previous: c.previous,
+      inputDims: (m.input.layout ?? 'nchw') === 'nchw' ? [1, 3, m.input.height, m.input.width] : [1, m.input.height, m.input.width, 3],
+      models: p.models.map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
+    };
+    const signal = AbortSignal.timeout(m.limits.callDeadlineMs + (p.models.length ? 5000 : 0));
+    let r: { output: string; inferMs: number; postMs: number; totalMs: number };
+    try {
+      r = await this.piscina.run(task, { signal });
+    } catch (err) {
+      const e = err as Error;
+      if (signal.aborted || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
+      if (/exceeds limits\.maxOutputBytes|outside its memory/.test(e.message)) throw new PluginCallError('output', e.message);
+      if (/ABI/.test(e.message)) throw new PluginCallError('abi', e.message);
+      if (e instanceof WebAssembly.RuntimeError || /unreachable|out of bounds|aborted|memory/i.test(e.message)) throw new PluginCallError('trap', `${m.AlgType} ${m.AlgVersion} trapped: ${e.message}`);
+      throw new PluginCallError('error', `${m.AlgType} ${m.AlgVersion}: ${e.message}`);
+    }
+    let output: unknown;
+    try {
+      output = JSON.parse(r.output);
+    } catch {
+      throw new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
+    }
+    return { output, queueMs: Math.max(0, performance.now() - queuedAt - r.totalMs), inferMs: r.inferMs, postMs: r.postMs, totalMs: performance.now() - queuedAt };
+  }
+
+  /** Worker threads alive now (tests watch replacements). */
+  get threads(): number {
+    return this.piscina.threads.length;
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The executor's installed algorithm packages (SM3, ER3): verified on install, kept side by
+ * side per version under <data-dir>/plugins/<AlgID>/<AlgVersion>/, trial-run before they are
+ * offered, and answered as table 14 AlgInfo. A version that fails its trial is marked invalid
+ * (AlgStatus 2) and the previous version stays the one new tasks get.
+ *
+ * Updates: a running task keeps the version it was dispatched with (TaskDispatchInfo names
+ * AlgVersion); tasks dispatched by AlgType after an update get the new one.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
+import { verifyPackage, PackageError } from './package-file.ts';
+import { inspectWasm } from './wasm-inspect.ts';
+import type { PluginManifest } from './manifest.ts';
+import type { TrustStore } from './keys.ts';
+import type { PluginPool } from './pool.ts';
+import { compareVersions } from '../scheduler/placement.ts';
+
+export interface LoadedPlugin {
+  manifest: PluginManifest;
+  dir: string;
+  wasmPath: string;
+  memoryInitialPages: number;
+  models: Array<{ ModelID: number; ModelVersion: string; path: string; inputName: string; outputNames: string[] }>;
+}
+
+interface StateEntry {
+  AlgID: number;
+  AlgVersion: string;
+  AlgType: string;
+  status: 'valid' | 'invalid';
+  installedAt: number;
+  signedBy: string | null;
+  error?: string;
+}
+
+export interface InstallOutcome {
+  AlgID: number;
+  AlgVersion: string;
+  status: 'valid' | 'invalid';
+  error?: string;
+  /** The version new tasks now get for this AlgID. */
+  active?: string;
+}
+
+export class PluginRegistry {
+  private readonly root: string;
+  private state: StateEntry[] = [];
+  private readonly loaded = new Map<string, LoadedPlugin>();
+
+  constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginPool | null, private readonly opts: { devMode?: boolean } = {}) {
+    this.root = path.join(dataDir, 'plugins');
+    mkdirSync(this.root, { recursive: true });
+    const f = path.join(this.root, 'state.json');
+    if (existsSync(f)) this.state = JSON.parse(readFileSync(f, 'utf8')) as StateEntry[];
+  }
+
+  private save(): void {
+    const f = path.join(this.root, 'state.json');
+    writeFileSync(`${f}.tmp`, JSON.stringify(this.state, null, 2));
+    renameSync(`${f}.tmp`, f);
+  }
+
+  private dirOf(algId: number, version: string): string {
+    return path.join(this.root, String(algId), version);
+  }
+
+  /** Verifies, stores and trial-runs a package. Throws PackageError for a package refused outright. */
+  async install(pkg: Buffer): Promise<InstallOutcome> {
+    const v = verifyPackage(pkg, this.trust, { devMode: this.opts.devMode });
+    const m = v.manifest;
+    const existing = this.state.find((e) => e.AlgID === m.AlgID && e.AlgVersion === m.AlgVersion);
+    const dir = this.dirOf(m.AlgID, m.AlgVersion);
+    if (existing) {
+      const same = existsSync(path.join(dir, 'manifest.json')) && readFileSync(path.join(dir, 'manifest.json')).equals(v.manifestBytes);
+      if (!same) throw new PackageError(`AlgID ${m.AlgID} version ${m.AlgVersion} is already installed with other contents; versions are immutable — publish a new AlgVersion`);
+      return { AlgID: m.AlgID, AlgVersion: m.AlgVersion, status: existing.status, error: existing.error, active: this.activeVersion(m.AlgID) };
+    }
+    // Write to a temporary directory, then rename: a crash never leaves half a version.
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    for (const [p, b] of v.files) {
+      const target = path.join(tmp, p);
+      if (!target.startsWith(tmp + path.sep)) throw new PackageError(`files: ${p} escapes the install directory`);
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, b);
+    }
+    writeFileSync(path.join(tmp, 'manifest.json'), v.manifestBytes);
+    mkdirSync(path.dirname(dir), { recursive: true });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    const entry: StateEntry = { AlgID: m.AlgID, AlgVersion: m.AlgVersion, AlgType: m.AlgType, status: 'valid', installedAt: Date.now(), signedBy: v.signedBy };
+    try {
+      await this.trial(this.load(m.AlgID, m.AlgVersion, m));
+    } catch (err) {
+      entry.status = 'invalid';
+      entry.error = (err as Error).message.slice(0, 400);
+      this.loaded.delete(`${m.AlgID}@${m.AlgVersion}`);
+    }
+    this.state.push(entry);
+    this.save();
+    return { AlgID: m.AlgID, AlgVersion: m.AlgVersion, status: entry.status, error: entry.error, active: this.activeVersion(m.AlgID) };
+  }
+
+  /** Static checks, then one real call on a blank frame within the plugin's own deadline. */
+  private async trial(p: LoadedPlugin): Promise<void> {
+    if (!this.pool) return;
+    const bytes = p.manifest.input.width * p.manifest.input.height * 3 * ((p.manifest.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
+    await this.pool.call(p, { input: new ArrayBuffer(bytes), ptsMs: 0, args: {} });
+  }
+
+  private load(algId: number, version: string, manifest?: PluginManifest): LoadedPlugin {
+    const key = `${algId}@${version}`;
+    const hit = this.loaded.get(key);
+    if (hit) return hit;
+    const dir = this.dirOf(algId, version);
+    const m = manifest ?? (JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as PluginManifest);
+    const wasmPath = path.join(dir, m.entry.wasm);
+    const shape = inspectWasm(readFileSync(wasmPath), m.limits.wasmMemoryPages);
+    const p: LoadedPlugin = {
+      manifest: m, dir, wasmPath, memoryInitialPages: shape.memoryInitialPages,
+      models: (m.models ?? []).map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: md.inputs[0].name, outputNames: md.outputs.map((o) => o.name) })),
+    };
+    this.loaded.set(key, p);
+    return p;
+  }
+
+  /** The version new tasks get: the highest valid one. */
+  activeVersion(algId: number): string | undefined {
+    return this.state.filter((e) => e.AlgID === algId && e.status === 'valid').sort((a, b) => compareVersions(b.AlgVersion, a.AlgVersion))[0]?.AlgVersion;
+  }
+
+  /** A loaded, valid plugin for AlgID (and version, when given). */
+  get(algId: number, version?: string): LoadedPlugin | undefined {
+    const v = version || this.activeVersion(algId);
+    const e = this.state.find((x) => x.AlgID === algId && x.AlgVersion === v && x.status === 'valid');
+    return e ? this.load(algId, e.AlgVersion) : undefined;
+  }
+
+  /** Why AlgID@version cannot be used, or null. */
+  problem(algId: number, version: string): string | null {
+    const e = this.state.find((x) => x.AlgID === algId && x.AlgVersion === version);
+    if (!e) return null;
+    return e.status === 'invalid' ? `AlgID ${algId} version ${version} is installed but invalid: ${e.error}` : null;
+  }
+
+  has(algId: number, version?: string): boolean {
+    return this.state.some((e) => e.AlgID === algId && (!version || e.AlgVersion === version));
+  }
+
+  /** Removes a version (refused while `inUse` says a task runs it). */
+  remove(algId: number, version: string, inUse: (id: number, v: string) => boolean): void {
+    if (!this.state.some((e) => e.AlgID === algId && e.AlgVersion === version)) throw new PackageError(`AlgID ${algId} version ${version} is not installed`);
+    if (inUse(algId, version)) throw new PackageError(`AlgID ${algId} version ${version} is used by a running task; stop it first`);
+    this.state = this.state.filter((e) => !(e.AlgID === algId && e.AlgVersion === version));
+    this.loaded.delete(`${algId}@${version}`);
+    rmSync(this.dirOf(algId, version), { recursive: true, force: true });
+    this.save();
+  }
+
+  /** Table 14 AlgInfo entries (with table 15 ModelInfo). */
+  algInfoList(inUse: (id: number, v: string) => boolean): AlgInfo[] {
+    return this.state.map((e) => {
+      const info: AlgInfo = {
+        AlgID: e.AlgID, AlgType: e.AlgType, AlgVersion: e.AlgVersion,
+        AlgStatus: e.status === 'invalid' ? 2 : inUse(e.AlgID, e.AlgVersion) ? 0 : 1,
+        AlgDownloadTime: formatRetinaDateTime(e.installedAt),
+        AlgFileName: `${e.AlgType}-${e.AlgVersion}.rpk`.slice(0, 63),
+      };
+      if (e.status === 'valid') {
+        const p = this.load(e.AlgID, e.AlgVersion);
+        if (p.manifest.models?.length) info.ModelList = p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, ModelFileName: path.basename(md.file).slice(0, 127) }));
+      }
+      return info;
+    });
+  }
+
+  entries(): ReadonlyArray<StateEntry> {
+    return this.state;
+  }
+}

@@ -1,0 +1,138 @@
+// The Piscina worker that runs plugin calls. Plain JavaScript on purpose: worker threads do not
+// inherit the TypeScript loader registered in the main thread.
+//
+// Each call gets a fresh WebAssembly instance whose only imports are the ABI functions and a
+// memory the host created with the manifest's cap: no filesystem, network, environment or
+// clock. ONNX Runtime sessions are created once per model per worker and reused.
+import { readFileSync } from 'node:fs';
+
+const ABI = 1;
+const modules = new Map(); // wasm path → WebAssembly.Module
+const sessions = new Map(); // model path + options → Promise<InferenceSession>
+let ort = null;
+
+function moduleFor(path) {
+  let m = modules.get(path);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(path));
+    modules.set(path, m);
+  }
+  return m;
+}
+
+async function sessionFor(path, opts) {
+  const key = `${path}|${JSON.stringify(opts)}`;
+  let s = sessions.get(key);
+  if (!s) {
+    ort ??= await import('onnxruntime-node');
+    s = (async () => {
+      // Execution providers in order; a failed accelerator falls back to CPU instead of failing the task.
+      for (const ep of [...(opts.executionProviders ?? []), 'cpu']) {
+        try {
+          return await ort.InferenceSession.create(path, { executionProviders: [ep], intraOpNumThreads: opts.intraOpNumThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+        } catch (err) {
+          if (ep === 'cpu') throw err;
+        }
+      }
+    })();
+    sessions.set(key, s);
+  }
+  return s;
+}
+
+function readString(mem, ptr, len) {
+  return new TextDecoder().decode(new Uint8Array(mem.buffer, ptr, len));
+}
+
+/** AssemblyScript strings: UTF-16 with the byte length at ptr - 4. */
+function readAsString(mem, ptr) {
+  if (!ptr) return '';
+  const len = new Uint32Array(mem.buffer, ptr - 4, 1)[0];
+  return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, Math.min(len, 512) >> 1));
+}
+
+function encodeInput(task, buffers) {
+  const args = new TextEncoder().encode(JSON.stringify(task.args ?? {}));
+  let size = 28 + args.length + 4;
+  for (const b of buffers) size += 4 + b.byteLength;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, 0x31494452, true);
+  dv.setUint32(4, task.width, true);
+  dv.setUint32(8, task.height, true);
+  dv.setUint32(12, task.previous ? 1 : 0, true);
+  dv.setFloat64(16, task.ptsMs ?? 0, true);
+  dv.setUint32(24, args.length, true);
+  out.set(args, 28);
+  let p = 28 + args.length;
+  dv.setUint32(p, buffers.length, true);
+  p += 4;
+  for (const b of buffers) {
+    const bytes = b instanceof Uint8Array ? b : new Uint8Array(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength);
+    dv.setUint32(p, bytes.length, true);
+    out.set(bytes, p + 4);
+    p += 4 + bytes.length;
+  }
+  return out;
+}
+
+/**
+ * One call: optional model inference on the input tensor, then the plugin's rd_process.
+ * task: { wasmPath, memInitial, memMax, maxOutputBytes, width, height, ptsMs, args,
+ *         input: ArrayBuffer|SharedArrayBuffer, inputDims, previous?: same, models: [{ path, inputName, outputNames, ep, threads }] }
+ */
+export default async function run(task) {
+  const t0 = performance.now();
+  const input = new Uint8Array(task.input);
+  const buffers = [input];
+  if (task.previous) buffers.push(new Uint8Array(task.previous));
+  const tensors = [];
+  let inferMs = 0;
+  for (const m of task.models ?? []) {
+    const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
+    const ti = performance.now();
+    const feed = { [m.inputName]: new ort.Tensor('float32', new Float32Array(task.input), task.inputDims) };
+    const out = await s.run(feed);
+    inferMs += performance.now() - ti;
+    for (const name of m.outputNames) {
+      const t = out[name];
+      buffers.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      tensors.push({ name, dims: t.dims.map(Number) });
+    }
+  }
+  const args = tensors.length ? { ...(task.args ?? {}), __tensors: tensors } : task.args;
+  const bytes = encodeInput({ ...task, args }, buffers);
+
+  const memory = new WebAssembly.Memory({ initial: task.memInitial, maximum: task.memMax });
+  let logged = 0;
+  const imports = {
+    env: {
+      memory,
+      abort(msg, file, line, col) {
+        throw new Error(`plugin aborted: ${readAsString(memory, msg)} at ${readAsString(memory, file)}:${line}:${col}`);
+      },
+      seed: () => 0x5eed, // no entropy or clock from the host: deterministic
+    },
+    rd: {
+      rd_log(ptr, len) {
+        if (logged++ < 20) console.error(`[plugin] ${readString(memory, ptr, Math.min(len, 1000))}`);
+      },
+    },
+  };
+  const instance = new WebAssembly.Instance(moduleFor(task.wasmPath), imports);
+  const ex = instance.exports;
+  const abi = ex.rd_abi_version();
+  if (abi !== ABI) throw new Error(`plugin speaks ABI ${abi}; the host speaks ABI ${ABI}`);
+  const tp = performance.now();
+  const ptr = ex.rd_alloc(bytes.length) >>> 0;
+  if (!ptr || ptr + bytes.length > memory.buffer.byteLength) throw new Error('rd_alloc returned no usable memory for the input');
+  new Uint8Array(memory.buffer, ptr, bytes.length).set(bytes);
+  const packed = BigInt.asUintN(64, ex.rd_process(ptr, bytes.length));
+  if (BigInt.asIntN(64, packed) < 0n) throw new Error(`plugin returned error code ${BigInt.asIntN(64, packed)}`);
+  const outPtr = Number(packed >> 32n);
+  const outLen = Number(packed & 0xffffffffn);
+  if (outLen > task.maxOutputBytes) throw new Error(`plugin output of ${outLen} bytes exceeds limits.maxOutputBytes (${task.maxOutputBytes})`);
+  if (outPtr + outLen > memory.buffer.byteLength) throw new Error('plugin output points outside its memory');
+  const text = readString(memory, outPtr, outLen);
+  return { output: text, inferMs, postMs: performance.now() - tp, totalMs: performance.now() - t0 };
+}
