@@ -79,7 +79,7 @@ export function readInput(ptr: usize, len: u32): Input {
     p += 4;
     if (p + <usize>l > end) abort("bad buffer length");
     // A view over the host's bytes, no copy.
-    const view = Uint8Array.wrap(changetype<ArrayBuffer>(0), 0, 0);
+    const view = new Uint8Array(0);
     store<usize>(changetype<usize>(view), p, offsetof<Uint8Array>("buffer"));
     store<usize>(changetype<usize>(view), p, offsetof<Uint8Array>("dataStart"));
     store<i32>(changetype<usize>(view), <i32>l, offsetof<Uint8Array>("byteLength"));

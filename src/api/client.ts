@@ -46,6 +46,11 @@ export class RetinaClient {
     return i;
   }
 
+  /** The bearer token in use. */
+  get token(): string | undefined {
+    return this.opts.token;
+  }
+
   /** Sets the bearer token (after registration hands out a session token). */
   setToken(token: string | undefined): void {
     this.opts.token = token;

@@ -68,7 +68,7 @@ export class PluginPool {
     const queuedAt = performance.now();
     const m = p.manifest;
     const task = {
-      wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: m.limits.wasmMemoryPages,
+      wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
       width: m.input.width, height: m.input.height, ptsMs: c.ptsMs, args: c.args,
       input: c.input, previous: c.previous,

@@ -14,7 +14,12 @@ import { verifyPackage, PackageError } from './package-file.ts';
 import { inspectWasm } from './wasm-inspect.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { TrustStore } from './keys.ts';
-import type { PluginPool } from './pool.ts';
+import type { CallInput, CallResult } from './pool.ts';
+
+/** What the registry needs of the pool: one call (for the trial run). */
+export interface PluginCaller {
+  call(p: LoadedPlugin, c: CallInput): Promise<CallResult>;
+}
 import { compareVersions } from '../scheduler/placement.ts';
 
 export interface LoadedPlugin {
@@ -22,6 +27,8 @@ export interface LoadedPlugin {
   dir: string;
   wasmPath: string;
   memoryInitialPages: number;
+  /** The cap the host gives the memory: the manifest's, or the module's own if lower. */
+  memoryMaximumPages: number;
   models: Array<{ ModelID: number; ModelVersion: string; path: string; inputName: string; outputNames: string[] }>;
 }
 
@@ -49,7 +56,7 @@ export class PluginRegistry {
   private state: StateEntry[] = [];
   private readonly loaded = new Map<string, LoadedPlugin>();
 
-  constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginPool | null, private readonly opts: { devMode?: boolean } = {}) {
+  constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginCaller | null, private readonly opts: { devMode?: boolean } = {}) {
     this.root = path.join(dataDir, 'plugins');
     mkdirSync(this.root, { recursive: true });
     const f = path.join(this.root, 'state.json');
@@ -120,6 +127,7 @@ export class PluginRegistry {
     const shape = inspectWasm(readFileSync(wasmPath), m.limits.wasmMemoryPages);
     const p: LoadedPlugin = {
       manifest: m, dir, wasmPath, memoryInitialPages: shape.memoryInitialPages,
+      memoryMaximumPages: Math.min(m.limits.wasmMemoryPages, shape.memoryMaximumPages ?? m.limits.wasmMemoryPages),
       models: (m.models ?? []).map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: md.inputs[0].name, outputNames: md.outputs.map((o) => o.name) })),
     };
     this.loaded.set(key, p);

@@ -19,6 +19,11 @@ import { ExecTask } from './exec-task.ts';
 import { Outbox, type OutboxMessage } from './outbox.ts';
 import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
 import { Transcoder, transcodeOptionsFromArgs } from './media/transcode.ts';
+import { PluginRegistry, type LoadedPlugin } from '../plugins/registry.ts';
+import { PluginPool, PluginCallError } from '../plugins/pool.ts';
+import { TrustStore } from '../plugins/keys.ts';
+import { fetchPackage } from '../plugins/fetch.ts';
+import { Ajv } from 'ajv';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
 import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
@@ -40,6 +45,13 @@ export interface ExecutorOptions {
   maxRunningTasks?: number;
   /** Decoder backend: auto (native when built with FFmpeg), native, pipe. */
   decoder?: 'auto' | 'native' | 'pipe';
+  /** Directory of trusted publisher keys (*.pub); default <data-dir>/trusted-keys. */
+  trustedKeysDir?: string;
+  /** Accept unsigned or unknown-key packages (development only). */
+  pluginDevMode?: boolean;
+  /** Plugin worker threads and ONNX intra-op threads per worker. */
+  pluginWorkers?: number;
+  pluginThreads?: number;
   log: Logger;
 }
 
@@ -59,6 +71,9 @@ export class Executor {
   private readonly sources = new Map<string, FrameSource>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private taskSeq = 0;
+  private pool: PluginPool | null = null;
+  readonly plugins: PluginRegistry;
+  private readonly argsValidators = new Map<string, ReturnType<Ajv['compile']>>();
   private readonly instanceId: string;
   private closed = false;
 
@@ -79,6 +94,9 @@ export class Executor {
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log);
+    const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
+    this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
+    if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (o.schedulerUrl) {
       this.session = new SchedulerSession({
         schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor',
@@ -103,9 +121,18 @@ export class Executor {
     for (const ts of this.timers.values()) ts.forEach(clearTimeout);
     await this.session?.stop();
     this.outbox.close();
+    await this.pool?.close();
     await this.client.close();
     this.db.close();
   }
+
+  /** The sandbox pool, started on first use. */
+  pluginPool(): PluginPool {
+    this.pool ??= new PluginPool({ workers: this.o.pluginWorkers, intraOpThreads: this.o.pluginThreads });
+    return this.pool;
+  }
+
+  private inUse = (id: number, v: string) => [...this.tasks.values()].some((t) => !t.finished && t.info.AlgModelInfo.AlgID === id && t.info.AlgModelInfo.AlgVersion === v);
 
   // ---- commands (clause 9) -------------------------------------------------------------
 
@@ -145,12 +172,13 @@ export class Executor {
   private async onAlgorithmResQuery(c: AlgorithmResQuery): Promise<CommandReplyBody> {
     if (!this.selected(c.MessageBody.DeviceList)) return { StatusCode: '0', AlgResourceList: [] };
     const inUse = (id: number, v: string) => [...this.tasks.values()].some((t) => !t.finished && t.info.AlgModelInfo.AlgID === id && t.info.AlgModelInfo.AlgVersion === v);
-    return { StatusCode: '0', AlgResourceList: [{ DeviceID: this.o.deviceId, AlgInfoList: this.algorithms.algInfoList(inUse) }] };
+    return { StatusCode: '0', AlgResourceList: [{ DeviceID: this.o.deviceId, AlgInfoList: [...this.algorithms.algInfoList(inUse), ...this.plugins.algInfoList(this.inUse)] }] };
   }
 
   /** EB2: why this executor cannot run `t`, or null when it can. */
   checkExecutable(t: TaskDispatchInfo): string | null {
     const alg = this.algorithms.find(t.AlgModelInfo.AlgID, t.AlgModelInfo.AlgVersion);
+    if (!alg && this.plugins.has(t.AlgModelInfo.AlgID, t.AlgModelInfo.AlgVersion)) return this.checkPluginTask(t);
     if (!alg) {
       const have = this.algorithms.list().map((a) => `${a.AlgID}@${a.AlgVersion}`).join(', ');
       return `AlgModelInfo: AlgID ${t.AlgModelInfo.AlgID} version "${t.AlgModelInfo.AlgVersion}" is not installed here (installed: ${have})`;
@@ -175,9 +203,54 @@ export class Executor {
     return null;
   }
 
+  /** EB2 for a plugin task: valid version, a source, AlgArgs that match the plugin's schema. */
+  private checkPluginTask(t: TaskDispatchInfo): string | null {
+    const { AlgID, AlgVersion } = t.AlgModelInfo;
+    const bad = this.plugins.problem(AlgID, AlgVersion);
+    if (bad) return `AlgModelInfo: ${bad}`;
+    const p = this.plugins.get(AlgID, AlgVersion);
+    if (!p) return `AlgModelInfo: AlgID ${AlgID} version "${AlgVersion}" is not usable here`;
+    if (!t.InputInfo.StreamURL) return 'InputInfo.StreamURL: is required';
+    if (!SUPPORTED_SCHEMES.test(t.InputInfo.StreamURL)) return `InputInfo.StreamURL: scheme of "${t.InputInfo.StreamURL.slice(0, 64)}" is not supported`;
+    const schema = p.manifest.algArgsSchema;
+    if (schema) {
+      const key = `${AlgID}@${AlgVersion}`;
+      let v = this.argsValidators.get(key);
+      if (!v) {
+        v = new Ajv({ allErrors: true, strict: false }).compile(schema);
+        this.argsValidators.set(key, v);
+      }
+      if (!v(t.InputInfo.AlgArgs ?? {})) return `InputInfo.AlgArgs: ${(v.errors ?? []).map((e) => `${e.instancePath || '(args)'} ${e.message}`).join('; ')}`;
+    }
+    const existing = this.tasks.get(t.TaskID);
+    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here and is not finished`;
+    return null;
+  }
+
+  /** Installs packages a dispatch names by AlgFileURL but this executor lacks (download, verify, trial-run). */
+  private async fetchMissing(list: TaskDispatchInfo[]): Promise<string | null> {
+    for (const t of list) {
+      const { AlgID, AlgVersion, AlgFileURL } = t.AlgModelInfo;
+      if (this.algorithms.find(AlgID, AlgVersion) || this.plugins.has(AlgID, AlgVersion) || !AlgFileURL) continue;
+      try {
+        const pkg = await fetchPackage(AlgFileURL, this.client);
+        const r = await this.plugins.install(pkg);
+        if (r.AlgID !== AlgID || r.AlgVersion !== AlgVersion) return `AlgModelInfo.AlgFileURL: package is AlgID ${r.AlgID} version ${r.AlgVersion}, not ${AlgID} ${AlgVersion}`;
+        if (r.status !== 'valid') return `AlgModelInfo.AlgFileURL: package failed its trial run: ${r.error}`;
+        this.o.log.info({ AlgID, AlgVersion, from: AlgFileURL }, 'algorithm package installed from AlgFileURL');
+        void this.session?.reportTotal?.();
+      } catch (err) {
+        return `AlgModelInfo.AlgFileURL: ${(err as Error).message}`;
+      }
+    }
+    return null;
+  }
+
   private async onTaskDispatch(c: TaskDispatch): Promise<CommandReplyBody> {
     if (c.DeviceID !== this.o.deviceId) return { StatusCode: '1', Message: `DeviceID: this executor is "${this.o.deviceId}", not "${c.DeviceID}"` };
     const list = c.MessageBody.TaskDispatchList;
+    const fetchProblem = await this.fetchMissing(list);
+    if (fetchProblem) return { StatusCode: '1', Message: fetchProblem };
     const ids = new Set<string>();
     for (const t of list) {
       if (ids.has(t.TaskID)) return { StatusCode: '1', Message: `TaskDispatchList: TaskID "${t.TaskID}" appears twice` };
@@ -327,6 +400,7 @@ export class Executor {
     t.transition(ExecutionStatus.Running);
     this.changed(t);
     if (this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion)?.kind === 'transcode') return this.runTranscode(t);
+    const plugin = this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion) ? undefined : this.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
@@ -342,7 +416,74 @@ export class Executor {
     if (t.info.TaskAttr === TaskAttr.TimeWindow && end.length && Number.isFinite(Math.min(...end))) {
       this.addTimer(t.id, setTimeout(() => source.close(), Math.min(...end) - this.clock.now()));
     }
-    void this.pump(t, source).then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
+    const loop = plugin ? this.pluginLoop(t, source, plugin) : this.pump(t, source);
+    void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
+  }
+
+  /**
+   * A plugin task: each sampled frame is preprocessed by the native core into a
+   * SharedArrayBuffer (handed to the worker without a copy), run through the plugin, and its
+   * results sent as AnalysisResult. A failed call costs that frame only (ExceptionCode 50).
+   */
+  private async pluginLoop(t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
+    const dests = this.destinations(t.info);
+    const m = p.manifest;
+    const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
+      mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale };
+    const bytes = m.input.width * m.input.height * 3 * ((m.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
+    let previous: SharedArrayBuffer | undefined;
+    let firstWall = -1;
+    let firstPts = 0;
+    let failures = 0;
+    for (;;) {
+      while (t.status === ExecutionStatus.Paused || (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !this.closed)) await new Promise((r) => setTimeout(r, 50));
+      if (t.finished || this.closed) return;
+      const f = await source.next();
+      if (!f) return;
+      const input = new SharedArrayBuffer(bytes);
+      let info;
+      try {
+        info = await f.preprocess(spec, new Uint8Array(input));
+      } finally {
+        f.release();
+      }
+      if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
+      t.lastPtsMs = f.ptsMs;
+      let out: unknown;
+      try {
+        out = (await this.pluginPool().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
+      } catch (err) {
+        if (!(err instanceof PluginCallError)) throw err;
+        failures++;
+        t.exceptionCode = err.exceptionCode;
+        t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
+        this.o.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
+        this.changed(t);
+        previous = input;
+        continue;
+      }
+      previous = input;
+      t.framesOut++;
+      const results = ((out as { Results?: unknown[] })?.Results ?? []).filter((r): r is Record<string, unknown> => !!r && typeof r === 'object');
+      // Boxes come in input-tensor pixels; map them back to the frame.
+      for (const r of results) {
+        const boxes = (r.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
+        if (Array.isArray(boxes)) for (const b of boxes) {
+          b.x = Math.round((b.x - info.padX) / info.scaleX); b.y = Math.round((b.y - info.padY) / info.scaleY);
+          b.w = Math.round(b.w / info.scaleX); b.h = Math.round(b.h / info.scaleY);
+        }
+      }
+      const body: TaskResultBody = {
+        TaskID: t.id, DeviceID: this.o.deviceId,
+        DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
+        AlgID: m.AlgID, AlgVersion: m.AlgVersion,
+        ...(m.models?.length ? { ModelList: m.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
+        Ts: Math.round(firstWall + (f.ptsMs - firstPts)), CreateTime: this.clock.nowDateTime(),
+        TaskResultData: { AnalysisResult: results.map((r) => ({ ...(typeof r.Type === 'number' ? { Type: r.Type } : {}), ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height } })) },
+      };
+      if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
+      if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+    }
   }
 
   /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */

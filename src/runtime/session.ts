@@ -130,7 +130,8 @@ export class SchedulerSession {
     if (t.ok) this.o.clock.observe(t.value.SystemTimeObject.UnixMs, sent, received);
   }
 
-  private async reportTotal(): Promise<void> {
+  /** Sends TotalResource now (after an install, the self-benchmark …). */
+  async reportTotal(): Promise<void> {
     const total = await this.o.monitor.total();
     await this.o.client.send('PATCH', joinUrl(this.o.schedulerUrl, '/System/ResourceInfo/TotalResource'), total);
   }

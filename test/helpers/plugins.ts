@@ -1,0 +1,35 @@
+/** Builds the test plugins (test/fixtures/plugins/*) and packs them, signed with a test key. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { generateKeys } from '../../src/plugins/keys.ts';
+import { buildPackage } from '../../src/plugins/package-file.ts';
+import type { PluginManifest } from '../../src/plugins/manifest.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+export const testKeys = generateKeys();
+export const otherKeys = generateKeys();
+
+/** Compiles a fixture (cached by mtime) and returns its wasm bytes. */
+export function fixtureWasm(name: string): Buffer {
+  const dir = path.join(root, 'test', 'fixtures', 'plugins', name);
+  const wasm = path.join(dir, 'build', 'plugin.wasm');
+  const src = path.join(dir, 'assembly', 'index.ts');
+  const newest = Math.max(statSync(src).mtimeMs, statSync(path.join(dir, 'plugin.json')).mtimeMs);
+  if (!existsSync(wasm) || statSync(wasm).mtimeMs < newest) {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'build', '--dir', dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`build ${name}: ${r.stderr}`);
+  }
+  return readFileSync(wasm);
+}
+
+export function fixtureManifest(name: string): Omit<PluginManifest, 'files'> {
+  return JSON.parse(readFileSync(path.join(root, 'test', 'fixtures', 'plugins', name, 'plugin.json'), 'utf8'));
+}
+
+/** A package of fixture `name`; `override` changes manifest fields, `wasmFrom` takes another fixture's code. */
+export function fixturePackage(name: string, o: { override?: Partial<PluginManifest>; wasmFrom?: string; unsigned?: boolean; key?: string } = {}): Buffer {
+  const m = { ...fixtureManifest(name), ...(o.override ?? {}) } as Omit<PluginManifest, 'files'>;
+  const files = new Map([['files/plugin.wasm', fixtureWasm(o.wasmFrom ?? name)]]);
+  return buildPackage(m, files, o.unsigned ? undefined : o.key ?? testKeys.privatePem);
+}
