@@ -19,6 +19,8 @@ export class ExecTask {
   exceptionCode?: number;
   exceptionDesc?: string;
   framesOut = 0;
+  /** Frames taken from the source (framesOut counts those that produced a result). */
+  framesIn = 0;
   startedAt?: number;
   endedAt?: number;
   /** Current AlgArgs (Control 4 replaces them). */

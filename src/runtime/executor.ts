@@ -440,6 +440,7 @@ export class Executor {
       if (t.finished || this.closed) return;
       const f = await source.next();
       if (!f) return;
+      t.framesIn++;
       const input = new SharedArrayBuffer(bytes);
       let info;
       try {
@@ -537,6 +538,7 @@ export class Executor {
       if (t.finished || this.closed) return;
       const f = await source.next();
       if (!f) return;
+      t.framesIn++;
       try {
         if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
         const jpeg = await f.jpeg(Number(t.algArgs.JpegQuality ?? 90));
@@ -565,7 +567,9 @@ export class Executor {
       t.transition(ExecutionStatus.Error, { code, desc: err.message });
       this.o.log.warn({ task: t.id, err: err.message }, 'task failed');
     } else {
-      if (t.framesOut === 0) {
+      if (t.framesOut === 0 && t.framesIn > 0) {
+        t.transition(ExecutionStatus.Error, { code: ExceptionCode.RunError, desc: `every one of ${t.framesIn} frames failed in the algorithm: ${t.exceptionDesc ?? ''}`.slice(0, 500) });
+      } else if (t.framesOut === 0) {
         t.transition(ExecutionStatus.Error, { code: ExceptionCode.DataSourceError, desc: `source ${t.info.InputInfo.StreamURL} produced no video frame` });
       } else {
         t.transition(ExecutionStatus.Done);

@@ -1,0 +1,79 @@
+/**
+ * Plugins through the standard's interfaces on one executor: task_dispatch names a package by
+ * AlgFileURL, the executor downloads, verifies and trial-runs it, runs the task's frames
+ * through it, and sends AnalysisResults (EB1, EB2, ER3, SM3). A hostile plugin costs only its
+ * own frames (ExceptionCode 50) while another task keeps going.
+ */
+import t from 'tap';
+import http from 'node:http';
+import path from 'node:path';
+import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { pino } from 'pino';
+import { Executor } from '../../src/runtime/executor.ts';
+import { createExecutorServer } from '../../src/api/executor-server.ts';
+import { RetinaClient } from '../../src/api/client.ts';
+import { nativeDecoding } from '../../src/runtime/media/native.ts';
+import { parse, AlgorithmResQueryReply } from '../../src/protocol/index.ts';
+import { clip } from '../helpers/media.ts';
+import { waitFor } from '../helpers/cluster.ts';
+import { fixturePackage, testKeys } from '../helpers/plugins.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+  const dir = t.testdir({});
+  const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')], { encoding: 'utf8' });
+  t.equal(b.status, 0, `example plugins built ${b.stderr}`);
+  const keys = path.join(dir, 'edge', 'trusted-keys');
+  mkdirSync(keys, { recursive: true });
+  copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
+  writeFileSync(path.join(keys, 'tests.pub'), testKeys.publicPem);
+  const trapRpk = path.join(dir, 'trap.rpk');
+  writeFileSync(trapRpk, fixturePackage('trap'));
+  const video = clip(path.join(dir, 'moving.mp4'), { size: '640x360', seconds: 4 });
+
+  const got: Array<Record<string, unknown>> = [];
+  const peer = http.createServer((req, res) => {
+    let s = '';
+    req.on('data', (c) => (s += c));
+    req.on('end', () => { got.push(JSON.parse(s).MessageBody); res.setHeader('content-type', 'application/json'); res.end('{"StatusCode":"0"}'); });
+  });
+  await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+  const log = pino({ level: 'silent' });
+  const ex = new Executor({ deviceId: 'edge-p', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', log, pluginWorkers: 2 });
+  const app = createExecutorServer(ex, { log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const client = new RetinaClient({ senderId: 'sched' });
+  t.teardown(async () => { await ex.close(); await app.close(); await client.close(); peer.close(); });
+  const dst = [{ DeviceID: 'peer', OutputURL: `http://127.0.0.1:${(peer.address() as { port: number }).port}` }];
+  const dispatch = (id: string, alg: Record<string, unknown>, args: Record<string, unknown> = {}) => client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-p', MessageBody: { TaskDispatchList: [{
+    TaskID: id, TaskAttr: 0, AlgModelInfo: alg, InputInfo: { StreamURL: pathToFileURL(video).href, TaskFrameRate: 5, AlgArgs: args }, DstDeviceList: dst }] } });
+
+  const motionUrl = pathToFileURL(path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk')).href;
+  const badArgs = await dispatch('m-bad', { AlgID: 2006, AlgVersion: '1.0.0', AlgFileURL: motionUrl }, { Threshold: 'high' });
+  t.equal(badArgs.StatusCode, '1');
+  t.match(badArgs.Message ?? '', /InputInfo\.AlgArgs: \/Threshold must be integer/, 'installed from AlgFileURL, then AlgArgs checked against the plugin schema');
+  const algs = parse(AlgorithmResQueryReply, await client.command(url, { CommandType: 'algorithm_res_query', MessageBody: {} }));
+  t.ok(algs.ok && algs.value.AlgResourceList[0].AlgInfoList.some((a) => a.AlgType === 'motion_detection' && a.AlgStatus === 1), 'ER3: the package is listed');
+
+  t.equal((await dispatch('m-1', { AlgID: 2006, AlgVersion: '1.0.0' }, { Threshold: 20 })).StatusCode, '0');
+  t.equal((await dispatch('h-1', { AlgID: 9103, AlgVersion: '1.0.0', AlgFileURL: pathToFileURL(trapRpk).href })).StatusCode, '0');
+  await waitFor('both tasks to end', async () => (ex.taskStatus('m-1')?.ExecutionStatus === 0 && [0, 4].includes(ex.taskStatus('h-1')?.ExecutionStatus ?? -1) ? true : undefined), 60_000);
+  const hostile = ex.taskStatus('h-1')!;
+  t.equal(hostile.ExecutionStatus, 4, 'the trapping plugin task ends in error');
+  t.equal(hostile.ExceptionCode, 50, 'ExceptionCode 50 (run error)');
+  t.match(hostile.ExceptionDesc ?? '', /every one of \d+ frames failed in the algorithm/);
+  await waitFor('motion results', async () => (got.filter((g) => g.TaskID === 'm-1').length >= 19 ? true : undefined), 10_000);
+  const motion = got.filter((g) => g.TaskID === 'm-1');
+  t.ok(motion.length >= 19 && motion.length <= 21, `about 20 results from 4 s at 5 fps (${motion.length})`);
+  const data = motion.map((g) => ((g.TaskResultData as { AnalysisResult: Array<{ Type: number; ResultData: { Motion: boolean; Boxes: Array<{ x: number; y: number; w: number; h: number }>; FrameWidth: number } }> }).AnalysisResult[0]));
+  t.equal(data[0].Type, 4, 'scene-level result');
+  const moving = data.filter((d) => d.ResultData.Motion);
+  t.ok(moving.length >= motion.length - 2, `the moving test pattern is detected in ${moving.length}/${motion.length} frames`);
+  const box = moving[0].ResultData.Boxes[0];
+  t.ok(box.x >= 0 && box.x + box.w <= 640 && box.w > 0, `boxes mapped to frame pixels (${JSON.stringify(box)})`);
+  t.equal(moving[0].ResultData.FrameWidth, 640);
+});
