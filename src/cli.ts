@@ -11,8 +11,10 @@ const HELP = `retinad — digital-retina device–edge–cloud collaboration run
 Usage:
   retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
+                    [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token T] [--device-id ID] [--advertise URL]
-                    [--keepalive SECONDS] [--max-retries N]
+                    [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
+  retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
   retinad version
 
@@ -61,16 +63,17 @@ function url(v: string | undefined, flag: string): string | undefined {
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
-    allowPositionals: false,
     options: {
       listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' },
     },
+    allowPositionals: cmd === 'plugin',
   });
   const token = values.token ?? process.env.RETINAD_TOKEN ?? undefined;
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
@@ -88,7 +91,14 @@ async function main(argv: string[]): Promise<void> {
         scheduler: url(values.scheduler, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
         maxTasks: int(values['max-tasks'], '--max-tasks', 1, 1024), deviceType: dt as DeviceType | undefined,
         longitude: values.longitude, latitude: values.latitude,
+        trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
+        pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
       });
+      return;
+    }
+    case 'plugin': {
+      const { runPluginCommand } = await import('./plugins/cli.ts');
+      await runPluginCommand(positionals, { dataDir: need(values['data-dir'], '--data-dir'), trustedKeys: values['trusted-keys'], devMode: values['plugin-dev-mode'] });
       return;
     }
     case 'scheduler':
@@ -96,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
-        maxRetries: int(values['max-retries'], '--max-retries', 0, 100),
+        maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
       });
       return;
     case 'demo': {
@@ -113,6 +123,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
+  if (err.name === 'PackageError') {
+    process.stderr.write(`retinad: package refused: ${err.message}\n`);
+    process.exit(3);
+  }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`retinad: ${err.message}\n\n${HELP}`);
     process.exit(2);

@@ -64,6 +64,10 @@ export interface ExecutorArgs {
   deviceType?: DeviceType;
   longitude?: string;
   latitude?: string;
+  trustedKeys?: string;
+  pluginDevMode?: boolean;
+  pluginWorkers?: number;
+  pluginThreads?: number;
 }
 
 /** `retinad executor …` */
@@ -75,6 +79,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
     executor = new Executor({
       deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
+      trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads,
     });
     return createExecutorServer(executor, { token: a.token, log });
   });
@@ -120,6 +125,8 @@ export interface SchedulerArgs {
   advertise?: string;
   keepaliveSec?: number;
   maxRetries?: number;
+  trustedKeys?: string;
+  pluginDevMode?: boolean;
 }
 
 /** `retinad scheduler …` */
@@ -130,7 +137,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const { url, app } = await bindThen(l, async (u) => {
     scheduler = new Scheduler({
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
-      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log,
+      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode,
     });
     return createSchedulerServer(scheduler, { token: a.token, log });
   });

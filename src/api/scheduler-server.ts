@@ -122,6 +122,27 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return page;
   });
 
+  // The algorithm model repository (our addition): publish, list, fetch by AlgFileURL.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 512 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  app.post('/System/AlgorithmRepository', { bodyLimit: 512 * 1024 * 1024 }, async (req, reply) => {
+    if (!Buffer.isBuffer(req.body)) return badRequest(reply, 'body: send the .rpk bytes as application/octet-stream');
+    try {
+      const e = s.repository.publish(req.body);
+      req.log.info({ AlgID: e.AlgID, AlgVersion: e.AlgVersion, signedBy: e.signedBy }, 'algorithm package published');
+      return { StatusCode: '0', ...e, AlgFileURL: s.algFileUrl(e.AlgID, e.AlgVersion) };
+    } catch (err) {
+      return reply.code(422).send(failure(`package refused: ${(err as Error).message}`));
+    }
+  });
+  app.get('/System/AlgorithmRepository', async () => ({ StatusCode: '0', AlgorithmList: s.repository.list().map((e) => ({ ...e, AlgFileURL: s.algFileUrl(e.AlgID, e.AlgVersion) })) }));
+  app.get('/System/AlgorithmRepository/:AlgID/:file', async (req, reply) => {
+    const { AlgID, file } = req.params as { AlgID: string; file: string };
+    const m = /^(.+)\.rpk$/.exec(file);
+    const pkg = /^\d{1,10}$/.test(AlgID) && m ? s.repository.read(Number(AlgID), m[1]) : undefined;
+    if (!pkg) return reply.code(404).send(failure(`no package AlgID ${AlgID.slice(0, 12)} ${file.slice(0, 40)}`));
+    return reply.type('application/octet-stream').send(pkg);
+  });
+
   // Our addition (PROTOCOL.md allows adding): what the scheduler knows of its executors.
   app.get('/System/DeviceList', async () => ({
     StatusCode: '0',

@@ -16,6 +16,9 @@ import { SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
 import { candidates, rank, type PlacementRequest } from './placement.ts';
 import { planSubtasks, type SubtaskPlan } from './planner.ts';
 import { Notifier } from './notifier.ts';
+import { AlgorithmRepository } from './repository.ts';
+import { TrustStore } from '../plugins/keys.ts';
+import path from 'node:path';
 
 export interface SchedulerOptions {
   deviceId: string;
@@ -25,6 +28,9 @@ export interface SchedulerOptions {
   token?: string;
   /** Keepalive interval handed to executors, seconds; offline after 3 missed. */
   keepaliveSec?: number;
+  /** Trusted publisher keys for the algorithm repository (default <data-dir>/trusted-keys). */
+  trustedKeysDir?: string;
+  pluginDevMode?: boolean;
   /** SB10: re-dispatches of a failed subtask. */
   maxRetries?: number;
   retryIntervalMs?: number;
@@ -40,6 +46,7 @@ export type SubmitOutcome = { ok: true; taskId: string } | { ok: false; message:
 export class Scheduler {
   readonly store: SchedulerStore;
   readonly client: RetinaClient;
+  readonly repository: AlgorithmRepository;
   private readonly notifier: Notifier;
   private readonly sessions = new Map<string, string>(); // session token → DeviceID
   private monitorTimer: NodeJS.Timeout | null = null;
@@ -50,6 +57,12 @@ export class Scheduler {
     this.store = new SchedulerStore(o.dataDir);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     this.notifier = new Notifier(this.client, o.log);
+    this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
+  }
+
+  /** AlgFileURL of a published package. */
+  algFileUrl(algId: number, version: string): string {
+    return `${this.o.publicUrl}/System/AlgorithmRepository/${algId}/${encodeURIComponent(version)}.rpk`;
   }
 
   get keepaliveSec(): number {
@@ -162,7 +175,8 @@ export class Scheduler {
     }
     const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
     await this.refreshStaleAlgorithms();
-    const { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
+    let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
+    if (!ranked.length) ranked = this.repositoryCandidates(req);
     if (!ranked.length) {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       return { ok: false, message: `no online executor offers ${what}` };
@@ -174,6 +188,15 @@ export class Scheduler {
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
     void this.placeAll(taskId, plans, req);
     return { ok: true, taskId };
+  }
+
+  /** Executors that lack the algorithm but can fetch it from the repository (AlgFileURL). */
+  private repositoryCandidates(req: PlacementRequest) {
+    const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
+    if (!pub) return [];
+    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: 1 };
+    const withAlg = this.store.devices().map((d) => ({ ...d, alg_resource: JSON.stringify({ DeviceID: d.device_id, AlgInfoList: [alg] }) }));
+    return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
   }
 
   private async refreshStaleAlgorithms(): Promise<void> {
@@ -190,11 +213,14 @@ export class Scheduler {
   private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>): Promise<void> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
+    if (!ranked.length) ranked = this.repositoryCandidates(preq);
     // With nobody else left, the excluded executor is still better than giving up.
     if (!ranked.length && exclude.size) ranked = rank({ ...preq, exclude: new Set() }, candidates(preq, this.store.devices(), this.store.activeCountByDevice())).ranked;
     const errors: string[] = [];
     for (const c of ranked) {
-      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion } };
+      // An executor without the package fetches it from our repository (AlgFileURL, table 20).
+      const published = this.repository.read(c.alg.AlgID, c.alg.AlgVersion) ? this.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
+      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
       this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
       try {
         const reply = await this.client.command(c.device.command_url!, {

@@ -16,19 +16,19 @@ export interface Cluster {
 }
 
 /** Starts the processes and waits until every executor is registered with its algorithms known. */
-export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number } = {}): Promise<Cluster> {
+export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number; schedulerArgs?: string[]; executorArgs?: string[] } = {}): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   // The decode self-benchmark has its own test; here it would only compete for the CPU.
   const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' };
-  const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1)],
+  const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1), ...(opts.schedulerArgs ?? [])],
     { env, logFile: path.join(dir, 'scheduler.log') });
   const executors: RoleProcess[] = [];
   const executorIds: string[] = [];
   for (let i = 1; i <= n; i++) {
     const id = `edge-${i}`;
     executorIds.push(id);
-    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url],
+    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url, ...(opts.executorArgs ?? [])],
       { env, logFile: path.join(dir, `${id}.log`) }));
   }
   const client = new RetinaClient({ token, senderId: 'test-initiator' });

@@ -1,0 +1,70 @@
+/**
+ * The scheduler's algorithm model repository (SM3, EC7): publishers upload signed packages,
+ * the scheduler verifies them against its own trusted keys and serves them to executors by
+ * AlgFileURL. Packages are stored as <data-dir>/repository/<AlgID>/<AlgVersion>.rpk.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { verifyPackage, PackageError } from '../plugins/package-file.ts';
+import type { TrustStore } from '../plugins/keys.ts';
+import type { PluginManifest } from '../plugins/manifest.ts';
+import { compareVersions } from './placement.ts';
+
+export interface RepoEntry {
+  AlgID: number;
+  AlgType: string;
+  AlgVersion: string;
+  size: number;
+  signedBy: string | null;
+}
+
+export class AlgorithmRepository {
+  private readonly dir: string;
+  private index: RepoEntry[] = [];
+
+  constructor(dataDir: string, private readonly trust: TrustStore, private readonly devMode = false) {
+    this.dir = path.join(dataDir, 'repository');
+    mkdirSync(this.dir, { recursive: true });
+    const f = path.join(this.dir, 'index.json');
+    if (existsSync(f)) this.index = JSON.parse(readFileSync(f, 'utf8')) as RepoEntry[];
+  }
+
+  /** Verifies and stores a package; a different package under an existing version is refused. */
+  publish(pkg: Buffer): RepoEntry {
+    const v = verifyPackage(pkg, this.trust, { devMode: this.devMode });
+    const m: PluginManifest = v.manifest;
+    const file = this.file(m.AlgID, m.AlgVersion);
+    if (existsSync(file)) {
+      const old = verifyPackage(readFileSync(file), this.trust, { devMode: true });
+      if (!old.manifestBytes.equals(v.manifestBytes)) throw new PackageError(`AlgID ${m.AlgID} version ${m.AlgVersion} is already published with other contents; publish a new AlgVersion`);
+    }
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, pkg);
+    renameSync(`${file}.tmp`, file);
+    const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy: v.signedBy };
+    this.index = [...this.index.filter((x) => !(x.AlgID === e.AlgID && x.AlgVersion === e.AlgVersion)), e];
+    writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify(this.index, null, 2));
+    return e;
+  }
+
+  private file(algId: number, version: string): string {
+    return path.join(this.dir, String(algId), `${version}.rpk`);
+  }
+
+  /** The package bytes, or undefined. */
+  read(algId: number, version: string): Buffer | undefined {
+    if (!this.index.some((e) => e.AlgID === algId && e.AlgVersion === version)) return undefined;
+    return readFileSync(this.file(algId, version));
+  }
+
+  /** Newest published version for AlgID or AlgType. */
+  newest(q: { algId?: number; algType?: string }): RepoEntry | undefined {
+    return this.index
+      .filter((e) => (q.algId === undefined || e.AlgID === q.algId) && (q.algType === undefined || e.AlgType.toLowerCase() === q.algType.toLowerCase()))
+      .sort((a, b) => compareVersions(b.AlgVersion, a.AlgVersion))[0];
+  }
+
+  list(): RepoEntry[] {
+    return [...this.index];
+  }
+}

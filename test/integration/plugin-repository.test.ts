@@ -1,0 +1,52 @@
+/**
+ * The algorithm model repository across processes (SM3, EC7, S2): a publisher signs and
+ * publishes a package with `retinad-plugin publish`; a TaskRequest by AlgType reaches an
+ * executor that never had it, which fetches it by AlgFileURL, verifies it, and runs it.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { startCluster, waitFor } from '../helpers/cluster.ts';
+import { clip } from '../helpers/media.ts';
+import { nativeDecoding } from '../../src/runtime/media/native.ts';
+import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.teardown(() => cluster.stop());
+  const rpk = path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk');
+  const before = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'motion', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'motion_detection' } },
+  });
+  t.match((before.body as { Message: string }).Message, /no online executor offers AlgType "motion_detection"/, 'not available before publishing');
+
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', rpk, '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  t.match(pub.stdout, /published: http:\/\/127\.0\.0\.1:\d+\/System\/AlgorithmRepository\/2006\/1\.0\.0\.rpk/);
+  const unsigned = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'package.json'), '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.not(unsigned.status, 0, 'garbage is refused by the repository');
+
+  const video = clip(path.join(dir, 'v.mp4'), { size: '640x360', seconds: 3 });
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'motion', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'motion_detection', TaskFrameRate: 5 } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  t.ok(id, `accepted: ${JSON.stringify(r.body)}`);
+  const info = await waitFor('task end', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
+  }, 60_000);
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
+  t.match(info.SubtaskInfoList?.[0].TaskDispatchInfo.AlgModelInfo.AlgFileURL ?? '', /AlgorithmRepository\/2006\/1\.0\.0\.rpk$/, 'dispatched with AlgFileURL');
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=100`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  t.ok(list.length >= 14, `${list.length} motion results stored`);
+  t.ok(list.every((x) => x.AlgID === 2006 && x.TaskResultData.AnalysisResult?.length === 1));
+});
