@@ -34,13 +34,29 @@ function readPluginJson(dir: string): PluginJson {
   return JSON.parse(readFileSync(f, 'utf8')) as PluginJson;
 }
 
+/** A model file: relative to the plugin, absolute, or inside an npm package ("@scope/pkg/assets/x.onnx"). */
 function resolveSource(dir: string, source: string): string {
   if (source.startsWith('.') || path.isAbsolute(source)) return path.resolve(dir, source);
-  return require.resolve(source, { paths: [dir, process.cwd()] }); // a file shipped in an npm package
+  const parts = source.split('/');
+  const name = source.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  const sub = parts.slice(source.startsWith('@') ? 2 : 1).join('/');
+  // Package "exports" may hide asset paths from require.resolve: look the package up by folder.
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const candidate = path.join(d, 'node_modules', name, sub);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(d) === d) break;
+  }
+  throw new UsageError(`models: cannot find ${source}`);
 }
 
 function build(dir: string): string {
   const pj = readPluginJson(dir);
+  // An example may generate sources first (e.g. a dictionary compiled into the module).
+  const pre = path.join(dir, 'prebuild.mjs');
+  if (existsSync(pre)) {
+    const r = spawnSync(process.execPath, [pre], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`prebuild failed:\n${r.stderr}`);
+  }
   const asc = require.resolve('assemblyscript/bin/asc.js');
   const outFile = path.join(dir, 'build', 'plugin.wasm');
   mkdirSync(path.dirname(outFile), { recursive: true });

@@ -24,6 +24,8 @@ export const ModelDecl = Obj({
   sha256: Sha256(),
   inputs: Arr(TensorDecl, { minItems: 1 }),
   outputs: Arr(TensorDecl, { minItems: 1 }),
+  /** Runs on the frame tensor (default) or on each crop of the crop stage. */
+  stage: Opt(Type.Union([Type.Literal('frame'), Type.Literal('crop')])),
 });
 
 /** How the host turns a frame into the plugin's input (native preprocess). */
@@ -37,6 +39,8 @@ export const InputDecl = Obj({
   mean: Opt(Arr(Type.Number(), { minItems: 3, maxItems: 3 })),
   std: Opt(Arr(Type.Number(), { minItems: 3, maxItems: 3 })),
   scale: Opt(Type.Number()),
+  /** Letterbox fill, pixel value 0–255. */
+  pad: Opt(Type.Integer({ minimum: 0, maximum: 255 })),
   /** Also hand the plugin the previous frame's input (stateless temporal plugins, e.g. motion). */
   previousFrame: Opt(Type.Boolean()),
 });
@@ -52,6 +56,12 @@ export const PluginManifest = Obj({
   entry: Obj({ wasm: RelPath() }),
   models: Opt(Arr(ModelDecl, { maxItems: 16 })),
   input: InputDecl,
+  /**
+   * A second stage on regions the first one found (e.g. recognise the text in each detected
+   * box): the host crops every ResultData.Boxes entry from the frame, preprocesses it as
+   * `input`, runs the crop-stage models and calls `export`; its JSON is merged into the box.
+   */
+  cropStage: Opt(Obj({ input: InputDecl, export: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }), maxCrops: Opt(Type.Integer({ minimum: 1, maximum: 256 })) })),
   /** JSON schema of AlgArgs (checked at dispatch). */
   algArgsSchema: Opt(JsonObject()),
   resources: Opt(Obj({

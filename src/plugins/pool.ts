@@ -18,11 +18,17 @@ export class PluginCallError extends Error {
 }
 
 export interface CallInput {
-  /** The preprocessed frame (a SharedArrayBuffer is passed to the worker without a copy). */
+  /**
+   * The preprocessed frame. An ArrayBuffer is transferred to the worker (zero-copy, detached
+   * here); a SharedArrayBuffer is shared (zero-copy, stays usable, e.g. as the next call's
+   * previous frame). ONNX Runtime refuses shared memory, so model inputs go as ArrayBuffer.
+   */
   input: ArrayBuffer | SharedArrayBuffer;
   previous?: ArrayBuffer | SharedArrayBuffer;
   ptsMs: number;
   args: Record<string, unknown>;
+  /** 'crop' runs the manifest's crop stage (its input, models and export). */
+  stage?: 'frame' | 'crop';
 }
 
 export interface CallResult {
@@ -67,18 +73,24 @@ export class PluginPool {
   async call(p: LoadedPlugin, c: CallInput): Promise<CallResult> {
     const queuedAt = performance.now();
     const m = p.manifest;
+    const stage = c.stage ?? 'frame';
+    const inp = stage === 'crop' && m.cropStage ? m.cropStage.input : m.input;
     const task = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
-      width: m.input.width, height: m.input.height, ptsMs: c.ptsMs, args: c.args,
+      exportName: stage === 'crop' && m.cropStage ? m.cropStage.export : 'rd_process',
+      width: inp.width, height: inp.height, ptsMs: c.ptsMs, args: c.args,
       input: c.input, previous: c.previous,
-      inputDims: (m.input.layout ?? 'nchw') === 'nchw' ? [1, 3, m.input.height, m.input.width] : [1, m.input.height, m.input.width, 3],
-      models: p.models.map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
+      inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],
+      models: p.models.filter((x) => x.stage === stage).map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
     };
     const signal = AbortSignal.timeout(m.limits.callDeadlineMs + (p.models.length ? 5000 : 0));
     let r: { output: string; inferMs: number; postMs: number; totalMs: number };
     try {
-      r = await this.piscina.run(task, { signal });
+      // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
+      // a SharedArrayBuffer is shared as it is.
+      const transferList = [c.input, c.previous].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+      r = await this.piscina.run(task, { signal, transferList });
     } catch (err) {
       const e = err as Error;
       if (signal.aborted || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);

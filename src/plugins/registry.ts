@@ -29,7 +29,7 @@ export interface LoadedPlugin {
   memoryInitialPages: number;
   /** The cap the host gives the memory: the manifest's, or the module's own if lower. */
   memoryMaximumPages: number;
-  models: Array<{ ModelID: number; ModelVersion: string; path: string; inputName: string; outputNames: string[] }>;
+  models: Array<{ ModelID: number; ModelVersion: string; path: string; inputName: string; outputNames: string[]; stage: 'frame' | 'crop' }>;
 }
 
 interface StateEntry {
@@ -113,8 +113,9 @@ export class PluginRegistry {
   /** Static checks, then one real call on a blank frame within the plugin's own deadline. */
   private async trial(p: LoadedPlugin): Promise<void> {
     if (!this.pool) return;
-    const bytes = p.manifest.input.width * p.manifest.input.height * 3 * ((p.manifest.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
-    await this.pool.call(p, { input: new ArrayBuffer(bytes), ptsMs: 0, args: {} });
+    const bytes = (i: PluginManifest['input']) => i.width * i.height * 3 * ((i.dtype ?? 'float32') === 'float32' ? 4 : 1);
+    await this.pool.call(p, { input: new ArrayBuffer(bytes(p.manifest.input)), ptsMs: 0, args: {} });
+    if (p.manifest.cropStage) await this.pool.call(p, { input: new ArrayBuffer(bytes(p.manifest.cropStage.input)), ptsMs: 0, args: {}, stage: 'crop' });
   }
 
   private load(algId: number, version: string, manifest?: PluginManifest): LoadedPlugin {
@@ -128,7 +129,7 @@ export class PluginRegistry {
     const p: LoadedPlugin = {
       manifest: m, dir, wasmPath, memoryInitialPages: shape.memoryInitialPages,
       memoryMaximumPages: Math.min(m.limits.wasmMemoryPages, shape.memoryMaximumPages ?? m.limits.wasmMemoryPages),
-      models: (m.models ?? []).map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: md.inputs[0].name, outputNames: md.outputs.map((o) => o.name) })),
+      models: (m.models ?? []).map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: md.inputs[0].name, outputNames: md.outputs.map((o) => o.name), stage: md.stage ?? 'frame' })),
     };
     this.loaded.set(key, p);
     return p;

@@ -91,7 +91,9 @@ export default async function run(task) {
   for (const m of task.models ?? []) {
     const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
     const ti = performance.now();
-    const feed = { [m.inputName]: new ort.Tensor('float32', new Float32Array(task.input), task.inputDims) };
+    // ONNX Runtime rejects SharedArrayBuffer-backed tensors: copy only in that case.
+    const data = task.input instanceof SharedArrayBuffer ? new Float32Array(task.input).slice() : new Float32Array(task.input);
+    const feed = { [m.inputName]: new ort.Tensor('float32', data, task.inputDims) };
     const out = await s.run(feed);
     inferMs += performance.now() - ti;
     for (const name of m.outputNames) {
@@ -127,7 +129,9 @@ export default async function run(task) {
   const ptr = ex.rd_alloc(bytes.length) >>> 0;
   if (!ptr || ptr + bytes.length > memory.buffer.byteLength) throw new Error('rd_alloc returned no usable memory for the input');
   new Uint8Array(memory.buffer, ptr, bytes.length).set(bytes);
-  const packed = BigInt.asUintN(64, ex.rd_process(ptr, bytes.length));
+  const fn = ex[task.exportName ?? 'rd_process'];
+  if (typeof fn !== 'function') throw new Error(`plugin does not export ${task.exportName}`);
+  const packed = BigInt.asUintN(64, fn(ptr, bytes.length));
   if (BigInt.asIntN(64, packed) < 0n) throw new Error(`plugin returned error code ${BigInt.asIntN(64, packed)}`);
   const outPtr = Number(packed >> 32n);
   const outLen = Number(packed & 0xffffffffn);

@@ -26,7 +26,7 @@ import { fetchPackage } from '../plugins/fetch.ts';
 import { Ajv } from 'ajv';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
-import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
+import { openFrameSource, MediaError, type FrameSource, type SourceFrame } from './media/frame-source.ts';
 import { OptionError } from './media/decoder-options.ts';
 import { decoderBackendInfo } from './backend.ts';
 
@@ -429,9 +429,9 @@ export class Executor {
     const dests = this.destinations(t.info);
     const m = p.manifest;
     const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
-      mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale };
+      mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale, pad: m.input.pad };
     const bytes = m.input.width * m.input.height * 3 * ((m.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
-    let previous: SharedArrayBuffer | undefined;
+    let previous: SharedArrayBuffer | ArrayBuffer | undefined;
     let firstWall = -1;
     let firstPts = 0;
     let failures = 0;
@@ -441,39 +441,43 @@ export class Executor {
       const f = await source.next();
       if (!f) return;
       t.framesIn++;
-      const input = new SharedArrayBuffer(bytes);
-      let info;
+      // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the worker.
+      const input = m.input.previousFrame ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      let results: Array<Record<string, unknown>>;
       try {
-        info = await f.preprocess(spec, new Uint8Array(input));
+        const info = await f.preprocess(spec, new Uint8Array(input));
+        if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
+        t.lastPtsMs = f.ptsMs;
+        let out: unknown;
+        try {
+          out = (await this.pluginPool().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
+        } catch (err) {
+          if (!(err instanceof PluginCallError)) throw err;
+          failures++;
+          t.exceptionCode = err.exceptionCode;
+          t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
+          this.o.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
+          this.changed(t);
+          previous = input;
+          continue;
+        }
+        previous = input;
+        results = ((out as { Results?: unknown[] })?.Results ?? []).filter((r): r is Record<string, unknown> => !!r && typeof r === 'object');
+        // Boxes come in input-tensor pixels; map them back to the frame.
+        const boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }> = [];
+        for (const r of results) {
+          const bs = (r.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
+          if (Array.isArray(bs)) for (const b of bs) {
+            b.x = Math.max(0, Math.round((b.x - info.padX) / info.scaleX)); b.y = Math.max(0, Math.round((b.y - info.padY) / info.scaleY));
+            b.w = Math.max(1, Math.min(f.width - b.x, Math.round(b.w / info.scaleX))); b.h = Math.max(1, Math.min(f.height - b.y, Math.round(b.h / info.scaleY)));
+            boxes.push(b as Record<string, unknown> & { x: number; y: number; w: number; h: number });
+          }
+        }
+        if (m.cropStage && boxes.length) await this.cropStage(t, p, f, boxes.slice(0, m.cropStage.maxCrops ?? 32));
       } finally {
         f.release();
       }
-      if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
-      t.lastPtsMs = f.ptsMs;
-      let out: unknown;
-      try {
-        out = (await this.pluginPool().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
-      } catch (err) {
-        if (!(err instanceof PluginCallError)) throw err;
-        failures++;
-        t.exceptionCode = err.exceptionCode;
-        t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
-        this.o.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
-        this.changed(t);
-        previous = input;
-        continue;
-      }
-      previous = input;
       t.framesOut++;
-      const results = ((out as { Results?: unknown[] })?.Results ?? []).filter((r): r is Record<string, unknown> => !!r && typeof r === 'object');
-      // Boxes come in input-tensor pixels; map them back to the frame.
-      for (const r of results) {
-        const boxes = (r.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
-        if (Array.isArray(boxes)) for (const b of boxes) {
-          b.x = Math.round((b.x - info.padX) / info.scaleX); b.y = Math.round((b.y - info.padY) / info.scaleY);
-          b.w = Math.round(b.w / info.scaleX); b.h = Math.round(b.h / info.scaleY);
-        }
-      }
       const body: TaskResultBody = {
         TaskID: t.id, DeviceID: this.o.deviceId,
         DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
@@ -524,6 +528,25 @@ export class Executor {
       }
     };
     void loop().then(() => this.finish(t, null, handle), (err: Error) => this.finish(t, err, handle));
+  }
+
+  /** Second stage: crop each box from the frame (natively), run the crop models and the plugin's crop export, merge its answer into the box. */
+  private async cropStage(t: ExecTask, p: LoadedPlugin, f: SourceFrame, boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }>): Promise<void> {
+    const ci = p.manifest.cropStage!.input;
+    const spec = { width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
+      mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad };
+    const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
+    await Promise.all(boxes.map(async (b) => {
+      const input = new ArrayBuffer(bytes);
+      await f.preprocess({ ...spec, crop: { x: b.x, y: b.y, width: b.w, height: b.h } }, new Uint8Array(input));
+      try {
+        const r = await this.pluginPool().call(p, { input, ptsMs: f.ptsMs, args: t.algArgs, stage: 'crop' });
+        if (r.output && typeof r.output === 'object') for (const [k, v] of Object.entries(r.output as Record<string, unknown>)) b[k in b ? `Crop${k}` : k] = v;
+      } catch (err) {
+        if (!(err instanceof PluginCallError)) throw err;
+        b.CropError = err.message.slice(0, 200);
+      }
+    }));
   }
 
   /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
