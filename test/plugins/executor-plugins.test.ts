@@ -60,7 +60,7 @@ t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip
   t.ok(algs.ok && algs.value.AlgResourceList[0].AlgInfoList.some((a) => a.AlgType === 'motion_detection' && a.AlgStatus === 1), 'ER3: the package is listed');
 
   t.equal((await dispatch('m-1', { AlgID: 2006, AlgVersion: '1.0.0' }, { Threshold: 20 })).StatusCode, '0');
-  t.equal((await dispatch('h-1', { AlgID: 9103, AlgVersion: '1.0.0', AlgFileURL: pathToFileURL(trapRpk).href })).StatusCode, '0');
+  t.equal((await dispatch('h-1', { AlgID: 9103, AlgVersion: '1.0.0', AlgFileURL: pathToFileURL(trapRpk).href }, { Always: 1 })).StatusCode, '0');
   await waitFor('both tasks to end', async () => (ex.taskStatus('m-1')?.ExecutionStatus === 0 && [0, 4].includes(ex.taskStatus('h-1')?.ExecutionStatus ?? -1) ? true : undefined), 60_000);
   const hostile = ex.taskStatus('h-1')!;
   t.equal(hostile.ExecutionStatus, 4, 'the trapping plugin task ends in error');
