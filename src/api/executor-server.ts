@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatRetinaDateTime } from '../protocol/index.ts';
 import type { Executor } from '../runtime/executor.ts';
 import type { Logger } from '../log.ts';
-import { createBaseServer } from './http-server.ts';
+import { createBaseServer, failure } from './http-server.ts';
 import { registerCommandRoute } from './command-route.ts';
 
 export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger }): FastifyInstance {
@@ -12,6 +12,18 @@ export function createExecutorServer(e: Executor, opts: { token?: string; log: L
   app.get('/System/Time', async () => {
     const now = e.clock.now();
     return { StatusCode: '0', SystemTimeObject: { LocalTime: formatRetinaDateTime(now), TimeZone: tz, UnixMs: now } };
+  });
+  // ED2 retrieval (our addition): nearest features among those other executors sent here.
+  app.post('/System/FeatureSearch', async (req, reply) => {
+    const b = req.body as { TaskID?: unknown; Vector?: unknown; K?: unknown } | undefined;
+    if (!b || typeof b !== 'object') return reply.code(400).send(failure('body: expected { TaskID?, Vector, K? }'));
+    if (!Array.isArray(b.Vector) || b.Vector.length === 0 || b.Vector.length > 65536 || !b.Vector.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      return reply.code(400).send(failure('Vector: must be a non-empty array of finite numbers'));
+    }
+    if (b.TaskID !== undefined && (typeof b.TaskID !== 'string' || b.TaskID.length > 128)) return reply.code(400).send(failure('TaskID: must be a string of at most 128 characters'));
+    const k = b.K === undefined ? 10 : b.K;
+    if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > 1000) return reply.code(400).send(failure('K: must be an integer 1..1000'));
+    return { StatusCode: '0', Matches: e.features.search((b.TaskID as string | undefined) ?? null, b.Vector as number[], k as number) };
   });
   registerCommandRoute(app, e.handlers(), {
     total_res_query: { TotalResourceList: [] },

@@ -24,6 +24,7 @@ import { PluginPool, PluginCallError } from '../plugins/pool.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { fetchPackage } from '../plugins/fetch.ts';
 import { Ajv } from 'ajv';
+import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
 import { openFrameSource, MediaError, type FrameSource, type SourceFrame } from './media/frame-source.ts';
@@ -73,6 +74,8 @@ export class Executor {
   private taskSeq = 0;
   private pool: PluginPool | null = null;
   readonly plugins: PluginRegistry;
+  /** ED2: features other executors send here, searchable. */
+  readonly features = new FeatureIndex();
   private readonly argsValidators = new Map<string, ReturnType<Ajv['compile']>>();
   private readonly instanceId: string;
   private closed = false;
@@ -105,6 +108,7 @@ export class Executor {
       });
     }
     this.restoreTasks();
+    for (const r of this.db.prepare('SELECT body FROM received_results ORDER BY id').iterate() as Iterable<{ body: string }>) this.indexFeatures(JSON.parse(r.body) as TaskResultBody);
   }
 
   /** Starts the outbox and the scheduler session (returns once registered or stopped). */
@@ -329,10 +333,18 @@ export class Executor {
     return { StatusCode: '0', TaskStatusSet: [{ DeviceID: this.o.deviceId, TaskStatusList: statuses }] };
   }
 
-  /** ED2 groundwork: results other executors send here are kept for the plugins that aggregate them. */
+  /** ED2: results other executors send here are kept, and their features indexed for retrieval. */
   private async onTaskResult(c: TaskResult, sender: string): Promise<CommandReplyBody> {
     this.db.prepare('INSERT INTO received_results (task_id, sender, body, at) VALUES (?, ?, ?, ?)').run(c.MessageBody.TaskID, sender, JSON.stringify(c.MessageBody), Date.now());
+    this.indexFeatures(c.MessageBody);
     return { StatusCode: '0' };
+  }
+
+  private indexFeatures(b: TaskResultBody): void {
+    for (const a of b.TaskResultData.AnalysisResult ?? []) {
+      const v = (a.FeatureInfo as { Vector?: unknown } | undefined)?.Vector;
+      if (v !== undefined) this.features.add(b.ParentTaskID ?? b.TaskID, v, { TaskID: b.TaskID, DeviceID: b.DeviceID, Ts: b.Ts, Pts: (a.ResultData as { Pts?: number } | undefined)?.Pts });
+    }
   }
 
   // ---- task life cycle -----------------------------------------------------------------
@@ -484,7 +496,11 @@ export class Executor {
         AlgID: m.AlgID, AlgVersion: m.AlgVersion,
         ...(m.models?.length ? { ModelList: m.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
         Ts: Math.round(firstWall + (f.ptsMs - firstPts)), CreateTime: this.clock.nowDateTime(),
-        TaskResultData: { AnalysisResult: results.map((r) => ({ ...(typeof r.Type === 'number' ? { Type: r.Type } : {}), ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height } })) },
+        TaskResultData: { AnalysisResult: results.map((r) => ({
+          ...(typeof r.Type === 'number' ? { Type: r.Type } : {}),
+          ...(r.FeatureInfo && typeof r.FeatureInfo === 'object' ? { FeatureInfo: r.FeatureInfo as Record<string, unknown> } : {}),
+          ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height },
+        })) },
       };
       if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
       if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
