@@ -50,3 +50,34 @@ t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs'
   t.ok(list.length >= 14, `${list.length} motion results stored`);
   t.ok(list.every((x) => x.AlgID === 2006 && x.TaskResultData.AnalysisResult?.length === 1));
 });
+
+t.test('OCR through the standard interfaces: publish, TaskRequest, stored AnalysisResults with text', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 1, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.teardown(() => cluster.stop());
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  const video = path.join(dir, 'sign.mp4');
+  const { ff } = await import('../helpers/media.ts');
+  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '1', '-vf', "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='GATE 42':fontsize=56:fontcolor=black:x=120:y=140",
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'read the sign', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'text_recognition', TaskFrameRate: 1 } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  const info = await waitFor('OCR task end', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
+  }, 120_000);
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  t.ok(list.length >= 1, `${list.length} results`);
+  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text: string }> }).Boxes.map((b) => b.Text));
+  t.ok(texts.includes('GATE 42'), `recognised: ${JSON.stringify(texts)}`);
+  t.strictSame(list[0].ModelList, [{ ModelID: 1, ModelVersion: 'PP-OCRv4-det' }, { ModelID: 2, ModelVersion: 'PP-OCRv4-rec' }], 'ModelList names the models (table 26)');
+});
