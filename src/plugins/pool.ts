@@ -6,6 +6,7 @@
 import { Piscina } from 'piscina';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
 import type { LoadedPlugin } from './registry.ts';
 
 /** A failed plugin call: the frame is reported with ExceptionCode 50 and the task goes on. */
@@ -84,20 +85,33 @@ export class PluginPool {
       inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],
       models: p.models.filter((x) => x.stage === stage).map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
     };
-    const signal = AbortSignal.timeout(m.limits.callDeadlineMs + (p.models.length ? 5000 : 0));
+    // The deadline runs from the moment a worker starts the call (it says so on a port), not
+    // from the queue: a busy pool must not make a well-behaved plugin look like it overran.
+    const deadline = m.limits.callDeadlineMs + (p.models.length ? 5000 : 0); // first use also loads the models
+    const controller = new AbortController();
+    const { port1, port2 } = new MessageChannel();
+    let timer: NodeJS.Timeout | undefined;
+    let overran = false;
+    port1.once('message', () => { timer = setTimeout(() => { overran = true; controller.abort(); }, deadline); });
+    const queueLimit = setTimeout(() => controller.abort(), 120_000);
     let r: { output: string; inferMs: number; postMs: number; totalMs: number };
     try {
       // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
       // a SharedArrayBuffer is shared as it is.
       const transferList = [c.input, c.previous].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
-      r = await this.piscina.run(task, { signal, transferList });
+      r = await this.piscina.run({ ...task, port: port2 }, { signal: controller.signal, transferList: [...transferList, port2] });
     } catch (err) {
       const e = err as Error;
-      if (signal.aborted || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
+      if (controller.signal.aborted && !overran) throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: waited 120 s for a free worker`);
+      if (overran || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
       if (/exceeds limits\.maxOutputBytes|outside its memory/.test(e.message)) throw new PluginCallError('output', e.message);
       if (/ABI/.test(e.message)) throw new PluginCallError('abi', e.message);
       if (e instanceof WebAssembly.RuntimeError || /unreachable|out of bounds|aborted|memory/i.test(e.message)) throw new PluginCallError('trap', `${m.AlgType} ${m.AlgVersion} trapped: ${e.message}`);
       throw new PluginCallError('error', `${m.AlgType} ${m.AlgVersion}: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(queueLimit);
+      port1.close();
     }
     let output: unknown;
     try {

@@ -83,6 +83,9 @@ function encodeInput(task, buffers) {
  */
 export default async function run(task) {
   const t0 = performance.now();
+  // Tell the host the call has started: its deadline counts from here, not from the queue.
+  task.port?.postMessage('start');
+  task.port?.close();
   const input = new Uint8Array(task.input);
   const buffers = [input];
   if (task.previous) buffers.push(new Uint8Array(task.previous));
