@@ -5,20 +5,17 @@
  * own frames (ExceptionCode 50) while another task keeps going.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
-import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { pino } from 'pino';
-import { Executor } from '../../src/runtime/executor.ts';
-import { createExecutorServer } from '../../src/api/executor-server.ts';
 import { RetinaClient } from '../../src/api/client.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { parse, AlgorithmResQueryReply } from '../../src/protocol/index.ts';
 import { clip } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { fixturePackage, testKeys } from '../helpers/plugins.ts';
+import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -26,29 +23,15 @@ t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip
   const dir = t.testdir({});
   const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')], { encoding: 'utf8' });
   t.equal(b.status, 0, `example plugins built ${b.stderr}`);
-  const keys = path.join(dir, 'edge', 'trusted-keys');
-  mkdirSync(keys, { recursive: true });
-  copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
-  writeFileSync(path.join(keys, 'tests.pub'), testKeys.publicPem);
   const trapRpk = path.join(dir, 'trap.rpk');
   writeFileSync(trapRpk, fixturePackage('trap'));
   const video = clip(path.join(dir, 'moving.mp4'), { size: '640x360', seconds: 4 });
-
-  const got: Array<Record<string, unknown>> = [];
-  const peer = http.createServer((req, res) => {
-    let s = '';
-    req.on('data', (c) => (s += c));
-    req.on('end', () => { got.push(JSON.parse(s).MessageBody); res.setHeader('content-type', 'application/json'); res.end('{"StatusCode":"0"}'); });
-  });
-  await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-  const log = pino({ level: 'silent' });
-  const ex = new Executor({ deviceId: 'edge-p', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', log, pluginWorkers: 2 });
-  const app = createExecutorServer(ex, { log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const peer = await startPeer();
+  const got = peer.received;
+  const { ex, url, close } = await startExecutor(dir, 'edge-p', { trust: [testKeys.publicPem] });
   const client = new RetinaClient({ senderId: 'sched' });
-  t.teardown(async () => { await ex.close(); await app.close(); await client.close(); peer.close(); });
-  const dst = [{ DeviceID: 'peer', OutputURL: `http://127.0.0.1:${(peer.address() as { port: number }).port}` }];
+  t.teardown(async () => { await close(); await client.close(); peer.close(); });
+  const dst = [{ DeviceID: 'peer', OutputURL: peer.url }];
   const dispatch = (id: string, alg: Record<string, unknown>, args: Record<string, unknown> = {}) => client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-p', MessageBody: { TaskDispatchList: [{
     TaskID: id, TaskAttr: 0, AlgModelInfo: alg, InputInfo: { StreamURL: pathToFileURL(video).href, TaskFrameRate: 5, AlgArgs: args }, DstDeviceList: dst }] } });
 

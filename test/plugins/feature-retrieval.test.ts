@@ -6,17 +6,14 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { mkdirSync, copyFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { pino } from 'pino';
-import { Executor } from '../../src/runtime/executor.ts';
-import { createExecutorServer } from '../../src/api/executor-server.ts';
 import { RetinaClient } from '../../src/api/client.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { startExecutor } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -27,20 +24,10 @@ t.test('A extracts, B aggregates and retrieves', { skip: !nativeDecoding() && 'n
   const video = path.join(dir, 'scenes.mp4');
   ff(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:d=2', '-f', 'lavfi', '-i', 'smptebars=size=320x240:rate=25:d=2', '-f', 'lavfi', '-i', 'mandelbrot=size=320x240:rate=25',
     '-filter_complex', '[2:v]trim=duration=2,setpts=PTS-STARTPTS[m];[0:v][1:v][m]concat=n=3:v=1[out]', '-map', '[out]', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
-  const log = pino({ level: 'silent' });
-  const mk = async (id: string) => {
-    const keys = path.join(dir, id, 'trusted-keys');
-    mkdirSync(keys, { recursive: true });
-    copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
-    const ex = new Executor({ deviceId: id, dataDir: path.join(dir, id), commandUrl: 'http://unused', log, pluginWorkers: 1 });
-    const app = createExecutorServer(ex, { log });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    return { ex, app, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
-  };
-  const a = await mk('edge-a');
-  const b = await mk('edge-b');
+  const a = await startExecutor(dir, 'edge-a', { pluginWorkers: 1 });
+  const b = await startExecutor(dir, 'edge-b', { pluginWorkers: 1 });
   const client = new RetinaClient({ senderId: 'sched' });
-  t.teardown(async () => { for (const n of [a, b]) { await n.ex.close(); await n.app.close(); } await client.close(); });
+  t.teardown(async () => { await a.close(); await b.close(); await client.close(); });
 
   const rpk = pathToFileURL(path.join(root, 'plugins-sdk', 'examples', 'build', 'frame_feature-1.0.0.rpk')).href;
   const r = await client.command(a.url, { CommandType: 'task_dispatch', DeviceID: 'edge-a', MessageBody: { TaskDispatchList: [{

@@ -5,18 +5,15 @@
  * decoding run in the plugin's WebAssembly; both models in the sandbox workers' ONNX sessions.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { pino } from 'pino';
-import { Executor } from '../../src/runtime/executor.ts';
-import { createExecutorServer } from '../../src/api/executor-server.ts';
 import { RetinaClient } from '../../src/api/client.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
@@ -37,32 +34,19 @@ function distance(a: string, b: string): number {
 t.test('text_recognition reads generated text with ≥ 90 % character accuracy', { skip: (!nativeDecoding() && 'needs the native preprocess') || (!existsSync(FONT) && 'needs fonts-dejavu-core') }, async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(dir, 'edge', 'trusted-keys');
-  mkdirSync(keys, { recursive: true });
-  copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
   const video = path.join(dir, 'text.mp4');
   const draw = LINES.map((l) => `drawtext=fontfile=${FONT}:text='${l.text}':fontsize=${l.size}:fontcolor=black:x=${l.x}:y=${l.y}`).join(',');
   ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '2', '-vf', draw, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
-
-  const got: Array<Record<string, unknown>> = [];
-  const peer = http.createServer((req, res) => {
-    let s = '';
-    req.on('data', (c) => (s += c));
-    req.on('end', () => { got.push(JSON.parse(s).MessageBody); res.setHeader('content-type', 'application/json'); res.end('{"StatusCode":"0"}'); });
-  });
-  await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-  const log = pino({ level: 'silent' });
-  const ex = new Executor({ deviceId: 'edge-o', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', log, pluginWorkers: 2 });
-  const app = createExecutorServer(ex, { log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const peer = await startPeer();
+  const got = peer.received;
+  const { ex, url, close } = await startExecutor(dir, 'edge-o');
   const client = new RetinaClient({ senderId: 'sched', timeoutMs: 120_000 });
-  t.teardown(async () => { await ex.close(); await app.close(); await client.close(); peer.close(); });
+  t.teardown(async () => { await close(); await client.close(); peer.close(); });
   const r = await client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-o', MessageBody: { TaskDispatchList: [{
     TaskID: 'ocr-1', TaskType: 8, TaskAttr: 0,
     AlgModelInfo: { AlgID: 2101, AlgVersion: '1.0.0', AlgFileURL: pathToFileURL(path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk')).href },
     InputInfo: { StreamURL: pathToFileURL(video).href, TaskFrameRate: 1 },
-    DstDeviceList: [{ DeviceID: 'peer', OutputURL: `http://127.0.0.1:${(peer.address() as { port: number }).port}` }] }] } });
+    DstDeviceList: [{ DeviceID: 'peer', OutputURL: peer.url }] }] } });
   t.equal(r.StatusCode, '0', r.Message ?? '');
   await waitFor('OCR task', async () => ([0, 4].includes(ex.taskStatus('ocr-1')?.ExecutionStatus ?? -1) ? true : undefined), 120_000);
   t.equal(ex.taskStatus('ocr-1')?.ExecutionStatus, 0, JSON.stringify(ex.taskStatus('ocr-1')));
