@@ -34,6 +34,8 @@ export interface CallInput {
 
 export interface CallResult {
   output: unknown;
+  /** Which execution provider ran each model, and the ones that failed before it. */
+  providers: Array<{ model: string; provider: string; fallbacks: string[] }>;
   queueMs: number;
   inferMs: number;
   postMs: number;
@@ -57,8 +59,9 @@ export class PluginPool {
 
   constructor(o: PoolOptions = {}) {
     const cores = os.availableParallelism?.() ?? os.cpus().length;
-    this.intraOpThreads = Math.max(1, o.intraOpThreads ?? 1);
-    this.workers = Math.max(1, o.workers ?? Math.floor(cores / this.intraOpThreads));
+    this.intraOpThreads = Math.max(1, Math.min(cores, o.intraOpThreads ?? 1));
+    // workers × intra-op threads never exceeds the cores: oversubscription only adds contention.
+    this.workers = Math.max(1, Math.min(o.workers ?? cores, Math.floor(cores / this.intraOpThreads)));
     this.eps = o.executionProviders ?? [];
     this.piscina = new Piscina({
       filename: fileURLToPath(new URL('./sandbox-worker.mjs', import.meta.url)),
@@ -94,7 +97,7 @@ export class PluginPool {
     let overran = false;
     port1.once('message', () => { timer = setTimeout(() => { overran = true; controller.abort(); }, deadline); });
     const queueLimit = setTimeout(() => controller.abort(), 120_000);
-    let r: { output: string; inferMs: number; postMs: number; totalMs: number };
+    let r: { output: string; inferMs: number; postMs: number; totalMs: number; providers: CallResult['providers'] };
     try {
       // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
       // a SharedArrayBuffer is shared as it is.
@@ -119,7 +122,12 @@ export class PluginPool {
     } catch {
       throw new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
     }
-    return { output, queueMs: Math.max(0, performance.now() - queuedAt - r.totalMs), inferMs: r.inferMs, postMs: r.postMs, totalMs: performance.now() - queuedAt };
+    return { output, providers: r.providers ?? [], queueMs: Math.max(0, performance.now() - queuedAt - r.totalMs), inferMs: r.inferMs, postMs: r.postMs, totalMs: performance.now() - queuedAt };
+  }
+
+  /** Execution providers tried before CPU. */
+  get executionProviders(): string[] {
+    return [...this.eps];
   }
 
   /** Worker threads alive now (tests watch replacements). */

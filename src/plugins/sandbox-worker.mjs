@@ -27,11 +27,16 @@ async function sessionFor(path, opts) {
     ort ??= await import('onnxruntime-node');
     s = (async () => {
       // Execution providers in order; a failed accelerator falls back to CPU instead of failing the task.
-      for (const ep of [...(opts.executionProviders ?? []), 'cpu']) {
+      const tried = [];
+      for (const ep of [...(opts.executionProviders ?? []).filter((e) => e !== 'cpu'), 'cpu']) {
         try {
-          return await ort.InferenceSession.create(path, { executionProviders: [ep], intraOpNumThreads: opts.intraOpNumThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+          const s = await ort.InferenceSession.create(path, { executionProviders: [ep], intraOpNumThreads: opts.intraOpNumThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+          s.retinadProvider = ep;
+          s.retinadFallbacks = tried;
+          return s;
         } catch (err) {
           if (ep === 'cpu') throw err;
+          tried.push(`${ep}: ${String(err?.message ?? err).split('\n')[0].slice(0, 160)}`);
         }
       }
     })();
@@ -90,6 +95,7 @@ export default async function run(task) {
   const buffers = [input];
   if (task.previous) buffers.push(new Uint8Array(task.previous));
   const tensors = [];
+  const providers = [];
   let inferMs = 0;
   for (const m of task.models ?? []) {
     const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
@@ -98,6 +104,7 @@ export default async function run(task) {
     const data = task.input instanceof SharedArrayBuffer ? new Float32Array(task.input).slice() : new Float32Array(task.input);
     const feed = { [m.inputName]: new ort.Tensor('float32', data, task.inputDims) };
     const out = await s.run(feed);
+    providers.push({ model: m.path.split('/').pop(), provider: s.retinadProvider, fallbacks: s.retinadFallbacks });
     inferMs += performance.now() - ti;
     for (const name of m.outputNames) {
       const t = out[name];
@@ -141,5 +148,5 @@ export default async function run(task) {
   if (outLen > task.maxOutputBytes) throw new Error(`plugin output of ${outLen} bytes exceeds limits.maxOutputBytes (${task.maxOutputBytes})`);
   if (outPtr + outLen > memory.buffer.byteLength) throw new Error('plugin output points outside its memory');
   const text = readString(memory, outPtr, outLen);
-  return { output: text, inferMs, postMs: performance.now() - tp, totalMs: performance.now() - t0 };
+  return { output: text, inferMs, postMs: performance.now() - tp, totalMs: performance.now() - t0, providers };
 }

@@ -1,0 +1,39 @@
+/**
+ * Issue 4 §4: ONNX Runtime inside the sandbox workers. A requested accelerator that cannot load
+ * (CUDA on this CPU-only build) falls back to CPU instead of failing the task; the thread budget
+ * never exceeds the cores; sessions are created once per worker and reused.
+ */
+import t from 'tap';
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { PluginPool } from '../../src/plugins/pool.ts';
+import { PluginRegistry } from '../../src/plugins/registry.ts';
+import { TrustStore } from '../../src/plugins/keys.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+t.test('cuda requested: the model still runs, on CPU, and says why', async (t) => {
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const trust = new TrustStore();
+  trust.add(readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), 'utf8'));
+  const pool = new PluginPool({ workers: 1, intraOpThreads: 1, executionProviders: ['cuda'] });
+  t.teardown(() => pool.close());
+  const reg = new PluginRegistry(t.testdir({}), trust, pool);
+  const r = await reg.install(readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk')));
+  t.equal(r.status, 'valid', `installed: ${r.error ?? ''}`);
+  const p = reg.get(2101)!;
+  const first = await pool.call(p, { input: new ArrayBuffer(3 * 640 * 640 * 4), ptsMs: 1, args: {} });
+  t.equal(first.providers[0].provider, 'cpu');
+  t.match(first.providers[0].fallbacks[0] ?? '', /^cuda: /, `fallback recorded: ${first.providers[0].fallbacks[0]}`);
+  const second = await pool.call(p, { input: new ArrayBuffer(3 * 640 * 640 * 4), ptsMs: 2, args: {} });
+  t.ok(second.inferMs < first.totalMs, `the session is reused (first call ${first.totalMs.toFixed(0)} ms incl. session creation, inference now ${second.inferMs.toFixed(0)} ms)`);
+});
+
+t.test('workers × intra-op threads ≤ cores', async (t) => {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const p = new PluginPool({ workers: 64, intraOpThreads: 64 });
+  t.ok(p.workers * p.intraOpThreads <= cores, `${p.workers} × ${p.intraOpThreads} on ${cores} cores`);
+  await p.close();
+});
