@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { PluginPool } from '../src/plugins/pool.ts';
+import { Batcher } from '../src/plugins/batcher.ts';
 import { PluginRegistry } from '../src/plugins/registry.ts';
 import { TrustStore } from '../src/plugins/keys.ts';
 import { openFrameSource } from '../src/runtime/media/frame-source.ts';
@@ -46,8 +47,9 @@ async function main(): Promise<void> {
     return (FRAMES * 1000) / (performance.now() - r0);
   };
 
-  async function pipeline(streams: number, workers: number, threads: number) {
+  async function pipeline(streams: number, workers: number, threads: number, batch = 1) {
     const pool = new PluginPool({ workers, intraOpThreads: threads });
+    const batcher = new Batcher(pool, { maxBatch: batch, maxDelayMs: 10 });
     const reg = new PluginRegistry(path.join(dir, `reg-${streams}`), trust, pool);
     await reg.install(rpk);
     const p = reg.get(2101)!;
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
         const cur = await next;
         if (!cur) break;
         next = n + 1 < per ? prep() : Promise.resolve(null);
-        const r = await pool.call(p, { input: cur.input, ptsMs: cur.ptsMs, args: {} });
+        const r = await batcher.call(p, { input: cur.input, ptsMs: cur.ptsMs, args: {} });
         stages.queue.push(r.queueMs);
         stages.infer.push(r.inferMs);
         stages.post.push(r.postMs);
@@ -89,18 +91,22 @@ async function main(): Promise<void> {
     return { fps, stages };
   }
   const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
-  const ratios = { one: [] as number[], four: [] as number[] };
+  const ratios = { one: [] as number[], four: [] as number[], batched: [] as number[] };
   const raws: number[] = [];
   let one!: Awaited<ReturnType<typeof pipeline>>;
   let four!: Awaited<ReturnType<typeof pipeline>>;
+  let batched!: Awaited<ReturnType<typeof pipeline>>;
   for (let k = 0; k < ROUNDS; k++) {
     const r1 = await raw();
     one = await pipeline(1, 1, CORES);
     const r2 = await raw();
     four = await pipeline(4, CORES, 1);
-    raws.push(r1, r2);
+    const r3 = await raw();
+    batched = await pipeline(4, 1, CORES, 4);
+    raws.push(r1, r2, r3);
     ratios.one.push(one.fps / r1);
     ratios.four.push(four.fps / r2);
+    ratios.batched.push(batched.fps / r3);
   }
   await session.release();
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -110,7 +116,8 @@ async function main(): Promise<void> {
     preprocessMs: { p50: pct(r.stages.pre, 50), p99: pct(r.stages.pre, 99) }, queueMs: { p50: pct(r.stages.queue, 50), p99: pct(r.stages.queue, 99) },
     inferMs: { p50: pct(r.stages.infer, 50), p99: pct(r.stages.infer, 99) }, postMs: { p50: pct(r.stages.post, 50), p99: pct(r.stages.post, 99) },
   });
-  const rows = [row(`1 stream (1 worker × ${CORES} threads)`, one, med(ratios.one)), row(`4 streams (${CORES} workers × 1 thread, no batching)`, four, med(ratios.four))];
+  const rows = [row(`1 stream (1 worker × ${CORES} threads)`, one, med(ratios.one)), row(`4 streams (${CORES} workers × 1 thread, no batching)`, four, med(ratios.four)),
+    row(`4 streams, dynamic batching ≤ 4 (1 worker × ${CORES} threads)`, batched, med(ratios.batched))];
   const meta = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: CORES, frames: FRAMES, rounds: ROUNDS, model: 'PP-OCRv4 det 640x640', rawFps: +rawFps.toFixed(2), rawMs: { p50: pct(rawLat, 50), p99: pct(rawLat, 99) } };
   const out = path.join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });

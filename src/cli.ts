@@ -12,6 +12,7 @@ Usage:
   retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
+                    [--plugin-max-batch N]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
@@ -71,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' },
+      'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
   });
@@ -93,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
         longitude: values.longitude, latitude: values.latitude,
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
+        pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64),
       });
       return;
     }

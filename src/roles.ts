@@ -68,6 +68,7 @@ export interface ExecutorArgs {
   pluginDevMode?: boolean;
   pluginWorkers?: number;
   pluginThreads?: number;
+  pluginMaxBatch?: number;
 }
 
 /** `retinad executor …` */
@@ -79,7 +80,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
     executor = new Executor({
       deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
-      trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads,
+      trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
     });
     return createExecutorServer(executor, { token: a.token, log });
   });

@@ -32,6 +32,14 @@ export interface CallInput {
   stage?: 'frame' | 'crop';
 }
 
+/** Turns a worker-side failure into the PluginCallError a task reports. */
+function classify(m: LoadedPlugin['manifest'], e: Error): PluginCallError {
+  if (/exceeds limits\.maxOutputBytes|outside its memory/.test(e.message)) return new PluginCallError('output', e.message);
+  if (/ABI/.test(e.message)) return new PluginCallError('abi', e.message);
+  if (e instanceof WebAssembly.RuntimeError || /unreachable|out of bounds|aborted|memory/i.test(e.message)) return new PluginCallError('trap', `${m.AlgType} ${m.AlgVersion} trapped: ${e.message}`);
+  return new PluginCallError('error', `${m.AlgType} ${m.AlgVersion}: ${e.message}`);
+}
+
 export interface CallResult {
   output: unknown;
   /** Which execution provider ran each model, and the ones that failed before it. */
@@ -40,6 +48,8 @@ export interface CallResult {
   inferMs: number;
   postMs: number;
   totalMs: number;
+  /** Frames that shared this inference (1 without batching). */
+  batch?: number;
 }
 
 export interface PoolOptions {
@@ -75,6 +85,28 @@ export class PluginPool {
 
   /** Runs one call of `p` on `c`; rejects with PluginCallError. */
   async call(p: LoadedPlugin, c: CallInput): Promise<CallResult> {
+    return this.run(p, [c]).then((r) => {
+      const x = r[0];
+      if (x instanceof PluginCallError) throw x;
+      return x;
+    });
+  }
+
+  /**
+   * Runs several frames of one plugin as one batch: the models see them stacked along the batch
+   * dimension (one inference), the plugin runs per frame. Each frame gets its own result or error.
+   */
+  async callBatch(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
+    try {
+      return await this.run(p, items);
+    } catch (err) {
+      return items.map(() => err as PluginCallError);
+    }
+  }
+
+  private async run(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
+    const c = items[0];
+    const batch = items.length > 1;
     const queuedAt = performance.now();
     const m = p.manifest;
     const stage = c.stage ?? 'frame';
@@ -84,45 +116,48 @@ export class PluginPool {
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
       exportName: stage === 'crop' && m.cropStage ? m.cropStage.export : 'rd_process',
       width: inp.width, height: inp.height, ptsMs: c.ptsMs, args: c.args,
-      input: c.input, previous: c.previous,
+      input: c.input, previous: batch ? undefined : c.previous,
+      ...(batch ? { inputs: items.map((x) => x.input), ptsList: items.map((x) => x.ptsMs), argsList: items.map((x) => x.args) } : {}),
       inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],
       models: p.models.filter((x) => x.stage === stage).map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
     };
     // The deadline runs from the moment a worker starts the call (it says so on a port), not
     // from the queue: a busy pool must not make a well-behaved plugin look like it overran.
-    const deadline = m.limits.callDeadlineMs + (p.models.length ? 5000 : 0); // first use also loads the models
+    const deadline = m.limits.callDeadlineMs * items.length + (p.models.length ? 5000 : 0); // first use also loads the models
     const controller = new AbortController();
     const { port1, port2 } = new MessageChannel();
     let timer: NodeJS.Timeout | undefined;
     let overran = false;
     port1.once('message', () => { timer = setTimeout(() => { overran = true; controller.abort(); }, deadline); });
     const queueLimit = setTimeout(() => controller.abort(), 120_000);
-    let r: { output: string; inferMs: number; postMs: number; totalMs: number; providers: CallResult['providers'] };
+    let r: { output?: string; outputs?: Array<{ ok: boolean; text?: string; error?: string }>; inferMs: number; postMs: number; totalMs: number; providers: CallResult['providers'] };
     try {
       // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
       // a SharedArrayBuffer is shared as it is.
-      const transferList = [c.input, c.previous].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+      const transferList = [...items.map((x) => x.input), batch ? undefined : c.previous].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
       r = await this.piscina.run({ ...task, port: port2 }, { signal: controller.signal, transferList: [...transferList, port2] });
     } catch (err) {
       const e = err as Error;
       if (controller.signal.aborted && !overran) throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: waited 120 s for a free worker`);
       if (overran || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
-      if (/exceeds limits\.maxOutputBytes|outside its memory/.test(e.message)) throw new PluginCallError('output', e.message);
-      if (/ABI/.test(e.message)) throw new PluginCallError('abi', e.message);
-      if (e instanceof WebAssembly.RuntimeError || /unreachable|out of bounds|aborted|memory/i.test(e.message)) throw new PluginCallError('trap', `${m.AlgType} ${m.AlgVersion} trapped: ${e.message}`);
-      throw new PluginCallError('error', `${m.AlgType} ${m.AlgVersion}: ${e.message}`);
+      throw classify(m, e);
     } finally {
       clearTimeout(timer);
       clearTimeout(queueLimit);
       port1.close();
     }
-    let output: unknown;
-    try {
-      output = JSON.parse(r.output);
-    } catch {
-      throw new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
-    }
-    return { output, providers: r.providers ?? [], queueMs: Math.max(0, performance.now() - queuedAt - r.totalMs), inferMs: r.inferMs, postMs: r.postMs, totalMs: performance.now() - queuedAt };
+    const queueMs = Math.max(0, performance.now() - queuedAt - r.totalMs);
+    const texts = r.outputs ?? [{ ok: true, text: r.output }];
+    return texts.map((o) => {
+      if (!o.ok) return classify(m, new Error(o.error));
+      let output: unknown;
+      try {
+        output = JSON.parse(o.text ?? '');
+      } catch {
+        return new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
+      }
+      return { output, providers: r.providers ?? [], queueMs, inferMs: r.inferMs, postMs: r.postMs / texts.length, totalMs: performance.now() - queuedAt, batch: texts.length };
+    });
   }
 
   /** Execution providers tried before CPU. */

@@ -86,35 +86,8 @@ function encodeInput(task, buffers) {
  * task: { wasmPath, memInitial, memMax, maxOutputBytes, width, height, ptsMs, args,
  *         input: ArrayBuffer|SharedArrayBuffer, inputDims, previous?: same, models: [{ path, inputName, outputNames, ep, threads }] }
  */
-export default async function run(task) {
-  const t0 = performance.now();
-  // Tell the host the call has started: its deadline counts from here, not from the queue.
-  task.port?.postMessage('start');
-  task.port?.close();
-  const input = new Uint8Array(task.input);
-  const buffers = [input];
-  if (task.previous) buffers.push(new Uint8Array(task.previous));
-  const tensors = [];
-  const providers = [];
-  let inferMs = 0;
-  for (const m of task.models ?? []) {
-    const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
-    const ti = performance.now();
-    // ONNX Runtime rejects SharedArrayBuffer-backed tensors: copy only in that case.
-    const data = task.input instanceof SharedArrayBuffer ? new Float32Array(task.input).slice() : new Float32Array(task.input);
-    const feed = { [m.inputName]: new ort.Tensor('float32', data, task.inputDims) };
-    const out = await s.run(feed);
-    providers.push({ model: m.path.split('/').pop(), provider: s.retinadProvider, fallbacks: s.retinadFallbacks });
-    inferMs += performance.now() - ti;
-    for (const name of m.outputNames) {
-      const t = out[name];
-      buffers.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      tensors.push({ name, dims: t.dims.map(Number) });
-    }
-  }
-  const args = tensors.length ? { ...(task.args ?? {}), __tensors: tensors } : task.args;
-  const bytes = encodeInput({ ...task, args }, buffers);
-
+/** Runs the plugin's export on one input block in a fresh, capped instance. */
+function callPlugin(task, bytes) {
   const memory = new WebAssembly.Memory({ initial: task.memInitial, maximum: task.memMax });
   let logged = 0;
   const imports = {
@@ -135,7 +108,6 @@ export default async function run(task) {
   const ex = instance.exports;
   const abi = ex.rd_abi_version();
   if (abi !== ABI) throw new Error(`plugin speaks ABI ${abi}; the host speaks ABI ${ABI}`);
-  const tp = performance.now();
   const ptr = ex.rd_alloc(bytes.length) >>> 0;
   if (!ptr || ptr + bytes.length > memory.buffer.byteLength) throw new Error('rd_alloc returned no usable memory for the input');
   new Uint8Array(memory.buffer, ptr, bytes.length).set(bytes);
@@ -147,6 +119,68 @@ export default async function run(task) {
   const outLen = Number(packed & 0xffffffffn);
   if (outLen > task.maxOutputBytes) throw new Error(`plugin output of ${outLen} bytes exceeds limits.maxOutputBytes (${task.maxOutputBytes})`);
   if (outPtr + outLen > memory.buffer.byteLength) throw new Error('plugin output points outside its memory');
-  const text = readString(memory, outPtr, outLen);
-  return { output: text, inferMs, postMs: performance.now() - tp, totalMs: performance.now() - t0, providers };
+  return readString(memory, outPtr, outLen);
+}
+
+/**
+ * One call, or a batch: models run once on all inputs stacked along the batch dimension
+ * (dynamic batching across streams), then the plugin runs once per item on its slice of the
+ * outputs. A batch answers with one result (or error) per item.
+ * task: { wasmPath, memInitial, memMax, maxOutputBytes, exportName, width, height, ptsMs, args,
+ *         input | inputs[], inputDims, previous?, models: [{ path, inputName, outputNames, ep, threads }], port? }
+ */
+export default async function run(task) {
+  const t0 = performance.now();
+  // Tell the host the call has started: its deadline counts from here, not from the queue.
+  task.port?.postMessage('start');
+  task.port?.close();
+  const items = task.inputs ?? [task.input];
+  const n = items.length;
+  const perItemTensors = Array.from({ length: n }, () => []);
+  const perItemBuffers = items.map((b) => [new Uint8Array(b)]);
+  if (task.previous && n === 1) perItemBuffers[0].push(new Uint8Array(task.previous));
+  const providers = [];
+  let inferMs = 0;
+  for (const m of task.models ?? []) {
+    const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
+    // ONNX Runtime rejects SharedArrayBuffer-backed tensors; a batch is stacked into one buffer.
+    const one = task.inputDims.reduce((a, b) => a * b, 1);
+    let data;
+    if (n === 1) data = items[0] instanceof SharedArrayBuffer ? new Float32Array(items[0]).slice() : new Float32Array(items[0]);
+    else {
+      data = new Float32Array(one * n);
+      items.forEach((b, i) => data.set(new Float32Array(b, 0, one), i * one));
+    }
+    const dims = [n, ...task.inputDims.slice(1)];
+    const ti = performance.now();
+    const out = await s.run({ [m.inputName]: new ort.Tensor('float32', data, dims) });
+    inferMs += performance.now() - ti;
+    providers.push({ model: m.path.split('/').pop(), provider: s.retinadProvider, fallbacks: s.retinadFallbacks });
+    for (const name of m.outputNames) {
+      const t = out[name];
+      const d = t.dims.map(Number);
+      const per = t.data.length / n;
+      for (let i = 0; i < n; i++) {
+        const slice = t.data.subarray(i * per, (i + 1) * per);
+        perItemBuffers[i].push(new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength));
+        perItemTensors[i].push({ name, dims: [1, ...d.slice(1)] });
+      }
+    }
+  }
+  const tp = performance.now();
+  const outputs = perItemBuffers.map((buffers, i) => {
+    const itemArgs = task.argsList ? task.argsList[i] : task.args;
+    const args = perItemTensors[i].length ? { ...(itemArgs ?? {}), __tensors: perItemTensors[i] } : itemArgs;
+    const ptsMs = task.ptsList ? task.ptsList[i] : task.ptsMs;
+    try {
+      return { ok: true, text: callPlugin(task, encodeInput({ ...task, ptsMs, args, previous: i === 0 && n === 1 ? task.previous : undefined }, buffers)) };
+    } catch (err) {
+      if (n === 1) throw err;
+      return { ok: false, error: String(err?.message ?? err) };
+    }
+  });
+  const postMs = performance.now() - tp;
+  const totalMs = performance.now() - t0;
+  if (n === 1 && !task.inputs) return { output: outputs[0].text, inferMs, postMs, totalMs, providers };
+  return { outputs, inferMs, postMs, totalMs, providers };
 }

@@ -21,6 +21,7 @@ import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorith
 import { Transcoder, transcodeOptionsFromArgs } from './media/transcode.ts';
 import { PluginRegistry, type LoadedPlugin } from '../plugins/registry.ts';
 import { PluginPool, PluginCallError } from '../plugins/pool.ts';
+import { Batcher } from '../plugins/batcher.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { fetchPackage } from '../plugins/fetch.ts';
 import { Ajv } from 'ajv';
@@ -53,6 +54,9 @@ export interface ExecutorOptions {
   /** Plugin worker threads and ONNX intra-op threads per worker. */
   pluginWorkers?: number;
   pluginThreads?: number;
+  /** Dynamic batching across streams: most frames per inference (1 = off) and longest wait, ms. */
+  pluginMaxBatch?: number;
+  pluginBatchDelayMs?: number;
   log: Logger;
 }
 
@@ -73,6 +77,7 @@ export class Executor {
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private taskSeq = 0;
   private pool: PluginPool | null = null;
+  private batcher: Batcher | null = null;
   readonly plugins: PluginRegistry;
   /** ED2: features other executors send here, searchable. */
   readonly features = new FeatureIndex();
@@ -134,6 +139,14 @@ export class Executor {
   pluginPool(): PluginPool {
     this.pool ??= new PluginPool({ workers: this.o.pluginWorkers, intraOpThreads: this.o.pluginThreads });
     return this.pool;
+  }
+
+  /** Frame-stage calls go through the batcher: streams running the same model share inferences. */
+  private pluginBatcher(): Batcher {
+    // Off by default: on CPU a batch costs what its frames cost one by one (bench/results/plugins.md);
+    // it pays on accelerators. --plugin-max-batch turns it on.
+    this.batcher ??= new Batcher(this.pluginPool(), { maxBatch: this.o.pluginMaxBatch ?? 1, maxDelayMs: this.o.pluginBatchDelayMs ?? 5 });
+    return this.batcher;
   }
 
   private inUse = (id: number, v: string) => [...this.tasks.values()].some((t) => !t.finished && t.info.AlgModelInfo.AlgID === id && t.info.AlgModelInfo.AlgVersion === v);
@@ -462,7 +475,7 @@ export class Executor {
         t.lastPtsMs = f.ptsMs;
         let out: unknown;
         try {
-          out = (await this.pluginPool().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
+          out = (await this.pluginBatcher().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
         } catch (err) {
           if (!(err instanceof PluginCallError)) throw err;
           failures++;
