@@ -13,6 +13,7 @@ Napi::Function FrameWrap::Init(Napi::Env env) {
     InstanceMethod<&FrameWrap::Planes>("planes"),
     InstanceMethod<&FrameWrap::Release>("release"),
     StaticMethod<&FrameWrap::Create>("create"),
+    StaticMethod<&FrameWrap::DecodeImage>("decodeImage"),
   });
   g_frame_ctor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
@@ -253,6 +254,69 @@ Napi::Value FrameWrap::Create(const Napi::CallbackInfo& info) {
   av_image_fill_arrays(const_cast<uint8_t**>(src), sls, buf.Data(), fmt, w, h, 1);
   av_image_copy(df.frame->data, df.frame->linesize, src, sls, fmt, w, h);
   return New(env, std::move(df));
+}
+
+namespace {
+
+// Decodes a JPEG or PNG held in memory into a frame (crops another node sent us).
+class DecodeImageWorker : public Napi::AsyncWorker {
+ public:
+  DecodeImageWorker(Napi::Env env, Napi::Buffer<uint8_t> buf)
+      : Napi::AsyncWorker(env), d_(Napi::Promise::Deferred::New(env)), ref_(Napi::Persistent(buf)), data_(buf.Data()), len_(buf.Length()) {}
+  Napi::Promise Promise() { return d_.Promise(); }
+  void Execute() override {
+    const bool png = len_ >= 8 && data_[0] == 0x89 && data_[1] == 'P' && data_[2] == 'N' && data_[3] == 'G';
+    const bool jpeg = len_ >= 3 && data_[0] == 0xFF && data_[1] == 0xD8;
+    if (!png && !jpeg) { SetError("image: not a JPEG or PNG"); return; }
+    const AVCodec* codec = avcodec_find_decoder(png ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
+    if (!codec) { SetError("image: no decoder in this FFmpeg"); return; }
+    AVCodecContext* ctx = avcodec_alloc_context3(codec);
+    AVPacket* pkt = av_packet_alloc();
+    AVFrame* f = av_frame_alloc();
+    std::string err;
+    if (avcodec_open2(ctx, codec, nullptr) < 0) err = "image: cannot open decoder";
+    if (err.empty()) {
+      pkt->data = const_cast<uint8_t*>(data_);
+      pkt->size = (int)len_;
+      int r = avcodec_send_packet(ctx, pkt);
+      if (r >= 0) r = avcodec_receive_frame(ctx, f);
+      if (r < 0) err = "image: " + AvError(r);
+    }
+    if (err.empty()) {
+      FramePtr c = ToCanonical(f, false, &err);
+      if (c) out_.frame = c;
+    }
+    pkt->data = nullptr;
+    pkt->size = 0;
+    av_packet_free(&pkt);
+    av_frame_free(&f);
+    avcodec_free_context(&ctx);
+    if (!err.empty()) SetError(err);
+  }
+  void OnOK() override { d_.Resolve(FrameWrap::New(Env(), std::move(out_))); }
+  void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred d_;
+  Napi::Reference<Napi::Buffer<uint8_t>> ref_;
+  const uint8_t* data_;
+  size_t len_;
+  DecodedFrame out_;
+};
+
+}  // namespace
+
+// Frame.decodeImage(buffer: Buffer) → Promise<Frame>
+Napi::Value FrameWrap::DecodeImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) {
+    Napi::TypeError::New(env, "decodeImage(buffer): a Buffer is required").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new DecodeImageWorker(env, info[0].As<Napi::Buffer<uint8_t>>());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 }  // namespace retinad

@@ -19,6 +19,7 @@ class FrameWrap : public Napi::ObjectWrap<FrameWrap> {
   Napi::Value Planes(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   static Napi::Value Create(const Napi::CallbackInfo& info);
+  static Napi::Value DecodeImage(const Napi::CallbackInfo& info);
   bool Alive(Napi::Env env);
 
   DecodedFrame df_;

@@ -103,7 +103,11 @@ export interface NativeAddon {
   probe(): ProbeResult;
   Decoder?: new (o: NativeDecoderOptions) => NativeDecoder;
   codecs?(): { decoders: string[]; encoders: string[] };
-  Frame?: { create(width: number, height: number, format: 'yuv420p' | 'nv12' | 'rgb24', data: Buffer, fullRange?: boolean): NativeFrame };
+  Frame?: {
+    create(width: number, height: number, format: 'yuv420p' | 'nv12' | 'rgb24', data: Buffer, fullRange?: boolean): NativeFrame;
+    /** Decodes a JPEG or PNG held in memory. */
+    decodeImage(data: Buffer): Promise<NativeFrame>;
+  };
 }
 
 const require = createRequire(import.meta.url);
