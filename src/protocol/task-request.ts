@@ -1,6 +1,8 @@
 /** Clause 9.5: task request (tables 16–18) and this project's CustomInfo (PROTOCOL.md). */
 import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, type Static } from './fields.ts';
 import { StatusCodeField } from './common.ts';
+import { StrEnum } from './fields.ts';
+import { DEVICE_TYPE_VALUES } from './codes.ts';
 
 /** Table 17 <TaskBasicInfo>: the body of `POST /System/TaskRequest/`. */
 export const TaskBasicInfo = Obj({
@@ -38,6 +40,23 @@ export type TaskInput = Static<typeof TaskInput>;
 export const TimeWindow = Obj({ StartTime: Opt(DateTime()), EndTime: Opt(DateTime()) });
 
 /**
+ * A manual decomposition (M1, M2): a serial chain of stages, each an algorithm with its own
+ * AlgArgs, optionally on a given DeviceType (0 device, 1 edge, 2 cloud); each stage after the
+ * first works on the results of the one before it (e.g. detect on the camera's device,
+ * recognise the crops on the edge).
+ */
+export const TopologySpec = Obj({
+  Stages: Arr(Obj({
+    Name: StrMax(32, { minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
+    AlgType: Opt(StrMax(127, { minLength: 1 })),
+    AlgID: Opt(Int32()),
+    AlgArgs: Opt(JsonObject()),
+    DeviceType: Opt(StrEnum(DEVICE_TYPE_VALUES, 31)),
+  }), { minItems: 1, maxItems: 8 }),
+});
+export type TopologySpec = Static<typeof TopologySpec>;
+
+/**
  * InitiationInfo.CustomInfo as PROTOCOL.md defines it: where the data comes from and which
  * algorithm runs on it — table 17 has no fields for either.
  */
@@ -49,7 +68,7 @@ export const CustomInfo = Obj({
   TaskFrameRate: Opt(Int32({ minimum: 1, maximum: 1000 })),
   TaskAttr: Opt(Int32({ minimum: 0 })),
   TimeRange: Opt(Arr(TimeWindow)),
-  Topology: Opt(JsonObject()),
+  Topology: Opt(TopologySpec),
   NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
 });
 export type CustomInfo = Static<typeof CustomInfo>;

@@ -21,6 +21,8 @@ export class ExecTask {
   framesOut = 0;
   /** Frames taken from the source (framesOut counts those that produced a result). */
   framesIn = 0;
+  /** A downstream stage told to finish: it drains its inbox, then ends. */
+  draining = false;
   startedAt?: number;
   endedAt?: number;
   /** Current AlgArgs (Control 4 replaces them). */

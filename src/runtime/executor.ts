@@ -29,6 +29,8 @@ import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
 import { openFrameSource, MediaError, type FrameSource, type SourceFrame } from './media/frame-source.ts';
+import { nativeDecoding } from './media/native.ts';
+import { checkPreprocessSpec } from './media/preprocess-spec.ts';
 import { OptionError } from './media/decoder-options.ts';
 import { decoderBackendInfo } from './backend.ts';
 
@@ -74,6 +76,8 @@ export class Executor {
   private readonly outbox: Outbox;
   private readonly tasks = new Map<string, ExecTask>();
   private readonly sources = new Map<string, FrameSource>();
+  /** Downstream stages waiting for upstream results, by their TaskID. */
+  private readonly inboxes = new Map<string, (b: TaskResultBody) => void>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private taskSeq = 0;
   private pool: PluginPool | null = null;
@@ -227,8 +231,10 @@ export class Executor {
     if (bad) return `AlgModelInfo: ${bad}`;
     const p = this.plugins.get(AlgID, AlgVersion);
     if (!p) return `AlgModelInfo: AlgID ${AlgID} version "${AlgVersion}" is not usable here`;
-    if (!t.InputInfo.StreamURL) return 'InputInfo.StreamURL: is required';
-    if (!SUPPORTED_SCHEMES.test(t.InputInfo.StreamURL)) return `InputInfo.StreamURL: scheme of "${t.InputInfo.StreamURL.slice(0, 64)}" is not supported`;
+    const downstream = !t.InputInfo.StreamURL && (t.Dependencies?.length ?? 0) > 0;
+    if (!t.InputInfo.StreamURL && !downstream) return 'InputInfo.StreamURL: is required (or Dependencies, for a stage that works on another task\'s results)';
+    if (downstream && !p.manifest.cropStage) return `Dependencies: ${p.manifest.AlgType} has no crop stage to run on upstream results`;
+    if (t.InputInfo.StreamURL && !SUPPORTED_SCHEMES.test(t.InputInfo.StreamURL)) return `InputInfo.StreamURL: scheme of "${t.InputInfo.StreamURL.slice(0, 64)}" is not supported`;
     const schema = p.manifest.algArgsSchema;
     if (schema) {
       const key = `${AlgID}@${AlgVersion}`;
@@ -311,6 +317,11 @@ export class Executor {
         return null;
       case Control.Stop:
         if (t.finished) return null;
+        if (this.inboxes.has(t.id)) {
+          // A downstream stage finishes what it has received, then reports done itself.
+          this.sources.get(t.id)?.close();
+          return null;
+        }
         this.halt(t);
         t.transition(ExecutionStatus.Done);
         t.exceptionDesc = 'stopped by task_ops_control';
@@ -350,6 +361,10 @@ export class Executor {
   private async onTaskResult(c: TaskResult, sender: string): Promise<CommandReplyBody> {
     this.db.prepare('INSERT INTO received_results (task_id, sender, body, at) VALUES (?, ?, ?, ?)').run(c.MessageBody.TaskID, sender, JSON.stringify(c.MessageBody), Date.now());
     this.indexFeatures(c.MessageBody);
+    // Results of an upstream stage feed the downstream tasks that depend on it.
+    for (const t of this.tasks.values()) {
+      if (!t.finished && t.info.Dependencies?.some((d) => d.TaskID === c.MessageBody.TaskID)) this.inboxes.get(t.id)?.(structuredClone(c.MessageBody));
+    }
     return { StatusCode: '0' };
   }
 
@@ -426,6 +441,7 @@ export class Executor {
     this.changed(t);
     if (this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion)?.kind === 'transcode') return this.runTranscode(t);
     const plugin = this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion) ? undefined : this.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    if (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length) return this.runDownstream(t, plugin);
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
@@ -451,6 +467,16 @@ export class Executor {
    * results sent as AnalysisResult. A failed call costs that frame only (ExceptionCode 50).
    */
   private async pluginLoop(t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
+    try {
+      await this.pluginFrames(t, source, p);
+    } finally {
+      // Results bound for another executor are delivered before this stage says it is done,
+      // so the next stage has them all when it is told to finish.
+      if (this.destinations(t.info).some((d) => d !== this.o.schedulerUrl)) await this.outbox.flush(t.id, 30_000);
+    }
+  }
+
+  private async pluginFrames(t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
     const dests = this.destinations(t.info);
     const m = p.manifest;
     const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
@@ -498,7 +524,10 @@ export class Executor {
             boxes.push(b as Record<string, unknown> & { x: number; y: number; w: number; h: number });
           }
         }
-        if (m.cropStage && boxes.length) await this.cropStage(t, p, f, boxes.slice(0, m.cropStage.maxCrops ?? 32));
+        if (t.algArgs.Stage === 'detect') {
+          // First stage of a split: the crops travel to the next stage as lossless PNG.
+          await Promise.all(boxes.slice(0, m.cropStage?.maxCrops ?? 32).map(async (b) => { b.CropData = (await f.png({ x: b.x, y: b.y, width: b.w, height: b.h })).toString('base64'); }));
+        } else if (m.cropStage && boxes.length) await this.cropStage(t, p, f, boxes.slice(0, m.cropStage.maxCrops ?? 32));
       } finally {
         f.release();
       }
@@ -557,6 +586,72 @@ export class Executor {
       }
     };
     void loop().then(() => this.finish(t, null, handle), (err: Error) => this.finish(t, err, handle));
+  }
+
+  /**
+   * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
+   * with the crops as JPEG (CropData); each crop is decoded natively and run through the
+   * plugin's crop stage, and the result goes on with the upstream frame's time stamps. A stop
+   * (sent when the upstream stage is done) lets it finish what has arrived first.
+   */
+  private runDownstream(t: ExecTask, p: LoadedPlugin): void {
+    const inbox: TaskResultBody[] = [];
+    let wake: (() => void) | null = null;
+    const handle: FrameSource = {
+      backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0 }),
+      close: () => { t.draining = true; wake?.(); },
+    };
+    this.sources.set(t.id, handle);
+    this.inboxes.set(t.id, (b) => { inbox.push(b); wake?.(); });
+    const addon = nativeDecoding();
+    const dests = this.destinations(t.info);
+    const loop = async () => {
+      for (;;) {
+        while (!inbox.length && !t.draining && !this.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
+        wake = null;
+        const b = inbox.shift();
+        if (!b) return; // drained after a stop
+        t.framesIn++;
+        const results = b.TaskResultData.AnalysisResult ?? [];
+        for (const r of results) {
+          const boxes = ((r.ResultData ?? {}) as { Boxes?: Array<Record<string, unknown>> }).Boxes ?? [];
+          await Promise.all(boxes.map(async (box) => {
+            if (typeof box.CropData !== 'string') return;
+            const img = Buffer.from(box.CropData, 'base64');
+            delete box.CropData;
+            if (!addon) { box.CropError = 'no native decoder on this executor'; return; }
+            const frame = await addon.Frame!.decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
+            if (!frame) return;
+            const ci = p.manifest.cropStage!.input;
+            const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
+            const input = new ArrayBuffer(bytes);
+            try {
+              await frame.preprocess(checkPreprocessSpec({ width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
+                mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad }), input);
+            } finally {
+              frame.release();
+            }
+            try {
+              const out = await this.pluginPool().call(p, { input, ptsMs: Number((r.ResultData as { Pts?: number } | undefined)?.Pts ?? 0), args: t.algArgs, stage: 'crop' });
+              if (out.output && typeof out.output === 'object') for (const [k, v] of Object.entries(out.output as Record<string, unknown>)) box[k in box ? `Crop${k}` : k] = v;
+            } catch (err) {
+              if (!(err instanceof PluginCallError)) throw err;
+              box.CropError = err.message.slice(0, 200);
+            }
+          }));
+        }
+        t.framesOut++;
+        const body: TaskResultBody = {
+          ...b, TaskID: t.id, DeviceID: this.o.deviceId, AlgID: p.manifest.AlgID, AlgVersion: p.manifest.AlgVersion,
+          DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
+          ...(p.manifest.models?.length ? { ModelList: p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
+          CreateTime: this.clock.nowDateTime(),
+        };
+        if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
+        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+      }
+    };
+    void loop().then(() => { this.inboxes.delete(t.id); this.finish(t, null, handle); }, (err: Error) => { this.inboxes.delete(t.id); this.finish(t, err, handle); });
   }
 
   /** Second stage: crop each box from the frame (natively), run the crop models and the plugin's crop export, merge its answer into the box. */
@@ -619,7 +714,9 @@ export class Executor {
       t.transition(ExecutionStatus.Error, { code, desc: err.message });
       this.o.log.warn({ task: t.id, err: err.message }, 'task failed');
     } else {
-      if (t.framesOut === 0 && t.framesIn > 0) {
+      if (!t.info.InputInfo.StreamURL && t.framesIn === 0) {
+        t.transition(ExecutionStatus.Done); // a downstream stage whose upstream found nothing to pass on
+      } else if (t.framesOut === 0 && t.framesIn > 0) {
         t.transition(ExecutionStatus.Error, { code: ExceptionCode.RunError, desc: `every one of ${t.framesIn} frames failed in the algorithm: ${t.exceptionDesc ?? ''}`.slice(0, 500) });
       } else if (t.framesOut === 0) {
         t.transition(ExecutionStatus.Error, { code: ExceptionCode.DataSourceError, desc: `source ${t.info.InputInfo.StreamURL} produced no video frame` });
@@ -716,7 +813,9 @@ export class Executor {
 
   private async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<{ ok: boolean; permanent?: boolean; message?: string }> {
     const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
-    const r = await this.client.send(msg.method, joinUrl(dest, msg.path), body);
+    // The scheduler knows our session token; another executor knows only the node token.
+    const auth = dest !== this.o.schedulerUrl && this.o.token ? { authorization: `Bearer ${this.o.token}` } : undefined;
+    const r = await this.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
     const b = r.body as { StatusCode?: string; Message?: string } | undefined;
     if (r.status === 200 && b?.StatusCode === '0') return { ok: true };
     if (r.status === 401 && this.session) void this.session.ensureRegistered();

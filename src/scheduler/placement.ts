@@ -14,6 +14,8 @@ export interface PlacementRequest {
   exclude?: Set<string>;
   /** Preferred device for data locality (the camera's own box), M4. */
   nearDeviceId?: string;
+  /** Only executors of this DeviceType (0 device, 1 edge, 2 cloud). */
+  deviceType?: string;
 }
 
 /** An executor seen by the pipeline, with the algorithm it would run. */
@@ -54,6 +56,7 @@ export const FILTERS: Filter[] = [
   (_r, c) => (c.device.enabled ? null : 'disabled'),
   (_r, c) => (c.device.command_url ? null : 'no CommandURL'),
   (r, c) => (r.exclude?.has(c.device.device_id) ? 'excluded' : null),
+  (r, c) => (r.deviceType !== undefined && c.device.device_type !== r.deviceType ? `DeviceType ${c.device.device_type}, stage wants ${r.deviceType}` : null),
 ];
 
 export const SCORERS: Array<{ weight: number; score: Scorer }> = [

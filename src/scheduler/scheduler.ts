@@ -14,7 +14,7 @@ import { RetinaClient } from '../api/client.ts';
 import type { Logger } from '../log.ts';
 import { SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
 import { candidates, rank, type PlacementRequest } from './placement.ts';
-import { planSubtasks, type SubtaskPlan } from './planner.ts';
+import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { Notifier } from './notifier.ts';
 import { AlgorithmRepository } from './repository.ts';
 import { TrustStore } from '../plugins/keys.ts';
@@ -169,12 +169,34 @@ export class Scheduler {
     const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo ?? {});
     if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
     const custom = ci.value;
-    if (custom.AlgID === undefined && custom.AlgType === undefined) {
+    if (custom.Topology) {
+      for (const st of custom.Topology.Stages) {
+        if (st.AlgID === undefined && st.AlgType === undefined && custom.AlgID === undefined && custom.AlgType === undefined) {
+          return { ok: false, message: `InitiationInfo.CustomInfo.Topology: stage "${st.Name}" names no AlgID or AlgType` };
+        }
+      }
+      const names = custom.Topology.Stages.map((x) => x.Name);
+      if (new Set(names).size !== names.length) return { ok: false, message: 'InitiationInfo.CustomInfo.Topology: stage names must be unique' };
+    }
+    if (custom.AlgID === undefined && custom.AlgType === undefined && !custom.Topology) {
       if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
       else return { ok: false, message: 'InitiationInfo.CustomInfo: AlgID or AlgType is required to pick an algorithm' };
     }
     const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
     await this.refreshStaleAlgorithms();
+    if (custom.Topology) {
+      for (const st of custom.Topology.Stages) {
+        const sreq: PlacementRequest = { algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
+        const has = rank(sreq, candidates(sreq, this.store.devices(), this.store.activeCountByDevice())).ranked.length || this.repositoryCandidates(sreq).length;
+        if (!has) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+      }
+      const taskId = randomUUID();
+      this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
+      this.o.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
+      this.notifyStatus(taskId);
+      void this.placeAll(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
+      return { ok: true, taskId };
+    }
     let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(req);
     if (!ranked.length) {
@@ -205,8 +227,36 @@ export class Scheduler {
   }
 
   private async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
-    for (const plan of plans) await this.place(taskId, plan, req, 1, new Set());
+    // A stage sends its results to the next one: place downstream first, then point upstream at it.
+    const downstreamOf = new Map(plans.filter((p) => p.stage?.upstream).map((p) => [p.stage!.upstream!, p]));
+    const order = plans.some((p) => p.stage) ? [...plans].reverse() : plans;
+    for (const plan of order) {
+      const down = downstreamOf.get(plan.subtaskId);
+      if (down) {
+        const placed = this.store.subtask(down.subtaskId);
+        const dev = placed ? this.store.device(placed.device_id) : undefined;
+        if (dev?.command_url) plan.dispatch = { ...plan.dispatch, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      }
+      const preq = plan.stage ? { algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType } : req;
+      await this.place(taskId, plan, preq, 1, new Set());
+    }
     this.updateTaskStatus(taskId);
+  }
+
+  /** M2: when a stage finishes, the stages that consume its results are told to finish too (they drain first). */
+  private async finishDependents(done: SubtaskRow): Promise<void> {
+    for (const s of this.store.subtasks(done.task_id)) {
+      const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
+      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status as 1 | 2 | 3)) continue;
+      const dev = this.store.device(s.device_id);
+      if (!dev?.command_url) continue;
+      try {
+        await this.client.command(dev.command_url, { CommandType: CommandType.TaskOpsControl, CommandIdx: this.client.commandIdx(), DeviceID: dev.device_id,
+          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: 1 }] } });
+      } catch (err) {
+        this.o.log.warn({ subtask: s.subtask_id, err: (err as Error).message }, 'could not tell a dependent stage to finish');
+      }
+    }
   }
 
   /** Places and dispatches one subtask, trying the ranked executors in turn. */
@@ -260,6 +310,7 @@ export class Scheduler {
         const fresh = this.store.subtask(st.TaskID)!;
         this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
       }
+      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.finishDependents(this.store.subtask(st.TaskID)!);
       this.updateTaskStatus(sub.task_id);
     }
     return unknown;
@@ -288,7 +339,7 @@ export class Scheduler {
     const t = setTimeout(() => {
       this.retryTimers.delete(t);
       if (this.closed) return;
-      void this.place(s.task_id, plan, { algId: custom.AlgID, algType: custom.AlgType }, s.attempts + 1, new Set([s.device_id]));
+      void this.place(s.task_id, plan, { algId: dispatch.AlgModelInfo.AlgID || custom.AlgID, algType: dispatch.AlgModelInfo.AlgID ? undefined : custom.AlgType }, s.attempts + 1, new Set([s.device_id]));
     }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
     t.unref();
     this.retryTimers.add(t);

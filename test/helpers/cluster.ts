@@ -16,7 +16,7 @@ export interface Cluster {
 }
 
 /** Starts the processes and waits until every executor is registered with its algorithms known. */
-export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number; schedulerArgs?: string[]; executorArgs?: string[] } = {}): Promise<Cluster> {
+export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number; schedulerArgs?: string[]; executorArgs?: string[]; executorArgsFor?: (i: number) => string[] } = {}): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   // The decode self-benchmark has its own test; here it would only compete for the CPU.
@@ -28,7 +28,7 @@ export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: nu
   for (let i = 1; i <= n; i++) {
     const id = `edge-${i}`;
     executorIds.push(id);
-    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url, ...(opts.executorArgs ?? [])],
+    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url, ...(opts.executorArgs ?? []), ...(opts.executorArgsFor?.(i) ?? [])],
       { env, logFile: path.join(dir, `${id}.log`) }));
   }
   const client = new RetinaClient({ token, senderId: 'test-initiator' });

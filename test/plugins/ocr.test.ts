@@ -13,6 +13,7 @@ import { RetinaClient } from '../../src/api/client.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { distance } from '../helpers/text.ts';
 import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -23,13 +24,6 @@ const LINES = [
   { text: 'Camera 7 gate B', x: 40, y: 270, size: 36 },
 ];
 
-/** Levenshtein distance. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
 
 t.test('text_recognition reads generated text with ≥ 90 % character accuracy', { skip: (!nativeDecoding() && 'needs the native preprocess') || (!existsSync(FONT) && 'needs fonts-dejavu-core') }, async (t) => {
   const dir = t.testdir({});

@@ -29,6 +29,8 @@ export interface SourceFrame {
   readonly index: number;
   /** The frame (or a crop) as JPEG. */
   jpeg(quality?: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
+  /** The frame (or a crop) as lossless PNG (native backend only). */
+  png(crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
   /** Writes a model input tensor into `out` (native backend only). */
   preprocess(spec: PreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
   /** Frees the native picture now instead of at garbage collection. */
@@ -113,6 +115,7 @@ function wrapNative(f: NativeFrame): SourceFrame {
   return {
     ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index,
     jpeg: (quality = 90, crop) => f.encode('jpeg', quality, crop),
+    png: (crop) => f.encode('png', 0, crop),
     preprocess: (spec, out) => f.preprocess(checkPreprocessSpec(spec), out),
     release: () => f.release(),
   };
@@ -179,6 +182,7 @@ function pipeFrame(f: SampledFrame): SourceFrame {
       if (crop) throw new MediaError('env', 'crop needs the native backend (this one receives whole JPEGs from ffmpeg)');
       return f.jpeg;
     },
+    png: async () => { throw new MediaError('env', 'PNG needs the native backend (addon built with FFmpeg)'); },
     preprocess: async () => { throw new MediaError('env', 'preprocess needs the native backend (addon built with FFmpeg)'); },
     release: () => undefined,
   };

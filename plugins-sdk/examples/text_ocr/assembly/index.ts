@@ -123,5 +123,5 @@ export function rd_process_crop(ptr: usize, len: u32): i64 {
     last = best;
   }
   const score = kept > 0 ? sum / <f64>kept : 0;
-  return output("{\"Text\":\"" + jsonEscape(text) + "\",\"Score\":" + (Math.round(score * 1000) / 1000).toString() + "}");
+  return output("{\"Text\":\"" + jsonEscape(text.trim()) + "\",\"Score\":" + (Math.round(score * 1000) / 1000).toString() + "}");
 }

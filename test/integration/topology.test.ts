@@ -1,0 +1,75 @@
+/**
+ * A manual topology split across device and edge (M1, M2, S1, EB4, DE2, DE3): text is detected
+ * on the executor of DeviceType 0 (the camera's device), the crops travel to the executor of
+ * DeviceType 1 (the edge), which recognises them and reports the text. The scheduler wires the
+ * stages (DstDeviceList, Dependencies) and finishes the second when the first is done.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { startCluster, waitFor } from '../helpers/cluster.ts';
+import { ff } from '../helpers/media.ts';
+import { distance } from '../helpers/text.ts';
+import { nativeDecoding } from '../../src/runtime/media/native.ts';
+import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+
+t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  t.teardown(() => cluster.stop());
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  const video = path.join(dir, 'plate.mp4');
+  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '2', '-vf',
+    "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220",
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
+
+  const bad = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'x', InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], Topology: { Stages: [{ Name: 'a', AlgType: 'text_recognition', DeviceType: '2' }] } } },
+  });
+  t.match((bad.body as { Message: string }).Message, /Topology stage "a": no online executor of DeviceType 2 offers AlgType "text_recognition"/);
+
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'read signs', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: {
+      Inputs: [{ StreamURL: pathToFileURL(video).href }], TaskFrameRate: 1,
+      Topology: { Stages: [
+        { Name: 'detect', AlgType: 'text_recognition', AlgArgs: { Stage: 'detect' }, DeviceType: '0' },
+        { Name: 'recognize', AlgType: 'text_recognition', AlgArgs: { Stage: 'recognize' }, DeviceType: '1' },
+      ] } } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  t.ok(id, JSON.stringify(r.body));
+  const info = await waitFor('task end', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
+  }, 120_000);
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
+  const subs = info.SubtaskInfoList!;
+  t.equal(subs.length, 2, 'two subtasks (S1: the topology is recorded)');
+  const det = subs.find((s) => s.TaskDispatchInfo.TaskID.endsWith('.detect'))!;
+  const rec = subs.find((s) => s.TaskDispatchInfo.TaskID.endsWith('.recognize'))!;
+  t.equal(det.TaskExecutor.DeviceType, '0', 'detection ran on the device');
+  t.equal(rec.TaskExecutor.DeviceType, '1', 'recognition ran on the edge');
+  t.equal(det.TaskDispatchInfo.DstDeviceList[0].DeviceID, rec.TaskExecutor.DeviceID, 'detection results go to the recognising executor');
+  t.strictSame(rec.TaskDispatchInfo.Dependencies?.map((d) => d.TaskID), [det.TaskDispatchInfo.TaskID], 'recognition depends on detection');
+  t.notOk(rec.TaskDispatchInfo.InputInfo.StreamURL, 'the edge stage reads no stream');
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  t.ok(list.length >= 2, `${list.length} results stored`);
+  t.ok(list.every((x) => x.DeviceID === rec.TaskExecutor.DeviceID), 'results come from the edge stage');
+  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text?: string; CropData?: string }> }).Boxes);
+  t.ok(texts.every((b) => b.CropData === undefined), 'crops are not forwarded to the scheduler');
+  const words = [...new Set(texts.map((b) => b.Text ?? ''))];
+  const expected = ['LANE 3 OPEN', 'Speed 60'];
+  const errors = expected.reduce((n, e) => n + Math.min(...words.map((w) => distance(w, e)), e.length), 0);
+  const accuracy = 1 - errors / expected.join('').length;
+  t.ok(accuracy >= 0.9, `recognised on the edge: ${JSON.stringify(words)}, character accuracy ${(accuracy * 100).toFixed(1)} %`);
+});
