@@ -27,6 +27,10 @@ function stringArb(s: S): fc.Arbitrary<string> {
   if (s.const !== undefined) return fc.constant(s.const as string);
   const max = (s.maxBytes as number | undefined) ?? 64;
   const min = (s.minLength as number | undefined) ?? 0;
+  if (typeof s.pattern === 'string') {
+    const re = new RegExp(s.pattern as string);
+    return fc.stringMatching(re).map((x) => cutBytes(x, max)).filter((x) => x.length >= min && re.test(x));
+  }
   switch (s.format) {
     case 'retina-datetime':
       return fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2099, 11, 31) }).map((ms) => formatRetinaDateTime(ms, 0));
