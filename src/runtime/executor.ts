@@ -101,7 +101,13 @@ export class Executor {
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${this.instanceId}` });
     this.monitor = new ResourceMonitor({
       deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
-      extendInfo: () => ({ DecoderBackend: decoderBackendInfo() }), log: o.log,
+      // Installed algorithms in TotalResource too, so a resource query alone shows what this box can run.
+      extendInfo: () => ({
+        DecoderBackend: decoderBackendInfo(),
+        Algorithms: [...this.algorithms.list().map((a) => `${a.AlgID}:${a.AlgType}@${a.AlgVersion}`),
+          ...this.plugins.entries().map((e) => `${e.AlgID}:${e.AlgType}@${e.AlgVersion}${e.status === 'invalid' ? ' (invalid)' : ''}`)],
+      }),
+      log: o.log,
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });

@@ -81,3 +81,30 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
   t.ok(texts.includes('GATE 42'), `recognised: ${JSON.stringify(texts)}`);
   t.strictSame(list[0].ModelList, [{ ModelID: 1, ModelVersion: 'PP-OCRv4-det' }, { ModelID: 2, ModelVersion: 'PP-OCRv4-rec' }], 'ModelList names the models (table 26)');
 });
+
+t.test('frame features through the standard interfaces: publish, TaskRequest, stored FeatureInfo', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 1, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.teardown(() => cluster.stop());
+  t.equal(spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'frame_feature-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token]).status, 0);
+  const video = clip(path.join(dir, 'v.mp4'), { seconds: 2 });
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'features', TaskType: 4, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'frame_feature', TaskFrameRate: 2 } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  await waitFor('task end', async () => {
+    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
+    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
+    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
+  }, 60_000);
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  t.ok(list.length >= 3, `${list.length} results`);
+  const f = list[0].TaskResultData.AnalysisResult?.[0].FeatureInfo as { Dim: number; Vector: number[] };
+  t.equal(f.Dim, 128);
+  t.equal(f.Vector.length, 128, 'a 128-d feature per frame in table 26 FeatureInfo');
+  t.ok(Math.abs(Math.hypot(...f.Vector) - 1) < 0.01, 'unit length');
+});

@@ -49,6 +49,7 @@ t.test('executor commands over HTTP', async (t) => {
   t.ok((tr.ResourceInfo.CommonResource?.TotalMemory ?? 0) > 0, 'ER1: memory measured');
   t.match(tr.ResourceInfo.ComputeResource?.TotalPower[0].ComputingPower ?? '', /^\d+ GFLOPS$/);
   t.match((tr.ResourceInfo.ExtendInfo as { DecoderBackend: { Active: string } }).DecoderBackend.Active, /^(native|ffmpeg-pipe)$/, 'backend reported');
+  t.ok((tr.ResourceInfo.ExtendInfo as { Algorithms: string[] }).Algorithms.includes('1001:frame_extraction@1.0.0'), 'installed algorithms listed in TotalResource');
   const other = await cmd({ CommandType: 'total_res_query', MessageBody: { DeviceList: [{ DeviceID: 'someone-else', HierarchicalQuery: '0' }] } });
   t.strictSame((other as unknown as P.TotalResQueryReply).TotalResourceList, [], 'a query for another device returns nothing');
 
