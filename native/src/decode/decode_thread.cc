@@ -361,20 +361,20 @@ void DecodeThread::Run() {
   for (;;) {
     std::string kind, msg;
     int r = OpenInput(&kind, &msg);
-    bool produced_before = stats_.frames_decoded > 0;
     int64_t decoded_before = stats_.frames_decoded;
     if (r == 0) r = DecodeLoop(&kind, &msg);
     CloseInput();
     if (stop_) { Finish("", ""); return; }
+    const bool never_worked = stats_.frames_decoded == 0;
     const bool can_retry = o_.reconnect && kind != "unsupported" && kind != "env" && kind != "internal" &&
-                           (o_.max_reconnects < 0 || stats_.reconnects < o_.max_reconnects);
+                      (o_.max_reconnects < 0 || stats_.reconnects < o_.max_reconnects) &&
+                      !(never_worked && stats_.reconnects + 1 >= o_.initial_attempts);
     if (!can_retry) {
       Finish(r == 0 ? "" : kind, r == 0 ? "" : msg);
       return;
     }
     // Live source: reopen with capped exponential backoff; time continues after the last frame.
     if (stats_.frames_decoded > decoded_before) backoff = 250;
-    (void)produced_before;
     {
       std::lock_guard<std::mutex> lk(mu_);
       stats_.reconnects++;

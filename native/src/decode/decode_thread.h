@@ -25,7 +25,8 @@ struct DecoderOptions {
   std::string rtsp_transport = "tcp";  // tcp | udp
   int queue = 4;                 // sampled frames held before the decoder waits
   bool reconnect = false;        // live sources: reopen after an error or EOF
-  int max_reconnects = -1;       // -1 = forever
+  int max_reconnects = -1;       // -1 = forever (once the source has produced a frame)
+  int initial_attempts = 3;      // opens tried before the first frame: a wrong URL fails, it does not spin
   int backoff_max_ms = 10000;
   int threads = 0;               // decoder threads, 0 = auto
   bool autorotate = true;        // apply the display matrix

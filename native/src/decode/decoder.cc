@@ -40,6 +40,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
     opts_.queue = std::max(1, (int)num("queue", 4));
     opts_.reconnect = boo("reconnect", false);
     opts_.max_reconnects = (int)num("maxReconnects", -1);
+    opts_.initial_attempts = std::max(1, (int)num("initialAttempts", 3));
     opts_.backoff_max_ms = (int)num("backoffMaxMs", 10000);
     opts_.threads = (int)num("threads", 0);
     opts_.autorotate = boo("autorotate", true);

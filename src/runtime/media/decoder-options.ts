@@ -17,8 +17,10 @@ export interface FrameSourceOptions {
   rtspTransport?: 'tcp' | 'udp';
   /** Reopen a live source after it drops; default on for rtsp/rtmp. */
   reconnect?: boolean;
-  /** -1 = forever. */
+  /** -1 = forever (once the source has produced a frame). */
   maxReconnects?: number;
+  /** Opens tried before the first frame ever arrives: a wrong URL or a refusing server fails instead of retrying forever. */
+  initialAttempts?: number;
   backoffMaxMs?: number;
   /** Sampled frames buffered before the decoder waits. */
   queue?: number;
@@ -65,6 +67,7 @@ export function checkFrameSourceOptions(input: FrameSourceOptions): Required<Omi
   num(o, 'readTimeoutMs', 100, 600_000);
   oneOf(o, 'rtspTransport', ['tcp', 'udp']);
   num(o, 'maxReconnects', -1, 1e9);
+  num(o, 'initialAttempts', 1, 1000);
   num(o, 'backoffMaxMs', 10, 600_000);
   num(o, 'queue', 1, 256);
   num(o, 'threads', 0, 64);
@@ -80,6 +83,7 @@ export function checkFrameSourceOptions(input: FrameSourceOptions): Required<Omi
     rtspTransport: input.rtspTransport ?? 'tcp',
     reconnect: input.reconnect ?? live,
     maxReconnects: input.maxReconnects ?? -1,
+    initialAttempts: input.initialAttempts ?? 3,
     backoffMaxMs: input.backoffMaxMs ?? 10_000,
     queue: input.queue ?? 4,
     threads: input.threads ?? 0,

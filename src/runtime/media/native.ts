@@ -26,6 +26,7 @@ export interface NativeDecoderOptions {
   queue?: number;
   reconnect?: boolean;
   maxReconnects?: number;
+  initialAttempts?: number;
   backoffMaxMs?: number;
   threads?: number;
   autorotate?: boolean;

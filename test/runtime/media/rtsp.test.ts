@@ -1,0 +1,73 @@
+/**
+ * A real RTSP source: rtsp-server-perl (Debian) relays a stream an ffmpeg publisher pushes; the
+ * native decoder plays it. Then the publisher is killed mid-stream: the decoder detects the stall
+ * by timeout and reconnects with backoff, counting each attempt. (Resuming once a publisher
+ * returns is covered over HTTP in frame-source.test.ts: this relay does not serve a re-published
+ * stream to a client that was attached before.) A server that refuses the transport is
+ * reported, not retried forever.
+ */
+import t from 'tap';
+import path from 'node:path';
+import net from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { openFrameSource, MediaError } from '../../../src/runtime/media/frame-source.ts';
+import { nativeDecoding } from '../../../src/runtime/media/native.ts';
+import { ffmpegPath } from '../../../src/runtime/ffmpeg-binary.ts';
+import { clip } from '../../helpers/media.ts';
+
+const hasServer = spawnSync('sh', ['-c', 'command -v rtsp-server-perl']).status === 0;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+}
+
+t.test('RTSP: play, survive a dropped publisher, refuse cleanly', { skip: (!nativeDecoding() && 'needs the native decoder') || (!hasServer && 'needs rtsp-server-perl (apt)') }, async (t) => {
+  const dir = t.testdir({});
+  const video = clip(path.join(dir, 'live.mp4'), { size: '320x240', seconds: 4, codec: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-pix_fmt', 'yuv420p'] });
+  const [clientPort, sourcePort] = [await freePort(), await freePort()];
+  const rtpBase = 30000 + Math.floor(Math.random() * 20000);
+  const server = spawn('rtsp-server-perl', ['--clientport', String(clientPort), '--serverport', String(sourcePort), '--client_listen_address', '127.0.0.1',
+    '--source_listen_address', '127.0.0.1', '--rtp_start_port', String(rtpBase), '--loglevel', '1'], { stdio: 'ignore' });
+  t.teardown(() => server.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 800));
+  const publish = (): ChildProcess => spawn(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', video, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp',
+    `rtsp://127.0.0.1:${sourcePort}/live`], { stdio: 'ignore' });
+  let pusher = publish();
+  t.teardown(() => pusher.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 1500));
+  const url = `rtsp://127.0.0.1:${clientPort}/live`;
+
+  // Play over UDP.
+  const src = openFrameSource({ url, fps: 5, rtspTransport: 'udp', openTimeoutMs: 5000, readTimeoutMs: 1500, reconnect: true, backoffMaxMs: 500 }, 'native');
+  t.teardown(() => src.close());
+  const pts: number[] = [];
+  for (let i = 0; i < 5; i++) { const f = await src.next(); if (!f) break; pts.push(f.ptsMs); f.release(); }
+  t.equal(pts.length, 5, `live frames: ${pts.map(Math.round).join(', ')}`);
+  t.equal(src.stats().codec, 'h264');
+
+  // The publisher dies and the relay goes silent: the decoder must notice by its read timeout
+  // (not hang) and start reconnecting with backoff, counting each attempt.
+  pusher.kill('SIGKILL');
+  const t0 = Date.now();
+  while (src.stats().reconnects < 2 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 200));
+  t.ok(src.stats().reconnects >= 2, `stall detected and reconnects counted (${src.stats().reconnects} after ${Date.now() - t0} ms)`);
+  src.close();
+
+  // This relay does not do RTP over TCP: the refusal surfaces as a source error after a few tries.
+  const t1 = Date.now();
+  const tcp = openFrameSource({ url, fps: 5, rtspTransport: 'tcp', openTimeoutMs: 3000 }, 'native');
+  const err = await tcp.next().then(() => null, (e: MediaError) => e);
+  tcp.close();
+  t.ok(err instanceof MediaError, `refused: ${err?.message}`);
+  t.equal(err?.exceptionCode, 60);
+  t.ok(Date.now() - t1 < 15_000, `within ${Date.now() - t1} ms, not retried forever`);
+});
+
+t.test('a live URL that never worked fails after initialAttempts instead of reconnecting forever', { skip: !nativeDecoding() && 'needs the native decoder' }, async (t) => {
+  const port = await freePort(); // nothing listens there
+  const src = openFrameSource({ url: `rtsp://127.0.0.1:${port}/cam`, fps: 1, openTimeoutMs: 500, backoffMaxMs: 100, initialAttempts: 3 }, 'native');
+  const err = await src.next().then(() => null, (e: MediaError) => e);
+  t.equal(err?.exceptionCode, 60, `source error: ${err?.message}`);
+  t.equal(src.stats().reconnects, 2, 'three opens: the first and two reconnects');
+  src.close();
+});
