@@ -5,6 +5,7 @@
 #include <string>
 #include <cstdlib>
 #include "decode/decoder.h"
+#include "encode/encoder.h"
 #include "probe/probe.h"
 
 #ifdef RETINAD_HAVE_FFMPEG
@@ -64,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   retinad::InitProbe(env, exports);
 #ifdef RETINAD_HAVE_FFMPEG
   retinad::InitDecoder(env, exports);
+  retinad::InitEncoder(env, exports);
 #endif
   return exports;
 }

@@ -18,7 +18,7 @@ import { CorrectedClock } from './clock.ts';
 import { ExecTask } from './exec-task.ts';
 import { Outbox, type OutboxMessage } from './outbox.ts';
 import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
-import { Transcoder, transcodeOptionsFromArgs } from './media/transcode.ts';
+import { openTranscoder, transcodeOptionsFromArgs, type SliceSource } from './media/transcode.ts';
 import { PluginRegistry, type LoadedPlugin } from '../plugins/registry.ts';
 import { PluginPool, PluginCallError } from '../plugins/pool.ts';
 import { Batcher } from '../plugins/batcher.ts';
@@ -557,14 +557,14 @@ export class Executor {
 
   /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */
   private runTranscode(t: ExecTask): void {
-    let tc: Transcoder;
+    let tc: SliceSource;
     try {
-      tc = new Transcoder(transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs));
+      tc = openTranscoder(transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs), this.o.decoder ?? 'auto');
     } catch (err) {
       this.finish(t, err as Error);
       return;
     }
-    const handle: FrameSource = { backend: 'ffmpeg-pipe', next: async () => null, close: () => tc.close(), stats: () => ({ backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0 }) };
+    const handle: FrameSource = { backend: 'ffmpeg-pipe', next: async () => null, close: () => tc.close(), stats: () => ({ backend: tc.backend, decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }) };
     this.sources.set(t.id, handle);
     const dests = this.destinations(t.info);
     const opts = transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs);
@@ -604,7 +604,7 @@ export class Executor {
     const inbox: TaskResultBody[] = [];
     let wake: (() => void) | null = null;
     const handle: FrameSource = {
-      backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0 }),
+      backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }),
       close: () => { t.draining = true; wake?.(); },
     };
     this.sources.set(t.id, handle);

@@ -12,6 +12,8 @@ class FrameWrap : public Napi::ObjectWrap<FrameWrap> {
   static Napi::Function Init(Napi::Env env);
   static Napi::Object New(Napi::Env env, DecodedFrame df);
   explicit FrameWrap(const Napi::CallbackInfo& info);
+  /** The picture (null once released). */
+  FramePtr frame() const { return df_.frame; }
 
  private:
   Napi::Value Encode(const Napi::CallbackInfo& info);

@@ -35,6 +35,8 @@ export interface SourceFrame {
   preprocess(spec: PreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
   /** Frees the native picture now instead of at garbage collection. */
   release(): void;
+  /** The native frame behind it (native backend), for the encoder. */
+  readonly native?: NativeFrame;
 }
 
 export interface FrameSourceStats {
@@ -47,6 +49,8 @@ export interface FrameSourceStats {
   framesSampled: number;
   framesDecoded: number;
   reconnects: number;
+  /** Frame rate of the source as its container states it (0 when unknown). */
+  sourceFps: number;
 }
 
 export interface FrameSource {
@@ -107,13 +111,13 @@ class NativeFrameSource implements FrameSource {
 
   stats(): FrameSourceStats {
     const s = this.dec.stats();
-    return { backend: 'native', decode: s.backend, codec: s.codec, width: s.width, height: s.height, framesSampled: s.framesSampled, framesDecoded: s.framesDecoded, reconnects: s.reconnects };
+    return { backend: 'native', decode: s.backend, codec: s.codec, width: s.width, height: s.height, framesSampled: s.framesSampled, framesDecoded: s.framesDecoded, reconnects: s.reconnects, sourceFps: s.sourceFps };
   }
 }
 
 function wrapNative(f: NativeFrame): SourceFrame {
   return {
-    ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index,
+    ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index, native: f,
     jpeg: (quality = 90, crop) => f.encode('jpeg', quality, crop),
     png: (crop) => f.encode('png', 0, crop),
     preprocess: (spec, out) => f.preprocess(checkPreprocessSpec(spec), out),
@@ -171,7 +175,7 @@ class PipeFrameSource implements FrameSource {
   }
 
   stats(): FrameSourceStats {
-    return { backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: this.sampled, framesDecoded: 0, reconnects: 0 };
+    return { backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: this.sampled, framesDecoded: 0, reconnects: 0, sourceFps: 0 };
   }
 }
 

@@ -99,11 +99,19 @@ export interface ProbeResult {
   vaapi: { libva: boolean; renderNodes: string[] };
 }
 
+export interface NativeEncoder {
+  /** Encodes one frame at `ptsMs` from the start of the file. */
+  write(frame: NativeFrame, ptsMs: number): Promise<{ frames: number; bytes: number }>;
+  /** Flushes, writes the MP4 trailer and closes the file. */
+  finish(): Promise<{ frames: number; bytes: number }>;
+}
+
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
   probe(): ProbeResult;
   Decoder?: new (o: NativeDecoderOptions) => NativeDecoder;
   codecs?(): { decoders: string[]; encoders: string[] };
+  Encoder?: new (o: { file: string; codec: 'libx264' | 'libx265'; bitrateKbps: number; width: number; height: number; fps: number }) => NativeEncoder;
   Frame?: {
     create(width: number, height: number, format: 'yuv420p' | 'nv12' | 'rgb24', data: Buffer, fullRange?: boolean): NativeFrame;
     /** Decodes a JPEG or PNG held in memory. */

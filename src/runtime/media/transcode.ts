@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ffmpegPath } from '../ffmpeg-binary.ts';
 import { OptionError } from './decoder-options.ts';
-import { MediaError } from './frame-source.ts';
+import { MediaError, openFrameSource, type FrameSource, type SourceFrame } from './frame-source.ts';
+import { nativeDecoding, type NativeEncoder } from './native.ts';
 
 export interface TranscodeOptions {
   url: string;
@@ -70,8 +71,100 @@ export function transcodeArgs(o: TranscodeOptions, dir: string): string[] {
   return args;
 }
 
+/** What both transcoders offer. */
+export interface SliceSource {
+  readonly backend: 'native' | 'ffmpeg-pipe';
+  next(): Promise<VideoSlice | null>;
+  close(): void;
+}
+
+/** The in-process transcoder when the addon has FFmpeg and the encoder, else the ffmpeg binary. */
+export function openTranscoder(o: TranscodeOptions, want: 'auto' | 'native' | 'pipe' = 'auto'): SliceSource {
+  const enc = o.codec === 'H.265' ? 'libx265' : 'libx264';
+  const addon = nativeDecoding();
+  const native = !!addon?.Encoder && (addon.codecs?.().encoders ?? []).includes(enc);
+  if (want === 'native' && !native) throw new MediaError('env', `in-process ${enc} encoding is not available in this build`);
+  return native && want !== 'pipe' ? new NativeTranscoder(o) : new Transcoder(o);
+}
+
+/**
+ * In-process transcoding: the native decoder hands every frame to a native encoder (libx264 or
+ * libx265 in the system's libavcodec); each slice is its own MP4, starting with a keyframe.
+ * JavaScript only moves frame handles; pixels stay in native memory.
+ */
+export class NativeTranscoder implements SliceSource {
+  readonly backend = 'native' as const;
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-slices-'));
+  private readonly source: FrameSource;
+  private pending: SourceFrame | null = null;
+  private index = 0;
+  private done = false;
+
+  constructor(private readonly o: TranscodeOptions) {
+    this.source = openFrameSource({ url: o.url, fps: 0, startMs: o.startMs, queue: 8 }, 'native');
+  }
+
+  async next(): Promise<VideoSlice | null> {
+    if (this.done) return null;
+    let enc: NativeEncoder | null = null;
+    let start = 0;
+    let frames = 0;
+    const file = path.join(this.dir, `slice${this.index}.mp4`);
+    try {
+      for (;;) {
+        const f = this.pending ?? (await this.source.next());
+        this.pending = null;
+        if (!f) {
+          this.done = true;
+          break;
+        }
+        if (!enc) {
+          start = f.ptsMs;
+          const even = (n: number) => Math.max(2, n - (n % 2));
+          const fps = Math.round(this.source.stats().sourceFps) || 25;
+          const addon = nativeDecoding()!;
+          enc = new addon.Encoder!({ file, codec: this.o.codec === 'H.265' ? 'libx265' : 'libx264', bitrateKbps: this.o.bitrateKbps,
+            width: this.o.width ?? even(f.width), height: this.o.height ?? even(f.height), fps });
+        }
+        if (f.ptsMs - start >= this.o.sliceSeconds * 1000) {
+          this.pending = f; // first frame of the next slice
+          break;
+        }
+        try {
+          await enc.write(f.native!, f.ptsMs - start);
+          frames++;
+        } finally {
+          f.release();
+        }
+      }
+    } catch (err) {
+      this.close();
+      throw err instanceof MediaError ? err : new MediaError('internal', `transcoding ${this.o.url}: ${(err as Error).message}`);
+    }
+    if (!enc || frames === 0) {
+      this.close();
+      if (this.index === 0) throw new MediaError('source', `transcoding ${this.o.url}: no video`);
+      return null;
+    }
+    await enc.finish();
+    const data = readFileSync(file);
+    rmSync(file, { force: true });
+    const durationMs = Math.round((this.pending?.ptsMs ?? (start + (frames * 1000) / (Math.round(this.source.stats().sourceFps) || 25))) - start);
+    return { index: this.index++, data, startMs: Math.round(start), durationMs };
+  }
+
+  close(): void {
+    this.done = true;
+    this.pending?.release();
+    this.pending = null;
+    this.source.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 /** A running transcode; `next()` yields slices as ffmpeg completes them, null at the end. */
-export class Transcoder {
+export class Transcoder implements SliceSource {
+  readonly backend = 'ffmpeg-pipe' as const;
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-slices-'));
   private readonly child: ChildProcess;
   private handed = 0;

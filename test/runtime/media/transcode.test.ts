@@ -8,7 +8,8 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { Transcoder, transcodeOptionsFromArgs } from '../../../src/runtime/media/transcode.ts';
+import { Transcoder, NativeTranscoder, openTranscoder, transcodeOptionsFromArgs, type SliceSource } from '../../../src/runtime/media/transcode.ts';
+import { nativeDecoding } from '../../../src/runtime/media/native.ts';
 import { openFrameSource } from '../../../src/runtime/media/frame-source.ts';
 import { Executor } from '../../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../../src/api/executor-server.ts';
@@ -20,14 +21,17 @@ import { waitFor } from '../../helpers/cluster.ts';
 const dir = t.testdir({});
 const src = clip(path.join(dir, 'src.mp4'), { size: '640x360', seconds: 6 });
 
-t.test('H.265 at 500 kb/s, 320x180, 2 s slices: three decodable slices of the right size', async (t) => {
-  const tc = new Transcoder(transcodeOptionsFromArgs(src, { Codec: 'H.265', BitrateKbps: 500, Width: 320, Height: 180, SliceSeconds: 2 }));
+const backends: Array<[string, (o: ReturnType<typeof transcodeOptionsFromArgs>) => SliceSource]> = [['ffmpeg-pipe', (o) => new Transcoder(o)]];
+if (nativeDecoding()?.Encoder) backends.push(['native', (o) => new NativeTranscoder(o)]);
+
+for (const [name, make] of backends) t.test(`${name}: H.265 at 500 kb/s, 320x180, 2 s slices: three decodable slices of the right size`, async (t) => {
+  const tc = make(transcodeOptionsFromArgs(src, { Codec: 'H.265', BitrateKbps: 500, Width: 320, Height: 180, SliceSeconds: 2 }));
   const slices = [];
   for (;;) { const s = await tc.next(); if (!s) break; slices.push(s); }
   t.equal(slices.length, 3);
   slices.forEach((s, i) => t.ok(Math.abs(s.startMs - i * 2000) <= 120, `slice ${i} starts at ${s.startMs} ms (≈ ${i * 2000}; cut at the next keyframe)`));
   for (const s of slices) {
-    const f = path.join(dir, `slice${s.index}.mp4`);
+    const f = path.join(dir, `${name}-slice${s.index}.mp4`);
     writeFileSync(f, s.data);
     const fs = openFrameSource({ url: f, fps: 0 });
     let frames = 0, size = '';
@@ -40,6 +44,14 @@ t.test('H.265 at 500 kb/s, 320x180, 2 s slices: three decodable slices of the ri
     const kbps = (s.data.length * 8) / s.durationMs;
     t.ok(kbps > 100 && kbps < 1000, `slice ${s.index}: ${kbps.toFixed(0)} kb/s for a 500 kb/s target`);
   }
+});
+
+t.test('openTranscoder picks the in-process encoder when the build has it', async (t) => {
+  const o = transcodeOptionsFromArgs(src, { Codec: 'H.264', SliceSeconds: 10 });
+  const tc = openTranscoder(o);
+  t.equal(tc.backend, nativeDecoding()?.Encoder ? 'native' : 'ffmpeg-pipe');
+  tc.close();
+  t.equal(openTranscoder(o, 'pipe').backend, 'ffmpeg-pipe');
 });
 
 t.test('bad AlgArgs are named', async (t) => {
