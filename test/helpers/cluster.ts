@@ -60,3 +60,12 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Polls the scheduler's TaskInfo until the task is done or in error; returns the record. */
+export async function waitTaskEnd(c: Cluster, taskId: string, timeoutMs = 60_000): Promise<import('../../src/protocol/index.ts').TaskInfo> {
+  return waitFor(`task ${taskId} to end`, async () => {
+    const x = await c.client.send('GET', `${c.scheduler.url}/System/TaskInfo/${taskId}`);
+    const ti = (x.body as { TaskInfo?: import('../../src/protocol/index.ts').TaskInfo }).TaskInfo;
+    return ti && (ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4) ? ti : undefined;
+  }, timeoutMs);
+}

@@ -7,10 +7,10 @@ import t from 'tap';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitFor } from '../helpers/cluster.ts';
+import { startCluster, waitTaskEnd } from '../helpers/cluster.ts';
 import { clip } from '../helpers/media.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
-import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+import type { TaskResultBody } from '../../src/protocol/index.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -38,11 +38,7 @@ t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs'
   });
   const id = (r.body as { TaskID: string }).TaskID;
   t.ok(id, `accepted: ${JSON.stringify(r.body)}`);
-  const info = await waitFor('task end', async () => {
-    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
-    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
-    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
-  }, 60_000);
+  const info = await waitTaskEnd(cluster, id, 60_000);
   t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
   t.match(info.SubtaskInfoList?.[0].TaskDispatchInfo.AlgModelInfo.AlgFileURL ?? '', /AlgorithmRepository\/2006\/1\.0\.0\.rpk$/, 'dispatched with AlgFileURL');
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=100`);
@@ -68,11 +64,7 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
     TaskName: 'read the sign', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'text_recognition', TaskFrameRate: 1 } },
   });
   const id = (r.body as { TaskID: string }).TaskID;
-  const info = await waitFor('OCR task end', async () => {
-    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
-    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
-    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
-  }, 120_000);
+  const info = await waitTaskEnd(cluster, id, 120_000);
   t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
@@ -95,11 +87,7 @@ t.test('frame features through the standard interfaces: publish, TaskRequest, st
     TaskName: 'features', TaskType: 4, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'frame_feature', TaskFrameRate: 2 } },
   });
   const id = (r.body as { TaskID: string }).TaskID;
-  await waitFor('task end', async () => {
-    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
-    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
-    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
-  }, 60_000);
+  await waitTaskEnd(cluster, id, 60_000);
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   t.ok(list.length >= 3, `${list.length} results`);

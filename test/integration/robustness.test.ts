@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { request } from 'undici';
 import * as P from '../../src/protocol/index.ts';
-import { startCluster, waitFor, type Cluster } from '../helpers/cluster.ts';
+import { startCluster, waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
 import { arbitraryOf, sitesOf, withField, wrongTypeFor, oneByteTooLong, DELETE } from '../helpers/schema-arbitrary.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import type { TaskInfo } from '../../src/protocol/index.ts';
@@ -179,11 +179,7 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
   }, 15_000);
   const victim = cluster.executors[cluster.executorIds.indexOf(first)];
   victim.child.kill('SIGKILL');
-  const info = await waitFor('task to finish elsewhere', async () => {
-    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
-    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
-    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
-  }, 40_000);
+  const info = await waitTaskEnd(cluster, id, 40_000);
   t.equal(cluster.scheduler.child.exitCode, null, 'scheduler still running');
   t.equal(info.ExecutionStatus, 0, `finished: ${JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo)}`);
   t.not(info.SubtaskInfoList![0].TaskExecutor.DeviceID, first, 'the subtask moved to the other executor');

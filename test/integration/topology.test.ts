@@ -8,11 +8,11 @@ import t from 'tap';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitFor } from '../helpers/cluster.ts';
+import { startCluster, waitTaskEnd } from '../helpers/cluster.ts';
 import { ff } from '../helpers/media.ts';
 import { distance } from '../helpers/text.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
-import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+import type { TaskResultBody } from '../../src/protocol/index.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -46,11 +46,7 @@ t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() 
   });
   const id = (r.body as { TaskID: string }).TaskID;
   t.ok(id, JSON.stringify(r.body));
-  const info = await waitFor('task end', async () => {
-    const x = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`);
-    const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
-    return ti.ExecutionStatus === 0 || ti.ExecutionStatus === 4 ? ti : undefined;
-  }, 120_000);
+  const info = await waitTaskEnd(cluster, id, 120_000);
   t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
   const subs = info.SubtaskInfoList!;
   t.equal(subs.length, 2, 'two subtasks (S1: the topology is recorded)');
