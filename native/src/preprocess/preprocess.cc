@@ -76,6 +76,89 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
   res->content_w = cw;
   res->content_h = ch;
 
+  // float32 from YUV: scale the planes (4:4:4 at content size, swscale's SIMD planar path), then
+  // convert and normalise in one pass straight into the tensor — no RGB byte image in between,
+  // no rounding of the colour to 8 bits.
+  const AVPixFmtDescriptor* sd = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f->format));
+  if (s.f32 && sd && !(sd->flags & AV_PIX_FMT_FLAG_RGB) && sd->nb_components == 3) {
+    const bool full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
+    thread_local SwsContext* sws444 = nullptr;
+    thread_local std::vector<uint8_t> yuv;
+    sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR | SWS_ACCURATE_RND, nullptr, nullptr, nullptr);
+    if (!sws444) { *err = "cannot scale this pixel format"; return false; }
+    {
+      // Planes are only resampled: the same range in and out (set on every call, the context is shared).
+      int* inv; int* tbl; int sr, dr, br, ct, sa;
+      if (sws_getColorspaceDetails(sws444, &inv, &sr, &tbl, &dr, &br, &ct, &sa) >= 0)
+        sws_setColorspaceDetails(sws444, inv, full ? 1 : 0, tbl, full ? 1 : 0, br, ct, sa);
+    }
+    const size_t plane = (size_t)cw * ch;
+    yuv.resize(plane * 3 + 64);
+    uint8_t* dst[4] = {yuv.data(), yuv.data() + plane, yuv.data() + 2 * plane, nullptr};
+    int dls[4] = {cw, cw, cw, 0};
+    sws_scale(sws444, src, sls, 0, sh, dst, dls);
+    const bool bt709 = f->colorspace == AVCOL_SPC_BT709;
+    const float kr = bt709 ? 1.5748f : 1.402f, kgb = bt709 ? 0.187324f : 0.344136f, kgr = bt709 ? 0.468124f : 0.714136f, kb = bt709 ? 1.8556f : 1.772f;
+    const float ys = full ? 1.0f : 255.0f / 219.0f, yo = full ? 0.0f : 16.0f, cs = full ? 1.0f : 255.0f / 224.0f;
+    float a[3], b[3];
+    for (int c = 0; c < 3; c++) { a[c] = s.scale / s.stdv[c]; b[c] = -s.mean[c] / s.stdv[c]; }
+    const int W = s.width, H = s.height;
+    float* o = reinterpret_cast<float*>(out);
+    // Output channel c takes R, G, B (or B, G, R).
+    const int ri = s.bgr ? 2 : 0, bi = s.bgr ? 0 : 2;
+    const float padv[3] = {s.pad * a[0] + b[0], s.pad * a[1] + b[1], s.pad * a[2] + b[2]};
+    if (s.nchw) {
+      for (int c = 0; c < 3; c++) {
+        float* pl = o + (size_t)c * W * H;
+        std::fill(pl, pl + (size_t)oy * W, padv[c]);
+        std::fill(pl + (size_t)(oy + ch) * W, pl + (size_t)W * H, padv[c]);
+        if (ox || cw != W)
+          for (int y = oy; y < oy + ch; y++) {
+            std::fill(pl + (size_t)y * W, pl + (size_t)y * W + ox, padv[c]);
+            std::fill(pl + (size_t)y * W + ox + cw, pl + (size_t)(y + 1) * W, padv[c]);
+          }
+      }
+      float* pr = o + (size_t)ri * W * H;
+      float* pg = o + (size_t)1 * W * H;
+      float* pb = o + (size_t)bi * W * H;
+      const float ar = a[ri], br = b[ri], ag = a[1], bg = b[1], ab = a[bi], bb = b[bi];
+      for (int y = 0; y < ch; y++) {
+        const uint8_t* Y = yuv.data() + (size_t)y * cw;
+        const uint8_t* U = Y + plane;
+        const uint8_t* V = Y + 2 * plane;
+        const size_t off = (size_t)(y + oy) * W + ox;
+        for (int x = 0; x < cw; x++) {
+          const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
+          const float r = std::min(255.0f, std::max(0.0f, yy + kr * v));
+          const float g = std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v));
+          const float bl = std::min(255.0f, std::max(0.0f, yy + kb * u));
+          pr[off + x] = r * ar + br;
+          pg[off + x] = g * ag + bg;
+          pb[off + x] = bl * ab + bb;
+        }
+      }
+    } else {
+      if (ox || oy || cw != W || ch != H)
+        for (size_t i = 0; i < (size_t)W * H; i++)
+          for (int c = 0; c < 3; c++) o[i * 3 + c] = padv[c];
+      for (int y = 0; y < ch; y++) {
+        const uint8_t* Y = yuv.data() + (size_t)y * cw;
+        const uint8_t* U = Y + plane;
+        const uint8_t* V = Y + 2 * plane;
+        float* d = o + ((size_t)(y + oy) * W + ox) * 3;
+        for (int x = 0; x < cw; x++) {
+          const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
+          const float rgb3[3] = {std::min(255.0f, std::max(0.0f, yy + kr * v)), std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v)),
+                                 std::min(255.0f, std::max(0.0f, yy + kb * u))};
+          d[x * 3 + 0] = rgb3[ri] * a[0] + b[0];
+          d[x * 3 + 1] = rgb3[1] * a[1] + b[1];
+          d[x * 3 + 2] = rgb3[bi] * a[2] + b[2];
+        }
+      }
+    }
+    return true;
+  }
+
   // RGB at content size; contexts are cached per pool thread.
   thread_local SwsContext* sws = nullptr;
   thread_local std::vector<uint8_t> rgb;
