@@ -84,7 +84,7 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
     const bool full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
     thread_local SwsContext* sws444 = nullptr;
     thread_local std::vector<uint8_t> yuv;
-    sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR | SWS_ACCURATE_RND, nullptr, nullptr, nullptr);
+    sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR, nullptr, nullptr, nullptr);
     if (!sws444) { *err = "cannot scale this pixel format"; return false; }
     {
       // Planes are only resampled: the same range in and out (set on every call, the context is shared).
