@@ -22,6 +22,8 @@ if (!existsSync(cmakeJs)) {
 }
 const args = [cmakeJs, 'compile', '-d', '.', '--out', 'native/build'];
 if (process.env.RETINAD_WITH_FFMPEG === '0') args.push('--CDRETINAD_WITH_FFMPEG=OFF');
+// A build meant to be copied to another machine must not use this CPU's vector extensions.
+if (process.env.RETINAD_PORTABLE === '1') args.push('--CDRETINAD_PORTABLE=ON');
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   const msg = 'retinad: native addon build failed; the ffmpeg-binary backend will be used';
