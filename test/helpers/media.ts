@@ -23,7 +23,7 @@ export async function misbehavingServer(file: string, mode: 'drop' | 'stall', af
   const data = readFileSync(file);
   let hits = 0;
   const sockets = new Set<net.Socket>();
-  const srv = http.createServer((req, res) => {
+  const srv = http.createServer((_req, res) => {
     hits++;
     res.writeHead(200, { 'content-type': 'video/mp2t' });
     res.write(data.subarray(0, afterBytes));

@@ -5,7 +5,6 @@
  * a well-behaved plugin running at the same time.
  */
 import t from 'tap';
-import path from 'node:path';
 import { PluginPool, PluginCallError } from '../../src/plugins/pool.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { TrustStore } from '../../src/plugins/keys.ts';

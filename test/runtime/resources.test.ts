@@ -3,7 +3,6 @@
  * once in 1080P@1FPS units and cached, and both reports stay valid against their schemas.
  */
 import t from 'tap';
-import path from 'node:path';
 import { ResourceMonitor } from '../../src/runtime/resources.ts';
 import { accelerators } from '../../src/runtime/accelerators.ts';
 import { videoPerf } from '../../src/runtime/video-perf.ts';
