@@ -18,9 +18,14 @@ import { CorrectedClock } from './clock.ts';
 import { ExecTask } from './exec-task.ts';
 import { Outbox, type OutboxMessage } from './outbox.ts';
 import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
-import { openTranscoder, transcodeOptionsFromArgs, type SliceSource } from './media/transcode.ts';
-import { PluginRegistry, type LoadedPlugin } from '../plugins/registry.ts';
-import { PluginPool, PluginCallError } from '../plugins/pool.ts';
+import { transcodeOptionsFromArgs } from './media/transcode.ts';
+import type { RunContext, Started } from './runners/context.ts';
+import { runFrames } from './runners/frames.ts';
+import { runPlugin } from './runners/plugin.ts';
+import { startTranscode } from './runners/transcode.ts';
+import { startDownstream } from './runners/downstream.ts';
+import { PluginRegistry } from '../plugins/registry.ts';
+import { PluginPool } from '../plugins/pool.ts';
 import { Batcher } from '../plugins/batcher.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { fetchPackage } from '../plugins/fetch.ts';
@@ -28,9 +33,7 @@ import { Ajv } from 'ajv';
 import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
 import { SchedulerSession } from './session.ts';
-import { openFrameSource, MediaError, type FrameSource, type SourceFrame } from './media/frame-source.ts';
-import { nativeDecoding } from './media/native.ts';
-import { checkPreprocessSpec } from './media/preprocess-spec.ts';
+import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
 import { OptionError } from './media/decoder-options.ts';
 import { decoderBackendInfo } from './backend.ts';
 
@@ -63,8 +66,6 @@ export interface ExecutorOptions {
 }
 
 const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
-/** Pause a task's source when this many of its results wait in the outbox. */
-const OUTBOX_HIGH_WATER = 256;
 
 export class Executor {
   readonly clock = new CorrectedClock();
@@ -145,6 +146,26 @@ export class Executor {
     this.db.close();
   }
 
+  /** What the task runners see of this executor. */
+  private readonly ctx: RunContext = (() => {
+    const self = this;
+    return {
+      get deviceId() { return self.o.deviceId; },
+      get schedulerUrl() { return self.o.schedulerUrl; },
+      get longitude() { return self.o.longitude; },
+      get latitude() { return self.o.latitude; },
+      get decoder() { return self.o.decoder; },
+      get clock() { return self.clock; },
+      get log() { return self.o.log; },
+      get outbox() { return self.outbox; },
+      get closed() { return self.closed; },
+      destinations: (info: TaskDispatchInfo) => self.destinations(info),
+      changed: (t: ExecTask) => self.changed(t),
+      pluginPool: () => self.pluginPool(),
+      pluginBatcher: () => self.pluginBatcher(),
+    };
+  })();
+
   /** The sandbox pool, started on first use. */
   pluginPool(): PluginPool {
     this.pool ??= new PluginPool({ workers: this.o.pluginWorkers, intraOpThreads: this.o.pluginThreads });
@@ -152,7 +173,7 @@ export class Executor {
   }
 
   /** Frame-stage calls go through the batcher: streams running the same model share inferences. */
-  private pluginBatcher(): Batcher {
+  pluginBatcher(): Batcher {
     // Off by default: on CPU a batch costs what its frames cost one by one (bench/results/plugins.md);
     // it pays on accelerators. --plugin-max-batch turns it on.
     this.batcher ??= new Batcher(this.pluginPool(), { maxBatch: this.o.pluginMaxBatch ?? 1, maxDelayMs: this.o.pluginBatchDelayMs ?? 5 });
@@ -445,9 +466,22 @@ export class Executor {
   private run(t: ExecTask): void {
     t.transition(ExecutionStatus.Running);
     this.changed(t);
-    if (this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion)?.kind === 'transcode') return this.runTranscode(t);
-    const plugin = this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion) ? undefined : this.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
-    if (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length) return this.runDownstream(t, plugin);
+    const builtin = this.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    const plugin = builtin ? undefined : this.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
+      let started: Started & { inbox?: (b: TaskResultBody) => void };
+      try {
+        started = builtin ? startTranscode(this.ctx, t) : startDownstream(this.ctx, t, plugin!);
+      } catch (err) {
+        this.finish(t, err as Error);
+        return;
+      }
+      this.sources.set(t.id, started.handle);
+      if (started.inbox) this.inboxes.set(t.id, started.inbox);
+      const end = (err: Error | null) => { this.inboxes.delete(t.id); this.finish(t, err, started.handle); };
+      void started.done.then(() => end(null), (err: Error) => end(err));
+      return;
+    }
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
@@ -463,248 +497,8 @@ export class Executor {
     if (t.info.TaskAttr === TaskAttr.TimeWindow && end.length && Number.isFinite(Math.min(...end))) {
       this.addTimer(t.id, setTimeout(() => source.close(), Math.min(...end) - this.clock.now()));
     }
-    const loop = plugin ? this.pluginLoop(t, source, plugin) : this.pump(t, source);
+    const loop = plugin ? runPlugin(this.ctx, t, source, plugin) : runFrames(this.ctx, t, source);
     void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
-  }
-
-  /**
-   * A plugin task: each sampled frame is preprocessed by the native core into a
-   * SharedArrayBuffer (handed to the worker without a copy), run through the plugin, and its
-   * results sent as AnalysisResult. A failed call costs that frame only (ExceptionCode 50).
-   */
-  private async pluginLoop(t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
-    try {
-      await this.pluginFrames(t, source, p);
-    } finally {
-      // Results bound for another executor are delivered before this stage says it is done,
-      // so the next stage has them all when it is told to finish.
-      if (this.destinations(t.info).some((d) => d !== this.o.schedulerUrl)) await this.outbox.flush(t.id, 30_000);
-    }
-  }
-
-  private async pluginFrames(t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
-    const dests = this.destinations(t.info);
-    const m = p.manifest;
-    const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
-      mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale, pad: m.input.pad };
-    const bytes = m.input.width * m.input.height * 3 * ((m.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
-    let previous: SharedArrayBuffer | ArrayBuffer | undefined;
-    let firstWall = -1;
-    let firstPts = 0;
-    let failures = 0;
-    for (;;) {
-      while (t.status === ExecutionStatus.Paused || (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !this.closed)) await new Promise((r) => setTimeout(r, 50));
-      if (t.finished || this.closed) return;
-      const f = await source.next();
-      if (!f) return;
-      t.framesIn++;
-      // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the worker.
-      const input = m.input.previousFrame ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-      let results: Array<Record<string, unknown>>;
-      try {
-        const info = await f.preprocess(spec, new Uint8Array(input));
-        if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
-        t.lastPtsMs = f.ptsMs;
-        let out: unknown;
-        try {
-          out = (await this.pluginBatcher().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
-        } catch (err) {
-          if (!(err instanceof PluginCallError)) throw err;
-          failures++;
-          t.exceptionCode = err.exceptionCode;
-          t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
-          this.o.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
-          this.changed(t);
-          previous = input;
-          continue;
-        }
-        previous = input;
-        results = ((out as { Results?: unknown[] })?.Results ?? []).filter((r): r is Record<string, unknown> => !!r && typeof r === 'object');
-        // Boxes come in input-tensor pixels; map them back to the frame.
-        const boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }> = [];
-        for (const r of results) {
-          const bs = (r.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
-          if (Array.isArray(bs)) for (const b of bs) {
-            b.x = Math.max(0, Math.round((b.x - info.padX) / info.scaleX)); b.y = Math.max(0, Math.round((b.y - info.padY) / info.scaleY));
-            b.w = Math.max(1, Math.min(f.width - b.x, Math.round(b.w / info.scaleX))); b.h = Math.max(1, Math.min(f.height - b.y, Math.round(b.h / info.scaleY)));
-            boxes.push(b as Record<string, unknown> & { x: number; y: number; w: number; h: number });
-          }
-        }
-        if (t.algArgs.Stage === 'detect') {
-          // First stage of a split: the crops travel to the next stage as lossless PNG.
-          await Promise.all(boxes.slice(0, m.cropStage?.maxCrops ?? 32).map(async (b) => { b.CropData = (await f.png({ x: b.x, y: b.y, width: b.w, height: b.h })).toString('base64'); }));
-        } else if (m.cropStage && boxes.length) await this.cropStage(t, p, f, boxes.slice(0, m.cropStage.maxCrops ?? 32));
-      } finally {
-        f.release();
-      }
-      t.framesOut++;
-      const body: TaskResultBody = {
-        TaskID: t.id, DeviceID: this.o.deviceId,
-        DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-        AlgID: m.AlgID, AlgVersion: m.AlgVersion,
-        ...(m.models?.length ? { ModelList: m.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
-        Ts: Math.round(firstWall + (f.ptsMs - firstPts)), CreateTime: this.clock.nowDateTime(),
-        TaskResultData: { AnalysisResult: results.map((r) => ({
-          ...(typeof r.Type === 'number' ? { Type: r.Type } : {}),
-          ...(r.FeatureInfo && typeof r.FeatureInfo === 'object' ? { FeatureInfo: r.FeatureInfo as Record<string, unknown> } : {}),
-          ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height },
-        })) },
-      };
-      if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-      if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
-    }
-  }
-
-  /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */
-  private runTranscode(t: ExecTask): void {
-    let tc: SliceSource;
-    try {
-      tc = openTranscoder(transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs), this.o.decoder ?? 'auto');
-    } catch (err) {
-      this.finish(t, err as Error);
-      return;
-    }
-    const handle: FrameSource = { backend: 'ffmpeg-pipe', next: async () => null, close: () => tc.close(), stats: () => ({ backend: tc.backend, decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }) };
-    this.sources.set(t.id, handle);
-    const dests = this.destinations(t.info);
-    const opts = transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs);
-    const loop = async () => {
-      const t0 = this.clock.now();
-      for (;;) {
-        while (t.status === ExecutionStatus.Paused) await new Promise((r) => setTimeout(r, 50));
-        if (t.finished || this.closed) return;
-        const slice = await tc.next();
-        if (!slice) return;
-        t.framesOut++;
-        t.lastPtsMs = slice.startMs + slice.durationMs;
-        const body: TaskResultBody = {
-          TaskID: t.id, DeviceID: this.o.deviceId,
-          DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-          AlgID: t.info.AlgModelInfo.AlgID, AlgVersion: t.info.AlgModelInfo.AlgVersion,
-          Ts: Math.round(t0 + slice.startMs - (opts.startMs ?? 0)), CreateTime: this.clock.nowDateTime(),
-          TaskResultData: { VideoResult: { VideoSliceData: slice.data.toString('base64'), VideoSliceInfo: {
-            Index: slice.index, StartMs: slice.startMs, DurationMs: slice.durationMs, Codec: opts.codec, BitrateKbps: opts.bitrateKbps,
-            ...(opts.width ? { Width: opts.width, Height: opts.height } : {}), Container: 'mp4', SizeBytes: slice.data.length, SourceURL: t.info.InputInfo.StreamURL,
-          } } },
-        };
-        if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
-      }
-    };
-    void loop().then(() => this.finish(t, null, handle), (err: Error) => this.finish(t, err, handle));
-  }
-
-  /**
-   * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
-   * with the crops as JPEG (CropData); each crop is decoded natively and run through the
-   * plugin's crop stage, and the result goes on with the upstream frame's time stamps. A stop
-   * (sent when the upstream stage is done) lets it finish what has arrived first.
-   */
-  private runDownstream(t: ExecTask, p: LoadedPlugin): void {
-    const inbox: TaskResultBody[] = [];
-    let wake: (() => void) | null = null;
-    const handle: FrameSource = {
-      backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }),
-      close: () => { t.draining = true; wake?.(); },
-    };
-    this.sources.set(t.id, handle);
-    this.inboxes.set(t.id, (b) => { inbox.push(b); wake?.(); });
-    const addon = nativeDecoding();
-    const dests = this.destinations(t.info);
-    const loop = async () => {
-      for (;;) {
-        while (!inbox.length && !t.draining && !this.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
-        wake = null;
-        const b = inbox.shift();
-        if (!b) return; // drained after a stop
-        t.framesIn++;
-        const results = b.TaskResultData.AnalysisResult ?? [];
-        for (const r of results) {
-          const boxes = ((r.ResultData ?? {}) as { Boxes?: Array<Record<string, unknown>> }).Boxes ?? [];
-          await Promise.all(boxes.map(async (box) => {
-            if (typeof box.CropData !== 'string') return;
-            const img = Buffer.from(box.CropData, 'base64');
-            delete box.CropData;
-            if (!addon) { box.CropError = 'no native decoder on this executor'; return; }
-            const frame = await addon.Frame!.decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
-            if (!frame) return;
-            const ci = p.manifest.cropStage!.input;
-            const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
-            const input = new ArrayBuffer(bytes);
-            try {
-              await frame.preprocess(checkPreprocessSpec({ width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
-                mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad }), input);
-            } finally {
-              frame.release();
-            }
-            try {
-              const out = await this.pluginPool().call(p, { input, ptsMs: Number((r.ResultData as { Pts?: number } | undefined)?.Pts ?? 0), args: t.algArgs, stage: 'crop' });
-              if (out.output && typeof out.output === 'object') for (const [k, v] of Object.entries(out.output as Record<string, unknown>)) box[k in box ? `Crop${k}` : k] = v;
-            } catch (err) {
-              if (!(err instanceof PluginCallError)) throw err;
-              box.CropError = err.message.slice(0, 200);
-            }
-          }));
-        }
-        t.framesOut++;
-        const body: TaskResultBody = {
-          ...b, TaskID: t.id, DeviceID: this.o.deviceId, AlgID: p.manifest.AlgID, AlgVersion: p.manifest.AlgVersion,
-          DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-          ...(p.manifest.models?.length ? { ModelList: p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
-          CreateTime: this.clock.nowDateTime(),
-        };
-        if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
-      }
-    };
-    void loop().then(() => { this.inboxes.delete(t.id); this.finish(t, null, handle); }, (err: Error) => { this.inboxes.delete(t.id); this.finish(t, err, handle); });
-  }
-
-  /** Second stage: crop each box from the frame (natively), run the crop models and the plugin's crop export, merge its answer into the box. */
-  private async cropStage(t: ExecTask, p: LoadedPlugin, f: SourceFrame, boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }>): Promise<void> {
-    const ci = p.manifest.cropStage!.input;
-    const spec = { width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
-      mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad };
-    const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
-    await Promise.all(boxes.map(async (b) => {
-      const input = new ArrayBuffer(bytes);
-      await f.preprocess({ ...spec, crop: { x: b.x, y: b.y, width: b.w, height: b.h } }, new Uint8Array(input));
-      try {
-        const r = await this.pluginPool().call(p, { input, ptsMs: f.ptsMs, args: t.algArgs, stage: 'crop' });
-        if (r.output && typeof r.output === 'object') for (const [k, v] of Object.entries(r.output as Record<string, unknown>)) b[k in b ? `Crop${k}` : k] = v;
-      } catch (err) {
-        if (!(err instanceof PluginCallError)) throw err;
-        b.CropError = err.message.slice(0, 200);
-      }
-    }));
-  }
-
-  /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
-  private async pump(t: ExecTask, source: FrameSource): Promise<void> {
-    const dests = this.destinations(t.info);
-    let firstWall = -1;
-    let firstPts = 0;
-    for (;;) {
-      while (t.status === ExecutionStatus.Paused || (this.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !this.closed)) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      if (t.finished || this.closed) return;
-      const f = await source.next();
-      if (!f) return;
-      t.framesIn++;
-      try {
-        if (firstWall < 0) { firstWall = this.clock.now(); firstPts = f.ptsMs; }
-        const jpeg = await f.jpeg(Number(t.algArgs.JpegQuality ?? 90));
-        t.framesOut++;
-        t.lastPtsMs = f.ptsMs;
-        // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
-        const ts = firstWall + (f.ptsMs - firstPts);
-        const body = this.resultBody(t, ts, { jpeg, ptsMs: Math.round(f.ptsMs), width: f.width, height: f.height });
-        if (dests.length) this.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
-      } finally {
-        f.release();
-      }
-    }
   }
 
   private finish(t: ExecTask, err: Error | null, source?: FrameSource): void {
@@ -740,29 +534,6 @@ export class Executor {
     this.sources.delete(t.id);
     for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
     this.timers.delete(t.id);
-  }
-
-  /** Table 26 body for one frame. */
-  private resultBody(t: ExecTask, ts: number, f: { jpeg: Buffer; ptsMs: number; width: number; height: number }): TaskResultBody {
-    const body: TaskResultBody = {
-      TaskID: t.id,
-      DeviceID: this.o.deviceId,
-      DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-      AlgID: t.info.AlgModelInfo.AlgID,
-      AlgVersion: t.info.AlgModelInfo.AlgVersion,
-      Ts: Math.round(ts),
-      CreateTime: this.clock.nowDateTime(),
-      TaskResultData: {
-        ImageResult: {
-          ImageData: f.jpeg.toString('base64'),
-          ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: f.ptsMs, SourceURL: t.info.InputInfo.StreamURL },
-        },
-      },
-    };
-    if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-    if (this.o.longitude) body.Longitude = this.o.longitude;
-    if (this.o.latitude) body.Latitude = this.o.latitude;
-    return body;
   }
 
   /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */

@@ -1,0 +1,41 @@
+/**
+ * What a task runner needs of its executor: where results go, the outbox, the clock, the plugin
+ * pool. Runners are plain functions over this, one file per kind of task.
+ */
+import type { TaskDispatchInfo, TaskResultBody } from '../../protocol/index.ts';
+import type { Logger } from '../../log.ts';
+import type { CorrectedClock } from '../clock.ts';
+import type { Outbox } from '../outbox.ts';
+import type { ExecTask } from '../exec-task.ts';
+import type { FrameSource } from '../media/frame-source.ts';
+import type { PluginPool } from '../../plugins/pool.ts';
+import type { Batcher } from '../../plugins/batcher.ts';
+
+/** Pause a task's source when this many of its results wait in the outbox. */
+export const OUTBOX_HIGH_WATER = 256;
+
+export interface RunContext {
+  readonly deviceId: string;
+  readonly schedulerUrl?: string;
+  readonly longitude?: string;
+  readonly latitude?: string;
+  readonly decoder?: 'auto' | 'native' | 'pipe';
+  readonly clock: CorrectedClock;
+  readonly log: Logger;
+  readonly outbox: Outbox;
+  /** True once the executor is shutting down. */
+  readonly closed: boolean;
+  destinations(info: TaskDispatchInfo): string[];
+  /** Persists the task and queues its status report. */
+  changed(t: ExecTask): void;
+  pluginPool(): PluginPool;
+  pluginBatcher(): Batcher;
+}
+
+/** A runner that owns its own input: the handle stops it; `done` settles when it ends. */
+export interface Started {
+  handle: FrameSource;
+  done: Promise<void>;
+}
+
+export type { TaskResultBody };

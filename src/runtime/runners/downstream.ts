@@ -1,0 +1,75 @@
+/** A stage fed by another task's results (EB4): crops decoded natively, run through the crop stage. */
+import { CommandType, type TaskResultBody } from '../../protocol/index.ts';
+import type { ExecTask } from '../exec-task.ts';
+import type { FrameSource } from '../media/frame-source.ts';
+import { nativeDecoding } from '../media/native.ts';
+import { checkPreprocessSpec } from '../media/preprocess-spec.ts';
+import { PluginCallError } from '../../plugins/pool.ts';
+import type { LoadedPlugin } from '../../plugins/registry.ts';
+import type { RunContext, Started } from './context.ts';
+
+/**
+ * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
+ * with the crops as JPEG (CropData); each crop is decoded natively and run through the
+ * plugin's crop stage, and the result goes on with the upstream frame's time stamps. A stop
+ * (sent when the upstream stage is done) lets it finish what has arrived first.
+ */
+export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): Started & { inbox: (b: TaskResultBody) => void } {
+  const inbox: TaskResultBody[] = [];
+  let wake: (() => void) | null = null;
+  const handle: FrameSource = {
+    backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }),
+    close: () => { t.draining = true; wake?.(); },
+  };
+  const deliver = (b: TaskResultBody) => { inbox.push(b); wake?.(); };
+  const addon = nativeDecoding();
+  const dests = ctx.destinations(t.info);
+  const loop = async () => {
+    for (;;) {
+      while (!inbox.length && !t.draining && !ctx.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
+      wake = null;
+      const b = inbox.shift();
+      if (!b) return; // drained after a stop
+      t.framesIn++;
+      const results = b.TaskResultData.AnalysisResult ?? [];
+      for (const r of results) {
+        const boxes = ((r.ResultData ?? {}) as { Boxes?: Array<Record<string, unknown>> }).Boxes ?? [];
+        await Promise.all(boxes.map(async (box) => {
+          if (typeof box.CropData !== 'string') return;
+          const img = Buffer.from(box.CropData, 'base64');
+          delete box.CropData;
+          if (!addon) { box.CropError = 'no native decoder on this executor'; return; }
+          const frame = await addon.Frame!.decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
+          if (!frame) return;
+          const ci = p.manifest.cropStage!.input;
+          const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
+          const input = new ArrayBuffer(bytes);
+          try {
+            await frame.preprocess(checkPreprocessSpec({ width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
+              mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad }), input);
+          } finally {
+            frame.release();
+          }
+          try {
+            const out = await ctx.pluginPool().call(p, { input, ptsMs: Number((r.ResultData as { Pts?: number } | undefined)?.Pts ?? 0), args: t.algArgs, stage: 'crop' });
+            if (out.output && typeof out.output === 'object') for (const [k, v] of Object.entries(out.output as Record<string, unknown>)) box[k in box ? `Crop${k}` : k] = v;
+          } catch (err) {
+            if (!(err instanceof PluginCallError)) throw err;
+            box.CropError = err.message.slice(0, 200);
+          }
+        }));
+      }
+      t.framesOut++;
+      const body: TaskResultBody = {
+        ...b, TaskID: t.id, DeviceID: ctx.deviceId, AlgID: p.manifest.AlgID, AlgVersion: p.manifest.AlgVersion,
+        DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
+        ...(p.manifest.models?.length ? { ModelList: p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
+        CreateTime: ctx.clock.nowDateTime(),
+      };
+      if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
+      if (dests.length) ctx.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+    }
+  };
+  return { handle, inbox: deliver, done: loop() };
+}
+
