@@ -16,11 +16,11 @@ export interface Cluster {
 }
 
 /** Starts the processes and waits until every executor is registered with its algorithms known. */
-export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number; schedulerArgs?: string[]; executorArgs?: string[]; executorArgsFor?: (i: number) => string[] } = {}): Promise<Cluster> {
+export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: number; schedulerArgs?: string[]; executorArgs?: string[]; executorArgsFor?: (i: number) => string[]; env?: Record<string, string> } = {}): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   // The decode self-benchmark has its own test; here it would only compete for the CPU.
-  const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' };
+  const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1', ...(opts.env ?? {}) };
   const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1), ...(opts.schedulerArgs ?? [])],
     { env, logFile: path.join(dir, 'scheduler.log') });
   const executors: RoleProcess[] = [];

@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitFor } from '../helpers/cluster.ts';
+import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { makeSampleClip } from '../../src/demo.ts';
 import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
 import { jpegSize } from '../../src/runtime/jpeg.ts';
@@ -115,4 +115,28 @@ t.test('frame extraction: TaskRequest → scheduler → executor → results (I1
   const seq = init.statuses.filter((s, i, a) => i === 0 || a[i - 1] !== s);
   t.strictSame(seq, [3, 1, 0], `status pushed to NotifyURL: ${init.statuses.join(',')}`);
   t.equal(init.results, results.length, 'every result was also pushed to NotifyURL');
+});
+
+t.test('the same task on the ffmpeg-pipe backend (what runs without the FFmpeg dev libraries)', async (t) => {
+  const dir = t.testdir({});
+  const clip = path.join(dir, 'clip.mp4');
+  makeSampleClip(clip, 'testsrc', 10, '640x360');
+  const cluster = await startCluster(dir, 1, { env: { RETINAD_DECODER: 'pipe' } });
+  t.teardown(() => cluster.stop());
+  const ext = await waitFor('TotalResource report', async () => {
+    const devs = await cluster.client.send('GET', `${cluster.scheduler.url}/System/DeviceList`);
+    const d = (devs.body as { DeviceList: Array<{ TotalResource: { ResourceInfo: { ExtendInfo: { DecoderBackend: { Active: string } } } } | null }> }).DeviceList[0];
+    return d.TotalResource?.ResourceInfo.ExtendInfo;
+  }, 10_000);
+  t.equal(ext.DecoderBackend.Active, 'ffmpeg-pipe', 'the executor reports the pipe backend');
+  const sub = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskType: 1, TaskName: 'pipe', InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(clip).href }], AlgType: 'frame_extraction', TaskFrameRate: 2 } },
+  });
+  const id = (sub.body as { TaskID: string }).TaskID;
+  const info = await waitTaskEnd(cluster, id, 40_000);
+  t.equal(info.ExecutionStatus, 0);
+  const r = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=100`);
+  const list = (r.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  t.ok(list.length >= 19 && list.length <= 21, `${list.length} results`);
+  t.ok(list.every((x) => jpegSize(Buffer.from(x.TaskResultData.ImageResult!.ImageData!, 'base64'))?.width === 640), 'JPEGs at source size');
 });
