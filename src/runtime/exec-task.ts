@@ -31,7 +31,8 @@ export class ExecTask {
   lastPtsMs = -1;
   readonly receivedAt = Date.now();
 
-  constructor(readonly info: TaskDispatchInfo, readonly seq: number) {
+  /** Mutable only in DstDeviceList: a re-dispatch re-points results when the next stage moved. */
+  constructor(public info: TaskDispatchInfo, readonly seq: number) {
     this.algArgs = { ...(info.InputInfo.AlgArgs ?? {}) };
   }
 

@@ -242,7 +242,7 @@ export class Executor {
     }
     if (!SUPPORTED_SCHEMES.test(url)) return `InputInfo.StreamURL: scheme of "${url.slice(0, 64)}" is not supported (file, rtsp, rtsps, rtmp, http, https)`;
     const existing = this.tasks.get(t.TaskID);
-    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here and is not finished`;
+    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here with other work (algorithm, input or dependencies) and is not finished`;
     for (const w of t.ExecutionCond?.TimeRange ?? []) {
       const s = w.StartTime ? parseRetinaDateTime(w.StartTime) : -Infinity;
       const e = w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity;
@@ -273,7 +273,7 @@ export class Executor {
       if (!v(t.InputInfo.AlgArgs ?? {})) return `InputInfo.AlgArgs: ${(v.errors ?? []).map((e) => `${e.instancePath || '(args)'} ${e.message}`).join('; ')}`;
     }
     const existing = this.tasks.get(t.TaskID);
-    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here and is not finished`;
+    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here with other work (algorithm, input or dependencies) and is not finished`;
     return null;
   }
 
@@ -302,14 +302,21 @@ export class Executor {
     const fetchProblem = await this.fetchMissing(list);
     if (fetchProblem) return { StatusCode: '1', Message: fetchProblem };
     const ids = new Set<string>();
+    const redirects: Array<[ExecTask, TaskDispatchInfo]> = [];
     for (const t of list) {
       if (ids.has(t.TaskID)) return { StatusCode: '1', Message: `TaskDispatchList: TaskID "${t.TaskID}" appears twice` };
       ids.add(t.TaskID);
+      const existing = this.tasks.get(t.TaskID);
+      // The same work again: the scheduler moved the next stage (new destinations), or placed the
+      // task back here after it thought this executor lost (same destinations; it keeps running).
+      if (existing && !existing.finished && sameWork(existing.info, t)) { redirects.push([existing, t]); continue; }
       const why = this.checkExecutable(t);
       if (why) return { StatusCode: '1', Message: `task ${t.TaskID}: ${why}` };
     }
     // All or nothing: every task of the command was checked before any is accepted.
+    for (const [task, info] of redirects) this.redirect(task, info);
     for (const info of list) {
+      if (redirects.some(([task]) => task.id === info.TaskID)) continue;
       const task = new ExecTask(info, ++this.taskSeq);
       this.tasks.set(info.TaskID, task);
       this.persist(task);
@@ -318,6 +325,24 @@ export class Executor {
     this.o.log.info({ tasks: [...ids] }, 'task_dispatch accepted');
     this.scheduleQueue();
     return { StatusCode: '0' };
+  }
+
+  /**
+   * The same task dispatched again with other destinations: the scheduler moved the stage that
+   * consumes its results. The task keeps running; what it sends from now on, and what is still
+   * queued for the old destination, goes to the new one.
+   */
+  private redirect(t: ExecTask, info: TaskDispatchInfo): void {
+    const before = this.destinations(t.info);
+    if (sameDestinations(t.info, info)) {
+      this.o.log.info({ task: t.id }, 'task dispatched again while it runs here: kept running');
+      this.report(t);
+      return;
+    }
+    t.info = { ...t.info, DstDeviceList: info.DstDeviceList };
+    const moved = this.outbox.retarget(t.id, before, this.destinations(t.info));
+    this.persist(t);
+    this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved }, 'task re-pointed to new destinations');
   }
 
   private async onTaskOpsControl(c: TaskOpsControl): Promise<CommandReplyBody> {
@@ -604,6 +629,18 @@ export class Executor {
 }
 
 /** A random ID made once per data directory: with CommandIdx it keeps our commands unique across restarts. */
+/** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */
+function sameWork(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
+  return a.AlgModelInfo.AlgID === b.AlgModelInfo.AlgID && a.AlgModelInfo.AlgVersion === b.AlgModelInfo.AlgVersion &&
+    (a.InputInfo.StreamURL ?? '') === (b.InputInfo.StreamURL ?? '') &&
+    JSON.stringify(a.Dependencies ?? []) === JSON.stringify(b.Dependencies ?? []);
+}
+
+function sameDestinations(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
+  const dst = (x: TaskDispatchInfo) => JSON.stringify(x.DstDeviceList.map((d) => [d.DeviceID ?? '', d.OutputURL ?? '']));
+  return dst(a) === dst(b);
+}
+
 function loadInstanceId(dir: string): string {
   const f = path.join(dir, 'instance-id');
   if (existsSync(f)) return readFileSync(f, 'utf8').trim();

@@ -35,6 +35,8 @@ const MAX_BACKOFF_MS = 30_000;
 export class Outbox {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Set when work arrives while a pump runs, so the pump goes round once more. */
+  private again = false;
   private closed = false;
   private waiters: Array<() => void> = [];
 
@@ -74,6 +76,31 @@ export class Outbox {
     return this.pending(taskId);
   }
 
+  /**
+   * Re-points a task's queued results (TaskResult commands) from destinations it no longer has to
+   * the ones it now has — the next stage moved to another executor. Returns how many moved.
+   */
+  retarget(taskId: string, from: string[], to: string[]): number {
+    const gone = from.filter((d) => !to.includes(d));
+    const added = to.filter((d) => !from.includes(d));
+    if (!gone.length || !added.length) return 0;
+    const marks = gone.map(() => '?').join(', ');
+    const rows = this.db.prepare(`SELECT id, body, created_at FROM outbox WHERE task_id = ? AND dest_url IN (${marks})
+      AND json_extract(body, '$.body.CommandType') = 'task_result' ORDER BY id`).all(taskId, ...gone) as Array<{ id: number; body: string; created_at: number }>;
+    const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
+    const del = this.db.prepare('DELETE FROM outbox WHERE id = ?');
+    // New rows (new ids) keep the order among themselves; the old ones go, in one transaction.
+    this.db.transaction(() => {
+      for (const r of rows) {
+        for (const d of added) ins.run(d, taskId, r.body, r.created_at);
+        del.run(r.id);
+      }
+    })();
+    if (rows.length) this.log.info({ task: taskId, from: gone, to: added, messages: rows.length }, 'outbox: queued results re-pointed');
+    this.kick(0);
+    return rows.length;
+  }
+
   /** Starts delivering (also what a restart left behind). */
   start(): void {
     this.kick(0);
@@ -86,7 +113,7 @@ export class Outbox {
 
   private kick(delay: number): void {
     if (this.closed) return;
-    if (this.running) return;
+    if (this.running) { if (delay === 0) this.again = true; return; }
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.pump(), delay);
     this.timer.unref();
@@ -95,6 +122,7 @@ export class Outbox {
   private async pump(): Promise<void> {
     if (this.running || this.closed) return;
     this.running = true;
+    this.again = false;
     let nextDelay = -1;
     try {
       const dests = this.db.prepare('SELECT dest_url, MIN(id) AS id FROM outbox GROUP BY dest_url').all() as Array<{ dest_url: string; id: number }>;
@@ -143,6 +171,7 @@ export class Outbox {
       this.waiters = [];
       for (const r of w) r();
     }
-    if (nextDelay >= 0) this.kick(nextDelay);
+    if (this.again) this.kick(0);
+    else if (nextDelay >= 0) this.kick(nextDelay);
   }
 }

@@ -38,6 +38,12 @@ export interface SchedulerOptions {
 }
 
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
+/** The Topology stage a subtask runs (its id ends in `.<stage name>`; names have no dots). */
+function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo['Topology']>['Stages'][number] | undefined {
+  const name = subtaskId.slice(subtaskId.lastIndexOf('.') + 1);
+  return custom.Topology?.Stages.find((st) => st.Name === name);
+}
+
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
 
@@ -51,6 +57,8 @@ export class Scheduler {
   private readonly sessions = new Map<string, string>(); // session token → DeviceID
   private monitorTimer: NodeJS.Timeout | null = null;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
+  private readonly staleStops = new Set<string>();
   private closed = false;
 
   constructor(readonly o: SchedulerOptions) {
@@ -259,8 +267,8 @@ export class Scheduler {
     }
   }
 
-  /** Places and dispatches one subtask, trying the ranked executors in turn. */
-  private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>): Promise<void> {
+  /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */
+  private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>): Promise<string | null> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(preq);
@@ -280,7 +288,7 @@ export class Scheduler {
         const p = parse(TaskDispatchReply, reply);
         if (p.ok && p.value.StatusCode === '0') {
           this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
-          return;
+          return c.device.device_id;
         }
         errors.push(`${c.device.device_id}: ${p.ok ? p.value.Message ?? 'refused' : p.message}`);
       } catch (err) {
@@ -294,6 +302,7 @@ export class Scheduler {
     }
     this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: desc.slice(0, 500) });
     this.updateTaskStatus(taskId);
+    return null;
   }
 
   // ---- status (S5, EM4) ----------------------------------------------------------------
@@ -304,7 +313,11 @@ export class Scheduler {
     for (const st of dts.TaskStatusList) {
       const sub = this.store.subtask(st.TaskID);
       if (!sub) { unknown.push(st.TaskID); continue; }
-      if (sub.device_id !== dts.DeviceID) continue; // a late report from an executor the subtask has left
+      if (sub.device_id !== dts.DeviceID) {
+        // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
+        if (ACTIVE.includes(st.ExecutionStatus as 1 | 2 | 3)) void this.stopStale(dts.DeviceID, st.TaskID);
+        continue;
+      }
       this.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
       if (st.ExecutionStatus === ExecutionStatus.Error) {
         const fresh = this.store.subtask(st.TaskID)!;
@@ -314,6 +327,22 @@ export class Scheduler {
       this.updateTaskStatus(sub.task_id);
     }
     return unknown;
+  }
+
+  /** Tells `deviceId` to stop its copy of a subtask that now runs elsewhere (once per pair). */
+  private async stopStale(deviceId: string, subtaskId: string): Promise<void> {
+    const key = `${deviceId}\n${subtaskId}`;
+    const dev = this.store.device(deviceId);
+    if (this.staleStops.has(key) || !dev?.command_url) return;
+    this.staleStops.add(key);
+    this.o.log.warn({ device: deviceId, subtask: subtaskId }, 'stopping a copy of a subtask that moved elsewhere');
+    try {
+      await this.client.command(dev.command_url, { CommandType: CommandType.TaskOpsControl, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
+        MessageBody: { OpsControlList: [{ DeviceID: deviceId, TaskID: subtaskId, Control: 1 }] } });
+    } catch (err) {
+      this.staleStops.delete(key); // try again on its next report
+      this.o.log.warn({ device: deviceId, subtask: subtaskId, err: (err as Error).message }, 'could not stop a stale copy');
+    }
   }
 
   /** SB10 / S7: retry a failed subtask elsewhere (resuming at its last position), or let it fail. */
@@ -332,17 +361,58 @@ export class Scheduler {
     const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
     const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
     if (last !== null) args.StartOffsetMs = Math.round(last + 1000 / fps); // SB12: resume after the last delivered frame
-    const plan: SubtaskPlan = { subtaskId: s.subtask_id, dispatch: { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } } };
     const custom = JSON.parse(task.custom_info) as CustomInfo;
+    // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
+    const stage = stageOf(custom, s.subtask_id);
+    const req: PlacementRequest = { algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
+      algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
     this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: `retrying: ${desc}`.slice(0, 500) });
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     const t = setTimeout(() => {
       this.retryTimers.delete(t);
       if (this.closed) return;
-      void this.place(s.task_id, plan, { algId: dispatch.AlgModelInfo.AlgID || custom.AlgID, algType: dispatch.AlgModelInfo.AlgID ? undefined : custom.AlgType }, s.attempts + 1, new Set([s.device_id]));
+      void this.replace(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req);
     }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
     t.unref();
     this.retryTimers.add(t);
+  }
+
+  /**
+   * Places a failed subtask again. A stage's destinations are re-read first (the stage after it
+   * may have moved meanwhile); once placed, the stages that feed it are re-pointed at its new
+   * executor, and if they are already done it is told to finish after what it has.
+   */
+  private async replace(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest): Promise<void> {
+    const down = this.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
+    const downDev = down ? this.store.device(down.device_id) : undefined;
+    if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
+    const placed = await this.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]));
+    if (!placed || !dispatch.Dependencies?.length) return;
+    const dev = this.store.device(placed);
+    if (!dev?.command_url) return;
+    for (const dep of dispatch.Dependencies) {
+      const up = this.store.subtask(dep.TaskID);
+      if (!up) continue;
+      const upInfo = JSON.parse(up.dispatch_info) as TaskDispatchInfo;
+      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      this.store.setSubtaskDispatch(up.subtask_id, moved);
+      const upDev = this.store.device(up.device_id);
+      if (!ACTIVE.includes(up.status as 1 | 2 | 3) || !upDev?.command_url) continue;
+      try {
+        // The same TaskID again with new destinations: the executor re-points it (and what it still has queued).
+        const reply = await this.client.command(upDev.command_url, { CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: upDev.device_id,
+          MessageBody: { TaskDispatchList: [moved] } });
+        const p = parse(TaskDispatchReply, reply);
+        if (!p.ok || p.value.StatusCode !== '0') this.o.log.warn({ subtask: up.subtask_id, reply: p.ok ? p.value.Message : p.message }, 'upstream stage not re-pointed');
+        else this.o.log.info({ subtask: up.subtask_id, to: dev.device_id }, 'upstream stage re-pointed at the moved stage');
+      } catch (err) {
+        this.o.log.warn({ subtask: up.subtask_id, err: (err as Error).message }, 'upstream stage not re-pointed');
+      }
+    }
+    // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
+    if (dispatch.Dependencies.every((d) => this.store.subtask(d.TaskID)?.status === ExecutionStatus.Done)) {
+      await this.finishDependents(this.store.subtask(dispatch.Dependencies[0].TaskID)!);
+    }
   }
 
   /** Derives the task's ExecutionStatus from its subtasks and tells the initiator when it changes. */

@@ -170,6 +170,11 @@ export class SchedulerStore {
     this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
   }
 
+  /** Replaces a subtask's dispatch info in place (its destinations changed); status is kept. */
+  setSubtaskDispatch(id: string, dispatch: TaskDispatchInfo): void {
+    this.db.prepare('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(JSON.stringify(dispatch), Date.now(), id);
+  }
+
   subtask(id: string): SubtaskRow | undefined {
     return this.db.prepare('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined;
   }

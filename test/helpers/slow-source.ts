@@ -4,9 +4,13 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
 
-/** Makes an all-intra MPEG-TS clip (playable from any byte) and serves it over `seconds`. */
-export async function slowSource(file: string, seconds = 8): Promise<{ url: string; close(): void }> {
-  const mk = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '10', '-c:v', 'libx264', '-g', '1', '-crf', '18', '-f', 'mpegts', file]);
+/**
+ * Makes an all-intra MPEG-TS clip (playable from any byte) and serves it over `seconds`. The
+ * picture is `lavfi` (a test pattern by default) with the filters `vf`, if any.
+ */
+export async function slowSource(file: string, seconds = 8, opts: { lavfi?: string; vf?: string } = {}): Promise<{ url: string; close(): void }> {
+  const mk = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', opts.lavfi ?? 'testsrc=size=640x360:rate=25', '-t', '10', ...(opts.vf ? ['-vf', opts.vf] : []),
+    '-c:v', 'libx264', '-g', '1', '-crf', '18', '-pix_fmt', 'yuv420p', '-f', 'mpegts', file]);
   if (mk.status !== 0) throw new Error('ffmpeg could not make the clip');
   const data = readFileSync(file);
   const srv = http.createServer((req, res) => {

@@ -130,8 +130,13 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once', asy
   t.strictSame(a.json, { StatusCode: '0', CommandType: 'task_dispatch', CommandIdx: 4242 });
   t.strictSame(b.json, a.json, 'same reply');
   const c = await raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify({ ...cmd, CommandIdx: 4243 }), h);
-  t.equal((c.json as { StatusCode: string }).StatusCode, '1', 'a new CommandIdx runs again: the task exists, so it is refused');
-  t.match((c.json as { Message: string }).Message, /already exists/);
+  t.equal((c.json as { StatusCode: string }).StatusCode, '0', 'a new CommandIdx with the same work: the task is kept as it is (a scheduler placing it back here)');
+  const other = structuredClone(cmd);
+  other.CommandIdx = 4244;
+  other.MessageBody.TaskDispatchList[0].InputInfo.StreamURL = 'file:///other.mp4';
+  const d = await raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify(other), h);
+  t.equal((d.json as { StatusCode: string }).StatusCode, '1', 'other work under the same TaskID is refused');
+  t.match((d.json as { Message: string }).Message, /TaskID: task "dup-test-1" already exists here with other work/);
 });
 
 t.test('a broken or missing source ends the task with ExecutionStatus 4 and ExceptionCode 60', async (t) => {

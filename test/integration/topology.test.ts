@@ -8,7 +8,8 @@ import t from 'tap';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitTaskEnd } from '../helpers/cluster.ts';
+import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { slowSource } from '../helpers/slow-source.ts';
 import { ff } from '../helpers/media.ts';
 import { distance } from '../helpers/text.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
@@ -68,4 +69,57 @@ t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() 
   const errors = expected.reduce((n, e) => n + Math.min(...words.map((w) => distance(w, e)), e.length), 0);
   const accuracy = 1 - errors / expected.join('').length;
   t.ok(accuracy >= 0.9, `recognised on the edge: ${JSON.stringify(words)}, character accuracy ${(accuracy * 100).toFixed(1)} %`);
+});
+
+t.test('M1/S7: a recognising stage whose executor dies moves to another executor of its DeviceType, and detection follows it', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  // edge-1 is the camera's device (DeviceType 0); edge-2 and edge-3 are edge servers (1).
+  const cluster = await startCluster(dir, 3, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  t.teardown(() => cluster.stop());
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  const font = 'fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+  const src = await slowSource(path.join(dir, 'sign.ts'), 8, { lavfi: 'color=c=white:s=640x360:r=25',
+    vf: `drawtext=${font}:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=${font}:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220` });
+  t.teardown(() => src.close());
+
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'read signs, survive', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: {
+      Inputs: [{ StreamURL: src.url }], TaskFrameRate: 2,
+      Topology: { Stages: [
+        { Name: 'detect', AlgType: 'text_recognition', AlgArgs: { Stage: 'detect' }, DeviceType: '0' },
+        { Name: 'recognize', AlgType: 'text_recognition', AlgArgs: { Stage: 'recognize' }, DeviceType: '1' },
+      ] } } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  t.ok(id, JSON.stringify(r.body));
+  // Once the edge stage has sent a result, kill its executor without warning.
+  const first = await waitFor('a recognised result', async () => {
+    const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
+    return (res.body as { TaskResultList?: TaskResultBody[] }).TaskResultList?.[0]?.DeviceID;
+  }, 60_000, 200);
+  t.not(first, 'edge-1', 'the first results come from an edge server');
+  cluster.executors[cluster.executorIds.indexOf(first)].child.kill('SIGKILL');
+
+  const info = await waitTaskEnd(cluster, id, 120_000);
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
+  const subs = info.SubtaskInfoList!;
+  const det = subs.find((s) => s.TaskDispatchInfo.TaskID.endsWith('.detect'))!;
+  const rec = subs.find((s) => s.TaskDispatchInfo.TaskID.endsWith('.recognize'))!;
+  t.equal(det.TaskExecutor.DeviceID, 'edge-1', 'detection stayed on the device');
+  t.not(rec.TaskExecutor.DeviceID, first, 'recognition left the dead executor');
+  t.equal(rec.TaskExecutor.DeviceType, '1', 'and stayed on an edge server (its stage DeviceType), not on the device');
+  t.equal(det.TaskDispatchInfo.DstDeviceList[0].DeviceID, rec.TaskExecutor.DeviceID, 'detection was re-pointed at the new edge server');
+
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  const after = list.filter((x) => x.DeviceID === rec.TaskExecutor.DeviceID);
+  t.ok(after.length >= 3, `${after.length} results from ${rec.TaskExecutor.DeviceID} after the kill (${list.length} in all)`);
+  const words = [...new Set(after.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text?: string }> }).Boxes.map((b) => b.Text ?? '')))];
+  const expected = ['LANE 3 OPEN', 'Speed 60'];
+  const errors = expected.reduce((n, e) => n + Math.min(...words.map((w) => distance(w, e)), e.length), 0);
+  t.ok(1 - errors / expected.join('').length >= 0.9, `the moved stage still reads the signs: ${JSON.stringify(words)}`);
 });

@@ -82,3 +82,27 @@ t.test('destinations are independent: a dead peer does not hold up a live one', 
   ob.close();
   db.close();
 });
+
+t.test('M2/S7: a task\'s queued results follow its next stage to a new executor, in order; reports and other tasks stay', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: Array<[string, string, number]> = [];
+  const ob = new Outbox(db, async (d, _seq, m) => {
+    if (d === 'http://dead') throw new Error('ECONNREFUSED');
+    got.push([d, String((m.body as { task?: string }).task), m.body.n as number]);
+    return { ok: true };
+  }, log);
+  ob.start();
+  const result = (task: string, n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', task, n } });
+  for (let i = 0; i < 4; i++) ob.enqueue(['http://dead'], 'up', result('up', i));
+  ob.enqueue(['http://dead'], 'up', { method: 'PATCH', path: '/System/TaskStatus/', body: { task: 'up', n: 99 } });
+  ob.enqueue(['http://dead'], 'other', result('other', 0));
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(ob.retarget('up', ['http://dead'], ['http://dead']), 0, 'same destinations: nothing moves');
+  t.equal(ob.retarget('up', ['http://dead'], ['http://new']), 4, 'the four results move');
+  await new Promise((r) => setTimeout(r, 500));
+  t.strictSame(got, [0, 1, 2, 3].map((n) => ['http://new', 'up', n]), 'delivered to the new peer, in order, without waiting for the old backoff');
+  t.equal(ob.pending('up'), 1, 'the status report stays queued for its own destination');
+  t.equal(ob.pending('other'), 1, 'another task is not touched');
+  ob.close();
+  db.close();
+});

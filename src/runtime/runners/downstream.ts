@@ -23,7 +23,6 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
   };
   const deliver = (b: TaskResultBody) => { inbox.push(b); wake?.(); };
   const addon = nativeDecoding();
-  const dests = ctx.destinations(t.info);
   const loop = async () => {
     for (;;) {
       while (!inbox.length && !t.draining && !ctx.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
@@ -67,7 +66,7 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
         CreateTime: ctx.clock.nowDateTime(),
       };
       if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-      if (dests.length) ctx.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
     }
   };
   return { handle, inbox: deliver, done: loop() };

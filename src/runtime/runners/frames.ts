@@ -6,7 +6,6 @@ import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
 
 /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
 export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSource): Promise<void> {
-  const dests = ctx.destinations(t.info);
   let firstWall = -1;
   let firstPts = 0;
   for (;;) {
@@ -25,7 +24,7 @@ export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSourc
       // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
       const ts = firstWall + (f.ptsMs - firstPts);
       const body = frameResultBody(ctx, t, ts, { jpeg, ptsMs: Math.round(f.ptsMs), width: f.width, height: f.height });
-      if (dests.length) ctx.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
     } finally {
       f.release();
     }

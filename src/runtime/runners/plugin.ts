@@ -25,7 +25,6 @@ export async function runPlugin(ctx: RunContext, t: ExecTask, source: FrameSourc
 }
 
 async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
-  const dests = ctx.destinations(t.info);
   const m = p.manifest;
   const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
     mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale, pad: m.input.pad };
@@ -93,7 +92,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
       })) },
     };
     if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-    if (dests.length) ctx.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+    ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
   }
 }
 

@@ -10,7 +10,6 @@ export function startTranscode(ctx: RunContext, t: ExecTask): Started {
   const opts = transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs);
   const tc: SliceSource = openTranscoder(opts, ctx.decoder ?? 'auto');
   const handle: FrameSource = { backend: tc.backend, next: async () => null, close: () => tc.close(), stats: () => ({ backend: tc.backend, decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }) };
-  const dests = ctx.destinations(t.info);
   const loop = async () => {
     const t0 = ctx.clock.now();
     for (;;) {
@@ -31,7 +30,7 @@ export function startTranscode(ctx: RunContext, t: ExecTask): Started {
         } } },
       };
       if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-      if (dests.length) ctx.outbox.enqueue(dests, t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
     }
   };
   return { handle, done: loop() };
