@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
-  AlgorithmResQueryReply, TaskDispatchReply,
+  AlgorithmResQueryReply, TaskDispatchReply, TaskStatusQueryReply,
   type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
   type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource,
 } from '../protocol/index.ts';
@@ -115,8 +115,37 @@ export class Scheduler {
   keepalive(deviceId: string): boolean {
     const d = this.store.device(deviceId);
     if (!d) return false;
-    if (!d.online) this.o.log.info({ device: deviceId }, 'device back online');
-    return this.store.touchDevice(deviceId);
+    const back = !d.online;
+    const ok = this.store.touchDevice(deviceId);
+    if (back) {
+      this.o.log.info({ device: deviceId }, 'device back online');
+      void this.reconcile(deviceId);
+    }
+    return ok;
+  }
+
+  /**
+   * A device back after it was thought lost may still run subtasks that moved elsewhere
+   * meanwhile: ask it what it runs (task_status_query) and stop those copies.
+   */
+  private async reconcile(deviceId: string): Promise<void> {
+    const d = this.store.device(deviceId);
+    if (!d?.command_url) return;
+    try {
+      const reply = await this.client.command(d.command_url, { CommandType: CommandType.TaskStatusQuery, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] } });
+      const p = parse(TaskStatusQueryReply, reply);
+      if (!p.ok || p.value.StatusCode !== '0') throw new Error(p.ok ? p.value.Message ?? 'refused' : p.message);
+      for (const dts of p.value.TaskStatusSet) {
+        if (dts.DeviceID !== deviceId) continue;
+        for (const st of dts.TaskStatusList) {
+          const sub = this.store.subtask(st.TaskID);
+          if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus as 1 | 2 | 3)) await this.stopStale(deviceId, st.TaskID);
+        }
+      }
+    } catch (err) {
+      this.o.log.warn({ device: deviceId, err: (err as Error).message }, 'could not ask a returning device what it runs');
+    }
   }
 
   unregister(deviceId: string): boolean {
