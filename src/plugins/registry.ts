@@ -55,6 +55,7 @@ export class PluginRegistry {
   private readonly root: string;
   private state: StateEntry[] = [];
   private readonly loaded = new Map<string, LoadedPlugin>();
+  private installs: Promise<void> = Promise.resolve();
 
   constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginCaller | null, private readonly opts: { devMode?: boolean } = {}) {
     this.root = path.join(dataDir, 'plugins');
@@ -73,8 +74,17 @@ export class PluginRegistry {
     return path.join(this.root, String(algId), version);
   }
 
-  /** Verifies, stores and trial-runs a package. Throws PackageError for a package refused outright. */
-  async install(pkg: Buffer): Promise<InstallOutcome> {
+  /**
+   * Verifies, stores and trial-runs a package. Throws PackageError for a package refused
+   * outright. Installs run one at a time: two of the same version must not share a directory.
+   */
+  install(pkg: Buffer): Promise<InstallOutcome> {
+    const run = this.installs.then(() => this.installNow(pkg));
+    this.installs = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private async installNow(pkg: Buffer): Promise<InstallOutcome> {
     const v = verifyPackage(pkg, this.trust, { devMode: this.opts.devMode });
     const m = v.manifest;
     const existing = this.state.find((e) => e.AlgID === m.AlgID && e.AlgVersion === m.AlgVersion);

@@ -86,6 +86,8 @@ export class Executor {
   readonly plugins: PluginRegistry;
   /** ED2: features other executors send here, searchable. */
   readonly features = new FeatureIndex();
+  /** Package downloads in progress, by AlgID@AlgVersion. */
+  private readonly fetching = new Map<string, Promise<string | null>>();
   private readonly argsValidators = new Map<string, ReturnType<Ajv['compile']>>();
   private readonly instanceId: string;
   private closed = false;
@@ -282,18 +284,31 @@ export class Executor {
     for (const t of list) {
       const { AlgID, AlgVersion, AlgFileURL } = t.AlgModelInfo;
       if (this.algorithms.find(AlgID, AlgVersion) || this.plugins.has(AlgID, AlgVersion) || !AlgFileURL) continue;
-      try {
-        const pkg = await fetchPackage(AlgFileURL, this.client);
-        const r = await this.plugins.install(pkg);
-        if (r.AlgID !== AlgID || r.AlgVersion !== AlgVersion) return `AlgModelInfo.AlgFileURL: package is AlgID ${r.AlgID} version ${r.AlgVersion}, not ${AlgID} ${AlgVersion}`;
-        if (r.status !== 'valid') return `AlgModelInfo.AlgFileURL: package failed its trial run: ${r.error}`;
-        this.o.log.info({ AlgID, AlgVersion, from: AlgFileURL }, 'algorithm package installed from AlgFileURL');
-        void this.session?.reportTotal?.();
-      } catch (err) {
-        return `AlgModelInfo.AlgFileURL: ${(err as Error).message}`;
+      // A second dispatch naming the same package while it downloads waits for that download.
+      const key = `${AlgID}@${AlgVersion}`;
+      let job = this.fetching.get(key);
+      if (!job) {
+        job = this.fetchOne(AlgID, AlgVersion, AlgFileURL).finally(() => this.fetching.delete(key));
+        this.fetching.set(key, job);
       }
+      const problem = await job;
+      if (problem) return problem;
     }
     return null;
+  }
+
+  private async fetchOne(AlgID: number, AlgVersion: string, AlgFileURL: string): Promise<string | null> {
+    try {
+      const pkg = await fetchPackage(AlgFileURL, this.client);
+      const r = await this.plugins.install(pkg);
+      if (r.AlgID !== AlgID || r.AlgVersion !== AlgVersion) return `AlgModelInfo.AlgFileURL: package is AlgID ${r.AlgID} version ${r.AlgVersion}, not ${AlgID} ${AlgVersion}`;
+      if (r.status !== 'valid') return `AlgModelInfo.AlgFileURL: package failed its trial run: ${r.error}`;
+      this.o.log.info({ AlgID, AlgVersion, from: AlgFileURL }, 'algorithm package installed from AlgFileURL');
+      void this.session?.reportTotal?.();
+      return null;
+    } catch (err) {
+      return `AlgModelInfo.AlgFileURL: ${(err as Error).message}`;
+    }
   }
 
   private async onTaskDispatch(c: TaskDispatch): Promise<CommandReplyBody> {

@@ -37,13 +37,13 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 /** The Topology stage a subtask runs (its id ends in `.<stage name>`; names have no dots). */
 function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo['Topology']>['Stages'][number] | undefined {
   const name = subtaskId.slice(subtaskId.lastIndexOf('.') + 1);
   return custom.Topology?.Stages.find((st) => st.Name === name);
 }
 
+/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
 
@@ -56,6 +56,7 @@ export class Scheduler {
   private readonly notifier: Notifier;
   private readonly sessions = new Map<string, string>(); // session token → DeviceID
   private monitorTimer: NodeJS.Timeout | null = null;
+  private lastCheckAt = 0;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
   private readonly staleStops = new Set<string>();
@@ -77,11 +78,16 @@ export class Scheduler {
     return this.o.keepaliveSec ?? 5;
   }
 
+  private get checkEveryMs(): number {
+    return Math.max(200, (this.keepaliveSec * 1000) / 2);
+  }
+
   /** Starts the liveness monitor and resumes tasks a restart interrupted (SB9). */
   start(): void {
     // Devices must prove they are alive again after a restart.
     for (const d of this.store.devices()) if (d.online) this.store.setOnline(d.device_id, true);
-    this.monitorTimer = setInterval(() => this.checkLiveness(), Math.max(200, (this.keepaliveSec * 1000) / 2));
+    this.lastCheckAt = Date.now();
+    this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
     this.monitorTimer.unref();
   }
 
@@ -184,6 +190,14 @@ export class Scheduler {
   private checkLiveness(): void {
     const limit = this.keepaliveSec * 3 * 1000;
     const now = Date.now();
+    // After the scheduler itself stalled (a busy event loop, a paused VM), timers run before the
+    // keepalives that queued up meanwhile are read: judge nobody until they have been.
+    const late = now - this.lastCheckAt - this.checkEveryMs;
+    this.lastCheckAt = now;
+    if (late > this.keepaliveSec * 1000) {
+      this.o.log.warn({ lateMs: late }, 'scheduler was stalled; liveness check deferred');
+      return;
+    }
     for (const d of this.store.devices()) {
       if (d.online && now - d.last_seen > limit) {
         this.store.setOnline(d.device_id, false);

@@ -83,3 +83,13 @@ t.test('versions side by side; a failing update rolls back; versions are immutab
   t.equal(reg.activeVersion(9001), '1.0.0');
   t.throws(() => reg.remove(9001, '9.9.9', () => false), PackageError);
 });
+
+t.test('the same package installed twice at once (two dispatches naming it): one install, both answered', async (t) => {
+  const own = new PluginRegistry(t.testdir({}), trust, pool);
+  const pkg = fixturePackage('echo');
+  const outcomes = await Promise.all([own.install(pkg), own.install(pkg), own.install(pkg)]);
+  for (const r of outcomes) t.strictSame(r, { AlgID: 9001, AlgVersion: '1.0.0', status: 'valid', error: undefined, active: '1.0.0' });
+  t.equal(own.entries().filter((e) => e.AlgID === 9001).length, 1, 'installed once');
+  const out = await pool.call(own.get(9001)!, frame(32 * 24 * 3));
+  t.ok(out.output, 'and it runs');
+});
