@@ -50,6 +50,117 @@ static void SetColorspace(SwsContext* sws, const AVFrame* f) {
   }
 }
 
+/** YUV → RGB constants of one frame (range and matrix), and the per-channel a·x + b of the tensor. */
+struct RowCoeffs {
+  float yo, ys, cs, kr, kgb, kgr, kb;
+  float a[3], b[3];  // per output channel; identity for uint8
+  int ri, bi;        // output channel of R and of B (0/2, or 2/0 for BGR)
+};
+
+template <typename T>
+static inline T Store(float v) {
+  if constexpr (sizeof(T) == 1) return static_cast<T>(static_cast<int>(v + 0.5f));  // v is clamped to 0..255
+  else return v;
+}
+
+/**
+ * One row of 4:4:4 YUV into the tensor: three planes (NCHW) or interleaved pixels (NHWC).
+ * Restrict-qualified pointers let the compiler vectorise it; through uint8_t pointers, which may
+ * alias anything, it would not (measured: 4× slower for a 640×640 float32 tensor).
+ */
+template <typename T>
+static void RowToPlanes(const uint8_t* __restrict Y, const uint8_t* __restrict U, const uint8_t* __restrict V,
+                        T* __restrict pr, T* __restrict pg, T* __restrict pb, int n, const RowCoeffs& k) {
+  const float yo = k.yo, ys = k.ys, cs = k.cs, kr = k.kr, kgb = k.kgb, kgr = k.kgr, kb = k.kb;
+  const float ar = k.a[k.ri], br = k.b[k.ri], ag = k.a[1], bg = k.b[1], ab = k.a[k.bi], bb = k.b[k.bi];
+  for (int x = 0; x < n; x++) {
+    const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
+    const float r = std::min(255.0f, std::max(0.0f, yy + kr * v));
+    const float g = std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v));
+    const float bl = std::min(255.0f, std::max(0.0f, yy + kb * u));
+    pr[x] = Store<T>(r * ar + br);
+    pg[x] = Store<T>(g * ag + bg);
+    pb[x] = Store<T>(bl * ab + bb);
+  }
+}
+
+template <typename T>
+static void RowToPixels(const uint8_t* __restrict Y, const uint8_t* __restrict U, const uint8_t* __restrict V,
+                        T* __restrict d, int n, const RowCoeffs& k) {
+  const float yo = k.yo, ys = k.ys, cs = k.cs, kr = k.kr, kgb = k.kgb, kgr = k.kgr, kb = k.kb;
+  const bool bgr = k.ri == 2;
+  for (int x = 0; x < n; x++) {
+    const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
+    const float r = std::min(255.0f, std::max(0.0f, yy + kr * v));
+    const float g = std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v));
+    const float bl = std::min(255.0f, std::max(0.0f, yy + kb * u));
+    const float c0 = bgr ? bl : r, c2 = bgr ? r : bl;
+    d[x * 3 + 0] = Store<T>(c0 * k.a[0] + k.b[0]);
+    d[x * 3 + 1] = Store<T>(g * k.a[1] + k.b[1]);
+    d[x * 3 + 2] = Store<T>(c2 * k.a[2] + k.b[2]);
+  }
+}
+
+/** Fills the letterbox bands of a W×H tensor around the ch×cw content at (ox, oy); the content is written after. */
+template <typename T>
+static void FillBands(T* o, bool nchw, int W, int H, int ox, int oy, int cw, int ch, const T padv[3]) {
+  if (nchw) {
+    for (int c = 0; c < 3; c++) {
+      T* pl = o + (size_t)c * W * H;
+      std::fill(pl, pl + (size_t)oy * W, padv[c]);
+      std::fill(pl + (size_t)(oy + ch) * W, pl + (size_t)W * H, padv[c]);
+      if (ox || cw != W)
+        for (int y = oy; y < oy + ch; y++) {
+          std::fill(pl + (size_t)y * W, pl + (size_t)y * W + ox, padv[c]);
+          std::fill(pl + (size_t)y * W + ox + cw, pl + (size_t)(y + 1) * W, padv[c]);
+        }
+    }
+    return;
+  }
+  if (!ox && !oy && cw == W && ch == H) return;
+  auto fill = [&](size_t from, size_t to) { for (size_t i = from; i < to; i++) { o[i * 3] = padv[0]; o[i * 3 + 1] = padv[1]; o[i * 3 + 2] = padv[2]; } };
+  fill(0, (size_t)oy * W);
+  fill((size_t)(oy + ch) * W, (size_t)W * H);
+  if (ox || cw != W)
+    for (int y = oy; y < oy + ch; y++) {
+      fill((size_t)y * W, (size_t)y * W + ox);
+      fill((size_t)y * W + ox + cw, (size_t)(y + 1) * W);
+    }
+}
+
+/** Content rows into the tensor at (ox, oy); `rows(y, Y, U, V)` gives row y of the cw×ch 4:4:4 content. */
+template <typename T, typename Rows>
+static void YuvToTensor(Rows rows, int cw, int ch, T* o, bool nchw, int W, int H, int ox, int oy, const RowCoeffs& k) {
+  for (int y = 0; y < ch; y++) {
+    const uint8_t *Y, *U, *V;
+    rows(y, &Y, &U, &V);
+    if (nchw) {
+      const size_t off = (size_t)(y + oy) * W + ox;
+      RowToPlanes<T>(Y, U, V, o + (size_t)k.ri * W * H + off, o + (size_t)W * H + off, o + (size_t)k.bi * W * H + off, cw, k);
+    } else {
+      RowToPixels<T>(Y, U, V, o + ((size_t)(y + oy) * W + ox) * 3, cw, k);
+    }
+  }
+}
+
+/**
+ * Luma row y of a plane shrunk to exactly half: the same antialiased bilinear swscale applies at
+ * 2:1 — a [1 3 3 1]/8 triangle over four source rows, then over four source columns, edges
+ * clamped. `acc` holds 2n (+2) 16-bit sums.
+ */
+static void HalveRow(const uint8_t* plane, int stride, int sh, int y, uint16_t* __restrict acc, uint8_t* __restrict d, int n) {
+  const int r0 = std::max(0, 2 * y - 1), r3 = std::min(sh - 1, 2 * y + 2);
+  const uint8_t* __restrict a = plane + (size_t)r0 * stride;
+  const uint8_t* __restrict b = plane + (size_t)(2 * y) * stride;
+  const uint8_t* __restrict c = plane + (size_t)(2 * y + 1) * stride;
+  const uint8_t* __restrict e = plane + (size_t)r3 * stride;
+  uint16_t* __restrict t = acc + 1;  // t[-1] and t[2n] are the clamped edge columns
+  for (int x = 0; x < 2 * n; x++) t[x] = (uint16_t)(a[x] + 3 * (b[x] + c[x]) + e[x]);
+  t[-1] = t[0];
+  t[2 * n] = t[2 * n - 1];
+  for (int x = 0; x < n; x++) d[x] = (uint8_t)((t[2 * x - 1] + 3 * (t[2 * x] + t[2 * x + 1]) + t[2 * x + 2] + 32) >> 6);
+}
+
 bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t out_bytes, PreprocessResult* res, std::string* err) {
   if (s.width <= 0 || s.height <= 0) { *err = "target size must be positive"; return false; }
   const size_t need = (size_t)s.width * s.height * 3 * (s.f32 ? 4 : 1);
@@ -76,85 +187,66 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
   res->content_w = cw;
   res->content_h = ch;
 
-  // float32 from YUV: scale the planes (4:4:4 at content size, swscale's SIMD planar path), then
-  // convert and normalise in one pass straight into the tensor — no RGB byte image in between,
-  // no rounding of the colour to 8 bits.
+  // From YUV (float32 or uint8): scale the planes (4:4:4 at content size, swscale's SIMD planar
+  // path), then convert, normalise and lay out in one vectorised pass straight into the tensor —
+  // no RGB byte image in between, and for float32 no rounding of the colour to 8 bits.
   const AVPixFmtDescriptor* sd = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f->format));
-  if (s.f32 && sd && !(sd->flags & AV_PIX_FMT_FLAG_RGB) && sd->nb_components == 3) {
+  if (sd && !(sd->flags & AV_PIX_FMT_FLAG_RGB) && sd->nb_components == 3) {
     const bool full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
+    // 4:2:0 at exactly half the size (720p into a 640-wide tensor, 1080p into 960): the chroma
+    // planes are already at the content size and the luma needs one fixed 4-tap filter, so rows
+    // come straight from the frame without swscale's generic scaler.
+    const bool halve = (f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) && sw == 2 * cw && sh == 2 * ch;
     thread_local SwsContext* sws444 = nullptr;
     thread_local std::vector<uint8_t> yuv;
-    sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR, nullptr, nullptr, nullptr);
-    if (!sws444) { *err = "cannot scale this pixel format"; return false; }
-    {
-      // Planes are only resampled: the same range in and out (set on every call, the context is shared).
-      int* inv; int* tbl; int sr, dr, br, ct, sa;
-      if (sws_getColorspaceDetails(sws444, &inv, &sr, &tbl, &dr, &br, &ct, &sa) >= 0)
-        sws_setColorspaceDetails(sws444, inv, full ? 1 : 0, tbl, full ? 1 : 0, br, ct, sa);
-    }
     const size_t plane = (size_t)cw * ch;
-    yuv.resize(plane * 3 + 64);
-    uint8_t* dst[4] = {yuv.data(), yuv.data() + plane, yuv.data() + 2 * plane, nullptr};
-    int dls[4] = {cw, cw, cw, 0};
-    sws_scale(sws444, src, sls, 0, sh, dst, dls);
-    const bool bt709 = f->colorspace == AVCOL_SPC_BT709;
-    const float kr = bt709 ? 1.5748f : 1.402f, kgb = bt709 ? 0.187324f : 0.344136f, kgr = bt709 ? 0.468124f : 0.714136f, kb = bt709 ? 1.8556f : 1.772f;
-    const float ys = full ? 1.0f : 255.0f / 219.0f, yo = full ? 0.0f : 16.0f, cs = full ? 1.0f : 255.0f / 224.0f;
-    float a[3], b[3];
-    for (int c = 0; c < 3; c++) { a[c] = s.scale / s.stdv[c]; b[c] = -s.mean[c] / s.stdv[c]; }
-    const int W = s.width, H = s.height;
-    float* o = reinterpret_cast<float*>(out);
-    // Output channel c takes R, G, B (or B, G, R).
-    const int ri = s.bgr ? 2 : 0, bi = s.bgr ? 0 : 2;
-    const float padv[3] = {s.pad * a[0] + b[0], s.pad * a[1] + b[1], s.pad * a[2] + b[2]};
-    if (s.nchw) {
-      for (int c = 0; c < 3; c++) {
-        float* pl = o + (size_t)c * W * H;
-        std::fill(pl, pl + (size_t)oy * W, padv[c]);
-        std::fill(pl + (size_t)(oy + ch) * W, pl + (size_t)W * H, padv[c]);
-        if (ox || cw != W)
-          for (int y = oy; y < oy + ch; y++) {
-            std::fill(pl + (size_t)y * W, pl + (size_t)y * W + ox, padv[c]);
-            std::fill(pl + (size_t)y * W + ox + cw, pl + (size_t)(y + 1) * W, padv[c]);
-          }
+    if (!halve) {
+      sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR, nullptr, nullptr, nullptr);
+      if (!sws444) { *err = "cannot scale this pixel format"; return false; }
+      {
+        // Planes are only resampled: the same range in and out (set on every call, the context is shared).
+        int* inv; int* tbl; int sr, dr, br, ct, sa;
+        if (sws_getColorspaceDetails(sws444, &inv, &sr, &tbl, &dr, &br, &ct, &sa) >= 0)
+          sws_setColorspaceDetails(sws444, inv, full ? 1 : 0, tbl, full ? 1 : 0, br, ct, sa);
       }
-      float* pr = o + (size_t)ri * W * H;
-      float* pg = o + (size_t)1 * W * H;
-      float* pb = o + (size_t)bi * W * H;
-      const float ar = a[ri], br = b[ri], ag = a[1], bg = b[1], ab = a[bi], bb = b[bi];
-      for (int y = 0; y < ch; y++) {
-        const uint8_t* Y = yuv.data() + (size_t)y * cw;
-        const uint8_t* U = Y + plane;
-        const uint8_t* V = Y + 2 * plane;
-        const size_t off = (size_t)(y + oy) * W + ox;
-        for (int x = 0; x < cw; x++) {
-          const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
-          const float r = std::min(255.0f, std::max(0.0f, yy + kr * v));
-          const float g = std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v));
-          const float bl = std::min(255.0f, std::max(0.0f, yy + kb * u));
-          pr[off + x] = r * ar + br;
-          pg[off + x] = g * ag + bg;
-          pb[off + x] = bl * ab + bb;
-        }
-      }
+      yuv.resize(plane * 3 + 64);
+      uint8_t* dst[4] = {yuv.data(), yuv.data() + plane, yuv.data() + 2 * plane, nullptr};
+      int dls[4] = {cw, cw, cw, 0};
+      sws_scale(sws444, src, sls, 0, sh, dst, dls);
     } else {
-      if (ox || oy || cw != W || ch != H)
-        for (size_t i = 0; i < (size_t)W * H; i++)
-          for (int c = 0; c < 3; c++) o[i * 3 + c] = padv[c];
-      for (int y = 0; y < ch; y++) {
-        const uint8_t* Y = yuv.data() + (size_t)y * cw;
-        const uint8_t* U = Y + plane;
-        const uint8_t* V = Y + 2 * plane;
-        float* d = o + ((size_t)(y + oy) * W + ox) * 3;
-        for (int x = 0; x < cw; x++) {
-          const float yy = ((float)Y[x] - yo) * ys, u = ((float)U[x] - 128.0f) * cs, v = ((float)V[x] - 128.0f) * cs;
-          const float rgb3[3] = {std::min(255.0f, std::max(0.0f, yy + kr * v)), std::min(255.0f, std::max(0.0f, yy - kgb * u - kgr * v)),
-                                 std::min(255.0f, std::max(0.0f, yy + kb * u))};
-          d[x * 3 + 0] = rgb3[ri] * a[0] + b[0];
-          d[x * 3 + 1] = rgb3[1] * a[1] + b[1];
-          d[x * 3 + 2] = rgb3[bi] * a[2] + b[2];
-        }
-      }
+      yuv.resize((size_t)cw + 64 + (2 * (size_t)cw + 2) * sizeof(uint16_t));
+    }
+    const uint8_t* base = yuv.data();
+    auto scaled = [base, cw, plane](int y, const uint8_t** Y, const uint8_t** U, const uint8_t** V) {
+      *Y = base + (size_t)y * cw; *U = *Y + plane; *V = *Y + 2 * plane;
+    };
+    uint8_t* row = yuv.data();
+    uint16_t* acc = reinterpret_cast<uint16_t*>(yuv.data() + cw + 64);
+    auto halved = [&src, &sls, row, acc, cw, sh](int y, const uint8_t** Y, const uint8_t** U, const uint8_t** V) {
+      HalveRow(src[0], sls[0], sh, y, acc, row, cw);
+      *Y = row; *U = src[1] + (size_t)y * sls[1]; *V = src[2] + (size_t)y * sls[2];
+    };
+    const bool bt709 = f->colorspace == AVCOL_SPC_BT709;
+    RowCoeffs k{};
+    k.kr = bt709 ? 1.5748f : 1.402f; k.kgb = bt709 ? 0.187324f : 0.344136f; k.kgr = bt709 ? 0.468124f : 0.714136f; k.kb = bt709 ? 1.8556f : 1.772f;
+    k.ys = full ? 1.0f : 255.0f / 219.0f; k.yo = full ? 0.0f : 16.0f; k.cs = full ? 1.0f : 255.0f / 224.0f;
+    k.ri = s.bgr ? 2 : 0; k.bi = s.bgr ? 0 : 2;
+    for (int c = 0; c < 3; c++) {
+      k.a[c] = s.f32 ? s.scale / s.stdv[c] : 1.0f;
+      k.b[c] = s.f32 ? -s.mean[c] / s.stdv[c] : 0.0f;
+    }
+    if (s.f32) {
+      float* o = reinterpret_cast<float*>(out);
+      const float padv[3] = {s.pad * k.a[0] + k.b[0], s.pad * k.a[1] + k.b[1], s.pad * k.a[2] + k.b[2]};
+      FillBands<float>(o, s.nchw, s.width, s.height, ox, oy, cw, ch, padv);
+      if (halve) YuvToTensor<float>(halved, cw, ch, o, s.nchw, s.width, s.height, ox, oy, k);
+      else YuvToTensor<float>(scaled, cw, ch, o, s.nchw, s.width, s.height, ox, oy, k);
+    } else {
+      const uint8_t p = (uint8_t)s.pad;
+      const uint8_t padv[3] = {p, p, p};
+      FillBands<uint8_t>(out, s.nchw, s.width, s.height, ox, oy, cw, ch, padv);
+      if (halve) YuvToTensor<uint8_t>(halved, cw, ch, out, s.nchw, s.width, s.height, ox, oy, k);
+      else YuvToTensor<uint8_t>(scaled, cw, ch, out, s.nchw, s.width, s.height, ox, oy, k);
     }
     return true;
   }

@@ -30,11 +30,12 @@ t.test('native preprocess', { skip: !addon && 'addon built without FFmpeg' }, as
     let worstMean = 0, worstMax = 0, runs = 0;
     await fc.assert(fc.asyncProperty(
       fc.integer({ min: 48, max: 200 }), fc.integer({ min: 48, max: 160 }), fc.integer({ min: 16, max: 128 }), fc.integer({ min: 16, max: 128 }),
-      fc.constantFrom('letterbox', 'stretch'), fc.constantFrom('nchw', 'nhwc'), fc.constantFrom('rgb', 'bgr'), fc.boolean(), fc.nat(),
-      async (w, h, W, H, resize, layout, channels, fullRange, seed) => {
+      fc.constantFrom('letterbox', 'stretch'), fc.constantFrom('nchw', 'nhwc'), fc.constantFrom('rgb', 'bgr'), fc.constantFrom('float32', 'uint8'), fc.boolean(), fc.nat(),
+      async (w, h, W, H, resize, layout, channels, dtype, fullRange, seed) => {
         const img = smoothRandomYuv(w, h, seed, fullRange);
-        const spec = checkPreprocessSpec({ width: W, height: H, resize: resize as 'letterbox', layout: layout as 'nchw', channels: channels as 'rgb', scale: 1, pad: 114 });
-        const out = new Float32Array(W * H * 3);
+        const spec = checkPreprocessSpec({ width: W, height: H, resize: resize as 'letterbox', layout: layout as 'nchw', channels: channels as 'rgb', dtype: dtype as 'uint8', scale: 1, pad: 114 });
+        // uint8 tensors hold the pixel values; the reference (scale 1, mean 0, std 1) does too.
+        const out = dtype === 'uint8' ? new Uint8Array(W * H * 3) : new Float32Array(W * H * 3);
         await Frame.create(w, h, 'yuv420p', packYuv(img), fullRange).preprocess(spec, out);
         const ref = referenceTensor(img, spec);
         let sum = 0, max = 0;
@@ -43,9 +44,31 @@ t.test('native preprocess', { skip: !addon && 'addon built without FFmpeg' }, as
         worstMean = Math.max(worstMean, mean);
         worstMax = Math.max(worstMax, max);
         runs++;
-        if (mean > 2 || max > 16) throw new Error(`${w}x${h}→${W}x${H} ${resize} ${layout} ${channels} full=${fullRange}: mean ${mean.toFixed(2)} max ${max.toFixed(1)}`);
-      }), { numRuns: 60, seed: Number(process.env.RETINAD_FC_SEED ?? 20261127) }); // fixed seed: reproducible CI; set RETINAD_FC_SEED to explore
+        if (mean > 2 || max > 16) throw new Error(`${w}x${h}→${W}x${H} ${resize} ${layout} ${channels} ${dtype} full=${fullRange}: mean ${mean.toFixed(2)} max ${max.toFixed(1)}`);
+      }), { numRuns: 80, seed: Number(process.env.RETINAD_FC_SEED ?? 20261127) }); // fixed seed: reproducible CI; set RETINAD_FC_SEED to explore
     t.pass(`${runs} images: worst mean |error| ${worstMean.toFixed(2)}, worst max ${worstMax.toFixed(1)} grey levels`);
+  });
+
+  t.test('exactly half the size from 4:2:0 (the fast path without swscale) matches the reference too', async (t) => {
+    let worstMean = 0, worstMax = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 8, max: 100 }), fc.integer({ min: 8, max: 80 }), fc.constantFrom('nchw', 'nhwc'), fc.constantFrom('float32', 'uint8'), fc.boolean(), fc.nat(),
+      async (cw, ch, layout, dtype, fullRange, seed) => {
+        const img = smoothRandomYuv(2 * cw, 2 * ch, seed, fullRange);
+        // A letterbox into a square whose side is the longer half: the content is exactly cw×ch.
+        const side = Math.max(cw, ch);
+        const spec = checkPreprocessSpec({ width: side, height: side, layout: layout as 'nchw', dtype: dtype as 'uint8', scale: 1, pad: 114 });
+        const out = dtype === 'uint8' ? new Uint8Array(side * side * 3) : new Float32Array(side * side * 3);
+        const info = await Frame.create(2 * cw, 2 * ch, 'yuv420p', packYuv(img), fullRange).preprocess(spec, out);
+        if (info.contentWidth !== cw || info.contentHeight !== ch) throw new Error(`content ${info.contentWidth}x${info.contentHeight}, not ${cw}x${ch}`);
+        const ref = referenceTensor(img, spec);
+        let sum = 0, max = 0;
+        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; if (d > max) max = d; }
+        worstMean = Math.max(worstMean, sum / out.length);
+        worstMax = Math.max(worstMax, max);
+        if (sum / out.length > 2 || max > 16) throw new Error(`${2 * cw}x${2 * ch}→${cw}x${ch} ${layout} ${dtype} full=${fullRange}: mean ${(sum / out.length).toFixed(2)} max ${max.toFixed(1)}`);
+      }), { numRuns: 40, seed: Number(process.env.RETINAD_FC_SEED ?? 20261127) });
+    t.pass(`worst mean |error| ${worstMean.toFixed(2)}, worst max ${worstMax.toFixed(1)} grey levels`);
   });
 
   t.test('letterbox geometry and padding are exact', async (t) => {
