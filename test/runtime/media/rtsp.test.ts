@@ -4,7 +4,8 @@
  * by timeout and reconnects with backoff, counting each attempt. (Resuming once a publisher
  * returns is covered over HTTP in frame-source.test.ts: this relay does not serve a re-published
  * stream to a client that was attached before.) A server that refuses the transport is
- * reported, not retried forever.
+ * reported, not retried forever. RTP over TCP (interleaved) is played from a small test server
+ * (helpers/rtsp-tcp-server.ts), which is also stopped and brought back: the decoder resumes.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { openFrameSource, MediaError } from '../../../src/runtime/media/frame-so
 import { nativeDecoding } from '../../../src/runtime/media/native.ts';
 import { ffmpegPath } from '../../../src/runtime/ffmpeg-binary.ts';
 import { clip } from '../../helpers/media.ts';
+import { rtspTcpServer } from '../../helpers/rtsp-tcp-server.ts';
 
 const hasServer = spawnSync('sh', ['-c', 'command -v rtsp-server-perl']).status === 0;
 
@@ -70,4 +72,34 @@ t.test('a live URL that never worked fails after initialAttempts instead of reco
   t.equal(err?.exceptionCode, 60, `source error: ${err?.message}`);
   t.equal(src.stats().reconnects, 2, 'three opens: the first and two reconnects');
   src.close();
+});
+
+t.test('RTSP over TCP (interleaved): play, lose the server, resume when it returns', { skip: !nativeDecoding() && 'needs the native decoder' }, async (t) => {
+  const dir = t.testdir({});
+  const video = clip(path.join(dir, 'cam.mp4'), { size: '320x240', seconds: 4, codec: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-pix_fmt', 'yuv420p'] });
+  const server = await rtspTcpServer(video, path.join(dir, 'cam.sdp'));
+  t.teardown(() => server.stop());
+  const src = openFrameSource({ url: server.url, fps: 5, rtspTransport: 'tcp', openTimeoutMs: 5000, readTimeoutMs: 1500, reconnect: true, backoffMaxMs: 400 }, 'native');
+  t.teardown(() => src.close());
+  const take = async (n: number) => {
+    const out: Array<{ pts: number; w: number }> = [];
+    for (let i = 0; i < n; i++) { const f = await src.next(); if (!f) break; out.push({ pts: f.ptsMs, w: f.width }); f.release(); }
+    return out;
+  };
+  const before = await take(5);
+  t.equal(before.length, 5, `frames over TCP: ${before.map((f) => Math.round(f.pts)).join(', ')}`);
+  t.ok(before.every((f) => f.w === 320), '320 wide');
+  t.ok(server.requests.some((r) => /^SETUP RTP\/AVP\/TCP/.test(r)), `the client asked for TCP: ${server.requests.join(' | ')}`);
+  t.equal(src.stats().codec, 'h264');
+
+  // The server goes away: the stall is detected, reconnects are counted...
+  await server.stop();
+  const t0 = Date.now();
+  while (src.stats().reconnects < 1 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
+  t.ok(src.stats().reconnects >= 1, `stall noticed (${src.stats().reconnects} reconnect(s) after ${Date.now() - t0} ms)`);
+  // ...and when it is back on the same port, frames flow again.
+  await server.start();
+  const after = await take(5);
+  t.equal(after.length, 5, `resumed: ${after.map((f) => Math.round(f.pts)).join(', ')}`);
+  t.ok(after[after.length - 1].pts > before[before.length - 1].pts, 'time stamps go on past the gap');
 });
