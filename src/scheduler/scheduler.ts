@@ -414,7 +414,7 @@ export class Scheduler {
     const t = setTimeout(() => {
       this.retryTimers.delete(t);
       if (this.closed) return;
-      void this.replace(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req);
+      void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req);
     }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
     t.unref();
     this.retryTimers.add(t);
@@ -425,7 +425,7 @@ export class Scheduler {
    * may have moved meanwhile); once placed, the stages that feed it are re-pointed at its new
    * executor, and if they are already done it is told to finish after what it has.
    */
-  private async replace(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest): Promise<void> {
+  private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest): Promise<void> {
     const down = this.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
     const downDev = down ? this.store.device(down.device_id) : undefined;
     if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
