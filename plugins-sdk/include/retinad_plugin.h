@@ -7,8 +7,10 @@
  * manifest's limits.wasmMemoryPages as maximum, so a plugin can never take more.
  * Authority: the only imports the host provides are listed below. No filesystem, network,
  * environment or clock; a module importing anything else is refused at install.
- * Lifetime: every call runs in a fresh instance. Plugins are stateless; a temporal algorithm
- * asks for the previous frame (manifest input.previousFrame) instead of keeping one.
+ * Lifetime: every call runs in a fresh instance over zeroed memory (the host may reuse a memory
+ * it zeroed, so it can start larger than the declared initial size). Plugins are stateless; a
+ * temporal algorithm asks for the previous frame (manifest input.previousFrame) instead of
+ * keeping one.
  */
 #ifndef RETINAD_PLUGIN_H
 #define RETINAD_PLUGIN_H
@@ -40,7 +42,8 @@ int64_t rd_process(uint32_t ptr, uint32_t len);
  *   f64  pts_ms    presentation time of the frame
  *   u32  args_len  then args_len bytes: AlgArgs as JSON
  *   u32  n         then n × { u32 len; u8 data[len] }:
- *                    [0] the frame's input tensor (as the manifest's input declares)
+ *                    [0] the frame's input tensor (as the manifest's input declares;
+ *                        zero-length when the manifest says input.frameToPlugin: false)
  *                    [1] the previous frame's tensor, when flag bit 0 is set
  *                    then the outputs of the manifest's models, in declaration order, as
  *                    float32 arrays; their shapes are in the JSON args under "__tensors"

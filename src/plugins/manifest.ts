@@ -43,6 +43,11 @@ export const InputDecl = Obj({
   pad: Opt(Type.Integer({ minimum: 0, maximum: 255 })),
   /** Also hand the plugin the previous frame's input (stateless temporal plugins, e.g. motion). */
   previousFrame: Opt(Type.Boolean()),
+  /**
+   * false: the plugin's export gets a zero-length tensor at [0] — for plugins that read only
+   * their models' outputs, which saves copying the input (4.9 MB at 640×640 float32) into WASM.
+   */
+  frameToPlugin: Opt(Type.Boolean()),
 });
 
 export const PluginManifest = Obj({

@@ -115,7 +115,7 @@ export class PluginPool {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
       exportName: stage === 'crop' && m.cropStage ? m.cropStage.export : 'rd_process',
-      width: inp.width, height: inp.height, ptsMs: c.ptsMs, args: c.args,
+      width: inp.width, height: inp.height, ptsMs: c.ptsMs, args: c.args, frameToPlugin: inp.frameToPlugin !== false,
       input: c.input, previous: batch ? undefined : c.previous,
       ...(batch ? { inputs: items.map((x) => x.input), ptsList: items.map((x) => x.ptsMs), argsList: items.map((x) => x.args) } : {}),
       inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],

@@ -9,7 +9,7 @@ import { PluginPool, PluginCallError } from '../../src/plugins/pool.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { TrustStore } from '../../src/plugins/keys.ts';
 import { PackageError } from '../../src/plugins/package-file.ts';
-import { fixturePackage, testKeys } from '../helpers/plugins.ts';
+import { fixtureManifest, fixturePackage, testKeys } from '../helpers/plugins.ts';
 
 const trust = new TrustStore();
 trust.add(testKeys.publicPem);
@@ -92,4 +92,23 @@ t.test('the same package installed twice at once (two dispatches naming it): one
   t.equal(own.entries().filter((e) => e.AlgID === 9001).length, 1, 'installed once');
   const out = await pool.call(own.get(9001)!, frame(32 * 24 * 3));
   t.ok(out.output, 'and it runs');
+});
+
+t.test('no call sees another call\'s memory: memory kept between calls is zeroed first', async (t) => {
+  t.equal((await reg.install(fixturePackage('peek'))).status, 'valid');
+  const p = reg.get(9201)!;
+  const seen: number[] = [];
+  // More calls than workers, so every worker serves several in a row.
+  for (let i = 0; i < 6; i++) seen.push(((await pool.call(p, frame(32 * 24 * 3))).output as { Results: Array<{ ResultData: { Seen: number } }> }).Results[0].ResultData.Seen);
+  t.strictSame(seen, [0, 0, 0, 0, 0, 0], 'each call reads only zeros where the previous one wrote 0xab');
+});
+
+t.test('frameToPlugin: false hands the export an empty [0] (it reads only model outputs)', async (t) => {
+  const own = new PluginRegistry(t.testdir({}), trust, pool);
+  const m = fixtureManifest('echo');
+  await own.install(fixturePackage('echo', { override: { AlgVersion: '2.0.0', input: { ...m.input, frameToPlugin: false } }, wasmFrom: 'echo' }));
+  const input = new SharedArrayBuffer(32 * 24 * 3);
+  new Uint8Array(input).fill(2);
+  const out = await pool.call(own.get(9001, '2.0.0')!, { input, ptsMs: 0, args: {} });
+  t.match((out.output as { Results: Array<{ ResultData: Record<string, unknown> }> }).Results[0].ResultData, { Bytes: 0, Sum: 0 });
 });
