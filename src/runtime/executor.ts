@@ -643,7 +643,6 @@ export class Executor {
   }
 }
 
-/** A random ID made once per data directory: with CommandIdx it keeps our commands unique across restarts. */
 /** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */
 function sameWork(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
   return a.AlgModelInfo.AlgID === b.AlgModelInfo.AlgID && a.AlgModelInfo.AlgVersion === b.AlgModelInfo.AlgVersion &&
@@ -656,6 +655,7 @@ function sameDestinations(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
   return dst(a) === dst(b);
 }
 
+/** A random ID made once per data directory: with CommandIdx it keeps our commands unique across restarts. */
 function loadInstanceId(dir: string): string {
   const f = path.join(dir, 'instance-id');
   if (existsSync(f)) return readFileSync(f, 'utf8').trim();
