@@ -84,8 +84,10 @@ export class Scheduler {
 
   /** Starts the liveness monitor and resumes tasks a restart interrupted (SB9). */
   start(): void {
-    // Devices must prove they are alive again after a restart.
-    for (const d of this.store.devices()) if (d.online) this.store.setOnline(d.device_id, true);
+    // After a restart, devices that were online get one full liveness period from now to prove
+    // they still are (their last keepalive is as old as the outage; judging by it would move
+    // every running subtask at once, to nobody).
+    for (const d of this.store.devices()) if (d.online) this.store.touchDevice(d.device_id);
     this.lastCheckAt = Date.now();
     this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
     this.monitorTimer.unref();
