@@ -10,7 +10,7 @@ import {
 } from '../protocol/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Logger } from '../log.ts';
-import { createBaseServer, badRequest, failure } from './http-server.ts';
+import { createBaseServer, badRequest, failure, truncateBytes } from './http-server.ts';
 import { DigestVerifier } from './digest.ts';
 import { registerCommandRoute } from './command-route.ts';
 
@@ -161,6 +161,12 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
       const r = s.onTaskResult(cmd, ctx.sender);
       return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
     },
-  });
+    // Initiators control and query the tasks they requested (9.7, 9.9).
+    [CommandType.TaskOpsControl]: async (cmd) => {
+      const problems = await s.control(cmd.MessageBody.OpsControlList);
+      return problems.length ? { StatusCode: '1', Message: truncateBytes(problems.join('; '), 512) } : { StatusCode: '0' };
+    },
+    [CommandType.TaskStatusQuery]: async (cmd) => ({ StatusCode: '0', TaskStatusSet: s.queryStatus(cmd.MessageBody) }),
+  }, { task_status_query: { TaskStatusSet: [] } });
   return app;
 }

@@ -8,12 +8,13 @@ import {
   CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
   AlgorithmResQueryReply, TaskDispatchReply, TaskStatusQueryReply,
   type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
-  type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource,
+  type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource, type OpsControl, type TaskStatusQuery,
 } from '../protocol/index.ts';
 import { RetinaClient } from '../api/client.ts';
 import type { Logger } from '../log.ts';
 import { SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
 import { candidates, rank, type PlacementRequest } from './placement.ts';
+import { applyControls, queryStatus, STOPPED_DESC, type ControlContext } from './control.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { Notifier } from './notifier.ts';
 import { AlgorithmRepository } from './repository.ts';
@@ -58,6 +59,8 @@ export class Scheduler {
   private monitorTimer: NodeJS.Timeout | null = null;
   private lastCheckAt = 0;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
+  readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
   private readonly staleStops = new Set<string>();
   private closed = false;
@@ -392,6 +395,13 @@ export class Scheduler {
 
   /** SB10 / S7: retry a failed subtask elsewhere (resuming at its last position), or let it fail. */
   private subtaskFailed(s: SubtaskRow, code: number, desc: string, executorLost: boolean): void {
+    if (this.stopped.has(s.task_id) || this.stopped.has(s.subtask_id)) {
+      // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
+      if (executorLost) this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      this.updateTaskStatus(s.task_id);
+      return;
+    }
     const max = this.o.maxRetries ?? 2;
     const retryable = executorLost || RETRYABLE.has(code);
     if (!retryable || s.attempts > max || this.closed) {
@@ -415,7 +425,8 @@ export class Scheduler {
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     const t = setTimeout(() => {
       this.retryTimers.delete(t);
-      if (this.closed) return;
+      // Not while closing, and not if the subtask was stopped while it waited.
+      if (this.closed || this.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) return;
       void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req);
     }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
     t.unref();
@@ -524,6 +535,22 @@ export class Scheduler {
       if (url) this.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
     }
     return { ok: true };
+  }
+
+  // ---- initiator control (9.7, 9.9) ----------------------------------------------------
+
+  private get controlContext(): ControlContext {
+    return { store: this.store, client: this.client, log: this.o.log, deviceId: this.o.deviceId, stopped: this.stopped, updateTaskStatus: (id) => this.updateTaskStatus(id) };
+  }
+
+  /** `task_ops_control` to the scheduler: fans out to the subtasks' executors; returns problems. */
+  control(list: OpsControl[]): Promise<string[]> {
+    return applyControls(this.controlContext, list);
+  }
+
+  /** `task_status_query` to the scheduler. */
+  queryStatus(body: TaskStatusQuery['MessageBody']): DevTaskStatus[] {
+    return queryStatus(this.controlContext, body);
   }
 
   // ---- read back (Annex A) -------------------------------------------------------------

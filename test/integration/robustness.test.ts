@@ -26,6 +26,8 @@ const SCHEDULER_ENDPOINTS: Endpoint[] = [
   { method: 'POST', path: '/System/TaskRequest/', schema: P.TaskBasicInfo },
   { method: 'PATCH', path: '/System/TaskStatus/', schema: P.DevTaskStatus },
   { method: 'POST', path: '/System/Command', schema: P.TaskResult },
+  { method: 'POST', path: '/System/Command', schema: P.TaskOpsControl },
+  { method: 'POST', path: '/System/Command', schema: P.TaskStatusQuery },
 ];
 const EXECUTOR_ENDPOINTS: Endpoint[] = Object.values(P.COMMAND_SCHEMAS).map((schema) => ({ method: 'POST', path: '/System/Command', schema }));
 
