@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   /** SB10: re-dispatches of a failed subtask. */
   maxRetries?: number;
   retryIntervalMs?: number;
+  /** How long a retry waits for an executor when none is online (the only one restarting). */
+  placementWaitMs?: number;
   log: Logger;
 }
 
@@ -59,6 +61,8 @@ export class Scheduler {
   private monitorTimer: NodeJS.Timeout | null = null;
   private lastCheckAt = 0;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Subtasks being placed again after a failure: reports about their old placement are ignored. */
+  private readonly pendingPlacement = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
@@ -316,12 +320,17 @@ export class Scheduler {
   }
 
   /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */
-  private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>): Promise<string | null> {
+  private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean } = {}): Promise<string | null> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(preq);
     // With nobody else left, the excluded executor is still better than giving up.
     if (!ranked.length && exclude.size) ranked = rank({ ...preq, exclude: new Set() }, candidates(preq, this.store.devices(), this.store.activeCountByDevice())).ranked;
+    if (!ranked.length && opts.waitIfNone) {
+      // A retry with nobody online (the only executor restarting): stay queued; the caller tries again.
+      this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Queued, exceptionDesc: 'waiting for an online executor that offers the algorithm' });
+      return null;
+    }
     const errors: string[] = [];
     for (const c of ranked) {
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
@@ -361,6 +370,7 @@ export class Scheduler {
     for (const st of dts.TaskStatusList) {
       const sub = this.store.subtask(st.TaskID);
       if (!sub) { unknown.push(st.TaskID); continue; }
+      if (this.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
       if (sub.device_id !== dts.DeviceID) {
         // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
         if (ACTIVE.includes(st.ExecutionStatus as 1 | 2 | 3)) void this.stopStale(dts.DeviceID, st.TaskID);
@@ -423,11 +433,14 @@ export class Scheduler {
       algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
     this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: `retrying: ${desc}`.slice(0, 500) });
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
+    // Reports about the old placement are ignored from here until the subtask is placed again.
+    this.pendingPlacement.add(s.subtask_id);
+    const waitUntil = Date.now() + (this.o.placementWaitMs ?? 60_000);
     const t = setTimeout(() => {
       this.retryTimers.delete(t);
       // Not while closing, and not if the subtask was stopped while it waited.
-      if (this.closed || this.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) return;
-      void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req);
+      if (this.closed || this.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.pendingPlacement.delete(s.subtask_id); return; }
+      void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req, waitUntil);
     }, executorLost ? 0 : this.o.retryIntervalMs ?? 2000);
     t.unref();
     this.retryTimers.add(t);
@@ -438,11 +451,24 @@ export class Scheduler {
    * may have moved meanwhile); once placed, the stages that feed it are re-pointed at its new
    * executor, and if they are already done it is told to finish after what it has.
    */
-  private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest): Promise<void> {
+  private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest, waitUntil: number): Promise<void> {
     const down = this.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
     const downDev = down ? this.store.device(down.device_id) : undefined;
     if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
-    const placed = await this.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]));
+    const waiting = Date.now() < waitUntil;
+    const placed = await this.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
+    if (!placed && waiting && this.store.subtask(s.subtask_id)?.status === ExecutionStatus.Queued && !this.closed) {
+      // Nobody can take it yet: look again shortly, until the wait is over.
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        if (this.closed || this.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.pendingPlacement.delete(s.subtask_id); return; }
+        void this.placeAgain(s, dispatch, req, waitUntil);
+      }, Math.min(1000, this.o.retryIntervalMs ?? 2000));
+      t.unref();
+      this.retryTimers.add(t);
+      return;
+    }
+    this.pendingPlacement.delete(s.subtask_id);
     if (!placed || !dispatch.Dependencies?.length) return;
     const dev = this.store.device(placed);
     if (!dev?.command_url) return;

@@ -1,0 +1,48 @@
+/**
+ * EM5/EB6/SB12 on a single-executor site: the only executor is killed (SIGKILL) mid-task and
+ * started again on the same data directory a few seconds later, on another port. The scheduler
+ * marks it offline, finds nobody to move the subtask to and waits (instead of failing the task);
+ * when the executor registers again the subtask goes back to it, resuming after the last stored
+ * frame, and what the killed process had queued is delivered from its outbox. Every frame ends up
+ * stored exactly once.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { slowSource } from '../helpers/slow-source.ts';
+import { startRole } from '../../src/child-role.ts';
+import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+
+t.test('EM5: the only executor crashes and comes back; the task resumes there and loses nothing', async (t) => {
+  const dir = t.testdir({});
+  const cluster = await startCluster(dir, 1);
+  const src = await slowSource(path.join(dir, 'clip.ts'), 10);
+  t.teardown(() => src.close());
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'one box', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: src.url }], AlgType: 'frame_extraction', TaskFrameRate: 2 } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  const results = async () => ((await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList?: TaskResultBody[] }).TaskResultList ?? [];
+  const info = async () => ((await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`)).body as { TaskInfo: TaskInfo }).TaskInfo;
+  await waitFor('first results', async () => ((await results()).length >= 3 ? true : undefined), 20_000);
+
+  cluster.executors[0].child.kill('SIGKILL');
+  // Offline after three missed keepalives (1 s each); the retry finds nobody and waits.
+  const waiting = await waitFor('subtask waiting for an executor', async () => {
+    const s = (await info()).SubtaskInfoList![0].TaskStatusInfo;
+    return s.ExecutionStatus === 3 && /waiting for an online executor/.test(s.ExceptionDesc ?? '') ? s : undefined;
+  }, 15_000);
+  t.pass(`queued, not failed: ${waiting.ExceptionDesc}`);
+
+  const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', cluster.executorIds[0], '--data-dir', path.join(dir, cluster.executorIds[0]), '--scheduler', cluster.scheduler.url],
+    { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' }, logFile: path.join(dir, 'executor-2.log') });
+  t.teardown(async () => { await again.stop(3000); await cluster.scheduler.stop(3000); await cluster.client.close(); });
+
+  const end = await waitTaskEnd(cluster, id, 60_000);
+  t.equal(end.ExecutionStatus, 0, `finished: ${JSON.stringify(end.SubtaskInfoList?.map((s) => s.TaskStatusInfo))}`);
+  t.equal(end.SubtaskInfoList![0].TaskExecutor.DeviceID, cluster.executorIds[0], 'on the restarted executor');
+  const pts = (await results()).map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
+  t.equal(new Set(pts).size, pts.length, `no frame stored twice (${pts.length})`);
+  t.ok(pts.length >= 17, `${pts.length} of the clip's 20 frames (a frame decoded but not yet queued when the process died can be lost)`);
+  t.ok(Math.max(...pts) >= 9000, 'to the end of the clip');
+});
