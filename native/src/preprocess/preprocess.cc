@@ -161,6 +161,52 @@ static void HalveRow(const uint8_t* plane, int stride, int sh, int y, uint16_t* 
   for (int x = 0; x < n; x++) d[x] = (uint8_t)((t[2 * x - 1] + 3 * (t[2 * x] + t[2 * x + 1]) + t[2 * x + 2] + 32) >> 6);
 }
 
+/**
+ * Luma row y of a plane shrunk to exactly a third: swscale's antialiased bilinear at 3:1 is the
+ * [1 2 3 2 1]/9 triangle over five source rows, then over five source columns, edges clamped.
+ */
+static void ThirdRow(const uint8_t* plane, int stride, int sh, int y, uint16_t* __restrict acc, uint8_t* __restrict d, int n) {
+  const uint8_t* __restrict r0 = plane + (size_t)std::max(0, 3 * y - 1) * stride;
+  const uint8_t* __restrict r1 = plane + (size_t)(3 * y) * stride;
+  const uint8_t* __restrict r2 = plane + (size_t)(3 * y + 1) * stride;
+  const uint8_t* __restrict r3 = plane + (size_t)(3 * y + 2) * stride;
+  const uint8_t* __restrict r4 = plane + (size_t)std::min(sh - 1, 3 * y + 3) * stride;
+  uint16_t* __restrict t = acc + 1;  // t[-1] and t[3n] are the clamped edge columns
+  for (int x = 0; x < 3 * n; x++) t[x] = (uint16_t)(r0[x] + 2 * r1[x] + 3 * r2[x] + 2 * r3[x] + r4[x]);
+  t[-1] = t[0];
+  t[3 * n] = t[3 * n - 1];
+  for (int x = 0; x < n; x++) {
+    const uint32_t v = t[3 * x - 1] + 2u * t[3 * x] + 3u * t[3 * x + 1] + 2u * t[3 * x + 2] + t[3 * x + 3];
+    d[x] = (uint8_t)((v + 40) / 81);
+  }
+}
+
+/**
+ * Chroma row y of a plane shrunk by 3:2 (4:2:0 chroma of a frame shrunk to a third): the
+ * antialiased bilinear at 1.5:1 alternates two 3-tap kernels, [1 5 3]/9 and [3 5 1]/9, over
+ * rows and then columns, edges clamped. n (even) outputs from 3n/2 columns.
+ */
+static void ThreeHalvesRow(const uint8_t* plane, int stride, int ph, int y, uint16_t* __restrict acc, uint8_t* __restrict d, int n) {
+  const int m = y >> 1;
+  const bool odd = y & 1;
+  const int a = odd ? 3 * m + 1 : std::max(0, 3 * m - 1), b = odd ? 3 * m + 2 : 3 * m, c = odd ? std::min(ph - 1, 3 * m + 3) : 3 * m + 1;
+  const uint16_t wa = odd ? 3 : 1, wc = odd ? 1 : 3;
+  const uint8_t* __restrict ra = plane + (size_t)a * stride;
+  const uint8_t* __restrict rb = plane + (size_t)b * stride;
+  const uint8_t* __restrict rc = plane + (size_t)c * stride;
+  const int w = 3 * n / 2;
+  uint16_t* __restrict t = acc + 1;  // t[-1] and t[w] are the clamped edge columns
+  for (int x = 0; x < w; x++) t[x] = (uint16_t)(wa * ra[x] + 5 * rb[x] + wc * rc[x]);
+  t[-1] = t[0];
+  t[w] = t[w - 1];
+  for (int k = 0; k < n / 2; k++) {
+    const uint32_t e = t[3 * k - 1] + 5u * t[3 * k] + 3u * t[3 * k + 1];
+    const uint32_t o = 3u * t[3 * k + 1] + 5u * t[3 * k + 2] + t[3 * k + 3];
+    d[2 * k] = (uint8_t)((e + 40) / 81);
+    d[2 * k + 1] = (uint8_t)((o + 40) / 81);
+  }
+}
+
 bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t out_bytes, PreprocessResult* res, std::string* err) {
   if (s.width <= 0 || s.height <= 0) { *err = "target size must be positive"; return false; }
   const size_t need = (size_t)s.width * s.height * 3 * (s.f32 ? 4 : 1);
@@ -196,11 +242,20 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
     // 4:2:0 at exactly half the size (720p into a 640-wide tensor, 1080p into 960): the chroma
     // planes are already at the content size and the luma needs one fixed 4-tap filter, so rows
     // come straight from the frame without swscale's generic scaler.
-    const bool halve = (f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) && sw == 2 * cw && sh == 2 * ch;
+    const bool yuv420 = f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P;
+    const bool halve = yuv420 && sw == 2 * cw && sh == 2 * ch;
+    // 4:2:0 at exactly a third (1080p into a 640-wide tensor): the luma gets its fixed 5-tap
+    // filter and the chroma planes (shrunk by 3:2) their two alternating 3-tap ones, no swscale.
+    const bool third = yuv420 && !halve && sw == 3 * cw && sh == 3 * ch && (cw & 1) == 0 && (ch & 1) == 0;
     thread_local SwsContext* sws444 = nullptr;
     thread_local std::vector<uint8_t> yuv;
     const size_t plane = (size_t)cw * ch;
-    if (!halve) {
+    // yuv holds: one luma row, the 16-bit column sums (aligned), then (third) the chroma planes.
+    const size_t accOff = ((size_t)cw + 64 + 15) & ~(size_t)15;
+    const size_t rowBytes = accOff + (3 * (size_t)cw + 2) * sizeof(uint16_t);
+    if (third) {
+      yuv.resize(rowBytes + 2 * ((size_t)cw + 64) + 2 * ((3 * (size_t)cw / 2 + 2) * sizeof(uint16_t) + 16));
+    } else if (!halve) {
       sws444 = sws_getCachedContext(sws444, sw, sh, static_cast<AVPixelFormat>(f->format), cw, ch, AV_PIX_FMT_YUV444P, SWS_BILINEAR, nullptr, nullptr, nullptr);
       if (!sws444) { *err = "cannot scale this pixel format"; return false; }
       {
@@ -214,17 +269,26 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
       int dls[4] = {cw, cw, cw, 0};
       sws_scale(sws444, src, sls, 0, sh, dst, dls);
     } else {
-      yuv.resize((size_t)cw + 64 + (2 * (size_t)cw + 2) * sizeof(uint16_t));
+      yuv.resize(rowBytes);
     }
     const uint8_t* base = yuv.data();
     auto scaled = [base, cw, plane](int y, const uint8_t** Y, const uint8_t** U, const uint8_t** V) {
       *Y = base + (size_t)y * cw; *U = *Y + plane; *V = *Y + 2 * plane;
     };
     uint8_t* row = yuv.data();
-    uint16_t* acc = reinterpret_cast<uint16_t*>(yuv.data() + cw + 64);
+    uint16_t* acc = reinterpret_cast<uint16_t*>(yuv.data() + accOff);
     auto halved = [&src, &sls, row, acc, cw, sh](int y, const uint8_t** Y, const uint8_t** U, const uint8_t** V) {
       HalveRow(src[0], sls[0], sh, y, acc, row, cw);
       *Y = row; *U = src[1] + (size_t)y * sls[1]; *V = src[2] + (size_t)y * sls[2];
+    };
+    uint8_t* urow = yuv.data() + rowBytes;
+    uint8_t* vrow = urow + cw + 64;
+    uint16_t* cacc = reinterpret_cast<uint16_t*>(yuv.data() + ((rowBytes + 2 * ((size_t)cw + 64) + 15) & ~(size_t)15));
+    auto thirded = [&src, &sls, row, acc, urow, vrow, cacc, cw, sh](int y, const uint8_t** Y, const uint8_t** U, const uint8_t** V) {
+      ThirdRow(src[0], sls[0], sh, y, acc, row, cw);
+      ThreeHalvesRow(src[1], sls[1], sh / 2, y, cacc, urow, cw);
+      ThreeHalvesRow(src[2], sls[2], sh / 2, y, cacc, vrow, cw);
+      *Y = row; *U = urow; *V = vrow;
     };
     const bool bt709 = f->colorspace == AVCOL_SPC_BT709;
     RowCoeffs k{};
@@ -240,12 +304,14 @@ bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t 
       const float padv[3] = {s.pad * k.a[0] + k.b[0], s.pad * k.a[1] + k.b[1], s.pad * k.a[2] + k.b[2]};
       FillBands<float>(o, s.nchw, s.width, s.height, ox, oy, cw, ch, padv);
       if (halve) YuvToTensor<float>(halved, cw, ch, o, s.nchw, s.width, s.height, ox, oy, k);
+      else if (third) YuvToTensor<float>(thirded, cw, ch, o, s.nchw, s.width, s.height, ox, oy, k);
       else YuvToTensor<float>(scaled, cw, ch, o, s.nchw, s.width, s.height, ox, oy, k);
     } else {
       const uint8_t p = (uint8_t)s.pad;
       const uint8_t padv[3] = {p, p, p};
       FillBands<uint8_t>(out, s.nchw, s.width, s.height, ox, oy, cw, ch, padv);
       if (halve) YuvToTensor<uint8_t>(halved, cw, ch, out, s.nchw, s.width, s.height, ox, oy, k);
+      else if (third) YuvToTensor<uint8_t>(thirded, cw, ch, out, s.nchw, s.width, s.height, ox, oy, k);
       else YuvToTensor<uint8_t>(scaled, cw, ch, out, s.nchw, s.width, s.height, ox, oy, k);
     }
     return true;
