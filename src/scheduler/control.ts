@@ -42,7 +42,7 @@ export async function applyControls(ctx: ControlContext, list: OpsControl[]): Pr
     if (op.Control === Control.UpdateArgs && !op.AlgArgs) { problems.push(`task ${op.TaskID}: AlgArgs is required with Control 4`); continue; }
     // A stopped task or subtask is not retried or migrated any more; a start lifts that.
     if (op.Control === Control.Stop) ctx.stopped.add(op.TaskID);
-    if (op.Control === Control.Start) ctx.stopped.delete(op.TaskID);
+    if (op.Control === Control.Start) for (const id of [op.TaskID, t.taskId, ...t.subs.map((x) => x.subtask_id)]) ctx.stopped.delete(id);
     for (const s of t.subs) {
       const why = await controlSubtask(ctx, s, op);
       if (why) problems.push(`subtask ${s.subtask_id}: ${why}`);
