@@ -66,6 +66,8 @@ export interface ExecutorOptions {
 }
 
 const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
+/** AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume) and Stage (detect/recognize in a topology). */
+const HOST_ALG_ARGS = new Set(['StartOffsetMs', 'Stage']);
 
 export class Executor {
   readonly clock = new CorrectedClock();
@@ -272,7 +274,9 @@ export class Executor {
         v = new Ajv({ allErrors: true, strict: false }).compile(schema);
         this.argsValidators.set(key, v);
       }
-      if (!v(t.InputInfo.AlgArgs ?? {})) return `InputInfo.AlgArgs: ${(v.errors ?? []).map((e) => `${e.instancePath || '(args)'} ${e.message}`).join('; ')}`;
+      // The host's own arguments (a resume offset, a topology stage) are not the plugin's to accept.
+      const own = Object.fromEntries(Object.entries(t.InputInfo.AlgArgs ?? {}).filter(([k]) => !HOST_ALG_ARGS.has(k)));
+      if (!v(own)) return `InputInfo.AlgArgs: ${(v.errors ?? []).map((e) => `${e.instancePath || '(args)'} ${e.message}`).join('; ')}`;
     }
     const existing = this.tasks.get(t.TaskID);
     if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here with other work (algorithm, input or dependencies) and is not finished`;

@@ -422,10 +422,11 @@ export class Scheduler {
     const task = this.store.task(s.task_id);
     if (!task) return;
     const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
-    const last = this.store.lastPts(s.subtask_id);
     const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
+    // SB12: a subtask that reads a stream resumes after what it already delivered.
+    const resume = dispatch.InputInfo.StreamURL ? this.store.resumeAfterMs(s.subtask_id, 1000 / fps) : null;
     const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
-    if (last !== null) args.StartOffsetMs = Math.round(last + 1000 / fps); // SB12: resume after the last delivered frame
+    if (resume !== null) args.StartOffsetMs = resume;
     const custom = JSON.parse(task.custom_info) as CustomInfo;
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
     const stage = stageOf(custom, s.subtask_id);

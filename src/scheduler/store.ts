@@ -233,8 +233,20 @@ export class SchedulerStore {
   }
 
   /** Last source position (ImageInfo.Pts) a subtask reached, for resuming it elsewhere (SB12). */
-  lastPts(subtaskId: string): number | null {
-    const r = this.db.prepare(`SELECT json_extract(body, '$.TaskResultData.ImageResult.ImageInfo.Pts') AS pts FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1`).get(subtaskId) as { pts: number | null } | undefined;
-    return r?.pts ?? null;
+  /**
+   * Where a moved subtask resumes (SB12), in source milliseconds, from the last result stored
+   * for it: after the last frame (a frame interval of `frameMs` past its Pts, for images and
+   * analysis results) or at the end of the last video slice. Null when nothing was stored.
+   */
+  resumeAfterMs(subtaskId: string, frameMs: number): number | null {
+    const r = this.db.prepare('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
+    if (!r) return null;
+    const data = (JSON.parse(r.body) as TaskResultBody).TaskResultData;
+    const img = (data.ImageResult as { ImageInfo?: { Pts?: unknown } } | undefined)?.ImageInfo?.Pts;
+    if (typeof img === 'number') return Math.round(img + frameMs);
+    const slice = (data.VideoResult as { VideoSliceInfo?: { StartMs?: unknown; DurationMs?: unknown } } | undefined)?.VideoSliceInfo;
+    if (typeof slice?.StartMs === 'number' && typeof slice.DurationMs === 'number') return Math.round(slice.StartMs + slice.DurationMs);
+    const pts = (data.AnalysisResult ?? []).map((a) => (a.ResultData as { Pts?: unknown } | undefined)?.Pts).filter((x): x is number => typeof x === 'number');
+    return pts.length ? Math.round(Math.max(...pts) + frameMs) : null;
   }
 }

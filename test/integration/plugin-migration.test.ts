@@ -1,0 +1,50 @@
+/**
+ * SB12 for plugin tasks: an executor running motion detection is killed mid-stream; the subtask
+ * moves to the other executor and resumes after the last frame whose result was stored (from the
+ * AnalysisResult Pts), not from the start — and the plugin's strict AlgArgs schema does not
+ * refuse the host's StartOffsetMs.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { slowSource } from '../helpers/slow-source.ts';
+import { nativeDecoding } from '../../src/runtime/media/native.ts';
+import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+t.test('SB12: a moved plugin task resumes after its last stored frame', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.teardown(() => cluster.stop());
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  const src = await slowSource(path.join(dir, 'clip.ts'), 8);
+  t.teardown(() => src.close());
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'motion, moved', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: src.url }], AlgType: 'motion_detection', TaskFrameRate: 2, AlgArgs: { Threshold: 20 } } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  t.ok(id, JSON.stringify(r.body));
+  const results = async () => ((await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList?: TaskResultBody[] }).TaskResultList ?? [];
+  const pts = (list: TaskResultBody[]) => list.map((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Pts?: number } | undefined)?.Pts ?? -1);
+  await waitFor('a few results', async () => ((await results()).length >= 4 ? true : undefined), 30_000);
+  const first = ((await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`)).body as { TaskInfo: TaskInfo }).TaskInfo.SubtaskInfoList![0].TaskExecutor.DeviceID;
+  cluster.executors[cluster.executorIds.indexOf(first)].child.kill('SIGKILL');
+
+  const end = await waitTaskEnd(cluster, id, 60_000);
+  t.equal(end.ExecutionStatus, 0, JSON.stringify(end.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
+  const sub = end.SubtaskInfoList![0];
+  t.not(sub.TaskExecutor.DeviceID, first, 'moved to the other executor');
+  t.type(sub.TaskDispatchInfo.InputInfo.AlgArgs?.StartOffsetMs, 'number', `resumed at ${sub.TaskDispatchInfo.InputInfo.AlgArgs?.StartOffsetMs} ms`);
+  const list = await results();
+  const p = pts(list);
+  t.equal(new Set(p).size, p.length, `no frame analysed twice (${p.length} results: ${p.join(' ')})`);
+  t.ok(p.every((x, i) => i === 0 || x > p[i - 1]), 'time stamps only go forward');
+  t.ok(Math.max(...p) >= 9000, 'to the end of the clip');
+  t.ok(list.some((x) => x.DeviceID === first) && list.some((x) => x.DeviceID === sub.TaskExecutor.DeviceID), 'results from both executors');
+});
