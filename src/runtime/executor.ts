@@ -66,8 +66,8 @@ export interface ExecutorOptions {
 }
 
 const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
-/** AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume) and Stage (detect/recognize in a topology). */
-const HOST_ALG_ARGS = new Set(['StartOffsetMs', 'Stage']);
+/** AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume), Stage (detect/recognize in a topology), ReplayFromMs (a re-point's replay). */
+const HOST_ALG_ARGS = new Set(['StartOffsetMs', 'Stage', 'ReplayFromMs']);
 
 export class Executor {
   readonly clock = new CorrectedClock();
@@ -116,7 +116,8 @@ export class Executor {
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
-    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log);
+    // Results a next stage on another executor acknowledged are kept for a replay if it moves.
+    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log, (dest) => dest !== o.schedulerUrl);
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
@@ -328,12 +329,17 @@ export class Executor {
       const existing = this.tasks.get(t.TaskID);
       // The same work again: the scheduler moved the next stage (new destinations), or placed the
       // task back here after it thought this executor lost (same destinations; it keeps running).
-      if (existing && !existing.finished && sameWork(existing.info, t)) { redirects.push([existing, t]); continue; }
+      // A finished task is re-pointed only to replay its results (ReplayFromMs), never re-run.
+      const replayOnly = !!existing?.finished && existing.status === ExecutionStatus.Done && typeof t.InputInfo.AlgArgs?.ReplayFromMs === 'number';
+      if (existing && (!existing.finished || replayOnly) && sameWork(existing.info, t)) { redirects.push([existing, t]); continue; }
       const why = this.checkExecutable(t);
       if (why) return { StatusCode: '1', Message: `task ${t.TaskID}: ${why}` };
     }
     // All or nothing: every task of the command was checked before any is accepted.
     for (const [task, info] of redirects) this.redirect(task, info);
+    // A finished stage answers once what it sent again is delivered: the scheduler then tells
+    // the moved next stage to finish, and that must not overtake the replay.
+    for (const [task] of redirects) if (task.finished) await this.outbox.flush(task.id, 30_000);
     for (const info of list) {
       if (redirects.some(([task]) => task.id === info.TaskID)) continue;
       const task = new ExecTask(info, ++this.taskSeq);
@@ -353,15 +359,21 @@ export class Executor {
    */
   private redirect(t: ExecTask, info: TaskDispatchInfo): void {
     const before = this.destinations(t.info);
-    if (sameDestinations(t.info, info)) {
+    const same = sameDestinations(t.info, info);
+    // What the old next stage acknowledged but never passed on goes again first (the scheduler
+    // says from which frame: after the last result it stored from that stage), then what was queued.
+    const from = info.InputInfo.AlgArgs?.ReplayFromMs;
+    if (same && typeof from !== 'number') {
       this.o.log.info({ task: t.id }, 'task dispatched again while it runs here: kept running');
       this.report(t);
       return;
     }
-    t.info = { ...t.info, DstDeviceList: info.DstDeviceList };
-    const moved = this.outbox.retarget(t.id, before, this.destinations(t.info));
+    if (!same) t.info = { ...t.info, DstDeviceList: info.DstDeviceList };
+    const after = this.destinations(t.info);
+    const replayed = typeof from === 'number' ? this.outbox.replay(t.id, after.filter((d) => d !== this.o.schedulerUrl), from) : 0;
+    const moved = same ? 0 : this.outbox.retarget(t.id, before, after);
     this.persist(t);
-    this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved }, 'task re-pointed to new destinations');
+    this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved, replayed }, 'task re-pointed to new destinations');
   }
 
   private async onTaskOpsControl(c: TaskOpsControl): Promise<CommandReplyBody> {

@@ -31,6 +31,8 @@ interface Row {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Acknowledged results kept per task for a replay to a moved next stage. */
+const RETAIN_PER_TASK = 2000;
 
 export class Outbox {
   private timer: NodeJS.Timeout | null = null;
@@ -40,7 +42,14 @@ export class Outbox {
   private closed = false;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger) {
+  /**
+   * `retain(destUrl)`: keep results delivered to that destination (a next stage on another
+   * executor) after it acknowledged them, so they can be sent again if that stage dies and
+   * moves (see `replay`). The last RETAIN_PER_TASK per task are kept.
+   */
+  constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger, private readonly retain: (destUrl: string) => boolean = () => false) {
+    db.exec(`CREATE TABLE IF NOT EXISTS outbox_sent (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, body TEXT NOT NULL, acked_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS outbox_sent_task ON outbox_sent(task_id, id);`);
     db.exec(`CREATE TABLE IF NOT EXISTS outbox (
       id INTEGER PRIMARY KEY AUTOINCREMENT, dest_url TEXT NOT NULL, task_id TEXT NOT NULL,
       body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
@@ -101,6 +110,22 @@ export class Outbox {
     return rows.length;
   }
 
+  /**
+   * Sends a task's retained, already acknowledged results again — those of frames at or after
+   * `fromPtsMs` — to `destUrls`: the stage that had them died before it passed them on.
+   * Returns how many were queued.
+   */
+  replay(taskId: string, destUrls: string[], fromPtsMs: number): number {
+    const rows = this.db.prepare(`SELECT body, MIN(id) AS first FROM outbox_sent WHERE task_id = ?
+      AND json_extract(body, '$.body.MessageBody.TaskResultData.AnalysisResult[0].ResultData.Pts') >= ? GROUP BY body ORDER BY first`).all(taskId, fromPtsMs) as Array<{ body: string }>;
+    const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
+    const now = Date.now();
+    this.db.transaction(() => { for (const r of rows) for (const d of destUrls) ins.run(d, taskId, r.body, now); })();
+    if (rows.length) this.log.info({ task: taskId, to: destUrls, fromPtsMs, messages: rows.length }, 'outbox: delivered results sent again to a moved stage');
+    this.kick(0);
+    return rows.length;
+  }
+
   /** Starts delivering (also what a restart left behind). */
   start(): void {
     this.kick(0);
@@ -141,7 +166,15 @@ export class Outbox {
             res = { ok: false, message: (err as Error).message };
           }
           if (res.ok) {
-            this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+            if (this.retain(row.dest_url) && (JSON.parse(row.body) as OutboxMessage).body.CommandType === 'task_result') {
+              this.db.transaction(() => {
+                this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
+                this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+                this.db.prepare('DELETE FROM outbox_sent WHERE task_id = ? AND id <= (SELECT MAX(id) FROM outbox_sent WHERE task_id = ?) - ?').run(row.task_id, row.task_id, RETAIN_PER_TASK);
+              })();
+            } else {
+              this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+            }
             continue;
           }
           const attempts = row.attempts + 1;

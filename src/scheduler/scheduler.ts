@@ -479,12 +479,17 @@ export class Scheduler {
       const upInfo = JSON.parse(up.dispatch_info) as TaskDispatchInfo;
       const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
       this.store.setSubtaskDispatch(up.subtask_id, moved);
+      // Results the dead stage took but never passed on: the upstream sends again those of frames
+      // after the last one this stage's results reached us for.
+      const replayFrom = this.store.resumeAfterMs(s.subtask_id, 1) ?? 0;
+      const repoint: TaskDispatchInfo = { ...moved, InputInfo: { ...moved.InputInfo, AlgArgs: { ...(moved.InputInfo.AlgArgs ?? {}), ReplayFromMs: replayFrom } } };
       const upDev = this.store.device(up.device_id);
-      if (!ACTIVE.includes(up.status as 1 | 2 | 3) || !upDev?.command_url) continue;
+      // A running stage is re-pointed; a finished one only sends again what the dead stage lost.
+      if (!(ACTIVE.includes(up.status as 1 | 2 | 3) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
       try {
         // The same TaskID again with new destinations: the executor re-points it (and what it still has queued).
         const reply = await this.client.command(upDev.command_url, { CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: upDev.device_id,
-          MessageBody: { TaskDispatchList: [moved] } });
+          MessageBody: { TaskDispatchList: [repoint] } });
         const p = parse(TaskDispatchReply, reply);
         if (!p.ok || p.value.StatusCode !== '0') this.o.log.warn({ subtask: up.subtask_id, reply: p.ok ? p.value.Message : p.message }, 'upstream stage not re-pointed');
         else this.o.log.info({ subtask: up.subtask_id, to: dev.device_id }, 'upstream stage re-pointed at the moved stage');

@@ -118,8 +118,52 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   const after = list.filter((x) => x.DeviceID === rec.TaskExecutor.DeviceID);
   t.ok(after.length >= 3, `${after.length} results from ${rec.TaskExecutor.DeviceID} after the kill (${list.length} in all)`);
+  // The frames the dead stage had taken but not passed on were sent again by the detecting
+  // executor (it keeps what the next stage acknowledged): every frame has its recognised result, once.
+  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Pts?: number }).Pts ?? -1);
+  t.equal(new Set(pts).size, pts.length, `no frame recognised twice: ${pts.join(' ')}`);
+  t.equal(pts.length, 20, 'all 20 frames of the 10 s clip at 2 fps, none lost with the dead stage');
   const words = [...new Set(after.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text?: string }> }).Boxes.map((b) => b.Text ?? '')))];
   const expected = ['LANE 3 OPEN', 'Speed 60'];
   const errors = expected.reduce((n, e) => n + Math.min(...words.map((w) => distance(w, e)), e.length), 0);
   t.ok(1 - errors / expected.join('').length >= 0.9, `the moved stage still reads the signs: ${JSON.stringify(words)}`);
+});
+
+t.test('M2: a recognising stage that dies with a backlog after detection finished loses nothing: detection sends again what it had taken', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  const cluster = await startCluster(dir, 3, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  t.teardown(() => cluster.stop());
+  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
+    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  t.equal(pub.status, 0, pub.stderr);
+  // A file, read as fast as detection goes: the recognising stage falls behind and holds a backlog.
+  const video = path.join(dir, 'signs.mp4');
+  const font = 'fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=10', '-t', '6', '-vf',
+    `drawtext=${font}:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=${font}:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220,drawtext=${font}:text='EXIT':fontsize=40:fontcolor=black:x=400:y=300`,
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
+  const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
+    TaskName: 'backlog', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: {
+      Inputs: [{ StreamURL: pathToFileURL(video).href }], TaskFrameRate: 5,
+      Topology: { Stages: [
+        { Name: 'detect', AlgType: 'text_recognition', AlgArgs: { Stage: 'detect' }, DeviceType: '0' },
+        { Name: 'recognize', AlgType: 'text_recognition', AlgArgs: { Stage: 'recognize' }, DeviceType: '1' },
+      ] } } },
+  });
+  const id = (r.body as { TaskID: string }).TaskID;
+  const first = await waitFor('a recognised result', async () => {
+    const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
+    return (res.body as { TaskResultList?: TaskResultBody[] }).TaskResultList?.[0]?.DeviceID;
+  }, 60_000, 50);
+  cluster.executors[cluster.executorIds.indexOf(first)].child.kill('SIGKILL');
+
+  const info = await waitTaskEnd(cluster, id, 120_000);
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
+  const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
+  const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
+  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Pts?: number }).Pts ?? -1);
+  t.equal(new Set(pts).size, pts.length, `no frame recognised twice (${pts.length})`);
+  t.equal(pts.length, 30, `all 30 frames (6 s at 5 fps) recognised: ${list.filter((x) => x.DeviceID === first).length} before the kill, the rest on the new edge server`);
 });

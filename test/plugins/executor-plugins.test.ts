@@ -60,3 +60,34 @@ t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip
   t.ok(box.x >= 0 && box.x + box.w <= 640 && box.w > 0, `boxes mapped to frame pixels (${JSON.stringify(box)})`);
   t.equal(moving[0].ResultData.FrameWidth, 640);
 });
+
+t.test('M2: a finished stage dispatched again with ReplayFromMs sends its delivered results to the new destination, without running again', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+  const dir = t.testdir({});
+  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
+  const video = clip(path.join(dir, 'moving.mp4'), { size: '320x240', seconds: 2 });
+  const oldPeer = await startPeer();
+  const newPeer = await startPeer();
+  const { ex, url, close } = await startExecutor(dir, 'edge-r');
+  const client = new RetinaClient({ senderId: 'sched' });
+  t.teardown(async () => { await close(); await client.close(); oldPeer.close(); newPeer.close(); });
+  const motionUrl = pathToFileURL(path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk')).href;
+  const info = (dst: string, args: Record<string, unknown> = {}) => ({ TaskID: 'stage-1', TaskAttr: 0, AlgModelInfo: { AlgID: 2006, AlgVersion: '1.0.0', AlgFileURL: motionUrl },
+    InputInfo: { StreamURL: pathToFileURL(video).href, TaskFrameRate: 5, AlgArgs: { Threshold: 20, ...args } }, DstDeviceList: [{ DeviceID: 'next', OutputURL: dst }] });
+  t.equal((await client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-r', MessageBody: { TaskDispatchList: [info(oldPeer.url)] } })).StatusCode, '0');
+  await waitFor('the stage to finish', async () => (ex.taskStatus('stage-1')?.ExecutionStatus === 0 ? true : undefined), 30_000);
+  const delivered = oldPeer.received.map((b) => ((b.TaskResultData as { AnalysisResult: Array<{ ResultData: { Pts: number } }> }).AnalysisResult[0].ResultData.Pts));
+  t.ok(delivered.length >= 9, `${delivered.length} results delivered (and acknowledged) to the old next stage`);
+  const frames = (ex.taskStatus('stage-1')!.ResourcesOccupied as { FramesOut: number }).FramesOut;
+
+  // The next stage died having passed on only the first frames: send again from the fourth one.
+  const from = delivered[3];
+  const reply = await client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-r', MessageBody: { TaskDispatchList: [info(newPeer.url, { ReplayFromMs: from })] } });
+  t.equal(reply.StatusCode, '0', `accepted: ${reply.Message ?? ''}`);
+  const replayed = newPeer.received.map((b) => ((b.TaskResultData as { AnalysisResult: Array<{ ResultData: { Pts: number } }> }).AnalysisResult[0].ResultData.Pts));
+  t.strictSame(replayed, delivered.slice(3), 'the reply comes once the new stage has every result from that frame on, in order');
+  t.equal(ex.taskStatus('stage-1')!.ExecutionStatus, 0, 'still done');
+  t.equal((ex.taskStatus('stage-1')!.ResourcesOccupied as { FramesOut: number }).FramesOut, frames, 'not run again');
+
+  const other = await client.command(url, { CommandType: 'task_dispatch', DeviceID: 'edge-r', MessageBody: { TaskDispatchList: [info(newPeer.url)] } });
+  t.equal(other.StatusCode, '0', 'without ReplayFromMs a finished TaskID is a new run, as before');
+});
