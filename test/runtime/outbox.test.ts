@@ -106,3 +106,22 @@ t.test('M2/S7: a task\'s queued results follow its next stage to a new executor,
   ob.close();
   db.close();
 });
+
+t.test('M2: results a next stage acknowledged are kept (bounded) and can be sent again from a frame on', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: Array<[string, number]> = [];
+  const ob = new Outbox(db, async (d, _seq, m) => { got.push([d, ((m.body.MessageBody as { TaskResultData: { AnalysisResult: Array<{ ResultData: { Pts: number } }> } }).TaskResultData.AnalysisResult[0].ResultData.Pts)]); return { ok: true }; },
+    log, (dest) => dest === 'http://next');
+  ob.start();
+  const result = (pts: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', MessageBody: { TaskResultData: { AnalysisResult: [{ ResultData: { Pts: pts } }] } } } });
+  for (let i = 0; i < 2100; i++) ob.enqueue(['http://next', 'http://scheduler'], 'up', result(i * 100));
+  t.equal(await ob.flush('up', 20_000), 0, 'all delivered');
+  const kept = (db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n;
+  t.equal(kept, 2000, 'only what went to the next stage is kept, and only the last 2000');
+  got.length = 0;
+  t.equal(ob.replay('up', ['http://moved'], 209_500), 5, 'frames at or after 209.5 s');
+  await ob.flush('up', 5000);
+  t.strictSame(got, [209_500, 209_600, 209_700, 209_800, 209_900].map((p) => ['http://moved', p]), 'sent again to the new stage, in order');
+  ob.close();
+  db.close();
+});
