@@ -117,7 +117,7 @@ export class Executor {
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     // Results a next stage on another executor acknowledged are kept for a replay if it moves.
-    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log, (dest) => dest !== o.schedulerUrl);
+    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log, (dest) => this.feedsNextStage(dest));
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
@@ -590,6 +590,18 @@ export class Executor {
     this.sources.delete(t.id);
     for (const tm of this.timers.get(t.id) ?? []) clearTimeout(tm);
     this.timers.delete(t.id);
+  }
+
+  /** True when `dest` is another executor running a next stage, not the scheduler (only those results are kept for a replay). */
+  private feedsNextStage(dest: string): boolean {
+    if (dest === this.o.schedulerUrl) return false;
+    const scheduler = this.session?.schedulerId;
+    for (const t of this.tasks.values()) {
+      for (const d of t.info.DstDeviceList) {
+        if (d.OutputURL && d.OutputURL.replace(/\/System\/Command\/?$/, '') === dest) return d.DeviceID !== undefined && d.DeviceID !== scheduler;
+      }
+    }
+    return false;
   }
 
   /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */

@@ -31,8 +31,9 @@ interface Row {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-/** Acknowledged results kept per task for a replay to a moved next stage. */
+/** Acknowledged results kept per task for a replay to a moved next stage, and for how long. */
 const RETAIN_PER_TASK = 2000;
+const RETAIN_MS = 10 * 60_000;
 
 export class Outbox {
   private timer: NodeJS.Timeout | null = null;
@@ -41,11 +42,12 @@ export class Outbox {
   private again = false;
   private closed = false;
   private waiters: Array<() => void> = [];
+  private retained = 0;
 
   /**
    * `retain(destUrl)`: keep results delivered to that destination (a next stage on another
    * executor) after it acknowledged them, so they can be sent again if that stage dies and
-   * moves (see `replay`). The last RETAIN_PER_TASK per task are kept.
+   * moves (see `replay`). The last RETAIN_PER_TASK per task are kept, for RETAIN_MS at most.
    */
   constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger, private readonly retain: (destUrl: string) => boolean = () => false) {
     db.exec(`CREATE TABLE IF NOT EXISTS outbox_sent (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, body TEXT NOT NULL, acked_at INTEGER NOT NULL);
@@ -171,6 +173,7 @@ export class Outbox {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
                 this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
                 this.db.prepare('DELETE FROM outbox_sent WHERE task_id = ? AND id <= (SELECT MAX(id) FROM outbox_sent WHERE task_id = ?) - ?').run(row.task_id, row.task_id, RETAIN_PER_TASK);
+                if (++this.retained % 100 === 0) this.db.prepare('DELETE FROM outbox_sent WHERE acked_at < ?').run(Date.now() - RETAIN_MS);
               })();
             } else {
               this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);

@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { startRole } from '../../src/child-role.ts';
@@ -45,4 +46,7 @@ t.test('EM5: the only executor crashes and comes back; the task resumes there an
   t.equal(new Set(pts).size, pts.length, `no frame stored twice (${pts.length})`);
   t.ok(pts.length >= 17, `${pts.length} of the clip's 20 frames (a frame decoded but not yet queued when the process died can be lost)`);
   t.ok(Math.max(...pts) >= 9000, 'to the end of the clip');
+  const db = new Database(path.join(dir, cluster.executorIds[0], 'executor.db'), { readonly: true });
+  t.teardown(() => db.close());
+  t.equal((db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n, 0, 'results for the scheduler are not kept after delivery (only a next stage\'s are)');
 });
