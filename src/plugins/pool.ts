@@ -43,7 +43,8 @@ function classify(m: LoadedPlugin['manifest'], e: Error): PluginCallError {
 export interface CallResult {
   output: unknown;
   /** Which execution provider ran each model, and the ones that failed before it. */
-  providers: Array<{ model: string; provider: string; fallbacks: string[] }>;
+  /** Per model: the execution provider used, the ones that failed first, and whether this call created the worker's session. */
+  providers: Array<{ model: string; provider: string; fallbacks: string[]; sessionCreated?: boolean }>;
   queueMs: number;
   inferMs: number;
   postMs: number;

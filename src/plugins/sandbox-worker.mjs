@@ -178,6 +178,7 @@ export default async function run(task) {
   const providers = [];
   let inferMs = 0;
   for (const m of task.models ?? []) {
+    const created = !sessions.has(`${m.path}|${JSON.stringify({ executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 })}`);
     const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
     // ONNX Runtime rejects SharedArrayBuffer-backed tensors; a batch is stacked into one buffer.
     const one = task.inputDims.reduce((a, b) => a * b, 1);
@@ -191,7 +192,7 @@ export default async function run(task) {
     const ti = performance.now();
     const out = await s.run({ [m.inputName]: new ort.Tensor('float32', data, dims) });
     inferMs += performance.now() - ti;
-    providers.push({ model: m.path.split('/').pop(), provider: s.retinadProvider, fallbacks: s.retinadFallbacks });
+    providers.push({ model: m.path.split('/').pop(), provider: s.retinadProvider, fallbacks: s.retinadFallbacks, sessionCreated: created });
     for (const name of m.outputNames) {
       const t = out[name];
       const d = t.dims.map(Number);
