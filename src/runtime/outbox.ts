@@ -172,7 +172,9 @@ export class Outbox {
               this.db.transaction(() => {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
                 this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
-                this.db.prepare('DELETE FROM outbox_sent WHERE task_id = ? AND id <= (SELECT MAX(id) FROM outbox_sent WHERE task_id = ?) - ?').run(row.task_id, row.task_id, RETAIN_PER_TASK);
+                // Keep the task's newest RETAIN_PER_TASK (ids are shared with other tasks: count, not subtract).
+                this.db.prepare('DELETE FROM outbox_sent WHERE task_id = ? AND id < (SELECT id FROM outbox_sent WHERE task_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+                  .run(row.task_id, row.task_id, RETAIN_PER_TASK - 1);
                 if (++this.retained % 100 === 0) this.db.prepare('DELETE FROM outbox_sent WHERE acked_at < ?').run(Date.now() - RETAIN_MS);
               })();
             } else {

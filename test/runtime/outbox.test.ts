@@ -114,12 +114,16 @@ t.test('M2: results a next stage acknowledged are kept (bounded) and can be sent
     log, (dest) => dest === 'http://next');
   ob.start();
   const result = (pts: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', MessageBody: { TaskResultData: { AnalysisResult: [{ ResultData: { Pts: pts } }] } } } });
-  for (let i = 0; i < 2100; i++) ob.enqueue(['http://next', 'http://scheduler'], 'up', result(i * 100));
+  // Interleaved with another task's results, which share the row ids.
+  for (let i = 0; i < 2100; i++) { ob.enqueue(['http://next', 'http://scheduler'], 'up', result(i * 100)); ob.enqueue(['http://next'], 'other', result(i)); }
   t.equal(await ob.flush('up', 20_000), 0, 'all delivered');
-  const kept = (db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n;
-  t.equal(kept, 2000, 'only what went to the next stage is kept, and only the last 2000');
+  await ob.flush('other', 20_000);
+  const kept = (db.prepare("SELECT COUNT(*) AS n FROM outbox_sent WHERE task_id = 'up'").get() as { n: number }).n;
+  t.equal(kept, 2000, 'only what went to the next stage is kept, and only the task\'s last 2000');
   got.length = 0;
   t.equal(ob.replay('up', ['http://moved'], 209_500), 5, 'frames at or after 209.5 s');
+  t.equal(ob.replay('up', ['http://nowhere'], 0), 2000, 'at most what is kept');
+  db.prepare("DELETE FROM outbox WHERE dest_url = 'http://nowhere'").run();
   await ob.flush('up', 5000);
   t.strictSame(got, [209_500, 209_600, 209_700, 209_800, 209_900].map((p) => ['http://moved', p]), 'sent again to the new stage, in order');
   ob.close();
