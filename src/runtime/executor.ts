@@ -117,7 +117,7 @@ export class Executor {
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     // Results a next stage on another executor acknowledged are kept for a replay if it moves.
-    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log, (dest) => this.feedsNextStage(dest));
+    this.outbox = new Outbox(this.db, (dest, seq, msg) => this.deliver(dest, seq, msg), o.log, (dest, task) => this.feedsNextStage(dest, task));
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
@@ -592,16 +592,12 @@ export class Executor {
     this.timers.delete(t.id);
   }
 
-  /** True when `dest` is another executor running a next stage, not the scheduler (only those results are kept for a replay). */
-  private feedsNextStage(dest: string): boolean {
+  /** True when task `taskId` sends to `dest` as to another executor running a next stage, not the scheduler (only those results are kept for a replay). */
+  private feedsNextStage(dest: string, taskId: string): boolean {
     if (dest === this.o.schedulerUrl) return false;
     const scheduler = this.session?.schedulerId;
-    for (const t of this.tasks.values()) {
-      for (const d of t.info.DstDeviceList) {
-        if (d.OutputURL && d.OutputURL.replace(/\/System\/Command\/?$/, '') === dest) return d.DeviceID !== undefined && d.DeviceID !== scheduler;
-      }
-    }
-    return false;
+    const d = this.tasks.get(taskId)?.info.DstDeviceList.find((x) => x.OutputURL && x.OutputURL.replace(/\/System\/Command\/?$/, '') === dest);
+    return !!d && d.DeviceID !== undefined && d.DeviceID !== scheduler;
   }
 
   /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */

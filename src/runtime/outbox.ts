@@ -45,11 +45,11 @@ export class Outbox {
   private retained = 0;
 
   /**
-   * `retain(destUrl)`: keep results delivered to that destination (a next stage on another
+   * `retain(destUrl, taskId)`: keep the task's results delivered to that destination (a next stage on another
    * executor) after it acknowledged them, so they can be sent again if that stage dies and
    * moves (see `replay`). The last RETAIN_PER_TASK per task are kept, for RETAIN_MS at most.
    */
-  constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger, private readonly retain: (destUrl: string) => boolean = () => false) {
+  constructor(private readonly db: Database.Database, private readonly send: OutboxSender, private readonly log: Logger, private readonly retain: (destUrl: string, taskId: string) => boolean = () => false) {
     db.exec(`CREATE TABLE IF NOT EXISTS outbox_sent (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, body TEXT NOT NULL, acked_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_sent_task ON outbox_sent(task_id, id);`);
     db.exec(`CREATE TABLE IF NOT EXISTS outbox (
@@ -168,7 +168,7 @@ export class Outbox {
             res = { ok: false, message: (err as Error).message };
           }
           if (res.ok) {
-            if (this.retain(row.dest_url) && (JSON.parse(row.body) as OutboxMessage).body.CommandType === 'task_result') {
+            if (this.retain(row.dest_url, row.task_id) && (JSON.parse(row.body) as OutboxMessage).body.CommandType === 'task_result') {
               this.db.transaction(() => {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
                 this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
