@@ -20,9 +20,11 @@ function moduleFor(path) {
   return m;
 }
 
+/** The worker's session for a model and options, and whether this call created it. */
 async function sessionFor(path, opts) {
   const key = `${path}|${JSON.stringify(opts)}`;
   let s = sessions.get(key);
+  const created = !s;
   if (!s) {
     ort ??= await import('onnxruntime-node');
     s = (async () => {
@@ -42,7 +44,7 @@ async function sessionFor(path, opts) {
     })();
     sessions.set(key, s);
   }
-  return s;
+  return { session: await s, created };
 }
 
 function readString(mem, ptr, len) {
@@ -178,8 +180,7 @@ export default async function run(task) {
   const providers = [];
   let inferMs = 0;
   for (const m of task.models ?? []) {
-    const created = !sessions.has(`${m.path}|${JSON.stringify({ executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 })}`);
-    const s = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
+    const { session: s, created } = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
     // ONNX Runtime rejects SharedArrayBuffer-backed tensors; a batch is stacked into one buffer.
     const one = task.inputDims.reduce((a, b) => a * b, 1);
     let data;

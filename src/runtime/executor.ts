@@ -596,7 +596,7 @@ export class Executor {
   private feedsNextStage(dest: string, taskId: string): boolean {
     if (dest === this.o.schedulerUrl) return false;
     const scheduler = this.session?.schedulerId;
-    const d = this.tasks.get(taskId)?.info.DstDeviceList.find((x) => x.OutputURL && x.OutputURL.replace(/\/System\/Command\/?$/, '') === dest);
+    const d = this.tasks.get(taskId)?.info.DstDeviceList.find((x) => x.OutputURL && baseUrl(x.OutputURL) === dest);
     return !!d && d.DeviceID !== undefined && d.DeviceID !== scheduler;
   }
 
@@ -604,7 +604,7 @@ export class Executor {
   private destinations(info: TaskDispatchInfo): string[] {
     const out = new Set<string>();
     for (const d of info.DstDeviceList) {
-      if (d.OutputURL) out.add(d.OutputURL.replace(/\/System\/Command\/?$/, ''));
+      if (d.OutputURL) out.add(baseUrl(d.OutputURL));
       else if (this.o.schedulerUrl) out.add(this.o.schedulerUrl);
     }
     if (!out.size && this.o.schedulerUrl) out.add(this.o.schedulerUrl);
@@ -665,6 +665,11 @@ export class Executor {
     const transient = r.status === 401 || r.status === 408 || r.status === 429 || r.status >= 500;
     return { ok: false, permanent: !transient, message: `HTTP ${r.status}: ${b?.Message ?? ''}` };
   }
+}
+
+/** A DstDevice's OutputURL as the base URL the outbox sends to (its `/System/Command` stripped). */
+function baseUrl(outputUrl: string): string {
+  return outputUrl.replace(/\/System\/Command\/?$/, '');
 }
 
 /** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */

@@ -162,13 +162,14 @@ export class Outbox {
           const wait = row.next_at - Date.now();
           if (wait > 0) { nextDelay = nextDelay < 0 ? wait : Math.min(nextDelay, wait); return; }
           let res: { ok: boolean; permanent?: boolean; message?: string };
+          const msg = JSON.parse(row.body) as OutboxMessage;
           try {
-            res = await this.send(row.dest_url, row.id, JSON.parse(row.body) as OutboxMessage);
+            res = await this.send(row.dest_url, row.id, msg);
           } catch (err) {
             res = { ok: false, message: (err as Error).message };
           }
           if (res.ok) {
-            if (this.retain(row.dest_url, row.task_id) && (JSON.parse(row.body) as OutboxMessage).body.CommandType === 'task_result') {
+            if (msg.body.CommandType === 'task_result' && this.retain(row.dest_url, row.task_id)) {
               this.db.transaction(() => {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
                 this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);

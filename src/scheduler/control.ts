@@ -10,9 +10,9 @@ import {
 } from '../protocol/index.ts';
 import type { RetinaClient } from '../api/client.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStore, SubtaskRow } from './store.ts';
+import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
 
-const ACTIVE: number[] = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
+const ACTIVE = ACTIVE_STATUSES;
 export const STOPPED_DESC = 'stopped by task_ops_control';
 
 export interface ControlContext {

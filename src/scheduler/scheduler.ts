@@ -12,7 +12,7 @@ import {
 } from '../protocol/index.ts';
 import { RetinaClient } from '../api/client.ts';
 import type { Logger } from '../log.ts';
-import { SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
+import { ACTIVE_STATUSES, SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
 import { candidates, rank, type PlacementRequest } from './placement.ts';
 import { applyControls, queryStatus, STOPPED_DESC, type ControlContext } from './control.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
@@ -48,7 +48,7 @@ function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo[
 
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
-const ACTIVE = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
+const ACTIVE = ACTIVE_STATUSES;
 
 export type SubmitOutcome = { ok: true; taskId: string } | { ok: false; message: string };
 
@@ -155,7 +155,7 @@ export class Scheduler {
         if (dts.DeviceID !== deviceId) continue;
         for (const st of dts.TaskStatusList) {
           const sub = this.store.subtask(st.TaskID);
-          if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus as 1 | 2 | 3)) await this.stopStale(deviceId, st.TaskID);
+          if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus)) await this.stopStale(deviceId, st.TaskID);
         }
       }
     } catch (err) {
@@ -307,7 +307,7 @@ export class Scheduler {
   private async finishDependents(done: SubtaskRow): Promise<void> {
     for (const s of this.store.subtasks(done.task_id)) {
       const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
-      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status as 1 | 2 | 3)) continue;
+      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status)) continue;
       const dev = this.store.device(s.device_id);
       if (!dev?.command_url) continue;
       try {
@@ -373,7 +373,7 @@ export class Scheduler {
       if (this.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
       if (sub.device_id !== dts.DeviceID) {
         // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
-        if (ACTIVE.includes(st.ExecutionStatus as 1 | 2 | 3)) void this.stopStale(dts.DeviceID, st.TaskID);
+        if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
         continue;
       }
       this.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
@@ -485,7 +485,7 @@ export class Scheduler {
       const repoint: TaskDispatchInfo = { ...moved, InputInfo: { ...moved.InputInfo, AlgArgs: { ...(moved.InputInfo.AlgArgs ?? {}), ReplayFromMs: replayFrom } } };
       const upDev = this.store.device(up.device_id);
       // A running stage is re-pointed; a finished one only sends again what the dead stage lost.
-      if (!(ACTIVE.includes(up.status as 1 | 2 | 3) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
+      if (!(ACTIVE.includes(up.status) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
       try {
         // The same TaskID again with new destinations: the executor re-points it (and what it still has queued).
         const reply = await this.client.command(upDev.command_url, { CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: upDev.device_id,

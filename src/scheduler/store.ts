@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { ExecutionStatus } from '../protocol/index.ts';
 import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
 
 export interface DeviceRow {
@@ -24,6 +25,9 @@ export interface DeviceRow {
   alg_resource: string | null;
   alg_checked_at: number;
 }
+
+/** Statuses of a subtask that is not over: running, paused, queued. */
+export const ACTIVE_STATUSES: readonly number[] = [ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Queued];
 
 export interface TaskRow {
   task_id: string;
@@ -147,7 +151,7 @@ export class SchedulerStore {
     return this.db.prepare('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
   }
 
-  tasksByStatus(statuses: number[]): TaskRow[] {
+  tasksByStatus(statuses: readonly number[]): TaskRow[] {
     return this.db.prepare(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
   }
 
@@ -183,7 +187,7 @@ export class SchedulerStore {
     return this.db.prepare('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[];
   }
 
-  subtasksOnDevice(deviceId: string, statuses: number[]): SubtaskRow[] {
+  subtasksOnDevice(deviceId: string, statuses: readonly number[]): SubtaskRow[] {
     return this.db.prepare(`SELECT * FROM subtasks WHERE device_id = ? AND status IN (${statuses.map(() => '?').join(',')})`).all(deviceId, ...statuses) as SubtaskRow[];
   }
 

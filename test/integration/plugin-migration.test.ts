@@ -6,22 +6,19 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
 
-const root = path.resolve(import.meta.dirname, '..', '..');
 
 t.test('SB12: a moved plugin task resumes after its last stored frame', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 2);
   t.teardown(() => cluster.stop());
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, example('motion_detection-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
   const src = await slowSource(path.join(dir, 'clip.ts'), 8);
   t.teardown(() => src.close());

@@ -5,9 +5,9 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitTaskEnd } from '../helpers/cluster.ts';
+import { waitTaskEnd } from '../helpers/cluster.ts';
+import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { clip } from '../helpers/media.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
@@ -16,20 +16,19 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 
 t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 2);
   t.teardown(() => cluster.stop());
-  const rpk = path.join(root, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk');
+  const rpk = example('motion_detection-1.0.0');
   const before = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
     TaskName: 'motion', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'motion_detection' } },
   });
   t.match((before.body as { Message: string }).Message, /no online executor offers AlgType "motion_detection"/, 'not available before publishing');
 
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', rpk, '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, rpk);
   t.equal(pub.status, 0, pub.stderr);
   t.match(pub.stdout, /published: http:\/\/127\.0\.0\.1:\d+\/System\/AlgorithmRepository\/2006\/1\.0\.0\.rpk/);
-  const unsigned = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'package.json'), '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const unsigned = publish(cluster, path.join(root, 'package.json'));
   t.not(unsigned.status, 0, 'garbage is refused by the repository');
 
   const video = clip(path.join(dir, 'v.mp4'), { size: '640x360', seconds: 3 });
@@ -49,12 +48,10 @@ t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs'
 
 t.test('OCR through the standard interfaces: publish, TaskRequest, stored AnalysisResults with text', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 1, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 1);
   t.teardown(() => cluster.stop());
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, example('text_recognition-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
   const video = path.join(dir, 'sign.mp4');
   const { ff } = await import('../helpers/media.ts');
@@ -76,12 +73,10 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
 
 t.test('frame features through the standard interfaces: publish, TaskRequest, stored FeatureInfo', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 1, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 1);
   t.teardown(() => cluster.stop());
-  t.equal(spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'frame_feature-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token]).status, 0);
+  t.equal(publish(cluster, example('frame_feature-1.0.0')).status, 0);
   const video = clip(path.join(dir, 'v.mp4'), { seconds: 2 });
   const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
     TaskName: 'features', TaskType: 4, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'frame_feature', TaskFrameRate: 2 } },

@@ -6,26 +6,23 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { ff } from '../helpers/media.ts';
 import { distance } from '../helpers/text.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
 
-const root = path.resolve(import.meta.dirname, '..', '..');
 
 
 t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 2, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 2, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
   t.teardown(() => cluster.stop());
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, example('text_recognition-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
   const video = path.join(dir, 'plate.mp4');
   ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '2', '-vf',
@@ -73,13 +70,11 @@ t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() 
 
 t.test('M1/S7: a recognising stage whose executor dies moves to another executor of its DeviceType, and detection follows it', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
+  t.equal(buildExamples(), 0);
   // edge-1 is the camera's device (DeviceType 0); edge-2 and edge-3 are edge servers (1).
-  const cluster = await startCluster(dir, 3, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  const cluster = await startExampleCluster(dir, 3, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
   t.teardown(() => cluster.stop());
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, example('text_recognition-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
   const font = 'fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
   const src = await slowSource(path.join(dir, 'sign.ts'), 8, { lavfi: 'color=c=white:s=640x360:r=25',
@@ -131,12 +126,10 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
 
 t.test('M2: a recognising stage that dies with a backlog after detection finished loses nothing: detection sends again what it had taken', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
   const dir = t.testdir({});
-  t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
-  const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
-  const cluster = await startCluster(dir, 3, { schedulerArgs: ['--trusted-keys', keys], executorArgs: ['--trusted-keys', keys], executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
+  t.equal(buildExamples(), 0);
+  const cluster = await startExampleCluster(dir, 3, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
   t.teardown(() => cluster.stop());
-  const pub = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'),
-    '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  const pub = publish(cluster, example('text_recognition-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
   // A file, read as fast as detection goes: the recognising stage falls behind and holds a backlog.
   const video = path.join(dir, 'signs.mp4');
