@@ -7,6 +7,7 @@
 #include "decode/decoder.h"
 #include "encode/encoder.h"
 #include "probe/probe.h"
+#include "media/frame_wrap.h"
 
 #ifdef RETINAD_HAVE_FFMPEG
 extern "C" {
@@ -63,6 +64,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   retinad::InitProbe(env, exports);
+  // Frames and preprocessing exist in every build; decoding and encoding need FFmpeg.
+  exports.Set("Frame", retinad::FrameWrap::Init(env));
 #ifdef RETINAD_HAVE_FFMPEG
   retinad::InitDecoder(env, exports);
   retinad::InitEncoder(env, exports);

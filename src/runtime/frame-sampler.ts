@@ -1,17 +1,22 @@
 /**
- * Frame sampling over the ffmpeg binary (the pipe backend): ffmpeg decodes the source, its `fps`
- * filter keeps frames by presentation timestamp at the task's rate, `showinfo` reports each kept
- * frame's pts on stderr, and the JPEGs arrive on stdout. Until the native decoder lands this is
- * the only backend; it stays as the fallback when the addon was built without FFmpeg.
+ * Frame sampling over the ffmpeg binary (the pipe backend, used when the addon was built without
+ * FFmpeg): ffmpeg decodes the source, its `fps` filter keeps frames by presentation timestamp at
+ * the task's rate (fps 0: every frame), `showinfo` reports each kept frame's pts on stderr, and
+ * the pictures arrive on stdout — raw 4:2:0 (yuv4mpegpipe) for the native core to preprocess and
+ * encode, or JPEGs made by ffmpeg (the baseline the benchmarks compare against).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ffmpegPath } from './ffmpeg-binary.ts';
 import { JpegStreamSplitter, jpegSize } from './jpeg.ts';
+import { Y4mSplitter, type Y4mHeader } from './media/y4m.ts';
 
 export interface SampledFrame {
-  /** JPEG bytes at the source resolution. */
-  jpeg: Buffer;
+  /** JPEG bytes at the source resolution (output 'jpeg'). */
+  jpeg?: Buffer;
+  /** Planar yuv420p picture, limited range unless `fullRange` (output 'raw'). */
+  yuv?: Buffer;
+  fullRange?: boolean;
   /** Presentation time in the source, ms from the first frame. */
   ptsMs: number;
   width: number;
@@ -22,8 +27,10 @@ export interface SampledFrame {
 
 export interface FrameSamplerOptions {
   url: string;
-  /** Frames per second to keep (by timestamp). */
+  /** Frames per second to keep (by timestamp); 0 keeps every frame. */
   fps: number;
+  /** What arrives on stdout: JPEGs encoded by ffmpeg (default) or raw yuv420p pictures. */
+  output?: 'jpeg' | 'raw';
   /** Start this many ms into the source (resume from a checkpoint). */
   startMs?: number;
   /** JPEG quality scale, 2 (best) … 31; default 3. */
@@ -49,9 +56,25 @@ export function samplerArgs(o: FrameSamplerOptions): string[] {
   if (/^rtsps?:/i.test(url)) args.push('-rtsp_transport', 'tcp', '-stimeout', '10000000');
   else if (NETWORK.test(url)) args.push('-rw_timeout', '10000000');
   if (o.startMs && o.startMs > 0) args.push('-ss', (o.startMs / 1000).toFixed(3));
-  args.push('-i', url, '-an', '-sn', '-dn', '-vf', `fps=${o.fps},showinfo`, '-vsync', '0',
-    '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(o.qscale ?? 3), '-f', 'image2pipe', 'pipe:1');
+  args.push('-i', url, '-an', '-sn', '-dn', '-vf', o.fps > 0 ? `fps=${o.fps},showinfo` : 'showinfo', '-vsync', '0');
+  if (o.output === 'raw') args.push('-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', 'pipe:1');
+  else args.push('-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(o.qscale ?? 3), '-f', 'image2pipe', 'pipe:1');
   return args;
+}
+
+/** What ffmpeg said about the input's video stream (its first `Stream #…: Video:` line). */
+export interface SourceStreamInfo {
+  codec: string;
+  fps: number;
+  bt709: boolean;
+}
+
+/** Parses ffmpeg's description of an input video stream, or null when `line` is not one. */
+export function parseStreamLine(line: string): SourceStreamInfo | null {
+  const m = /Stream #\d+:\d+.*?: Video: (\w+)(.*)$/.exec(line);
+  if (!m) return null;
+  const fps = /([\d.]+) fps/.exec(m[2]);
+  return { codec: m[1], fps: fps ? Number(fps[1]) : 0, bt709: /\bbt709\b/.test(m[2]) };
 }
 
 /**
@@ -61,6 +84,10 @@ export function samplerArgs(o: FrameSamplerOptions): string[] {
 export class FrameSampler extends EventEmitter {
   private child: ChildProcess | null = null;
   private readonly splitter = new JpegStreamSplitter();
+  private readonly y4m = new Y4mSplitter();
+  /** The input stream as ffmpeg described it, once known. */
+  stream: SourceStreamInfo | null = null;
+  private inputDone = false;
   private readonly ptsQueue: number[] = [];
   private readonly pending: Buffer[] = [];
   private stderrTail = '';
@@ -124,6 +151,8 @@ export class FrameSampler extends EventEmitter {
     const lines = (this.stderrLine + text).split('\n');
     this.stderrLine = lines.pop() ?? '';
     for (const line of lines) {
+      if (/^Output #/.test(line)) this.inputDone = true;
+      if (!this.inputDone && !this.stream) this.stream = parseStreamLine(line);
       const m = /\[Parsed_showinfo[^\]]*\].*\bpts_time:\s*(-?[\d.]+)/.exec(line);
       if (m) this.ptsQueue.push(Math.round(Number(m[1]) * 1000));
     }
@@ -133,7 +162,7 @@ export class FrameSampler extends EventEmitter {
   private onData(chunk: Buffer): void {
     let images: Buffer[];
     try {
-      images = this.splitter.push(chunk);
+      images = this.opts.output === 'raw' ? this.y4m.push(chunk) : this.splitter.push(chunk);
     } catch (err) {
       this.child?.kill('SIGKILL');
       this.finish(new SourceError(`source ${this.opts.url}: ${(err as Error).message}`));
@@ -147,11 +176,16 @@ export class FrameSampler extends EventEmitter {
   // A JPEG on stdout and its showinfo line on stderr race; pair them in order.
   private drainPending(): void {
     while (this.pending.length && (this.ptsQueue.length || this.child?.exitCode !== null)) {
-      const jpeg = this.pending.shift()!;
+      const picture = this.pending.shift()!;
       const pts = this.ptsQueue.shift();
-      const size = jpegSize(jpeg) ?? { width: 0, height: 0 };
-      const ptsMs = (pts ?? Math.round((this.index * 1000) / this.opts.fps)) + (this.opts.startMs ?? 0);
-      this.emit('frame', { jpeg, ptsMs, width: size.width, height: size.height, index: this.index++ } satisfies SampledFrame);
+      const ptsMs = (pts ?? Math.round((this.index * 1000) / (this.opts.fps || this.y4m.header?.fps || 25))) + (this.opts.startMs ?? 0);
+      if (this.opts.output === 'raw') {
+        const h = this.y4m.header as Y4mHeader;
+        this.emit('frame', { yuv: picture, fullRange: h.range === 'full', ptsMs, width: h.width, height: h.height, index: this.index++ } satisfies SampledFrame);
+        continue;
+      }
+      const size = jpegSize(picture) ?? { width: 0, height: 0 };
+      this.emit('frame', { jpeg: picture, ptsMs, width: size.width, height: size.height, index: this.index++ } satisfies SampledFrame);
     }
   }
 

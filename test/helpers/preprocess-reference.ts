@@ -147,3 +147,9 @@ export function smoothRandomYuv(width: number, height: number, seed: number, ful
 export function packYuv(img: Yuv420): Buffer {
   return Buffer.concat([img.y, img.u, img.v].map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
 }
+
+/** The reference's full-resolution RGB of a picture, rounded to bytes (packed rgb24). */
+export function yuvToRgb(img: Yuv420): Buffer {
+  const rgb = convert(yuvPlanes(img), img.fullRange);
+  return Buffer.from(Uint8Array.from(rgb, (v) => Math.round(v)));
+}

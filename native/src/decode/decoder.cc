@@ -4,6 +4,7 @@
 #ifdef RETINAD_HAVE_FFMPEG
 #include "decode_thread.h"
 #include "../media/frame_wrap.h"
+#include "../media/av_picture.h"
 #include <optional>
 
 namespace retinad {
@@ -95,7 +96,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
       auto d = std::move(*pending_);
       pending_.reset();
       tsfn_.Unref(env);
-      d.Resolve(FrameWrap::New(env, std::move(df)));
+      d.Resolve(FrameWrap::New(env, FromDecoded(std::move(df))));
       return;
     }
     if (thread_->Finished()) {
@@ -186,7 +187,6 @@ static Napi::Value Codecs(const Napi::CallbackInfo& info) {
 void InitDecoder(Napi::Env env, Napi::Object exports) {
   exports.Set("codecs", Napi::Function::New(env, Codecs, "codecs"));
   exports.Set("Decoder", DecoderWrap::Init(env));
-  exports.Set("Frame", FrameWrap::Init(env));
 }
 
 }  // namespace retinad

@@ -7,6 +7,7 @@
 #include <mutex>
 #include "../media/av.h"
 #include "../media/frame_wrap.h"
+#include "../media/av_picture.h"
 
 namespace retinad {
 
@@ -155,7 +156,12 @@ class EncoderWrap : public Napi::ObjectWrap<EncoderWrap> {
   // write(frame, ptsMs) → Promise<{ frames, bytes }>
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    FramePtr f = FrameWrap::Unwrap(info[0].As<Napi::Object>())->frame();
+    if (!info[0].IsObject()) {
+      Napi::TypeError::New(env, "write(frame): a Frame is required").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    PicturePtr pic = FrameWrap::Unwrap(info[0].As<Napi::Object>())->picture();
+    FramePtr f = pic ? AvView(pic) : nullptr;
     if (!f) {
       Napi::Error::New(env, "write(frame): frame was released").ThrowAsJavaScriptException();
       return env.Undefined();

@@ -42,7 +42,7 @@ struct DecodedFrame {
 /** Rotates a yuv420p/yuvj420p frame by 90, 180 or 270 degrees clockwise. */
 FramePtr RotateYuv420(const AVFrame* src, int degrees);
 
-/** Converts any software frame to yuv420p (keeps yuv420p/yuvj420p/nv12 as they are unless forced). */
+/** Converts any software frame to yuv420p (keeps yuv420p/yuvj420p/nv12/rgb24 as they are unless forced). */
 FramePtr ToCanonical(const AVFrame* src, bool force_yuv420p, std::string* err);
 
 }  // namespace retinad

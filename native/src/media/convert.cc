@@ -7,7 +7,7 @@ namespace retinad {
 
 FramePtr ToCanonical(const AVFrame* src, bool force_yuv420p, std::string* err) {
   auto fmt = static_cast<AVPixelFormat>(src->format);
-  if (!force_yuv420p && (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_YUVJ420P || fmt == AV_PIX_FMT_NV12)) {
+  if (!force_yuv420p && (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_YUVJ420P || fmt == AV_PIX_FMT_NV12 || fmt == AV_PIX_FMT_RGB24)) {
     FramePtr out = MakeFrame();
     if (av_frame_ref(out.get(), src) < 0) { *err = "out of memory referencing a frame"; return nullptr; }
     return out;

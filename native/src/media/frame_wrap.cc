@@ -1,6 +1,9 @@
 #include "frame_wrap.h"
-#ifdef RETINAD_HAVE_FFMPEG
+#include <cstring>
 #include "../preprocess/preprocess.h"
+#ifdef RETINAD_HAVE_FFMPEG
+#include "av_picture.h"
+#endif
 
 namespace retinad {
 
@@ -8,21 +11,25 @@ static Napi::FunctionReference* g_frame_ctor = nullptr;
 
 Napi::Function FrameWrap::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "Frame", {
-    InstanceMethod<&FrameWrap::Encode>("encode"),
     InstanceMethod<&FrameWrap::Preprocess>("preprocess"),
     InstanceMethod<&FrameWrap::Planes>("planes"),
     InstanceMethod<&FrameWrap::Release>("release"),
     StaticMethod<&FrameWrap::Create>("create"),
+#ifdef RETINAD_HAVE_FFMPEG
+    InstanceMethod<&FrameWrap::Encode>("encode"),
     StaticMethod<&FrameWrap::DecodeImage>("decodeImage"),
+#endif
   });
   g_frame_ctor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
 }
 
-Napi::Object FrameWrap::New(Napi::Env env, DecodedFrame df) {
-  auto* holder = new DecodedFrame(std::move(df));
-  return g_frame_ctor->New({Napi::External<DecodedFrame>::New(env, holder)});
+Napi::Object FrameWrap::New(Napi::Env env, FrameData fd) {
+  auto* holder = new FrameData(std::move(fd));
+  return g_frame_ctor->New({Napi::External<FrameData>::New(env, holder)});
 }
+
+static int64_t PictureBytes(const Picture& p) { return (int64_t)PackedSize(p.fmt, p.width, p.height); }
 
 FrameWrap::FrameWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameWrap>(info) {
   Napi::Env env = info.Env();
@@ -30,24 +37,27 @@ FrameWrap::FrameWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameWra
     Napi::TypeError::New(env, "Frame objects come from a Decoder or Frame.create()").ThrowAsJavaScriptException();
     return;
   }
-  DecodedFrame* holder = info[0].As<Napi::External<DecodedFrame>>().Data();
-  df_ = std::move(*holder);
+  FrameData* holder = info[0].As<Napi::External<FrameData>>().Data();
+  fd_ = std::move(*holder);
   delete holder;
+  if (!fd_.pic) {
+    Napi::Error::New(env, "frame has an unsupported pixel layout").ThrowAsJavaScriptException();
+    return;
+  }
   Napi::Object self = info.This().As<Napi::Object>();
-  self.Set("width", df_.frame->width);
-  self.Set("height", df_.frame->height);
-  self.Set("ptsMs", df_.pts_ms);
-  self.Set("wallMs", df_.wall_ms);
-  self.Set("index", (double)df_.index);
-  self.Set("keyframe", df_.keyframe);
-  const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(df_.frame->format));
-  self.Set("format", name ? name : "unknown");
+  self.Set("width", fd_.pic->width);
+  self.Set("height", fd_.pic->height);
+  self.Set("ptsMs", fd_.pts_ms);
+  self.Set("wallMs", fd_.wall_ms);
+  self.Set("index", (double)fd_.index);
+  self.Set("keyframe", fd_.keyframe);
+  self.Set("format", PixFmtName(fd_.pic->fmt, fd_.pic->full_range));
   // Tell V8 about the native pixels so it collects frames promptly.
-  Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)df_.frame->width * df_.frame->height * 3 / 2);
+  Napi::MemoryManagement::AdjustExternalMemory(env, PictureBytes(*fd_.pic));
 }
 
 bool FrameWrap::Alive(Napi::Env env) {
-  if (df_.frame) return true;
+  if (fd_.pic) return true;
   Napi::Error::New(env, "frame was released").ThrowAsJavaScriptException();
   return false;
 }
@@ -63,35 +73,14 @@ Rect ReadRect(const Napi::Object& o) {
   return r;
 }
 
-class EncodeWorker : public Napi::AsyncWorker {
- public:
-  EncodeWorker(Napi::Env env, FramePtr f, bool png, int q, bool has_crop, Rect crop)
-      : Napi::AsyncWorker(env), d_(Napi::Promise::Deferred::New(env)), f_(std::move(f)), png_(png), q_(q), has_crop_(has_crop), crop_(crop) {}
-  Napi::Promise Promise() { return d_.Promise(); }
-  void Execute() override {
-    if (!EncodeImage(f_.get(), png_, q_, has_crop_ ? &crop_ : nullptr, &out_, &err_)) SetError(err_);
-  }
-  void OnOK() override { d_.Resolve(Napi::Buffer<char>::Copy(Env(), out_.data(), out_.size())); }
-  void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred d_;
-  FramePtr f_;
-  bool png_;
-  int q_;
-  bool has_crop_;
-  Rect crop_;
-  std::string out_, err_;
-};
-
 class PreprocessWorker : public Napi::AsyncWorker {
  public:
-  PreprocessWorker(Napi::Env env, FramePtr f, PreprocessSpec s, Napi::Object buf, uint8_t* data, size_t len)
+  PreprocessWorker(Napi::Env env, PicturePtr f, PreprocessSpec s, Napi::Object buf, uint8_t* data, size_t len)
       : Napi::AsyncWorker(env), d_(Napi::Promise::Deferred::New(env)), f_(std::move(f)), s_(s), ref_(Napi::Persistent(buf)), data_(data), len_(len) {}
   Napi::Promise Promise() { return d_.Promise(); }
   void Execute() override {
     std::string err;
-    if (!retinad::Preprocess(f_.get(), s_, data_, len_, &res_, &err)) SetError(err);
+    if (!retinad::Preprocess(*f_, s_, data_, len_, &res_, &err)) SetError(err);
   }
   void OnOK() override {
     Napi::Object o = Napi::Object::New(Env());
@@ -107,7 +96,7 @@ class PreprocessWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred d_;
-  FramePtr f_;
+  PicturePtr f_;
   PreprocessSpec s_;
   Napi::ObjectReference ref_;  // keeps the caller's buffer alive while a pool thread writes it
   uint8_t* data_;
@@ -115,8 +104,32 @@ class PreprocessWorker : public Napi::AsyncWorker {
   PreprocessResult res_;
 };
 
+#ifdef RETINAD_HAVE_FFMPEG
+class EncodeWorker : public Napi::AsyncWorker {
+ public:
+  EncodeWorker(Napi::Env env, PicturePtr f, bool png, int q, bool has_crop, Rect crop)
+      : Napi::AsyncWorker(env), d_(Napi::Promise::Deferred::New(env)), f_(std::move(f)), png_(png), q_(q), has_crop_(has_crop), crop_(crop) {}
+  Napi::Promise Promise() { return d_.Promise(); }
+  void Execute() override {
+    if (!EncodeImage(f_, png_, q_, has_crop_ ? &crop_ : nullptr, &out_, &err_)) SetError(err_);
+  }
+  void OnOK() override { d_.Resolve(Napi::Buffer<char>::Copy(Env(), out_.data(), out_.size())); }
+  void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred d_;
+  PicturePtr f_;
+  bool png_;
+  int q_;
+  bool has_crop_;
+  Rect crop_;
+  std::string out_, err_;
+};
+#endif
+
 }  // namespace
 
+#ifdef RETINAD_HAVE_FFMPEG
 // encode(format: 'jpeg'|'png', quality: number, crop?: {x,y,width,height}) → Promise<Buffer>
 Napi::Value FrameWrap::Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -125,16 +138,21 @@ Napi::Value FrameWrap::Encode(const Napi::CallbackInfo& info) {
   const int q = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 90;
   const bool has_crop = info.Length() > 2 && info[2].IsObject();
   Rect crop = has_crop ? ReadRect(info[2].As<Napi::Object>()) : Rect{};
-  auto* w = new EncodeWorker(env, df_.frame, fmt == "png", q, has_crop, crop);
+  auto* w = new EncodeWorker(env, fd_.pic, fmt == "png", q, has_crop, crop);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
 }
+#endif
 
 // preprocess(spec, out: ArrayBuffer | SharedArrayBuffer | TypedArray) → Promise<{scaleX, scaleY, padX, padY, …}>
 Napi::Value FrameWrap::Preprocess(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Alive(env)) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "preprocess(spec, out): spec must be an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Object spec = info[0].As<Napi::Object>();
   PreprocessSpec s;
   s.width = spec.Get("width").ToNumber().Int32Value();
@@ -145,7 +163,12 @@ Napi::Value FrameWrap::Preprocess(const Napi::CallbackInfo& info) {
   s.bgr = spec.Get("channels").ToString().Utf8Value() == "bgr";
   s.scale = spec.Get("scale").ToNumber().FloatValue();
   s.pad = spec.Get("pad").ToNumber().Int32Value();
-  Napi::Array mean = spec.Get("mean").As<Napi::Array>(), stdv = spec.Get("std").As<Napi::Array>();
+  Napi::Value mv = spec.Get("mean"), sv = spec.Get("std");
+  if (!mv.IsArray() || !sv.IsArray()) {
+    Napi::TypeError::New(env, "preprocess(spec): mean and std must be arrays of three numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array mean = mv.As<Napi::Array>(), stdv = sv.As<Napi::Array>();
   for (uint32_t i = 0; i < 3; i++) {
     s.mean[i] = mean.Get(i).ToNumber().FloatValue();
     s.stdv[i] = stdv.Get(i).ToNumber().FloatValue();
@@ -183,79 +206,85 @@ Napi::Value FrameWrap::Preprocess(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "out: must be an ArrayBuffer or a TypedArray (a Float32Array/Uint8Array view over a SharedArrayBuffer works)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* w = new PreprocessWorker(env, df_.frame, s, holder, data, len);
+  auto* w = new PreprocessWorker(env, fd_.pic, s, holder, data, len);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
 }
 
-// planes() → { format, width, height, planes: [{ data: Buffer, linesize }] } (copies; tests and reference checks)
+// planes() → { format, width, height, fullRange, bt709, planes: [{ data: Buffer, linesize }] } (copies; tests and reference checks)
 Napi::Value FrameWrap::Planes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Alive(env)) return env.Undefined();
-  const AVFrame* f = df_.frame.get();
-  auto fmt = static_cast<AVPixelFormat>(f->format);
-  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  const Picture& f = *fd_.pic;
   Napi::Array arr = Napi::Array::New(env);
-  const int n = av_pix_fmt_count_planes(fmt);
-  for (int p = 0; p < n; p++) {
-    int h = (p == 1 || p == 2) ? AV_CEIL_RSHIFT(f->height, d->log2_chroma_h) : f->height;
+  for (int p = 0; p < f.Planes(); p++) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, f->data[p], (size_t)f->linesize[p] * h));
-    o.Set("linesize", f->linesize[p]);
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, f.data[p], (size_t)f.linesize[p] * (f.PlaneRows(p) - 1) + f.PlaneRowBytes(p)));
+    o.Set("linesize", f.linesize[p]);
     arr.Set(p, o);
   }
   Napi::Object out = Napi::Object::New(env);
-  out.Set("format", av_get_pix_fmt_name(fmt));
-  out.Set("width", f->width);
-  out.Set("height", f->height);
-  out.Set("fullRange", f->color_range == AVCOL_RANGE_JPEG || fmt == AV_PIX_FMT_YUVJ420P);
+  out.Set("format", PixFmtName(f.fmt, f.full_range));
+  out.Set("width", f.width);
+  out.Set("height", f.height);
+  out.Set("fullRange", f.full_range);
+  out.Set("bt709", f.bt709);
   out.Set("planes", arr);
   return out;
 }
 
 Napi::Value FrameWrap::Release(const Napi::CallbackInfo& info) {
-  if (df_.frame) {
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -(int64_t)df_.frame->width * df_.frame->height * 3 / 2);
-    df_.frame.reset();
+  if (fd_.pic) {
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -PictureBytes(*fd_.pic));
+    fd_.pic.reset();
   }
   return info.Env().Undefined();
 }
 
-// Frame.create(width, height, format 'yuv420p'|'rgb24'|'nv12', data: Buffer, fullRange?) → Frame (copies data)
+// Frame.create(width, height, format 'yuv420p'|'yuvj420p'|'nv12'|'rgb24', data: Buffer|Uint8Array, fullRange?, bt709?, ptsMs?, index?) → Frame (copies data)
 Napi::Value FrameWrap::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int w = info[0].ToNumber().Int32Value(), h = info[1].ToNumber().Int32Value();
-  const std::string name = info[2].ToString().Utf8Value();
-  Napi::Buffer<uint8_t> buf = info[3].As<Napi::Buffer<uint8_t>>();
-  const bool full = info.Length() > 4 && info[4].ToBoolean().Value();
-  AVPixelFormat fmt = av_get_pix_fmt(name.c_str());
-  if (fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_RGB24 && fmt != AV_PIX_FMT_NV12) {
-    Napi::TypeError::New(env, "format must be yuv420p, nv12 or rgb24").ThrowAsJavaScriptException();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[3].IsTypedArray()) {
+    Napi::TypeError::New(env, "Frame.create(width, height, format, data: Uint8Array, fullRange?, bt709?)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  const int need = av_image_get_buffer_size(fmt, w, h, 1);
-  if (w <= 0 || h <= 0 || need < 0 || buf.Length() < (size_t)need) {
+  const double wd = info[0].As<Napi::Number>().DoubleValue(), hd = info[1].As<Napi::Number>().DoubleValue();
+  const std::string name = info[2].ToString().Utf8Value();
+  PixFmt fmt;
+  bool full = info.Length() > 4 && info[4].ToBoolean().Value();
+  if (!ParsePixFmt(name, &fmt, &full)) {
+    Napi::TypeError::New(env, "format must be yuv420p, yuvj420p, nv12 or rgb24 (got \"" + name + "\")").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!(wd >= 1 && wd <= 16384 && hd >= 1 && hd <= 16384) || wd != (int)wd || hd != (int)hd) {
+    Napi::RangeError::New(env, "width and height must be integers 1..16384").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int w = (int)wd, h = (int)hd;
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  const size_t need = PackedSize(fmt, w, h);
+  if (ta.ByteLength() < need) {
     Napi::RangeError::New(env, "data is smaller than a " + std::to_string(w) + "x" + std::to_string(h) + " " + name + " image (" + std::to_string(need) + " bytes)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  DecodedFrame df;
-  df.frame = MakeFrame();
-  df.frame->format = fmt;
-  df.frame->width = w;
-  df.frame->height = h;
-  df.frame->color_range = full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
-  if (av_frame_get_buffer(df.frame.get(), 0) < 0) {
-    Napi::Error::New(env, "out of memory").ThrowAsJavaScriptException();
-    return env.Undefined();
+  const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  auto pic = NewPicture(fmt, w, h, full);
+  pic->bt709 = info.Length() > 5 && info[5].ToBoolean().Value();
+  size_t off = 0;
+  for (int p = 0; p < pic->Planes(); p++) {
+    const size_t bytes = (size_t)pic->linesize[p] * pic->PlaneRows(p);
+    std::memcpy(pic->data[p], src + off, bytes);
+    off += bytes;
   }
-  const uint8_t* src[4];
-  int sls[4];
-  av_image_fill_arrays(const_cast<uint8_t**>(src), sls, buf.Data(), fmt, w, h, 1);
-  av_image_copy(df.frame->data, df.frame->linesize, src, sls, fmt, w, h);
-  return New(env, std::move(df));
+  FrameData fd;
+  fd.pic = pic;
+  if (info.Length() > 6 && info[6].IsNumber()) fd.pts_ms = info[6].As<Napi::Number>().DoubleValue();
+  if (info.Length() > 7 && info[7].IsNumber()) fd.index = (int64_t)info[7].As<Napi::Number>().DoubleValue();
+  return New(env, std::move(fd));
 }
 
+#ifdef RETINAD_HAVE_FFMPEG
 namespace {
 
 // Decodes a JPEG or PNG held in memory into a frame (crops another node sent us).
@@ -284,7 +313,7 @@ class DecodeImageWorker : public Napi::AsyncWorker {
     }
     if (err.empty()) {
       FramePtr c = ToCanonical(f, false, &err);
-      if (c) out_.frame = c;
+      if (c) out_ = c;
     }
     pkt->data = nullptr;
     pkt->size = 0;
@@ -293,7 +322,12 @@ class DecodeImageWorker : public Napi::AsyncWorker {
     avcodec_free_context(&ctx);
     if (!err.empty()) SetError(err);
   }
-  void OnOK() override { d_.Resolve(FrameWrap::New(Env(), std::move(out_))); }
+  void OnOK() override {
+    FrameData fd;
+    fd.pic = PictureFromAv(out_);
+    if (!fd.pic) { d_.Reject(Napi::Error::New(Env(), "image: unsupported pixel layout").Value()); return; }
+    d_.Resolve(FrameWrap::New(Env(), std::move(fd)));
+  }
   void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
 
  private:
@@ -301,7 +335,7 @@ class DecodeImageWorker : public Napi::AsyncWorker {
   Napi::Reference<Napi::Buffer<uint8_t>> ref_;
   const uint8_t* data_;
   size_t len_;
-  DecodedFrame out_;
+  FramePtr out_;
 };
 
 }  // namespace
@@ -319,5 +353,6 @@ Napi::Value FrameWrap::DecodeImage(const Napi::CallbackInfo& info) {
   return p;
 }
 
-}  // namespace retinad
 #endif
+
+}  // namespace retinad

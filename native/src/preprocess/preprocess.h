@@ -1,14 +1,13 @@
 // Frame → model input tensor in caller memory: crop, colour conversion, letterbox or stretch
-// resize, mean/std normalisation, NCHW or NHWC, float32 or uint8. One pass through swscale
-// (SIMD) to RGB at the content size, then one pass that normalises into the tensor.
+// resize (antialiased bilinear at any ratio), mean/std normalisation, NCHW or NHWC, float32 or
+// uint8 — in one pass from the YUV planes, no 8-bit RGB image in between. Needs no FFmpeg.
 #pragma once
-#ifdef RETINAD_HAVE_FFMPEG
+#include <cstddef>
+#include <cstdint>
 #include <string>
-#include "../media/av.h"
+#include "../media/picture.h"
 
 namespace retinad {
-
-struct Rect { int x = 0, y = 0, w = 0, h = 0; };
 
 struct PreprocessSpec {
   int width = 0, height = 0;
@@ -31,10 +30,6 @@ struct PreprocessResult {
 };
 
 /** Writes the tensor for `f` into `out` (`out_bytes` long). Returns false with `err` set. */
-bool Preprocess(const AVFrame* f, const PreprocessSpec& s, uint8_t* out, size_t out_bytes, PreprocessResult* res, std::string* err);
-
-/** Encodes `f` (optionally a crop of it) as JPEG (quality 1-100) or PNG. */
-bool EncodeImage(const AVFrame* f, bool png, int quality, const Rect* crop, std::string* out, std::string* err);
+bool Preprocess(const Picture& f, const PreprocessSpec& s, uint8_t* out, size_t out_bytes, PreprocessResult* res, std::string* err);
 
 }  // namespace retinad
-#endif

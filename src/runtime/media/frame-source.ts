@@ -1,24 +1,20 @@
 /**
  * One interface, two backends: a FrameSource yields sampled frames of a video source, decoded
  * in process by the native addon when it was built with FFmpeg, else by the ffmpeg binary over
- * a pipe. `auto` picks native; `RETINAD_DECODER=pipe|native` or the option forces one.
+ * a pipe. Either way a frame is a native picture that the core preprocesses, crops and encodes
+ * the same way; only decoding differs. `auto` picks native; `RETINAD_DECODER=pipe|native` or the
+ * option forces one.
  */
 import { checkFrameSourceOptions, type FrameSourceOptions } from './decoder-options.ts';
-import { nativeDecoding, loadNative, type NativeFrame, type PreprocessInfo } from './native.ts';
+import { nativeDecoding, nativeCore, loadNative, type NativeFrame, type PreprocessInfo } from './native.ts';
+import { encodeImage } from './image-codec.ts';
+import { MediaError } from './media-error.ts';
 import { checkPreprocessSpec, type PreprocessSpec } from './preprocess-spec.ts';
 import { FrameSampler, SourceError, type SampledFrame } from '../frame-sampler.ts';
 
 export type BackendName = 'native' | 'ffmpeg-pipe';
 
-/** Why a source failed, and the ExceptionCode (table 31) the task reports for it. */
-export class MediaError extends Error {
-  readonly exceptionCode: 10 | 50 | 60;
-  constructor(readonly kind: 'source' | 'unsupported' | 'env' | 'internal', message: string) {
-    super(message);
-    this.name = 'MediaError';
-    this.exceptionCode = kind === 'env' ? 10 : kind === 'internal' ? 50 : 60;
-  }
-}
+export { MediaError };
 
 export interface SourceFrame {
   readonly ptsMs: number;
@@ -29,13 +25,13 @@ export interface SourceFrame {
   readonly index: number;
   /** The frame (or a crop) as JPEG. */
   jpeg(quality?: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
-  /** The frame (or a crop) as lossless PNG (native backend only). */
+  /** The frame (or a crop) as lossless PNG. */
   png(crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
-  /** Writes a model input tensor into `out` (native backend only). */
+  /** Writes a model input tensor into `out`. */
   preprocess(spec: PreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
   /** Frees the native picture now instead of at garbage collection. */
   release(): void;
-  /** The native frame behind it (native backend), for the encoder. */
+  /** The native picture behind it (absent only when the addon is not loaded at all). */
   readonly native?: NativeFrame;
 }
 
@@ -118,14 +114,17 @@ class NativeFrameSource implements FrameSource {
 function wrapNative(f: NativeFrame): SourceFrame {
   return {
     ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index, native: f,
-    jpeg: (quality = 90, crop) => f.encode('jpeg', quality, crop),
-    png: (crop) => f.encode('png', 0, crop),
+    jpeg: (quality = 90, crop) => encodeImage(f, 'jpeg', quality, crop),
+    png: (crop) => encodeImage(f, 'png', 0, crop),
     preprocess: (spec, out) => f.preprocess(checkPreprocessSpec(spec), out),
     release: () => f.release(),
   };
 }
 
-/** The ffmpeg binary over a pipe (frames arrive as JPEG already). */
+/**
+ * The ffmpeg binary over a pipe: raw 4:2:0 pictures that become native frames (the addon built
+ * without FFmpeg still has the frame core); JPEGs only when the addon did not load at all.
+ */
 class PipeFrameSource implements FrameSource {
   readonly backend = 'ffmpeg-pipe' as const;
   private readonly sampler: FrameSampler;
@@ -135,12 +134,15 @@ class PipeFrameSource implements FrameSource {
   private error: MediaError | null = null;
   private sampled = 0;
   private paused = false;
+  private size = { width: 0, height: 0 };
 
   constructor(private readonly o: ReturnType<typeof checkFrameSourceOptions>) {
-    this.sampler = new FrameSampler({ url: o.url, fps: o.fps > 0 ? o.fps : 1000, startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs });
+    this.sampler = new FrameSampler({ url: o.url, fps: Math.max(0, o.fps), startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs,
+      output: nativeCore() ? 'raw' : 'jpeg' });
     this.sampler.on('frame', (f: SampledFrame) => {
       this.queue.push(f);
       this.sampled++;
+      this.size = { width: f.width, height: f.height };
       if (this.queue.length >= this.o.queue && !this.paused) { this.paused = true; this.sampler.pause(); }
       this.wake();
     });
@@ -160,7 +162,7 @@ class PipeFrameSource implements FrameSource {
       const f = this.queue.shift();
       if (f) {
         if (this.paused && this.queue.length < this.o.queue) { this.paused = false; this.sampler.resume(); }
-        return pipeFrame(f);
+        return pipeFrame(f, this.sampler.stream?.bt709 ?? false);
       }
       if (this.error) throw this.error;
       if (this.ended) return null;
@@ -175,19 +177,28 @@ class PipeFrameSource implements FrameSource {
   }
 
   stats(): FrameSourceStats {
-    return { backend: 'ffmpeg-pipe', decode: 'software', codec: '', width: 0, height: 0, framesSampled: this.sampled, framesDecoded: 0, reconnects: 0, sourceFps: 0 };
+    const st = this.sampler.stream;
+    return { backend: 'ffmpeg-pipe', decode: 'software', codec: st?.codec ?? '', width: this.size.width, height: this.size.height,
+      framesSampled: this.sampled, framesDecoded: 0, reconnects: 0, sourceFps: st?.fps ?? 0 };
   }
 }
 
-function pipeFrame(f: SampledFrame): SourceFrame {
+function pipeFrame(f: SampledFrame, bt709: boolean): SourceFrame {
+  const core = nativeCore();
+  if (f.yuv && core) {
+    const frame = core.Frame.create(f.width, f.height, 'yuv420p', f.yuv, f.fullRange ?? false, bt709, f.ptsMs, f.index);
+    return { ...wrapNative(frame), wallMs: Date.now() };
+  }
+  const jpeg = f.jpeg ?? Buffer.alloc(0);
+  const noCore = () => new MediaError('env', `the native core is not loaded (${loadNative().error ?? 'unknown reason'}): this frame is a JPEG only`);
   return {
     ptsMs: f.ptsMs, wallMs: Date.now(), width: f.width, height: f.height, index: f.index,
     jpeg: async (_q, crop) => {
-      if (crop) throw new MediaError('env', 'crop needs the native backend (this one receives whole JPEGs from ffmpeg)');
-      return f.jpeg;
+      if (crop) throw noCore();
+      return jpeg;
     },
-    png: async () => { throw new MediaError('env', 'PNG needs the native backend (addon built with FFmpeg)'); },
-    preprocess: async () => { throw new MediaError('env', 'preprocess needs the native backend (addon built with FFmpeg)'); },
+    png: async () => { throw noCore(); },
+    preprocess: async () => { throw noCore(); },
     release: () => undefined,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The native addon's typed surface. Loading is absent-safe: when the addon is missing or was
- * built without FFmpeg, callers get null and the reason, and use the pipe backend.
+ * The native addon's typed surface. Loading is absent-safe: when the addon is missing callers get
+ * null and the reason. Every build has frames and preprocessing (`Frame`); decoding, encoding and
+ * JPEG/PNG through FFmpeg exist only when it was built with the FFmpeg libraries.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -78,9 +79,10 @@ export interface NativeFrame {
   readonly index: number;
   readonly keyframe: boolean;
   readonly format: string;
-  encode(format: 'jpeg' | 'png', quality: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
+  /** JPEG or PNG through FFmpeg's encoders (FFmpeg builds only; image-codec.ts covers both). */
+  encode?(format: 'jpeg' | 'png', quality: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
   preprocess(spec: NativePreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
-  planes(): { format: string; width: number; height: number; fullRange: boolean; planes: Array<{ data: Buffer; linesize: number }> };
+  planes(): { format: string; width: number; height: number; fullRange: boolean; bt709: boolean; planes: Array<{ data: Buffer; linesize: number }> };
   release(): void;
 }
 
@@ -113,9 +115,10 @@ export interface NativeAddon {
   codecs?(): { decoders: string[]; encoders: string[] };
   Encoder?: new (o: { file: string; codec: 'libx264' | 'libx265'; bitrateKbps: number; width: number; height: number; fps: number }) => NativeEncoder;
   Frame?: {
-    create(width: number, height: number, format: 'yuv420p' | 'nv12' | 'rgb24', data: Buffer, fullRange?: boolean): NativeFrame;
-    /** Decodes a JPEG or PNG held in memory. */
-    decodeImage(data: Buffer): Promise<NativeFrame>;
+    /** A frame from packed planes (copied); ptsMs and index stamp frames made from a pipe. */
+    create(width: number, height: number, format: 'yuv420p' | 'yuvj420p' | 'nv12' | 'rgb24', data: Uint8Array, fullRange?: boolean, bt709?: boolean, ptsMs?: number, index?: number): NativeFrame;
+    /** Decodes a JPEG or PNG held in memory (FFmpeg builds only; image-codec.ts covers both). */
+    decodeImage?(data: Buffer): Promise<NativeFrame>;
   };
 }
 
@@ -139,4 +142,10 @@ export function loadNative(): { addon: NativeAddon | null; error?: string } {
 export function nativeDecoding(): NativeAddon | null {
   const { addon } = loadNative();
   return addon?.Decoder && addon.Frame ? addon : null;
+}
+
+/** The addon's frame and preprocessing core (every build), else null. */
+export function nativeCore(): (NativeAddon & { Frame: NonNullable<NativeAddon['Frame']> }) | null {
+  const { addon } = loadNative();
+  return addon?.Frame ? (addon as NativeAddon & { Frame: NonNullable<NativeAddon['Frame']> }) : null;
 }

@@ -2,7 +2,7 @@
 import { CommandType, type TaskResultBody } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
-import { nativeDecoding } from '../media/native.ts';
+import { decodeImage } from '../media/image-codec.ts';
 import { checkPreprocessSpec } from '../media/preprocess-spec.ts';
 import { PluginCallError } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
@@ -10,7 +10,7 @@ import type { RunContext, Started } from './context.ts';
 
 /**
  * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
- * with the crops as JPEG (CropData); each crop is decoded natively and run through the
+ * with the crops as PNG (CropData); each crop is decoded (FFmpeg or sharp) and run through the
  * plugin's crop stage, and the result goes on with the upstream frame's time stamps. A stop
  * (sent when the upstream stage is done) lets it finish what has arrived first.
  */
@@ -22,7 +22,6 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
     close: () => { t.draining = true; wake?.(); },
   };
   const deliver = (b: TaskResultBody) => { inbox.push(b); wake?.(); };
-  const addon = nativeDecoding();
   const loop = async () => {
     for (;;) {
       while (!inbox.length && !t.draining && !ctx.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
@@ -37,8 +36,7 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
           if (typeof box.CropData !== 'string') return;
           const img = Buffer.from(box.CropData, 'base64');
           delete box.CropData;
-          if (!addon) { box.CropError = 'no native decoder on this executor'; return; }
-          const frame = await addon.Frame!.decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
+          const frame = await decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
           if (!frame) return;
           const ci = p.manifest.cropStage!.input;
           const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);

@@ -1,18 +1,20 @@
 /**
  * Native preprocess against the TypeScript reference on generated images, within a stated
  * bound: mean |error| ≤ 2 and max |error| ≤ 16 grey levels (of 255) for letterbox/stretch
- * resizes of smooth images (bilinear kernels and chroma siting differ slightly between
- * swscale and the textbook); exact letterbox geometry; layouts and dtypes agree; crops equal
- * the preprocessed cropped image; the output can live in a SharedArrayBuffer.
+ * resizes of smooth images (fixed-point rounding and the 2:1/3:1 fast filters differ slightly
+ * from the textbook); exact letterbox geometry; layouts and dtypes agree; crops equal the
+ * preprocessed cropped image; NV12 and RGB input; the output can live in a SharedArrayBuffer.
+ * The preprocess is our own code in every build, so this runs with and without FFmpeg.
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { nativeDecoding, type NativePreprocessSpec } from '../../../src/runtime/media/native.ts';
+import { nativeCore, type NativePreprocessSpec } from '../../../src/runtime/media/native.ts';
+import { encodeImage, decodeImage, frameRgb } from '../../../src/runtime/media/image-codec.ts';
 import { checkPreprocessSpec, tensorBytes, type PreprocessSpec } from '../../../src/runtime/media/preprocess-spec.ts';
 import { OptionError } from '../../../src/runtime/media/decoder-options.ts';
-import { referenceTensor, smoothRandomYuv, packYuv } from '../../helpers/preprocess-reference.ts';
+import { referenceTensor, smoothRandomYuv, packYuv, yuvToRgb } from '../../helpers/preprocess-reference.ts';
 
-const addon = nativeDecoding();
+const addon = nativeCore();
 
 t.test('spec checks name the field', async (t) => {
   t.throws(() => checkPreprocessSpec({ width: 0, height: 640 }), /^width: must be an integer 1\.\.16384 \(got 0\)/, '0×0 target');
@@ -23,8 +25,9 @@ t.test('spec checks name the field', async (t) => {
   t.throws(() => checkPreprocessSpec({ width: 8, height: 8, pad: 300 }), /^pad: must be an integer 0\.\.255/);
 });
 
-t.test('native preprocess', { skip: !addon && 'addon built without FFmpeg' }, async (t) => {
-  const Frame = addon!.Frame!;
+t.test('native preprocess', async (t) => {
+  t.ok(addon, 'the native core loads (every build has it)');
+  const Frame = addon!.Frame;
 
   t.test('matches the TS reference within the bound on generated images', async (t) => {
     let worstMean = 0, worstMax = 0, runs = 0;
@@ -130,15 +133,62 @@ t.test('native preprocess', { skip: !addon && 'addon built without FFmpeg' }, as
     await t.rejects(Frame.create(40, 30, 'yuv420p', packYuv(img)).preprocess(spec, new Float32Array(10)), /output buffer holds 40 bytes; the tensor needs 3072/);
   });
 
-  t.test('JPEG and PNG of a frame and of a crop', async (t) => {
+  t.test('JPEG and PNG of a frame and of a crop, through FFmpeg where built and through sharp', async (t) => {
     const img = smoothRandomYuv(101, 67, 9);
     const f = Frame.create(101, 67, 'yuv420p', packYuv(img));
-    const j = await f.encode('jpeg', 90);
-    t.equal(j[0], 0xff);
-    t.equal(j[1], 0xd8);
-    const p = await f.encode('png', 0, { x: 10, y: 10, width: 33, height: 21 });
-    t.strictSame([...p.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
-    t.equal(p.readUInt32BE(16), 33, 'PNG width is the crop width');
-    t.equal(p.readUInt32BE(20), 21);
+    for (const via of f.encode ? (['auto', 'sharp'] as const) : (['sharp'] as const)) {
+      const j = await encodeImage(f, 'jpeg', 90, undefined, via);
+      t.strictSame([j[0], j[1]], [0xff, 0xd8], `${via}: JPEG starts with SOI`);
+      const crop = { x: 11, y: 9, width: 33, height: 21 };
+      const p = await encodeImage(f, 'png', 0, crop, via);
+      t.equal(p.subarray(1, 4).toString('latin1'), 'PNG', `${via}: PNG signature`);
+      t.equal(p.readUInt32BE(16), 33, `${via}: PNG width is the crop width`);
+      t.equal(p.readUInt32BE(20), 21);
+      // The PNG is lossless: decoded again it is exactly the RGB crop the core converts.
+      const back = await decodeImage(p, via);
+      const want = await frameRgb(f, crop);
+      const got = await frameRgb(back);
+      t.equal(Buffer.compare(got.data, want.data), 0, `${via}: PNG crop decodes to the same RGB`);
+      const jb = await decodeImage(j, via);
+      const ref = await frameRgb(f);
+      const dec = await frameRgb(jb);
+      let sum = 0;
+      for (let i = 0; i < ref.data.length; i++) sum += Math.abs(ref.data[i] - dec.data[i]);
+      t.ok(sum / ref.data.length < 3, `${via}: JPEG q90 round trip within 3 grey levels on average (${(sum / ref.data.length).toFixed(2)})`);
+    }
+    await t.rejects(decodeImage(Buffer.from('GIF89a....')), /image: not a JPEG or PNG/);
+    await t.rejects(decodeImage(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]), 'sharp'), /^image: /);
+  });
+
+  t.test('NV12 and RGB24 frames preprocess like the same picture in yuv420p', async (t) => {
+    const img = smoothRandomYuv(96, 64, 21);
+    const yuv = Frame.create(96, 64, 'yuv420p', packYuv(img));
+    const uv = new Uint8Array(48 * 32 * 2);
+    for (let i = 0; i < 48 * 32; i++) { uv[2 * i] = img.u[i]; uv[2 * i + 1] = img.v[i]; }
+    const nv12 = Frame.create(96, 64, 'nv12', Buffer.concat([Buffer.from(img.y), Buffer.from(uv)]));
+    for (const spec of [checkPreprocessSpec({ width: 40, height: 40, dtype: 'uint8', layout: 'nhwc' }), checkPreprocessSpec({ width: 33, height: 17, resize: 'stretch' })]) {
+      const a = new Float32Array(tensorBytes(spec)), b = new Float32Array(tensorBytes(spec));
+      const ua = new Uint8Array(a.buffer), ub = new Uint8Array(b.buffer);
+      await yuv.preprocess(spec, spec.dtype === 'uint8' ? ua : a);
+      await nv12.preprocess(spec, spec.dtype === 'uint8' ? ub : b);
+      t.equal(Buffer.compare(ua, ub), 0, `nv12 = yuv420p for ${spec.width}x${spec.height} ${spec.dtype}`);
+    }
+    // RGB24: the reference's own RGB of the picture, resized by the core, against the reference tensor.
+    const rgb = yuvToRgb(img);
+    const rf = Frame.create(96, 64, 'rgb24', rgb);
+    const spec = checkPreprocessSpec({ width: 48, height: 48, dtype: 'uint8', layout: 'nchw', scale: 1 });
+    const out = new Uint8Array(tensorBytes(spec));
+    await rf.preprocess(spec, out);
+    const ref = referenceTensor(img, spec);
+    let sum = 0, max = 0;
+    for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; max = Math.max(max, d); }
+    t.ok(sum / out.length <= 2 && max <= 16, `rgb24 within the bound: mean ${(sum / out.length).toFixed(2)}, max ${max}`);
+  });
+
+  t.test('bad arguments to Frame.create are refused with the rule, not a crash', async (t) => {
+    t.throws(() => Frame.create(0, 10, 'yuv420p', Buffer.alloc(10)), /width and height must be integers 1\.\.16384/);
+    t.throws(() => Frame.create(10, 10, 'bgra' as never, Buffer.alloc(400)), /format must be yuv420p, yuvj420p, nv12 or rgb24/);
+    t.throws(() => Frame.create(10, 10, 'yuv420p', Buffer.alloc(10)), /data is smaller than a 10x10 yuv420p image \(150 bytes\)/);
+    t.throws(() => Frame.create(10, 10, 'yuv420p', 'nope' as never), /Frame\.create\(width, height, format, data/);
   });
 });
