@@ -9,11 +9,10 @@ import path from 'node:path';
 import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { slowSource } from '../helpers/slow-source.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
 
 
-t.test('SB12: a moved plugin task resumes after its last stored frame', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+t.test('SB12: a moved plugin task resumes after its last stored frame', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 2);

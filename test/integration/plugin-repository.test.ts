@@ -9,12 +9,11 @@ import { pathToFileURL } from 'node:url';
 import { waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { clip } from '../helpers/media.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 2);
@@ -46,7 +45,7 @@ t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs'
   t.ok(list.every((x) => x.AlgID === 2006 && x.TaskResultData.AnalysisResult?.length === 1));
 });
 
-t.test('OCR through the standard interfaces: publish, TaskRequest, stored AnalysisResults with text', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('OCR through the standard interfaces: publish, TaskRequest, stored AnalysisResults with text', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 1);
@@ -71,7 +70,7 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
   t.strictSame(list[0].ModelList, [{ ModelID: 1, ModelVersion: 'PP-OCRv4-det' }, { ModelID: 2, ModelVersion: 'PP-OCRv4-rec' }], 'ModelList names the models (table 26)');
 });
 
-t.test('frame features through the standard interfaces: publish, TaskRequest, stored FeatureInfo', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('frame features through the standard interfaces: publish, TaskRequest, stored FeatureInfo', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 1);

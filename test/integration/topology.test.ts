@@ -12,12 +12,11 @@ import { buildExamples, example, publish, startExampleCluster } from '../helpers
 import { slowSource } from '../helpers/slow-source.ts';
 import { ff } from '../helpers/media.ts';
 import { distance } from '../helpers/text.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
 
 
 
-t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+t.test('detect on the device, recognise on the edge', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 2, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });
@@ -68,7 +67,7 @@ t.test('detect on the device, recognise on the edge', { skip: !nativeDecoding() 
   t.ok(accuracy >= 0.9, `recognised on the edge: ${JSON.stringify(words)}, character accuracy ${(accuracy * 100).toFixed(1)} %`);
 });
 
-t.test('M1/S7: a recognising stage whose executor dies moves to another executor of its DeviceType, and detection follows it', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+t.test('M1/S7: a recognising stage whose executor dies moves to another executor of its DeviceType, and detection follows it', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   // edge-1 is the camera's device (DeviceType 0); edge-2 and edge-3 are edge servers (1).
@@ -124,7 +123,7 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
   t.ok(1 - errors / expected.join('').length >= 0.9, `the moved stage still reads the signs: ${JSON.stringify(words)}`);
 });
 
-t.test('M2: a recognising stage that dies with a backlog after detection finished loses nothing: detection sends again what it had taken', { skip: !nativeDecoding() && 'plugins need the native core' }, async (t) => {
+t.test('M2: a recognising stage that dies with a backlog after detection finished loses nothing: detection sends again what it had taken', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 3, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });

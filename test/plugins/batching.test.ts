@@ -11,13 +11,12 @@ import { PluginPool } from '../../src/plugins/pool.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { TrustStore } from '../../src/plugins/keys.ts';
 import { Batcher } from '../../src/plugins/batcher.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('four streams share inferences; each frame gets its own answer', { skip: !nativeDecoding() && 'needs the native core' }, async (t) => {
+t.test('four streams share inferences; each frame gets its own answer', async (t) => {
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   t.testdir({});
   const trust = new TrustStore();

@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { RetinaClient } from '../../src/api/client.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { parse, AlgorithmResQueryReply } from '../../src/protocol/index.ts';
 import { clip } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
@@ -19,7 +18,7 @@ import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', async (t) => {
   const dir = t.testdir({});
   const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')], { encoding: 'utf8' });
   t.equal(b.status, 0, `example plugins built ${b.stderr}`);
@@ -61,7 +60,7 @@ t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', { skip
   t.equal(moving[0].ResultData.FrameWidth, 640);
 });
 
-t.test('M2: a finished stage dispatched again with ReplayFromMs sends its delivered results to the new destination, without running again', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('M2: a finished stage dispatched again with ReplayFromMs sends its delivered results to the new destination, without running again', async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   const video = clip(path.join(dir, 'moving.mp4'), { size: '320x240', seconds: 2 });

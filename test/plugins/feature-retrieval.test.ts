@@ -9,7 +9,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { RetinaClient } from '../../src/api/client.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
@@ -17,7 +16,7 @@ import { startExecutor } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('A extracts, B aggregates and retrieves', { skip: !nativeDecoding() && 'needs the native preprocess' }, async (t) => {
+t.test('A extracts, B aggregates and retrieves', async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   // Three 2 s scenes that look nothing alike.

@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { RetinaClient } from '../../src/api/client.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { distance } from '../helpers/text.ts';
@@ -25,7 +24,7 @@ const LINES = [
 ];
 
 
-t.test('text_recognition reads generated text with ≥ 90 % character accuracy', { skip: (!nativeDecoding() && 'needs the native preprocess') || (!existsSync(FONT) && 'needs fonts-dejavu-core') }, async (t) => {
+t.test('text_recognition reads generated text with ≥ 90 % character accuracy', { skip: !existsSync(FONT) && 'needs fonts-dejavu-core' }, async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   const video = path.join(dir, 'text.mp4');

@@ -7,14 +7,13 @@ import t from 'tap';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RetinaClient } from '../../src/api/client.ts';
-import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { parse, AlgorithmResQueryReply } from '../../src/protocol/index.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { fixturePackage, testKeys } from '../helpers/plugins.ts';
 import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
-t.test('a running task keeps its version across an update', { skip: !nativeDecoding() && 'plugins need the native preprocess' }, async (t) => {
+t.test('a running task keeps its version across an update', async (t) => {
   const dir = t.testdir({});
   const src = await slowSource(path.join(dir, 'slow.ts'), 6);
   const peer = await startPeer();

@@ -11,6 +11,7 @@ import { openFrameSource, MediaError, chooseBackend, type FrameSource } from '..
 import { OptionError } from '../../../src/runtime/media/decoder-options.ts';
 import { nativeDecoding } from '../../../src/runtime/media/native.ts';
 import { jpegSize } from '../../../src/runtime/jpeg.ts';
+import { frameRgb } from '../../../src/runtime/media/image-codec.ts';
 import { clip, ff, misbehavingServer, silentServer, processCounters } from '../../helpers/media.ts';
 import { spawnSync } from 'node:child_process';
 import { ffmpegPath } from '../../../src/runtime/ffmpeg-binary.ts';
@@ -66,6 +67,35 @@ for (const b of backends) {
     t.ok(r.pts.length >= 9 && r.pts.length <= 11, `about 10 frames (got ${r.pts.length})`);
   });
 
+  t.test(`${b}: fps 0 keeps every frame, stamped at the source rate; stats name the stream`, async (t) => {
+    const src = openFrameSource({ url: base, fps: 0 }, b);
+    const st = () => src.stats();
+    const r = await drain(src);
+    t.equal(r.pts.length, 100, '4 s at 25 fps is 100 frames');
+    t.ok(r.pts.every((p, k) => Math.abs(p - k * 40) <= 1), 'frame k at k × 40 ms');
+    t.match(st(), { codec: 'h264', width: 320, height: 240 }, 'codec and size of the source');
+    t.equal(Math.round(st().sourceFps), 25, 'source frame rate');
+  });
+
+  t.test(`${b}: frames are the pictures ffmpeg itself decodes (RGB within 2 grey levels on average)`, async (t) => {
+    // ffmpeg's own RGB of frame 10, the reference neither backend's code computes.
+    const r = spawnSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-i', base, '-sws_flags', 'bilinear+full_chroma_int+full_chroma_inp+accurate_rnd', '-vf', 'select=eq(n\\,10)', '-vsync', '0', '-frames:v', '1',
+      '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 24 });
+    t.equal(r.status, 0, 'ffmpeg decoded frame 10 to RGB');
+    const src = openFrameSource({ url: base, fps: 0 }, b);
+    let rgb: Buffer | undefined;
+    for (let k = 0; k <= 10; k++) {
+      const f = await src.next();
+      if (k === 10 && f?.native) rgb = (await frameRgb(f.native)).data;
+      f?.release();
+    }
+    src.close();
+    t.ok(rgb, 'frame 10 as RGB from the core');
+    let sum = 0;
+    for (let i = 0; i < rgb!.length; i++) sum += Math.abs(rgb![i] - r.stdout[i]);
+    t.ok(sum / rgb!.length <= 2, `mean |error| ${(sum / rgb!.length).toFixed(2)} grey levels against ffmpeg's conversion`);
+  });
+
   t.test(`${b}: a missing file, garbage and a truncated file`, async (t) => {
     const missing = await failure(openFrameSource({ url: path.join(dir, 'nope.mp4'), fps: 1 }, b));
     t.type(missing, MediaError);
@@ -114,7 +144,7 @@ for (const b of backends) {
   });
 }
 
-t.test('native only', { skip: !native && 'addon built without FFmpeg' }, async (t) => {
+if (native) t.test('native only', async (t) => {
   t.test('hardware: auto falls back to software here; forcing an absent one is ExceptionCode 10', async (t) => {
     const src = openFrameSource({ url: base, fps: 1, hwaccel: 'auto' }, 'native');
     const f = await src.next();
@@ -221,7 +251,7 @@ t.test('options are checked before anything starts', async (t) => {
   t.throws(() => openFrameSource({ url: base, fps: 1, rtspTransport: 'sctp' as never }), OptionError);
 });
 
-t.test('HLS and HTTP-FLV over HTTP decode on the native backend', { skip: !native && 'addon built without FFmpeg' }, async (t) => {
+if (native) t.test('HLS and HTTP-FLV over HTTP decode on the native backend', async (t) => {
   const http = await import('node:http');
   const { readFileSync: read, existsSync: exists } = await import('node:fs');
   const web = path.join(dir, 'web');
