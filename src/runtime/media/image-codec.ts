@@ -6,6 +6,7 @@
 import { MediaError } from './media-error.ts';
 import { nativeCore, type NativeFrame } from './native.ts';
 import { checkPreprocessSpec } from './preprocess-spec.ts';
+import { jpegSize } from '../jpeg.ts';
 
 export interface CropRect { x: number; y: number; width: number; height: number }
 
@@ -41,6 +42,12 @@ export async function decodeImage(data: Buffer, via: 'auto' | 'sharp' = 'auto'):
   const png = data.length >= 8 && data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47;
   const jpeg = data.length >= 3 && data[0] === 0xff && data[1] === 0xd8;
   if (!png && !jpeg) throw new MediaError('source', 'image: not a JPEG or PNG');
+  // The header's size is checked before any decoder allocates for it (a crop is input from a peer).
+  const size = png ? (data.length >= 24 ? { width: data.readUInt32BE(16), height: data.readUInt32BE(20) } : null) : jpegSize(data);
+  if (!size) throw new MediaError('source', `image: no ${png ? 'IHDR' : 'SOF'} header with the picture size`);
+  if (size.width < 1 || size.height < 1 || size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new MediaError('source', `image: ${size.width}x${size.height} is outside 1..${MAX_IMAGE_PIXELS} pixels`);
+  }
   if (core.Frame.decodeImage && via === 'auto') return core.Frame.decodeImage(data);
   const sharp = await loadSharp();
   try {
