@@ -31,7 +31,7 @@ t.test('four streams share inferences; each frame gets its own answer', async (t
   ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=1', '-t', '4', '-vf', "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='BATCH 4':fontsize=48:fontcolor=black:x=100:y=30+t*80",
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
   const frames: Float32Array[] = [];
-  const src = openFrameSource({ url: video, fps: 1 }, 'native');
+  const src = openFrameSource({ url: video, fps: 1 });
   for (let f = await src.next(); f && frames.length < 4; f = await src.next()) {
     const b = new Float32Array(3 * 640 * 640);
     await f.preprocess({ ...p.manifest.input, mean: p.manifest.input.mean as [number, number, number], std: p.manifest.input.std as [number, number, number] }, b);

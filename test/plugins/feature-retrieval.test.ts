@@ -38,7 +38,7 @@ t.test('A extracts, B aggregates and retrieves', async (t) => {
 
   // A frame of the third scene that was never sampled (2 fps samples 4000, 4500 …; take 4740).
   const plugin = a.ex.plugins.get(2009)!;
-  const src = openFrameSource({ url: video, fps: 0, startMs: 4740 }, 'native');
+  const src = openFrameSource({ url: video, fps: 0, startMs: 4740 });
   const f = (await src.next())!;
   const input = new ArrayBuffer(64 * 64 * 3);
   await f.preprocess({ width: 64, height: 64, resize: 'stretch', layout: 'nhwc', dtype: 'uint8' }, new Uint8Array(input));
