@@ -55,6 +55,9 @@ export function samplerArgs(o: FrameSamplerOptions): string[] {
   const url = o.url.startsWith('file://') ? decodeURIComponent(new URL(o.url).pathname) : o.url;
   if (/^rtsps?:/i.test(url)) args.push('-rtsp_transport', 'tcp', '-stimeout', '10000000');
   else if (NETWORK.test(url)) args.push('-rw_timeout', '10000000');
+  // A live source is probed for 1 s of stream, not ffmpeg's default 5: the first frame comes
+  // sooner, and a source that stalls early still yields the frames it sent.
+  if (NETWORK.test(url)) args.push('-analyzeduration', '1000000');
   if (o.startMs && o.startMs > 0) args.push('-ss', (o.startMs / 1000).toFixed(3));
   args.push('-i', url, '-an', '-sn', '-dn', '-vf', o.fps > 0 ? `fps=${o.fps},showinfo` : 'showinfo', '-vsync', '0');
   if (o.output === 'raw') args.push('-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', 'pipe:1');

@@ -40,7 +40,7 @@ for (const [name, make] of backends) t.test(`${name}: H.265 at 500 kb/s, 320x180
     fs.close();
     t.equal(size, '320x180', `slice ${s.index} decodes at the asked size`);
     t.ok(Math.abs(frames - 50) <= 1, `slice ${s.index}: ${frames} frames (2 s at 25 fps)`);
-    if (st.codec) t.equal(st.codec, 'hevc');
+    t.equal(st.codec, 'hevc', `slice ${s.index} is HEVC`);
     const kbps = (s.data.length * 8) / s.durationMs;
     t.ok(kbps > 100 && kbps < 1000, `slice ${s.index}: ${kbps.toFixed(0)} kb/s for a 500 kb/s target`);
   }
