@@ -1,0 +1,29 @@
+/** The demo's console report, from the summary: placement, texts with their times, motion, timings. */
+import { DEVICE_TYPE_NAME } from './page.ts';
+import type { DemoSummary } from './summary.ts';
+
+const pad = (s: string, n: number) => s.padEnd(n);
+const sec = (ms: number) => (ms / 1000).toFixed(1);
+
+export function reportLines(s: DemoSummary, outDir: string): string[] {
+  const lines: string[] = ['', 'where each stage ran'];
+  lines.push(`  ${pad('task', 40)}${pad('stage', 11)}${pad('DeviceID', 13)}DeviceType`);
+  for (const p of s.placements) lines.push(`  ${pad(p.task, 40)}${pad(p.stage || '—', 11)}${pad(p.deviceId, 13)}${p.deviceType} (${DEVICE_TYPE_NAME[p.deviceType] ?? '?'})`);
+
+  lines.push('', 'recognised texts (Pts: frame time in the clip)');
+  if (!s.texts.length) lines.push('  none');
+  for (const t of s.texts) lines.push(`  ${pad(JSON.stringify(t.text), 14)} at ${t.pts.map(sec).join(', ')} s  (read on ${t.deviceId}, mean score ${t.meanScore.toFixed(2)})`);
+
+  lines.push('', 'motion events');
+  if (!s.motion.length) lines.push('  none');
+  for (const m of s.motion) lines.push(`  ${sec(m.fromMs)}–${sec(m.toMs)} s: up to ${m.maxRegions} moving region(s), ${m.maxChangedPct} % of the picture changed`);
+
+  lines.push('', 'summary');
+  for (const t of s.tasks) {
+    lines.push(`  ${pad(t.title, 40)}${pad(t.status, 6)}${String(t.results).padStart(4)} results  ${t.seconds.toFixed(1).padStart(5)} s (submitted → done)`);
+    if (t.failure) lines.push(`    failure: ${t.failure}`);
+  }
+  lines.push(`  ${s.ok ? 'all three tasks done' : 'NOT all tasks done'} in ${s.totalSeconds.toFixed(1)} s from start; every process stopped.`);
+  lines.push(`  page:    ${outDir}/index.html`, `  summary: ${outDir}/summary.json`, `  logs:    ${outDir}/*.log`);
+  return lines;
+}
