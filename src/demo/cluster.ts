@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRole, type RoleProcess } from '../child-role.ts';
+import type { RoleProcess } from '../child-role.ts';
 import { RetinaClient } from '../api/client.ts';
+import type { ProcessSet } from './processes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const examples = path.join(root, 'plugins-sdk', 'examples', 'build');
@@ -33,10 +34,6 @@ export interface DemoCluster {
   client: RetinaClient;
   scheduler: DemoNode;
   executors: DemoNode[];
-  /** Every process started, in start order. */
-  pids(): number[];
-  /** Stops executors first (so they can log out of a scheduler still there), then the scheduler. */
-  stop(): Promise<void>;
 }
 
 /** The executors: a camera-side device and an edge server. */
@@ -59,41 +56,27 @@ function trustExamples(dataDir: string): void {
 }
 
 /**
- * Starts the processes and waits until both executors are registered. `track` gets every role
- * as soon as it is up, so the caller can stop it even when a later step throws.
+ * Starts the processes through `procs` (which stops them, also when a later step throws) and
+ * waits until both executors are registered. The caller closes `client`.
  */
-export async function startDemoCluster(out: string, track: (p: RoleProcess) => void, timeoutMs = 20_000): Promise<DemoCluster> {
+export async function startDemoCluster(out: string, procs: ProcessSet, timeoutMs = 20_000): Promise<DemoCluster> {
   const token = randomBytes(16).toString('hex');
   // The executors' decode self-benchmark would compete with the demo's tasks for the CPU.
   const env = { RETINAD_TOKEN: token, RETINAD_SKIP_SELF_BENCH: process.env.RETINAD_SKIP_SELF_BENCH ?? '1' };
-  const nodes: DemoNode[] = [];
   const schedDir = path.join(out, 'scheduler');
   trustExamples(schedDir);
-  const sp = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', schedDir, '--keepalive', '2'],
+  const sp = await procs.start(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', schedDir, '--keepalive', '2'],
     { env, logFile: path.join(out, 'scheduler.log') });
-  track(sp);
   const scheduler: DemoNode = { role: 'scheduler', id: 'scheduler', url: sp.url, pid: sp.child.pid ?? -1, proc: sp };
-  nodes.push(scheduler);
   const executors = await Promise.all(EXECUTORS.map(async (e) => {
     const dir = path.join(out, e.id);
     trustExamples(dir);
-    const p = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', e.id, '--device-type', e.deviceType, '--data-dir', dir, '--scheduler', sp.url],
+    const p = await procs.start(['executor', '--listen', '127.0.0.1:0', '--device-id', e.id, '--device-type', e.deviceType, '--data-dir', dir, '--scheduler', sp.url],
       { env, logFile: path.join(out, `${e.id}.log`) });
-    track(p);
-    const n: DemoNode = { role: 'executor', id: e.id, deviceType: e.deviceType, url: p.url, pid: p.child.pid ?? -1, proc: p };
-    nodes.push(n);
-    return n;
+    return { role: 'executor', id: e.id, deviceType: e.deviceType, url: p.url, pid: p.child.pid ?? -1, proc: p } satisfies DemoNode;
   }));
   const client = new RetinaClient({ token, senderId: 'demo-initiator' });
-  const cluster: DemoCluster = {
-    token, client, scheduler, executors,
-    pids: () => nodes.map((n) => n.pid),
-    async stop() {
-      await Promise.all(executors.map((e) => e.proc.stop(3000)));
-      await sp.stop(3000);
-      await client.close();
-    },
-  };
+  const cluster: DemoCluster = { token, client, scheduler, executors };
   for (const deadline = Date.now() + timeoutMs; ;) {
     const r = await client.send('GET', `${sp.url}/System/DeviceList`);
     const list = (r.body as { DeviceList?: Array<{ Online: boolean; AlgInfoList: unknown[] }> }).DeviceList ?? [];

@@ -8,8 +8,8 @@
  */
 import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { RoleProcess } from '../child-role.ts';
 import { CLIP, SIGNS, makeDemoClip } from './clip.ts';
+import { ProcessSet } from './processes.ts';
 import { PACKAGES, ensureExamples, examplePath, publishExample, startDemoCluster, type DemoCluster } from './cluster.ts';
 import { demoTasks, readResults, submit, waitEnd, STATUS_NAME, type TaskRun } from './tasks.ts';
 import { frameViews, motionEvents, placements, taskSummaries, textsSeen, type DemoSummary } from './summary.ts';
@@ -51,16 +51,13 @@ export async function runDemoDetailed(o: DemoOptions): Promise<DemoOutcome> {
   for (const f of STALE) rmSync(path.join(out, f), { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
-  const roles: RoleProcess[] = [];
+  const procs = new ProcessSet();
   const abort = new AbortController();
   let cluster: DemoCluster | undefined;
-  let stopping: Promise<void> | undefined;
-  // Executors first, so they can log out of a scheduler that is still there.
-  const stopAll = () => (stopping ??= (async () => {
-    await Promise.all(roles.slice(1).map((r) => r.stop(3000)));
-    await roles[0]?.stop(3000);
+  const stopAll = async () => {
+    await procs.stopAll();
     await cluster?.client.close();
-  })());
+  };
   const onSignal = (sig: NodeJS.Signals) => {
     process.stderr.write(`\nretinad demo: ${sig}, stopping every process it started…\n`);
     abort.abort();
@@ -82,9 +79,9 @@ export async function runDemoDetailed(o: DemoOptions): Promise<DemoOutcome> {
     }
     ensureExamples();
 
-    cluster = await startDemoCluster(out, (p) => roles.push(p));
-    say(`scheduler  ${cluster.scheduler.url}  pid ${cluster.scheduler.pid}`);
-    for (const e of cluster.executors) say(`executor   ${e.id.padEnd(12)} DeviceType ${e.deviceType} (${DEVICE_TYPE_NAME[e.deviceType ?? ''] ?? '?'})  ${e.url}  pid ${e.pid}`);
+    cluster = await startDemoCluster(out, procs);
+    say(`scheduler  ${cluster.scheduler.url}  (pid ${cluster.scheduler.pid})`);
+    for (const e of cluster.executors) say(`executor   ${e.id.padEnd(12)} DeviceType ${e.deviceType} (${DEVICE_TYPE_NAME[e.deviceType ?? ''] ?? '?'})  ${e.url}  (pid ${e.pid})`);
     const published: DemoSummary['published'] = [];
     for (const file of PACKAGES) {
       const url = await publishExample(cluster, file);
@@ -131,9 +128,9 @@ export async function runDemoDetailed(o: DemoOptions): Promise<DemoOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const pids = roles.map((r) => r.child.pid ?? -1);
-  const running = roles.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
-  if (running.length) process.stderr.write(`retinad demo: processes still running: ${running.map((r) => r.child.pid).join(' ')}\n`);
+  const pids = procs.pids();
+  const running = procs.running();
+  if (running.length) process.stderr.write(`retinad demo: processes still running: ${running.join(' ')}\n`);
   if (!summary) return { code: 1, pids };
   summary.totalSeconds = (Date.now() - t0) / 1000;
   writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
