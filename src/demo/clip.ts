@@ -49,15 +49,17 @@ export function sceneFilter(fontName: string): string {
   const striped = (name: string, colour: string, stripe: string, w: number, h: number) =>
     `color=c=${colour}:s=${w}x${h}:r=${fps}:d=${seconds},drawgrid=w=14:h=${h}:t=5:c=${stripe}[${name}]`;
   // Objects move with t (overlay re-evaluates x/y per frame), low in the picture so they never
-  // cover a sign: a red "car" left→right, a yellow "bike" right→left, a cyan "person" that bobs.
+  // cover a sign. Nothing moves between 3.5 s and 4.5 s, so motion detection reports separate
+  // events: a red "car" crosses and a cyan "person" walks until 3.5 s (then stands still), a
+  // yellow "bike" crosses the other way from 4.5 s.
   const parts = [
     `color=c=0x2c3e50:s=${W}x${H}:r=${fps}:d=${seconds},drawbox=x=0:y=280:w=${W}:h=70:c=0x3d4f60:t=fill[bg]`,
     striped('car', '0xe74c3c', '0x7b1f16', 110, 50),
     striped('bike', '0xf1c40f', '0x806200', 60, 40),
     striped('person', '0x1abc9c', '0x0b5345', 30, 60),
-    `[bg][car]overlay=x='-110+t*${Math.round((W + 110) / seconds)}':y=290:shortest=1[a]`,
-    `[a][bike]overlay=x='${W}-t*${Math.round((W + 60) / seconds)}':y=235:shortest=1[b]`,
-    `[b][person]overlay=x='300+200*sin(t*0.9)':y='${H - 125}+8*sin(t*5)':shortest=1[c]`,
+    `[bg][car]overlay=x='-110+t*${Math.round((W + 110) / 3.5)}':y=290:shortest=1[a]`,
+    `[a][bike]overlay=x='if(lt(t,4.5),${W},${W}-(t-4.5)*${Math.round((W + 60) / (seconds - 4.5))})':y=235:shortest=1[b]`,
+    `[b][person]overlay=x='60+min(t,3.5)*60':y=${H - 136}:shortest=1[c]`,
   ];
   // Each sign: a light rectangle sized from the text (drawtext's own box), letters in near-black.
   const signs = SIGNS.map((s) => {

@@ -100,5 +100,6 @@ export async function publishExample(c: DemoCluster, file: (typeof PACKAGES)[num
 
 /** The path a user would pass to `retinad-plugin publish`, relative to the working directory. */
 export function examplePath(file: string): string {
-  return path.relative(process.cwd(), path.join(examples, file)) || file;
+  const rel = path.relative(process.cwd(), path.join(examples, file));
+  return rel.startsWith('..') ? path.join(examples, file) : rel;
 }

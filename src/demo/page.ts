@@ -6,10 +6,9 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DemoSummary, FrameView } from './summary.ts';
+import { DEVICE_TYPE_NAME, motionText, ptsSpans, sec } from './format.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const sec = (ms: number) => (ms / 1000).toFixed(1);
-export const DEVICE_TYPE_NAME: Record<string, string> = { 0: 'device', 1: 'edge', 2: 'cloud' };
 
 function frame(f: FrameView): string {
   // The SVG shares the image's pixel coordinates (viewBox) and is stretched over it, so boxes
@@ -28,16 +27,16 @@ export function renderPage(s: DemoSummary): string {
     `<td>${esc(p.deviceType)} (${DEVICE_TYPE_NAME[p.deviceType] ?? '?'})</td><td>${esc(p.status)}</td></tr>`).join('');
   const timings = s.tasks.map((t) => `<tr><td>${esc(t.title)}</td><td>${esc(t.status)}</td><td>${t.results}</td><td class="num">${t.seconds.toFixed(1)} s</td>` +
     `<td class="bar"><span style="width:${Math.round((t.seconds / longest) * 100)}%"></span></td></tr>`).join('');
-  const texts = s.texts.map((t) => `<li data-text="${esc(t.text)}"><b>${esc(t.text)}</b> at ${t.pts.map((p) => `${sec(p)}`).join(', ')} s <small>(${esc(t.deviceId)}, score ${t.meanScore.toFixed(2)})</small></li>`).join('');
-  const motion = s.motion.map((m) => `<li>${sec(m.fromMs)}–${sec(m.toMs)} s: up to ${m.maxRegions} moving region(s), ${m.maxChangedPct} % of the picture changed</li>`).join('');
+  const texts = s.texts.map((t) => `<li data-text="${esc(t.text)}"><b>${esc(t.text)}</b> at ${ptsSpans(t.pts)} <small>(${esc(t.deviceId)}, score ${t.meanScore.toFixed(2)})</small></li>`).join('');
+  const motion = s.motion.map((m) => `<li>${motionText(m)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>retinad demo</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;max-width:1260px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:16px 0 6px}
 table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left}th{border-bottom:1px solid #ccc}
-.num{text-align:right}.bar{width:240px}.bar span{display:block;height:10px;background:#3b82f6}
-.cols{display:flex;gap:32px;flex-wrap:wrap}
+.num{text-align:right}.bar{width:120px}.bar span{display:block;height:10px;background:#3b82f6}
+.cols{display:flex;gap:28px;flex-wrap:wrap}
 .frames{display:grid;grid-template-columns:1fr 1fr;gap:12px}figure{margin:0}
 .frame{position:relative}.frame img{display:block;width:100%;height:auto}
 .frame svg{position:absolute;inset:0;width:100%;height:100%}

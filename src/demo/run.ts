@@ -13,7 +13,8 @@ import { ProcessSet } from './processes.ts';
 import { PACKAGES, ensureExamples, examplePath, publishExample, startDemoCluster, type DemoCluster } from './cluster.ts';
 import { demoTasks, readResults, submit, waitEnd, STATUS_NAME, type TaskRun } from './tasks.ts';
 import { frameViews, motionEvents, placements, taskSummaries, textsSeen, type DemoSummary } from './summary.ts';
-import { renderPage, DEVICE_TYPE_NAME } from './page.ts';
+import { renderPage } from './page.ts';
+import { DEVICE_TYPE_NAME } from './format.ts';
 import { reportLines } from './report.ts';
 
 export interface DemoOptions {
