@@ -96,6 +96,7 @@ t.test('npm start: three tasks on a device and an edge executor, the signs read,
   t.equal(pids.length, 3, 'a scheduler and two executors, each its own process');
   t.same(pids.filter(alive), [], 'none of them still runs');
   t.same(processesMentioning(out), [], 'nor anything they started');
+  t.same(s.stillRunning, [], 'the demo saw every process exit');
 
   const page = path.join(out, 'index.html');
   t.ok(statSync(page).size < 64 * 1024, `the page is small (${statSync(page).size} bytes, frames are files next to it)`);

@@ -25,7 +25,8 @@ export function reportLines(s: DemoSummary, outDir: string): string[] {
     lines.push(`  ${pad(t.title, 40)}${pad(t.status, 6)}${String(t.results).padStart(4)} results  ${t.seconds.toFixed(1).padStart(5)} s (submitted → done)`);
     if (t.failure) lines.push(`    failure: ${t.failure}`);
   }
-  lines.push(`  ${s.ok ? 'all three tasks done' : 'NOT all tasks done'} in ${s.totalSeconds.toFixed(1)} s from start; every process stopped.`);
+  const stopped = s.stillRunning.length ? `STILL RUNNING: pids ${s.stillRunning.join(' ')}` : 'every process stopped';
+  lines.push(`  ${s.ok ? 'all three tasks done' : 'NOT all tasks done'} in ${s.totalSeconds.toFixed(1)} s from start; ${stopped}.`);
   lines.push(`  page:    ${outDir}/index.html`, `  summary: ${outDir}/summary.json`, `  logs:    ${outDir}/*.log`);
   return lines;
 }

@@ -121,6 +121,7 @@ export async function runDemoDetailed(o: DemoOptions): Promise<DemoOutcome> {
       frames: frameViews(frames, byKey('text'), byKey('motion')),
       totalSeconds: 0,
       ok: runs.every((r) => r.info.ExecutionStatus === 0 && r.results.length > 0),
+      stillRunning: [],
     };
   } catch (err) {
     if (!abort.signal.aborted) process.stderr.write(`retinad demo: ${(err as Error).message}\n`);
@@ -134,10 +135,11 @@ export async function runDemoDetailed(o: DemoOptions): Promise<DemoOutcome> {
   if (running.length) process.stderr.write(`retinad demo: processes still running: ${running.join(' ')}\n`);
   if (!summary) return { code: 1, pids };
   summary.totalSeconds = (Date.now() - t0) / 1000;
+  summary.stillRunning = running;
   writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeFileSync(path.join(out, 'index.html'), renderPage(summary));
   for (const l of reportLines(summary, shown)) say(l);
-  return { code: summary.ok ? 0 : 1, summary, pids };
+  return { code: summary.ok && !running.length ? 0 : 1, summary, pids };
 }
 
 /** Writes the extracted JPEGs as `frames/pts-NNNNN.jpg`; their names, times and sizes. */

@@ -69,6 +69,8 @@ export interface DemoSummary {
   frames: FrameView[];
   totalSeconds: number;
   ok: boolean;
+  /** Pids of started processes that had not exited when the demo finished (should be none). */
+  stillRunning: number[];
 }
 
 const stageName = (parentId: string, subId: string): string => {
