@@ -76,8 +76,7 @@ export interface DemoSummary {
 const stageName = (parentId: string, subId: string): string => {
   // Topology subtasks are `<TaskID>.<n>.<Name>`, plain ones `<TaskID>.<n>`.
   const rest = subId.startsWith(parentId + '.') ? subId.slice(parentId.length + 1) : subId;
-  const name = rest.split('.').slice(1).join('.');
-  return name;
+  return rest.split('.').slice(1).join('.');
 };
 
 export function placements(runs: TaskRun[]): StagePlacement[] {
