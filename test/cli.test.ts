@@ -1,8 +1,7 @@
-/** The CLI: bad flags are named before anything starts; `retinad demo` (npm start) runs to the end. */
+/** The CLI: bad flags are named before anything starts. (`retinad demo` has its own test: test/demo.test.ts.) */
 import t from 'tap';
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { existsSync, readdirSync } from 'node:fs';
 
 const bin = path.resolve(import.meta.dirname, '..', 'bin', 'retinad.js');
 const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -23,44 +22,7 @@ t.test('bad flags exit 2 with a message naming the flag', async (t) => {
     t.match(r.stderr, re);
   }
   t.match(run(['--help']).stdout, /retinad executor/);
-});
-
-t.test('retinad demo runs three processes to the end, writes frames, leaves no child behind', async (t) => {
-  const out = t.testdir({});
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.resume();
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
-  t.equal(code, 0, stdout);
-  t.match(stdout, /task done in [\d.]+ s: 40 frames/);
-  const pids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
-  t.equal(pids.length, 3, 'scheduler and two executors were separate processes');
-  for (const pid of pids) t.notOk(existsSync(`/proc/${pid}`) && !/zombie|Z \(/.test(readProcState(pid)), `pid ${pid} gone`);
-  const frameDirs = readdirSync(path.join(out, 'frames'));
-  t.equal(frameDirs.length, 2, 'frames of both subtasks on disk');
-});
-
-function readProcState(pid: number): string {
-  try { return spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout; } catch { return ''; }
-}
-
-t.test('Ctrl-C during the demo leaves no child process behind', async (t) => {
-  const out = t.testdir({});
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stderr.resume();
-  const pids: number[] = [];
-  await new Promise<void>((resolve) => {
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      pids.splice(0, pids.length, ...[...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])));
-      if (pids.length === 3) resolve();
-    });
-  });
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
-  t.equal(code, 130, 'demo exits 130 on Ctrl-C');
-  await new Promise((r) => setTimeout(r, 500));
-  for (const pid of pids) t.notOk(existsSync(`/proc/${pid}`) && !/ Z /.test(readProcState(pid)), `child ${pid} gone`);
+  const noClip = run(['demo', '--clip', '/nonexistent/clip.mp4', '--out', path.join(t.testdirName, 'out')]);
+  t.equal(noClip.status, 2, 'demo with a missing --clip');
+  t.match(noClip.stderr, /--clip: no such file \/nonexistent\/clip\.mp4/);
 });
