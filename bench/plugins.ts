@@ -21,6 +21,10 @@ import { PluginRegistry } from '../src/plugins/registry.ts';
 import { TrustStore } from '../src/plugins/keys.ts';
 import { openFrameSource } from '../src/runtime/media/frame-source.ts';
 import { ffmpegPath } from '../src/runtime/ffmpeg-binary.ts';
+import { fontFile } from '../src/demo/clip.ts';
+
+// Signs are drawn with the font of an npm package (as the demo's are): no system fonts needed.
+const FONT = fontFile();
 
 const root = path.resolve(import.meta.dirname, '..');
 const CORES = os.availableParallelism?.() ?? os.cpus().length;
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-bench-plugins-'));
   const clip = path.join(dir, 'text.mp4');
   spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25', '-t', String(Math.ceil(FRAMES / 5) + 1),
-    '-vf', "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='RETINA 2026':fontsize=64:fontcolor=white:x=100:y=100", '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
+    '-vf', `drawtext=fontfile=${FONT}:text='RETINA 2026':fontsize=64:fontcolor=white:x=100:y=100`, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
   const trust = new TrustStore();
   trust.add(readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), 'utf8'));
   const rpk = readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'text_recognition-1.0.0.rpk'));

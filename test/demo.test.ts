@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { distance } from './helpers/text.ts';
-import { nativeDecoding } from '../src/runtime/media/native.ts';
 import { SIGNS } from '../src/demo/clip.ts';
 import type { DemoSummary } from '../src/demo/summary.ts';
 
@@ -58,7 +57,7 @@ function chromium(args: string[]): Promise<{ stdout: string; stderr: string }> {
   });
 }
 
-t.test('npm start: three tasks on a device and an edge executor, the signs read, a page that shows it', { skip: !nativeDecoding() && 'the OCR and motion plugins need the native core' }, async (t) => {
+t.test('npm start: three tasks on a device and an edge executor, the signs read, a page that shows it', async (t) => {
   const out = t.testdir({});
   const r = await runDemo(out);
   t.equal(r.code, 0, 'exit 0', { stdout: r.stdout, stderr: r.stderr });

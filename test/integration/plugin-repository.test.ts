@@ -10,6 +10,10 @@ import { waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish, startExampleCluster } from '../helpers/examples.ts';
 import { clip } from '../helpers/media.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
+import { fontFile } from '../../src/demo/clip.ts';
+
+// Signs are drawn with the font of an npm package (as the demo's are): no system fonts needed.
+const FONT = fontFile();
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -54,7 +58,7 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
   t.equal(pub.status, 0, pub.stderr);
   const video = path.join(dir, 'sign.mp4');
   const { ff } = await import('../helpers/media.ts');
-  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '1', '-vf', "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='GATE 42':fontsize=56:fontcolor=black:x=120:y=140",
+  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '1', '-vf', `drawtext=fontfile=${FONT}:text='GATE 42':fontsize=56:fontcolor=black:x=120:y=140`,
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
   const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
     TaskName: 'read the sign', TaskType: 8, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: pathToFileURL(video).href }], AlgType: 'text_recognition', TaskFrameRate: 1 } },

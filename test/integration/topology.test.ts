@@ -13,6 +13,10 @@ import { slowSource } from '../helpers/slow-source.ts';
 import { ff } from '../helpers/media.ts';
 import { distance } from '../helpers/text.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
+import { fontFile } from '../../src/demo/clip.ts';
+
+// Signs are drawn with the font of an npm package (as the demo's are): no system fonts needed.
+const FONT = fontFile();
 
 
 
@@ -25,7 +29,7 @@ t.test('detect on the device, recognise on the edge', async (t) => {
   t.equal(pub.status, 0, pub.stderr);
   const video = path.join(dir, 'plate.mp4');
   ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=5', '-t', '2', '-vf',
-    "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220",
+    `drawtext=fontfile=${FONT}:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=fontfile=${FONT}:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220`,
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
 
   const bad = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
@@ -75,7 +79,7 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
   t.teardown(() => cluster.stop());
   const pub = publish(cluster, example('text_recognition-1.0.0'));
   t.equal(pub.status, 0, pub.stderr);
-  const font = 'fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+  const font = `fontfile=${FONT}`;
   const src = await slowSource(path.join(dir, 'sign.ts'), 8, { lavfi: 'color=c=white:s=640x360:r=25',
     vf: `drawtext=${font}:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=${font}:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220` });
   t.teardown(() => src.close());
@@ -132,7 +136,7 @@ t.test('M2: a recognising stage that dies with a backlog after detection finishe
   t.equal(pub.status, 0, pub.stderr);
   // A file, read as fast as detection goes: the recognising stage falls behind and holds a backlog.
   const video = path.join(dir, 'signs.mp4');
-  const font = 'fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+  const font = `fontfile=${FONT}`;
   ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=10', '-t', '6', '-vf',
     `drawtext=${font}:text='LANE 3 OPEN':fontsize=52:fontcolor=black:x=90:y=90,drawtext=${font}:text='Speed 60':fontsize=44:fontcolor=black:x=140:y=220,drawtext=${font}:text='EXIT':fontsize=40:fontcolor=black:x=400:y=300`,
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);

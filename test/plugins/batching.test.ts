@@ -13,6 +13,10 @@ import { TrustStore } from '../../src/plugins/keys.ts';
 import { Batcher } from '../../src/plugins/batcher.ts';
 import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
+import { fontFile } from '../../src/demo/clip.ts';
+
+// Signs are drawn with the font of an npm package (as the demo's are): no system fonts needed.
+const FONT = fontFile();
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -28,7 +32,7 @@ t.test('four streams share inferences; each frame gets its own answer', async (t
   const p = reg.get(2101)!;
   // Four frames with a line of text at a different height in each.
   const video = path.join(t.testdirName, 'moving-text.mp4');
-  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=1', '-t', '4', '-vf', "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='BATCH 4':fontsize=48:fontcolor=black:x=100:y=30+t*80",
+  ff(['-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=1', '-t', '4', '-vf', `drawtext=fontfile=${FONT}:text='BATCH 4':fontsize=48:fontcolor=black:x=100:y=30+t*80`,
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
   const frames: Float32Array[] = [];
   const src = openFrameSource({ url: video, fps: 1 });

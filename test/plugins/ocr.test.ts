@@ -6,17 +6,18 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { RetinaClient } from '../../src/api/client.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { distance } from '../helpers/text.ts';
+import { fontFile } from '../../src/demo/clip.ts';
 import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+// The font comes from an npm package (as the demo's does): no system fonts needed.
+const FONT = fontFile();
 const LINES = [
   { text: 'RETINA 2026', x: 60, y: 60, size: 48 },
   { text: 'Hello edge world', x: 90, y: 170, size: 40 },
@@ -24,7 +25,7 @@ const LINES = [
 ];
 
 
-t.test('text_recognition reads generated text with ≥ 90 % character accuracy', { skip: !existsSync(FONT) && 'needs fonts-dejavu-core' }, async (t) => {
+t.test('text_recognition reads generated text with ≥ 90 % character accuracy', async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   const video = path.join(dir, 'text.mp4');
