@@ -20,7 +20,11 @@ if (!existsSync(cmakeJs)) {
   console.log('retinad: cmake-js not installed; skipping native build');
   process.exit(0);
 }
-const args = [cmakeJs, 'compile', '-d', '.', '--out', 'native/build'];
+// `--out DIR` builds into another folder (the test runner's second addon, without FFmpeg,
+// lives in native/build-lite so it never replaces the installed one).
+const outAt = process.argv.indexOf('--out');
+const out = outAt > 0 && process.argv[outAt + 1] ? process.argv[outAt + 1] : 'native/build';
+const args = [cmakeJs, 'compile', '-d', '.', '--out', out];
 if (process.env.RETINAD_WITH_FFMPEG === '0') args.push('--CDRETINAD_WITH_FFMPEG=OFF');
 // A build meant to be copied to another machine must not use this CPU's vector extensions.
 if (process.env.RETINAD_PORTABLE === '1') args.push('--CDRETINAD_PORTABLE=ON');

@@ -1,27 +1,150 @@
 #!/usr/bin/env node
-// Runs the tap suite and ends with the one line CI reads: `N passed, N failed[, N skipped]`.
-// tap's own closing summary (`# { total, pass, fail, skip }`) is the source of the counts.
-import { spawn } from 'node:child_process';
+// `npm test`: runs the tap suite on both decode paths and ends with the one line CI reads,
+// `N passed, N failed[, N skipped]`, as the very last line of output.
+//
+// What is counted: tests, not files and not assertions. One test is a leaf subtest (a
+// `t.test(...)`, or a whole file, with no subtests of its own); a skipped or todo subtest is one
+// skipped test with its reason ("skipped" includes todos). A file that crashes, a subtest cut
+// off, a bail-out, or tap exiting non-zero with nothing counted failed all make `failed` ≥ 1
+// and the exit code non-zero. scripts/tap-count.mjs parses tap's TAP stream and has the rules.
+//
+// The passes:
+//   1. the whole suite (or the files given) on the installed addon, native/build;
+//   2. only when that addon was built with FFmpeg (so pass 1 ran the in-process decoder): build
+//      a second addon without FFmpeg into native/build-lite and run SECOND_PASS_TESTS again with
+//      RETINAD_NATIVE_PATH pointing at it and RETINAD_DECODER=pipe, so the code paths a
+//      machine without the FFmpeg dev libraries takes are proven too. When the installed addon
+//      has no FFmpeg, pass 1 already ran on the pipe backend and pass 2 is not needed.
+// The closing line sums both passes; failures and skips are listed with the pass they came from.
+//
+//   npm test                              both passes
+//   npm test -- test/x.test.ts …          those files, first pass only
+//   npm test -- --both-backends test/x…   those files in both passes
+//   RETINAD_TEST_SECOND_PASS=0 npm test   first pass only
+// Other arguments go to tap as they are.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { TapCounter, closingLine } from './tap-count.mjs';
 
-const tapBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
-const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...process.argv.slice(2)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString('utf8')).slice(-4096);
-});
-child.on('close', (code, signal) => {
-  const m = [...tail.matchAll(/^# (\{ total: .*\})$/gm)].pop();
-  const summary = {};
-  if (m) for (const [, k, v] of m[1].matchAll(/(\w+): (\d+)/g)) summary[k] = Number(v);
-  const passed = summary.pass ?? 0;
-  let failed = summary.fail ?? 0;
-  if (!m || (code !== 0 && failed === 0)) failed = Math.max(failed, 1); // tap crashed or a file died
-  const skipped = (summary.skip ?? 0) + (summary.todo ?? 0);
-  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+/** What the second pass runs: everything that decodes, preprocesses or runs plugins. */
+const SECOND_PASS_TESTS = ['test/plugins', 'test/integration', 'test/runtime/media'];
+const LITE_OUT = 'native/build-lite';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tapBin = path.join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
+const defaultAddon = process.env.RETINAD_NATIVE_PATH ?? path.join(root, 'native', 'build', 'Release', 'retinad_native.node');
+const liteAddon = path.join(root, LITE_OUT, 'Release', 'retinad_native.node');
+
+const argv = process.argv.slice(2);
+const bothBackends = argv.includes('--both-backends');
+const tapArgs = argv.filter((a) => a !== '--both-backends');
+// A positional that names a test file or folder; option values (`--grep x`) are not paths.
+const explicit = tapArgs.some((a) => !a.startsWith('-') && (/\.[cm]?[jt]sx?$/.test(a) || existsSync(a)));
+const options = tapArgs.filter((a) => !(!a.startsWith('-') && (/\.[cm]?[jt]sx?$/.test(a) || existsSync(a))));
+
+/** Runs tap with the TAP reporter, echoing the stream and counting it as it comes. */
+function runTap(args, env) {
+  return new Promise((resolve) => {
+    const counter = new TapCounter();
+    const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
+      cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => { process.stdout.write(chunk); counter.write(chunk); });
+    child.on('close', (code, signal) => {
+      const count = counter.end();
+      // tap failing with nothing counted (it crashed, a config error) is still a failure.
+      if ((code !== 0 || signal) && count.failed === 0) {
+        count.failures.push({ name: '(tap)', reason: `exited with ${signal ?? `code ${code}`} without a counted failure` });
+        count.failed = count.failures.length;
+      }
+      resolve(count);
+    });
+  });
+}
+
+/** Whether an addon file loads and was built with FFmpeg; asked in a child so a bad build cannot take this process down. */
+function addonInfo(file) {
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(file)}).buildInfo().ffmpeg))`], { encoding: 'utf8' });
+  if (r.status !== 0) return { loaded: false, ffmpeg: null, error: (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? 'does not load').trim() };
+  return { loaded: true, ffmpeg: JSON.parse(r.stdout || 'null') };
+}
+
+/** Every *.test.ts under the given folders, sorted (tap's own folder expansion skips .ts here). */
+function testFiles(entries) {
+  return entries.flatMap((e) => {
+    const abs = path.join(root, e);
+    if (!existsSync(abs)) return [];
+    if (statSync(abs).isDirectory()) {
+      return readdirSync(abs, { recursive: true }).map(String).filter((f) => f.endsWith('.test.ts')).map((f) => path.posix.join(e, f.split(path.sep).join('/')));
+    }
+    return [e];
+  }).sort();
+}
+
+/** Builds the FFmpeg-less addon with scripts/build-native.mjs; its log is shown only if it fails. */
+function buildLite() {
+  const env = { ...process.env, RETINAD_WITH_FFMPEG: '0' };
+  delete env.RETINAD_SKIP_NATIVE;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--force', '--out', LITE_OUT], { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stdout.write(r.stdout + r.stderr);
+    return `building it failed (exit ${r.status ?? r.signal})`;
+  }
+  const info = addonInfo(liteAddon);
+  if (!info.loaded) return `the build does not load: ${info.error}`;
+  if (info.ffmpeg) return 'the build still has FFmpeg in it';
+  console.log(`# built ${LITE_OUT} without FFmpeg in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return null;
+}
+
+const passes = [];
+const first = addonInfo(defaultAddon);
+const firstLabel = first.ffmpeg
+  ? `addon with FFmpeg (libavcodec ${first.ffmpeg.avcodec}), native decoder`
+  : first.loaded ? 'addon without FFmpeg, ffmpeg-pipe backend' : `no addon (${first.error}), ffmpeg-pipe backend`;
+console.log(`# first pass: ${firstLabel}${process.env.RETINAD_DECODER ? ` (RETINAD_DECODER=${process.env.RETINAD_DECODER})` : ''}`);
+passes.push({ name: 'first pass', count: await runTap(tapArgs, process.env) });
+
+const secondName = 'second pass: addon without FFmpeg, ffmpeg-pipe backend';
+if (process.env.RETINAD_TEST_SECOND_PASS === '0') {
+  console.log('# second pass: off (RETINAD_TEST_SECOND_PASS=0)');
+} else if (explicit && !bothBackends) {
+  console.log('# second pass: not run for files given by name (add --both-backends to run them on both)');
+} else if (!first.ffmpeg) {
+  console.log('# second pass: not needed, the installed addon has no FFmpeg so the first pass already ran on the ffmpeg-pipe backend');
+} else {
+  console.log(`# ${secondName}: building ${LITE_OUT}`);
+  const failure = buildLite();
+  if (failure) {
+    console.log(`# ${secondName}: ${failure}`);
+    passes.push({ name: 'second pass', count: { passed: 0, failed: 1, skipped: 0, failures: [{ name: `(${LITE_OUT})`, reason: failure }], skips: [] } });
+  } else {
+    const files = explicit ? tapArgs : [...options, ...testFiles(SECOND_PASS_TESTS)];
+    console.log(`# ${secondName} (RETINAD_NATIVE_PATH=${liteAddon} RETINAD_DECODER=pipe): ${explicit ? 'the files given' : SECOND_PASS_TESTS.join(' ')}`);
+    const env = { ...process.env, RETINAD_NATIVE_PATH: liteAddon, RETINAD_DECODER: 'pipe' };
+    passes.push({ name: 'second pass', count: await runTap(files, env) });
+  }
+}
+
+// The report: per pass, then every failure and skip with its pass, then the closing line last.
+const total = { passed: 0, failed: 0, skipped: 0 };
+console.log('');
+for (const { name, count } of passes) {
+  console.log(`# ${name}: ${closingLine(count)}`);
+  for (const k of Object.keys(total)) total[k] += count[k];
+}
+const byName = (a, b) => a.name.localeCompare(b.name, 'en');
+for (const { name, count } of passes) {
+  for (const f of [...count.failures].sort(byName)) console.log(`failed  [${name}] ${f.name}: ${f.reason}`);
+}
+for (const { name, count } of passes) {
+  for (const s of [...count.skips].sort(byName)) {
+    console.log(`${s.kind === 'todo' ? 'todo   ' : 'skipped'} [${name}] ${s.name}: ${s.reason || '(no reason given)'}`);
+  }
+}
+console.log(closingLine(total));
+process.exitCode = total.failed > 0 ? 1 : 0;
