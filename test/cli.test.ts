@@ -3,9 +3,9 @@ import t from 'tap';
 import { spawnSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
+import { retinad } from './helpers/entry.ts';
 
-const bin = path.resolve(import.meta.dirname, '..', 'bin', 'retinad.js');
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+const run = (args: string[]) => spawnSync(process.execPath, [...retinad, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 t.test('bad flags exit 2 with a message naming the flag', async (t) => {
   const cases: Array<[string[], RegExp]> = [
@@ -27,7 +27,7 @@ t.test('bad flags exit 2 with a message naming the flag', async (t) => {
 
 t.test('retinad demo runs three processes to the end, writes frames, leaves no child behind', async (t) => {
   const out = t.testdir({});
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...retinad, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.resume();
@@ -47,7 +47,7 @@ function readProcState(pid: number): string {
 
 t.test('Ctrl-C during the demo leaves no child process behind', async (t) => {
   const out = t.testdir({});
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...retinad, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stderr.resume();
   const pids: number[] = [];
