@@ -2,7 +2,7 @@
 import t from 'tap';
 import { spawnSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { retinad } from './helpers/entry.ts';
 
 const run = (args: string[]) => spawnSync(process.execPath, [...retinad, ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -23,6 +23,22 @@ t.test('bad flags exit 2 with a message naming the flag', async (t) => {
     t.match(r.stderr, re);
   }
   t.match(run(['--help']).stdout, /retinad executor/);
+});
+
+t.test('retinad version names the package version, the addon and the backend auto picks, as text and JSON', async (t) => {
+  const { version } = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const text = run(['version']);
+  t.equal(text.status, 0, text.stderr);
+  t.match(text.stdout, new RegExp(`^retinad ${version.replace(/\./g, '\\.')}$`, 'm'));
+  t.match(text.stdout, /^addon\s+(loaded: retinad_native \S+, N-API \d+|not loaded: .+)/m);
+  t.match(text.stdout, /^decoder\s+auto → (native|ffmpeg-pipe) \(.+\)$/m);
+  const json = run(['version', '--json']);
+  t.equal(json.status, 0, json.stderr);
+  const r = JSON.parse(json.stdout) as { version: string; addon: { loaded: boolean }; decoder: { auto: string; reason: string }; accelerators: { gpus: unknown[] } };
+  t.equal(r.version, version);
+  t.type(r.addon.loaded, 'boolean');
+  t.match(r.decoder, { auto: /^(native|ffmpeg-pipe)$/, reason: /./ });
+  t.ok(Array.isArray(r.accelerators.gpus));
 });
 
 t.test('retinad demo runs three processes to the end, writes frames, leaves no child behind', async (t) => {
