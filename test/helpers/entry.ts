@@ -6,9 +6,11 @@
 import path from 'node:path';
 
 const src = path.resolve(import.meta.dirname, '..', '..', 'src');
+// Resolved here, so a child started from another working directory still finds the loader.
+const tsx = import.meta.resolve('tsx');
 
 /** `node ...retinad ARGS` runs `retinad ARGS`. */
-export const retinad: readonly string[] = ['--import', 'tsx', path.join(src, 'cli.ts')];
+export const retinad: readonly string[] = ['--import', tsx, path.join(src, 'cli.ts')];
 
 /** `node ...retinadPlugin ARGS` runs `retinad-plugin ARGS`. */
-export const retinadPlugin: readonly string[] = ['--import', 'tsx', path.join(src, 'plugin-cli.ts')];
+export const retinadPlugin: readonly string[] = ['--import', tsx, path.join(src, 'plugin-cli.ts')];
