@@ -18,10 +18,12 @@ t.setTimeout(1_500_000);
 const root = path.resolve(import.meta.dirname, '..');
 const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
-// The nested npm must not inherit this run's npm_* settings (prefix, package fields) when the
-// suite runs under `npm test`; it keeps the default cache, which the checkout's install filled.
+// The nested npm must not inherit this run's npm_* variables (prefix, package and lifecycle
+// fields) when the suite runs under `npm test`, except where to find packages: the cache that
+// the checkout's install filled, the registry, the user's config and proxies.
 // onnxruntime-node's postinstall downloads a GPU build, which cannot work offline: skip it.
-const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
+const KEEP = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_proxy', 'npm_config_https_proxy', 'npm_config_noproxy']);
+const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') || KEEP.has(k.toLowerCase())));
 Object.assign(env, { npm_config_onnxruntime_node_install: 'skip', npm_config_update_notifier: 'false', RETINAD_SKIP_SELF_BENCH: '1' });
 
 /** Runs a command to its end and resolves with its stdout; rejects with all its output when it fails or outlives `timeoutMs`. */
