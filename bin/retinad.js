@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (tsx's loader): no build step between a checkout and `npx retinad`.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI (src/cli.ts → dist/cli.js): plain Node, no TypeScript loader, so an
+// installed package needs no devDependencies. `prepare` builds dist/ after `npm ci` and before `npm pack`.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli.ts');
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('retinad: dist/ is missing; in a checkout run `npm run build` (npm ci does it)\n');
+  process.exit(1);
+}
+await import(cli.href);

@@ -3,20 +3,27 @@
 // requirement: if the toolchain is missing the install still succeeds and the runtime falls
 // back to the ffmpeg binary (the TypeScript side reports which backend it uses).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
 const strict = force || process.env.RETINAD_NATIVE_STRICT === '1';
-const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+// Resolved, not joined to root/node_modules: in an installed package npm hoists cmake-js beside
+// retinad (node_modules/cmake-js), not inside it.
+let cmakeJs = null;
+try {
+  cmakeJs = createRequire(path.join(root, 'package.json')).resolve('cmake-js/bin/cmake-js');
+} catch {
+  cmakeJs = null;
+}
 
 if (process.env.RETINAD_SKIP_NATIVE === '1') {
   console.log('retinad: RETINAD_SKIP_NATIVE=1, not building the native addon');
   process.exit(0);
 }
-if (!existsSync(cmakeJs)) {
+if (!cmakeJs) {
   console.log('retinad: cmake-js not installed; skipping native build');
   process.exit(0);
 }

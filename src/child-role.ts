@@ -7,7 +7,17 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'retinad.js');
+// The CLI beside this module: src/cli.ts when running from source (tests, through tsx), dist/cli.js
+// in the installed package. Forking bin/retinad.js would run dist/ even from source, so a test
+// could exercise stale compiled code.
+const HERE = fileURLToPath(import.meta.url);
+const CLI = path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
+
+/** Node flags for the child: a .ts entry needs tsx's loader, unless this process already passes it on. */
+function childExecArgv(): string[] {
+  if (!CLI.endsWith('.ts') || process.execArgv.some((a) => a.includes('tsx'))) return process.execArgv;
+  return [...process.execArgv, '--import', import.meta.resolve('tsx')];
+}
 
 export interface RoleProcess {
   child: ChildProcess;
@@ -18,7 +28,7 @@ export interface RoleProcess {
 
 /** Spawns `retinad <args>`; resolves once it announced its URL. Logs go to `logFile` when given. */
 export function startRole(args: string[], opts: { logFile?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RoleProcess> {
-  const child = fork(BIN, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...opts.env } });
+  const child = fork(CLI, args, { execArgv: childExecArgv(), stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...opts.env } });
   if (opts.logFile) {
     const out = createWriteStream(opts.logFile, { flags: 'a' });
     child.stdout!.pipe(out);

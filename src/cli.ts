@@ -17,7 +17,7 @@ Usage:
                     [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
-  retinad version
+  retinad version   [--json]          package, native addon, decoder backend, accelerators
 
 --token defaults to $RETINAD_TOKEN. Port 0 picks a free port; the URL is printed when ready.
 `;
@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
       listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
-      clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
       'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
@@ -116,9 +116,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runDemo({ clip: values.clip, out: values.out });
       return;
     }
-    case 'version':
-      process.stdout.write('retinad 0.1.0\n');
+    case 'version': {
+      const { printVersion } = await import('./version.ts');
+      printVersion(values.json === true);
       return;
+    }
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }

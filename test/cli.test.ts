@@ -2,9 +2,10 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { retinad } from './helpers/entry.ts';
 
-const bin = path.resolve(import.meta.dirname, '..', 'bin', 'retinad.js');
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+const run = (args: string[]) => spawnSync(process.execPath, [...retinad, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 t.test('bad flags exit 2 with a message naming the flag', async (t) => {
   const cases: Array<[string[], RegExp]> = [
@@ -25,4 +26,20 @@ t.test('bad flags exit 2 with a message naming the flag', async (t) => {
   const noClip = run(['demo', '--clip', '/nonexistent/clip.mp4', '--out', path.join(t.testdirName, 'out')]);
   t.equal(noClip.status, 2, 'demo with a missing --clip');
   t.match(noClip.stderr, /--clip: no such file \/nonexistent\/clip\.mp4/);
+});
+
+t.test('retinad version names the package version, the addon and the backend auto picks, as text and JSON', async (t) => {
+  const { version } = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const text = run(['version']);
+  t.equal(text.status, 0, text.stderr);
+  t.match(text.stdout, new RegExp(`^retinad ${version.replace(/\./g, '\\.')}$`, 'm'));
+  t.match(text.stdout, /^addon\s+(loaded: retinad_native \S+, N-API \d+|not loaded: .+)/m);
+  t.match(text.stdout, /^decoder\s+auto → (native|ffmpeg-pipe) \(.+\)$/m);
+  const json = run(['version', '--json']);
+  t.equal(json.status, 0, json.stderr);
+  const r = JSON.parse(json.stdout) as { version: string; addon: { loaded: boolean }; decoder: { auto: string; reason: string }; accelerators: { gpus: unknown[] } };
+  t.equal(r.version, version);
+  t.type(r.addon.loaded, 'boolean');
+  t.match(r.decoder, { auto: /^(native|ffmpeg-pipe)$/, reason: /./ });
+  t.ok(Array.isArray(r.accelerators.gpus));
 });

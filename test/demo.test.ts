@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
+import { retinad } from './helpers/entry.ts';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,12 +15,11 @@ import { distance } from './helpers/text.ts';
 import { SIGNS } from '../src/demo/clip.ts';
 import type { DemoSummary } from '../src/demo/summary.ts';
 
-const bin = path.resolve(import.meta.dirname, '..', 'bin', 'retinad.js');
 const CHROMIUM = '/usr/bin/chromium';
 
 /** Runs `retinad demo --out DIR`; SIGINT (then a failure) if it outlives `limitMs`. */
 function runDemo(out: string, limitMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...retinad, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
   child.stderr.on('data', (c: Buffer) => (stderr += c));
@@ -121,7 +121,7 @@ t.test('npm start: three tasks on a device and an edge executor, the signs read,
 
 t.test('Ctrl-C during the demo leaves no process behind', async (t) => {
   const out = t.testdir({});
-  const child = spawn(process.execPath, [bin, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...retinad, 'demo', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stderr.resume();
   const pids: number[] = [];

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { startCluster, type Cluster } from './cluster.ts';
+import { retinadPlugin } from './entry.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const build = path.join(root, 'plugins-sdk', 'examples', 'build');
@@ -22,5 +23,5 @@ export function startExampleCluster(dir: string, n: number, opts: Parameters<typ
 
 /** `retinad-plugin publish FILE` to the cluster's scheduler. */
 export function publish(cluster: Cluster, file: string): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'publish', file, '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
+  return spawnSync(process.execPath, [...retinadPlugin, 'publish', file, '--scheduler', cluster.scheduler.url, '--token', cluster.token], { encoding: 'utf8' });
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { generateKeys } from '../../src/plugins/keys.ts';
 import { buildPackage } from '../../src/plugins/package-file.ts';
 import type { PluginManifest } from '../../src/plugins/manifest.ts';
+import { retinadPlugin } from './entry.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 export const testKeys = generateKeys();
@@ -17,7 +18,7 @@ export function fixtureWasm(name: string): Buffer {
   const src = path.join(dir, 'assembly', 'index.ts');
   const newest = Math.max(statSync(src).mtimeMs, statSync(path.join(dir, 'plugin.json')).mtimeMs);
   if (!existsSync(wasm) || statSync(wasm).mtimeMs < newest) {
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'retinad-plugin.js'), 'build', '--dir', dir], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...retinadPlugin, 'build', '--dir', dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`build ${name}: ${r.stderr}`);
   }
   return readFileSync(wasm);

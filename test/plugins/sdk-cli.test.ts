@@ -3,9 +3,9 @@ import t from 'tap';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { retinadPlugin } from '../helpers/entry.ts';
 
-const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'retinad-plugin.js');
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const run = (args: string[]) => spawnSync(process.execPath, [...retinadPlugin, ...args], { encoding: 'utf8' });
 
 t.test('scaffold to verified package in five commands', async (t) => {
   const dir = t.testdir({});

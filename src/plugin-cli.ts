@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * retinad-plugin — write, build, sign and publish algorithm packages.
+ * retinad-plugin — write, build, sign and publish algorithm packages (bin/retinad-plugin.js runs
+ * the compiled dist/plugin-cli.js). It lives in src/ so that tsc compiles it with the runtime.
  *   keygen  --out DIR                         make a publisher key pair (publisher.key, publisher.pub)
  *   init    --dir DIR --name NAME [--id N]    scaffold an AssemblyScript plugin
  *   build   --dir DIR                         compile assembly/index.ts → build/plugin.wasm
@@ -15,12 +15,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKeys, TrustStore } from '../src/plugins/keys.ts';
-import { buildPackage, signPackage, verifyPackage, PackageError } from '../src/plugins/package-file.ts';
-import type { PluginManifest } from '../src/plugins/manifest.ts';
+import { generateKeys, TrustStore } from './plugins/keys.ts';
+import { buildPackage, signPackage, verifyPackage, PackageError } from './plugins/package-file.ts';
+import type { PluginManifest } from './plugins/manifest.ts';
 
 const require = createRequire(import.meta.url);
-const sdkRoot = path.dirname(fileURLToPath(import.meta.url));
+// plugins-sdk/ sits beside src/ in a checkout and beside dist/ in an installed package.
+const sdkRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'plugins-sdk');
 
 class UsageError extends Error {}
 const need = (v: string | undefined, flag: string) => { if (!v) throw new UsageError(`${flag}: is required`); return v; };
