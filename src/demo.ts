@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { startRole, type RoleProcess } from './child-role.ts';
 import { RetinaClient } from './api/client.ts';
 import { ffmpegPath } from './runtime/ffmpeg-binary.ts';
-import { ExecutionStatus, type TaskInfo, type TaskResultBody } from './protocol/index.ts';
+import { ExecutionStatus, imageInfoPts, type TaskInfo, type TaskResultBody } from './protocol/index.ts';
 
 export interface DemoOptions {
   clip?: string;
@@ -121,7 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       const dir = path.join(out, 'frames', res.TaskID);
       mkdirSync(dir, { recursive: true });
       const data = res.TaskResultData.ImageResult?.ImageData;
-      if (data) writeFileSync(path.join(dir, `${String(i).padStart(4, '0')}-pts${res.TaskResultData.ImageResult?.ImageInfo?.Pts ?? 0}.jpg`), Buffer.from(data, 'base64'));
+      if (data) writeFileSync(path.join(dir, `${String(i).padStart(4, '0')}-pts${imageInfoPts(res.TaskResultData.ImageResult?.ImageInfo) ?? 0}.jpg`), Buffer.from(data, 'base64'));
       byDevice.set(res.DeviceID, (byDevice.get(res.DeviceID) ?? 0) + 1);
     }
     const ok = info!.ExecutionStatus === ExecutionStatus.Done;
