@@ -5,8 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import os from 'node:os';
 import {
-  AvailableResource, CommandType, DevTaskStatus, KeepaliveRequest, RegisterRequest, TaskBasicInfo, TotalResource, UnRegisterRequest,
-  formatRetinaDateTime, parse, type AlgResource,
+  AvailableResource, CommandType, DevTaskStatus, KeepaliveRequest, RegisterRequest, TaskBasicInfo, TaskRequestReply, TotalResource, UnRegisterRequest,
+  formatRetinaDateTime, messageMaxBytes, parse, type AlgResource,
 } from '../protocol/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Logger } from '../log.ts';
@@ -77,11 +77,13 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return { StatusCode: '0' };
   });
 
-  app.post('/System/TaskRequest', async (req, reply) => {
+  // Table 18: this reply's Message holds at most 128 bytes, failures included.
+  const taskRequestMax = messageMaxBytes(TaskRequestReply);
+  app.post('/System/TaskRequest', { config: { messageMaxBytes: taskRequestMax } }, async (req, reply) => {
     const p = parse(TaskBasicInfo, req.body);
-    if (!p.ok) return badRequest(reply, p.message);
+    if (!p.ok) return badRequest(reply, p.message, {}, taskRequestMax);
     const out = await s.submit(p.value);
-    if (!out.ok) return reply.code(422).send(failure(out.message));
+    if (!out.ok) return reply.code(422).send(failure(out.message, {}, taskRequestMax));
     return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted' };
   });
 

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
-  CommandType, ExceptionCode, ExecutionStatus, Control, TaskAttr, parseRetinaDateTime,
+  CommandType, EXCEPTION_DESC_MAX_BYTES, ExceptionCode, ExecutionStatus, Control, TaskAttr, cutUtf8, parseRetinaDateTime,
   type AlgorithmResQuery, type AvailableResQuery, type DeviceType, type OpsControl, type TaskDispatch,
   type TaskDispatchInfo, type TaskOpsControl, type TaskResult, type TaskResultBody, type TaskStatusQuery, type TotalResQuery,
 } from '../protocol/index.ts';
@@ -230,6 +230,9 @@ export class Executor {
 
   /** EB2: why this executor cannot run `t`, or null when it can. */
   checkExecutable(t: TaskDispatchInfo): string | null {
+    // Table 20 types TaskFrameRate as a bare int; the frame sampler keeps 0 (every frame) to 1000 fps.
+    const fps = t.InputInfo.TaskFrameRate;
+    if (fps !== undefined && (fps < 0 || fps > 1000)) return `InputInfo.TaskFrameRate: must be 0 (every frame) to 1000 frames per second here (is ${fps})`;
     const alg = this.algorithms.find(t.AlgModelInfo.AlgID, t.AlgModelInfo.AlgVersion);
     if (!alg && this.plugins.has(t.AlgModelInfo.AlgID, t.AlgModelInfo.AlgVersion)) return this.checkPluginTask(t);
     if (!alg) {
@@ -573,7 +576,7 @@ export class Executor {
       if (!t.info.InputInfo.StreamURL && t.framesIn === 0) {
         t.transition(ExecutionStatus.Done); // a downstream stage whose upstream found nothing to pass on
       } else if (t.framesOut === 0 && t.framesIn > 0) {
-        t.transition(ExecutionStatus.Error, { code: ExceptionCode.RunError, desc: `every one of ${t.framesIn} frames failed in the algorithm: ${t.exceptionDesc ?? ''}`.slice(0, 500) });
+        t.transition(ExecutionStatus.Error, { code: ExceptionCode.RunError, desc: cutUtf8(`every one of ${t.framesIn} frames failed in the algorithm: ${t.exceptionDesc ?? ''}`, EXCEPTION_DESC_MAX_BYTES) });
       } else if (t.framesOut === 0) {
         t.transition(ExecutionStatus.Error, { code: ExceptionCode.DataSourceError, desc: `source ${t.info.InputInfo.StreamURL} produced no video frame` });
       } else {

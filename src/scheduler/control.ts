@@ -5,7 +5,7 @@
  * answers come from what the executors reported.
  */
 import {
-  CommandType, Control, ExecutionStatus, TaskOpsControlReply, parse,
+  CommandType, Control, EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, TaskOpsControlReply, cutUtf8, parse,
   type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery,
 } from '../protocol/index.ts';
 import type { RetinaClient } from '../api/client.ts';
@@ -91,7 +91,7 @@ function subtaskStatus(s: SubtaskRow): TaskStatus {
   if (info.TaskName) st.TaskName = info.TaskName.slice(0, 128);
   if (info.TaskType !== undefined) st.TaskType = info.TaskType;
   if (s.exception_code !== null) st.ExceptionCode = s.exception_code as TaskStatus['ExceptionCode'];
-  if (s.exception_desc) st.ExceptionDesc = s.exception_desc.slice(0, 500);
+  if (s.exception_desc) st.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);
   return st;
 }
 
@@ -115,7 +115,7 @@ export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody
           Progress: subs.length ? Math.round(subs.reduce((a, s) => a + s.progress, 0) / subs.length) : 0 };
         if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
         if (t.exception_code !== null) st.ExceptionCode = t.exception_code as TaskStatus['ExceptionCode'];
-        if (t.exception_desc) st.ExceptionDesc = t.exception_desc.slice(0, 500);
+        if (t.exception_desc) st.ExceptionDesc = cutUtf8(t.exception_desc, EXCEPTION_DESC_MAX_BYTES);
         return st;
       }) });
       if (e.HierarchicalQuery === '1') {

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
+  CommandType, CustomInfo, EXCEPTION_DESC_MAX_BYTES, ExceptionCode, ExecutionStatus, TaskType, cutUtf8, formatRetinaDateTime, parse,
   AlgorithmResQueryReply, TaskDispatchReply, TaskStatusQueryReply,
   type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
   type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource, type OpsControl, type TaskStatusQuery,
@@ -153,7 +153,7 @@ export class Scheduler {
       if (!p.ok || p.value.StatusCode !== '0') throw new Error(p.ok ? p.value.Message ?? 'refused' : p.message);
       for (const dts of p.value.TaskStatusSet) {
         if (dts.DeviceID !== deviceId) continue;
-        for (const st of dts.TaskStatusList) {
+        for (const st of dts.TaskStatusList ?? []) {
           const sub = this.store.subtask(st.TaskID);
           if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus)) await this.stopStale(deviceId, st.TaskID);
         }
@@ -226,7 +226,12 @@ export class Scheduler {
 
   /** Accepts a TaskRequest when some online executor can serve it; dispatches in the background. */
   async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
-    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo ?? {});
+    // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
+    // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
+    if (basic.InitiationInfo.CustomInfo === undefined) {
+      return { ok: false, message: 'InitiationInfo.CustomInfo: needed here to name the data source (Inputs) and the algorithm (AlgID or AlgType)' };
+    }
+    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo);
     if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
     const custom = ci.value;
     if (custom.Topology) {
@@ -357,7 +362,7 @@ export class Scheduler {
     if (!this.store.subtask(plan.subtaskId)) {
       this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
-    this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: desc.slice(0, 500) });
+    this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
     this.updateTaskStatus(taskId);
     return null;
   }
@@ -367,7 +372,8 @@ export class Scheduler {
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
   onTaskStatus(dts: DevTaskStatus): string[] {
     const unknown: string[] = [];
-    for (const st of dts.TaskStatusList) {
+    // Table 30 leaves TaskStatusList open: a report without it says nothing about any task.
+    for (const st of dts.TaskStatusList ?? []) {
       const sub = this.store.subtask(st.TaskID);
       if (!sub) { unknown.push(st.TaskID); continue; }
       if (this.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
@@ -408,14 +414,14 @@ export class Scheduler {
     if (this.stopped.has(s.task_id) || this.stopped.has(s.subtask_id)) {
       // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
       if (executorLost) this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
-      else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
       return;
     }
     const max = this.o.maxRetries ?? 2;
     const retryable = executorLost || RETRYABLE.has(code);
     if (!retryable || s.attempts > max || this.closed) {
-      this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
       return;
     }
@@ -432,7 +438,7 @@ export class Scheduler {
     const stage = stageOf(custom, s.subtask_id);
     const req: PlacementRequest = { algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
       algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
-    this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: `retrying: ${desc}`.slice(0, 500) });
+    this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     // Reports about the old placement are ignored from here until the subtask is placed again.
     this.pendingPlacement.add(s.subtask_id);
@@ -540,7 +546,7 @@ export class Scheduler {
       ResourcesOccupied: { Results: this.store.resultCount(task.task_id) } };
     if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
     if (task.exception_code !== null) st.ExceptionCode = task.exception_code;
-    if (task.exception_desc) st.ExceptionDesc = task.exception_desc.slice(0, 500);
+    if (task.exception_desc) st.ExceptionDesc = cutUtf8(task.exception_desc, EXCEPTION_DESC_MAX_BYTES);
     return st;
   }
 
@@ -604,7 +610,7 @@ export class Scheduler {
         const dev = this.store.device(s.device_id);
         const status: SubtaskInfo['TaskStatusInfo'] = { ExecutionStatus: s.status as SubtaskInfo['TaskStatusInfo']['ExecutionStatus'], Progress: s.progress };
         if (s.exception_code !== null) status.ExceptionCode = s.exception_code;
-        if (s.exception_desc) status.ExceptionDesc = s.exception_desc.slice(0, 500);
+        if (s.exception_desc) status.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);
         return {
           TaskExecutor: { DeviceID: s.device_id === '-' ? '-' : s.device_id, ...(dev ? { DeviceType: dev.device_type } : {}), ...(dev?.device_name ? { DeviceName: dev.device_name } : {}) },
           TaskDispatchInfo: JSON.parse(s.dispatch_info) as TaskDispatchInfo,

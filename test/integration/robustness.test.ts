@@ -194,7 +194,7 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
   const victimRow = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === first);
   t.equal(victimRow?.Online, false, 'killed executor is offline');
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
-  const pts = (res.body as { TaskResultList: P.TaskResultBody[] }).TaskResultList.map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
+  const pts = (res.body as { TaskResultList: P.TaskResultBody[] }).TaskResultList.map((x) => P.imageInfoPts(x.TaskResultData.ImageResult?.ImageInfo) ?? -1);
   t.ok(pts.length >= 15, `results from both executors: ${pts.length}`);
   t.ok(pts[pts.length - 1] >= 9000, 'the clip was processed to its end');
 });

@@ -1,5 +1,5 @@
 /** Frame extraction (TaskType 1): sampled frames as JPEG ImageResults. */
-import { CommandType, ExecutionStatus, type TaskResultBody } from '../../protocol/index.ts';
+import { CommandType, ExecutionStatus, type FilledImageInfo, type TaskResultBody } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
@@ -45,7 +45,7 @@ function frameResultBody(ctx: RunContext, t: ExecTask, ts: number, f: { jpeg: Bu
     TaskResultData: {
       ImageResult: {
         ImageData: f.jpeg.toString('base64'),
-        ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: f.ptsMs, SourceURL: t.info.InputInfo.StreamURL },
+        ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: f.ptsMs, SourceURL: t.info.InputInfo.StreamURL } satisfies FilledImageInfo,
       },
     },
   };

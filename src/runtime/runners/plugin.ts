@@ -2,7 +2,7 @@
  * A plugin task: each sampled frame is preprocessed by the native core, run through the plugin in
  * the sandbox pool, and its results sent as AnalysisResult; a crop stage runs per box.
  */
-import { CommandType, ExecutionStatus, type TaskResultBody } from '../../protocol/index.ts';
+import { CommandType, EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, type TaskResultBody } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource, SourceFrame } from '../media/frame-source.ts';
 import { PluginCallError } from '../../plugins/pool.ts';
@@ -53,7 +53,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
         if (!(err instanceof PluginCallError)) throw err;
         failures++;
         t.exceptionCode = err.exceptionCode;
-        t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
+        t.exceptionDesc = cutUtf8(`frame at ${Math.round(f.ptsMs)} ms: ${err.message}`, EXCEPTION_DESC_MAX_BYTES);
         ctx.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
         ctx.changed(t);
         previous = input;
