@@ -1,14 +1,18 @@
 /**
  * HTTP Digest authentication (RFC 7616) for `POST /System/Register`, as GA/T 1400 devices do it.
- * SHA-256 is offered first; MD5 is still accepted for older clients. Nonces are stateless
- * (timestamp + HMAC) so a restarted scheduler needs no nonce table.
+ * Hardened: SHA-256 only (MD5 and RFC 2069's qop-less form are refused), `qop=auth` required,
+ * each nonce answers one request and lives 60 s (a captured Authorization header cannot be
+ * replayed, e.g. with another CommandURL in the body), and the digest's `uri` must be the
+ * request's. A nonce that was valid once but is used up or expired is answered `stale=true`, so a
+ * client that knows the password simply retries with the new one.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export type DigestAlgorithm = 'SHA-256' | 'MD5';
-const NONCE_TTL_MS = 5 * 60_000;
+const NONCE_TTL_MS = 60_000;
+/** Outstanding challenges kept; the oldest go first (a flood of 401s cannot grow memory). */
+const MAX_NONCES = 10_000;
 
-const hash = (alg: DigestAlgorithm, s: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Parses `Digest a="b", c=d` into a map (quoted or bare values). */
 export function parseDigestParams(header: string): Record<string, string> {
@@ -20,66 +24,70 @@ export function parseDigestParams(header: string): Record<string, string> {
   return out;
 }
 
-/** Server side: issues challenges and checks responses against one shared password. */
+/** The `response` of RFC 7616 §3.4.1 with qop=auth and SHA-256. */
+export function digestResponse(p: { username: string; realm: string; password: string; method: string; uri: string; nonce: string; nc: string; cnonce: string }): string {
+  const ha1 = sha256(`${p.username}:${p.realm}:${p.password}`);
+  const ha2 = sha256(`${p.method}:${p.uri}`);
+  return sha256(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`);
+}
+
+/** Why a Digest answer was not accepted: no/other scheme, a malformed or wrong one, or a spent nonce. */
+export type DigestFailure = 'missing' | 'invalid' | 'stale';
+
+/** Server side: issues challenges and checks answers against one shared password. */
 export class DigestVerifier {
-  private readonly secret = randomBytes(32);
-  constructor(private readonly realm: string, private readonly password: string) {}
+  private readonly nonces = new Map<string, number>(); // nonce → issued at
+  private readonly opaque = randomBytes(8).toString('hex');
 
-  private nonce(now = Date.now()): string {
-    const ts = now.toString(36);
-    return `${ts}.${createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 32)}`;
+  constructor(private readonly realm: string, private readonly password: string, private readonly now: () => number = Date.now) {}
+
+  /** `WWW-Authenticate` values to send with a 401 (one SHA-256 challenge, a fresh nonce). */
+  challenges(stale = false): string[] {
+    const t = this.now();
+    for (const [n, at] of this.nonces) {
+      if (t - at <= NONCE_TTL_MS && this.nonces.size < MAX_NONCES) break;
+      this.nonces.delete(n);
+    }
+    const nonce = randomBytes(24).toString('base64url');
+    this.nonces.set(nonce, t);
+    return [`Digest realm="${this.realm}", qop="auth", algorithm=SHA-256, nonce="${nonce}", opaque="${this.opaque}"${stale ? ', stale=true' : ''}`];
   }
 
-  private nonceValid(nonce: string, now = Date.now()): boolean {
-    const [ts, mac] = nonce.split('.');
-    if (!ts || !mac) return false;
-    const expect = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 32);
-    if (expect.length !== mac.length || !timingSafeEqual(Buffer.from(expect), Buffer.from(mac))) return false;
-    const age = now - parseInt(ts, 36);
-    return age >= 0 && age <= NONCE_TTL_MS;
-  }
-
-  /** `WWW-Authenticate` values to send with a 401 (SHA-256 first, then MD5). */
-  challenges(): string[] {
-    const nonce = this.nonce();
-    const opaque = createHash('sha256').update(this.realm).digest('hex').slice(0, 16);
-    return (['SHA-256', 'MD5'] as const).map(
-      (alg) => `Digest realm="${this.realm}", qop="auth", algorithm=${alg}, nonce="${nonce}", opaque="${opaque}"`,
-    );
-  }
-
-  /** Checks an `Authorization: Digest …` header for `method`; returns the username when valid. */
-  verify(header: string | undefined, method: string): string | null {
-    if (!header || !/^\s*Digest\s/i.test(header)) return null;
+  /** Checks an `Authorization: Digest …` header for `method` and `uri`; the username, or why not. A good answer spends its nonce. */
+  check(header: string | undefined, method: string, uri: string): { user: string } | { fail: DigestFailure } {
+    if (!header || !/^\s*Digest\s/i.test(header)) return { fail: 'missing' };
     const p = parseDigestParams(header);
-    const alg: DigestAlgorithm = (p.algorithm ?? 'MD5').toUpperCase() === 'SHA-256' ? 'SHA-256' : 'MD5';
-    if (!p.username || !p.nonce || !p.uri || !p.response || p.realm !== this.realm) return null;
-    if (!this.nonceValid(p.nonce)) return null;
-    const ha1 = hash(alg, `${p.username}:${this.realm}:${this.password}`);
-    const ha2 = hash(alg, `${method}:${p.uri}`);
-    const expected = p.qop === 'auth' ? hash(alg, `${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`) : hash(alg, `${ha1}:${p.nonce}:${ha2}`);
-    const a = Buffer.from(expected);
-    const b = Buffer.from(p.response.toLowerCase());
-    return a.length === b.length && timingSafeEqual(a, b) ? p.username : null;
+    if ((p.algorithm ?? '').toUpperCase() !== 'SHA-256' || p.qop !== 'auth') return { fail: 'invalid' };
+    if (!p.username || !p.nonce || !p.response || !p.cnonce || !/^[0-9a-f]{8}$/i.test(p.nc ?? '') || p.realm !== this.realm || p.uri !== uri) return { fail: 'invalid' };
+    const expected = Buffer.from(digestResponse({ username: p.username, realm: this.realm, password: this.password, method, uri: p.uri, nonce: p.nonce, nc: p.nc, cnonce: p.cnonce }));
+    const got = Buffer.from(p.response.toLowerCase());
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) return { fail: 'invalid' };
+    const issued = this.nonces.get(p.nonce);
+    if (issued === undefined || this.now() - issued > NONCE_TTL_MS) return { fail: 'stale' };
+    this.nonces.delete(p.nonce);
+    return { user: p.username };
+  }
+
+  /** The username of a valid answer, else null (see check()). */
+  verify(header: string | undefined, method: string, uri: string): string | null {
+    const r = this.check(header, method, uri);
+    return 'user' in r ? r.user : null;
   }
 }
 
-/** Client side: answers the strongest challenge offered. */
+/** Client side: answers the server's SHA-256 challenge (RFC 7616, qop=auth). */
 export function digestAuthorization(
   wwwAuthenticate: string | string[],
   opts: { username: string; password: string; method: string; uri: string },
 ): string {
   const offers = (Array.isArray(wwwAuthenticate) ? wwwAuthenticate : splitChallenges(wwwAuthenticate)).map(parseDigestParams);
-  const pick = offers.find((o) => (o.algorithm ?? '').toUpperCase() === 'SHA-256') ?? offers[0];
-  if (!pick?.nonce || !pick.realm) throw new Error('server sent no usable Digest challenge');
-  const alg: DigestAlgorithm = (pick.algorithm ?? 'MD5').toUpperCase() === 'SHA-256' ? 'SHA-256' : 'MD5';
+  const pick = offers.find((o) => (o.algorithm ?? '').toUpperCase() === 'SHA-256' && /\bauth\b/.test(o.qop ?? ''));
+  if (!pick?.nonce || !pick.realm) throw new Error('server sent no SHA-256 Digest challenge with qop=auth');
   const nc = '00000001';
   const cnonce = randomBytes(8).toString('hex');
-  const ha1 = hash(alg, `${opts.username}:${pick.realm}:${opts.password}`);
-  const ha2 = hash(alg, `${opts.method}:${opts.uri}`);
-  const response = hash(alg, `${ha1}:${pick.nonce}:${nc}:${cnonce}:auth:${ha2}`);
+  const response = digestResponse({ username: opts.username, realm: pick.realm, password: opts.password, method: opts.method, uri: opts.uri, nonce: pick.nonce, nc, cnonce });
   return `Digest username="${opts.username}", realm="${pick.realm}", nonce="${pick.nonce}", uri="${opts.uri}", ` +
-    `algorithm=${alg}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}"` + (pick.opaque ? `, opaque="${pick.opaque}"` : '');
+    `algorithm=SHA-256, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}"` + (pick.opaque ? `, opaque="${pick.opaque}"` : '');
 }
 
 /** Splits a folded `WWW-Authenticate` header holding several Digest challenges. */

@@ -31,21 +31,23 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return { StatusCode: '0', SystemTimeObject: { LocalTime: formatRetinaDateTime(now), TimeZone: tz, UnixMs: now } };
   });
 
-  // Register authenticates with Digest (password = node token), GA/T 1400 style.
-  app.post('/System/Register', async (req, reply) => {
-    if (digest) {
-      const user = digest.verify(req.headers.authorization, 'POST');
-      if (!user) {
-        reply.code(401).header('WWW-Authenticate', digest.challenges());
-        return failure('Authorization: Digest authentication required (username = DeviceID, password = node token)');
-      }
-      const p = parse(RegisterRequest, req.body);
-      if (!p.ok) return badRequest(reply, p.message);
-      if (user !== p.value.RegisterObject.DeviceID) return reply.code(401).send(failure('Authorization: Digest username must equal RegisterObject.DeviceID'));
-      return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
-    }
+  // Register authenticates with Digest (password = node token), GA/T 1400 style. The check runs
+  // before the body is parsed: Digest clients (curl --digest, cameras) probe with an empty body
+  // and expect the 401 challenge, not a 400 about the body.
+  const digestUser = new WeakMap<object, string>();
+  app.post('/System/Register', {
+    onRequest: async (req, reply) => {
+      if (!digest) return;
+      const r = digest.check(req.headers.authorization, 'POST', req.url);
+      if ('user' in r) { digestUser.set(req, r.user); return; }
+      reply.code(401).header('WWW-Authenticate', digest.challenges(r.fail === 'stale'));
+      return reply.send(failure('Authorization: Digest authentication required (SHA-256, qop=auth; username = DeviceID, password = node token)'));
+    },
+  }, async (req, reply) => {
     const p = parse(RegisterRequest, req.body);
     if (!p.ok) return badRequest(reply, p.message);
+    // The body is bound to the authenticated identity: a device registers only itself.
+    if (digest && digestUser.get(req) !== p.value.RegisterObject.DeviceID) return reply.code(401).send(failure('Authorization: Digest username must equal RegisterObject.DeviceID'));
     return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
   });
 
