@@ -3,23 +3,25 @@
  * a bad one is reported by name before anything starts.
  */
 import { parseArgs } from 'node:util';
+import { readFileSync, statSync } from 'node:fs';
 import { runExecutor, runScheduler, parseListen } from './roles.ts';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token T]
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N]
-  retinad scheduler --listen HOST:PORT --data-dir DIR [--token T] [--device-id ID] [--advertise URL]
+  retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
 
---token defaults to $RETINAD_TOKEN. Port 0 picks a free port; the URL is printed when ready.
+--token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
+loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
 `;
 
 class UsageError extends Error {}
@@ -62,6 +64,35 @@ function url(v: string | undefined, flag: string): string | undefined {
   }
 }
 
+/**
+ * The node token from --token, --token-file or $RETINAD_TOKEN. A file keeps it out of `ps`; a
+ * file others can read is refused. Without a token the API is open, so a node listening beyond
+ * loopback without one refuses to start unless --insecure says that is intended.
+ */
+function nodeToken(flag: string | undefined, file: string | undefined, listenAt: string | undefined, insecure: boolean): string | undefined {
+  if (flag !== undefined && file !== undefined) throw new UsageError('--token-file: give either --token or --token-file, not both');
+  let token = flag ?? process.env.RETINAD_TOKEN ?? undefined;
+  if (file !== undefined) {
+    let st;
+    try {
+      st = statSync(file);
+      token = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`--token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (st.mode & 0o004) throw new UsageError(`--token-file: ${file} is readable by every user; chmod 600 it`);
+    if (!token) throw new UsageError(`--token-file: ${file} is empty`);
+  }
+  if (token !== undefined && !/^[\x21-\x7e]{16,256}$/.test(token)) throw new UsageError('--token: must be 16 to 256 printable ASCII characters without spaces');
+  if (!token && !insecure && listenAt !== undefined) {
+    const host = (() => { try { return parseListen(listenAt).host; } catch { return '127.0.0.1'; } })();
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/i.test(host)) {
+      throw new UsageError(`--listen: ${host} is reachable from the network and no token is set (--token-file, --token or $RETINAD_TOKEN); add --insecure to run an open API anyway`);
+    }
+  }
+  return token || undefined;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -72,15 +103,16 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+      'token-file': { type: 'string' }, insecure: { type: 'boolean' },
       'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
   });
-  const token = values.token ?? process.env.RETINAD_TOKEN ?? undefined;
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(HELP);
     return;
   }
+  const token = cmd === 'executor' || cmd === 'scheduler' ? nodeToken(values.token, values['token-file'], values.listen, values.insecure === true) : undefined;
   switch (cmd) {
     case 'executor': {
       const dt = values['device-type'];
