@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
-import { runExecutor, runScheduler, parseListen } from './roles.ts';
+import { runExecutor, runScheduler, parseListen, type TlsArgs } from './roles.ts';
+import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
@@ -20,6 +21,7 @@ Usage:
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
 
+--tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
 `;
@@ -93,6 +95,24 @@ function nodeToken(flag: string | undefined, file: string | undefined, listenAt:
   return token || undefined;
 }
 
+/** --tls-cert/--tls-key (serve HTTPS) and --tls-ca (verify peers), read and checked by name. */
+function tlsArgs(cert: string | undefined, key: string | undefined, ca: string | undefined): TlsArgs {
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert: --tls-cert and --tls-key go together');
+  const pem = (file: string, flag: string, re: RegExp) => {
+    let b: Buffer;
+    try { b = readFileSync(file); } catch (err) { throw new UsageError(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`); }
+    if (!re.test(b.toString('latin1'))) throw new UsageError(`${flag}: ${file} is not a PEM ${flag === '--tls-key' ? 'private key' : 'certificate'}`);
+    return b;
+  };
+  const out: TlsArgs = {};
+  if (cert !== undefined && key !== undefined) {
+    out.tls = { cert: pem(cert, '--tls-cert', /-----BEGIN CERTIFICATE-----/), key: pem(key, '--tls-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+    try { createSecureContext(out.tls); } catch (err) { throw new UsageError(`--tls-key: does not fit --tls-cert (${(err as Error).message})`); }
+  }
+  if (ca !== undefined) out.tlsCa = pem(ca, '--tls-ca', /-----BEGIN CERTIFICATE-----/);
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -103,7 +123,7 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
-      'token-file': { type: 'string' }, insecure: { type: 'boolean' },
+      'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
       'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
@@ -127,6 +147,7 @@ async function main(argv: string[]): Promise<void> {
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
         pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64),
+        ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
     }
@@ -141,6 +162,7 @@ async function main(argv: string[]): Promise<void> {
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
+        ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
     case 'demo': {

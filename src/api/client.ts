@@ -2,6 +2,7 @@
  * The HTTP client every role uses to speak to another node: JSON in and out, the bearer token,
  * our sender identity for command de-duplication, and timeouts so a dead peer never hangs us.
  */
+import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import { digestAuthorization } from './digest.ts';
 
@@ -31,12 +32,21 @@ export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
 }
 
+/** CA certificates (PEM) that peers' TLS certificates are verified against besides the system's. */
+let trustedCa: Buffer | undefined;
+
+/** Sets the process-wide extra CA (`--tls-ca`); clients made afterwards use it. */
+export function setTrustedCa(ca: Buffer | undefined): void {
+  trustedCa = ca;
+}
+
 /** A keep-alive JSON client. */
 export class RetinaClient {
   private readonly agent: Agent;
   private nextIdx = 1;
   constructor(private readonly opts: ClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+    // With --tls-ca, peers are verified against that CA as well as the system store (https only).
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, ...(trustedCa ? { connect: { ca: [...rootCertificates, trustedCa.toString('utf8')] } } : {}) });
   }
 
   /** Next CommandIdx for commands this node sends (unique per sender identity). */

@@ -17,6 +17,8 @@ export interface BaseServerOptions {
   publicRoutes?: string[];
   /** Largest accepted body; task_result bodies carry images, so commands need room. */
   bodyLimit?: number;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 /**
@@ -62,6 +64,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     // Requests that hang half-sent must not hold sockets forever.
     requestTimeout: 120_000,
     routerOptions: { ignoreTrailingSlash: true },
+    ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
   };
   const app = Fastify(fopts) as unknown as FastifyInstance;
 

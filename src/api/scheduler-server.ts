@@ -16,10 +16,11 @@ import { registerCommandRoute } from './command-route.ts';
 
 const PAGE_MAX = 500;
 
-export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger }): FastifyInstance {
+export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer } }): FastifyInstance {
   const app = createBaseServer({
     logger: opts.log,
     token: opts.token,
+    tls: opts.tls,
     acceptToken: (t) => s.acceptsSessionToken(t),
     publicRoutes: ['GET /System/Time', 'HEAD /System/Time', 'POST /System/Register'],
   });
