@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import type { LoadedPlugin } from './registry.ts';
+import type { LoadedPlugin } from './loaded-plugin.ts';
 
 /** A failed plugin call: the frame is reported with ExceptionCode 50 and the task goes on. */
 export class PluginCallError extends Error {

@@ -10,9 +10,10 @@ import {
   CommandType, ExceptionCode, ExecutionStatus, Control, TaskAttr, parseRetinaDateTime,
   type AlgorithmResQuery, type AvailableResQuery, type DeviceType, type OpsControl, type TaskDispatch,
   type TaskDispatchInfo, type TaskOpsControl, type TaskResult, type TaskResultBody, type TaskStatusQuery, type TotalResQuery,
+  type CommandHandlers, type CommandReplyBody,
 } from '../protocol/index.ts';
-import { RetinaClient, joinUrl } from '../api/client.ts';
-import type { CommandHandlers, CommandReplyBody } from '../api/command-route.ts';
+import { RetinaClient, joinUrl, baseUrl } from '../net/client.ts';
+import { deliveryOutcome, type DeliveryOutcome } from '../net/delivery.ts';
 import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
 import { ExecTask } from './exec-task.ts';
@@ -652,24 +653,14 @@ export class Executor {
 
   // ---- delivery ------------------------------------------------------------------------
 
-  private async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<{ ok: boolean; permanent?: boolean; message?: string }> {
+  private async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome> {
     const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
     // The scheduler knows our session token; another executor knows only the node token.
     const auth = dest !== this.o.schedulerUrl && this.o.token ? { authorization: `Bearer ${this.o.token}` } : undefined;
     const r = await this.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
-    const b = r.body as { StatusCode?: string; Message?: string } | undefined;
-    if (r.status === 200 && b?.StatusCode === '0') return { ok: true };
     if (r.status === 401 && this.session) void this.session.ensureRegistered();
-    // 401 (session lost), 408, 429 and 5xx pass with time; any other refusal (a 4xx, or StatusCode
-    // "1" on 200) judges the message itself and will not change on a retry.
-    const transient = r.status === 401 || r.status === 408 || r.status === 429 || r.status >= 500;
-    return { ok: false, permanent: !transient, message: `HTTP ${r.status}: ${b?.Message ?? ''}` };
+    return deliveryOutcome(r);
   }
-}
-
-/** A DstDevice's OutputURL as the base URL the outbox sends to (its `/System/Command` stripped). */
-function baseUrl(outputUrl: string): string {
-  return outputUrl.replace(/\/System\/Command\/?$/, '');
 }
 
 /** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */

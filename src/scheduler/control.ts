@@ -5,10 +5,10 @@
  * answers come from what the executors reported.
  */
 import {
-  CommandType, Control, ExecutionStatus, TaskOpsControlReply, parse,
+  CommandType, Control, ExecutionStatus, TaskOpsControlReply,
   type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery,
 } from '../protocol/index.ts';
-import type { RetinaClient } from '../api/client.ts';
+import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
 
@@ -71,13 +71,10 @@ async function controlSubtask(ctx: ControlContext, s: SubtaskRow, op: OpsControl
     return `its executor ${s.device_id} is not reachable`;
   }
   try {
-    const reply = await ctx.client.command(dev.command_url, {
-      CommandType: CommandType.TaskOpsControl, CommandIdx: ctx.client.commandIdx(), DeviceID: dev.device_id,
+    await ctx.client.sendCommand(dev.command_url, {
+      CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
       MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: op.Control, ...(op.AlgArgs ? { AlgArgs: op.AlgArgs } : {}) }] },
-    });
-    const p = parse(TaskOpsControlReply, reply);
-    if (!p.ok) return `${dev.device_id} answered badly: ${p.message}`;
-    if (p.value.StatusCode !== '0') return `${dev.device_id}: ${p.value.Message ?? 'refused'}`;
+    }, TaskOpsControlReply);
     ctx.log.info({ subtask: s.subtask_id, device: dev.device_id, control: op.Control }, 'task_ops_control forwarded');
     return null;
   } catch (err) {

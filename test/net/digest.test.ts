@@ -1,6 +1,6 @@
 /** RFC 7616 Digest for Register: our client answers our server's challenges (SHA-256 and MD5); wrong passwords and stale nonces fail. */
 import t from 'tap';
-import { DigestVerifier, digestAuthorization, parseDigestParams } from '../../src/api/digest.ts';
+import { DigestVerifier, digestAuthorization, parseDigestParams } from '../../src/net/digest.ts';
 
 t.test('client and server agree; wrong password, wrong method and tampered nonce are refused', async (t) => {
   const v = new DigestVerifier('retinad', 's3cret');
