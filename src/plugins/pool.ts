@@ -7,6 +7,7 @@ import { Piscina } from 'piscina';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
+import { ExceptionCode } from '../protocol/index.ts';
 import type { LoadedPlugin } from './loaded-plugin.ts';
 import type { ProviderUse, WorkerReply, WorkerTask } from './worker-task.ts';
 
@@ -15,7 +16,7 @@ const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./sandbox-worker.t
 
 /** A failed plugin call: the frame is reported with ExceptionCode 50 and the task goes on. */
 export class PluginCallError extends Error {
-  readonly exceptionCode = 50;
+  readonly exceptionCode = ExceptionCode.RunError;
   constructor(readonly reason: 'deadline' | 'trap' | 'output' | 'abi' | 'error', message: string) {
     super(message);
     this.name = 'PluginCallError';

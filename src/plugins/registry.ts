@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { compareVersions, formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
+import { AlgStatus, compareVersions, formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
 import { verifyPackage, PackageError } from './package-file.ts';
 import { inspectWasm } from './wasm-inspect.ts';
 import type { PluginManifest } from './manifest.ts';
@@ -175,7 +175,7 @@ export class PluginRegistry {
     return this.state.map((e) => {
       const info: AlgInfo = {
         AlgID: e.AlgID, AlgType: e.AlgType, AlgVersion: e.AlgVersion,
-        AlgStatus: e.status === 'invalid' ? 2 : inUse(e.AlgID, e.AlgVersion) ? 0 : 1,
+        AlgStatus: e.status === 'invalid' ? AlgStatus.Invalid : inUse(e.AlgID, e.AlgVersion) ? AlgStatus.InUse : AlgStatus.Unused,
         AlgDownloadTime: formatRetinaDateTime(e.installedAt),
         AlgFileName: `${e.AlgType}-${e.AlgVersion}.rpk`.slice(0, 63),
       };

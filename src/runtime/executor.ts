@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { CommandHandlers, DeviceType, TaskDispatchInfo } from '../protocol/index.ts';
+import { DeviceType, type CommandHandlers, type TaskDispatchInfo } from '../protocol/index.ts';
 import { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
@@ -92,7 +92,7 @@ export class Executor {
     this.store = new TaskStore(this.db);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${instanceId}` });
     this.monitor = new ResourceMonitor({
-      deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
+      deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
       // Installed algorithms in TotalResource too, so a resource query alone shows what this box can run.
       extendInfo: () => ({
         DecoderBackend: decoderBackendInfo(),
@@ -108,7 +108,7 @@ export class Executor {
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (o.schedulerUrl) {
       this.session = new SchedulerSession({
-        schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? '1', productType: o.productType ?? 'retinad-executor',
+        schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
         commandUrl: o.commandUrl, token: o.token, client: this.client, clock: this.clock, monitor: this.monitor, log: o.log,
         longitude: o.longitude, latitude: o.latitude,
       });

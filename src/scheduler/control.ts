@@ -5,7 +5,7 @@
  * answers come from what the executors reported.
  */
 import {
-  CommandType, Control, ExecutionStatus, TaskOpsControlReply,
+  CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, HierarchicalQuery, TaskOpsControlReply,
   type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery,
 } from '../protocol/index.ts';
 import type { RetinaClient } from '../net/client.ts';
@@ -99,7 +99,7 @@ function subtaskStatus(s: SubtaskRow): TaskStatus {
  * the subtasks the scheduler placed there. No DeviceList: the scheduler's unfinished tasks.
  */
 export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody']): DevTaskStatus[] {
-  const entries = q.DeviceList?.length ? q.DeviceList : [{ DeviceID: ctx.deviceId, HierarchicalQuery: '0' as const }];
+  const entries = q.DeviceList?.length ? q.DeviceList : [{ DeviceID: ctx.deviceId, HierarchicalQuery: HierarchicalQuery.No }];
   const out: DevTaskStatus[] = [];
   for (const e of entries) {
     const wanted = e.TaskIDList?.length ? new Set(e.TaskIDList) : null;
@@ -115,7 +115,7 @@ export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody
         if (t.exception_desc) st.ExceptionDesc = t.exception_desc.slice(0, 500);
         return st;
       }) });
-      if (e.HierarchicalQuery === '1') {
+      if (e.HierarchicalQuery === HierarchicalQuery.Yes) {
         const byDevice = new Map<string, TaskStatus[]>();
         for (const t of tasks) for (const s of ctx.store.subtasks(t.task_id)) {
           if (s.device_id === '-') continue;
@@ -124,7 +124,7 @@ export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody
         for (const [DeviceID, TaskStatusList] of byDevice) out.push({ DeviceID, TaskStatusList });
       }
     } else if (ctx.store.device(e.DeviceID)) {
-      const subs = ctx.store.subtasksOnDevice(e.DeviceID, wanted ? [0, 1, 2, 3, 4] : ACTIVE).filter((s) => !wanted || wanted.has(s.subtask_id) || wanted.has(s.task_id));
+      const subs = ctx.store.subtasksOnDevice(e.DeviceID, wanted ? EXECUTION_STATUS_VALUES : ACTIVE).filter((s) => !wanted || wanted.has(s.subtask_id) || wanted.has(s.task_id));
       out.push({ DeviceID: e.DeviceID, TaskStatusList: subs.map(subtaskStatus) });
     }
   }

@@ -3,7 +3,7 @@
  * cannot run the subtask, scorers rank the rest, the best wins. Each strategy is one function;
  * adding one touches this list only.
  */
-import { compareVersions, type AlgInfo, type AlgResource, type AvailableResource } from '../protocol/index.ts';
+import { AlgStatus, compareVersions, type AlgInfo, type AlgResource, type AvailableResource } from '../protocol/index.ts';
 import type { DeviceRow } from './store.ts';
 
 /** What a subtask asks of an executor. */
@@ -31,7 +31,7 @@ export type Scorer = (req: PlacementRequest, c: Candidate) => number;
 
 /** Picks the algorithm an executor would run for the request: highest version that matches. */
 export function matchAlgorithm(req: PlacementRequest, algs: AlgInfo[]): AlgInfo | undefined {
-  const usable = algs.filter((a) => a.AlgStatus !== 2 && (req.algId !== undefined ? a.AlgID === req.algId : true) &&
+  const usable = algs.filter((a) => a.AlgStatus !== AlgStatus.Invalid && (req.algId !== undefined ? a.AlgID === req.algId : true) &&
     (req.algType !== undefined ? a.AlgType.toLowerCase() === req.algType.toLowerCase() : true));
   return usable.sort((a, b) => compareVersions(b.AlgVersion, a.AlgVersion))[0];
 }

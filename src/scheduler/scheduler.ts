@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
+  AlgStatus, CommandType, CustomInfo, ExceptionCode, ExecutionStatus, HierarchicalQuery, TaskType, formatRetinaDateTime, parse,
   AlgorithmResQueryReply, Control, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply,
   type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
   type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource, type OpsControl, type TaskStatusQuery,
@@ -148,7 +148,7 @@ export class Scheduler {
     if (!d?.command_url) return;
     try {
       const reply = await this.client.sendCommand(d.command_url, { CommandType: CommandType.TaskStatusQuery, DeviceID: deviceId,
-        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] } }, TaskStatusQueryReply);
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] } }, TaskStatusQueryReply);
       for (const dts of reply.TaskStatusSet) {
         if (dts.DeviceID !== deviceId) continue;
         for (const st of dts.TaskStatusList) {
@@ -187,7 +187,7 @@ export class Scheduler {
     try {
       reply = await this.client.sendCommand(d.command_url, {
         CommandType: CommandType.AlgorithmResQuery, DeviceID: deviceId,
-        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] },
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] },
       }, AlgorithmResQueryReply);
     } catch (err) {
       throw new Error(`algorithm_res_query to ${deviceId}: ${(err as Error).message}`);
@@ -277,7 +277,7 @@ export class Scheduler {
   private repositoryCandidates(req: PlacementRequest) {
     const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
     if (!pub) return [];
-    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: 1 };
+    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
     const withAlg = this.store.devices().map((d) => ({ ...d, alg_resource: JSON.stringify({ DeviceID: d.device_id, AlgInfoList: [alg] }) }));
     return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
   }
