@@ -74,7 +74,7 @@ async function onAvailableResQuery(r: CommandRooms, c: AvailableResQuery): Promi
 }
 
 /** True when an unfinished task runs that algorithm version (AlgStatus 0, in use). */
-export function algorithmInUse(store: TaskStore, id: number, v: string): boolean {
+function algorithmInUse(store: TaskStore, id: number, v: string): boolean {
   for (const t of store.all()) if (!t.finished && t.info.AlgModelInfo.AlgID === id && t.info.AlgModelInfo.AlgVersion === v) return true;
   return false;
 }
