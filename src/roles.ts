@@ -11,7 +11,7 @@ import { Executor } from './runtime/executor.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { createExecutorServer } from './api/executor-server.ts';
 import { createSchedulerServer } from './api/scheduler-server.ts';
-import { setTrustedCa } from './api/client.ts';
+import { setTrustedCa } from './net/client.ts';
 import { decoderBackendInfo } from './runtime/backend.ts';
 import type { DeviceType } from './protocol/index.ts';
 

@@ -4,22 +4,9 @@
  * CommandIdx, also on failure, so a caller can match it.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { COMMAND_SCHEMAS, CommandEnvelope, REPLY_MESSAGE_MAX_BYTES, parse, type CommandOf, type CommandType } from '../protocol/index.ts';
+import { COMMAND_SCHEMAS, CommandEnvelope, REPLY_MESSAGE_MAX_BYTES, parse, type CommandContext, type CommandHandlers, type CommandReplyBody, type CommandType } from '../protocol/index.ts';
 import { CommandDedup } from './dedup.ts';
 import { failure, truncateBytes } from './http-server.ts';
-
-/** What a handler learns about the caller. */
-export interface CommandContext {
-  /** Stable identity of the sender used for de-duplication. */
-  sender: string;
-}
-
-/** A reply body; the route adds CommandType/CommandIdx. */
-export type CommandReplyBody = { StatusCode: '0' | '1'; Message?: string } & Record<string, unknown>;
-
-export type CommandHandlers = {
-  [K in CommandType]?: (cmd: CommandOf<K>, ctx: CommandContext) => Promise<CommandReplyBody>;
-};
 
 /** Sender identity: the `X-Sender-ID` header our nodes send, else address + envelope DeviceID. */
 export function senderOf(req: FastifyRequest, deviceId?: string): string {

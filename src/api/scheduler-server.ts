@@ -11,7 +11,7 @@ import {
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Logger } from '../log.ts';
 import { createBaseServer, badRequest, failure, truncateBytes } from './http-server.ts';
-import { DigestVerifier } from './digest.ts';
+import { DigestVerifier } from '../net/digest.ts';
 import { registerCommandRoute } from './command-route.ts';
 
 const PAGE_MAX = 500;

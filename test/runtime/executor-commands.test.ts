@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Executor } from '../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../src/api/executor-server.ts';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import * as P from '../../src/protocol/index.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';

@@ -9,7 +9,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { startCluster } from '../helpers/cluster.ts';
-import { digestAuthorization } from '../../src/api/digest.ts';
+import { digestAuthorization } from '../../src/net/digest.ts';
 
 const body = (id: string, commandUrl = 'http://192.0.2.10:7200') =>
   JSON.stringify({ RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: 'curl-test', CommandURL: commandUrl } });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startRole } from '../../src/child-role.ts';
-import { RetinaClient, setTrustedCa } from '../../src/api/client.ts';
+import { RetinaClient, setTrustedCa } from '../../src/net/client.ts';
 import { readFileSync } from 'node:fs';
 import { retinad } from '../helpers/entry.ts';
 import { waitFor } from '../helpers/cluster.ts';

@@ -5,7 +5,7 @@
  * request (no replay) and expires after 60 s (answered stale=true).
  */
 import t from 'tap';
-import { DigestVerifier, digestAuthorization, digestResponse, parseDigestParams } from '../../src/api/digest.ts';
+import { DigestVerifier, digestAuthorization, digestResponse, parseDigestParams } from '../../src/net/digest.ts';
 
 const URI = '/System/Register';
 
