@@ -325,8 +325,13 @@ export class Scheduler {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(preq);
-    // With nobody else left, the excluded executor is still better than giving up.
-    if (!ranked.length && exclude.size) ranked = rank({ ...preq, exclude: new Set() }, candidates(preq, this.store.devices(), this.store.activeCountByDevice())).ranked;
+    // With nobody else left, the excluded executor is still better than giving up — also when it
+    // runs the algorithm only from our repository (its algorithm list may predate the install).
+    if (!ranked.length && exclude.size) {
+      const anyone = { ...preq, exclude: new Set<string>() };
+      ranked = rank(anyone, candidates(anyone, this.store.devices(), this.store.activeCountByDevice())).ranked;
+      if (!ranked.length) ranked = this.repositoryCandidates(anyone);
+    }
     if (!ranked.length && opts.waitIfNone) {
       // A retry with nobody online (the only executor restarting): stay queued; the caller tries again.
       this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Queued, exceptionDesc: 'waiting for an online executor that offers the algorithm' });
