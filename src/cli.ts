@@ -12,15 +12,21 @@ const HELP = `retinad — digital-retina device–edge–cloud collaboration run
 
 Usage:
   retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
+                    [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
+                    [--allow-private-urls]
                     [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
 
+--media-dir DIR (repeatable): file:// StreamURLs only under these; --package-dir DIR likewise for
+file:// AlgFileURLs (else only the scheduler's repository). URLs to this node itself (loopback,
+link-local, its own addresses) are refused unless --allow-private-urls. --peer URL (repeatable):
+another executor trusted with the node token besides those the scheduler registered.
 --tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
@@ -95,6 +101,16 @@ function nodeToken(flag: string | undefined, file: string | undefined, listenAt:
   return token || undefined;
 }
 
+/** Directories given with a repeatable flag: each must exist and be a directory. */
+function dirs(list: string[] | undefined, flag: string): string[] {
+  return (list ?? []).map((d) => {
+    let st;
+    try { st = statSync(d); } catch { throw new UsageError(`${flag}: ${d} does not exist`); }
+    if (!st.isDirectory()) throw new UsageError(`${flag}: ${d} is not a directory`);
+    return d;
+  });
+}
+
 /** --tls-cert/--tls-key (serve HTTPS) and --tls-ca (verify peers), read and checked by name. */
 function tlsArgs(cert: string | undefined, key: string | undefined, ca: string | undefined): TlsArgs {
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert: --tls-cert and --tls-key go together');
@@ -123,7 +139,8 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
-      'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
+      'token-file': { type: 'string' }, insecure: { type: 'boolean' },
+      'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
       'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
@@ -147,6 +164,8 @@ async function main(argv: string[]): Promise<void> {
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
         pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64),
+        mediaDirs: dirs(values['media-dir'], '--media-dir'), packageDirs: dirs(values['package-dir'], '--package-dir'),
+        peers: (values.peer ?? []).map((p) => url(p, '--peer')!), allowPrivateUrls: values['allow-private-urls'] === true,
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
@@ -162,6 +181,7 @@ async function main(argv: string[]): Promise<void> {
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
+        allowPrivateUrls: values['allow-private-urls'] === true,
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;

@@ -61,6 +61,10 @@ function onShutdown(log: Logger, fn: () => Promise<void>): void {
 }
 
 export interface ExecutorArgs extends TlsArgs {
+  mediaDirs?: string[];
+  packageDirs?: string[];
+  peers?: string[];
+  allowPrivateUrls?: boolean;
   listen: string;
   deviceId: string;
   dataDir: string;
@@ -89,6 +93,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
       deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
       trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
+      mediaDirs: a.mediaDirs?.map((d) => path.resolve(d)), packageDirs: a.packageDirs?.map((d) => path.resolve(d)), peers: a.peers, allowPrivateUrls: a.allowPrivateUrls,
     });
     return createExecutorServer(executor, { token: a.token, log, tls: a.tls });
   });
@@ -127,6 +132,7 @@ async function bindThen(l: Listen, scheme: 'http' | 'https', build: (url: string
 }
 
 export interface SchedulerArgs extends TlsArgs {
+  allowPrivateUrls?: boolean;
   listen: string;
   dataDir: string;
   token?: string;
@@ -147,7 +153,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
     scheduler = new Scheduler({
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
-      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode,
+      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });
     return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls });
   });

@@ -87,7 +87,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     if (!p.ok) return badRequest(reply, p.message, {}, taskRequestMax);
     const out = await s.submit(p.value);
     if (!out.ok) return reply.code(422).send(failure(out.message, {}, taskRequestMax));
-    return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted' };
+    return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted', ...(out.notifyKey ? { NotifyKey: out.notifyKey } : {}) };
   });
 
   // Table 32: the body is a DevTaskStatus object or an array of them.

@@ -59,19 +59,21 @@ function trustExamples(dataDir: string): void {
  * Starts the processes through `procs` (which stops them, also when a later step throws) and
  * waits until both executors are registered. The caller closes `client`.
  */
-export async function startDemoCluster(out: string, procs: ProcessSet, timeoutMs = 20_000): Promise<DemoCluster> {
+export async function startDemoCluster(out: string, procs: ProcessSet, timeoutMs = 20_000, mediaDirs: string[] = [out]): Promise<DemoCluster> {
   const token = randomBytes(16).toString('hex');
   // The executors' decode self-benchmark would compete with the demo's tasks for the CPU.
   const env = { RETINAD_TOKEN: token, RETINAD_SKIP_SELF_BENCH: process.env.RETINAD_SKIP_SELF_BENCH ?? '1' };
   const schedDir = path.join(out, 'scheduler');
   trustExamples(schedDir);
-  const sp = await procs.start(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', schedDir, '--keepalive', '2'],
+  // Everything runs on this one box: loopback URLs are allowed on purpose; the clip's folder is the media dir.
+  const sp = await procs.start(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', schedDir, '--keepalive', '2', '--allow-private-urls'],
     { env, logFile: path.join(out, 'scheduler.log') });
   const scheduler: DemoNode = { role: 'scheduler', id: 'scheduler', url: sp.url, pid: sp.child.pid ?? -1, proc: sp };
   const executors = await Promise.all(EXECUTORS.map(async (e) => {
     const dir = path.join(out, e.id);
     trustExamples(dir);
-    const p = await procs.start(['executor', '--listen', '127.0.0.1:0', '--device-id', e.id, '--device-type', e.deviceType, '--data-dir', dir, '--scheduler', sp.url],
+    const p = await procs.start(['executor', '--listen', '127.0.0.1:0', '--device-id', e.id, '--device-type', e.deviceType, '--data-dir', dir, '--scheduler', sp.url,
+      '--allow-private-urls', ...mediaDirs.flatMap((d) => ['--media-dir', d])],
       { env, logFile: path.join(out, `${e.id}.log`) });
     return { role: 'executor', id: e.id, deviceType: e.deviceType, url: p.url, pid: p.child.pid ?? -1, proc: p } satisfies DemoNode;
   }));

@@ -1,22 +1,26 @@
-/** Downloads an algorithm package named by AlgFileURL: http(s) (with the node's token) or file://, size-limited, with a timeout. */
+/**
+ * Downloads an algorithm package named by AlgFileURL: http(s) or file://, size-limited while it
+ * streams, with a timeout. The caller decides whether a bearer token goes along (only to the
+ * scheduler's repository) and has checked where a file may come from.
+ */
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { RetinaClient } from '../net/client.ts';
 import { request } from 'undici';
 
 export const MAX_PACKAGE_BYTES = 512 << 20;
 
-export async function fetchPackage(url: string, client: RetinaClient | null, opts: { maxBytes?: number; timeoutMs?: number } = {}): Promise<Buffer> {
+export async function fetchPackage(url: string, token: string | undefined, opts: { maxBytes?: number; timeoutMs?: number } = {}): Promise<Buffer> {
   const max = opts.maxBytes ?? MAX_PACKAGE_BYTES;
   if (url.startsWith('file://')) {
     const p = fileURLToPath(url);
     const s = await stat(p);
+    // A FIFO or device reports size 0 and reads forever: regular files only.
+    if (!s.isFile()) throw new Error('is not a regular file');
     if (s.size > max) throw new Error(`package is ${s.size} bytes; the limit is ${max}`);
     return readFile(p);
   }
   if (!/^https?:\/\//.test(url)) throw new Error(`"${url.slice(0, 64)}" is not an http(s) or file URL`);
   const headers: Record<string, string> = {};
-  const token = client?.token;
   if (token) headers.authorization = `Bearer ${token}`;
   const timeout = opts.timeoutMs ?? 60_000;
   const res = await request(url, { method: 'GET', headers, headersTimeout: timeout, bodyTimeout: timeout });

@@ -26,6 +26,8 @@ export const TaskRequestReply = Obj({
   StatusCode: StatusCodeField(),
   TaskID: Opt(StrMax(128)),
   Message: Opt(StrMax(128)),
+  /** Ours (deliberate addition): the key this task's NotifyURL pushes are signed with (HMAC-SHA256). */
+  NotifyKey: Opt(StrMax(64)),
 });
 export type TaskRequestReply = Static<typeof TaskRequestReply>;
 

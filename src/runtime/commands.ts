@@ -21,6 +21,7 @@ import { sameWork, type Routing } from './routing.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { TaskRuns } from './task-runs.ts';
 import type { TaskStore } from './task-store.ts';
+import type { UrlGuard } from './url-guard.ts';
 
 export interface CommandRooms {
   deviceId: string;
@@ -35,6 +36,7 @@ export interface CommandRooms {
   routing: Routing;
   outbox: Outbox;
   features: FeatureIndex;
+  urlGuard: UrlGuard;
   /** Persists the task and reports its status. */
   changed(t: ExecTask): void;
   log: Logger;
@@ -88,6 +90,11 @@ async function onAlgorithmResQuery(r: CommandRooms, c: AlgorithmResQuery): Promi
 async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<CommandReplyBody> {
   if (c.DeviceID !== r.deviceId) return { StatusCode: '1', Message: `DeviceID: this executor is "${r.deviceId}", not "${c.DeviceID}"` };
   const list = c.MessageBody.TaskDispatchList;
+  // The URLs a dispatch names are checked before anything is fetched or opened (issue 10).
+  for (const t of list) {
+    const bad = await r.urlGuard.problem(t);
+    if (bad) return { StatusCode: '1', Message: `task ${t.TaskID}: ${bad}` };
+  }
   const fetchProblem = await r.installer.fetchMissing(list);
   if (fetchProblem) return { StatusCode: '1', Message: fetchProblem };
   const ids = new Set<string>();

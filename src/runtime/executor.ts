@@ -32,6 +32,7 @@ import { TaskRuns } from './task-runs.ts';
 import { Admission } from './admission.ts';
 import { Installer } from './installer.ts';
 import { Routing } from './routing.ts';
+import { UrlGuard } from './url-guard.ts';
 import { commandHandlers, indexFeatures } from './commands.ts';
 
 export interface ExecutorOptions {
@@ -59,6 +60,14 @@ export interface ExecutorOptions {
   /** Dynamic batching across streams: most frames per inference (1 = off) and longest wait, ms. */
   pluginMaxBatch?: number;
   pluginBatchDelayMs?: number;
+  /** Directories file:// StreamURLs may be read from (none: no local files). */
+  mediaDirs?: string[];
+  /** Directories file:// AlgFileURLs may be read from. */
+  packageDirs?: string[];
+  /** Let URLs point at loopback, link-local and this node's own addresses (single-box setups, tests). */
+  allowPrivateUrls?: boolean;
+  /** Base URLs of executors trusted with the node token besides those the scheduler registered. */
+  peers?: string[];
   log: Logger;
 }
 
@@ -74,6 +83,7 @@ export class Executor {
   private readonly db: Database.Database;
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
+  private readonly urlGuard: UrlGuard;
   private readonly routing: Routing;
   private readonly queue: TaskQueue;
   private readonly runs: TaskRuns;
@@ -113,8 +123,12 @@ export class Executor {
         longitude: o.longitude, latitude: o.latitude,
       });
     }
+    this.urlGuard = new UrlGuard({
+      policy: { mediaDirs: o.mediaDirs ?? [], allowPrivate: o.allowPrivateUrls ?? false }, packageDirs: o.packageDirs ?? [],
+      schedulerUrl: o.schedulerUrl, peers: o.peers ?? [], client: this.client,
+    });
     this.routing = new Routing({
-      deviceId: o.deviceId, schedulerUrl: o.schedulerUrl, token: o.token, client: this.client, session: this.session, log: o.log,
+      deviceId: o.deviceId, schedulerUrl: o.schedulerUrl, token: o.token, client: this.client, session: this.session, log: o.log, trusted: (dest) => this.urlGuard.trusted(dest),
       outbox: () => this.outbox, task: (id) => this.store.get(id), save: (t) => this.store.save(t), closed: () => this.closed,
     });
     // Results a next stage on another executor acknowledged are kept for a replay if it moves.
@@ -125,7 +139,7 @@ export class Executor {
     });
     this.runs = new TaskRuns({ ctx: this.runContext(), algorithms: this.algorithms, plugins: this.plugins, queue: this.queue, log: o.log });
     this.admission = new Admission({ algorithms: this.algorithms, plugins: this.plugins, task: (id) => this.store.get(id) });
-    this.installer = new Installer({ algorithms: this.algorithms, plugins: this.plugins, client: this.client, log: o.log, installed: () => void this.session?.reportTotal?.() });
+    this.installer = new Installer({ algorithms: this.algorithms, plugins: this.plugins, client: this.client, guard: this.urlGuard, log: o.log, installed: () => void this.session?.reportTotal?.() });
     for (const t of this.store.restore()) this.changed(t);
     for (const b of this.store.received()) indexFeatures(this.features, b);
   }
@@ -155,7 +169,7 @@ export class Executor {
     return commandHandlers({
       deviceId: this.o.deviceId, monitor: this.monitor, algorithms: this.algorithms, plugins: this.plugins, store: this.store,
       admission: this.admission, installer: this.installer, queue: this.queue, runs: this.runs, routing: this.routing,
-      outbox: this.outbox, features: this.features, changed: (t) => this.changed(t), log: this.o.log,
+      outbox: this.outbox, features: this.features, urlGuard: this.urlGuard, changed: (t) => this.changed(t), log: this.o.log,
     });
   }
 

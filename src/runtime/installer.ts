@@ -6,6 +6,8 @@
 import type { TaskDispatchInfo } from '../protocol/index.ts';
 import type { RetinaClient } from '../net/client.ts';
 import { fetchPackage } from '../plugins/fetch.ts';
+import type { UrlGuard } from './url-guard.ts';
+import { pathToFileURL } from 'node:url';
 import type { PluginRegistry } from '../plugins/registry.ts';
 import type { Logger } from '../log.ts';
 import type { AlgorithmRegistry } from './algorithms.ts';
@@ -13,8 +15,10 @@ import type { AlgorithmRegistry } from './algorithms.ts';
 export interface InstallerOptions {
   algorithms: AlgorithmRegistry;
   plugins: PluginRegistry;
-  /** Downloads carry its bearer token (the scheduler's repository asks for it). */
+  /** Its bearer token (our session) goes with downloads from the scheduler's repository only. */
   client: RetinaClient;
+  /** Says where a package may come from. */
+  guard: UrlGuard;
   log: Logger;
   /** Told after each install, so the scheduler hears of the new algorithm (TotalResource). */
   installed(): void;
@@ -45,7 +49,8 @@ export class Installer {
 
   private async fetchOne(AlgID: number, AlgVersion: string, AlgFileURL: string): Promise<string | null> {
     try {
-      const pkg = await fetchPackage(AlgFileURL, this.o.client);
+      const from = await this.o.guard.checkPackageUrl(AlgFileURL);
+      const pkg = await fetchPackage(from.startsWith('/') ? pathToFileURL(from).href : from, this.o.guard.isRepository(from) ? this.o.client.token : undefined);
       const r = await this.o.plugins.install(pkg);
       if (r.AlgID !== AlgID || r.AlgVersion !== AlgVersion) return `AlgModelInfo.AlgFileURL: package is AlgID ${r.AlgID} version ${r.AlgVersion}, not ${AlgID} ${AlgVersion}`;
       if (r.status !== 'valid') return `AlgModelInfo.AlgFileURL: package failed its trial run: ${r.error}`;
@@ -53,7 +58,8 @@ export class Installer {
       this.o.installed();
       return null;
     } catch (err) {
-      return `AlgModelInfo.AlgFileURL: ${(err as Error).message}`;
+      const msg = (err as Error).message;
+      return msg.startsWith('AlgModelInfo.AlgFileURL:') ? msg : `AlgModelInfo.AlgFileURL: ${msg}`;
     }
   }
 }

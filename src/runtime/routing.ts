@@ -23,6 +23,8 @@ export interface RoutingOptions {
   /** Persists the task. */
   save(t: ExecTask): void;
   closed(): boolean;
+  /** Whether a destination may be sent the node token (configured peers, executors the scheduler registered). */
+  trusted(dest: string): Promise<boolean>;
   log: Logger;
 }
 
@@ -51,8 +53,10 @@ export class Routing {
   /** The outbox's sender: one message to one destination; `seq` numbers a command (CommandIdx). */
   async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome> {
     const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
-    // The scheduler knows our session token; another executor knows only the node token.
-    const auth = dest !== this.o.schedulerUrl && this.o.token ? { authorization: `Bearer ${this.o.token}` } : undefined;
+    // The scheduler knows our session token; another executor knows only the node token — and
+    // only an executor we trust gets it: an OutputURL came in a request, it could be anyone's.
+    let auth: Record<string, string> | undefined;
+    if (dest !== this.o.schedulerUrl) auth = this.o.token && (await this.o.trusted(dest)) ? { authorization: `Bearer ${this.o.token}` } : { authorization: '' };
     const r = await this.o.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
     if (r.status === 401 && this.o.session) void this.o.session.ensureRegistered();
     return deliveryOutcome(r);

@@ -12,6 +12,9 @@ import { candidates, rank, type PlacementRequest } from './placement.ts';
 import { applyControls, queryStatus, STOPPED_DESC, type ControlContext } from './control.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { Notifier } from './notifier.ts';
+import { notifyKey } from '../net/notify-signature.ts';
+import { checkUrl } from '../net/url-policy.ts';
+import { loadSecret, sameOrigin } from './secret.ts';
 import { AlgorithmRepository } from './repository.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
@@ -32,6 +35,8 @@ export interface SchedulerOptions {
   retryIntervalMs?: number;
   /** How long a retry waits for an executor when none is online (the only one restarting). */
   placementWaitMs?: number;
+  /** Let NotifyURLs point at loopback, link-local or this node's addresses (never at this scheduler itself). */
+  allowPrivateUrls?: boolean;
   log: Logger;
 }
 
@@ -45,7 +50,8 @@ function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo[
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = ACTIVE_STATUSES;
 
-export type SubmitOutcome = { ok: true; taskId: string } | { ok: false; message: string };
+/** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string };
 
 export class Scheduler {
   readonly store: SchedulerStore;
@@ -63,11 +69,15 @@ export class Scheduler {
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
   private readonly staleStops = new Set<string>();
   private closed = false;
+  /** Signs NotifyURL pushes (one derived key per task); kept in the data dir so keys survive a restart. */
+  private readonly notifySecret: Buffer;
 
   constructor(readonly o: SchedulerOptions) {
     this.store = new SchedulerStore(o.dataDir);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
-    this.notifier = new Notifier(this.client, o.log);
+    // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
+    this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
+    this.notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
   }
 
@@ -243,6 +253,10 @@ export class Scheduler {
       if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
       else return { ok: false, message: 'InitiationInfo.CustomInfo: AlgID or AlgType is required to pick an algorithm' };
     }
+    if (custom.NotifyURL !== undefined) {
+      const why = await this.notifyUrlProblem(custom.NotifyURL);
+      if (why) return { ok: false, message: why };
+    }
     const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
     await this.refreshStaleAlgorithms();
     if (custom.Topology) {
@@ -256,7 +270,7 @@ export class Scheduler {
       this.o.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.notifyStatus(taskId);
       void this.placeAll(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
-      return { ok: true, taskId };
+      return this.accepted(taskId, custom);
     }
     let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(req);
@@ -270,7 +284,22 @@ export class Scheduler {
     this.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
     void this.placeAll(taskId, plans, req);
-    return { ok: true, taskId };
+    return this.accepted(taskId, custom);
+  }
+
+  private accepted(taskId: string, custom: CustomInfo): SubmitOutcome {
+    return custom.NotifyURL ? { ok: true, taskId, notifyKey: notifyKey(this.notifySecret, taskId) } : { ok: true, taskId };
+  }
+
+  /** Why a NotifyURL may not be used: the URL policy, and never this scheduler itself (a loop). */
+  private async notifyUrlProblem(url: string): Promise<string | null> {
+    try {
+      await checkUrl('InitiationInfo.CustomInfo.NotifyURL', url, 'callback', { mediaDirs: [], allowPrivate: this.o.allowPrivateUrls ?? false });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    if (sameOrigin(url, this.o.publicUrl)) return 'InitiationInfo.CustomInfo.NotifyURL: must not point at this scheduler';
+    return null;
   }
 
   /** Executors that lack the algorithm but can fetch it from the repository (AlgFileURL). */
@@ -548,7 +577,7 @@ export class Scheduler {
     const task = this.store.task(taskId);
     if (!task) return;
     const url = this.notifyUrl(task);
-    if (url) this.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [this.taskStatus(task)] } });
+    if (url) this.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [this.taskStatus(task)] }, key: notifyKey(this.notifySecret, taskId) });
   }
 
   // ---- results (S6, SD2) ---------------------------------------------------------------
@@ -564,7 +593,7 @@ export class Scheduler {
     if (fresh) {
       const task = this.store.task(taskId)!;
       const url = this.notifyUrl(task);
-      if (url) this.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body } });
+      if (url) this.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body }, key: notifyKey(this.notifySecret, taskId) });
     }
     return { ok: true };
   }

@@ -2,6 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** Tests read clips and packages from the checkout and temp dirs, and talk over loopback. */
+export const EXECUTOR_TEST_ARGS: readonly string[] = ['--media-dir', ROOT, '--media-dir', os.tmpdir(), '--package-dir', ROOT, '--package-dir', os.tmpdir(), '--allow-private-urls'];
 import { startRole, type RoleProcess } from '../../src/child-role.ts';
 import { RetinaClient } from '../../src/net/client.ts';
 
@@ -21,14 +27,15 @@ export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: nu
   const token = randomBytes(12).toString('hex');
   // The decode self-benchmark has its own test; here it would only compete for the CPU.
   const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1', ...(opts.env ?? {}) };
-  const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1), ...(opts.schedulerArgs ?? [])],
+  const confine = EXECUTOR_TEST_ARGS;
+  const scheduler = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'scheduler'), '--keepalive', String(opts.keepaliveSec ?? 1), '--allow-private-urls', ...(opts.schedulerArgs ?? [])],
     { env, logFile: path.join(dir, 'scheduler.log') });
   const executors: RoleProcess[] = [];
   const executorIds: string[] = [];
   for (let i = 1; i <= n; i++) {
     const id = `edge-${i}`;
     executorIds.push(id);
-    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url, ...(opts.executorArgs ?? []), ...(opts.executorArgsFor?.(i) ?? [])],
+    executors.push(await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--scheduler', scheduler.url, ...confine, ...(opts.executorArgs ?? []), ...(opts.executorArgsFor?.(i) ?? [])],
       { env, logFile: path.join(dir, `${id}.log`) }));
   }
   const client = new RetinaClient({ token, senderId: 'test-initiator' });

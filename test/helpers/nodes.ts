@@ -1,6 +1,7 @@
 /** In-process nodes for tests: an executor on a real HTTP port, and a peer that collects task_result bodies. */
 import http from 'node:http';
 import path from 'node:path';
+import os from 'node:os';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { Executor, type ExecutorOptions } from '../../src/runtime/executor.ts';
@@ -32,7 +33,9 @@ export async function startExecutor(dir: string, deviceId: string, o: Partial<Ex
   copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
   (o.trust ?? []).forEach((pem, i) => writeFileSync(path.join(keys, `extra-${i}.pub`), pem));
   const log = pino({ level: 'silent' });
-  const ex = new Executor({ deviceId, dataDir: path.join(dir, deviceId), commandUrl: 'http://unused', log, pluginWorkers: 2, ...o });
+  // Tests read clips and packages from the checkout and temp dirs, and talk over loopback.
+  const ex = new Executor({ deviceId, dataDir: path.join(dir, deviceId), commandUrl: 'http://unused', log, pluginWorkers: 2,
+    mediaDirs: [root, os.tmpdir()], packageDirs: [root, os.tmpdir()], allowPrivateUrls: true, ...o });
   const app = createExecutorServer(ex, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { ex, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, close: async () => { await ex.close(); await app.close(); } };

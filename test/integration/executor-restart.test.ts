@@ -10,6 +10,7 @@ import t from 'tap';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { EXECUTOR_TEST_ARGS } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { startRole } from '../../src/child-role.ts';
 import { imageInfoPts, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
@@ -35,7 +36,7 @@ t.test('EM5: the only executor crashes and comes back; the task resumes there an
   }, 15_000);
   t.pass(`queued, not failed: ${waiting.ExceptionDesc}`);
 
-  const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', cluster.executorIds[0], '--data-dir', path.join(dir, cluster.executorIds[0]), '--scheduler', cluster.scheduler.url],
+  const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', cluster.executorIds[0], '--data-dir', path.join(dir, cluster.executorIds[0]), '--scheduler', cluster.scheduler.url, ...EXECUTOR_TEST_ARGS],
     { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' }, logFile: path.join(dir, 'executor-2.log') });
   t.teardown(async () => { await again.stop(3000); await cluster.scheduler.stop(3000); await cluster.client.close(); });
 

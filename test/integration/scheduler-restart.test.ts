@@ -27,7 +27,7 @@ t.test('SB9: a scheduler killed mid-task and restarted finishes the task; no fra
   const port = new URL(cluster.scheduler.url).port;
   cluster.scheduler.child.kill('SIGKILL');
   await new Promise((r) => setTimeout(r, 1500));
-  const again = await startRole(['scheduler', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'scheduler'), '--keepalive', '1'],
+  const again = await startRole(['scheduler', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'scheduler'), '--keepalive', '1', '--allow-private-urls'],
     { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug' }, logFile: path.join(dir, 'scheduler-2.log') });
   t.teardown(async () => { await Promise.all(cluster.executors.map((e) => e.stop(3000))); await again.stop(3000); await cluster.client.close(); });
   t.equal(again.url, cluster.scheduler.url, 'same address');

@@ -76,6 +76,7 @@ const WHY = {
   emptyList: 'a command with no item to act on is a caller bug; refusing it names the list instead of answering success for nothing',
   taskIdItems: 'the members are task IDs: held to TaskID\'s rules (1–128 bytes)',
   deviceIdItems: 'the members are device IDs (remark: 设备ID列表): held to DeviceID\'s rules (1–20 bytes)',
+  notifyKey: 'the key a task\'s NotifyURL pushes are signed with: the scheduler never sends its token to a URL from a request (docs/SECURITY.md)',
 } as const;
 const allow = (why: string, keys: string[]) => Object.fromEntries(keys.map((k) => [k, why]));
 const ALLOWED: Record<string, string> = {
@@ -99,6 +100,7 @@ const ALLOWED: Record<string, string> = {
   ...allow(WHY.emptyList, ['19 MessageBody.TaskDispatchList minItems', '22 MessageBody.OpsControlList minItems']),
   ...allow(WHY.taskIdItems, ['28 MessageBody.DeviceList[].TaskIDList[] maxBytes', '28 MessageBody.DeviceList[].TaskIDList[] minLength']),
   ...allow(WHY.deviceIdItems, ['A.1 DeviceList[] maxBytes', 'A.1 DeviceList[] minLength']),
+  ...allow(WHY.notifyKey, ['18 NotifyKey extra']),
 };
 
 /** A departure found by the structural walk. */

@@ -6,6 +6,7 @@
 import t from 'tap';
 import http from 'node:http';
 import path from 'node:path';
+import os from 'node:os';
 import { pino } from 'pino';
 import { Executor } from '../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../src/api/executor-server.ts';
@@ -33,7 +34,8 @@ t.test('executor commands over HTTP', async (t) => {
   await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
   const peerUrl = `http://127.0.0.1:${(peer.address() as { port: number }).port}`;
   const src = await slowSource(path.join(dir, 'clip.ts'), 8);
-  const ex = new Executor({ deviceId: 'edge-x', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', token: 'tok', log, longitude: '116.397128', latitude: '39.916527' });
+  const ex = new Executor({ deviceId: 'edge-x', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', token: 'tok', log, longitude: '116.397128', latitude: '39.916527',
+    allowPrivateUrls: true, mediaDirs: [dir, os.tmpdir()], packageDirs: [dir] });
   const app = createExecutorServer(ex, { token: 'tok', log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -70,7 +72,7 @@ t.test('executor commands over HTTP', async (t) => {
   t.equal(wrongAlg.StatusCode, '1');
   t.match(wrongAlg.Message ?? '', /AlgID 9999 version "1" is not installed here/);
   const wrongScheme = await cmd({ CommandType: 'task_dispatch', DeviceID: 'edge-x', MessageBody: { TaskDispatchList: [{ ...base, InputInfo: { StreamURL: 'gopher://x' } }] } });
-  t.match(wrongScheme.Message ?? '', /StreamURL: scheme .* is not supported/);
+  t.match(wrongScheme.Message ?? '', /InputInfo\.StreamURL: scheme gopher: is not allowed \(file, rtsp/);
   const wrongDevice = await cmd({ CommandType: 'task_dispatch', DeviceID: 'edge-y', MessageBody: { TaskDispatchList: [base] } });
   t.match(wrongDevice.Message ?? '', /DeviceID: this executor is "edge-x"/);
   // Table 20 types TaskFrameRate as a bare int: the schema takes -1, EB2 refuses it naming the field.
