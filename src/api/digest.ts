@@ -6,9 +6,20 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type DigestAlgorithm = 'SHA-256' | 'MD5';
-const NONCE_TTL_MS = 5 * 60_000;
+/** How long a nonce we issued is accepted; an older one is stale. */
+export const NONCE_TTL_MS = 5 * 60_000;
 
 const hash = (alg: DigestAlgorithm, s: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+
+/**
+ * The `response` value of RFC 7616 §3.4.1 (qop=auth, or RFC 2069 form without qop); one
+ * function for both sides, so the test vectors of the RFCs check what client and server compute.
+ */
+export function digestResponse(p: { algorithm: DigestAlgorithm; username: string; realm: string; password: string; method: string; uri: string; nonce: string; qop?: string; nc?: string; cnonce?: string }): string {
+  const ha1 = hash(p.algorithm, `${p.username}:${p.realm}:${p.password}`);
+  const ha2 = hash(p.algorithm, `${p.method}:${p.uri}`);
+  return p.qop === 'auth' ? hash(p.algorithm, `${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`) : hash(p.algorithm, `${ha1}:${p.nonce}:${ha2}`);
+}
 
 /** Parses `Digest a="b", c=d` into a map (quoted or bare values). */
 export function parseDigestParams(header: string): Record<string, string> {
@@ -55,9 +66,7 @@ export class DigestVerifier {
     const alg: DigestAlgorithm = (p.algorithm ?? 'MD5').toUpperCase() === 'SHA-256' ? 'SHA-256' : 'MD5';
     if (!p.username || !p.nonce || !p.uri || !p.response || p.realm !== this.realm) return null;
     if (!this.nonceValid(p.nonce)) return null;
-    const ha1 = hash(alg, `${p.username}:${this.realm}:${this.password}`);
-    const ha2 = hash(alg, `${method}:${p.uri}`);
-    const expected = p.qop === 'auth' ? hash(alg, `${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`) : hash(alg, `${ha1}:${p.nonce}:${ha2}`);
+    const expected = digestResponse({ algorithm: alg, username: p.username, realm: this.realm, password: this.password, method, uri: p.uri, nonce: p.nonce, qop: p.qop, nc: p.nc, cnonce: p.cnonce });
     const a = Buffer.from(expected);
     const b = Buffer.from(p.response.toLowerCase());
     return a.length === b.length && timingSafeEqual(a, b) ? p.username : null;
@@ -67,17 +76,15 @@ export class DigestVerifier {
 /** Client side: answers the strongest challenge offered. */
 export function digestAuthorization(
   wwwAuthenticate: string | string[],
-  opts: { username: string; password: string; method: string; uri: string },
+  opts: { username: string; password: string; method: string; uri: string; /** fixed only by tests (RFC vectors) */ cnonce?: string },
 ): string {
   const offers = (Array.isArray(wwwAuthenticate) ? wwwAuthenticate : splitChallenges(wwwAuthenticate)).map(parseDigestParams);
   const pick = offers.find((o) => (o.algorithm ?? '').toUpperCase() === 'SHA-256') ?? offers[0];
   if (!pick?.nonce || !pick.realm) throw new Error('server sent no usable Digest challenge');
   const alg: DigestAlgorithm = (pick.algorithm ?? 'MD5').toUpperCase() === 'SHA-256' ? 'SHA-256' : 'MD5';
   const nc = '00000001';
-  const cnonce = randomBytes(8).toString('hex');
-  const ha1 = hash(alg, `${opts.username}:${pick.realm}:${opts.password}`);
-  const ha2 = hash(alg, `${opts.method}:${opts.uri}`);
-  const response = hash(alg, `${ha1}:${pick.nonce}:${nc}:${cnonce}:auth:${ha2}`);
+  const cnonce = opts.cnonce ?? randomBytes(8).toString('hex');
+  const response = digestResponse({ algorithm: alg, username: opts.username, realm: pick.realm, password: opts.password, method: opts.method, uri: opts.uri, nonce: pick.nonce, qop: 'auth', nc, cnonce });
   return `Digest username="${opts.username}", realm="${pick.realm}", nonce="${pick.nonce}", uri="${opts.uri}", ` +
     `algorithm=${alg}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}"` + (pick.opaque ? `, opaque="${pick.opaque}"` : '');
 }
