@@ -282,9 +282,9 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
 t.test('EM1: an executor stopped with SIGTERM logs out of the scheduler at once', async (t) => {
   const alive = cluster.executors.find((e) => e.child.exitCode === null && e.child.signalCode === null)!;
   const id = cluster.executorIds[cluster.executors.indexOf(alive)];
-  const t0 = Date.now();
   t.equal(await alive.stop(5000), 0, 'clean exit');
   const devs = await cluster.client.send('GET', `${cluster.scheduler.url}/System/DeviceList`);
   const row = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === id);
-  t.equal(row?.Online, false, `offline right after exit (${Date.now() - t0} ms), not after missed keepalives`);
+  // Asked right after the exit: keepalives are missed only after 3 intervals, so this is UnRegister.
+  t.equal(row?.Online, false, 'offline right after exit, not after missed keepalives');
 });
