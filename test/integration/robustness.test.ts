@@ -203,7 +203,7 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once; a Ti
   const q = await send({ CommandType: 'task_status_query', CommandIdx: 4245, MessageBody: {} });
   const reply = P.parse(P.TaskStatusQueryReply, q.json);
   t.ok(reply.ok, JSON.stringify(q.json).slice(0, 300));
-  const mine = reply.ok ? reply.value.TaskStatusSet.flatMap((x) => x.TaskStatusList).filter((x) => x.TaskID === 'dup-test-1') : [];
+  const mine = reply.ok ? reply.value.TaskStatusSet.flatMap((x) => x.TaskStatusList ?? []).filter((x) => x.TaskID === 'dup-test-1') : [];
   t.equal(mine.length, 1, 'the executor holds the task once');
   t.equal(mine[0]?.ExecutionStatus, P.ExecutionStatus.Queued, 'queued until its time window opens (ExecutionStatus 3)');
 });
@@ -264,9 +264,11 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
   const victimRow = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === first);
   t.equal(victimRow?.Online, false, 'killed executor is offline');
   const list = await results();
-  const pts = list.map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
-  const before = list.filter((x) => x.DeviceID === first).map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
-  const after = list.filter((x) => x.DeviceID === moved.TaskExecutor.DeviceID).map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
+  // The frame's media time (ImageInfo.Pts, which our executors fill).
+  const ptsOf = (x: P.TaskResultBody) => Number((x.TaskResultData.ImageResult?.ImageInfo as { Pts?: number } | undefined)?.Pts ?? -1);
+  const pts = list.map(ptsOf);
+  const before = list.filter((x) => x.DeviceID === first).map(ptsOf);
+  const after = list.filter((x) => x.DeviceID === moved.TaskExecutor.DeviceID).map(ptsOf);
   t.ok(before.length >= 3 && after.length >= 1, `results from both executors: ${before.length} before the kill, ${after.length} after`);
   t.type(moved.TaskDispatchInfo.InputInfo.AlgArgs?.StartOffsetMs, 'number', `re-dispatched with StartOffsetMs ${moved.TaskDispatchInfo.InputInfo.AlgArgs?.StartOffsetMs}`);
   // SB12: resumed, not restarted — no frame up to the last stored one is produced again…
