@@ -1,7 +1,8 @@
 /**
  * SB4 (timed start) and table 20 ExecutionCond.TimeRange: a TaskAttr 1 task waits queued
  * (ExecutionStatus 3) until its window opens, every result is made inside the window, and the task
- * ends at the window's end although its source has more to give.
+ * ends at the window's end although its source has more to give. EM3: the task's
+ * ResourcesOccupied.FramesOut is what it delivered.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
-t.test('SB4: a TimeRange task is queued (3) before its window, runs inside it, and stops at its end', async (t) => {
+t.test('SB4: a TimeRange task is queued (3) before its window, runs inside it, and stops at its end; EM3: its ResourcesOccupied counts its frames', async (t) => {
   const dir = t.testdir({});
   // 10 s of clip served over 8 s: at 2 fps the whole source is 20 frames, far more than the window takes.
   const src = await slowSource(path.join(dir, 'slow.ts'), 8);
@@ -43,6 +44,8 @@ t.test('SB4: a TimeRange task is queued (3) before its window, runs inside it, a
   await waitFor('every result delivered', async () => (peer.received.filter((x) => x.TaskID === 'w-1').length >= framesOut ? true : undefined), 10_000, 20);
   const made = peer.received.filter((x) => x.TaskID === 'w-1').map((x) => parseRetinaDateTime(x.CreateTime as string));
   t.ok(made.length >= 1, `${made.length} results`);
+  // EM3: what the executor says this task used (ResourcesOccupied) matches what it delivered.
+  t.equal(made.length, framesOut, 'EM3: ResourcesOccupied.FramesOut is the number of results this task sent');
   t.ok(made.every((m) => m >= start), `every result made at or after StartTime ${StartTime}: ${made.map((m) => m - start).join(', ')} ms after it`);
   // The source had 20 frames; the window took some of them and the task stopped there (at most
   // one frame already being processed at EndTime is finished after it).
