@@ -65,7 +65,7 @@ t.before(async () => {
 });
 t.teardown(() => cluster?.stop());
 
-t.test('hundreds of generated malformed requests get StatusCode "1" and leave every server up (B8)', async (t) => {
+t.test('hundreds of generated malformed requests get StatusCode "1" and leave every server up (9.1, B8)', async (t) => {
   const auth = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' };
   const targets = [
     ...SCHEDULER_ENDPOINTS.map((e) => ({ ...e, base: cluster.scheduler.url })),
@@ -155,7 +155,7 @@ function isAbsent(v: unknown, path: Array<string | number>): boolean {
   return !cur || typeof cur !== 'object' || Array.isArray(cur);
 }
 
-t.test('bearer token required on every route but GET /System/Time; Register needs Digest', async (t) => {
+t.test('SM4: bearer token required on every route but GET /System/Time; Register needs Digest', async (t) => {
   for (const ep of [...SCHEDULER_ENDPOINTS, { method: 'GET', path: '/System/TaskInfo/x' }, { method: 'GET', path: '/System/TaskResult/x' }, { method: 'GET', path: '/System/DeviceList' }] as Endpoint[]) {
     const r = await raw(cluster.scheduler.url + ep.path, ep.method, ep.method === 'GET' ? undefined : '{}', ep.method === 'GET' ? {} : { 'content-type': 'application/json' });
     t.equal(r.status, 401, `${ep.method} ${ep.path} without token → 401`);
@@ -208,7 +208,7 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once; a Ti
   t.equal(mine[0]?.ExecutionStatus, P.ExecutionStatus.Queued, 'queued until its time window opens (ExecutionStatus 3)');
 });
 
-t.test('a broken or missing source ends the task with ExecutionStatus 4 and ExceptionCode 60', async (t) => {
+t.test('S8: a broken or missing source ends the task with ExecutionStatus 4 and ExceptionCode 60', async (t) => {
   const garbage = path.join(cluster.dir, 'garbage.mp4');
   (await import('node:fs')).writeFileSync(garbage, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)));
   for (const url of ['file:///definitely/not/here.mp4', `file://${garbage}`]) {

@@ -11,7 +11,7 @@ import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import type { DevTaskStatus, TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
 
-t.test('pause, resume, update, query and stop a running two-stream task through the scheduler', async (t) => {
+t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a running two-stream task through the scheduler', async (t) => {
   const dir = t.testdir({});
   const cluster = await startCluster(dir, 2);
   t.teardown(() => cluster.stop());

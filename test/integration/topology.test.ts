@@ -20,7 +20,7 @@ const FONT = fontFile();
 
 
 
-t.test('detect on the device, recognise on the edge', async (t) => {
+t.test('detect on the device, recognise on the edge (M1, S1, SD1, EB4, DE2, DE3)', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 2, { executorArgsFor: (i) => ['--device-type', i === 1 ? '0' : '1'] });

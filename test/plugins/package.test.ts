@@ -38,7 +38,7 @@ t.test('unsigned, unknown-key and tampered packages are refused (dev mode admits
   t.throws(() => verifyPackage(tampered, trust, { devMode: true }), /does not match/, 'a bad signature is refused even in dev mode');
 });
 
-t.test('malformed packages: zip-slip, absolute paths, links, missing, extra and altered files', async (t) => {
+t.test('SM3: malformed packages: zip-slip, absolute paths, links, missing, extra and altered files', async (t) => {
   const entries = readTarGz(good);
   const base = [...entries].map(([p, d]) => ({ path: p, data: d }));
   const cases: Array<[string, Buffer, RegExp]> = [

@@ -11,7 +11,7 @@ import { videoPerf } from '../../src/runtime/video-perf.ts';
 import { nativeDecoding } from '../../src/runtime/media/native.ts';
 import { parse, TotalResource, AvailableResource } from '../../src/protocol/index.ts';
 
-t.test('the probe never throws and says why a device is missing', async (t) => {
+t.test('ER1: the probe never throws and says why a device is missing', async (t) => {
   const a = accelerators();
   t.ok(a.probe, 'the probe ran (every build of the addon has it)');
   if (!a.probe) return;
@@ -23,7 +23,7 @@ t.test('the probe never throws and says why a device is missing', async (t) => {
   t.type(a.probe.vaapi.renderNodes, Array);
 });
 
-if (nativeDecoding()) t.test('decode capacity is measured once, in 1080P@1FPS units, then read from the cache', async (t) => {
+if (nativeDecoding()) t.test('ER1 / 9.2: decode capacity is measured once, in 1080P@1FPS units, then read from the cache', async (t) => {
   const dir = t.testdir({});
   const first = await videoPerf(dir);
   t.ok(first.length >= 1, `formats: ${first.map((p) => `${p.FormatName} ${p.decode1080pFps} fps on ${p.backend}`).join(', ')}`);

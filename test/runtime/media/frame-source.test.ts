@@ -75,7 +75,7 @@ for (const b of backends) {
     t.ok(r.jpegs.every((j) => jpegSize(j)?.width === 320 && jpegSize(j)?.height === 240), 'JPEGs at source size');
   });
 
-  t.test(`${b}: starts at an offset (checkpoint resume)`, async (t) => {
+  t.test(`${b}: starts at an offset (checkpoint resume, SB12)`, async (t) => {
     const r = await drain(openFrameSource({ url: base, fps: 5, startMs: 2000 }, b));
     t.ok(r.pts[0] >= 1960 && r.pts[0] <= 2040, `first frame at ~2000 ms (got ${r.pts[0]})`);
     t.ok(r.pts.length >= 9 && r.pts.length <= 11, `about 10 frames (got ${r.pts.length})`);
