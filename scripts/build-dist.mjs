@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compiles src/ to dist/ (tsc -p tsconfig.build.json) and copies the files tsc does not emit
-// (.mjs workers, .json) beside the compiled code, so dist/ runs on plain Node: the installed
-// package needs no TypeScript. Runs from `prepare`, i.e. after `npm ci` in a checkout and before
+// (.json and other non-TypeScript files; the sandbox worker is TypeScript too) beside the
+// compiled code, so dist/ runs on plain Node: the installed package needs no TypeScript. Runs from `prepare`, i.e. after `npm ci` in a checkout and before
 // `npm pack`. dist/ is removed first so a deleted source cannot leave a stale module behind.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';

@@ -3,23 +3,27 @@
  * a bad one is reported by name before anything starts.
  */
 import { parseArgs } from 'node:util';
-import { runExecutor, runScheduler, parseListen } from './roles.ts';
+import { readFileSync, statSync } from 'node:fs';
+import { runExecutor, runScheduler, parseListen, type TlsArgs } from './roles.ts';
+import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token T]
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N]
-  retinad scheduler --listen HOST:PORT --data-dir DIR [--token T] [--device-id ID] [--advertise URL]
+  retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
 
---token defaults to $RETINAD_TOKEN. Port 0 picks a free port; the URL is printed when ready.
+--tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
+--token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
+loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
 `;
 
 class UsageError extends Error {}
@@ -62,6 +66,53 @@ function url(v: string | undefined, flag: string): string | undefined {
   }
 }
 
+/**
+ * The node token from --token, --token-file or $RETINAD_TOKEN. A file keeps it out of `ps`; a
+ * file others can read is refused. Without a token the API is open, so a node listening beyond
+ * loopback without one refuses to start unless --insecure says that is intended.
+ */
+function nodeToken(flag: string | undefined, file: string | undefined, listenAt: string | undefined, insecure: boolean): string | undefined {
+  if (flag !== undefined && file !== undefined) throw new UsageError('--token-file: give either --token or --token-file, not both');
+  let token = flag ?? process.env.RETINAD_TOKEN ?? undefined;
+  if (file !== undefined) {
+    let st;
+    try {
+      st = statSync(file);
+      token = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`--token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (st.mode & 0o004) throw new UsageError(`--token-file: ${file} is readable by every user; chmod 600 it`);
+    if (!token) throw new UsageError(`--token-file: ${file} is empty`);
+  }
+  if (token !== undefined && !/^[\x21-\x7e]{16,256}$/.test(token)) throw new UsageError('--token: must be 16 to 256 printable ASCII characters without spaces');
+  if (!token && !insecure && listenAt !== undefined) {
+    const host = (() => { try { return parseListen(listenAt).host; } catch { return '127.0.0.1'; } })();
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/i.test(host)) {
+      throw new UsageError(`--listen: ${host} is reachable from the network and no token is set (--token-file, --token or $RETINAD_TOKEN); add --insecure to run an open API anyway`);
+    }
+  }
+  return token || undefined;
+}
+
+/** --tls-cert/--tls-key (serve HTTPS) and --tls-ca (verify peers), read and checked by name. */
+function tlsArgs(cert: string | undefined, key: string | undefined, ca: string | undefined): TlsArgs {
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert: --tls-cert and --tls-key go together');
+  const pem = (file: string, flag: string, re: RegExp) => {
+    let b: Buffer;
+    try { b = readFileSync(file); } catch (err) { throw new UsageError(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`); }
+    if (!re.test(b.toString('latin1'))) throw new UsageError(`${flag}: ${file} is not a PEM ${flag === '--tls-key' ? 'private key' : 'certificate'}`);
+    return b;
+  };
+  const out: TlsArgs = {};
+  if (cert !== undefined && key !== undefined) {
+    out.tls = { cert: pem(cert, '--tls-cert', /-----BEGIN CERTIFICATE-----/), key: pem(key, '--tls-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+    try { createSecureContext(out.tls); } catch (err) { throw new UsageError(`--tls-key: does not fit --tls-cert (${(err as Error).message})`); }
+  }
+  if (ca !== undefined) out.tlsCa = pem(ca, '--tls-ca', /-----BEGIN CERTIFICATE-----/);
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -72,15 +123,16 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
       longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+      'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
       'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
     },
     allowPositionals: cmd === 'plugin',
   });
-  const token = values.token ?? process.env.RETINAD_TOKEN ?? undefined;
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(HELP);
     return;
   }
+  const token = cmd === 'executor' || cmd === 'scheduler' ? nodeToken(values.token, values['token-file'], values.listen, values.insecure === true) : undefined;
   switch (cmd) {
     case 'executor': {
       const dt = values['device-type'];
@@ -95,6 +147,7 @@ async function main(argv: string[]): Promise<void> {
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
         pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64),
+        ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
     }
@@ -109,6 +162,7 @@ async function main(argv: string[]): Promise<void> {
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
+        ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
     case 'demo': {

@@ -11,6 +11,7 @@ import { Executor } from './runtime/executor.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { createExecutorServer } from './api/executor-server.ts';
 import { createSchedulerServer } from './api/scheduler-server.ts';
+import { setTrustedCa } from './net/client.ts';
 import { decoderBackendInfo } from './runtime/backend.ts';
 import type { DeviceType } from './protocol/index.ts';
 
@@ -23,11 +24,17 @@ export function parseListen(s: string): Listen {
   return { host: m[1] ?? m[2], port: Number(m[3]) };
 }
 
-function urlOf(app: FastifyInstance, host: string): string {
+function urlOf(app: FastifyInstance, host: string, scheme: 'http' | 'https'): string {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/** TLS settings of a role: its own key and certificate (serve HTTPS), and a CA its peers are verified against. */
+export interface TlsArgs {
+  tls?: { key: Buffer; cert: Buffer };
+  tlsCa?: Buffer;
 }
 
 function announce(role: string, url: string, log: Logger): void {
@@ -53,7 +60,7 @@ function onShutdown(log: Logger, fn: () => Promise<void>): void {
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 
-export interface ExecutorArgs {
+export interface ExecutorArgs extends TlsArgs {
   listen: string;
   deviceId: string;
   dataDir: string;
@@ -76,13 +83,14 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
   const log = createLogger('executor');
   let executor: Executor | null = null;
   // The server is up before registering, so the scheduler can call back at once.
-  const { url, app } = await bindThen(parseListen(a.listen), async (u) => {
+  setTrustedCa(a.tlsCa);
+  const { url, app } = await bindThen(parseListen(a.listen), a.tls ? 'https' : 'http', async (u) => {
     executor = new Executor({
       deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
       trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
     });
-    return createExecutorServer(executor, { token: a.token, log });
+    return createExecutorServer(executor, { token: a.token, log, tls: a.tls });
   });
   log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
   announce('executor', url, log);
@@ -97,7 +105,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
  * Finds the port first (when 0 is asked) so the URL can be put into the node before its routes
  * exist, then listens for real on it.
  */
-async function bindThen(l: Listen, build: (url: string) => Promise<FastifyInstance>): Promise<{ url: string; app: FastifyInstance }> {
+async function bindThen(l: Listen, scheme: 'http' | 'https', build: (url: string) => Promise<FastifyInstance>): Promise<{ url: string; app: FastifyInstance }> {
   let port = l.port;
   if (port === 0) {
     const net = await import('node:net');
@@ -112,13 +120,13 @@ async function bindThen(l: Listen, build: (url: string) => Promise<FastifyInstan
     });
   }
   const h = l.host === '0.0.0.0' || l.host === '::' ? os.hostname() : l.host;
-  const url = `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const url = `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
   const app = await build(url);
   await app.listen({ host: l.host, port });
-  return { url: urlOf(app, l.host), app };
+  return { url: urlOf(app, l.host, scheme), app };
 }
 
-export interface SchedulerArgs {
+export interface SchedulerArgs extends TlsArgs {
   listen: string;
   dataDir: string;
   token?: string;
@@ -135,12 +143,13 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const log = createLogger('scheduler');
   const l = parseListen(a.listen);
   let scheduler: Scheduler | null = null;
-  const { url, app } = await bindThen(l, async (u) => {
+  setTrustedCa(a.tlsCa);
+  const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
     scheduler = new Scheduler({
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode,
     });
-    return createSchedulerServer(scheduler, { token: a.token, log });
+    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls });
   });
   scheduler!.start();
   announce('scheduler', url, log);

@@ -4,22 +4,9 @@
  * CommandIdx, also on failure, so a caller can match it.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { COMMAND_SCHEMAS, CommandEnvelope, parse, type CommandOf, type CommandType } from '../protocol/index.ts';
+import { COMMAND_SCHEMAS, CommandEnvelope, REPLY_MESSAGE_MAX_BYTES, parse, type CommandContext, type CommandHandlers, type CommandReplyBody, type CommandType } from '../protocol/index.ts';
 import { CommandDedup } from './dedup.ts';
-import { failure } from './http-server.ts';
-
-/** What a handler learns about the caller. */
-export interface CommandContext {
-  /** Stable identity of the sender used for de-duplication. */
-  sender: string;
-}
-
-/** A reply body; the route adds CommandType/CommandIdx. */
-export type CommandReplyBody = { StatusCode: '0' | '1'; Message?: string } & Record<string, unknown>;
-
-export type CommandHandlers = {
-  [K in CommandType]?: (cmd: CommandOf<K>, ctx: CommandContext) => Promise<CommandReplyBody>;
-};
+import { failure, truncateBytes } from './http-server.ts';
 
 /** Sender identity: the `X-Sender-ID` header our nodes send, else address + envelope DeviceID. */
 export function senderOf(req: FastifyRequest, deviceId?: string): string {
@@ -50,17 +37,20 @@ export function registerCommandRoute(app: FastifyInstance, handlers: CommandHand
     }
     const extras = failureExtras[type] ?? {};
     const full = parse(COMMAND_SCHEMAS[type], body);
-    if (!full.ok) return reply.code(400).send(failure(full.message, { ...echo, ...extras }));
+    if (!full.ok) return reply.code(400).send(failure(full.message, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]));
 
     const sender = senderOf(req, env.value.DeviceID);
     const key = env.value.CommandIdx === undefined ? null : `${sender}#${type}#${env.value.CommandIdx}`;
     const out = await dedup.run(key, async () => {
       try {
         const r = await handler(full.value, { sender });
+        // A handler's refusal can name long lists (installed packages, every failed item); the
+        // reply table bounds Message (table 21: 512 bytes), so it is cut here, once for all.
+        if (r.Message !== undefined) r.Message = truncateBytes(r.Message, REPLY_MESSAGE_MAX_BYTES[type]);
         return { code: 200, body: { ...extras, ...r, ...echo } };
       } catch (err) {
         req.log.error({ err, CommandType: type }, 'command handler failed');
-        return { code: 500, body: failure(`${type} failed: ${(err as Error).message}`, { ...echo, ...extras }) };
+        return { code: 500, body: failure(`${type} failed: ${(err as Error).message}`, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]) };
       }
     });
     return reply.code(out.code).send(out.body);

@@ -6,8 +6,8 @@ import type { Logger } from '../log.ts';
 import { createBaseServer, failure } from './http-server.ts';
 import { registerCommandRoute } from './command-route.ts';
 
-export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger }): FastifyInstance {
-  const app = createBaseServer({ logger: opts.log, token: opts.token, publicRoutes: ['GET /System/Time', 'HEAD /System/Time'] });
+export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer } }): FastifyInstance {
+  const app = createBaseServer({ logger: opts.log, token: opts.token, tls: opts.tls, publicRoutes: ['GET /System/Time', 'HEAD /System/Time'] });
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   app.get('/System/Time', async () => {
     const now = e.clock.now();

@@ -17,11 +17,25 @@ export interface BaseServerOptions {
   publicRoutes?: string[];
   /** Largest accepted body; task_result bodies carry images, so commands need room. */
   bodyLimit?: number;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
-/** `{ StatusCode: "1", Message }`, the failure body of every route. */
-export function failure(message: string, extra: Record<string, unknown> = {}) {
-  return { ...extra, StatusCode: '1' as const, Message: truncateBytes(message, 512) };
+/**
+ * `{ StatusCode: "1", Message }`, the failure body of every route. Message is cut to the reply
+ * table's limit: 512 bytes (table 21) unless the route's table says less (table 18: 128).
+ */
+export function failure(message: string, extra: Record<string, unknown> = {}, maxBytes = 512) {
+  return { ...extra, StatusCode: '1' as const, Message: truncateBytes(message, maxBytes) };
+}
+
+/**
+ * The Message limit a route declared (`config: { messageMaxBytes }`), so failures answered outside
+ * the handler (bad JSON, auth) keep to the same table.
+ */
+function routeMessageMax(req: FastifyRequest): number {
+  const c = req.routeOptions?.config as { messageMaxBytes?: unknown } | undefined;
+  return typeof c?.messageMaxBytes === 'number' ? c.messageMaxBytes : 512;
 }
 
 /** Cuts a message to `max` UTF-8 bytes on a character boundary (Message fields are ≤512 bytes). */
@@ -50,6 +64,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     // Requests that hang half-sent must not hold sockets forever.
     requestTimeout: 120_000,
     routerOptions: { ignoreTrailingSlash: true },
+    ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
   };
   const app = Fastify(fopts) as unknown as FastifyInstance;
 
@@ -66,7 +81,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (m && (sameSecret(m[1], opts.token) || opts.acceptToken?.(m[1]))) return;
     reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
-    return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required'));
+    return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
@@ -74,7 +89,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     if (status >= 500) req.log.error({ err }, 'request failed');
     const msg = status === 500 ? `internal error: ${err.message}` : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
       ? `body: malformed JSON (${err.message})` : `${err.message}`;
-    void reply.code(status).send(failure(msg));
+    void reply.code(status).send(failure(msg, {}, routeMessageMax(req)));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(failure(`no route ${req.method} ${req.url.split('?')[0]}`));
@@ -83,6 +98,6 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
 }
 
 /** Sends a 400 with the validation message, echoing fields when given. */
-export function badRequest(reply: FastifyReply, message: string, extra: Record<string, unknown> = {}) {
-  return reply.code(400).send(failure(message, extra));
+export function badRequest(reply: FastifyReply, message: string, extra: Record<string, unknown> = {}, maxBytes = 512) {
+  return reply.code(400).send(failure(message, extra, maxBytes));
 }

@@ -5,21 +5,22 @@
 import type { FastifyInstance } from 'fastify';
 import os from 'node:os';
 import {
-  AvailableResource, CommandType, DevTaskStatus, KeepaliveRequest, RegisterRequest, TaskBasicInfo, TotalResource, UnRegisterRequest,
-  formatRetinaDateTime, parse, type AlgResource,
+  AvailableResource, CommandType, DevTaskStatus, KeepaliveRequest, RegisterRequest, TaskBasicInfo, TaskRequestReply, TotalResource, UnRegisterRequest,
+  formatRetinaDateTime, messageMaxBytes, parse, type AlgResource,
 } from '../protocol/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Logger } from '../log.ts';
 import { createBaseServer, badRequest, failure, truncateBytes } from './http-server.ts';
-import { DigestVerifier } from './digest.ts';
+import { DigestVerifier } from '../net/digest.ts';
 import { registerCommandRoute } from './command-route.ts';
 
 const PAGE_MAX = 500;
 
-export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger }): FastifyInstance {
+export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer } }): FastifyInstance {
   const app = createBaseServer({
     logger: opts.log,
     token: opts.token,
+    tls: opts.tls,
     acceptToken: (t) => s.acceptsSessionToken(t),
     publicRoutes: ['GET /System/Time', 'HEAD /System/Time', 'POST /System/Register'],
   });
@@ -31,21 +32,23 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return { StatusCode: '0', SystemTimeObject: { LocalTime: formatRetinaDateTime(now), TimeZone: tz, UnixMs: now } };
   });
 
-  // Register authenticates with Digest (password = node token), GA/T 1400 style.
-  app.post('/System/Register', async (req, reply) => {
-    if (digest) {
-      const user = digest.verify(req.headers.authorization, 'POST');
-      if (!user) {
-        reply.code(401).header('WWW-Authenticate', digest.challenges());
-        return failure('Authorization: Digest authentication required (username = DeviceID, password = node token)');
-      }
-      const p = parse(RegisterRequest, req.body);
-      if (!p.ok) return badRequest(reply, p.message);
-      if (user !== p.value.RegisterObject.DeviceID) return reply.code(401).send(failure('Authorization: Digest username must equal RegisterObject.DeviceID'));
-      return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
-    }
+  // Register authenticates with Digest (password = node token), GA/T 1400 style. The check runs
+  // before the body is parsed: Digest clients (curl --digest, cameras) probe with an empty body
+  // and expect the 401 challenge, not a 400 about the body.
+  const digestUser = new WeakMap<object, string>();
+  app.post('/System/Register', {
+    onRequest: async (req, reply) => {
+      if (!digest) return;
+      const r = digest.check(req.headers.authorization, 'POST', req.url);
+      if ('user' in r) { digestUser.set(req, r.user); return; }
+      reply.code(401).header('WWW-Authenticate', digest.challenges(r.fail === 'stale'));
+      return reply.send(failure('Authorization: Digest authentication required (SHA-256, qop=auth; username = DeviceID, password = node token)'));
+    },
+  }, async (req, reply) => {
     const p = parse(RegisterRequest, req.body);
     if (!p.ok) return badRequest(reply, p.message);
+    // The body is bound to the authenticated identity: a device registers only itself.
+    if (digest && digestUser.get(req) !== p.value.RegisterObject.DeviceID) return reply.code(401).send(failure('Authorization: Digest username must equal RegisterObject.DeviceID'));
     return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
   });
 
@@ -77,11 +80,13 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return { StatusCode: '0' };
   });
 
-  app.post('/System/TaskRequest', async (req, reply) => {
+  // Table 18: this reply's Message holds at most 128 bytes, failures included.
+  const taskRequestMax = messageMaxBytes(TaskRequestReply);
+  app.post('/System/TaskRequest', { config: { messageMaxBytes: taskRequestMax } }, async (req, reply) => {
     const p = parse(TaskBasicInfo, req.body);
-    if (!p.ok) return badRequest(reply, p.message);
+    if (!p.ok) return badRequest(reply, p.message, {}, taskRequestMax);
     const out = await s.submit(p.value);
-    if (!out.ok) return reply.code(422).send(failure(out.message));
+    if (!out.ok) return reply.code(422).send(failure(out.message, {}, taskRequestMax));
     return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted' };
   });
 

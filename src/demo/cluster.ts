@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoleProcess } from '../child-role.ts';
-import { RetinaClient } from '../api/client.ts';
+import { RetinaClient } from '../net/client.ts';
 import type { ProcessSet } from './processes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -16,6 +16,7 @@ import { frameViews, motionEvents, placements, taskSummaries, textsSeen, type De
 import { renderPage } from './page.ts';
 import { DEVICE_TYPE_NAME } from './format.ts';
 import { reportLines } from './report.ts';
+import { imageInfoPts } from '../protocol/index.ts';
 
 export interface DemoOptions {
   /** A video of the user's instead of the generated clip. */
@@ -150,10 +151,11 @@ function writeFrames(out: string, run: TaskRun | undefined): Array<{ pts: number
   for (const r of run?.results ?? []) {
     const img = r.TaskResultData.ImageResult;
     if (!img?.ImageData) continue;
-    const pts = img.ImageInfo?.Pts ?? frames.length * 1000;
+    const pts = imageInfoPts(img.ImageInfo) ?? frames.length * 1000;
+    const dim = (k: 'Width' | 'Height', def: number) => { const v = img.ImageInfo?.[k]; return typeof v === 'number' ? v : def; };
     const file = `frames/pts-${String(pts).padStart(6, '0')}.jpg`;
     writeFileSync(path.join(out, file), Buffer.from(img.ImageData, 'base64'));
-    frames.push({ pts, file, width: img.ImageInfo?.Width ?? CLIP.width, height: img.ImageInfo?.Height ?? CLIP.height });
+    frames.push({ pts, file, width: dim('Width', CLIP.width), height: dim('Height', CLIP.height) });
   }
   return frames;
 }

@@ -3,7 +3,7 @@
  * TaskResult read — only the standard's HTTP interfaces, so the demo works on any decode backend.
  */
 import { pathToFileURL } from 'node:url';
-import type { RetinaClient } from '../api/client.ts';
+import type { RetinaClient } from '../net/client.ts';
 import { ExecutionStatus, type TaskInfo, type TaskResultBody } from '../protocol/index.ts';
 
 export type DemoTaskKey = 'frames' | 'text' | 'motion';

@@ -1,7 +1,7 @@
 /** Downloads an algorithm package named by AlgFileURL: http(s) (with the node's token) or file://, size-limited, with a timeout. */
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { RetinaClient } from '../api/client.ts';
+import type { RetinaClient } from '../net/client.ts';
 import { request } from 'undici';
 
 export const MAX_PACKAGE_BYTES = 512 << 20;

@@ -4,8 +4,7 @@
  */
 import { Arr, Int32, JsonObject, Obj, Opt, StrLt, StrMax, Type, type Static } from '../protocol/index.ts';
 
-/** The host ABI this runtime speaks (plugins-sdk/include/retinad_plugin.h). */
-export const HOST_ABI_VERSION = 1;
+export { HOST_ABI_VERSION } from './abi.ts';
 
 const Sha256 = () => Type.String({ pattern: '^[0-9a-f]{64}$' });
 const RelPath = () => Type.String({ minLength: 1, maxLength: 200, pattern: '^files/[A-Za-z0-9._/-]+$' });

@@ -7,11 +7,16 @@ import { Piscina } from 'piscina';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import type { LoadedPlugin } from './registry.ts';
+import { ExceptionCode } from '../protocol/index.ts';
+import type { LoadedPlugin } from './loaded-plugin.ts';
+import type { ProviderUse, WorkerReply, WorkerTask } from './worker-task.ts';
+
+/** The worker file: TypeScript where this file runs as TypeScript (src/ under tsx), compiled JavaScript in dist/. */
+const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./sandbox-worker.ts', import.meta.url) : new URL('./sandbox-worker.js', import.meta.url);
 
 /** A failed plugin call: the frame is reported with ExceptionCode 50 and the task goes on. */
 export class PluginCallError extends Error {
-  readonly exceptionCode = 50;
+  readonly exceptionCode = ExceptionCode.RunError;
   constructor(readonly reason: 'deadline' | 'trap' | 'output' | 'abi' | 'error', message: string) {
     super(message);
     this.name = 'PluginCallError';
@@ -42,9 +47,8 @@ function classify(m: LoadedPlugin['manifest'], e: Error): PluginCallError {
 
 export interface CallResult {
   output: unknown;
-  /** Which execution provider ran each model, and the ones that failed before it. */
   /** Per model: the execution provider used, the ones that failed first, and whether this call created the worker's session. */
-  providers: Array<{ model: string; provider: string; fallbacks: string[]; sessionCreated?: boolean }>;
+  providers: ProviderUse[];
   queueMs: number;
   inferMs: number;
   postMs: number;
@@ -75,7 +79,7 @@ export class PluginPool {
     this.workers = Math.max(1, Math.min(o.workers ?? cores, Math.floor(cores / this.intraOpThreads)));
     this.eps = o.executionProviders ?? [];
     this.piscina = new Piscina({
-      filename: fileURLToPath(new URL('./sandbox-worker.mjs', import.meta.url)),
+      filename: fileURLToPath(WORKER_URL),
       minThreads: 1,
       maxThreads: this.workers,
       idleTimeout: 30_000,
@@ -112,7 +116,7 @@ export class PluginPool {
     const m = p.manifest;
     const stage = c.stage ?? 'frame';
     const inp = stage === 'crop' && m.cropStage ? m.cropStage.input : m.input;
-    const task = {
+    const task: WorkerTask = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
       exportName: stage === 'crop' && m.cropStage ? m.cropStage.export : 'rd_process',
@@ -120,6 +124,8 @@ export class PluginPool {
       input: c.input, previous: batch ? undefined : c.previous,
       ...(batch ? { inputs: items.map((x) => x.input), ptsList: items.map((x) => x.ptsMs), argsList: items.map((x) => x.args) } : {}),
       inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],
+      // The model gets the tensor as preprocessing wrote it: uint8 stays uint8.
+      dtype: inp.dtype ?? 'float32',
       models: p.models.filter((x) => x.stage === stage).map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
     };
     // The deadline runs from the moment a worker starts the call (it says so on a port), not
@@ -131,7 +137,7 @@ export class PluginPool {
     let overran = false;
     port1.once('message', () => { timer = setTimeout(() => { overran = true; controller.abort(); }, deadline); });
     const queueLimit = setTimeout(() => controller.abort(), 120_000);
-    let r: { output?: string; outputs?: Array<{ ok: boolean; text?: string; error?: string }>; inferMs: number; postMs: number; totalMs: number; providers: CallResult['providers'] };
+    let r: WorkerReply;
     try {
       // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
       // a SharedArrayBuffer is shared as it is.

@@ -9,27 +9,19 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
+import { AlgStatus, compareVersions, formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
 import { verifyPackage, PackageError } from './package-file.ts';
 import { inspectWasm } from './wasm-inspect.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { TrustStore } from './keys.ts';
 import type { CallInput, CallResult } from './pool.ts';
+import type { LoadedPlugin } from './loaded-plugin.ts';
+
+export type { LoadedPlugin } from './loaded-plugin.ts';
 
 /** What the registry needs of the pool: one call (for the trial run). */
 export interface PluginCaller {
   call(p: LoadedPlugin, c: CallInput): Promise<CallResult>;
-}
-import { compareVersions } from '../scheduler/placement.ts';
-
-export interface LoadedPlugin {
-  manifest: PluginManifest;
-  dir: string;
-  wasmPath: string;
-  memoryInitialPages: number;
-  /** The cap the host gives the memory: the manifest's, or the module's own if lower. */
-  memoryMaximumPages: number;
-  models: Array<{ ModelID: number; ModelVersion: string; path: string; inputName: string; outputNames: string[]; stage: 'frame' | 'crop' }>;
 }
 
 interface StateEntry {
@@ -183,7 +175,7 @@ export class PluginRegistry {
     return this.state.map((e) => {
       const info: AlgInfo = {
         AlgID: e.AlgID, AlgType: e.AlgType, AlgVersion: e.AlgVersion,
-        AlgStatus: e.status === 'invalid' ? 2 : inUse(e.AlgID, e.AlgVersion) ? 0 : 1,
+        AlgStatus: e.status === 'invalid' ? AlgStatus.Invalid : inUse(e.AlgID, e.AlgVersion) ? AlgStatus.InUse : AlgStatus.Unused,
         AlgDownloadTime: formatRetinaDateTime(e.installedAt),
         AlgFileName: `${e.AlgType}-${e.AlgVersion}.rpk`.slice(0, 63),
       };

@@ -15,7 +15,7 @@ export type ModelInfo = Static<typeof ModelInfo>;
 /** Table 14 AlgInfoList entry. AlgStatus: 0 in use, 1 unused, 2 invalid, ≥3 extensions. */
 export const AlgInfo = Obj({
   AlgID: Int32(),
-  AlgType: StrLt(128, { minLength: 1 }),
+  AlgType: StrLt(128),
   AlgVersion: StrLt(20, { minLength: 1 }),
   AlgFileName: Opt(StrLt(64)),
   AlgStatus: Int32({ minimum: 0 }),

@@ -1,6 +1,6 @@
 /**
  * The standard's enumerations, each defined once. Where a table says "支持扩展" (extensible),
- * the known values are listed and the schema also admits the vendor range noted beside it.
+ * the known values are listed and the schema also admits the other values the text allows.
  */
 
 /** StatusCode of every reply: "0" success, "1" failure. */
@@ -12,7 +12,7 @@ export const ExecutionStatus = { Done: 0, Running: 1, Paused: 2, Queued: 3, Erro
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 export const EXECUTION_STATUS_VALUES = [0, 1, 2, 3, 4] as const;
 
-/** Table 31 ExceptionCode; extensions are accepted from 100 upwards ("支持扩展其他情况"). */
+/** Table 31 ExceptionCode. "支持扩展其他情况" names no range for other codes, so any int is accepted. */
 export const ExceptionCode = {
   EnvUnsupported: 10,
   ShortOfResources: 20,
@@ -23,7 +23,6 @@ export const ExceptionCode = {
 } as const;
 export type ExceptionCode = (typeof ExceptionCode)[keyof typeof ExceptionCode];
 export const EXCEPTION_CODE_VALUES = [10, 20, 30, 40, 50, 60] as const;
-export const EXCEPTION_CODE_EXTENSION_MIN = 100;
 
 /** Table 23 Control. */
 export const Control = { Start: 0, Stop: 1, Pause: 2, Resume: 3, UpdateArgs: 4 } as const;

@@ -4,12 +4,13 @@
  * full schema of that command type.
  */
 import { DeviceID, Int32, Obj, Opt, StrLt, JsonObject, type Static, type TSchema } from './fields.ts';
-import { AvailableResQuery, TotalResQuery } from './resource.ts';
-import { AlgorithmResQuery } from './algorithm.ts';
-import { TaskDispatch } from './task-dispatch.ts';
-import { TaskOpsControl } from './task-control.ts';
-import { TaskResult } from './task-result.ts';
-import { TaskStatusQuery } from './task-status.ts';
+import { AvailableResQuery, AvailableResQueryReply, TotalResQuery, TotalResQueryReply } from './resource.ts';
+import { AlgorithmResQuery, AlgorithmResQueryReply } from './algorithm.ts';
+import { TaskDispatch, TaskDispatchReply } from './task-dispatch.ts';
+import { TaskOpsControl, TaskOpsControlReply } from './task-control.ts';
+import { TaskResult, TaskResultReply } from './task-result.ts';
+import { TaskStatusQuery, TaskStatusQueryReply } from './task-status.ts';
+import { messageMaxBytes } from './common.ts';
 import type { CommandType } from './codes.ts';
 
 /** `{ CommandType, CommandIdx, DeviceID, MessageBody }`. */
@@ -34,3 +35,19 @@ export const COMMAND_SCHEMAS = {
 
 /** The validated command for a given type. */
 export type CommandOf<K extends CommandType> = Static<(typeof COMMAND_SCHEMAS)[K]>;
+
+/** Command type → schema of its reply (tables 3, 6, 13, 21, 24, 27, 29). */
+export const COMMAND_REPLY_SCHEMAS = {
+  total_res_query: TotalResQueryReply,
+  available_res_query: AvailableResQueryReply,
+  algorithm_res_query: AlgorithmResQueryReply,
+  task_dispatch: TaskDispatchReply,
+  task_ops_control: TaskOpsControlReply,
+  task_result: TaskResultReply,
+  task_status_query: TaskStatusQueryReply,
+} as const satisfies Record<CommandType, TSchema>;
+
+/** How many UTF-8 bytes a reply's Message may hold, per command type (table 21: 512). */
+export const REPLY_MESSAGE_MAX_BYTES = Object.fromEntries(
+  Object.entries(COMMAND_REPLY_SCHEMAS).map(([k, v]) => [k, messageMaxBytes(v)]),
+) as Record<CommandType, number>;

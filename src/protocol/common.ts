@@ -1,5 +1,5 @@
 /** Schema pieces several clauses share: command headers, StatusCode, device query lists. */
-import { Arr, DeviceID, Int32, IntEnum, Obj, Opt, StrEnum, StrLt, StrMax, Type, JsonObject, Longitude, Latitude } from './fields.ts';
+import { Arr, DeviceID, Int32, IntEnum, Obj, Opt, StrEnum, StrLt, StrMax, Type, JsonObject, Longitude, Latitude, type TSchema } from './fields.ts';
 import { HIERARCHICAL_QUERY_VALUES, EXECUTION_STATUS_VALUES } from './codes.ts';
 
 /** StatusCode, "string 1字节": "0" or "1". */
@@ -17,9 +17,14 @@ export const ReplyMessage = (max = 512) => StrMax(max);
 /** ExecutionStatus (table 31). */
 export const ExecutionStatusField = () => IntEnum(EXECUTION_STATUS_VALUES);
 
-/** ExceptionCode (table 31): the six known codes, or a vendor extension ≥ 100. */
-export const ExceptionCodeField = () =>
-  Type.Unsafe<number>({ type: 'integer', format: 'exception-code' });
+/**
+ * ExceptionCode (table 31, "int 4字节"): the six codes of codes.ts, and "支持扩展其他情况" — other
+ * codes may be added, with no range given — so any int is accepted from a peer.
+ */
+export const ExceptionCodeField = () => Int32();
+
+/** ExceptionDesc (table 31, A.2): "小于等于512字节". Producers cut to it with `cutUtf8`. */
+export const EXCEPTION_DESC_MAX_BYTES = 512;
 
 /** One entry of a DeviceList query filter (tables 2, 5, 12, 28). */
 export const DeviceQuery = Obj({
@@ -44,3 +49,9 @@ export const ResourceQueryBody = Obj({
 export const BasicReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()) });
 
 export { StrLt };
+
+/** The byte limit of a reply schema's Message member (512 where the reply has no such member). */
+export function messageMaxBytes(schema: TSchema): number {
+  const m = (schema as { properties?: Record<string, { maxBytes?: unknown }> }).properties?.Message?.maxBytes;
+  return typeof m === 'number' ? m : 512;
+}

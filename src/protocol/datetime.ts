@@ -3,7 +3,9 @@
  * of a second). Parsing checks the calendar, not just the shape.
  */
 
-const RE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{2}))?$/;
+// The standard writes the format with hundredths ("hh:mm:ss.ss"); a datetime without them is not
+// in that format, so it is refused rather than guessed at.
+const RE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{2})$/;
 
 function daysIn(year: number, month: number): number {
   return [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
@@ -31,7 +33,7 @@ export function parseRetinaDateTime(s: string, offsetMinutes?: number): number {
   if (!isRetinaDateTime(s)) return NaN;
   const m = RE.exec(s)!;
   const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
-  const cs = m[7] ? Number(m[7]) : 0;
+  const cs = Number(m[7]);
   const utc = Date.UTC(y, mo - 1, d, h, mi, se, cs * 10);
   const off = offsetMinutes ?? -new Date(utc).getTimezoneOffset();
   return utc - off * 60_000;

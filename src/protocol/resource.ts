@@ -1,17 +1,20 @@
 /** Clauses 9.2 and 9.3: device resource query and report (tables 2–11). */
-import { Arr, DeviceID, Float, Int32, JsonObject, Long, Obj, Opt, StrEnum, StrLt, StrMax, type Static } from './fields.ts';
+import { Arr, DeviceID, Float, Int32, JsonObject, Long, Obj, Opt, StrEnum, StrLt, StrMax, Type, type Static } from './fields.ts';
 import { CommandIdx, CommandTypeField, ResourceQueryBody, StatusCodeField, ReplyMessage } from './common.ts';
 import { DEVICE_TYPE_VALUES, IS_VALID_VALUES } from './codes.ts';
 
-/** One precision/power pair ("int8" / "32 TOPS"). The table gives no length; 64 bytes is ours. */
-export const PowerEntry = Obj({ Precision: StrMax(64, { minLength: 1 }), ComputingPower: StrMax(64, { minLength: 1 }) });
+/** One precision/power pair ("int8" / "32 TOPS"). The table gives no length, so none is set. */
+export const PowerEntry = Obj({ Precision: Type.String(), ComputingPower: Type.String() });
 
-/** Table 4 VideoProcessResource entry: a format and its decode and/or encode capacity. */
+/**
+ * Table 4 VideoProcessResource entry: a format and its decode and/or encode capacity —
+ * "其解码能力和编码能力应至少填写一项", at least one of the two.
+ */
 export const VideoProcessCapacity = Obj({
-  FormatName: StrLt(10, { minLength: 1 }),
+  FormatName: StrLt(10),
   Decoding: Opt(Obj({ MaxResolution: StrMax(32), MaxPerf: Float({ minimum: 0 }) })),
   Encoding: Opt(Obj({ MaxResolution: StrMax(32), MaxPerf: Float({ minimum: 0 }) })),
-});
+}, { anyRequired: ['Decoding', 'Encoding'] });
 
 /** Table 4 <TotalResource>. */
 export const TotalResource = Obj({
@@ -35,12 +38,12 @@ export const TotalResource = Obj({
 });
 export type TotalResource = Static<typeof TotalResource>;
 
-/** Table 7 VideoProcessResource entry. */
+/** Table 7 VideoProcessResource entry: at least one of the available decode and encode capacities. */
 export const AvailableVideoProcess = Obj({
-  FormatName: StrLt(10, { minLength: 1 }),
+  FormatName: StrLt(10),
   AvailDecodePerf: Opt(Float({ minimum: 0 })),
   AvailEncodePerf: Opt(Float({ minimum: 0 })),
-});
+}, { anyRequired: ['AvailDecodePerf', 'AvailEncodePerf'] });
 
 /** Table 7 <AvailableResource>. */
 export const AvailableResource = Obj({

@@ -34,7 +34,8 @@ export const TaskDispatchInfo = Obj({
   InputInfo: Obj({
     StreamURL: Opt(StrMax(256)),
     AlgArgs: Opt(JsonObject()),
-    TaskFrameRate: Opt(Int32({ minimum: 1 })),
+    // "int 4字节", no range: what rates an executor can honour is its EB2 check, not the schema's.
+    TaskFrameRate: Opt(Int32()),
   }),
   DstDeviceList: Arr(Obj({ DeviceID: Opt(DeviceID()), OutputURL: Opt(StrMax(256)) })),
 });

@@ -1,6 +1,6 @@
 /** Annex A: the TaskInfo and SubtaskInfo records the scheduler keeps (tables A.1, A.2). */
 import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrLt, StrMax, TaskIDField, type Static } from './fields.ts';
-import { ExceptionCodeField, ExecutionStatusField } from './common.ts';
+import { EXCEPTION_DESC_MAX_BYTES, ExceptionCodeField, ExecutionStatusField } from './common.ts';
 import { TaskDispatchInfo } from './task-dispatch.ts';
 
 /** Table A.2 <SubtaskInfo>. */
@@ -13,7 +13,7 @@ export const SubtaskInfo = Obj({
     ExecutionStatus: ExecutionStatusField(),
     Progress: Opt(Int32({ minimum: 0, maximum: 100 })),
     ExceptionCode: Opt(ExceptionCodeField()),
-    ExceptionDesc: Opt(StrMax(512)),
+    ExceptionDesc: Opt(StrMax(EXCEPTION_DESC_MAX_BYTES)),
   }),
 });
 export type SubtaskInfo = Static<typeof SubtaskInfo>;
@@ -21,7 +21,7 @@ export type SubtaskInfo = Static<typeof SubtaskInfo>;
 /** Table A.1 <TaskInfo>. */
 export const TaskInfo = Obj({
   TaskID: TaskIDField(),
-  TaskName: StrMax(128, { minLength: 1 }),
+  TaskName: StrMax(128),
   Desc: Opt(StrMax(512)),
   TaskType: Opt(Int32()),
   Priority: Opt(Int32({ minimum: 1, maximum: 10 })),

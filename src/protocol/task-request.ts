@@ -7,7 +7,7 @@ import { DEVICE_TYPE_VALUES } from './codes.ts';
 /** Table 17 <TaskBasicInfo>: the body of `POST /System/TaskRequest/`. */
 export const TaskBasicInfo = Obj({
   TaskType: Opt(Int32()),
-  TaskName: StrMax(128, { minLength: 1 }),
+  TaskName: StrMax(128),
   Desc: Opt(StrMax(512)),
   Priority: Opt(Int32({ minimum: 1, maximum: 10 })),
   InitiationInfo: Obj({

@@ -3,23 +3,33 @@ import { Arr, Base64, DateTime, DeviceID, Int32, JsonObject, Latitude, Long, Lon
 import { CommandIdx, CommandTypeField, ReplyMessage, StatusCodeField } from './common.ts';
 
 /**
- * ImageInfo follows T/AI 116.1 9.2.6.1, whose text is not public; these are the members this
- * project fills. Other members are accepted and passed on unchanged.
+ * ImageInfo follows T/AI 116.1 9.2.6.1, whose text is not public, and PROTOCOL.md names none of
+ * its members: on the wire it is a free JSON object, so a peer's ImageInfo is never refused for
+ * members we do not know.
  */
-export const ImageInfo = Obj({
-  Width: Opt(Int32({ minimum: 0 })),
-  Height: Opt(Int32({ minimum: 0 })),
-  Format: Opt(StrMax(16)),
+export const ImageInfo = JsonObject();
+
+/** The ImageInfo members this project's executors fill (a peer's ImageInfo may hold others). */
+export interface FilledImageInfo {
+  Width?: number;
+  Height?: number;
+  Format?: string;
   /** Presentation time of the frame in the source, milliseconds. */
-  Pts: Opt(Long()),
-  SourceURL: Opt(StrMax(256)),
-});
+  Pts?: number;
+  SourceURL?: string;
+}
+
+/** The ImageInfo.Pts (ms) of a result, when it carries a numeric one. */
+export function imageInfoPts(info: Record<string, unknown> | undefined): number | undefined {
+  const pts = info?.Pts;
+  return typeof pts === 'number' && Number.isFinite(pts) ? pts : undefined;
+}
 
 /** Table 26 TaskResultData. */
 export const TaskResultData = Obj({
   ImageResult: Opt(Obj({ ImageData: Opt(Base64()), ImageInfo: Opt(ImageInfo), ImageFeatureInfo: Opt(JsonObject()) })),
   VideoResult: Opt(Obj({ VideoSliceData: Opt(Base64()), VideoSliceInfo: Opt(JsonObject()), VideoFeatureInfo: Opt(JsonObject()) })),
-  AnalysisResult: Opt(Arr(Obj({ FeatureInfo: Opt(JsonObject()), Type: Opt(Int32({ minimum: 0 })), ResultData: Opt(JsonObject()) }))),
+  AnalysisResult: Opt(Arr(Obj({ FeatureInfo: Opt(JsonObject()), Type: Opt(Int32()), ResultData: Opt(JsonObject()) }))),
 });
 export type TaskResultData = Static<typeof TaskResultData>;
 

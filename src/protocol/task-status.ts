@@ -1,6 +1,6 @@
 /** Clauses 9.9 and 9.10: task status query and report (tables 28–33). */
 import { Arr, DeviceID, Int32, JsonObject, Obj, Opt, StrEnum, StrMax, TaskIDField, type Static } from './fields.ts';
-import { CommandIdx, CommandTypeField, ExceptionCodeField, ExecutionStatusField, ReplyMessage, StatusCodeField } from './common.ts';
+import { CommandIdx, CommandTypeField, EXCEPTION_DESC_MAX_BYTES, ExceptionCodeField, ExecutionStatusField, ReplyMessage, StatusCodeField } from './common.ts';
 import { HIERARCHICAL_QUERY_VALUES } from './codes.ts';
 
 /** Table 31 <TaskStatus>. */
@@ -13,12 +13,15 @@ export const TaskStatus = Obj({
   Progress: Opt(Int32({ minimum: 0, maximum: 100 })),
   ResourcesOccupied: Opt(JsonObject()),
   ExceptionCode: Opt(ExceptionCodeField()),
-  ExceptionDesc: Opt(StrMax(512)),
+  ExceptionDesc: Opt(StrMax(EXCEPTION_DESC_MAX_BYTES)),
 });
 export type TaskStatus = Static<typeof TaskStatus>;
 
-/** Table 30 <DevTaskStatus>. The table leaves TaskStatusList's 选择状态 blank; it is required here. */
-export const DevTaskStatus = Obj({ DeviceID: DeviceID(), TaskStatusList: Arr(TaskStatus) });
+/**
+ * Table 30 <DevTaskStatus>. The table leaves TaskStatusList's 选择状态 blank, so a peer may leave
+ * it out (read as no tasks); our nodes always send it.
+ */
+export const DevTaskStatus = Obj({ DeviceID: DeviceID(), TaskStatusList: Opt(Arr(TaskStatus)) });
 export type DevTaskStatus = Static<typeof DevTaskStatus>;
 
 /** Table 28: task_status_query. */

@@ -7,7 +7,6 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { isRetinaDateTime } from './datetime.ts';
 import { isLatitude, isLongitude } from './geo.ts';
-import { EXCEPTION_CODE_EXTENSION_MIN, EXCEPTION_CODE_VALUES } from './codes.ts';
 
 /** One broken rule, as a client should see it. */
 export interface FieldError {
@@ -35,6 +34,20 @@ export function utf8Bytes(s: string): number {
   return n;
 }
 
+/** Cuts `s` to at most `maxBytes` UTF-8 bytes on a code point boundary (for Message, ExceptionDesc). */
+export function cutUtf8(s: string, maxBytes: number): string {
+  if (s.length <= maxBytes / 3 || utf8Bytes(s) <= maxBytes) return s;
+  let out = '';
+  let n = 0;
+  for (const ch of s) {
+    const b = utf8Bytes(ch);
+    if (n + b > maxBytes) break;
+    out += ch;
+    n += b;
+  }
+  return out;
+}
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true, validateFormats: true });
@@ -58,9 +71,20 @@ ajv.addFormat('retina-datetime', { type: 'string', validate: isRetinaDateTime })
 ajv.addFormat('longitude', { type: 'string', validate: isLongitude });
 ajv.addFormat('latitude', { type: 'string', validate: isLatitude });
 ajv.addFormat('base64', { type: 'string', validate: (s: string) => s.length % 4 === 0 && BASE64.test(s) });
-ajv.addFormat('exception-code', {
-  type: 'number',
-  validate: (n: number) => (EXCEPTION_CODE_VALUES as readonly number[]).includes(n) || (n >= EXCEPTION_CODE_EXTENSION_MIN && n <= 2147483647),
+// "At least one of these members" (tables 4 and 7: a video format gives its decode or its encode
+// capacity, or both). A keyword of its own so the refusal names the members, not an anyOf.
+ajv.addKeyword({
+  keyword: 'anyRequired',
+  type: 'object',
+  schemaType: 'array',
+  errors: true,
+  validate: function anyRequired(names: string[], data: Record<string, unknown>): boolean {
+    if (names.some((n) => data[n] !== undefined)) return true;
+    (anyRequired as unknown as { errors: Partial<ErrorObject>[] }).errors = [
+      { keyword: 'anyRequired', message: `must carry at least one of ${names.join(', ')}`, params: { names } },
+    ];
+    return false;
+  },
 });
 ajv.addFormat('uri-ish', { type: 'string', validate: (s: string) => /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s) });
 
@@ -70,7 +94,6 @@ const FORMAT_TEXT: Record<string, string> = {
   latitude: 'a latitude in n10,6 form (e.g. "39.916527", -90..90, 6 decimals)',
   base64: 'base64 (RFC 4648, padded)',
   'uri-ish': 'a URL with a scheme',
-  'exception-code': `one of ${EXCEPTION_CODE_VALUES.join(', ')} or a vendor extension ≥ ${EXCEPTION_CODE_EXTENSION_MIN}`,
 };
 
 function pointerToPath(pointer: string): string[] {

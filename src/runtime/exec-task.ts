@@ -2,7 +2,7 @@
  * One task as the executor holds it (EB6): the dispatch info, its state machine and what it has
  * produced. States follow table 31: queued(3) → running(1) ⇄ paused(2) → done(0) | error(4).
  */
-import { ExecutionStatus, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
+import { EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
 
 const TRANSITIONS: Record<number, readonly number[]> = {
   [ExecutionStatus.Queued]: [ExecutionStatus.Running, ExecutionStatus.Done, ExecutionStatus.Error],
@@ -81,7 +81,7 @@ export class ExecTask {
     if (this.info.TaskName) s.TaskName = this.info.TaskName;
     if (this.info.TaskType !== undefined) s.TaskType = this.info.TaskType;
     if (this.exceptionCode !== undefined) s.ExceptionCode = this.exceptionCode;
-    if (this.exceptionDesc) s.ExceptionDesc = Buffer.from(this.exceptionDesc).length > 512 ? this.exceptionDesc.slice(0, 160) : this.exceptionDesc;
+    if (this.exceptionDesc) s.ExceptionDesc = cutUtf8(this.exceptionDesc, EXCEPTION_DESC_MAX_BYTES);
     return s;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.ts';
+import type { DeliveryOutcome } from '../net/delivery.ts';
 
 /** One queued HTTP call: a command (`POST /System/Command`) or a report (`PATCH …`). */
 export interface OutboxMessage {
@@ -18,7 +19,7 @@ export interface OutboxSender {
    * Delivers one message; `seq` is its durable, never reused sequence number (the CommandIdx of
    * a command). Resolves ok when the peer accepted it (StatusCode "0").
    */
-  (destUrl: string, seq: number, msg: OutboxMessage): Promise<{ ok: boolean; permanent?: boolean; message?: string }>;
+  (destUrl: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome>;
 }
 
 interface Row {
@@ -161,7 +162,7 @@ export class Outbox {
           if (!row) return;
           const wait = row.next_at - Date.now();
           if (wait > 0) { nextDelay = nextDelay < 0 ? wait : Math.min(nextDelay, wait); return; }
-          let res: { ok: boolean; permanent?: boolean; message?: string };
+          let res: DeliveryOutcome;
           const msg = JSON.parse(row.body) as OutboxMessage;
           try {
             res = await this.send(row.dest_url, row.id, msg);

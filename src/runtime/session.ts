@@ -4,7 +4,7 @@
  * `GET /System/Time`, resource reports, and UnRegister on shutdown. A lost scheduler is
  * retried with capped backoff; a scheduler that forgot us (restart) is registered with again.
  */
-import { joinUrl, type RetinaClient } from '../api/client.ts';
+import { joinUrl, type RetinaClient } from '../net/client.ts';
 import { parse, RegisterReply, SystemTimeReply, type DeviceType } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { CorrectedClock } from './clock.ts';

@@ -4,11 +4,8 @@
  * (or one of its subtasks). Controls fan out to the executors running the subtasks; status
  * answers come from what the executors reported.
  */
-import {
-  CommandType, Control, ExecutionStatus, TaskOpsControlReply, parse,
-  type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery,
-} from '../protocol/index.ts';
-import type { RetinaClient } from '../api/client.ts';
+import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
 
@@ -71,13 +68,10 @@ async function controlSubtask(ctx: ControlContext, s: SubtaskRow, op: OpsControl
     return `its executor ${s.device_id} is not reachable`;
   }
   try {
-    const reply = await ctx.client.command(dev.command_url, {
-      CommandType: CommandType.TaskOpsControl, CommandIdx: ctx.client.commandIdx(), DeviceID: dev.device_id,
+    await ctx.client.sendCommand(dev.command_url, {
+      CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
       MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: op.Control, ...(op.AlgArgs ? { AlgArgs: op.AlgArgs } : {}) }] },
-    });
-    const p = parse(TaskOpsControlReply, reply);
-    if (!p.ok) return `${dev.device_id} answered badly: ${p.message}`;
-    if (p.value.StatusCode !== '0') return `${dev.device_id}: ${p.value.Message ?? 'refused'}`;
+    }, TaskOpsControlReply);
     ctx.log.info({ subtask: s.subtask_id, device: dev.device_id, control: op.Control }, 'task_ops_control forwarded');
     return null;
   } catch (err) {
@@ -91,7 +85,7 @@ function subtaskStatus(s: SubtaskRow): TaskStatus {
   if (info.TaskName) st.TaskName = info.TaskName.slice(0, 128);
   if (info.TaskType !== undefined) st.TaskType = info.TaskType;
   if (s.exception_code !== null) st.ExceptionCode = s.exception_code as TaskStatus['ExceptionCode'];
-  if (s.exception_desc) st.ExceptionDesc = s.exception_desc.slice(0, 500);
+  if (s.exception_desc) st.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);
   return st;
 }
 
@@ -102,7 +96,7 @@ function subtaskStatus(s: SubtaskRow): TaskStatus {
  * the subtasks the scheduler placed there. No DeviceList: the scheduler's unfinished tasks.
  */
 export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody']): DevTaskStatus[] {
-  const entries = q.DeviceList?.length ? q.DeviceList : [{ DeviceID: ctx.deviceId, HierarchicalQuery: '0' as const }];
+  const entries = q.DeviceList?.length ? q.DeviceList : [{ DeviceID: ctx.deviceId, HierarchicalQuery: HierarchicalQuery.No }];
   const out: DevTaskStatus[] = [];
   for (const e of entries) {
     const wanted = e.TaskIDList?.length ? new Set(e.TaskIDList) : null;
@@ -115,10 +109,10 @@ export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody
           Progress: subs.length ? Math.round(subs.reduce((a, s) => a + s.progress, 0) / subs.length) : 0 };
         if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
         if (t.exception_code !== null) st.ExceptionCode = t.exception_code as TaskStatus['ExceptionCode'];
-        if (t.exception_desc) st.ExceptionDesc = t.exception_desc.slice(0, 500);
+        if (t.exception_desc) st.ExceptionDesc = cutUtf8(t.exception_desc, EXCEPTION_DESC_MAX_BYTES);
         return st;
       }) });
-      if (e.HierarchicalQuery === '1') {
+      if (e.HierarchicalQuery === HierarchicalQuery.Yes) {
         const byDevice = new Map<string, TaskStatus[]>();
         for (const t of tasks) for (const s of ctx.store.subtasks(t.task_id)) {
           if (s.device_id === '-') continue;
@@ -127,7 +121,7 @@ export function queryStatus(ctx: ControlContext, q: TaskStatusQuery['MessageBody
         for (const [DeviceID, TaskStatusList] of byDevice) out.push({ DeviceID, TaskStatusList });
       }
     } else if (ctx.store.device(e.DeviceID)) {
-      const subs = ctx.store.subtasksOnDevice(e.DeviceID, wanted ? [0, 1, 2, 3, 4] : ACTIVE).filter((s) => !wanted || wanted.has(s.subtask_id) || wanted.has(s.task_id));
+      const subs = ctx.store.subtasksOnDevice(e.DeviceID, wanted ? EXECUTION_STATUS_VALUES : ACTIVE).filter((s) => !wanted || wanted.has(s.subtask_id) || wanted.has(s.task_id));
       out.push({ DeviceID: e.DeviceID, TaskStatusList: subs.map(subtaskStatus) });
     }
   }

@@ -3,7 +3,8 @@
  * Best effort with a few retries: the initiator can always read everything back through
  * `GET /System/TaskInfo` and `GET /System/TaskResult`.
  */
-import { joinUrl, type RetinaClient } from '../api/client.ts';
+import { joinUrl, type RetinaClient } from '../net/client.ts';
+import { deliveryOutcome } from '../net/delivery.ts';
 import type { Logger } from '../log.ts';
 
 interface Job { method: 'POST' | 'PATCH'; path: string; body: Record<string, unknown> }
@@ -32,8 +33,9 @@ export class Notifier {
         let ok = false;
         for (let attempt = 0; attempt < 3 && !ok; attempt++) {
           try {
-            const r = await this.client.send(job.method, joinUrl(url, job.path), job.body);
-            ok = r.status < 500;
+            // A refusal (4xx) will not change on a retry either: only what may pass with time is tried again.
+            const o = deliveryOutcome(await this.client.send(job.method, joinUrl(url, job.path), job.body));
+            ok = o.ok || !!o.permanent;
           } catch (err) {
             if (attempt === 2) this.log.warn({ url, err: (err as Error).message }, 'NotifyURL unreachable; dropping one notification');
             await new Promise((r) => setTimeout(r, 200 * (attempt + 1)).unref());

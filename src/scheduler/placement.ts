@@ -3,7 +3,7 @@
  * cannot run the subtask, scorers rank the rest, the best wins. Each strategy is one function;
  * adding one touches this list only.
  */
-import type { AlgInfo, AlgResource, AvailableResource } from '../protocol/index.ts';
+import { AlgStatus, compareVersions, type AlgInfo, type AlgResource, type AvailableResource } from '../protocol/index.ts';
 import type { DeviceRow } from './store.ts';
 
 /** What a subtask asks of an executor. */
@@ -31,24 +31,9 @@ export type Scorer = (req: PlacementRequest, c: Candidate) => number;
 
 /** Picks the algorithm an executor would run for the request: highest version that matches. */
 export function matchAlgorithm(req: PlacementRequest, algs: AlgInfo[]): AlgInfo | undefined {
-  const usable = algs.filter((a) => a.AlgStatus !== 2 && (req.algId !== undefined ? a.AlgID === req.algId : true) &&
+  const usable = algs.filter((a) => a.AlgStatus !== AlgStatus.Invalid && (req.algId !== undefined ? a.AlgID === req.algId : true) &&
     (req.algType !== undefined ? a.AlgType.toLowerCase() === req.algType.toLowerCase() : true));
   return usable.sort((a, b) => compareVersions(b.AlgVersion, a.AlgVersion))[0];
-}
-
-/** Compares dotted versions numerically where possible ("1.10.0" > "1.9.2"). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/);
-  const pb = b.split(/[.-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? '0';
-    const y = pb[i] ?? '0';
-    const nx = Number(x);
-    const ny = Number(y);
-    const c = Number.isFinite(nx) && Number.isFinite(ny) ? nx - ny : x.localeCompare(y);
-    if (c !== 0) return c;
-  }
-  return 0;
 }
 
 export const FILTERS: Filter[] = [

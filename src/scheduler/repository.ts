@@ -8,7 +8,7 @@ import path from 'node:path';
 import { verifyPackage, PackageError } from '../plugins/package-file.ts';
 import type { TrustStore } from '../plugins/keys.ts';
 import type { PluginManifest } from '../plugins/manifest.ts';
-import { compareVersions } from './placement.ts';
+import { compareVersions } from '../protocol/index.ts';
 
 export interface RepoEntry {
   AlgID: number;

@@ -4,13 +4,8 @@
  * collection. Knows executors only through protocol messages.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  CommandType, CustomInfo, ExceptionCode, ExecutionStatus, TaskType, formatRetinaDateTime, parse,
-  AlgorithmResQueryReply, TaskDispatchReply, TaskStatusQueryReply,
-  type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo,
-  type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource, type OpsControl, type TaskStatusQuery,
-} from '../protocol/index.ts';
-import { RetinaClient } from '../api/client.ts';
+import { AlgStatus, CommandType, CustomInfo, ExceptionCode, ExecutionStatus, HierarchicalQuery, TaskType, formatRetinaDateTime, parse, AlgorithmResQueryReply, Control, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type AvailableResource, type DevTaskStatus, type RegisterRequest, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TotalResource, type OpsControl, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
 import { candidates, rank, type PlacementRequest } from './placement.ts';
@@ -147,13 +142,11 @@ export class Scheduler {
     const d = this.store.device(deviceId);
     if (!d?.command_url) return;
     try {
-      const reply = await this.client.command(d.command_url, { CommandType: CommandType.TaskStatusQuery, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
-        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] } });
-      const p = parse(TaskStatusQueryReply, reply);
-      if (!p.ok || p.value.StatusCode !== '0') throw new Error(p.ok ? p.value.Message ?? 'refused' : p.message);
-      for (const dts of p.value.TaskStatusSet) {
+      const reply = await this.client.sendCommand(d.command_url, { CommandType: CommandType.TaskStatusQuery, DeviceID: deviceId,
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] } }, TaskStatusQueryReply);
+      for (const dts of reply.TaskStatusSet) {
         if (dts.DeviceID !== deviceId) continue;
-        for (const st of dts.TaskStatusList) {
+        for (const st of dts.TaskStatusList ?? []) {
           const sub = this.store.subtask(st.TaskID);
           if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus)) await this.stopStale(deviceId, st.TaskID);
         }
@@ -185,13 +178,16 @@ export class Scheduler {
   async refreshAlgorithms(deviceId: string): Promise<void> {
     const d = this.store.device(deviceId);
     if (!d?.command_url) return;
-    const reply = await this.client.command(d.command_url, {
-      CommandType: CommandType.AlgorithmResQuery, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
-      MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: '0' }] },
-    });
-    const p = parse(AlgorithmResQueryReply, reply);
-    if (!p.ok || p.value.StatusCode !== '0') throw new Error(`algorithm_res_query to ${deviceId}: ${p.ok ? p.value.Message : p.message}`);
-    const mine = p.value.AlgResourceList.find((a) => a.DeviceID === deviceId) ?? { DeviceID: deviceId, AlgInfoList: [] };
+    let reply: AlgorithmResQueryReply;
+    try {
+      reply = await this.client.sendCommand(d.command_url, {
+        CommandType: CommandType.AlgorithmResQuery, DeviceID: deviceId,
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] },
+      }, AlgorithmResQueryReply);
+    } catch (err) {
+      throw new Error(`algorithm_res_query to ${deviceId}: ${(err as Error).message}`);
+    }
+    const mine = reply.AlgResourceList.find((a) => a.DeviceID === deviceId) ?? { DeviceID: deviceId, AlgInfoList: [] };
     this.store.setAlgResource(deviceId, mine);
   }
 
@@ -226,7 +222,12 @@ export class Scheduler {
 
   /** Accepts a TaskRequest when some online executor can serve it; dispatches in the background. */
   async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
-    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo ?? {});
+    // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
+    // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
+    if (basic.InitiationInfo.CustomInfo === undefined) {
+      return { ok: false, message: 'InitiationInfo.CustomInfo: needed here to name the data source (Inputs) and the algorithm (AlgID or AlgType)' };
+    }
+    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo);
     if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
     const custom = ci.value;
     if (custom.Topology) {
@@ -276,7 +277,7 @@ export class Scheduler {
   private repositoryCandidates(req: PlacementRequest) {
     const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
     if (!pub) return [];
-    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: 1 };
+    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
     const withAlg = this.store.devices().map((d) => ({ ...d, alg_resource: JSON.stringify({ DeviceID: d.device_id, AlgInfoList: [alg] }) }));
     return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
   }
@@ -311,8 +312,8 @@ export class Scheduler {
       const dev = this.store.device(s.device_id);
       if (!dev?.command_url) continue;
       try {
-        await this.client.command(dev.command_url, { CommandType: CommandType.TaskOpsControl, CommandIdx: this.client.commandIdx(), DeviceID: dev.device_id,
-          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: 1 }] } });
+        await this.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
+          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: Control.Stop }] } }, TaskOpsControlReply);
       } catch (err) {
         this.o.log.warn({ subtask: s.subtask_id, err: (err as Error).message }, 'could not tell a dependent stage to finish');
       }
@@ -338,16 +339,12 @@ export class Scheduler {
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
       this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
       try {
-        const reply = await this.client.command(c.device.command_url!, {
-          CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: c.device.device_id,
+        await this.client.sendCommand(c.device.command_url!, {
+          CommandType: CommandType.TaskDispatch, DeviceID: c.device.device_id,
           MessageBody: { TaskDispatchList: [dispatch] },
-        });
-        const p = parse(TaskDispatchReply, reply);
-        if (p.ok && p.value.StatusCode === '0') {
-          this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
-          return c.device.device_id;
-        }
-        errors.push(`${c.device.device_id}: ${p.ok ? p.value.Message ?? 'refused' : p.message}`);
+        }, TaskDispatchReply);
+        this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
+        return c.device.device_id;
       } catch (err) {
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }
@@ -357,7 +354,7 @@ export class Scheduler {
     if (!this.store.subtask(plan.subtaskId)) {
       this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
-    this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: desc.slice(0, 500) });
+    this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
     this.updateTaskStatus(taskId);
     return null;
   }
@@ -367,7 +364,7 @@ export class Scheduler {
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
   onTaskStatus(dts: DevTaskStatus): string[] {
     const unknown: string[] = [];
-    for (const st of dts.TaskStatusList) {
+    for (const st of dts.TaskStatusList ?? []) {
       const sub = this.store.subtask(st.TaskID);
       if (!sub) { unknown.push(st.TaskID); continue; }
       if (this.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
@@ -395,8 +392,8 @@ export class Scheduler {
     this.staleStops.add(key);
     this.o.log.warn({ device: deviceId, subtask: subtaskId }, 'stopping a copy of a subtask that moved elsewhere');
     try {
-      await this.client.command(dev.command_url, { CommandType: CommandType.TaskOpsControl, CommandIdx: this.client.commandIdx(), DeviceID: deviceId,
-        MessageBody: { OpsControlList: [{ DeviceID: deviceId, TaskID: subtaskId, Control: 1 }] } });
+      await this.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: deviceId,
+        MessageBody: { OpsControlList: [{ DeviceID: deviceId, TaskID: subtaskId, Control: Control.Stop }] } }, TaskOpsControlReply);
     } catch (err) {
       this.staleStops.delete(key); // try again on its next report
       this.o.log.warn({ device: deviceId, subtask: subtaskId, err: (err as Error).message }, 'could not stop a stale copy');
@@ -408,14 +405,14 @@ export class Scheduler {
     if (this.stopped.has(s.task_id) || this.stopped.has(s.subtask_id)) {
       // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
       if (executorLost) this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
-      else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
       return;
     }
     const max = this.o.maxRetries ?? 2;
     const retryable = executorLost || RETRYABLE.has(code);
     if (!retryable || s.attempts > max || this.closed) {
-      this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: desc.slice(0, 500) });
+      this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
       return;
     }
@@ -432,7 +429,7 @@ export class Scheduler {
     const stage = stageOf(custom, s.subtask_id);
     const req: PlacementRequest = { algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
       algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
-    this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: `retrying: ${desc}`.slice(0, 500) });
+    this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     // Reports about the old placement are ignored from here until the subtask is placed again.
     this.pendingPlacement.add(s.subtask_id);
@@ -488,11 +485,9 @@ export class Scheduler {
       if (!(ACTIVE.includes(up.status) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
       try {
         // The same TaskID again with new destinations: the executor re-points it (and what it still has queued).
-        const reply = await this.client.command(upDev.command_url, { CommandType: CommandType.TaskDispatch, CommandIdx: this.client.commandIdx(), DeviceID: upDev.device_id,
-          MessageBody: { TaskDispatchList: [repoint] } });
-        const p = parse(TaskDispatchReply, reply);
-        if (!p.ok || p.value.StatusCode !== '0') this.o.log.warn({ subtask: up.subtask_id, reply: p.ok ? p.value.Message : p.message }, 'upstream stage not re-pointed');
-        else this.o.log.info({ subtask: up.subtask_id, to: dev.device_id }, 'upstream stage re-pointed at the moved stage');
+        await this.client.sendCommand(upDev.command_url, { CommandType: CommandType.TaskDispatch, DeviceID: upDev.device_id,
+          MessageBody: { TaskDispatchList: [repoint] } }, TaskDispatchReply);
+        this.o.log.info({ subtask: up.subtask_id, to: dev.device_id }, 'upstream stage re-pointed at the moved stage');
       } catch (err) {
         this.o.log.warn({ subtask: up.subtask_id, err: (err as Error).message }, 'upstream stage not re-pointed');
       }
@@ -540,7 +535,7 @@ export class Scheduler {
       ResourcesOccupied: { Results: this.store.resultCount(task.task_id) } };
     if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
     if (task.exception_code !== null) st.ExceptionCode = task.exception_code;
-    if (task.exception_desc) st.ExceptionDesc = task.exception_desc.slice(0, 500);
+    if (task.exception_desc) st.ExceptionDesc = cutUtf8(task.exception_desc, EXCEPTION_DESC_MAX_BYTES);
     return st;
   }
 
@@ -604,7 +599,7 @@ export class Scheduler {
         const dev = this.store.device(s.device_id);
         const status: SubtaskInfo['TaskStatusInfo'] = { ExecutionStatus: s.status as SubtaskInfo['TaskStatusInfo']['ExecutionStatus'], Progress: s.progress };
         if (s.exception_code !== null) status.ExceptionCode = s.exception_code;
-        if (s.exception_desc) status.ExceptionDesc = s.exception_desc.slice(0, 500);
+        if (s.exception_desc) status.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);
         return {
           TaskExecutor: { DeviceID: s.device_id === '-' ? '-' : s.device_id, ...(dev ? { DeviceType: dev.device_type } : {}), ...(dev?.device_name ? { DeviceName: dev.device_name } : {}) },
           TaskDispatchInfo: JSON.parse(s.dispatch_info) as TaskDispatchInfo,

@@ -192,7 +192,8 @@ export class SchedulerStore {
   }
 
   activeCountByDevice(): Map<string, number> {
-    const rows = this.db.prepare('SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (1, 2, 3) GROUP BY device_id').all() as Array<{ device_id: string; n: number }>;
+    const rows = this.db.prepare(`SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) GROUP BY device_id`)
+      .all(...ACTIVE_STATUSES) as Array<{ device_id: string; n: number }>;
     return new Map(rows.map((r) => [r.device_id, r.n]));
   }
 

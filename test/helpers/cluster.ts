@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { startRole, type RoleProcess } from '../../src/child-role.ts';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 
 export interface Cluster {
   token: string;

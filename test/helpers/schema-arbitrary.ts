@@ -4,7 +4,7 @@
  * mutation sites (each field with its rules) for the rejection properties.
  */
 import fc from 'fast-check';
-import { formatRetinaDateTime, utf8Bytes, EXCEPTION_CODE_VALUES, type TSchema } from '../../src/protocol/index.ts';
+import { formatRetinaDateTime, utf8Bytes, type TSchema } from '../../src/protocol/index.ts';
 
 type S = TSchema & Record<string, unknown>;
 
@@ -49,7 +49,6 @@ function stringArb(s: S): fc.Arbitrary<string> {
 
 function integerArb(s: S): fc.Arbitrary<number> {
   if (Array.isArray(s.enum)) return fc.constantFrom(...(s.enum as number[]));
-  if (s.format === 'exception-code') return fc.oneof(fc.constantFrom(...EXCEPTION_CODE_VALUES), fc.integer({ min: 100, max: 2147483647 }));
   return fc.integer({ min: Math.max((s.minimum as number | undefined) ?? -2147483648, Number.MIN_SAFE_INTEGER), max: Math.min((s.maximum as number | undefined) ?? 2147483647, Number.MAX_SAFE_INTEGER) });
 }
 
@@ -75,6 +74,9 @@ export function arbitraryOf(schema: TSchema, depth = 0): fc.Arbitrary<unknown> {
     const required = new Set((s.required as string[] | undefined) ?? []);
     const rec: Record<string, fc.Arbitrary<unknown>> = {};
     for (const [k, v] of Object.entries(props)) rec[k] = arbitraryOf(v, depth + 1);
+    // `anyRequired` (tables 4, 7): at least one of the named members, whichever is drawn.
+    const anyOf = (s.anyRequired as string[] | undefined) ?? [];
+    if (anyOf.length) return fc.constantFrom(...anyOf).chain((k) => fc.record(rec, { requiredKeys: [...required, k] }));
     return fc.record(rec, { requiredKeys: [...required] });
   }
   if (s.type === 'boolean') return fc.boolean();
@@ -147,7 +149,6 @@ export function outOfRangeFor(s: S): unknown {
     const e = s.enum as Array<string | number>;
     return typeof e[0] === 'number' ? Math.max(...(e as number[])) + 1 : 'Z';
   }
-  if (s.format === 'exception-code') return 55;
   if (s.type === 'integer' && typeof s.maximum === 'number' && s.maximum < Number.MAX_SAFE_INTEGER) return s.maximum + 1;
   if (s.type === 'integer' && typeof s.minimum === 'number' && s.minimum > Number.MIN_SAFE_INTEGER) return s.minimum - 1;
   return undefined;

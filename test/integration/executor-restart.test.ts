@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { startRole } from '../../src/child-role.ts';
-import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
+import { imageInfoPts, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
 
 t.test('EM5: the only executor crashes and comes back; the task resumes there and loses nothing', async (t) => {
   const dir = t.testdir({});
@@ -42,7 +42,7 @@ t.test('EM5: the only executor crashes and comes back; the task resumes there an
   const end = await waitTaskEnd(cluster, id, 60_000);
   t.equal(end.ExecutionStatus, 0, `finished: ${JSON.stringify(end.SubtaskInfoList?.map((s) => s.TaskStatusInfo))}`);
   t.equal(end.SubtaskInfoList![0].TaskExecutor.DeviceID, cluster.executorIds[0], 'on the restarted executor');
-  const pts = (await results()).map((x) => x.TaskResultData.ImageResult?.ImageInfo?.Pts ?? -1);
+  const pts = (await results()).map((x) => imageInfoPts(x.TaskResultData.ImageResult?.ImageInfo) ?? -1);
   t.equal(new Set(pts).size, pts.length, `no frame stored twice (${pts.length})`);
   t.ok(pts.length >= 17, `${pts.length} of the clip's 20 frames (a frame decoded but not yet queued when the process died can be lost)`);
   t.ok(Math.max(...pts) >= 9000, 'to the end of the clip');

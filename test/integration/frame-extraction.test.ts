@@ -13,7 +13,7 @@ import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { makeSampleClip } from '../../src/demo.ts';
 import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
 import { jpegSize } from '../../src/runtime/jpeg.ts';
-import { parse, TaskInfo as TaskInfoSchema, TaskResultBody as ResultSchema, DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { imageInfoPts, parse, TaskInfo as TaskInfoSchema, TaskResultBody as ResultSchema, DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
 
 /** A tiny initiator: records what the scheduler pushes to NotifyURL. */
 function initiator(): Promise<{ url: string; statuses: number[]; results: number; close(): void }> {
@@ -25,7 +25,7 @@ function initiator(): Promise<{ url: string; statuses: number[]; results: number
       const j = JSON.parse(body || '{}');
       if (req.method === 'PATCH' && req.url?.startsWith('/System/TaskStatus')) {
         const p = parse(DevTaskStatus, j);
-        if (p.ok) for (const s of p.value.TaskStatusList) state.statuses.push(s.ExecutionStatus);
+        if (p.ok) for (const s of p.value.TaskStatusList ?? []) state.statuses.push(s.ExecutionStatus);
       } else if (req.url === '/System/Command' && j.CommandType === 'task_result') state.results++;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ StatusCode: '0', CommandType: j.CommandType, CommandIdx: j.CommandIdx }));
@@ -94,16 +94,16 @@ t.test('frame extraction: TaskRequest → scheduler → executor → results (9.
     const size = jpegSize(jpeg);
     if (!size || size.width !== 640 || size.height !== 360) t.fail(`frame is ${JSON.stringify(size)}, not 640x360`);
     if (r.Ts < prevTs) t.fail(`Ts went backwards: ${prevTs} → ${r.Ts}`);
-    if ((img.ImageInfo?.Pts ?? -1) <= prevPts) t.fail(`Pts not increasing: ${prevPts} → ${img.ImageInfo?.Pts}`);
+    if ((imageInfoPts(img.ImageInfo) ?? -1) <= prevPts) t.fail(`Pts not increasing: ${prevPts} → ${imageInfoPts(img.ImageInfo)}`);
     prevTs = r.Ts;
-    prevPts = img.ImageInfo!.Pts!;
+    prevPts = imageInfoPts(img.ImageInfo)!;
   }
-  t.equal(results[0].TaskResultData.ImageResult?.ImageInfo?.Pts, 0, 'first sampled frame at pts 0');
+  t.equal(imageInfoPts(results[0].TaskResultData.ImageResult?.ImageInfo), 0, 'first sampled frame at pts 0');
   // Sampled by timestamp at 2 fps: each frame within one source frame (40 ms at 25 fps) of k × 500 ms.
-  const off = results.map((r, k) => Math.abs((r.TaskResultData.ImageResult?.ImageInfo?.Pts ?? 0) - k * 500));
+  const off = results.map((r, k) => Math.abs((imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo) ?? 0) - k * 500));
   t.ok(Math.max(...off) <= 40, `frames at k × 500 ms ± 40 (worst ${Math.max(...off)} ms)`);
-  const pts0 = results[0].TaskResultData.ImageResult!.ImageInfo!.Pts!;
-  t.ok(results.every((r) => r.Ts - results[0].Ts === r.TaskResultData.ImageResult!.ImageInfo!.Pts! - pts0), 'Ts spacing follows the media time');
+  const pts0 = imageInfoPts(results[0].TaskResultData.ImageResult?.ImageInfo)!;
+  t.ok(results.every((r) => r.Ts - results[0].Ts === imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo)! - pts0), 'Ts spacing follows the media time');
 
   // Every JPEG decodes: feed them all to ffmpeg's MJPEG demuxer and count decoded frames.
   const dec = spawnSync(ffmpegPath(), ['-v', 'error', '-f', 'mjpeg', '-i', 'pipe:0', '-f', 'null', '-'], { input: Buffer.concat(jpegs), encoding: 'utf8' });

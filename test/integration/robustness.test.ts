@@ -264,8 +264,7 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
   const victimRow = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === first);
   t.equal(victimRow?.Online, false, 'killed executor is offline');
   const list = await results();
-  // The frame's media time (ImageInfo.Pts, which our executors fill).
-  const ptsOf = (x: P.TaskResultBody) => Number((x.TaskResultData.ImageResult?.ImageInfo as { Pts?: number } | undefined)?.Pts ?? -1);
+  const ptsOf = (x: P.TaskResultBody) => P.imageInfoPts(x.TaskResultData.ImageResult?.ImageInfo) ?? -1;
   const pts = list.map(ptsOf);
   const before = list.filter((x) => x.DeviceID === first).map(ptsOf);
   const after = list.filter((x) => x.DeviceID === moved.TaskExecutor.DeviceID).map(ptsOf);

@@ -50,7 +50,7 @@ t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a runni
   t.match(q.TaskStatusSet[0].TaskStatusList, [{ TaskID: id, TaskName: 'two cameras', ExecutionStatus: 2 }], 'the task, paused');
   const executors = q.TaskStatusSet.slice(1);
   t.strictSame(executors.map((d) => d.DeviceID).sort(), [...cluster.executorIds].sort(), 'then one entry per executor (HierarchicalQuery 1)');
-  t.ok(executors.every((d) => d.TaskStatusList.length === 1 && d.TaskStatusList[0].ParentTaskID === id && d.TaskStatusList[0].ExecutionStatus === 2), 'each with its paused subtask');
+  t.ok(executors.every((d) => d.TaskStatusList?.length === 1 && d.TaskStatusList[0].ParentTaskID === id && d.TaskStatusList[0].ExecutionStatus === 2), 'each with its paused subtask');
 
   // Resume, and update the arguments (kept in the dispatch info for retries).
   t.equal((await control(3)).StatusCode, '0', 'resume accepted');

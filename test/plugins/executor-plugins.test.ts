@@ -9,7 +9,7 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import { parse, AlgorithmResQueryReply } from '../../src/protocol/index.ts';
 import { clip } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';

@@ -8,7 +8,7 @@ import t from 'tap';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { distance } from '../helpers/text.ts';

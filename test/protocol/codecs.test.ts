@@ -1,7 +1,7 @@
 /** The datetime ("YYYY-MM-DD hh:mm:ss.ss") and n10,6 coordinate codecs. */
 import t from 'tap';
 import fc from 'fast-check';
-import { formatRetinaDateTime, isRetinaDateTime, parseRetinaDateTime, isLatitude, isLongitude, formatCoordinate, utf8Bytes } from '../../src/protocol/index.ts';
+import { cutUtf8, formatRetinaDateTime, isRetinaDateTime, parseRetinaDateTime, isLatitude, isLongitude, formatCoordinate, utf8Bytes } from '../../src/protocol/index.ts';
 
 t.test('datetime: format → parse round-trips to the hundredth of a second', async (t) => {
   fc.assert(fc.property(fc.integer({ min: 0, max: Date.UTC(2199, 0, 1) }), fc.integer({ min: -720, max: 840 }), (ms, off) => {
@@ -18,7 +18,9 @@ t.test('datetime: calendar errors and other shapes are rejected', async (t) => {
     t.notOk(isRetinaDateTime(bad), bad);
   }
   t.ok(isRetinaDateTime('2024-02-29 23:59:59.99'));
-  t.ok(isRetinaDateTime('2024-02-29 23:59:59'), 'hundredths may be omitted');
+  // The standard's format is "YYYY-MM-DD hh:mm:ss.ss": the hundredths are part of it.
+  t.notOk(isRetinaDateTime('2024-02-29 23:59:59'), 'hundredths are required');
+  t.ok(Number.isNaN(parseRetinaDateTime('2024-02-29 23:59:59')), 'and not guessed at when parsing');
 });
 
 t.test('n10,6 longitude and latitude', async (t) => {
@@ -36,4 +38,20 @@ t.test('n10,6 longitude and latitude', async (t) => {
 t.test('utf8Bytes agrees with Buffer.byteLength', async (t) => {
   fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => utf8Bytes(s) === Buffer.byteLength(s, 'utf8')), { numRuns: 500 });
   t.pass('500 strings measured alike');
+});
+
+t.test('cutUtf8: at most N bytes, on a character boundary, the longest such prefix', async (t) => {
+  const seed = Number(process.env.RETINAD_FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const ch = fc.constantFrom('a', 'é', '中', '😀', ' ');
+  fc.assert(fc.property(fc.array(ch, { maxLength: 200 }), fc.integer({ min: 0, max: 600 }), (cs, n) => {
+    const s = cs.join('');
+    const c = cutUtf8(s, n);
+    if (!s.startsWith(c)) throw new Error('not a prefix');
+    if (utf8Bytes(c) > n) throw new Error(`${utf8Bytes(c)} bytes > ${n}`);
+    const next = [...s.slice(c.length)][0];
+    if (next !== undefined && utf8Bytes(c + next) <= n) throw new Error('cut too early');
+    if (c.length && /[\ud800-\udbff]$/.test(c)) throw new Error('split a surrogate pair');
+  }), { seed, numRuns: 300 });
+  t.pass(`300 strings cut (seed ${seed})`);
+  t.equal(cutUtf8('中'.repeat(200), 512), '中'.repeat(170), '500 characters would be 1500 bytes; 170 are 510');
 });

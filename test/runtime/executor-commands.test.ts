@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Executor } from '../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../src/api/executor-server.ts';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import * as P from '../../src/protocol/index.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';
@@ -73,6 +73,18 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   t.match(wrongScheme.Message ?? '', /StreamURL: scheme .* is not supported/);
   const wrongDevice = await cmd({ CommandType: 'task_dispatch', DeviceID: 'edge-y', MessageBody: { TaskDispatchList: [base] } });
   t.match(wrongDevice.Message ?? '', /DeviceID: this executor is "edge-x"/);
+  // Table 20 types TaskFrameRate as a bare int: the schema takes -1, EB2 refuses it naming the field.
+  const badRate = await cmd({ CommandType: 'task_dispatch', DeviceID: 'edge-x', MessageBody: { TaskDispatchList: [{ ...base, InputInfo: { ...base.InputInfo, TaskFrameRate: -1 } }] } });
+  t.equal(badRate.StatusCode, '1');
+  t.match(badRate.Message ?? '', /InputInfo\.TaskFrameRate: must be 0 \(every frame\) to 1000 frames per second here \(is -1\)/);
+  // A refusal is cut to its reply table's Message limit (PROTOCOL.md: ≤512 bytes; table 21 for
+  // dispatch), on a character boundary: twenty unknown tasks with long Chinese IDs make ~4 KB.
+  const unknownOps = Array.from({ length: 20 }, (_, i) => ({ TaskID: `任务${i}-${'长'.repeat(38)}`, Control: 1 }));
+  const long = await cmd({ CommandType: 'task_ops_control', MessageBody: { OpsControlList: unknownOps } });
+  t.equal(long.StatusCode, '1');
+  t.match(long.Message ?? '', /^task 任务0-长+: TaskID: no such task on this executor; /, 'the handler\'s refusal, not a schema error');
+  t.ok(P.utf8Bytes(long.Message ?? '') <= 512 && P.utf8Bytes(long.Message ?? '') > 400, `a long refusal is cut to 512 bytes (${P.utf8Bytes(long.Message ?? '')})`);
+  t.ok(P.parse(P.TaskOpsControlReply, long).ok, 'and still validates as the table 24 reply');
 
   const ok = await cmd({ CommandType: 'task_dispatch', DeviceID: 'edge-x', MessageBody: { TaskDispatchList: [base] } });
   t.ok(P.parse(P.TaskDispatchReply, ok).ok);
@@ -98,7 +110,7 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   const st = await cmd({ CommandType: 'task_status_query', MessageBody: { DeviceList: [{ DeviceID: 'edge-x', HierarchicalQuery: '0', TaskIDList: ['sub-1'] }] } });
   const sp = P.parse(P.TaskStatusQueryReply, st);
   t.ok(sp.ok, 'table 29 reply');
-  const ts = (st as unknown as P.TaskStatusQueryReply).TaskStatusSet[0].TaskStatusList;
+  const ts = (st as unknown as P.TaskStatusQueryReply).TaskStatusSet[0].TaskStatusList ?? [];
   t.equal(ts.length, 1);
   t.equal(ts[0].TaskID, 'sub-1');
   t.equal(ts[0].ExecutionStatus, 0);

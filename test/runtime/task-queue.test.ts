@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import { ExecutionStatus } from '../../src/protocol/index.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';

@@ -7,7 +7,7 @@ import t from 'tap';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RetinaClient } from '../../src/api/client.ts';
+import { RetinaClient } from '../../src/net/client.ts';
 import { formatRetinaDateTime, parseRetinaDateTime } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { clip } from '../helpers/media.ts';

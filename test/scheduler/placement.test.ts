@@ -1,6 +1,7 @@
 /** Placement (S2, S3, M4): filters drop what cannot run; scoring balances load and prefers the data's own device. */
 import t from 'tap';
-import { candidates, rank, compareVersions, matchAlgorithm } from '../../src/scheduler/placement.ts';
+import { candidates, rank, matchAlgorithm } from '../../src/scheduler/placement.ts';
+import { compareVersions } from '../../src/protocol/index.ts';
 import type { DeviceRow } from '../../src/scheduler/store.ts';
 
 const dev = (id: string, algs: Array<{ AlgID: number; AlgType: string; AlgVersion: string; AlgStatus?: number }>, extra: Partial<DeviceRow> = {}): DeviceRow => ({

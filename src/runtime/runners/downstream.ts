@@ -1,5 +1,5 @@
 /** A stage fed by another task's results (EB4): crops decoded natively, run through the crop stage. */
-import { CommandType, type TaskResultBody } from '../../protocol/index.ts';
+import type { TaskResultBody } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import { decodeImage } from '../media/image-codec.ts';
@@ -7,6 +7,7 @@ import { checkPreprocessSpec } from '../media/preprocess-spec.ts';
 import { PluginCallError } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import type { RunContext, Started } from './context.ts';
+import { emitResult } from './emit.ts';
 
 /**
  * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
@@ -57,14 +58,8 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
         }));
       }
       t.framesOut++;
-      const body: TaskResultBody = {
-        ...b, TaskID: t.id, DeviceID: ctx.deviceId, AlgID: p.manifest.AlgID, AlgVersion: p.manifest.AlgVersion,
-        DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-        ...(p.manifest.models?.length ? { ModelList: p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
-        CreateTime: ctx.clock.nowDateTime(),
-      };
-      if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      // The upstream frame's capture time goes on with what this stage adds to its results.
+      emitResult(ctx, t, { Ts: b.Ts, TaskResultData: b.TaskResultData, models: p.manifest.models });
     }
   };
   return { handle, inbox: deliver, done: loop() };

@@ -1,8 +1,9 @@
 /** Frame extraction (TaskType 1): sampled frames as JPEG ImageResults. */
-import { CommandType, ExecutionStatus, type TaskResultBody } from '../../protocol/index.ts';
+import { ExecutionStatus } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
+import { emitResult } from './emit.ts';
 
 /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
 export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSource): Promise<void> {
@@ -23,35 +24,15 @@ export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSourc
       t.lastPtsMs = f.ptsMs;
       // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
       const ts = firstWall + (f.ptsMs - firstPts);
-      const body = frameResultBody(ctx, t, ts, { jpeg, ptsMs: Math.round(f.ptsMs), width: f.width, height: f.height });
-      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      emitResult(ctx, t, { Ts: ts, TaskResultData: {
+        ImageResult: {
+          ImageData: jpeg.toString('base64'),
+          ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: Math.round(f.ptsMs), SourceURL: t.info.InputInfo.StreamURL },
+        },
+      } });
     } finally {
       f.release();
     }
   }
-}
-
-
-/** Table 26 body for one frame. */
-function frameResultBody(ctx: RunContext, t: ExecTask, ts: number, f: { jpeg: Buffer; ptsMs: number; width: number; height: number }): TaskResultBody {
-  const body: TaskResultBody = {
-    TaskID: t.id,
-    DeviceID: ctx.deviceId,
-    DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-    AlgID: t.info.AlgModelInfo.AlgID,
-    AlgVersion: t.info.AlgModelInfo.AlgVersion,
-    Ts: Math.round(ts),
-    CreateTime: ctx.clock.nowDateTime(),
-    TaskResultData: {
-      ImageResult: {
-        ImageData: f.jpeg.toString('base64'),
-        ImageInfo: { Width: f.width, Height: f.height, Format: 'JPEG', Pts: f.ptsMs, SourceURL: t.info.InputInfo.StreamURL },
-      },
-    },
-  };
-  if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-  if (ctx.longitude) body.Longitude = ctx.longitude;
-  if (ctx.latitude) body.Latitude = ctx.latitude;
-  return body;
 }
 

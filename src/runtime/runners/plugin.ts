@@ -2,12 +2,13 @@
  * A plugin task: each sampled frame is preprocessed by the native core, run through the plugin in
  * the sandbox pool, and its results sent as AnalysisResult; a crop stage runs per box.
  */
-import { CommandType, ExecutionStatus, type TaskResultBody } from '../../protocol/index.ts';
+import { ExecutionStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource, SourceFrame } from '../media/frame-source.ts';
 import { PluginCallError } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
+import { emitResult } from './emit.ts';
 
 /**
  * A plugin task: each sampled frame is preprocessed by the native core into a
@@ -53,7 +54,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
         if (!(err instanceof PluginCallError)) throw err;
         failures++;
         t.exceptionCode = err.exceptionCode;
-        t.exceptionDesc = `frame at ${Math.round(f.ptsMs)} ms: ${err.message}`.slice(0, 500);
+        t.exceptionDesc = cutUtf8(`frame at ${Math.round(f.ptsMs)} ms: ${err.message}`, EXCEPTION_DESC_MAX_BYTES);
         ctx.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
         ctx.changed(t);
         previous = input;
@@ -79,23 +80,16 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
       f.release();
     }
     t.framesOut++;
-    const body: TaskResultBody = {
-      TaskID: t.id, DeviceID: ctx.deviceId,
-      DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-      AlgID: m.AlgID, AlgVersion: m.AlgVersion,
-      ...(m.models?.length ? { ModelList: m.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion })) } : {}),
-      Ts: Math.round(firstWall + (f.ptsMs - firstPts)), CreateTime: ctx.clock.nowDateTime(),
+    emitResult(ctx, t, {
+      Ts: firstWall + (f.ptsMs - firstPts), models: m.models,
       TaskResultData: { AnalysisResult: results.map((r) => ({
         ...(typeof r.Type === 'number' ? { Type: r.Type } : {}),
         ...(r.FeatureInfo && typeof r.FeatureInfo === 'object' ? { FeatureInfo: r.FeatureInfo as Record<string, unknown> } : {}),
         ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height },
       })) },
-    };
-    if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-    ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+    });
   }
 }
-
 
 /** Second stage: crop each box from the frame (natively), run the crop models and the plugin's crop export, merge its answer into the box. */
 async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, f: SourceFrame, boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }>): Promise<void> {

@@ -1,9 +1,10 @@
 /** Transcoding (TaskType 3): slices as VideoResults. */
-import { CommandType, ExecutionStatus, type TaskResultBody } from '../../protocol/index.ts';
+import { ExecutionStatus } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import { openTranscoder, transcodeOptionsFromArgs, type SliceSource } from '../media/transcode.ts';
 import type { RunContext, Started } from './context.ts';
+import { emitResult } from './emit.ts';
 
 /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */
 export function startTranscode(ctx: RunContext, t: ExecTask): Started {
@@ -19,18 +20,13 @@ export function startTranscode(ctx: RunContext, t: ExecTask): Started {
       if (!slice) return;
       t.framesOut++;
       t.lastPtsMs = slice.startMs + slice.durationMs;
-      const body: TaskResultBody = {
-        TaskID: t.id, DeviceID: ctx.deviceId,
-        DstDeviceList: t.info.DstDeviceList.filter((d) => d.DeviceID).map((d) => ({ DeviceID: d.DeviceID! })),
-        AlgID: t.info.AlgModelInfo.AlgID, AlgVersion: t.info.AlgModelInfo.AlgVersion,
-        Ts: Math.round(t0 + slice.startMs - (opts.startMs ?? 0)), CreateTime: ctx.clock.nowDateTime(),
+      emitResult(ctx, t, {
+        Ts: t0 + slice.startMs - (opts.startMs ?? 0),
         TaskResultData: { VideoResult: { VideoSliceData: slice.data.toString('base64'), VideoSliceInfo: {
           Index: slice.index, StartMs: slice.startMs, DurationMs: slice.durationMs, Codec: opts.codec, BitrateKbps: opts.bitrateKbps,
           ...(opts.width ? { Width: opts.width, Height: opts.height } : {}), Container: 'mp4', SizeBytes: slice.data.length, SourceURL: t.info.InputInfo.StreamURL,
         } } },
-      };
-      if (t.info.ParentTaskID) body.ParentTaskID = t.info.ParentTaskID;
-      ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
+      });
     }
   };
   return { handle, done: loop() };

@@ -13,7 +13,7 @@ import { nativeDecoding } from '../../../src/runtime/media/native.ts';
 import { openFrameSource } from '../../../src/runtime/media/frame-source.ts';
 import { Executor } from '../../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../../src/api/executor-server.ts';
-import { RetinaClient } from '../../../src/api/client.ts';
+import { RetinaClient } from '../../../src/net/client.ts';
 import { parse, TaskResultBody } from '../../../src/protocol/index.ts';
 import { clip } from '../../helpers/media.ts';
 import { waitFor } from '../../helpers/cluster.ts';

@@ -2,8 +2,15 @@
  * The HTTP client every role uses to speak to another node: JSON in and out, the bearer token,
  * our sender identity for command de-duplication, and timeouts so a dead peer never hangs us.
  */
+import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
+import { parse, type CommandOf, type CommandType, type Static, type TSchema } from '../protocol/index.ts';
 import { digestAuthorization } from './digest.ts';
+import { CommandRefused, PeerError } from './errors.ts';
+import { joinUrl } from './url.ts';
+
+export { PeerError, CommandRefused } from './errors.ts';
+export { joinUrl, baseUrl } from './url.ts';
 
 export interface ClientOptions {
   token?: string;
@@ -18,17 +25,15 @@ export interface HttpReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** Error for a peer that could not be reached or answered with something that isn't JSON. */
-export class PeerError extends Error {
-  constructor(message: string, readonly status?: number, readonly body?: unknown) {
-    super(message);
-    this.name = 'PeerError';
-  }
-}
+/** A command as its sender writes it: the client numbers it (CommandIdx). */
+export type OutgoingCommand<K extends CommandType> = Omit<CommandOf<K>, 'CommandIdx'>;
 
-/** Joins a node's base URL and a path ("http://h:1/" + "/System/Command"). */
-export function joinUrl(base: string, path: string): string {
-  return base.replace(/\/+$/, '') + path;
+/** CA certificates (PEM) that peers' TLS certificates are verified against besides the system's. */
+let trustedCa: Buffer | undefined;
+
+/** Sets the process-wide extra CA (`--tls-ca`); clients made afterwards use it. */
+export function setTrustedCa(ca: Buffer | undefined): void {
+  trustedCa = ca;
 }
 
 /** A keep-alive JSON client. */
@@ -36,7 +41,8 @@ export class RetinaClient {
   private readonly agent: Agent;
   private nextIdx = 1;
   constructor(private readonly opts: ClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+    // With --tls-ca, peers are verified against that CA as well as the system store (https only).
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, ...(trustedCa ? { connect: { ca: [...rootCertificates, trustedCa.toString('utf8')] } } : {}) });
   }
 
   /** Next CommandIdx for commands this node sends (unique per sender identity). */
@@ -97,7 +103,22 @@ export class RetinaClient {
     return this.send('POST', url, body, { authorization: auth });
   }
 
-  /** Sends a command envelope to a node's `/System/Command` and returns the reply body. */
+  /**
+   * Sends a command to a node's `/System/Command` and returns its reply, validated by `Reply`.
+   * Rejects with CommandRefused when the peer answered StatusCode "1", and with PeerError when it
+   * could not be reached or its reply is not what `Reply` describes.
+   */
+  async sendCommand<K extends CommandType, S extends TSchema>(baseUrl: string, command: OutgoingCommand<K>, Reply: S): Promise<Static<S>> {
+    const r = await this.send('POST', joinUrl(baseUrl, '/System/Command'), { ...command, CommandIdx: this.commandIdx() });
+    const b = r.body as { StatusCode?: unknown; Message?: unknown } | undefined;
+    // A refusal need not carry the reply's lists, so it is read before the schema is applied.
+    if (b && typeof b === 'object' && b.StatusCode === '1') throw new CommandRefused(typeof b.Message === 'string' && b.Message ? b.Message : 'refused', r.status);
+    const p = parse(Reply, r.body);
+    if (!p.ok) throw new PeerError(`${command.CommandType} to ${baseUrl}: answered badly (HTTP ${r.status}): ${p.message}`, r.status, r.body);
+    return p.value;
+  }
+
+  /** Sends a command envelope as it is (no CommandIdx added, no validation) and returns the reply body. */
   async command<R = Record<string, unknown>>(baseUrl: string, cmd: Record<string, unknown>): Promise<R & { StatusCode: string; Message?: string }> {
     const r = await this.send('POST', joinUrl(baseUrl, '/System/Command'), cmd);
     const b = r.body as (R & { StatusCode: string; Message?: string }) | undefined;

@@ -1,0 +1,105 @@
+/**
+ * Where a task's results and status go (ED1, ED3, EM4, M2): each DstDevice's OutputURL, else
+ * the scheduler; how each is delivered (the outbox's sender); and a task re-pointed when the
+ * scheduler moved the stage that consumes its results, with a replay of what that stage lost.
+ */
+import type { TaskDispatchInfo } from '../protocol/index.ts';
+import { baseUrl, joinUrl, type RetinaClient } from '../net/client.ts';
+import { deliveryOutcome, type DeliveryOutcome } from '../net/delivery.ts';
+import type { Logger } from '../log.ts';
+import type { ExecTask } from './exec-task.ts';
+import type { Outbox, OutboxMessage } from './outbox.ts';
+import type { SchedulerSession } from './session.ts';
+
+export interface RoutingOptions {
+  deviceId: string;
+  schedulerUrl?: string;
+  /** The node token: what another executor knows us by. */
+  token?: string;
+  client: RetinaClient;
+  session?: SchedulerSession;
+  outbox(): Outbox;
+  task(id: string): ExecTask | undefined;
+  /** Persists the task. */
+  save(t: ExecTask): void;
+  closed(): boolean;
+  log: Logger;
+}
+
+export class Routing {
+  constructor(private readonly o: RoutingOptions) {}
+
+  /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */
+  destinations(info: TaskDispatchInfo): string[] {
+    const out = new Set<string>();
+    for (const d of info.DstDeviceList) {
+      if (d.OutputURL) out.add(baseUrl(d.OutputURL));
+      else if (this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+    }
+    if (!out.size && this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+    return [...out];
+  }
+
+  /** True when task `taskId` sends to `dest` as to another executor running a next stage, not the scheduler (only those results are kept for a replay). */
+  feedsNextStage(dest: string, taskId: string): boolean {
+    if (dest === this.o.schedulerUrl) return false;
+    const scheduler = this.o.session?.schedulerId;
+    const d = this.o.task(taskId)?.info.DstDeviceList.find((x) => x.OutputURL && baseUrl(x.OutputURL) === dest);
+    return !!d && d.DeviceID !== undefined && d.DeviceID !== scheduler;
+  }
+
+  /** The outbox's sender: one message to one destination; `seq` numbers a command (CommandIdx). */
+  async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome> {
+    const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
+    // The scheduler knows our session token; another executor knows only the node token.
+    const auth = dest !== this.o.schedulerUrl && this.o.token ? { authorization: `Bearer ${this.o.token}` } : undefined;
+    const r = await this.o.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
+    if (r.status === 401 && this.o.session) void this.o.session.ensureRegistered();
+    return deliveryOutcome(r);
+  }
+
+  /** Queues a status report (EM4) behind the task's results, so order holds. */
+  report(t: ExecTask): void {
+    if (!this.o.schedulerUrl || this.o.closed()) return;
+    this.o.outbox().enqueue([this.o.schedulerUrl], t.id, {
+      method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [t.toStatus()] },
+    });
+  }
+
+  /**
+   * The same task dispatched again with other destinations: the scheduler moved the stage that
+   * consumes its results. The task keeps running; what it sends from now on, and what is still
+   * queued for the old destination, goes to the new one.
+   */
+  redirect(t: ExecTask, info: TaskDispatchInfo): void {
+    const before = this.destinations(t.info);
+    const same = sameDestinations(t.info, info);
+    // What the old next stage acknowledged but never passed on goes again first (the scheduler
+    // says from which frame: after the last result it stored from that stage), then what was queued.
+    const from = info.InputInfo.AlgArgs?.ReplayFromMs;
+    if (same && typeof from !== 'number') {
+      this.o.log.info({ task: t.id }, 'task dispatched again while it runs here: kept running');
+      this.report(t);
+      return;
+    }
+    if (!same) t.info = { ...t.info, DstDeviceList: info.DstDeviceList };
+    const after = this.destinations(t.info);
+    const outbox = this.o.outbox();
+    const replayed = typeof from === 'number' ? outbox.replay(t.id, after.filter((d) => d !== this.o.schedulerUrl), from) : 0;
+    const moved = same ? 0 : outbox.retarget(t.id, before, after);
+    this.o.save(t);
+    this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved, replayed }, 'task re-pointed to new destinations');
+  }
+}
+
+/** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */
+export function sameWork(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
+  return a.AlgModelInfo.AlgID === b.AlgModelInfo.AlgID && a.AlgModelInfo.AlgVersion === b.AlgModelInfo.AlgVersion &&
+    (a.InputInfo.StreamURL ?? '') === (b.InputInfo.StreamURL ?? '') &&
+    JSON.stringify(a.Dependencies ?? []) === JSON.stringify(b.Dependencies ?? []);
+}
+
+function sameDestinations(a: TaskDispatchInfo, b: TaskDispatchInfo): boolean {
+  const dst = (x: TaskDispatchInfo) => JSON.stringify(x.DstDeviceList.map((d) => [d.DeviceID ?? '', d.OutputURL ?? '']));
+  return dst(a) === dst(b);
+}

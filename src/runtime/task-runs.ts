@@ -1,0 +1,121 @@
+/**
+ * Running tasks: which runner a task gets (frames, plugin, transcode, downstream), the input
+ * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
+ */
+import { ExceptionCode, ExecutionStatus, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import type { PluginRegistry } from '../plugins/registry.ts';
+import type { Logger } from '../log.ts';
+import type { AlgorithmRegistry } from './algorithms.ts';
+import type { ExecTask } from './exec-task.ts';
+import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
+import { OptionError } from './media/decoder-options.ts';
+import type { RunContext, Started } from './runners/context.ts';
+import { runFrames } from './runners/frames.ts';
+import { runPlugin } from './runners/plugin.ts';
+import { startTranscode } from './runners/transcode.ts';
+import { startDownstream } from './runners/downstream.ts';
+import type { TaskQueue } from './task-queue.ts';
+
+export interface TaskRunsOptions {
+  ctx: RunContext;
+  algorithms: AlgorithmRegistry;
+  plugins: PluginRegistry;
+  queue: TaskQueue;
+  log: Logger;
+}
+
+export class TaskRuns {
+  private readonly sources = new Map<string, FrameSource>();
+  /** Downstream stages waiting for upstream results, by their TaskID. */
+  private readonly inboxes = new Map<string, (b: TaskResultBody) => void>();
+
+  constructor(private readonly o: TaskRunsOptions) {}
+
+  /** Starts `t` on its runner: pull frames or slices, or wait for an upstream stage's results. */
+  run(t: ExecTask): void {
+    const { ctx } = this.o;
+    t.transition(ExecutionStatus.Running);
+    ctx.changed(t);
+    const builtin = this.o.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    const plugin = builtin ? undefined : this.o.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
+      let started: Started & { inbox?: (b: TaskResultBody) => void };
+      try {
+        started = builtin ? startTranscode(ctx, t) : startDownstream(ctx, t, plugin!);
+      } catch (err) {
+        this.finish(t, err as Error);
+        return;
+      }
+      this.sources.set(t.id, started.handle);
+      if (started.inbox) this.inboxes.set(t.id, started.inbox);
+      const end = (err: Error | null) => { this.inboxes.delete(t.id); this.finish(t, err, started.handle); };
+      void started.done.then(() => end(null), (err: Error) => end(err));
+      return;
+    }
+    const fps = t.info.InputInfo.TaskFrameRate ?? 1;
+    const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
+    let source: FrameSource;
+    try {
+      source = openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000 }, ctx.decoder ?? 'auto');
+    } catch (err) {
+      this.finish(t, err as Error);
+      return;
+    }
+    this.sources.set(t.id, source);
+    this.o.queue.stopAtWindowEnd(t, () => source.close());
+    const loop = plugin ? runPlugin(ctx, t, source, plugin) : runFrames(ctx, t, source);
+    void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
+  }
+
+  /** Hands an upstream stage's result to the running stages that depend on it (EB4). */
+  feed(body: TaskResultBody, dependents: Iterable<ExecTask>): void {
+    for (const t of dependents) this.inboxes.get(t.id)?.(structuredClone(body));
+  }
+
+  /** True when `t` runs as a downstream stage (it ends by draining what it received). */
+  isDownstream(t: ExecTask): boolean {
+    return this.inboxes.has(t.id);
+  }
+
+  /** Closes the task's input: a frame loop ends, a downstream stage drains and ends. */
+  closeInput(t: ExecTask): void {
+    this.sources.get(t.id)?.close();
+  }
+
+  /** Stops the task's input and timers now (a stop by command; the caller sets the status). */
+  halt(t: ExecTask): void {
+    this.sources.get(t.id)?.close();
+    this.sources.delete(t.id);
+    this.o.queue.clear(t.id);
+  }
+
+  /** Closes every input (shutdown). */
+  close(): void {
+    for (const s of this.sources.values()) s.close();
+  }
+
+  private finish(t: ExecTask, err: Error | null, source?: FrameSource): void {
+    // A loop that ends after its task was stopped and started again must not end the new run.
+    if (source && this.sources.get(t.id) !== source) { source.close(); return; }
+    this.halt(t);
+    if (t.finished) return; // stopped by command
+    if (err) {
+      const code = err instanceof MediaError ? err.exceptionCode : err instanceof OptionError ? ExceptionCode.DataSourceError : ExceptionCode.RunError;
+      t.transition(ExecutionStatus.Error, { code, desc: err.message });
+      this.o.log.warn({ task: t.id, err: err.message }, 'task failed');
+    } else {
+      if (!t.info.InputInfo.StreamURL && t.framesIn === 0) {
+        t.transition(ExecutionStatus.Done); // a downstream stage whose upstream found nothing to pass on
+      } else if (t.framesOut === 0 && t.framesIn > 0) {
+        t.transition(ExecutionStatus.Error, { code: ExceptionCode.RunError, desc: cutUtf8(`every one of ${t.framesIn} frames failed in the algorithm: ${t.exceptionDesc ?? ''}`, EXCEPTION_DESC_MAX_BYTES) });
+      } else if (t.framesOut === 0) {
+        t.transition(ExecutionStatus.Error, { code: ExceptionCode.DataSourceError, desc: `source ${t.info.InputInfo.StreamURL} produced no video frame` });
+      } else {
+        t.transition(ExecutionStatus.Done);
+      }
+      this.o.log.info({ task: t.id, frames: t.framesOut }, 'task finished');
+    }
+    this.o.ctx.changed(t);
+    this.o.queue.schedule();
+  }
+}
