@@ -37,7 +37,7 @@ function initiator(): Promise<{ url: string; statuses: number[]; results: number
   }));
 }
 
-t.test('frame extraction: TaskRequest → scheduler → executor → results (I1, I2, S6, ED3)', async (t) => {
+t.test('frame extraction: TaskRequest → scheduler → executor → results (9.3, 9.5, 9.8, 9.10, I1, I2, S5, S6, SB1, ED3, EM4, B6)', async (t) => {
   const dir = t.testdir({});
   const clip = path.join(dir, 'clip.mp4');
   makeSampleClip(clip, 'testsrc', 10, '640x360');

@@ -1,7 +1,7 @@
 /**
  * SB12 for plugin tasks: an executor running motion detection is killed mid-stream; the subtask
  * moves to the other executor and resumes after the last frame whose result was stored (from the
- * AnalysisResult Pts), not from the start — and the plugin's strict AlgArgs schema does not
+ * AnalysisResult Pts), not from the start and skipping none — and the plugin's strict AlgArgs schema does not
  * refuse the host's StartOffsetMs.
  */
 import t from 'tap';
@@ -41,6 +41,9 @@ t.test('SB12: a moved plugin task resumes after its last stored frame', async (t
   const p = pts(list);
   t.equal(new Set(p).size, p.length, `no frame analysed twice (${p.length} results: ${p.join(' ')})`);
   t.ok(p.every((x, i) => i === 0 || x > p[i - 1]), 'time stamps only go forward');
+  // None skipped across the move: at 2 fps of a 25 fps clip consecutive frames are 480–520 ms apart.
+  const gaps = p.slice(1).map((x, i) => x - p[i]);
+  t.ok(p[0] <= 40 && gaps.every((g) => g <= 540), `no frame skipped (largest gap ${Math.max(...gaps)} ms)`);
   t.ok(Math.max(...p) >= 9000, 'to the end of the clip');
   t.ok(list.some((x) => x.DeviceID === first) && list.some((x) => x.DeviceID === sub.TaskExecutor.DeviceID), 'results from both executors');
 });

@@ -17,7 +17,7 @@ const FONT = fontFile();
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs', async (t) => {
+t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs (9.6, S2, SM3, EC7)', async (t) => {
   const dir = t.testdir({});
   t.equal(buildExamples(), 0);
   const cluster = await startExampleCluster(dir, 2);

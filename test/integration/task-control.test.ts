@@ -11,7 +11,7 @@ import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import type { DevTaskStatus, TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
 
-t.test('pause, resume, update, query and stop a running two-stream task through the scheduler', async (t) => {
+t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a running two-stream task through the scheduler', async (t) => {
   const dir = t.testdir({});
   const cluster = await startCluster(dir, 2);
   t.teardown(() => cluster.stop());
@@ -33,16 +33,14 @@ t.test('pause, resume, update, query and stop a running two-stream task through 
   // Pause: both executors hold the task; no new results.
   t.equal((await control(2)).StatusCode, '0', 'pause accepted');
   await waitFor('both paused', async () => ((await statuses()).every((x) => x === 2) ? true : undefined), 10_000);
-  // What was produced before the pause may still be on its way: wait until the count settles.
-  let atPause = await count();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 700));
-    const now = await count();
-    if (now === atPause) break;
-    atPause = now;
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  t.equal(await count(), atPause, `paused: no new results (${atPause} so far)`);
+  // What was produced before the pause may still be on its way: poll until the count settles
+  // (the same on two polls a frame interval apart), with a deadline.
+  let last = -1;
+  const atPause = await waitFor('results to settle', async () => { const now = await count(); const settled = now === last; last = now; return settled ? now : undefined; }, 15_000, 500);
+  // No new results while paused: absence needs a window; three frame intervals at 2 fps would each
+  // have brought a result from each stream.
+  await new Promise((r) => setTimeout(r, 3 * 500));
+  t.equal(await count(), atPause, `paused: no new results over three frame intervals (${atPause} so far)`);
 
   // Query through the scheduler: the task, then its subtasks per executor.
   const q = await cluster.client.command<{ TaskStatusSet: DevTaskStatus[] }>(cluster.scheduler.url, { CommandType: 'task_status_query', CommandIdx: cluster.client.commandIdx(),

@@ -18,7 +18,7 @@ import { startExecutor, startPeer } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('motion detection and a hostile plugin, dispatched by AlgFileURL', async (t) => {
+t.test('motion detection and a hostile plugin, dispatched by AlgFileURL (9.6, EB2, B1)', async (t) => {
   const dir = t.testdir({});
   const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')], { encoding: 'utf8' });
   t.equal(b.status, 0, `example plugins built ${b.stderr}`);

@@ -16,7 +16,7 @@ import { startExecutor } from '../helpers/nodes.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-t.test('A extracts, B aggregates and retrieves', async (t) => {
+t.test('ED2: A extracts, B aggregates and retrieves', async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   // Three 2 s scenes that look nothing alike.

@@ -25,7 +25,7 @@ const LINES = [
 ];
 
 
-t.test('text_recognition reads generated text with ≥ 90 % character accuracy', async (t) => {
+t.test('B1 (type 8): text_recognition reads generated text with ≥ 90 % character accuracy', async (t) => {
   const dir = t.testdir({});
   t.equal(spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')]).status, 0);
   const video = path.join(dir, 'text.mp4');

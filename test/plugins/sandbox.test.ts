@@ -56,7 +56,7 @@ t.test('hostile plugins fail their own calls only', async (t) => {
   t.ok(again.output, 'pool recovered');
 });
 
-t.test('wrong ABI, WASI imports and own memory never get installed as valid', async (t) => {
+t.test('wrong ABI, WASI imports and own memory never get installed as valid (EB2, SM3)', async (t) => {
   const w = await reg.install(fixturePackage('wrongabi'));
   t.equal(w.status, 'invalid');
   t.match(w.error ?? '', /plugin speaks ABI 99; the host speaks ABI 1/);

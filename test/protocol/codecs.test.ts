@@ -1,6 +1,7 @@
 /** The datetime ("YYYY-MM-DD hh:mm:ss.ss") and n10,6 coordinate codecs. */
 import t from 'tap';
 import fc from 'fast-check';
+import { FC_SEED } from '../helpers/seed.ts';
 import { cutUtf8, formatRetinaDateTime, isRetinaDateTime, parseRetinaDateTime, isLatitude, isLongitude, formatCoordinate, utf8Bytes } from '../../src/protocol/index.ts';
 
 t.test('datetime: format → parse round-trips to the hundredth of a second', async (t) => {
@@ -8,7 +9,7 @@ t.test('datetime: format → parse round-trips to the hundredth of a second', as
     const s = formatRetinaDateTime(ms, off);
     if (!isRetinaDateTime(s)) throw new Error(`not a datetime: ${s}`);
     if (parseRetinaDateTime(s, off) !== ms - (ms % 10)) throw new Error(`${s} parsed to ${parseRetinaDateTime(s, off)}, not ${ms}`);
-  }), { numRuns: 300 });
+  }), { numRuns: 300, seed: FC_SEED });
   t.pass('300 datetimes round-tripped');
 });
 
@@ -31,12 +32,12 @@ t.test('n10,6 longitude and latitude', async (t) => {
   t.notOk(isLongitude('1e2'));
   t.ok(isLatitude('-89.999999'));
   t.notOk(isLatitude('90.000001'));
-  fc.assert(fc.property(fc.double({ min: -90, max: 90, noNaN: true }), (d) => isLatitude(formatCoordinate(d))), { numRuns: 200 });
+  fc.assert(fc.property(fc.double({ min: -90, max: 90, noNaN: true }), (d) => isLatitude(formatCoordinate(d))), { numRuns: 200, seed: FC_SEED });
   t.pass('200 formatted latitudes are valid');
 });
 
 t.test('utf8Bytes agrees with Buffer.byteLength', async (t) => {
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => utf8Bytes(s) === Buffer.byteLength(s, 'utf8')), { numRuns: 500 });
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => utf8Bytes(s) === Buffer.byteLength(s, 'utf8')), { numRuns: 500, seed: FC_SEED });
   t.pass('500 strings measured alike');
 });
 

@@ -17,7 +17,7 @@ import { waitFor } from '../helpers/cluster.ts';
 
 const log = pino({ level: 'silent' });
 
-t.test('executor commands over HTTP', async (t) => {
+t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2, EB3, ED1)', async (t) => {
   const dir = t.testdir({});
   // A peer node that receives task_result commands (ED1).
   const received: P.TaskResultBody[] = [];

@@ -1,9 +1,11 @@
 /** ED3/ED4: the persistent outbox delivers in order, retries an unreachable peer, survives a restart, dead-letters refusals. */
 import t from 'tap';
+import { mock } from 'node:test';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Outbox, type OutboxMessage } from '../../src/runtime/outbox.ts';
+import { waitFor } from '../helpers/cluster.ts';
 
 const log = pino({ level: 'silent' });
 const msg = (n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { n } });
@@ -12,14 +14,16 @@ t.test('ED4: failed sends are cached and resent, in order, until the peer takes 
   const db = new Database(path.join(t.testdir({}), 'o.db'));
   const got: number[] = [];
   let up = false;
+  let refused = 0;
   const ob = new Outbox(db, async (_d, _seq, m) => {
-    if (!up) throw new Error('ECONNREFUSED');
+    if (!up) { refused++; throw new Error('ECONNREFUSED'); }
     got.push(m.body.n as number);
     return { ok: true };
   }, log);
   ob.start();
   for (let i = 0; i < 5; i++) ob.enqueue(['http://peer'], 'task-a', msg(i));
-  await new Promise((r) => setTimeout(r, 300));
+  // The outbox has tried, and been refused (polled with a deadline, not a fixed wait).
+  await waitFor('a refused attempt', async () => (refused > 0 ? true : undefined), 10_000, 10);
   t.equal(got.length, 0, 'nothing delivered while the peer is down');
   t.equal(ob.pending('task-a'), 5, 'all five kept');
   up = true;
@@ -86,8 +90,15 @@ t.test('destinations are independent: a dead peer does not hold up a live one', 
 t.test('M2/S7: a task\'s queued results follow its next stage to a new executor, in order; reports and other tasks stay', async (t) => {
   const db = new Database(path.join(t.testdir({}), 'o.db'));
   const got: Array<[string, string, number]> = [];
+  let refused = 0;
+  // A mocked clock (node:test MockTimers): the outbox's timers fire only when the test moves it,
+  // so "without waiting for the old backoff" is exact: delivered while the clock stands still.
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.UTC(2026, 0, 1) });
+  t.teardown(() => mock.timers.reset());
+  /** Lets every timer due now run and the sends they start settle, without moving the clock. */
+  const settle = async () => { for (let i = 0; i < 50; i++) { mock.timers.tick(0); await new Promise((r) => setImmediate(r)); } };
   const ob = new Outbox(db, async (d, _seq, m) => {
-    if (d === 'http://dead') throw new Error('ECONNREFUSED');
+    if (d === 'http://dead') { refused++; throw new Error('ECONNREFUSED'); }
     got.push([d, String((m.body as { task?: string }).task), m.body.n as number]);
     return { ok: true };
   }, log);
@@ -96,14 +107,17 @@ t.test('M2/S7: a task\'s queued results follow its next stage to a new executor,
   for (let i = 0; i < 4; i++) ob.enqueue(['http://dead'], 'up', result('up', i));
   ob.enqueue(['http://dead'], 'up', { method: 'PATCH', path: '/System/TaskStatus/', body: { task: 'up', n: 99 } });
   ob.enqueue(['http://dead'], 'other', result('other', 0));
-  await new Promise((r) => setTimeout(r, 300));
+  // The dead peer has refused, so its messages sit in backoff (500 ms of the mocked clock and more).
+  await settle();
+  t.ok(refused > 0, 'the dead peer was tried');
   t.equal(ob.retarget('up', ['http://dead'], ['http://dead']), 0, 'same destinations: nothing moves');
   t.equal(ob.retarget('up', ['http://dead'], ['http://new']), 4, 'the four results move');
-  await new Promise((r) => setTimeout(r, 500));
+  await settle();
   t.strictSame(got, [0, 1, 2, 3].map((n) => ['http://new', 'up', n]), 'delivered to the new peer, in order, without waiting for the old backoff');
   t.equal(ob.pending('up'), 1, 'the status report stays queued for its own destination');
   t.equal(ob.pending('other'), 1, 'another task is not touched');
   ob.close();
+  mock.timers.reset();
   db.close();
 });
 

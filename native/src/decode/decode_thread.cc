@@ -304,7 +304,10 @@ int DecodeThread::DecodeLoop(std::string* kind, std::string* msg) {
       } else if (r < 0) {
         if (stop_) break;
         *kind = "source";
-        *msg = timed_out_ ? o_.url + " stalled: no data for " + std::to_string(o_.read_timeout_ms) + " ms" : "reading " + o_.url + ": " + AvError(r);
+        // AVERROR_EXIT comes only from Interrupt, and stop_ is not set: a read timeout. It can
+        // surface one read late (the I/O layer keeps the error of a read that still returned
+        // buffered data), after timed_out_ was reset for this read.
+        *msg = timed_out_ || r == AVERROR_EXIT ? o_.url + " stalled: no data for " + std::to_string(o_.read_timeout_ms) + " ms" : "reading " + o_.url + ": " + AvError(r);
         result = -1;
         break;
       } else {

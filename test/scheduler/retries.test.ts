@@ -1,0 +1,90 @@
+/**
+ * SB10: a failed subtask is rescheduled up to the maximum number of retries, after the retry
+ * interval, and only for exception codes worth another try (20 short of resources, 40 too slow,
+ * 50 run error); 10 (environment unsupported) and 60 (data source) fail at once. A scheduler in
+ * this process with two fake executors that accept every dispatch; the test plays their status
+ * reports.
+ */
+import t, { type Test } from 'tap';
+import http from 'node:http';
+import { pino } from 'pino';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { ExceptionCode, ExecutionStatus } from '../../src/protocol/index.ts';
+import { waitFor } from '../helpers/cluster.ts';
+
+interface Dispatch { deviceId: string; taskId: string; at: number }
+
+/** An executor that offers frame extraction, accepts every command, and records the dispatches. */
+async function fakeExecutor(deviceId: string, dispatches: Dispatch[]): Promise<{ url: string; close(): void }> {
+  const srv = http.createServer((req, res) => {
+    let s = '';
+    req.on('data', (c) => (s += c));
+    req.on('end', () => {
+      const j = JSON.parse(s || '{}');
+      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
+      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
+      if (j.CommandType === 'task_dispatch') for (const d of j.MessageBody.TaskDispatchList) dispatches.push({ deviceId, taskId: d.TaskID, at: Date.now() });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/System/Command`, close: () => srv.close() };
+}
+
+const MAX_RETRIES = 2;
+const RETRY_INTERVAL_MS = 300;
+
+async function setup(t: Test) {
+  const dispatches: Dispatch[] = [];
+  const a = await fakeExecutor('edge-a', dispatches);
+  const b = await fakeExecutor('edge-b', dispatches);
+  const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, maxRetries: MAX_RETRIES, retryIntervalMs: RETRY_INTERVAL_MS, log: pino({ level: 'silent' }) });
+  t.teardown(async () => { await s.close(); a.close(); b.close(); });
+  for (const [id, url] of [['edge-a', a.url], ['edge-b', b.url]] as const) {
+    s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: url });
+    await s.refreshAlgorithms(id);
+  }
+  s.start();
+  const r = await s.submit({ TaskName: 'fails', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'frame_extraction' } } });
+  if (!r.ok) throw new Error(r.message);
+  const subtaskId = await waitFor('first dispatch', async () => dispatches[0]?.taskId, 10_000, 20);
+  const sub = () => s.store.subtask(subtaskId)!;
+  /** Plays the executor the subtask is on reporting that it failed with `code`. */
+  const fail = (code: number) => s.onTaskStatus({ DeviceID: sub().device_id, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: code, ExceptionDesc: `failed with ${code}` }] });
+  return { s, dispatches, sub, fail, taskId: r.taskId };
+}
+
+t.test('SB10: a retryable failure (50 run error) is retried after the interval, up to the maximum, then fails with its code', async (t) => {
+  const { s, dispatches, sub, fail, taskId } = await setup(t);
+  for (let attempt = 1; attempt <= MAX_RETRIES; attempt++) {
+    const failedAt = Date.now();
+    fail(ExceptionCode.RunError);
+    // Waiting for the retry: queued (ExecutionStatus 3), the code kept, not yet dispatched again.
+    t.equal(sub().status, ExecutionStatus.Queued, `failure ${attempt}: queued for a retry`);
+    t.equal(sub().exception_code, ExceptionCode.RunError, 'with the code that failed it');
+    t.equal(dispatches.length, attempt, 'not dispatched again at once');
+    await waitFor(`retry ${attempt}`, async () => (dispatches.length === attempt + 1 ? true : undefined), 10_000, 20);
+    // Timers never fire early (a millisecond of rounding aside): the retry waited the interval.
+    t.ok(dispatches[attempt].at - failedAt >= RETRY_INTERVAL_MS - 1, `retry ${attempt} dispatched no sooner than the ${RETRY_INTERVAL_MS} ms interval`);
+    t.not(dispatches[attempt].deviceId, dispatches[attempt - 1].deviceId, 'on another executor than the one it failed on');
+    t.equal(sub().attempts, attempt + 1, `attempt ${attempt + 1} recorded`);
+  }
+  fail(ExceptionCode.RunError);
+  t.equal(sub().status, ExecutionStatus.Error, `after ${MAX_RETRIES} retries the next failure is final`);
+  t.equal(sub().exception_code, ExceptionCode.RunError);
+  t.equal(s.store.task(taskId)?.status, ExecutionStatus.Error, 'and so is the task');
+  // A retry timer only places a subtask that is still queued: one in error is never dispatched again.
+  t.equal(dispatches.length, 1 + MAX_RETRIES, `${dispatches.length} dispatches: the first and ${MAX_RETRIES} retries`);
+});
+
+for (const code of [ExceptionCode.DataSourceError, ExceptionCode.EnvUnsupported]) {
+  t.test(`SB10: a failure with ExceptionCode ${code} is not retried`, async (t) => {
+    const { s, dispatches, sub, fail, taskId } = await setup(t);
+    fail(code);
+    t.equal(sub().status, ExecutionStatus.Error, 'failed at once, not queued for a retry');
+    t.equal(sub().exception_code, code);
+    t.equal(s.store.task(taskId)?.status, ExecutionStatus.Error);
+    t.equal(dispatches.length, 1, 'dispatched once only');
+  });
+}
