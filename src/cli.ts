@@ -25,7 +25,7 @@ Usage:
 
 --media-dir DIR (repeatable): file:// StreamURLs only under these; --package-dir DIR likewise for
 file:// AlgFileURLs (else only the scheduler's repository). URLs to this node itself (loopback,
-link-local, its own addresses) are refused unless --allow-private-urls. --peer URL (repeatable):
+its own addresses) are refused unless --allow-private-urls; link-local ones always. --peer URL (repeatable):
 another executor trusted with the node token besides those the scheduler registered.
 --tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond

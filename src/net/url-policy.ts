@@ -4,9 +4,10 @@
  * internal network for anyone who can submit a task). Sources and callbacks are confined:
  * - `file://` only under a configured media directory, regular files only (symlinks resolved
  *   first, so a link cannot lead out);
- * - network URLs never to this node itself: loopback, unspecified, link-local (cloud metadata at
- *   169.254.169.254) and the addresses of its own interfaces — unless `allowPrivate`. Private
- *   ranges (192.168/16, 10/8 …) stay allowed: that is where cameras live.
+ * - network URLs never to this node itself: loopback, unspecified and the addresses of its own
+ *   interfaces — unless `allowPrivate` (single-box setups, tests) — and never link-local (cloud
+ *   metadata at 169.254.169.254), whatever the flags. Private ranges (192.168/16, 10/8 …) stay
+ *   allowed: that is where cameras live.
  * Names are resolved the way ffmpeg and the HTTP client will resolve them (getaddrinfo), so
  * `0x7f.1`, `2130706433` and `[::ffff:127.0.0.1]` are what they are. A missing file and a refused
  * one get the same answer, so the reply does not reveal which files exist.
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 export interface UrlPolicy {
   /** Directories `file://` sources may be read from (none: no local files). */
   mediaDirs: readonly string[];
-  /** Let URLs point at this node's own, loopback and link-local addresses (tests, single-box setups). */
+  /** Let URLs point at this node's own and loopback addresses (tests, single-box setups); link-local never. */
   allowPrivate: boolean;
 }
 
@@ -68,22 +69,38 @@ async function checkFile(field: string, u: URL, policy: UrlPolicy): Promise<stri
   if (u.host && u.host !== 'localhost') throw new UrlRefused(field, NOT_ALLOWED);
   let file: string;
   try {
-    file = await realpath(fileURLToPath(u));
+    file = fileURLToPath(u);
   } catch {
     throw new UrlRefused(field, NOT_ALLOWED);
   }
+  // Links are resolved first, so none leads out. A file that does not exist yet inside a media
+  // dir passes (opening it later is a data-source error, ExceptionCode 60); outside, missing and
+  // present files get the same refusal, so the answer does not reveal what exists.
+  let real: string;
+  let exists = true;
+  try {
+    real = await realpath(file);
+  } catch {
+    exists = false;
+    try {
+      real = path.join(await realpath(path.dirname(file)), path.basename(file));
+    } catch {
+      throw new UrlRefused(field, NOT_ALLOWED);
+    }
+  }
   const dirs = await Promise.all(policy.mediaDirs.map((d) => realpath(d).catch(() => null)));
-  const inside = dirs.some((d) => d !== null && (file === d || file.startsWith(d.endsWith(path.sep) ? d : d + path.sep)));
+  const inside = dirs.some((d) => d !== null && real.startsWith(d.endsWith(path.sep) ? d : d + path.sep));
   if (!inside) throw new UrlRefused(field, NOT_ALLOWED);
-  const st = await stat(file).catch(() => null);
-  if (!st?.isFile()) throw new UrlRefused(field, NOT_ALLOWED);
-  return file;
+  if (exists) {
+    const st = await stat(real).catch(() => null);
+    if (!st?.isFile()) throw new UrlRefused(field, NOT_ALLOWED);
+  }
+  return real;
 }
 
 async function checkHost(field: string, u: URL, policy: UrlPolicy): Promise<void> {
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw new UrlRefused(field, 'names no host');
-  if (policy.allowPrivate) return;
   let addrs: Array<{ address: string }>;
   try {
     addrs = await lookup(host, { all: true, verbatim: true });
@@ -93,6 +110,8 @@ async function checkHost(field: string, u: URL, policy: UrlPolicy): Promise<void
   const own = ownAddresses();
   for (const { address } of addrs) {
     const why = forbiddenAddress(address, own);
+    if (why && policy.allowPrivate && why !== 'link-local') continue;
+    if (why === 'link-local') throw new UrlRefused(field, `host ${host.slice(0, 64)} is link-local; not allowed (cloud metadata lives there)`);
     if (why) throw new UrlRefused(field, `host ${host.slice(0, 64)} is ${why}; not allowed without --allow-private-urls`);
   }
 }

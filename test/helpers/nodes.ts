@@ -9,6 +9,11 @@ import { createExecutorServer } from '../../src/api/executor-server.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
+/** Tests read clips and packages from the checkout and temp dirs, and talk over loopback. */
+export const TEST_EXECUTOR_OPTIONS: Pick<ExecutorOptions, 'mediaDirs' | 'packageDirs' | 'allowPrivateUrls'> = {
+  mediaDirs: [root, os.tmpdir()], packageDirs: [root, os.tmpdir()], allowPrivateUrls: true,
+};
+
 /** A node that accepts every command and keeps the task_result bodies it receives. */
 export async function startPeer(): Promise<{ url: string; received: Array<Record<string, unknown>>; close(): void }> {
   const received: Array<Record<string, unknown>> = [];
@@ -33,9 +38,7 @@ export async function startExecutor(dir: string, deviceId: string, o: Partial<Ex
   copyFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(keys, 'examples.pub'));
   (o.trust ?? []).forEach((pem, i) => writeFileSync(path.join(keys, `extra-${i}.pub`), pem));
   const log = pino({ level: 'silent' });
-  // Tests read clips and packages from the checkout and temp dirs, and talk over loopback.
-  const ex = new Executor({ deviceId, dataDir: path.join(dir, deviceId), commandUrl: 'http://unused', log, pluginWorkers: 2,
-    mediaDirs: [root, os.tmpdir()], packageDirs: [root, os.tmpdir()], allowPrivateUrls: true, ...o });
+  const ex = new Executor({ deviceId, dataDir: path.join(dir, deviceId), commandUrl: 'http://unused', log, pluginWorkers: 2, ...TEST_EXECUTOR_OPTIONS, ...o });
   const app = createExecutorServer(ex, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { ex, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, close: async () => { await ex.close(); await app.close(); } };

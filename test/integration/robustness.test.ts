@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import * as P from '../../src/protocol/index.ts';
 import { startCluster, waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
@@ -178,12 +179,12 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once; a Ti
   const cmd = { CommandType: 'task_dispatch', CommandIdx: 4242, DeviceID: 'edge-1', MessageBody: { TaskDispatchList: [{
     // A time-window task for tomorrow: it stays queued, so a second run would be visible.
     TaskID: 'dup-test-1', TaskAttr: 1, ExecutionCond: { TimeRange: [{ StartTime: P.formatRetinaDateTime(Date.now() + 86_400_000) }] },
-    AlgModelInfo: { AlgID: 1001, AlgVersion: '1.0.0' }, InputInfo: { StreamURL: 'file:///nonexistent.mp4', TaskFrameRate: 1 }, DstDeviceList: [],
+    AlgModelInfo: { AlgID: 1001, AlgVersion: '1.0.0' }, InputInfo: { StreamURL: pathToFileURL(path.join(os.tmpdir(), 'retinad-dup-test-not-yet.mp4')).href, TaskFrameRate: 1 }, DstDeviceList: [],
   }] } };
   const h = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json', 'x-sender-id': 'dup-sender' };
   const send = (body: unknown, headers = h) => raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify(body), headers);
   const other = structuredClone(cmd);
-  other.MessageBody.TaskDispatchList[0].InputInfo.StreamURL = 'file:///other.mp4';
+  other.MessageBody.TaskDispatchList[0].InputInfo.StreamURL = pathToFileURL(path.join(os.tmpdir(), 'retinad-dup-test-other.mp4')).href;
   const a = await send(cmd);
   const b = await send(cmd);
   t.strictSame(a.json, { StatusCode: '0', CommandType: 'task_dispatch', CommandIdx: 4242 });
@@ -211,7 +212,8 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once; a Ti
 t.test('S8: a broken or missing source ends the task with ExecutionStatus 4 and ExceptionCode 60', async (t) => {
   const garbage = path.join(cluster.dir, 'garbage.mp4');
   (await import('node:fs')).writeFileSync(garbage, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)));
-  for (const url of ['file:///definitely/not/here.mp4', `file://${garbage}`]) {
+  // A missing file inside a media dir (the executors' --media-dir includes the temp dir) and a garbage file.
+  for (const url of [pathToFileURL(path.join(os.tmpdir(), 'retinad-definitely-not-here.mp4')).href, `file://${garbage}`]) {
     const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
       TaskName: 'bad source', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: url }], AlgType: 'frame_extraction', TaskFrameRate: 1 } },
     });

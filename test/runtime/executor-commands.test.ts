@@ -4,9 +4,9 @@
  * status query (9.9) and results sent to another node by OutputURL (ED1).
  */
 import t from 'tap';
+import { TEST_EXECUTOR_OPTIONS } from '../helpers/nodes.ts';
 import http from 'node:http';
 import path from 'node:path';
-import os from 'node:os';
 import { pino } from 'pino';
 import { Executor } from '../../src/runtime/executor.ts';
 import { createExecutorServer } from '../../src/api/executor-server.ts';
@@ -35,7 +35,7 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   const peerUrl = `http://127.0.0.1:${(peer.address() as { port: number }).port}`;
   const src = await slowSource(path.join(dir, 'clip.ts'), 8);
   const ex = new Executor({ deviceId: 'edge-x', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', token: 'tok', log, longitude: '116.397128', latitude: '39.916527',
-    allowPrivateUrls: true, mediaDirs: [dir, os.tmpdir()], packageDirs: [dir] });
+    ...TEST_EXECUTOR_OPTIONS });
   const app = createExecutorServer(ex, { token: 'tok', log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -7,10 +7,14 @@
  */
 import t, { type Test } from 'tap';
 import http from 'node:http';
+import path from 'node:path';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { ExceptionCode, ExecutionStatus } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 interface Dispatch { deviceId: string; taskId: string; at: number }
 
@@ -88,3 +92,39 @@ for (const code of [ExceptionCode.DataSourceError, ExceptionCode.EnvUnsupported]
     t.equal(dispatches.length, 1, 'dispatched once only');
   });
 }
+
+t.test('SB10: a retry with only the excluded executor left places it there again, also when it has the algorithm only from the repository', async (t) => {
+  // One executor whose algorithm list predates the install (it lists nothing); the package is in
+  // the scheduler's repository. Before the fix the retry excluded it and found "no online
+  // executor offers the algorithm" (seen as a flaky OCR test under load).
+  const dispatches: Dispatch[] = [];
+  const srv = http.createServer((req, res) => {
+    let s = '';
+    req.on('data', (c) => (s += c));
+    req.on('end', () => {
+      const j = JSON.parse(s || '{}');
+      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
+      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: 'edge-only', AlgInfoList: [] }];
+      if (j.CommandType === 'task_dispatch') for (const d of j.MessageBody.TaskDispatchList) dispatches.push({ deviceId: 'edge-only', taskId: d.TaskID, at: Date.now() });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const dir = t.testdir({ keys: {} });
+  copyFileSync(path.join(ROOT, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(dir, 'keys', 'examples.pub'));
+  const s = new Scheduler({ deviceId: 'sched', dataDir: path.join(dir, 'data'), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, maxRetries: 2, retryIntervalMs: 50,
+    placementWaitMs: 500, trustedKeysDir: path.join(dir, 'keys'), log: pino({ level: 'silent' }) });
+  t.teardown(async () => { await s.close(); srv.close(); });
+  s.repository.publish(readFileSync(path.join(ROOT, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk')));
+  s.register({ DeviceID: 'edge-only', DeviceType: '1', ProductType: 'fake', CommandURL: `http://127.0.0.1:${(srv.address() as { port: number }).port}/System/Command` });
+  await s.refreshAlgorithms('edge-only');
+  s.start();
+  const r = await s.submit({ TaskName: 'repo', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'motion_detection' } } });
+  t.ok(r.ok, 'accepted through the repository');
+  const subtaskId = await waitFor('first dispatch', async () => dispatches[0]?.taskId, 10_000, 20);
+  s.onTaskStatus({ DeviceID: 'edge-only', TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: ExceptionCode.RunError, ExceptionDesc: 'deadline' }] });
+  await waitFor('the retry', async () => (dispatches.length === 2 ? true : undefined), 10_000, 20);
+  t.equal(dispatches[1].deviceId, 'edge-only', 'retried on the only executor there is');
+  t.equal(s.store.subtask(subtaskId)?.status, ExecutionStatus.Queued, 'placed again (queued on it), not failed with ExceptionCode 20');
+});

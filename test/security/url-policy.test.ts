@@ -26,7 +26,7 @@ const refused = async (p: Promise<unknown>): Promise<string> => {
   throw new Error('expected a refusal');
 };
 
-t.test('files: inside the media dir only, regular files only, same answer for missing and forbidden', async (t) => {
+t.test('files: inside the media dir only, regular files only, same answer outside whether the file exists or not', async (t) => {
   t.equal(await checkUrl('StreamURL', pathToFileURL(path.join(media, 'cam.mp4')).href, 'source', policy), path.join(media, 'cam.mp4'));
   t.equal(await checkUrl('StreamURL', pathToFileURL(path.join(media, 'sub', 'b.mp4')).href, 'source', policy), path.join(media, 'sub', 'b.mp4'));
   const forbidden = [
@@ -39,10 +39,13 @@ t.test('files: inside the media dir only, regular files only, same answer for mi
     'file:///dev/zero', 'file:///etc/passwd', 'file:///proc/self/environ',
     `file://otherhost${media}/cam.mp4`,
   ];
-  const missing = await refused(checkUrl('StreamURL', pathToFileURL(path.join(media, 'nope.mp4')).href, 'source', policy));
+  // A file not there (yet) inside the media dir passes: opening it is then a data-source error (60).
+  t.equal(await checkUrl('StreamURL', pathToFileURL(path.join(media, 'later.mp4')).href, 'source', policy), path.join(media, 'later.mp4'));
+  const missing = await refused(checkUrl('StreamURL', pathToFileURL(path.join(dir, 'secret', 'nope.pem')).href, 'source', policy));
   for (const u of forbidden) t.equal(await refused(checkUrl('StreamURL', u, 'source', policy)), missing, `refused like a missing file: ${u.replace(dir, '…')}`);
   t.match(missing, /^StreamURL: is not an allowed source/);
   t.equal(await refused(checkUrl('StreamURL', pathToFileURL(path.join(media, 'cam.mp4')).href, 'source', { mediaDirs: [], allowPrivate: false })), missing, 'no media dir: no files');
+  t.equal(await refused(checkUrl('StreamURL', 'file:///nonexistent-dir/x.mp4', 'source', policy)), missing, 'a missing directory outside: the same answer');
 });
 
 t.test('this node in any spelling is refused; other hosts pass', async (t) => {
@@ -55,6 +58,7 @@ t.test('this node in any spelling is refused; other hosts pass', async (t) => {
   for (const a of own) t.match(await refused(checkUrl('NotifyURL', `http://${a}/x`, 'callback', policy)), /this node's own address/, `own interface ${a}`);
   t.equal(await checkUrl('StreamURL', 'rtsp://user:pw@192.168.1.64:554/Streaming/Channels/101', 'source', policy), 'rtsp://user:pw@192.168.1.64:554/Streaming/Channels/101', 'a camera on a private network is fine');
   t.equal(await checkUrl('StreamURL', 'rtsp://127.0.0.1:8554/x', 'source', { ...policy, allowPrivate: true }), 'rtsp://127.0.0.1:8554/x', '--allow-private-urls lets loopback through');
+  t.match(await refused(checkUrl('StreamURL', 'http://169.254.169.254/latest/meta-data/', 'source', { ...policy, allowPrivate: true })), /is link-local; not allowed/, 'but never cloud metadata (link-local)');
 });
 
 t.test('generated loopback and link-local addresses are all refused', async (t) => {

@@ -8,6 +8,7 @@
 import { checkFrameSourceOptions, type FrameSourceOptions } from './decoder-options.ts';
 import { nativeDecoding, nativeCore, loadNative, type NativeFrame, type PreprocessInfo } from './native.ts';
 import { encodeImage } from './image-codec.ts';
+import { statSync } from 'node:fs';
 import { MediaError } from './media-error.ts';
 import { checkPreprocessSpec, type PreprocessSpec } from './preprocess-spec.ts';
 import { FrameSampler, SourceError, type SampledFrame } from '../frame-sampler.ts';
@@ -70,6 +71,14 @@ export function chooseBackend(want: 'auto' | 'native' | 'pipe' = (process.env.RE
 /** Opens a source on the chosen backend. Option errors throw OptionError at once. */
 export function openFrameSource(options: FrameSourceOptions, backend: 'auto' | 'native' | 'pipe' = 'auto'): FrameSource {
   const o = checkFrameSourceOptions(options);
+  // A FIFO or device named as a file source would be read forever: regular files only (checked
+  // again here, at open, after the dispatch-time URL policy).
+  const local = o.url.startsWith('file:') ? fileUrlToPath(o.url) : /^[a-z][a-z0-9+.-]*:/i.test(o.url) ? null : o.url;
+  if (local !== null) {
+    let st;
+    try { st = statSync(local); } catch { st = null; }
+    if (st && !st.isFile()) throw new MediaError('source', `source ${o.url.slice(0, 200)} is not a regular file`);
+  }
   const chosen = chooseBackend(backend === 'auto' ? undefined : backend).backend;
   return chosen === 'native' ? new NativeFrameSource(o) : new PipeFrameSource(o);
 }

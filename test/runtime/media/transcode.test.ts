@@ -17,6 +17,7 @@ import { RetinaClient } from '../../../src/net/client.ts';
 import { parse, TaskResultBody } from '../../../src/protocol/index.ts';
 import { clip } from '../../helpers/media.ts';
 import { waitFor } from '../../helpers/cluster.ts';
+import { TEST_EXECUTOR_OPTIONS } from '../../helpers/nodes.ts';
 
 const dir = t.testdir({});
 const src = clip(path.join(dir, 'src.mp4'), { size: '640x360', seconds: 6 });
@@ -70,7 +71,7 @@ t.test('the executor runs video_transcode and sends VideoResults (EB1, EB2, ED1)
   });
   await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
   const log = pino({ level: 'silent' });
-  const ex = new Executor({ deviceId: 'edge-t', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', log });
+  const ex = new Executor({ deviceId: 'edge-t', dataDir: path.join(dir, 'edge'), commandUrl: 'http://unused', log, ...TEST_EXECUTOR_OPTIONS });
   const app = createExecutorServer(ex, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
