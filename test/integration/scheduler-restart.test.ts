@@ -20,7 +20,8 @@ t.test('SB9: a scheduler killed mid-task and restarted finishes the task; no fra
     TaskName: 'survive the scheduler', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: src.url }], AlgType: 'frame_extraction', TaskFrameRate: 2 } },
   });
   const id = (r.body as { TaskID: string }).TaskID;
-  t.ok(id, 'accepted');
+  t.ok(id, `accepted: ${JSON.stringify(r.body)}`);
+  if (!id) { await cluster.stop(); return; }
   const results = async (url: string) => ((await cluster.client.send('GET', `${url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList?: TaskResultBody[] }).TaskResultList ?? [];
   await waitFor('first results', async () => ((await results(cluster.scheduler.url)).length >= 3 ? true : undefined), 20_000);
 
