@@ -76,6 +76,8 @@ export interface ExecutorArgs extends TlsArgs {
   pluginWorkers?: number;
   pluginThreads?: number;
   pluginMaxBatch?: number;
+  /** Serve GET /metrics without the node token. */
+  metricsPublic?: boolean;
 }
 
 /** `retinad executor …` */
@@ -90,7 +92,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
       trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
     });
-    return createExecutorServer(executor, { token: a.token, log, tls: a.tls });
+    return createExecutorServer(executor, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });
   log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
   announce('executor', url, log);
@@ -136,6 +138,8 @@ export interface SchedulerArgs extends TlsArgs {
   maxRetries?: number;
   trustedKeys?: string;
   pluginDevMode?: boolean;
+  /** Serve GET /metrics without the node token. */
+  metricsPublic?: boolean;
 }
 
 /** `retinad scheduler …` */
@@ -149,7 +153,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode,
     });
-    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls });
+    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });
   scheduler!.start();
   announce('scheduler', url, log);

@@ -31,6 +31,15 @@ export class TaskRuns {
 
   constructor(private readonly o: TaskRunsOptions) {}
 
+  /** Frames decoded so far by the task's open source (undefined when none is open). */
+  framesDecoded(taskId: string): number | undefined {
+    try {
+      return this.sources.get(taskId)?.stats().framesDecoded;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Starts `t` on its runner: pull frames or slices, or wait for an upstream stage's results. */
   run(t: ExecTask): void {
     const { ctx } = this.o;
