@@ -4,13 +4,11 @@
  * paths do not make a series each).
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /** Counts requests by method, route pattern and status; returns the registry they are in. */
 export function countHttpRequests(app: FastifyInstance): Registry {
   const registry = new Registry();
-  // Process metrics (CPU, memory, event-loop lag) come with prom-client; prefixed as ours.
-  collectDefaultMetrics({ register: registry, prefix: 'retinad_' });
   const requests = new Counter({ name: 'retinad_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const seconds = new Histogram({ name: 'retinad_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route pattern', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
   app.addHook('onResponse', async (req, reply) => {
