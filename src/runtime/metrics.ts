@@ -15,7 +15,7 @@ const STATUS_NAME: Record<number, string> = { 0: 'done', 1: 'running', 2: 'pause
 /** What a scrape reads from the executor. */
 export interface ExecutorMetricsSource {
   tasks(): Iterable<ExecTask>;
-  /** Frames the task's decoder produced (before sampling), when its source is open. */
+  /** Frames the task's decoder produced (before sampling); its last count once the source closed. */
   framesDecoded(taskId: string): number | undefined;
   outbox(): { backlog: number; oldestAgeMs: number };
   decoder(): { Active: string; FFmpegLibs: string | null };
@@ -29,8 +29,6 @@ export class ExecutorMetrics {
   private readonly stage: Histogram<'stage'>;
   private readonly calls: Counter<'algorithm'>;
   private readonly failures: Counter<'algorithm' | 'reason'>;
-  /** Last decoded count per task: a finished task's source is closed, its count stays. */
-  private readonly decoded = new Map<string, number>();
   /** Previous scrape's analysed count per task, for the fps gauge. */
   private readonly lastOut = new Map<string, { n: number; at: number }>();
 
@@ -44,11 +42,7 @@ export class ExecutorMetrics {
       name, help, labelNames: ['task'], registers: r,
       collect() { this.reset(); for (const t of src.tasks()) { const v = value(t); if (v > 0) this.labels(t.id).inc(v); } },
     });
-    perTask('retinad_executor_frames_decoded_total', 'Frames the task\'s decoder produced (before sampling at TaskFrameRate)', (t) => {
-      const n = src.framesDecoded(t.id);
-      if (n !== undefined) self.decoded.set(t.id, n);
-      return self.decoded.get(t.id) ?? 0;
-    });
+    perTask('retinad_executor_frames_decoded_total', 'Frames the task\'s decoder produced (before sampling at TaskFrameRate)', (t) => src.framesDecoded(t.id) ?? 0);
     perTask('retinad_executor_frames_analysed_total', 'Sampled frames that produced a result', (t) => t.framesOut);
     perTask('retinad_executor_frames_dropped_total', 'Sampled frames that produced no result (failed plugin call)', (t) => Math.max(0, t.framesIn - t.framesOut));
     new Gauge({
@@ -92,11 +86,5 @@ export class ExecutorMetrics {
 
   pluginFailure(algId: number | string, reason: string): void {
     this.failures.labels(String(algId), reason).inc();
-  }
-
-  /** Forgets a deleted task's last counts. */
-  forget(taskId: string): void {
-    this.decoded.delete(taskId);
-    this.lastOut.delete(taskId);
   }
 }
