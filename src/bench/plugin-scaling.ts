@@ -68,8 +68,8 @@ export async function runStep(p: LoadedPlugin, clip: string, streams: number, fr
             for (const u of r.providers) providers.add(u.provider);
             split.queue = r.queueMs; split.inference = r.inferMs; split.post = r.postMs;
             // Not `crops += await …`: that reads `crops` before the await and loses other streams' counts.
-            const n = m.cropStage ? await cropStage(pool, p, f, r.output, info, split) : 0;
-            crops += n;
+            const cropsRun = m.cropStage ? await cropStage(pool, p, f, r.output, info, split) : 0;
+            crops += cropsRun;
             frames++;
           } catch (err) {
             if (!(err instanceof PluginCallError)) throw err;
