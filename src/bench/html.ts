@@ -27,7 +27,7 @@ ${p.steps.map((s, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(s.fps).toFixed(
 
 /** One stacked bar per step: p50 ms of each stage. */
 function splitChart(p: PluginReport): string {
-  const W = 420, rowH = 22, L = 70, R = 60, T = 8;
+  const W = 500, rowH = 22, L = 70, R = 60, T = 8;
   const H = T + p.steps.length * rowH + 40;
   const total = (s: PluginReport['steps'][number]) => STAGES.reduce((a, st) => a + s.latencyMs[st].p50, 0);
   const max = Math.max(...p.steps.map(total), 0.001);
@@ -42,7 +42,7 @@ function splitChart(p: PluginReport): string {
     }).join('');
     return `<text x="${L - 6}" y="${y0 + 12}" text-anchor="end" font-size="11">${s.streams} stream${s.streams > 1 ? 's' : ''}</text>${segs}<text x="${(x0 + 4).toFixed(1)}" y="${y0 + 12}" font-size="11">${total(s).toFixed(1)} ms</text>`;
   }).join('\n');
-  const legend = STAGES.map((st, k) => `<rect x="${L + k * 70}" y="${H - 24}" width="10" height="10" fill="${COLOURS[k]}"/><text x="${L + k * 70 + 14}" y="${H - 15}" font-size="11">${st}</text>`).join('');
+  const legend = STAGES.map((st, k) => `<rect x="${L + k * 84}" y="${H - 24}" width="10" height="10" fill="${COLOURS[k]}"/><text x="${L + k * 84 + 14}" y="${H - 15}" font-size="11">${st}</text>`).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="latency split p50">\n${bars}\n${legend}\n</svg>`;
 }
 
