@@ -66,7 +66,10 @@ export async function measureVideoPerf(tmpDir: string, o: { seconds?: number; hw
     const seconds = o.seconds ?? 2;
     const clip = path.join(tmpDir, `${c.decoder}-${seconds}s.mkv`);
     if (!existsSync(clip)) {
-      const r = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', String(seconds), ...c.codec, clip]);
+      // A bare test pattern compresses to almost nothing and decodes far faster than a camera's
+      // stream: sensor-like noise at a camera's usual 4 Mbit/s gives the decoder real work.
+      const r = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', String(seconds),
+        '-vf', 'noise=alls=10:allf=t', ...c.codec, '-b:v', '4M', '-maxrate', '4M', '-bufsize', '8M', clip]);
       if (r.status !== 0) continue;
     }
     try {
