@@ -67,3 +67,13 @@ t.test('retinad bench --quick without a plugin prints the decode table and says 
   t.match(r.stdout, /^H\.264 +software/m);
   t.match(r.stdout, /No plugin measured: give --plugin FILE\.rpk/);
 });
+
+t.test('retinad bench --data-dir measures the plugins installed there', async (t) => {
+  t.equal(buildExamples(), 0);
+  const data = path.join(t.testdir({}), 'data');
+  const inst = spawnSync(process.execPath, [...retinad, 'plugin', 'install', example('motion_detection-1.0.0'), '--data-dir', data, '--trusted-keys', keys], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(inst.status, 0, inst.stderr);
+  const r = bench(['--json', '--data-dir', data, '--trusted-keys', keys]);
+  t.equal(r.status, 0, r.stderr);
+  t.same((JSON.parse(r.stdout) as BenchReport).plugins.map((p) => p.AlgID), [2006]);
+});
