@@ -119,12 +119,13 @@ async function cropStage(pool: PluginPool, p: LoadedPlugin, f: SourceFrame, outp
   return todo.length;
 }
 
-/** 1, 2, 4, … streams until the gain is under 5 % (or `maxStreams`). */
-export async function scaling(p: LoadedPlugin, clip: string, o: { framesPerStep: number; maxStreams: number; sampleFps: number; progress: (what: string) => void }): Promise<ScalingStep[]> {
+/** 1, 2, 4, … streams until the gain is under 5 % (or `maxStreams`); `framesPerStep` shared among the streams. */
+export async function scaling(p: LoadedPlugin, clip: string, o: { framesPerStep: number; minPerStream: number; maxStreams: number; sampleFps: number; progress: (what: string) => void }): Promise<ScalingStep[]> {
   const steps: ScalingStep[] = [];
   for (let n = 1; n <= o.maxStreams; n *= 2) {
     o.progress(`${p.manifest.AlgType} ${p.manifest.AlgVersion}: ${n} stream${n > 1 ? 's' : ''}`);
-    const s = await runStep(p, clip, n, Math.max(2, Math.ceil(o.framesPerStep / n)), o.sampleFps);
+    // Each stream reads a few frames at least: with one or two, opening its decoder would be most of what is measured.
+    const s = await runStep(p, clip, n, Math.max(o.minPerStream, Math.ceil(o.framesPerStep / n)), o.sampleFps);
     steps.push(s);
     const prev = steps[steps.length - 2];
     if (prev && s.fps < prev.fps * 1.05) break;

@@ -76,7 +76,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const reports: PluginReport[] = [];
     const clip = plugins.length ? benchClip(tmp, o.quick ? 2 : 8) : '';
     for (const p of plugins) {
-      const steps = await scaling(p, clip, { framesPerStep: o.quick ? 4 : 32, maxStreams: o.quick ? 2 : 16, sampleFps: 5, progress: (w) => progress.step(w) });
+      const steps = await scaling(p, clip, { framesPerStep: o.quick ? 4 : 32, minPerStream: o.quick ? 2 : 4, maxStreams: o.quick ? 2 : 16, sampleFps: 5, progress: (w) => progress.step(w) });
       const best = steps.reduce((a, b) => (b.fps > a.fps ? b : a));
       const g = gflopsPerFrame(p, best.cropsPerFrame);
       // Inference on an accelerator is judged against its datasheet; on CPU against what was measured here.
