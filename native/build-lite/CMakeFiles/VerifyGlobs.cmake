@@ -3,21 +3,21 @@
 cmake_policy(SET CMP0009 NEW)
 
 # RETINAD_SOURCES at CMakeLists.txt:24 (file)
-file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/main/native/src/*.cc")
+file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/wt-ops/native/src/*.cc")
 set(OLD_GLOB
-  "/work/main/native/src/addon.cc"
-  "/work/main/native/src/decode/decode_thread.cc"
-  "/work/main/native/src/decode/decoder.cc"
-  "/work/main/native/src/encode/encoder.cc"
-  "/work/main/native/src/media/av_picture.cc"
-  "/work/main/native/src/media/convert.cc"
-  "/work/main/native/src/media/frame_wrap.cc"
-  "/work/main/native/src/media/picture.cc"
-  "/work/main/native/src/preprocess/preprocess.cc"
-  "/work/main/native/src/preprocess/resample.cc"
-  "/work/main/native/src/probe/probe.cc"
+  "/work/wt-ops/native/src/addon.cc"
+  "/work/wt-ops/native/src/decode/decode_thread.cc"
+  "/work/wt-ops/native/src/decode/decoder.cc"
+  "/work/wt-ops/native/src/encode/encoder.cc"
+  "/work/wt-ops/native/src/media/av_picture.cc"
+  "/work/wt-ops/native/src/media/convert.cc"
+  "/work/wt-ops/native/src/media/frame_wrap.cc"
+  "/work/wt-ops/native/src/media/picture.cc"
+  "/work/wt-ops/native/src/preprocess/preprocess.cc"
+  "/work/wt-ops/native/src/preprocess/resample.cc"
+  "/work/wt-ops/native/src/probe/probe.cc"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/main/native/build-lite/CMakeFiles/cmake.verify_globs")
+  file(TOUCH_NOCREATE "/work/wt-ops/native/build-lite/CMakeFiles/cmake.verify_globs")
 endif()
