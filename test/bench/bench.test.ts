@@ -77,3 +77,12 @@ t.test('retinad bench --data-dir measures the plugins installed there', async (t
   t.equal(r.status, 0, r.stderr);
   t.same((JSON.parse(r.stdout) as BenchReport).plugins.map((p) => p.AlgID), [2006]);
 });
+
+t.test('the progress line appears on a terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status === 0 ? false : 'needs script(1) for a pseudo-terminal' }, async (t) => {
+  // script(1) gives the child a pseudo-terminal: stderr is a TTY there, as for an operator.
+  const cmd = [process.execPath, ...retinad, 'bench', '--quick'].map((a) => `'${a}'`).join(' ');
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stdout);
+  t.match(r.stdout, /\r\x1b\[2Kretinad bench \[ *\d+ s\] decode software/, 'progress line, rewritten in place');
+  t.match(r.stdout, /^Decode capacity/m, 'then the table');
+});
