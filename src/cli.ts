@@ -7,26 +7,30 @@ import { readFileSync, statSync } from 'node:fs';
 import { runExecutor, runScheduler, parseListen, type TlsArgs } from './roles.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
+import { ConfigError, loadConfig } from './config-file.ts';
 
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
   retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
-                    [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
-                    [--plugin-max-batch N]
+                    [--plugin-max-batch N] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
-                    [--allow-private-urls]
-                    [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
+                    [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
+  retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
+                    decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
 
+--config FILE (YAML or JSON) holds the flags of executor/scheduler under "executor:" / "scheduler:",
+keys in camelCase (--max-tasks → maxTasks); flags given here win. --metrics-public serves /metrics
+without the token (both roles).
 --media-dir DIR (repeatable): file:// StreamURLs only under these; --package-dir DIR likewise for
 file:// AlgFileURLs (else only the scheduler's repository). URLs to this node itself (loopback,
-its own addresses) are refused unless --allow-private-urls; link-local ones always. --peer URL (repeatable):
-another executor trusted with the node token besides those the scheduler registered.
+its own addresses) are refused unless --allow-private-urls; link-local ones always. --peer URL
+(repeatable): another executor trusted with the node token besides those the scheduler registered.
 --tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
@@ -129,22 +133,44 @@ function tlsArgs(cert: string | undefined, key: string | undefined, ca: string |
   return out;
 }
 
+const OPTIONS = {
+  listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
+  token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
+  longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
+  clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+  'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
+  'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
+  'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
+  config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
+} as const;
+
+function parseFlags(args: string[], positionals: boolean) {
+  return parseArgs({ args, strict: true, options: OPTIONS, allowPositionals: positionals });
+}
+type Values = ReturnType<typeof parseFlags>['values'];
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    strict: true,
-    options: {
-      listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
-      token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
-      longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
-      clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
-      'token-file': { type: 'string' }, insecure: { type: 'boolean' },
-      'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-      'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
-    },
-    allowPositionals: cmd === 'plugin',
-  });
+  const { values: flags, positionals } = parseFlags(rest, cmd === 'plugin');
+  // The config file's section sits under the command line: a flag given here wins.
+  const role = cmd === 'executor' || cmd === 'scheduler' ? cmd : null;
+  if (flags.config !== undefined && !role) throw new UsageError(`--config: only for executor and scheduler (not "${cmd}")`);
+  const fromFile = flags.config !== undefined && role ? loadConfig(flags.config, role) : {};
+  const values = { ...fromFile, ...flags } as Values;
+  try {
+    await run(cmd, values, positionals);
+  } catch (err) {
+    // A bad value that came from the file is named by its key there, not by a flag never typed.
+    const m = err instanceof UsageError ? /^--([a-z-]+): ([\s\S]*)$/.exec(err.message) : null;
+    if (m && role && m[1] in fromFile && !(m[1] in flags)) {
+      throw new ConfigError(`config: ${role}.${m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}: ${m[2]}`);
+    }
+    throw err;
+  }
+}
+
+/** Runs one command with its checked flags. */
+async function run(cmd: string | undefined, values: Values, positionals: string[]): Promise<void> {
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(HELP);
     return;
@@ -163,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
         longitude: values.longitude, latitude: values.latitude,
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         pluginWorkers: int(values['plugin-workers'], '--plugin-workers', 1, 256), pluginThreads: int(values['plugin-threads'], '--plugin-threads', 1, 256),
-        pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64),
+        pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64), metricsPublic: values['metrics-public'],
         mediaDirs: dirs(values['media-dir'], '--media-dir'), packageDirs: dirs(values['package-dir'], '--package-dir'),
         peers: (values.peer ?? []).map((p) => url(p, '--peer')!), allowPrivateUrls: values['allow-private-urls'] === true,
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
@@ -181,13 +207,19 @@ async function main(argv: string[]): Promise<void> {
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
-        allowPrivateUrls: values['allow-private-urls'] === true,
+        metricsPublic: values['metrics-public'], allowPrivateUrls: values['allow-private-urls'] === true,
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
       process.exitCode = await runDemo({ clip: values.clip, out: values.out });
+      return;
+    }
+    case 'bench': {
+      const { runBench } = await import('./bench/run.ts');
+      process.exitCode = await runBench({ plugin: values.plugin, quick: values.quick === true, json: values.json === true, out: values.out,
+        dataDir: values['data-dir'], trustedKeys: values['trusted-keys'], devMode: values['plugin-dev-mode'] === true });
       return;
     }
     case 'version': {
@@ -204,6 +236,10 @@ main(process.argv.slice(2)).catch((err: Error) => {
   if (err.name === 'PackageError') {
     process.stderr.write(`retinad: package refused: ${err.message}\n`);
     process.exit(3);
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`retinad: ${err.message.replace(/\n/g, '\nretinad: ')}\n`);
+    process.exit(2);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`retinad: ${err.message}\n\n${HELP}`);

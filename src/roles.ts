@@ -80,6 +80,8 @@ export interface ExecutorArgs extends TlsArgs {
   pluginWorkers?: number;
   pluginThreads?: number;
   pluginMaxBatch?: number;
+  /** Serve GET /metrics without the node token. */
+  metricsPublic?: boolean;
 }
 
 /** `retinad executor …` */
@@ -95,7 +97,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
       trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
       mediaDirs: a.mediaDirs?.map((d) => path.resolve(d)), packageDirs: a.packageDirs?.map((d) => path.resolve(d)), peers: a.peers, allowPrivateUrls: a.allowPrivateUrls,
     });
-    return createExecutorServer(executor, { token: a.token, log, tls: a.tls });
+    return createExecutorServer(executor, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });
   log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
   announce('executor', url, log);
@@ -142,6 +144,8 @@ export interface SchedulerArgs extends TlsArgs {
   maxRetries?: number;
   trustedKeys?: string;
   pluginDevMode?: boolean;
+  /** Serve GET /metrics without the node token. */
+  metricsPublic?: boolean;
 }
 
 /** `retinad scheduler …` */
@@ -155,7 +159,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });
-    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls });
+    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });
   scheduler!.start();
   announce('scheduler', url, log);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A room of the house: the first folder under src/, or `cli` for the entry files beside them. */
-type Room = 'protocol' | 'net' | 'api' | 'runtime' | 'scheduler' | 'plugins' | 'cli' | 'log';
+type Room = 'protocol' | 'net' | 'api' | 'runtime' | 'scheduler' | 'plugins' | 'bench' | 'cli' | 'log';
 
 interface Rule {
   /** The sentence of ARCHITECTURE.md this rule enforces. */
@@ -29,6 +29,8 @@ const RULES: Rule[] = [
   { says: 'No file in `scheduler/` imports `runtime/` or the reverse', from: ['scheduler'], to: ['runtime'] },
   { says: 'No file in `scheduler/` imports `runtime/` or the reverse', from: ['runtime'], to: ['scheduler'] },
   { says: 'Arrows point one way: `cli → api → runtime | scheduler → plugins → net → protocol`', from: ['plugins'], to: ['runtime', 'scheduler', 'api'] },
+  { says: '`bench/` (`retinad bench`) uses runtime/, plugins/ and media code, never api/ or scheduler/', from: ['bench'], to: ['api', 'scheduler', 'cli'] },
+  { says: 'nothing below the command line imports `bench/`', from: ['api', 'runtime', 'scheduler', 'plugins', 'net', 'protocol'], to: ['bench'] },
 ];
 /** Said by the cycle check. */
 const ONE_WAY = 'Arrows point one way (no import cycles)';

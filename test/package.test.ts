@@ -1,7 +1,8 @@
 /**
  * The package an operator installs: `npm pack` the checkout, `npm install` the tarball into an
  * empty directory (no devDependencies: no TypeScript, no tsx), then run what the package offers —
- * `retinad version`, and a scheduler with one executor that registers and stops on SIGTERM.
+ * `retinad version`, `retinad bench --quick`, and a scheduler with one executor that registers and
+ * stops on SIGTERM.
  * Slow by nature: the install compiles the native addon and better-sqlite3.
  */
 import t from 'tap';
@@ -106,6 +107,15 @@ t.test('npm pack → npm install → retinad version and a scheduler with one ex
   t.match(v, /^addon\s+loaded: /m, 'the native addon was built at install and loads');
   const j = JSON.parse(await run('npx', ['--no', 'retinad', 'version', '--json'], app, 60_000)) as { version: string; decoder: { auto: string } };
   t.equal(j.version, version, '--json has the same version');
+
+  // `retinad bench` works from the installed package alone: clips from the bundled ffmpeg, the example plugin as --plugin.
+  const examples = path.join(pkg, 'plugins-sdk', 'examples', 'build');
+  const b = JSON.parse(await run(path.join(app, 'node_modules', '.bin', 'retinad'), ['bench', '--quick', '--json', '--plugin', path.join(examples, 'motion_detection-1.0.0.rpk'),
+    '--trusted-keys', path.join(examples, 'keys'), '--data-dir', path.join(tmp, 'bench-data')], app, 180_000)) as { decode: Array<{ codec: string; fps1080p: number }>; plugins: Array<{ AlgID: number; steps: Array<{ fps: number }> }> };
+  t.ok(b.decode.some((d) => d.codec === 'H.264' && d.fps1080p > 0), 'bench measured H.264 decode capacity');
+  t.equal(b.plugins[0]?.AlgID, 2006, 'and the given plugin');
+  t.ok(b.plugins[0].steps.every((s) => s.fps > 0), 'at each stream count');
+  t.ok(existsSync(path.join(tmp, 'bench-data', 'video-perf.json')), 'and left the decode capacity for the executor');
 
   const token = randomBytes(12).toString('hex');
   const scheduler = await startDaemon(app, ['scheduler', '--listen', '127.0.0.1:0', '--data-dir', path.join(tmp, 'scheduler'), '--token', token]);

@@ -5,9 +5,14 @@ import type { Executor } from '../runtime/executor.ts';
 import type { Logger } from '../log.ts';
 import { createBaseServer, failure } from './http-server.ts';
 import { registerCommandRoute } from './command-route.ts';
+import { Registry } from 'prom-client';
+import { registerMetricsRoute } from './metrics-route.ts';
 
-export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer } }): FastifyInstance {
-  const app = createBaseServer({ logger: opts.log, token: opts.token, tls: opts.tls, publicRoutes: ['GET /System/Time', 'HEAD /System/Time'] });
+export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
+  const http = new Registry();
+  const app = createBaseServer({ logger: opts.log, token: opts.token, tls: opts.tls, metrics: http,
+    publicRoutes: ['GET /System/Time', 'HEAD /System/Time', ...(opts.metricsPublic ? ['GET /metrics'] : [])] });
+  registerMetricsRoute(app, [http, e.metrics.registry]);
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   app.get('/System/Time', async () => {
     const now = e.clock.now();

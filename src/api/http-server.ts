@@ -6,6 +6,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export interface BaseServerOptions {
   logger: Logger;
@@ -19,6 +20,8 @@ export interface BaseServerOptions {
   bodyLimit?: number;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: Buffer; cert: Buffer };
+  /** Count requests by route and status into this registry (served at /metrics). */
+  metrics?: Registry;
 }
 
 /**
@@ -84,6 +87,8 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));
   });
 
+  if (opts.metrics) countRequests(app, opts.metrics);
+
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
@@ -95,6 +100,20 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     void reply.code(404).send(failure(`no route ${req.method} ${req.url.split('?')[0]}`));
   });
   return app;
+}
+
+/**
+ * Requests by method, route pattern and status, counted when answered (401s and 404s too). The
+ * route's pattern, not its URL, labels them: TaskIDs in paths must not make a series each.
+ */
+function countRequests(app: FastifyInstance, registry: Registry): void {
+  const requests = new Counter({ name: 'retinad_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const seconds = new Histogram({ name: 'retinad_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route pattern', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.labels(req.method, route, String(reply.statusCode)).inc();
+    seconds.labels(req.method, route).observe(reply.elapsedTime / 1000);
+  });
 }
 
 /** Sends a 400 with the validation message, echoing fields when given. */

@@ -13,17 +13,22 @@ import type { Logger } from '../log.ts';
 import { createBaseServer, badRequest, failure, truncateBytes } from './http-server.ts';
 import { DigestVerifier } from '../net/digest.ts';
 import { registerCommandRoute } from './command-route.ts';
+import { Registry } from 'prom-client';
+import { registerMetricsRoute } from './metrics-route.ts';
 
 const PAGE_MAX = 500;
 
-export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer } }): FastifyInstance {
+export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
+  const http = new Registry();
   const app = createBaseServer({
     logger: opts.log,
     token: opts.token,
     tls: opts.tls,
+    metrics: http,
     acceptToken: (t) => s.acceptsSessionToken(t),
-    publicRoutes: ['GET /System/Time', 'HEAD /System/Time', 'POST /System/Register'],
+    publicRoutes: ['GET /System/Time', 'HEAD /System/Time', 'POST /System/Register', ...(opts.metricsPublic ? ['GET /metrics'] : [])],
   });
+  registerMetricsRoute(app, [http, s.metrics.registry]);
   const digest = opts.token ? new DigestVerifier('retinad', opts.token) : null;
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 

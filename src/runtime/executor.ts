@@ -34,6 +34,7 @@ import { Installer } from './installer.ts';
 import { Routing } from './routing.ts';
 import { UrlGuard } from './url-guard.ts';
 import { commandHandlers, indexFeatures } from './commands.ts';
+import { ExecutorMetrics } from './metrics.ts';
 
 export interface ExecutorOptions {
   deviceId: string;
@@ -89,6 +90,8 @@ export class Executor {
   private readonly runs: TaskRuns;
   private readonly admission: Admission;
   private readonly installer: Installer;
+  /** Prometheus metrics (served at /metrics by the API). */
+  readonly metrics: ExecutorMetrics;
   private pool: PluginPool | null = null;
   private batcher: Batcher | null = null;
   private closed = false;
@@ -140,6 +143,10 @@ export class Executor {
     this.runs = new TaskRuns({ ctx: this.runContext(), algorithms: this.algorithms, plugins: this.plugins, queue: this.queue, log: o.log });
     this.admission = new Admission({ algorithms: this.algorithms, plugins: this.plugins, task: (id) => this.store.get(id) });
     this.installer = new Installer({ algorithms: this.algorithms, plugins: this.plugins, client: this.client, guard: this.urlGuard, log: o.log, installed: () => void this.session?.reportTotal?.() });
+    this.metrics = new ExecutorMetrics({
+      tasks: () => this.store.all(), framesDecoded: (id) => this.runs.framesDecoded(id),
+      outbox: () => ({ backlog: this.outbox.pending(), oldestAgeMs: this.outbox.oldestAgeMs() }), decoder: () => decoderBackendInfo(),
+    });
     for (const t of this.store.restore()) this.changed(t);
     for (const b of this.store.received()) indexFeatures(this.features, b);
   }
@@ -221,6 +228,7 @@ export class Executor {
       changed: (t: ExecTask) => self.changed(t),
       pluginPool: () => self.pluginPool(),
       pluginBatcher: () => self.pluginBatcher(),
+      get metrics() { return self.metrics; },
     };
   }
 }

@@ -78,6 +78,12 @@ export class Outbox {
     return r.n;
   }
 
+  /** Age in ms of the oldest message not yet acknowledged (0 when none). */
+  oldestAgeMs(): number {
+    const r = this.db.prepare('SELECT MIN(created_at) AS t FROM outbox').get() as { t: number | null };
+    return r.t === null ? 0 : Math.max(0, Date.now() - r.t);
+  }
+
   /** Resolves when the task's messages are all delivered, or after `timeoutMs` (returns what is left). */
   async flush(taskId: string, timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;

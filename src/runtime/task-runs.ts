@@ -26,10 +26,21 @@ export interface TaskRunsOptions {
 
 export class TaskRuns {
   private readonly sources = new Map<string, FrameSource>();
+  /** A closed source's decoded-frame count, for /metrics (a number per task the executor still holds). */
+  private readonly decodedAtEnd = new Map<string, number>();
   /** Downstream stages waiting for upstream results, by their TaskID. */
   private readonly inboxes = new Map<string, (b: TaskResultBody) => void>();
 
   constructor(private readonly o: TaskRunsOptions) {}
+
+  /** Frames decoded so far by the task's source (its last count once closed; undefined before it opened). */
+  framesDecoded(taskId: string): number | undefined {
+    try {
+      return this.sources.get(taskId)?.stats().framesDecoded ?? this.decodedAtEnd.get(taskId);
+    } catch {
+      return this.decodedAtEnd.get(taskId);
+    }
+  }
 
   /** Starts `t` on its runner: pull frames or slices, or wait for an upstream stage's results. */
   run(t: ExecTask): void {
@@ -84,6 +95,8 @@ export class TaskRuns {
 
   /** Stops the task's input and timers now (a stop by command; the caller sets the status). */
   halt(t: ExecTask): void {
+    const n = this.framesDecoded(t.id);
+    if (n !== undefined) this.decodedAtEnd.set(t.id, n);
     this.sources.get(t.id)?.close();
     this.sources.delete(t.id);
     this.o.queue.clear(t.id);

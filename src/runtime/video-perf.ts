@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ffmpegPath } from './ffmpeg-binary.ts';
 import { openFrameSource } from './media/frame-source.ts';
-import { nativeDecoding } from './media/native.ts';
+import { loadNative, nativeDecoding } from './media/native.ts';
 import type { Logger } from '../log.ts';
 
 export interface CodecPerf {
@@ -35,29 +35,46 @@ function cacheKey(): string {
   return `${os.cpus()[0]?.model ?? '?'}|${os.cpus().length}|${ff}`;
 }
 
-/** Measured capacity, from cache or by running the benchmark now (≈ 2–4 s of CPU, once). */
-export async function videoPerf(dataDir: string, log?: Logger): Promise<CodecPerf[]> {
-  const file = path.join(dataDir, 'video-perf.json');
-  const key = cacheKey();
-  if (existsSync(file)) {
-    try {
-      const c = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
-      if (c.key === key) return c.codecs;
-    } catch { /* re-measure */ }
-  }
-  if (process.env.RETINAD_SKIP_SELF_BENCH === '1') return [];
-  const tmp = path.join(dataDir, 'selfbench');
-  mkdirSync(tmp, { recursive: true });
+/** Where the executor keeps its measurement. */
+export const videoPerfFile = (dataDir: string) => path.join(dataDir, 'video-perf.json');
+
+/** Stores a measurement as the executor's cache: its next start reports it without re-measuring. */
+export function writeVideoPerfCache(dataDir: string, codecs: CodecPerf[]): void {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(videoPerfFile(dataDir), JSON.stringify({ key: cacheKey(), measuredAt: new Date().toISOString(), codecs } satisfies CacheFile, null, 2));
+}
+
+/** Decoders the hardware probe reports on this machine (besides software). */
+export function hardwareDecoders(): Array<'cuda' | 'vaapi'> {
+  const p = nativeDecoding() ? loadNative().addon?.probe() : undefined;
+  const out: Array<'cuda' | 'vaapi'> = [];
+  if (p?.cuda.available && p.cuda.nvdec?.available !== false) out.push('cuda');
+  if (p?.vaapi.libva && p.vaapi.renderNodes.length) out.push('vaapi');
+  return out;
+}
+
+/**
+ * Decodes a generated 1080p25 clip per codec (all cores) on `hwaccel` and returns 1080p frames
+ * per second; clips are made in `tmpDir` with the bundled ffmpeg.
+ */
+export async function measureVideoPerf(tmpDir: string, o: { seconds?: number; hwaccel?: 'auto' | 'none' | 'cuda' | 'vaapi'; log?: Logger } = {}): Promise<CodecPerf[]> {
+  mkdirSync(tmpDir, { recursive: true });
   const decoders = nativeDecoding()?.codecs?.().decoders ?? ['h264', 'hevc'];
   const out: CodecPerf[] = [];
   for (const c of CLIPS) {
     if (!decoders.includes(c.decoder)) continue;
-    const clip = path.join(tmp, `${c.decoder}.mkv`);
-    const r = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', '2', ...c.codec, clip]);
-    if (r.status !== 0) continue;
+    const seconds = o.seconds ?? 2;
+    const clip = path.join(tmpDir, `${c.decoder}-${seconds}s.mkv`);
+    if (!existsSync(clip)) {
+      // A bare test pattern compresses to almost nothing and decodes far faster than a camera's
+      // stream: sensor-like noise at a camera's usual 4 Mbit/s gives the decoder real work.
+      const r = spawnSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', String(seconds),
+        '-vf', 'noise=alls=10:allf=t', ...c.codec, '-b:v', '4M', '-maxrate', '4M', '-bufsize', '8M', clip]);
+      if (r.status !== 0) continue;
+    }
     try {
       const t0 = performance.now();
-      const src = openFrameSource({ url: clip, fps: 0, queue: 16 });
+      const src = openFrameSource({ url: clip, fps: 0, queue: 16, ...(o.hwaccel ? { hwaccel: o.hwaccel } : {}) });
       let frames = 0;
       for (;;) {
         const f = await src.next();
@@ -70,10 +87,25 @@ export async function videoPerf(dataDir: string, log?: Logger): Promise<CodecPer
       const fps = (frames * 1000) / (performance.now() - t0);
       out.push({ FormatName: c.FormatName, decode1080pFps: Math.round(fps * 10) / 10, backend: st.decode, maxResolution: st.decode === 'software' ? '8192*4320' : '4096*4096' });
     } catch (err) {
-      log?.warn({ err: (err as Error).message, codec: c.FormatName }, 'video self-benchmark failed');
+      o.log?.warn({ err: (err as Error).message, codec: c.FormatName, hwaccel: o.hwaccel }, 'video self-benchmark failed');
     }
   }
-  writeFileSync(file, JSON.stringify({ key, measuredAt: new Date().toISOString(), codecs: out } satisfies CacheFile, null, 2));
+  return out;
+}
+
+/** Measured capacity, from cache (also one `retinad bench --data-dir` wrote) or by running the benchmark now (≈ 2–4 s of CPU, once). */
+export async function videoPerf(dataDir: string, log?: Logger): Promise<CodecPerf[]> {
+  const file = videoPerfFile(dataDir);
+  const key = cacheKey();
+  if (existsSync(file)) {
+    try {
+      const c = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
+      if (c.key === key) return c.codecs;
+    } catch { /* re-measure */ }
+  }
+  if (process.env.RETINAD_SKIP_SELF_BENCH === '1') return [];
+  const out = await measureVideoPerf(path.join(dataDir, 'selfbench'), { log });
+  writeVideoPerfCache(dataDir, out);
   log?.info({ codecs: out }, 'video decode capacity measured (1080p@1fps units)');
   return out;
 }

@@ -16,6 +16,7 @@ import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { loadSecret, sameOrigin } from './secret.ts';
 import { AlgorithmRepository } from './repository.ts';
+import { SchedulerMetrics } from './metrics.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
 
@@ -57,6 +58,8 @@ export class Scheduler {
   readonly store: SchedulerStore;
   readonly client: RetinaClient;
   readonly repository: AlgorithmRepository;
+  /** Prometheus metrics (served at /metrics by the API). */
+  readonly metrics: SchedulerMetrics;
   private readonly notifier: Notifier;
   private readonly sessions = new Map<string, string>(); // session token → DeviceID
   private monitorTimer: NodeJS.Timeout | null = null;
@@ -78,6 +81,7 @@ export class Scheduler {
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
     this.notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
+    this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.store.devices() });
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
   }
 
@@ -351,6 +355,13 @@ export class Scheduler {
 
   /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */
   private async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean } = {}): Promise<string | null> {
+    const t0 = performance.now();
+    const placed = await this.placeOnce(taskId, plan, req, attempt, exclude, opts);
+    this.metrics.placed(placed !== null, performance.now() - t0);
+    return placed;
+  }
+
+  private async placeOnce(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean }): Promise<string | null> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
     if (!ranked.length) ranked = this.repositoryCandidates(preq);
@@ -380,6 +391,7 @@ export class Scheduler {
         this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
         return c.device.device_id;
       } catch (err) {
+        this.metrics.dispatchFailed();
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }
     }

@@ -155,6 +155,12 @@ export class SchedulerStore {
     return this.db.prepare(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
   }
 
+  /** Number of tasks per status (for /metrics). */
+  taskCountsByStatus(): Map<number, number> {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status').all() as Array<{ status: number; n: number }>;
+    return new Map(rows.map((r) => [r.status, r.n]));
+  }
+
   setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
     const cur = this.task(id);
     if (!cur || (cur.status === status && cur.exception_code === exceptionCode)) return false;

@@ -2,6 +2,7 @@
  * Table 18: the TaskRequest reply's Message holds at most 128 bytes — also when the request is
  * refused (schema error, scheduler refusal, malformed JSON), where other routes allow 512.
  */
+import { Registry } from 'prom-client';
 import t from 'tap';
 import { pino } from 'pino';
 import { createSchedulerServer } from '../../src/api/scheduler-server.ts';
@@ -10,7 +11,7 @@ import * as P from '../../src/protocol/index.ts';
 
 t.test('table 18: every TaskRequest reply keeps Message within 128 bytes', async (t) => {
   // Only submit() is reached by these requests; the long refusal stands for any the scheduler gives.
-  const stub = { submit: async () => ({ ok: false, message: `InitiationInfo.CustomInfo: ${'数据源不可用'.repeat(60)}` }) } as unknown as Scheduler;
+  const stub = { metrics: { registry: new Registry() }, submit: async () => ({ ok: false, message: `InitiationInfo.CustomInfo: ${'数据源不可用'.repeat(60)}` }) } as unknown as Scheduler;
   const app = createSchedulerServer(stub, { log: pino({ level: 'silent' }) });
   t.teardown(() => app.close());
   const post = (payload: string) => app.inject({ method: 'POST', url: '/System/TaskRequest/', headers: { 'content-type': 'application/json' }, payload });

@@ -10,6 +10,7 @@ import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
+import type { ExecutorMetrics } from '../metrics.ts';
 
 /** Pause a task's source when this many of its results wait in the outbox. */
 export const OUTBOX_HIGH_WATER = 256;
@@ -30,6 +31,8 @@ export interface RunContext {
   changed(t: ExecTask): void;
   pluginPool(): PluginPool;
   pluginBatcher(): Batcher;
+  /** Stage latencies and plugin calls, for /metrics. */
+  readonly metrics: ExecutorMetrics;
 }
 
 /** A runner that owns its own input: the handle stops it; `done` settles when it ends. */

@@ -37,21 +37,31 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
   for (;;) {
     while (t.status === ExecutionStatus.Paused || (ctx.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !ctx.closed)) await new Promise((r) => setTimeout(r, 50));
     if (t.finished || ctx.closed) return;
+    const td = performance.now();
     const f = await source.next();
     if (!f) return;
+    ctx.metrics.observeStage('decode', performance.now() - td);
     t.framesIn++;
     // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the worker.
     const input = m.input.previousFrame ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     let results: Array<Record<string, unknown>>;
     try {
+      const tp = performance.now();
       const info = await f.preprocess(spec, new Uint8Array(input));
+      ctx.metrics.observeStage('preprocess', performance.now() - tp);
       if (firstWall < 0) { firstWall = ctx.clock.now(); firstPts = f.ptsMs; }
       t.lastPtsMs = f.ptsMs;
       let out: unknown;
       try {
-        out = (await ctx.pluginBatcher().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs })).output;
+        ctx.metrics.pluginCall(m.AlgID);
+        const r = await ctx.pluginBatcher().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs });
+        ctx.metrics.observeStage('queue', r.queueMs);
+        ctx.metrics.observeStage('inference', r.inferMs);
+        ctx.metrics.observeStage('post', r.postMs);
+        out = r.output;
       } catch (err) {
         if (!(err instanceof PluginCallError)) throw err;
+        ctx.metrics.pluginFailure(m.AlgID, err.reason);
         failures++;
         t.exceptionCode = err.exceptionCode;
         t.exceptionDesc = cutUtf8(`frame at ${Math.round(f.ptsMs)} ms: ${err.message}`, EXCEPTION_DESC_MAX_BYTES);
@@ -101,10 +111,12 @@ async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, f: Sourc
     const input = new ArrayBuffer(bytes);
     await f.preprocess({ ...spec, crop: { x: b.x, y: b.y, width: b.w, height: b.h } }, new Uint8Array(input));
     try {
+      ctx.metrics.pluginCall(p.manifest.AlgID);
       const r = await ctx.pluginPool().call(p, { input, ptsMs: f.ptsMs, args: t.algArgs, stage: 'crop' });
       if (r.output && typeof r.output === 'object') for (const [k, v] of Object.entries(r.output as Record<string, unknown>)) b[k in b ? `Crop${k}` : k] = v;
     } catch (err) {
       if (!(err instanceof PluginCallError)) throw err;
+      ctx.metrics.pluginFailure(p.manifest.AlgID, err.reason);
       b.CropError = err.message.slice(0, 200);
     }
   }));
