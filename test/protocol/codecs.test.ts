@@ -19,6 +19,16 @@ t.test('datetime: calendar errors and other shapes are rejected', async (t) => {
     t.notOk(isRetinaDateTime(bad), bad);
   }
   t.ok(isRetinaDateTime('2024-02-29 23:59:59.99'));
+  // Each calendar rule on its own (found by mutation testing, docs/MUTATION.md): the century
+  // rule of leap years, 30-day months, and each field's lower and upper bound.
+  for (const good of ['2000-02-29 00:00:00.00', '2023-02-28 00:00:00.00', '2024-04-30 00:00:00.00', '2024-01-31 00:00:00.00',
+    '2024-12-31 00:00:00.00', '2024-01-01 00:00:00.00', '0999-06-15 12:30:30.50']) {
+    t.ok(isRetinaDateTime(good), good);
+  }
+  for (const bad of ['1900-02-29 00:00:00.00', '2100-02-29 00:00:00.00', '2024-04-31 00:00:00.00', '2024-11-31 00:00:00.00',
+    '2024-00-10 00:00:00.00', '2024-01-00 00:00:00.00', '2024-01-32 00:00:00.00', '2024-01-01 00:00:60.00']) {
+    t.notOk(isRetinaDateTime(bad), bad);
+  }
   // The standard's format is "YYYY-MM-DD hh:mm:ss.ss": the hundredths are part of it.
   t.notOk(isRetinaDateTime('2024-02-29 23:59:59'), 'hundredths are required');
   t.ok(Number.isNaN(parseRetinaDateTime('2024-02-29 23:59:59')), 'and not guessed at when parsing');
@@ -55,4 +65,17 @@ t.test('cutUtf8: at most N bytes, on a character boundary, the longest such pref
   }), { seed, numRuns: 300 });
   t.pass(`300 strings cut (seed ${seed})`);
   t.equal(cutUtf8('中'.repeat(200), 512), '中'.repeat(170), '500 characters would be 1500 bytes; 170 are 510');
+});
+
+t.test('datetime: without an offset, the local time zone is used (east of UTC is ahead)', async (t) => {
+  // Node re-reads TZ when it is assigned; the suite's own zone is put back after.
+  const before = process.env.TZ;
+  t.teardown(() => { if (before === undefined) delete process.env.TZ; else process.env.TZ = before; });
+  process.env.TZ = 'Asia/Shanghai';
+  t.equal(formatRetinaDateTime(0), '1970-01-01 08:00:00.00', 'UTC+8');
+  t.equal(parseRetinaDateTime('1970-01-01 08:00:00.00'), 0);
+  process.env.TZ = 'America/Sao_Paulo';
+  t.equal(formatRetinaDateTime(Date.UTC(2024, 0, 1, 12)), '2024-01-01 09:00:00.00', 'UTC-3');
+  t.equal(parseRetinaDateTime('2024-01-01 09:00:00.00'), Date.UTC(2024, 0, 1, 12));
+  t.equal(formatRetinaDateTime(Date.UTC(999, 5, 15, 12, 30, 30, 509), 0), '0999-06-15 12:30:30.50', 'a year below 1000 has four digits; hundredths are cut, not rounded');
 });

@@ -159,3 +159,48 @@ t.test('the errors of a broken dispatch name every missing field', async (t) => 
   t.notOk(r.ok);
   if (!r.ok) t.strictSame(r.errors.map((e) => e.path).sort(), ['TaskAttr', 'TaskID', 'AlgModelInfo', 'InputInfo', 'DstDeviceList'].map((f) => `MessageBody.TaskDispatchList[0].${f}`).sort());
 });
+
+// How a refusal reads (found by mutation testing, docs/MUTATION.md): the generated cases above
+// check that the right field is named, not the words or the path syntax a client gets.
+t.test('a refusal names each field by its JSON path and says what is allowed, one line per broken rule', async (t) => {
+  const { Type } = P;
+  const S = Type.Object({
+    L: Type.Array(Type.Object({ X: Type.Integer() })),
+    R: Type.Record(Type.String(), Type.Integer()),
+    E: P.StrEnum(['a', 'b'] as const, 1),
+    D: P.DateTime(), Lo: P.Longitude(), La: P.Latitude(), B: P.Base64(), U: Type.String({ format: 'uri-ish' }),
+    M: P.StrMax(4), N: Type.Object({ Q: Type.String() }), I: Type.Integer({ minimum: 1 }),
+    V: Type.Object({ Dec: Type.Optional(Type.Integer()), Enc: Type.Optional(Type.Integer()) }, { anyRequired: ['Dec', 'Enc'] }),
+  });
+  const bad = {
+    L: Array.from({ length: 12 }, (_, i) => ({ X: i === 11 ? 'x' : i })), R: { 'a/b~c': 'no' }, E: 'c', D: '2024-01-01', Lo: '1', La: '2',
+    B: 'abc', U: 'nope', M: '中中', N: {}, I: 0, V: {},
+  };
+  const r = P.parse(S, bad);
+  t.notOk(r.ok);
+  const lines = [
+    'L[11].X: must be of type integer',
+    'R.a/b~c: must be of type integer',
+    'E: must be one of "a", "b"',
+    'D: must be a datetime "YYYY-MM-DD hh:mm:ss.ss"',
+    'Lo: must be a longitude in n10,6 form (e.g. "116.397128", -180..180, 6 decimals)',
+    'La: must be a latitude in n10,6 form (e.g. "39.916527", -90..90, 6 decimals)',
+    'B: must be base64 (RFC 4648, padded)',
+    'U: must be a URL with a scheme',
+    'M: must be at most 4 UTF-8 bytes (is 6)',
+    'N.Q: is required',
+    'I: must be >= 1',
+    'V: must carry at least one of Dec, Enc',
+  ];
+  if (!r.ok) {
+    t.strictSame(r.errors.map((e) => e.message).sort(), [...lines].sort());
+    t.equal(r.message, r.errors.map((e) => e.message).join('; '));
+    t.strictSame(r.errors.map((e) => `${e.path} ${e.rule}`).sort(), ['B format', 'D format', 'E enum', 'I minimum', 'L[11].X type', 'La format', 'Lo format', 'M maxBytes', 'N.Q required', 'R.a/b~c type', 'U format', 'V anyRequired'].sort());
+  }
+  const root = P.parse(S, 5);
+  t.strictSame(root.ok ? [] : root.errors, [{ path: '(body)', rule: 'type', message: '(body): must be of type object' }], 'the root is "(body)"');
+  t.notOk(P.check(S, bad), 'check() refuses what parse() refuses');
+  const good = { L: [{ X: 1 }], R: { k: 1 }, E: 'a', D: '2024-01-01 00:00:00.00', Lo: '116.397128', La: '39.916527', B: 'YWJj', U: 'rtsp://x', M: '中', N: { Q: '' }, I: 1, V: { Enc: 1 } };
+  t.ok(P.check(S, good), 'and takes what parse() takes');
+  t.strictSame(P.parse(S, good), { ok: true, value: good });
+});

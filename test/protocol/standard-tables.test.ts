@@ -469,3 +469,56 @@ t.test(`random messages built from the tables are accepted (fast-check seed ${SE
   }
   t.pass(`${RUNS} random messages per table accepted (seed ${SEED})`);
 });
+
+// The named constants code uses (codes.ts: ExecutionStatus.Error, DeviceType.Cloud …) never pass
+// through a schema, so the walk above cannot see them; they are held to the tables here (found
+// by mutation testing, docs/MUTATION.md).
+t.test('the named enumerations of codes.ts hold the tables\' values', async (t) => {
+  /** The enumeration of the first field named `dotted` (path inside its table) in any table. */
+  const stdEnum = (dotted: string): Array<string | number> => {
+    const find = (fs: StdField[] | undefined, pre: string): StdEnum | undefined => {
+      for (const f of fs ?? []) {
+        const p = pre ? `${pre}.${f.name}` : f.name;
+        if (p === dotted && f.enum) return f.enum;
+        const inner = find(f.fields, p);
+        if (inner) return inner;
+      }
+      return undefined;
+    };
+    for (const x of FIXTURE.tables) { const e = find(x.fields, ''); if (e) return e.values; }
+    throw new Error(`no enumeration ${dotted} in the fixture`);
+  };
+  const same = (code: readonly (string | number)[], dotted: string) => t.strictSame([...code].sort(), [...stdEnum(dotted)].sort(), dotted);
+  same(Object.values(P.StatusCode), 'StatusCode');
+  same(Object.values(P.ExecutionStatus), 'ExecutionStatus');
+  same(P.EXECUTION_STATUS_VALUES, 'ExecutionStatus');
+  same(Object.values(P.ExceptionCode), 'ExceptionCode');
+  same(P.EXCEPTION_CODE_VALUES, 'ExceptionCode');
+  same(Object.values(P.Control), 'Control');
+  same(P.CONTROL_VALUES, 'Control');
+  same(Object.values(P.TaskAttr), 'TaskAttr');
+  same(Object.values(P.DeviceType), 'DeviceType');
+  same(P.DEVICE_TYPE_VALUES, 'DeviceType');
+  same(Object.values(P.AlgStatus), 'AlgInfoList.AlgStatus');
+  same(Object.values(P.ResultType), 'TaskResultData.AnalysisResult.Type');
+  same(Object.values(P.HierarchicalQuery), 'MessageBody.DeviceList.HierarchicalQuery');
+  same(P.HIERARCHICAL_QUERY_VALUES, 'MessageBody.DeviceList.HierarchicalQuery');
+  same(P.IS_VALID_VALUES, 'ResourceInfo.IsValid');
+  // CommandType: every command table's constant, and the schema tables keyed by it.
+  const commandTypes = [...new Set(FIXTURE.tables.flatMap((x) => (x.fields ?? []).filter((f) => f.name === 'CommandType' && f.const).map((f) => f.const!)))].sort();
+  t.strictSame([...Object.values(P.CommandType)].sort(), commandTypes, 'CommandType');
+  t.strictSame([...P.COMMAND_TYPE_VALUES].sort(), commandTypes);
+  t.strictSame(Object.keys(P.COMMAND_SCHEMAS).sort(), commandTypes);
+  t.strictSame(Object.keys(P.COMMAND_REPLY_SCHEMAS).sort(), commandTypes);
+  for (const x of FIXTURE.tables) {
+    const ct = (x.fields ?? []).find((f) => f.name === 'CommandType' && f.const)?.const as keyof typeof P.COMMAND_SCHEMAS | undefined;
+    if (!ct) continue;
+    const schemas = x.kind === 'reply' ? P.COMMAND_REPLY_SCHEMAS : P.COMMAND_SCHEMAS;
+    t.equal(schemas[ct], SCHEMA_OF[x.table], `table ${x.table}: ${x.kind === 'reply' ? 'COMMAND_REPLY_SCHEMAS' : 'COMMAND_SCHEMAS'}.${ct}`);
+  }
+  // A reply's Message: table 21 gives 512 bytes; the other replies have no Message in their table
+  // and carry PROTOCOL.md's (WHY.message above), also 512.
+  t.strictSame(P.REPLY_MESSAGE_MAX_BYTES, Object.fromEntries(commandTypes.map((c) => [c, 512])), 'REPLY_MESSAGE_MAX_BYTES');
+  // TaskType is clause 6.3's list, numbered 1–10 in PROTOCOL.md's order (no table gives it).
+  t.strictSame(Object.values(P.TaskType), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+});

@@ -1,5 +1,5 @@
 /** ED3/ED4: the persistent outbox delivers in order, retries an unreachable peer, survives a restart, dead-letters refusals. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mock } from 'node:test';
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -46,6 +46,8 @@ t.test('ED4: what a crashed executor left in the outbox is sent after restart, w
   const seen: Array<[number, number]> = [];
   ob = new Outbox(db, async (_d, seq, m) => { seen.push([seq, m.body.n as number]); return { ok: true }; }, log);
   ob.start();
+  // start() alone sends what was left (polled, not flushed: flush would kick the pump itself).
+  await waitFor('the resend after restart', async () => (seen.length === 2 ? true : undefined), 10_000, 10);
   t.equal(await ob.flush('task-b', 5000), 0);
   t.strictSame(seen, [[1, 7], [2, 8]], 'resent in order; seq (the CommandIdx) is stable, so the peer can de-duplicate');
   ob.close();
@@ -64,7 +66,8 @@ t.test('a refused message is dead-lettered and does not block the ones behind it
   for (let i = 0; i < 3; i++) ob.enqueue(['http://peer'], 't', msg(i));
   t.equal(await ob.flush('t', 5000), 0);
   t.strictSame(got, [0, 2]);
-  t.equal((db.prepare('SELECT COUNT(*) AS n FROM outbox_dead').get() as { n: number }).n, 1, 'kept for inspection');
+  t.strictSame(db.prepare('SELECT dest_url, task_id, body, reason FROM outbox_dead').all(),
+    [{ dest_url: 'http://peer', task_id: 't', body: JSON.stringify(msg(1)), reason: 'HTTP 404' }], 'kept for inspection, with the peer\'s reason');
   ob.close();
   db.close();
 });
@@ -83,6 +86,8 @@ t.test('destinations are independent: a dead peer does not hold up a live one', 
   t.equal(await ob.flush('u', 5000), 0);
   t.ok(got.filter((d) => d === 'http://live').length === 2, 'live peer got both');
   t.equal(ob.pending('t'), 1, 'the dead peer copy waits');
+  t.equal(ob.pending(), 1, 'and it is all that is pending');
+  t.equal(await ob.flush('t', 300), 1, 'a flush that runs out of time returns what is left');
   ob.close();
   db.close();
 });
@@ -116,6 +121,9 @@ t.test('M2/S7: a task\'s queued results follow its next stage to a new executor,
   t.strictSame(got, [0, 1, 2, 3].map((n) => ['http://new', 'up', n]), 'delivered to the new peer, in order, without waiting for the old backoff');
   t.equal(ob.pending('up'), 1, 'the status report stays queued for its own destination');
   t.equal(ob.pending('other'), 1, 'another task is not touched');
+  t.equal(ob.retarget('other', ['http://dead'], []), 0, 'no new destination: nothing moves (and nothing is dropped)');
+  t.equal(ob.pending('other'), 1);
+  t.equal((db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n, 0, 'no retain predicate: acknowledged results are not kept');
   ob.close();
   mock.timers.reset();
   db.close();
@@ -130,16 +138,138 @@ t.test('M2: results a next stage acknowledged are kept (bounded) and can be sent
   const result = (pts: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', MessageBody: { TaskResultData: { AnalysisResult: [{ ResultData: { Pts: pts } }] } } } });
   // Interleaved with another task's results, which share the row ids.
   for (let i = 0; i < 2100; i++) { ob.enqueue(['http://next', 'http://scheduler'], 'up', result(i * 100)); ob.enqueue(['http://next'], 'other', result(i)); }
+  // A status report to the same next stage is acknowledged but never kept: only results are replayed.
+  ob.enqueue(['http://next'], 'report', { method: 'PATCH', path: '/System/TaskStatus/', body: { MessageBody: { TaskResultData: { AnalysisResult: [{ ResultData: { Pts: 0 } }] } } } });
   t.equal(await ob.flush('up', 20_000), 0, 'all delivered');
   await ob.flush('other', 20_000);
+  await ob.flush('report', 20_000);
+  t.equal((db.prepare("SELECT COUNT(*) AS n FROM outbox_sent WHERE task_id = 'report'").get() as { n: number }).n, 0, 'a report is not kept');
   const kept = (db.prepare("SELECT COUNT(*) AS n FROM outbox_sent WHERE task_id = 'up'").get() as { n: number }).n;
   t.equal(kept, 2000, 'only what went to the next stage is kept, and only the task\'s last 2000');
   got.length = 0;
   t.equal(ob.replay('up', ['http://moved'], 209_500), 5, 'frames at or after 209.5 s');
   t.equal(ob.replay('up', ['http://nowhere'], 0), 2000, 'at most what is kept');
   db.prepare("DELETE FROM outbox WHERE dest_url = 'http://nowhere'").run();
-  await ob.flush('up', 5000);
+  // replay() starts the delivery itself (polled, not flushed: flush would kick the pump).
+  await waitFor('the replayed results', async () => (got.length === 5 ? true : undefined), 10_000, 10);
   t.strictSame(got, [209_500, 209_600, 209_700, 209_800, 209_900].map((p) => ['http://moved', p]), 'sent again to the new stage, in order');
+  ob.close();
+  db.close();
+});
+
+// The cases below were found by mutation testing (docs/MUTATION.md): each pins a behaviour that a
+// change to outbox.ts survived before. The clock is node:test's MockTimers, so "not before 500 ms"
+// is exact and nothing waits on the wall clock.
+
+/** Mocks setTimeout and Date from `now`; returns a settle() that runs what is due now and lets its sends finish. */
+function mockClock(t: Test, now = Date.UTC(2026, 0, 1)) {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now });
+  t.teardown(() => mock.timers.reset());
+  return async () => { for (let i = 0; i < 50; i++) { mock.timers.tick(0); await new Promise((r) => setImmediate(r)); } };
+}
+
+t.test('ED4: retries back off 500 ms, 1 s, 2 s … capped at 30 s, measured from each failure', async (t) => {
+  const settle = mockClock(t);
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  let tries = 0;
+  const ob = new Outbox(db, async () => { tries++; throw new Error('ECONNREFUSED'); }, log);
+  ob.start();
+  ob.enqueue(['http://peer'], 't', msg(1));
+  await settle();
+  t.equal(tries, 1, 'tried at once');
+  const step = async (ms: number) => { mock.timers.tick(ms); await settle(); return tries; };
+  t.equal(await step(499), 1, 'not again before 500 ms');
+  t.equal(await step(1), 2, 'again at 500 ms');
+  t.equal(await step(999), 2, 'then not before 1 s');
+  t.equal(await step(1), 3, 'again at 1 s');
+  t.equal(await step(1999), 3);
+  t.equal(await step(1), 4, 'again at 2 s');
+  t.equal((db.prepare('SELECT attempts FROM outbox').get() as { attempts: number }).attempts, 4, 'the attempts are counted on disk (a restart keeps the backoff)');
+  // Many attempts later the wait is the cap, not 250 ms × 2^attempts.
+  db.prepare('UPDATE outbox SET attempts = 40').run();
+  t.equal(await step(4000), 5, 'the 2 s wait (set before) ran out');
+  t.equal(await step(29_999), 5, 'then not before 30 s');
+  t.equal(await step(1), 6, 'again at 30 s');
+  ob.close();
+  db.close();
+});
+
+t.test('ED4: a pump wakes for the earliest due destination, not the latest', async (t) => {
+  const settle = mockClock(t);
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const tries: Record<string, number> = { 'http://a': 0, 'http://b': 0 };
+  const ob = new Outbox(db, async (d) => { tries[d]++; throw new Error('ECONNREFUSED'); }, log);
+  ob.start();
+  ob.enqueue(['http://a'], 't', msg(1));
+  await settle();
+  mock.timers.tick(300);
+  ob.enqueue(['http://b'], 't', msg(2));
+  await settle();
+  t.strictSame(tries, { 'http://a': 1, 'http://b': 1 }, 'a waits until 500 ms, b (failed at 300 ms) until 800 ms');
+  mock.timers.tick(200);
+  await settle();
+  t.strictSame(tries, { 'http://a': 2, 'http://b': 1 }, 'a retried when it was due, 200 ms later, not when b is');
+  ob.close();
+  db.close();
+});
+
+t.test('work queued while a send is in flight is picked up when that send ends, for a new destination too', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let sending = false;
+  const ob = new Outbox(db, async (d) => { if (d === 'http://slow') { sending = true; await held; } got.push(d); return { ok: true }; }, log);
+  ob.start();
+  ob.enqueue(['http://slow'], 't', msg(1));
+  await waitFor('the slow send to start', async () => (sending ? true : undefined), 5000, 5);
+  ob.enqueue(['http://fast'], 'u', msg(2));
+  release();
+  // No flush (it would kick the pump itself): only the outbox's own "go round again" sends it.
+  await waitFor('the message queued during the send', async () => (got.includes('http://fast') ? true : undefined), 10_000, 10);
+  t.strictSame(got, ['http://slow', 'http://fast']);
+  ob.close();
+  db.close();
+});
+
+t.test('a closed outbox sends nothing more, and its flush returns at once with what is left', async (t) => {
+  const settle = mockClock(t);
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  let tries = 0;
+  const ob = new Outbox(db, async () => { tries++; return { ok: true }; }, log);
+  ob.close();
+  ob.enqueue(['http://peer'], 't', msg(1));
+  ob.start();
+  await settle();
+  t.equal(tries, 0, 'nothing sent after close');
+  let left: number | undefined;
+  void ob.flush('t', 3_600_000).then((n) => { left = n; });
+  await settle();
+  t.equal(left, 1, 'flush did not wait for its hour (the mocked clock stood still)');
+  db.close();
+});
+
+t.test('M2: acknowledged results older than 10 minutes are dropped (checked every 100 acknowledgements)', async (t) => {
+  const settle = mockClock(t);
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const ob = new Outbox(db, async () => ({ ok: true }), log, () => true);
+  ob.start();
+  const result = (n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', n } });
+  const kept = () => (db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n;
+  for (let i = 0; i < 99; i++) ob.enqueue(['http://next'], 'up', result(i));
+  await settle();
+  t.equal(kept(), 99);
+  mock.timers.tick(10 * 60_000);
+  ob.enqueue(['http://next'], 'up', result(99));
+  await settle();
+  t.equal(kept(), 100, 'exactly 10 minutes old: still kept');
+  mock.timers.tick(1);
+  for (let i = 100; i < 199; i++) ob.enqueue(['http://next'], 'up', result(i));
+  await settle();
+  t.equal(kept(), 199, 'older, but no check before the 200th acknowledgement');
+  ob.enqueue(['http://next'], 'up', result(199));
+  await settle();
+  t.equal(kept(), 101, 'the 200th drops the 99 acknowledged more than 10 minutes ago');
   ob.close();
   db.close();
 });
