@@ -18,7 +18,7 @@ Usage:
                     [--plugin-max-batch N]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--allow-private-urls]
-                    [--keepalive SECONDS] [--max-retries N] [--trusted-keys DIR] [--plugin-dev-mode]
+                    [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad demo      [--clip FILE] [--out DIR]
   retinad version   [--json]          package, native addon, decoder backend, accelerators
@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
       token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
-      longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
+      longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' }, 'max-intake': { type: 'string' },
       clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
       'token-file': { type: 'string' }, insecure: { type: 'boolean' },
       'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
@@ -180,7 +180,8 @@ async function main(argv: string[]): Promise<void> {
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
-        maxRetries: int(values['max-retries'], '--max-retries', 0, 100), trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
+        maxRetries: int(values['max-retries'], '--max-retries', 0, 100), maxIntake: int(values['max-intake'], '--max-intake', 1, 100_000),
+        trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         allowPrivateUrls: values['allow-private-urls'] === true,
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });

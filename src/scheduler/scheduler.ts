@@ -18,6 +18,8 @@ import { loadSecret, sameOrigin } from './secret.ts';
 import { AlgorithmRepository } from './repository.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
+import { Liveness, type Clock } from './liveness.ts';
+import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
 
 export interface SchedulerOptions {
   deviceId: string;
@@ -37,6 +39,10 @@ export interface SchedulerOptions {
   placementWaitMs?: number;
   /** Let NotifyURLs point at loopback, link-local or this node's addresses (never at this scheduler itself). */
   allowPrivateUrls?: boolean;
+  /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
+  maxIntake?: number;
+  /** Time source for liveness (tests inject one; default Date.now). */
+  now?: Clock;
   log: Logger;
 }
 
@@ -51,7 +57,7 @@ const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode
 const ACTIVE = ACTIVE_STATUSES;
 
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
-export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string };
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
 
 export class Scheduler {
   readonly store: SchedulerStore;
@@ -71,8 +77,14 @@ export class Scheduler {
   private closed = false;
   /** Signs NotifyURL pushes (one derived key per task); kept in the data dir so keys survive a restart. */
   private readonly notifySecret: Buffer;
+  private readonly now: Clock;
+  readonly liveness: Liveness;
+  readonly intake: IntakeGate;
 
   constructor(readonly o: SchedulerOptions) {
+    this.now = o.now ?? (() => Date.now());
+    this.liveness = new Liveness(this.now, () => this.keepaliveSec * 3 * 1000);
+    this.intake = new IntakeGate(o.maxIntake ?? 64);
     this.store = new SchedulerStore(o.dataDir);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
@@ -84,6 +96,11 @@ export class Scheduler {
   /** AlgFileURL of a published package. */
   algFileUrl(algId: number, version: string): string {
     return `${this.o.publicUrl}/System/AlgorithmRepository/${algId}/${encodeURIComponent(version)}.rpk`;
+  }
+
+  /** The scheduler's time source (the injected clock, or Date.now). */
+  clock(): number {
+    return this.now();
   }
 
   get keepaliveSec(): number {
@@ -99,8 +116,13 @@ export class Scheduler {
     // After a restart, devices that were online get one full liveness period from now to prove
     // they still are (their last keepalive is as old as the outage; judging by it would move
     // every running subtask at once, to nobody).
-    for (const d of this.store.devices()) if (d.online) this.store.touchDevice(d.device_id);
-    this.lastCheckAt = Date.now();
+    const now = this.now();
+    for (const d of this.store.devices()) {
+      if (!d.online) continue;
+      this.store.touchDevice(d.device_id, now);
+      this.liveness.seen(d.device_id, now);
+    }
+    this.lastCheckAt = now;
     this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
     this.monitorTimer.unref();
   }
@@ -118,10 +140,11 @@ export class Scheduler {
 
   /** Registers or re-registers a device; returns its session token. */
   register(r: RegisterRequest['RegisterObject']): string {
-    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude });
+    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude }, this.now());
     for (const [tok, id] of this.sessions) if (id === r.DeviceID) this.sessions.delete(tok);
     const token = randomBytes(24).toString('hex');
     this.sessions.set(token, r.DeviceID);
+    this.liveness.seen(r.DeviceID);
     this.o.log.info({ device: r.DeviceID, commandUrl: r.CommandURL }, 'device registered');
     if (r.CommandURL) void this.refreshAlgorithms(r.DeviceID).catch(() => undefined);
     return token;
@@ -132,11 +155,15 @@ export class Scheduler {
     return this.sessions.has(token);
   }
 
-  keepalive(deviceId: string): boolean {
-    const d = this.store.device(deviceId);
-    if (!d) return false;
-    const back = !d.online;
-    const ok = this.store.touchDevice(deviceId);
+  /** A keepalive from `deviceId`; `arrivedAt` is when its request arrived (stamped by the route). */
+  keepalive(deviceId: string, arrivedAt: number = this.now()): boolean {
+    // Devices online in memory need no read of their row: only an unknown one is looked up.
+    const known = this.liveness.tracks(deviceId);
+    const d = known ? undefined : this.store.device(deviceId);
+    if (!known && !d) return false;
+    const back = !known && !d!.online;
+    this.liveness.seen(deviceId, arrivedAt);
+    const ok = this.store.touchDevice(deviceId, arrivedAt);
     if (back) {
       this.o.log.info({ device: deviceId }, 'device back online');
       void this.reconcile(deviceId);
@@ -171,6 +198,7 @@ export class Scheduler {
     if (!d) return false;
     for (const [tok, id] of this.sessions) if (id === deviceId) this.sessions.delete(tok);
     this.store.setOnline(deviceId, false);
+    this.liveness.forget(deviceId);
     this.o.log.info({ device: deviceId }, 'device unregistered');
     this.deviceLost(deviceId, 'unregistered');
     return true;
@@ -203,8 +231,7 @@ export class Scheduler {
 
   /** Marks devices that missed three keepalives offline and moves their work (S7). */
   private checkLiveness(): void {
-    const limit = this.keepaliveSec * 3 * 1000;
-    const now = Date.now();
+    const now = this.now();
     // After the scheduler itself stalled (a busy event loop, a paused VM), timers run before the
     // keepalives that queued up meanwhile are read: judge nobody until they have been.
     const late = now - this.lastCheckAt - this.checkEveryMs;
@@ -213,12 +240,10 @@ export class Scheduler {
       this.o.log.warn({ lateMs: late }, 'scheduler was stalled; liveness check deferred');
       return;
     }
-    for (const d of this.store.devices()) {
-      if (d.online && now - d.last_seen > limit) {
-        this.store.setOnline(d.device_id, false);
-        this.o.log.warn({ device: d.device_id, silentMs: now - d.last_seen }, 'device missed 3 keepalives: offline');
-        this.deviceLost(d.device_id, `executor ${d.device_id} went offline`);
-      }
+    for (const { deviceId, silentMs } of this.liveness.expired()) {
+      this.store.setOnline(deviceId, false);
+      this.o.log.warn({ device: deviceId, silentMs }, 'device missed 3 keepalives: offline');
+      this.deviceLost(deviceId, `executor ${deviceId} went offline`);
     }
   }
 
@@ -230,8 +255,31 @@ export class Scheduler {
 
   // ---- task intake (I1, SB1, M1) -------------------------------------------------------
 
-  /** Accepts a TaskRequest when some online executor can serve it; dispatches in the background. */
+  /**
+   * Accepts a TaskRequest when some online executor can serve it; dispatches in the background.
+   * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
+   */
   async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
+    if (!this.intake.tryEnter()) return { ok: false, message: busyMessage(this.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
+    let out: SubmitOutcome;
+    try {
+      out = await this.admit(basic);
+    } catch (err) {
+      this.intake.leave();
+      throw err;
+    }
+    if (!out.ok) this.intake.leave();
+    return out;
+  }
+
+  /** Places all of an accepted task's subtasks, then frees its intake slot. */
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): void {
+    void this.placeAll(taskId, plans, req)
+      .catch((err: Error) => this.o.log.error({ task: taskId, err: err.message }, 'placement failed'))
+      .finally(() => this.intake.leave());
+  }
+
+  private async admit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -269,7 +317,7 @@ export class Scheduler {
       this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
       this.o.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.notifyStatus(taskId);
-      void this.placeAll(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
       return this.accepted(taskId, custom);
     }
     let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
@@ -283,7 +331,7 @@ export class Scheduler {
     this.o.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
-    void this.placeAll(taskId, plans, req);
+    this.placeAccepted(taskId, plans, req);
     return this.accepted(taskId, custom);
   }
 
