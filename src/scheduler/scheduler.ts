@@ -19,6 +19,7 @@ import { AlgorithmRepository } from './repository.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
 import { Liveness, type Clock } from './liveness.ts';
+import { AlgorithmRefresh } from './algorithm-refresh.ts';
 import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
 
 export interface SchedulerOptions {
@@ -37,6 +38,8 @@ export interface SchedulerOptions {
   retryIntervalMs?: number;
   /** How long a retry waits for an executor when none is online (the only one restarting). */
   placementWaitMs?: number;
+  /** How often stale algorithm lists are refreshed in the background (default 60 s). */
+  algRefreshMs?: number;
   /** Let NotifyURLs point at loopback, link-local or this node's addresses (never at this scheduler itself). */
   allowPrivateUrls?: boolean;
   /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
@@ -55,6 +58,8 @@ function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo[
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = ACTIVE_STATUSES;
+/** How long a TaskRequest nobody could serve waits for just-registered devices' first algorithm lists. */
+const FIRST_LIST_WAIT_MS = 3000;
 
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
 export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
@@ -80,11 +85,16 @@ export class Scheduler {
   private readonly now: Clock;
   readonly liveness: Liveness;
   readonly intake: IntakeGate;
+  readonly algorithms: AlgorithmRefresh;
 
   constructor(readonly o: SchedulerOptions) {
     this.now = o.now ?? (() => Date.now());
     this.liveness = new Liveness(this.now, () => this.keepaliveSec * 3 * 1000);
     this.intake = new IntakeGate(o.maxIntake ?? 64);
+    this.algorithms = new AlgorithmRefresh({
+      query: (id) => this.queryAlgorithms(id), log: o.log, periodMs: o.algRefreshMs,
+      stale: (olderThan) => this.store.devices().filter((d) => d.online && d.command_url && this.now() - d.alg_checked_at > olderThan).map((d) => d.device_id),
+    });
     this.store = new SchedulerStore(o.dataDir);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
@@ -125,11 +135,13 @@ export class Scheduler {
     this.lastCheckAt = now;
     this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
     this.monitorTimer.unref();
+    this.algorithms.start();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.monitorTimer) clearInterval(this.monitorTimer);
+    this.algorithms.stop();
     for (const t of this.retryTimers) clearTimeout(t);
     await this.notifier.idle(1000);
     await this.client.close();
@@ -146,7 +158,7 @@ export class Scheduler {
     this.sessions.set(token, r.DeviceID);
     this.liveness.seen(r.DeviceID);
     this.o.log.info({ device: r.DeviceID, commandUrl: r.CommandURL }, 'device registered');
-    if (r.CommandURL) void this.refreshAlgorithms(r.DeviceID).catch(() => undefined);
+    if (r.CommandURL) this.algorithms.kick(r.DeviceID);
     return token;
   }
 
@@ -204,16 +216,24 @@ export class Scheduler {
     return true;
   }
 
+  /** A TotalResource report says the device changed (restart, install): its algorithm list is refreshed too. */
   reportTotal(r: TotalResource): boolean {
-    return this.store.setTotalResource(r);
+    const ok = this.store.setTotalResource(r);
+    if (ok && this.store.device(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
+    return ok;
   }
 
   reportAvailable(r: AvailableResource): boolean {
     return this.store.setAvailableResource(r);
   }
 
-  /** SR3: asks an executor for its algorithms. */
-  async refreshAlgorithms(deviceId: string): Promise<void> {
+  /** SR3: asks an executor for its algorithms (joining a query already in flight to it). */
+  refreshAlgorithms(deviceId: string): Promise<void> {
+    return this.algorithms.refresh(deviceId);
+  }
+
+  /** One algorithm_res_query; only AlgorithmRefresh calls it, so at most one per device is in flight. */
+  private async queryAlgorithms(deviceId: string): Promise<void> {
     const d = this.store.device(deviceId);
     if (!d?.command_url) return;
     let reply: AlgorithmResQueryReply;
@@ -306,7 +326,9 @@ export class Scheduler {
       if (why) return { ok: false, message: why };
     }
     const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
-    await this.refreshStaleAlgorithms();
+    // No device is queried here. Only a request that would be refused waits (briefly) for the
+    // first algorithm lists of devices that just registered and are still answering.
+    if (!this.servable(req, custom)) await this.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq: PlacementRequest = { algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
@@ -359,9 +381,19 @@ export class Scheduler {
     return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
   }
 
-  private async refreshStaleAlgorithms(): Promise<void> {
-    const stale = this.store.devices().filter((d) => d.online && d.command_url && Date.now() - d.alg_checked_at > 60_000);
-    await Promise.all(stale.map((d) => this.refreshAlgorithms(d.device_id).catch((err: Error) => this.o.log.warn({ device: d.device_id, err: err.message }, 'algorithm query failed'))));
+  /** Online devices with no algorithm list yet whose first query is in flight. */
+  private unlistedDevices(): string[] {
+    return this.store.devices().filter((d) => d.online && d.alg_checked_at === 0 && this.algorithms.isInFlight(d.device_id)).map((d) => d.device_id);
+  }
+
+  /** Whether some online executor (or the repository) can take the task's algorithm(s) now. */
+  private servable(req: PlacementRequest, custom: CustomInfo): boolean {
+    const reqs = custom.Topology
+      ? custom.Topology.Stages.map((st): PlacementRequest => ({ algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType }))
+      : [req];
+    const devices = this.store.devices();
+    const active = this.store.activeCountByDevice();
+    return reqs.every((r) => rank(r, candidates(r, devices, active)).ranked.length > 0 || this.repositoryCandidates(r).length > 0);
   }
 
   private async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
