@@ -20,6 +20,7 @@ import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
 import { Liveness, type Clock } from './liveness.ts';
 import { AlgorithmRefresh } from './algorithm-refresh.ts';
+import { acceptsReport } from './lifecycle.ts';
 import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
 
 export interface SchedulerOptions {
@@ -75,6 +76,8 @@ export class Scheduler {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Subtasks being placed again after a failure: reports about their old placement are ignored. */
   private readonly pendingPlacement = new Set<string>();
+  /** Subtasks with a task_dispatch in flight: one executor at a time; a liveness decision waits for its answer. */
+  private readonly dispatching = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
@@ -269,6 +272,8 @@ export class Scheduler {
 
   private deviceLost(deviceId: string, why: string): void {
     for (const s of this.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      // Its dispatch is still in flight: place() judges that placement when the answer comes.
+      if (this.dispatching.has(s.subtask_id)) continue;
       this.subtaskFailed(s, ExceptionCode.RunError, why, true);
     }
   }
@@ -447,7 +452,12 @@ export class Scheduler {
       return null;
     }
     const errors: string[] = [];
+    const tried = new Set<string>();
+    this.dispatching.add(plan.subtaskId);
+    try {
     for (const c of ranked) {
+      if (tried.has(c.device.device_id)) continue;
+      tried.add(c.device.device_id);
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
       const published = this.repository.read(c.alg.AlgID, c.alg.AlgVersion) ? this.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
@@ -457,11 +467,23 @@ export class Scheduler {
           CommandType: CommandType.TaskDispatch, DeviceID: c.device.device_id,
           MessageBody: { TaskDispatchList: [dispatch] },
         }, TaskDispatchReply);
+        if (!this.liveness.tracks(c.device.device_id)) {
+          // Marked offline while the dispatch was in flight: the work is placed elsewhere, so this
+          // copy is stopped, never left as a second live one; everyone online is a candidate again.
+          void this.stopStale(c.device.device_id, plan.subtaskId);
+          errors.push(`${c.device.device_id}: went offline during dispatch`);
+          const again = { ...preq, exclude: tried };
+          ranked.push(...rank(again, candidates(again, this.store.devices(), this.store.activeCountByDevice())).ranked);
+          continue;
+        }
         this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
         return c.device.device_id;
       } catch (err) {
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }
+    }
+    } finally {
+      this.dispatching.delete(plan.subtaskId);
     }
     const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
     this.o.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
@@ -485,6 +507,11 @@ export class Scheduler {
       if (sub.device_id !== dts.DeviceID) {
         // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
         if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
+        continue;
+      }
+      if (!acceptsReport(sub.status)) {
+        // Table 31: done and failed are final; this report was overtaken by the end.
+        this.o.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
         continue;
       }
       this.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
@@ -521,6 +548,11 @@ export class Scheduler {
       if (executorLost) this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
       else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
+      return;
+    }
+    if (this.pendingPlacement.has(s.subtask_id)) {
+      // Already being placed again: a second retry would make a second live copy.
+      this.o.log.info({ subtask: s.subtask_id, why: desc }, 'failure of a subtask already being rescheduled ignored');
       return;
     }
     const max = this.o.maxRetries ?? 2;
