@@ -57,10 +57,15 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     return { StatusCode: '0', KeepaliveInterval: s.keepaliveSec, SessionToken: s.register(p.value.RegisterObject), SchedulerID: s.o.deviceId };
   });
 
-  app.post('/System/Keepalive', async (req, reply) => {
+  // Liveness counts a keepalive when it arrives: stamped before its body is read or anything
+  // queued behind other work, so a busy scheduler does not blame a device for its own backlog.
+  const arrivedAt = new WeakMap<object, number>();
+  app.post('/System/Keepalive', {
+    onRequest: async (req) => { arrivedAt.set(req, s.clock()); },
+  }, async (req, reply) => {
     const p = parse(KeepaliveRequest, req.body);
     if (!p.ok) return badRequest(reply, p.message);
-    if (!s.keepalive(p.value.KeepaliveObject.DeviceID)) return reply.code(404).send(failure(`KeepaliveObject.DeviceID: "${p.value.KeepaliveObject.DeviceID}" is not registered`));
+    if (!s.keepalive(p.value.KeepaliveObject.DeviceID, arrivedAt.get(req))) return reply.code(404).send(failure(`KeepaliveObject.DeviceID: "${p.value.KeepaliveObject.DeviceID}" is not registered`));
     return { StatusCode: '0' };
   });
 
@@ -91,6 +96,8 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     const p = parse(TaskBasicInfo, req.body);
     if (!p.ok) return badRequest(reply, p.message, {}, taskRequestMax);
     const out = await s.submit(p.value);
+    // Intake full: refused at once (503 + Retry-After) so keepalives and reports keep flowing.
+    if (!out.ok && out.busy) return reply.code(503).header('Retry-After', String(out.busy.retryAfterSec)).send(failure(out.message, {}, taskRequestMax));
     if (!out.ok) return reply.code(422).send(failure(out.message, {}, taskRequestMax));
     return { StatusCode: '0', TaskID: out.taskId, Message: 'accepted', ...(out.notifyKey ? { NotifyKey: out.notifyKey } : {}) };
   });

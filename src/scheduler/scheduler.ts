@@ -19,6 +19,10 @@ import { AlgorithmRepository } from './repository.ts';
 import { SchedulerMetrics } from './metrics.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import path from 'node:path';
+import { Liveness, type Clock } from './liveness.ts';
+import { AlgorithmRefresh } from './algorithm-refresh.ts';
+import { acceptsReport } from './lifecycle.ts';
+import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
 
 export interface SchedulerOptions {
   deviceId: string;
@@ -36,8 +40,14 @@ export interface SchedulerOptions {
   retryIntervalMs?: number;
   /** How long a retry waits for an executor when none is online (the only one restarting). */
   placementWaitMs?: number;
+  /** How often stale algorithm lists are refreshed in the background (default 60 s). */
+  algRefreshMs?: number;
   /** Let NotifyURLs point at loopback, link-local or this node's addresses (never at this scheduler itself). */
   allowPrivateUrls?: boolean;
+  /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
+  maxIntake?: number;
+  /** Time source for liveness (tests inject one; default Date.now). */
+  now?: Clock;
   log: Logger;
 }
 
@@ -50,9 +60,11 @@ function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo[
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = ACTIVE_STATUSES;
+/** How long a TaskRequest nobody could serve waits for just-registered devices' first algorithm lists. */
+const FIRST_LIST_WAIT_MS = 3000;
 
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
-export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string };
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
 
 export class Scheduler {
   readonly store: SchedulerStore;
@@ -67,6 +79,8 @@ export class Scheduler {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Subtasks being placed again after a failure: reports about their old placement are ignored. */
   private readonly pendingPlacement = new Set<string>();
+  /** Subtasks with a task_dispatch in flight: one executor at a time; a liveness decision waits for its answer. */
+  private readonly dispatching = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
@@ -74,8 +88,19 @@ export class Scheduler {
   private closed = false;
   /** Signs NotifyURL pushes (one derived key per task); kept in the data dir so keys survive a restart. */
   private readonly notifySecret: Buffer;
+  private readonly now: Clock;
+  readonly liveness: Liveness;
+  readonly intake: IntakeGate;
+  readonly algorithms: AlgorithmRefresh;
 
   constructor(readonly o: SchedulerOptions) {
+    this.now = o.now ?? (() => Date.now());
+    this.liveness = new Liveness(this.now, () => this.keepaliveSec * 3 * 1000);
+    this.intake = new IntakeGate(o.maxIntake ?? 64);
+    this.algorithms = new AlgorithmRefresh({
+      query: (id) => this.queryAlgorithms(id), log: o.log, periodMs: o.algRefreshMs,
+      stale: (olderThan) => this.store.devices().filter((d) => d.online && d.command_url && this.now() - d.alg_checked_at > olderThan).map((d) => d.device_id),
+    });
     this.store = new SchedulerStore(o.dataDir);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
@@ -88,6 +113,11 @@ export class Scheduler {
   /** AlgFileURL of a published package. */
   algFileUrl(algId: number, version: string): string {
     return `${this.o.publicUrl}/System/AlgorithmRepository/${algId}/${encodeURIComponent(version)}.rpk`;
+  }
+
+  /** The scheduler's time source (the injected clock, or Date.now). */
+  clock(): number {
+    return this.now();
   }
 
   get keepaliveSec(): number {
@@ -103,15 +133,22 @@ export class Scheduler {
     // After a restart, devices that were online get one full liveness period from now to prove
     // they still are (their last keepalive is as old as the outage; judging by it would move
     // every running subtask at once, to nobody).
-    for (const d of this.store.devices()) if (d.online) this.store.touchDevice(d.device_id);
-    this.lastCheckAt = Date.now();
+    const now = this.now();
+    for (const d of this.store.devices()) {
+      if (!d.online) continue;
+      this.store.touchDevice(d.device_id, now);
+      this.liveness.seen(d.device_id, now);
+    }
+    this.lastCheckAt = now;
     this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
     this.monitorTimer.unref();
+    this.algorithms.start();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.monitorTimer) clearInterval(this.monitorTimer);
+    this.algorithms.stop();
     for (const t of this.retryTimers) clearTimeout(t);
     await this.notifier.idle(1000);
     await this.client.close();
@@ -122,12 +159,13 @@ export class Scheduler {
 
   /** Registers or re-registers a device; returns its session token. */
   register(r: RegisterRequest['RegisterObject']): string {
-    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude });
+    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude }, this.now());
     for (const [tok, id] of this.sessions) if (id === r.DeviceID) this.sessions.delete(tok);
     const token = randomBytes(24).toString('hex');
     this.sessions.set(token, r.DeviceID);
+    this.liveness.seen(r.DeviceID);
     this.o.log.info({ device: r.DeviceID, commandUrl: r.CommandURL }, 'device registered');
-    if (r.CommandURL) void this.refreshAlgorithms(r.DeviceID).catch(() => undefined);
+    if (r.CommandURL) this.algorithms.kick(r.DeviceID);
     return token;
   }
 
@@ -136,11 +174,15 @@ export class Scheduler {
     return this.sessions.has(token);
   }
 
-  keepalive(deviceId: string): boolean {
-    const d = this.store.device(deviceId);
-    if (!d) return false;
-    const back = !d.online;
-    const ok = this.store.touchDevice(deviceId);
+  /** A keepalive from `deviceId`; `arrivedAt` is when its request arrived (stamped by the route). */
+  keepalive(deviceId: string, arrivedAt: number = this.now()): boolean {
+    // Devices online in memory need no read of their row: only an unknown one is looked up.
+    const known = this.liveness.tracks(deviceId);
+    const d = known ? undefined : this.store.device(deviceId);
+    if (!known && !d) return false;
+    const back = !known && !d!.online;
+    this.liveness.seen(deviceId, arrivedAt);
+    const ok = this.store.touchDevice(deviceId, arrivedAt);
     if (back) {
       this.o.log.info({ device: deviceId }, 'device back online');
       void this.reconcile(deviceId);
@@ -175,21 +217,30 @@ export class Scheduler {
     if (!d) return false;
     for (const [tok, id] of this.sessions) if (id === deviceId) this.sessions.delete(tok);
     this.store.setOnline(deviceId, false);
+    this.liveness.forget(deviceId);
     this.o.log.info({ device: deviceId }, 'device unregistered');
     this.deviceLost(deviceId, 'unregistered');
     return true;
   }
 
+  /** A TotalResource report says the device changed (restart, install): its algorithm list is refreshed too. */
   reportTotal(r: TotalResource): boolean {
-    return this.store.setTotalResource(r);
+    const ok = this.store.setTotalResource(r);
+    if (ok && this.store.device(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
+    return ok;
   }
 
   reportAvailable(r: AvailableResource): boolean {
     return this.store.setAvailableResource(r);
   }
 
-  /** SR3: asks an executor for its algorithms. */
-  async refreshAlgorithms(deviceId: string): Promise<void> {
+  /** SR3: asks an executor for its algorithms (joining a query already in flight to it). */
+  refreshAlgorithms(deviceId: string): Promise<void> {
+    return this.algorithms.refresh(deviceId);
+  }
+
+  /** One algorithm_res_query; only AlgorithmRefresh calls it, so at most one per device is in flight. */
+  private async queryAlgorithms(deviceId: string): Promise<void> {
     const d = this.store.device(deviceId);
     if (!d?.command_url) return;
     let reply: AlgorithmResQueryReply;
@@ -207,8 +258,7 @@ export class Scheduler {
 
   /** Marks devices that missed three keepalives offline and moves their work (S7). */
   private checkLiveness(): void {
-    const limit = this.keepaliveSec * 3 * 1000;
-    const now = Date.now();
+    const now = this.now();
     // After the scheduler itself stalled (a busy event loop, a paused VM), timers run before the
     // keepalives that queued up meanwhile are read: judge nobody until they have been.
     const late = now - this.lastCheckAt - this.checkEveryMs;
@@ -217,25 +267,48 @@ export class Scheduler {
       this.o.log.warn({ lateMs: late }, 'scheduler was stalled; liveness check deferred');
       return;
     }
-    for (const d of this.store.devices()) {
-      if (d.online && now - d.last_seen > limit) {
-        this.store.setOnline(d.device_id, false);
-        this.o.log.warn({ device: d.device_id, silentMs: now - d.last_seen }, 'device missed 3 keepalives: offline');
-        this.deviceLost(d.device_id, `executor ${d.device_id} went offline`);
-      }
+    for (const { deviceId, silentMs } of this.liveness.expired()) {
+      this.store.setOnline(deviceId, false);
+      this.o.log.warn({ device: deviceId, silentMs }, 'device missed 3 keepalives: offline');
+      this.deviceLost(deviceId, `executor ${deviceId} went offline`);
     }
   }
 
   private deviceLost(deviceId: string, why: string): void {
     for (const s of this.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      // Its dispatch is still in flight: place() judges that placement when the answer comes.
+      if (this.dispatching.has(s.subtask_id)) continue;
       this.subtaskFailed(s, ExceptionCode.RunError, why, true);
     }
   }
 
   // ---- task intake (I1, SB1, M1) -------------------------------------------------------
 
-  /** Accepts a TaskRequest when some online executor can serve it; dispatches in the background. */
+  /**
+   * Accepts a TaskRequest when some online executor can serve it; dispatches in the background.
+   * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
+   */
   async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
+    if (!this.intake.tryEnter()) return { ok: false, message: busyMessage(this.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
+    let out: SubmitOutcome;
+    try {
+      out = await this.admit(basic);
+    } catch (err) {
+      this.intake.leave();
+      throw err;
+    }
+    if (!out.ok) this.intake.leave();
+    return out;
+  }
+
+  /** Places all of an accepted task's subtasks, then frees its intake slot. */
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): void {
+    void this.placeAll(taskId, plans, req)
+      .catch((err: Error) => this.o.log.error({ task: taskId, err: err.message }, 'placement failed'))
+      .finally(() => this.intake.leave());
+  }
+
+  private async admit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -262,7 +335,9 @@ export class Scheduler {
       if (why) return { ok: false, message: why };
     }
     const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
-    await this.refreshStaleAlgorithms();
+    // No device is queried here. Only a request that would be refused waits (briefly) for the
+    // first algorithm lists of devices that just registered and are still answering.
+    if (!this.servable(req, custom)) await this.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq: PlacementRequest = { algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
@@ -273,7 +348,7 @@ export class Scheduler {
       this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
       this.o.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.notifyStatus(taskId);
-      void this.placeAll(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
       return this.accepted(taskId, custom);
     }
     let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
@@ -287,7 +362,7 @@ export class Scheduler {
     this.o.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
-    void this.placeAll(taskId, plans, req);
+    this.placeAccepted(taskId, plans, req);
     return this.accepted(taskId, custom);
   }
 
@@ -315,9 +390,19 @@ export class Scheduler {
     return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
   }
 
-  private async refreshStaleAlgorithms(): Promise<void> {
-    const stale = this.store.devices().filter((d) => d.online && d.command_url && Date.now() - d.alg_checked_at > 60_000);
-    await Promise.all(stale.map((d) => this.refreshAlgorithms(d.device_id).catch((err: Error) => this.o.log.warn({ device: d.device_id, err: err.message }, 'algorithm query failed'))));
+  /** Online devices with no algorithm list yet whose first query is in flight. */
+  private unlistedDevices(): string[] {
+    return this.store.devices().filter((d) => d.online && d.alg_checked_at === 0 && this.algorithms.isInFlight(d.device_id)).map((d) => d.device_id);
+  }
+
+  /** Whether some online executor (or the repository) can take the task's algorithm(s) now. */
+  private servable(req: PlacementRequest, custom: CustomInfo): boolean {
+    const reqs = custom.Topology
+      ? custom.Topology.Stages.map((st): PlacementRequest => ({ algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType }))
+      : [req];
+    const devices = this.store.devices();
+    const active = this.store.activeCountByDevice();
+    return reqs.every((r) => rank(r, candidates(r, devices, active)).ranked.length > 0 || this.repositoryCandidates(r).length > 0);
   }
 
   private async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
@@ -378,7 +463,12 @@ export class Scheduler {
       return null;
     }
     const errors: string[] = [];
+    const tried = new Set<string>();
+    this.dispatching.add(plan.subtaskId);
+    try {
     for (const c of ranked) {
+      if (tried.has(c.device.device_id)) continue;
+      tried.add(c.device.device_id);
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
       const published = this.repository.read(c.alg.AlgID, c.alg.AlgVersion) ? this.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
@@ -388,12 +478,24 @@ export class Scheduler {
           CommandType: CommandType.TaskDispatch, DeviceID: c.device.device_id,
           MessageBody: { TaskDispatchList: [dispatch] },
         }, TaskDispatchReply);
+        if (!this.liveness.tracks(c.device.device_id)) {
+          // Marked offline while the dispatch was in flight: the work is placed elsewhere, so this
+          // copy is stopped, never left as a second live one; everyone online is a candidate again.
+          void this.stopStale(c.device.device_id, plan.subtaskId);
+          errors.push(`${c.device.device_id}: went offline during dispatch`);
+          const again = { ...preq, exclude: tried };
+          ranked.push(...rank(again, candidates(again, this.store.devices(), this.store.activeCountByDevice())).ranked);
+          continue;
+        }
         this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
         return c.device.device_id;
       } catch (err) {
         this.metrics.dispatchFailed();
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }
+    }
+    } finally {
+      this.dispatching.delete(plan.subtaskId);
     }
     const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
     this.o.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
@@ -417,6 +519,11 @@ export class Scheduler {
       if (sub.device_id !== dts.DeviceID) {
         // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
         if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
+        continue;
+      }
+      if (!acceptsReport(sub.status)) {
+        // Table 31: done and failed are final; this report was overtaken by the end.
+        this.o.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
         continue;
       }
       this.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
@@ -453,6 +560,11 @@ export class Scheduler {
       if (executorLost) this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
       else this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.updateTaskStatus(s.task_id);
+      return;
+    }
+    if (this.pendingPlacement.has(s.subtask_id)) {
+      // Already being placed again: a second retry would make a second live copy.
+      this.o.log.info({ subtask: s.subtask_id, why: desc }, 'failure of a subtask already being rescheduled ignored');
       return;
     }
     const max = this.o.maxRetries ?? 2;

@@ -101,8 +101,7 @@ export class SchedulerStore {
   }
 
   // devices ---------------------------------------------------------------------------
-  upsertDevice(d: { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }): void {
-    const now = Date.now();
+  upsertDevice(d: { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }, now: number = Date.now()): void {
     this.db.prepare(`INSERT INTO devices (device_id, device_type, product_type, device_name, command_url, longitude, latitude, online, registered_at, last_seen)
       VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(device_id) DO UPDATE SET device_type = excluded.device_type,
       product_type = excluded.product_type, device_name = excluded.device_name, command_url = excluded.command_url,
@@ -119,8 +118,9 @@ export class SchedulerStore {
     return this.db.prepare('SELECT * FROM devices ORDER BY device_id').all() as DeviceRow[];
   }
 
-  touchDevice(id: string): boolean {
-    return this.db.prepare('UPDATE devices SET last_seen = ?, online = 1 WHERE device_id = ?').run(Date.now(), id).changes > 0;
+  /** `at`: when the sign of life arrived (a keepalive is stamped on arrival, not when written). */
+  touchDevice(id: string, at: number = Date.now()): boolean {
+    return this.db.prepare('UPDATE devices SET last_seen = MAX(last_seen, ?), online = 1 WHERE device_id = ?').run(at, id).changes > 0;
   }
 
   setOnline(id: string, online: boolean): void {
