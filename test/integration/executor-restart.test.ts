@@ -18,6 +18,9 @@ import { imageInfoPts, type TaskInfo, type TaskResultBody } from '../../src/prot
 t.test('EM5: the only executor crashes and comes back; the task resumes there and loses nothing', async (t) => {
   const dir = t.testdir({});
   const cluster = await startCluster(dir, 1);
+  // Until the restarted executor exists, a failed wait must still stop the cluster (not hang to the file timeout).
+  let restarted = false;
+  t.teardown(async () => { if (!restarted) await cluster.stop(); });
   const src = await slowSource(path.join(dir, 'clip.ts'), 10);
   t.teardown(() => src.close());
   const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
@@ -38,6 +41,7 @@ t.test('EM5: the only executor crashes and comes back; the task resumes there an
 
   const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', cluster.executorIds[0], '--data-dir', path.join(dir, cluster.executorIds[0]), '--scheduler', cluster.scheduler.url, ...EXECUTOR_TEST_ARGS],
     { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' }, logFile: path.join(dir, 'executor-2.log') });
+  restarted = true;
   t.teardown(async () => { await again.stop(3000); await cluster.scheduler.stop(3000); await cluster.client.close(); });
 
   const end = await waitTaskEnd(cluster, id, 60_000);

@@ -14,6 +14,9 @@ import type { TaskResultBody } from '../../src/protocol/index.ts';
 t.test('SB9: a scheduler killed mid-task and restarted finishes the task; no frame lost or stored twice', async (t) => {
   const dir = t.testdir({});
   const cluster = await startCluster(dir, 1);
+  // Until the restarted scheduler exists, a failed wait must still stop the cluster (not hang to the file timeout).
+  let restarted = false;
+  t.teardown(async () => { if (!restarted) await cluster.stop(); });
   const src = await slowSource(path.join(dir, 'clip.ts'), 8);
   t.teardown(() => src.close());
   const r = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {
@@ -21,7 +24,7 @@ t.test('SB9: a scheduler killed mid-task and restarted finishes the task; no fra
   });
   const id = (r.body as { TaskID: string }).TaskID;
   t.ok(id, `accepted: ${JSON.stringify(r.body)}`);
-  if (!id) { await cluster.stop(); return; }
+  if (!id) return;
   const results = async (url: string) => ((await cluster.client.send('GET', `${url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList?: TaskResultBody[] }).TaskResultList ?? [];
   await waitFor('first results', async () => ((await results(cluster.scheduler.url)).length >= 3 ? true : undefined), 20_000);
 
@@ -32,6 +35,7 @@ t.test('SB9: a scheduler killed mid-task and restarted finishes the task; no fra
   await gone;
   const again = await startRole(['scheduler', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'scheduler'), '--keepalive', '1', '--allow-private-urls'],
     { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug' }, logFile: path.join(dir, 'scheduler-2.log') });
+  restarted = true;
   t.teardown(async () => { await Promise.all(cluster.executors.map((e) => e.stop(3000))); await again.stop(3000); await cluster.client.close(); });
   t.equal(again.url, cluster.scheduler.url, 'same address');
 
