@@ -208,7 +208,7 @@ async function main() {
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(path.dirname(OUT), { recursive: true });
   const prev = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')) as Array<typeof result>) : [];
-  writeFileSync(OUT, JSON.stringify([...prev.filter((p) => !(p.label === LABEL && p.executors === EXECUTORS)), result], null, 2) + '\n');
+  writeFileSync(OUT, JSON.stringify([...prev.filter((p) => !(p.label === LABEL && p.executors === EXECUTORS && p.tasks === TASKS)), result], null, 2) + '\n');
 }
 
 main().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });

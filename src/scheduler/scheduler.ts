@@ -81,6 +81,8 @@ export class Scheduler {
   private readonly pendingPlacement = new Set<string>();
   /** Subtasks with a task_dispatch in flight: one executor at a time; a liveness decision waits for its answer. */
   private readonly dispatching = new Set<string>();
+  /** Subtasks failed because no dispatch was acknowledged (not by an executor's report): a later report from one is accepted. */
+  private readonly unconfirmedFailures = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
@@ -503,6 +505,9 @@ export class Scheduler {
       this.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
     this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    // A dispatch whose answer was lost (a timeout) may still have been accepted: this failure is
+    // the scheduler's guess, not the executor's word, so that executor's reports still count.
+    this.unconfirmedFailures.add(plan.subtaskId);
     this.updateTaskStatus(taskId);
     return null;
   }
@@ -521,7 +526,7 @@ export class Scheduler {
         if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
         continue;
       }
-      if (!acceptsReport(sub.status)) {
+      if (!acceptsReport(sub.status) && !this.unconfirmedFailures.delete(st.TaskID)) {
         // Table 31: done and failed are final; this report was overtaken by the end.
         this.o.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
         continue;

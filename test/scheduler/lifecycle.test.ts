@@ -115,3 +115,17 @@ t.test('SB10/S7: a retry whose dispatch is in flight when its target goes offlin
   await new Promise((r) => setTimeout(r, 50));
   t.equal(cmds.filter((c) => c.type === 'dispatch').length, 3, 'and nothing more was dispatched: one live copy');
 });
+
+t.test('table 31: a failure the scheduler assumed (no dispatch acknowledged) yields to the executor\'s own later report', async (t) => {
+  const { s, ex, sub, subtaskId, cmds } = await setup(t);
+  const dev = sub().device_id as 'edge-a' | 'edge-b';
+  // Play what place() records when every dispatch went unanswered: Error, decided without the executor.
+  (s as unknown as { unconfirmedFailures: Set<string> }).unconfirmedFailures.add(subtaskId);
+  s.store.setSubtaskStatus(subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: 'no executor accepted the subtask: timeout' });
+  s.onTaskStatus({ DeviceID: dev, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Running, Progress: 20 }] });
+  t.equal(sub().status, ExecutionStatus.Running, 'the executor that did take it says it runs: accepted');
+  s.onTaskStatus({ DeviceID: dev, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Done, Progress: 100 }] });
+  s.onTaskStatus({ DeviceID: dev, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Running, Progress: 50 }] });
+  t.equal(sub().status, ExecutionStatus.Done, 'and once done, final again');
+  t.ok(ex && cmds.length >= 1);
+});
