@@ -52,7 +52,9 @@ t.test('utf8Bytes agrees with Buffer.byteLength', async (t) => {
 });
 
 t.test('utf8Bytes at each encoding boundary, and for surrogates paired, lone or reversed', async (t) => {
-  for (const s of ['\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '😀', 'a😀b', '\ud83d', '\ud83da', '\ude00', '\ude00\ud83d', '\ud83d\ud83d\ude00', 'x\ud83d']) {
+  for (const s of ['\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '😀', 'a😀b', '\ud83d', '\ud83da', '\ude00', '\ude00\ud83d', '\ud83d\ud83d\ude00', 'x\ud83d',
+    // a low surrogate after a BMP character or another low one, a high one before a non-surrogate: no pairs
+    '中\ude00', '\ude00\ude00', '\ud83d中', '\ud83d\ud83d']) {
     t.equal(utf8Bytes(s), Buffer.byteLength(s, 'utf8'), JSON.stringify(s));
   }
 });
