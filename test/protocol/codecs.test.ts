@@ -26,7 +26,7 @@ t.test('datetime: calendar errors and other shapes are rejected', async (t) => {
     t.ok(isRetinaDateTime(good), good);
   }
   for (const bad of ['1900-02-29 00:00:00.00', '2100-02-29 00:00:00.00', '2024-04-31 00:00:00.00', '2024-11-31 00:00:00.00',
-    '2024-00-10 00:00:00.00', '2024-01-00 00:00:00.00', '2024-01-32 00:00:00.00', '2024-01-01 00:00:60.00']) {
+    '2024-01-01 00:00:00.000', 'x2024-01-01 00:00:00.00', '2024-00-10 00:00:00.00', '2024-01-00 00:00:00.00', '2024-01-32 00:00:00.00', '2024-01-01 00:00:60.00']) {
     t.notOk(isRetinaDateTime(bad), bad);
   }
   // The standard's format is "YYYY-MM-DD hh:mm:ss.ss": the hundredths are part of it.
@@ -49,6 +49,14 @@ t.test('n10,6 longitude and latitude', async (t) => {
 t.test('utf8Bytes agrees with Buffer.byteLength', async (t) => {
   fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => utf8Bytes(s) === Buffer.byteLength(s, 'utf8')), { numRuns: 500, seed: FC_SEED });
   t.pass('500 strings measured alike');
+});
+
+t.test('utf8Bytes at each encoding boundary, and for surrogates paired, lone or reversed', async (t) => {
+  for (const s of ['\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '😀', 'a😀b', '\ud83d', '\ud83da', '\ude00', '\ude00\ud83d', '\ud83d\ud83d\ude00', 'x\ud83d',
+    // a low surrogate after a BMP character or another low one, a high one before a non-surrogate: no pairs
+    '中\ude00', '\ude00\ude00', '\ud83d中', '\ud83d\ud83d']) {
+    t.equal(utf8Bytes(s), Buffer.byteLength(s, 'utf8'), JSON.stringify(s));
+  }
 });
 
 t.test('cutUtf8: at most N bytes, on a character boundary, the longest such prefix', async (t) => {

@@ -203,4 +203,45 @@ t.test('a refusal names each field by its JSON path and says what is allowed, on
   const good = { L: [{ X: 1 }], R: { k: 1 }, E: 'a', D: '2024-01-01 00:00:00.00', Lo: '116.397128', La: '39.916527', B: 'YWJj', U: 'rtsp://x', M: '中', N: { Q: '' }, I: 1, V: { Enc: 1 } };
   t.ok(P.check(S, good), 'and takes what parse() takes');
   t.strictSame(P.parse(S, good), { ok: true, value: good });
+  // Anchors of the path and format patterns: a key that only ends or starts with digits is a
+  // name, not an index; base64 and "a URL with a scheme" hold for the whole string.
+  const keys = P.parse(S, { ...good, R: { x1: 'no', '1x': 'no' } });
+  t.strictSame(keys.ok ? [] : keys.errors.map((e) => e.path).sort(), ['R.1x', 'R.x1']);
+  const fmt = (f: string, v: string) => P.check(Type.String({ format: f }), v);
+  t.notOk(fmt('base64', '!!!!'), 'four characters, none of them base64');
+  t.notOk(fmt('base64', 'YWJj!!!!'));
+  t.notOk(fmt('uri-ish', '/x:y'), 'a colon later in the string is not a scheme');
+  t.notOk(fmt('uri-ish', ' rtsp://x'));
+  // The command envelope's CommandType is never empty (there is no command type "").
+  t.notOk(P.check(P.CommandEnvelope, { CommandType: '', MessageBody: {} }));
+  t.ok(P.check(P.CommandEnvelope, { CommandType: 'task_result', MessageBody: {} }));
+});
+
+t.test('CustomInfo (PROTOCOL.md): each of its rules refuses on its own', async (t) => {
+  const ok = { Inputs: [{ StreamURL: 'rtsp://cam/1' }], AlgType: 'ocr', TaskFrameRate: 1, TaskAttr: 0, TimeRange: [{ StartTime: '2024-01-01 00:00:00.00' }],
+    Topology: { Stages: [{ Name: 'detect_1', AlgType: 'det' }] }, NotifyURL: 'http://me/n' };
+  t.ok(P.check(P.CustomInfo, ok), 'the valid one');
+  t.ok(P.check(P.CustomInfo, { ...ok, TaskFrameRate: 1000, Topology: { Stages: Array.from({ length: 8 }, (_, i) => ({ Name: `s${i}` })) } }), 'at the upper bounds');
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['Inputs', { Inputs: [] }],
+    ['Inputs', { Inputs: [{}] }],
+    ['Inputs[0].StreamURL', { Inputs: [{ StreamURL: '' }] }],
+    ['Inputs[0].StreamURL', { Inputs: [{ StreamURL: 'cam1' }] }],
+    ['AlgType', { AlgType: '' }],
+    ['TaskFrameRate', { TaskFrameRate: 0 }],
+    ['TaskFrameRate', { TaskFrameRate: 1001 }],
+    ['TaskAttr', { TaskAttr: -1 }],
+    ['TimeRange[0].EndTime', { TimeRange: [{ EndTime: '2024-01-01' }] }],
+    ['Topology.Stages', { Topology: { Stages: [] } }],
+    ['Topology.Stages', { Topology: { Stages: Array.from({ length: 9 }, (_, i) => ({ Name: `s${i}` })) } }],
+    ['Topology.Stages[0].Name', { Topology: { Stages: [{ Name: '' }] } }],
+    ['Topology.Stages[0].Name', { Topology: { Stages: [{ Name: 'a b' }] } }],
+    ['Topology.Stages[0].AlgType', { Topology: { Stages: [{ Name: 'a', AlgType: '' }] } }],
+    ['Topology.Stages[0].DeviceType', { Topology: { Stages: [{ Name: 'a', DeviceType: '3' }] } }],
+    ['NotifyURL', { NotifyURL: 'me/n' }],
+  ];
+  for (const [field, change] of bad) {
+    const r = P.parse(P.CustomInfo, { ...ok, ...change });
+    t.ok(!r.ok && r.errors.some((e) => e.path.startsWith(field)), `${JSON.stringify(change)} refused at ${field}`);
+  }
 });

@@ -224,6 +224,9 @@ t.test('work queued while a send is in flight is picked up when that send ends, 
   ob.enqueue(['http://slow'], 't', msg(1));
   await waitFor('the slow send to start', async () => (sending ? true : undefined), 5000, 5);
   ob.enqueue(['http://fast'], 'u', msg(2));
+  // Let the timers due now fire while the send is still held: a pump started now must not run
+  // beside the one in flight, and the work must not be forgotten either.
+  await new Promise((r) => setTimeout(r, 20));
   release();
   // No flush (it would kick the pump itself): only the outbox's own "go round again" sends it.
   await waitFor('the message queued during the send', async () => (got.includes('http://fast') ? true : undefined), 10_000, 10);
@@ -270,6 +273,53 @@ t.test('M2: acknowledged results older than 10 minutes are dropped (checked ever
   ob.enqueue(['http://next'], 'up', result(199));
   await settle();
   t.equal(kept(), 101, 'the 200th drops the 99 acknowledged more than 10 minutes ago');
+  ob.close();
+  db.close();
+});
+
+t.test('close() while a send is in flight: that send ends, nothing after it is sent', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: number[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let sending = false;
+  const ob = new Outbox(db, async (_d, _s, m) => { sending = true; await held; got.push(m.body.n as number); return { ok: true }; }, log);
+  ob.start();
+  ob.enqueue(['http://peer'], 't', msg(1));
+  ob.enqueue(['http://peer'], 't', msg(2));
+  await waitFor('the first send to start', async () => (sending ? true : undefined), 5000, 5);
+  ob.close();
+  release();
+  await new Promise((r) => setTimeout(r, 50));
+  t.strictSame(got, [1], 'the second message was not sent');
+  t.equal(ob.pending('t'), 1, 'and stays queued for the next start');
+  db.close();
+});
+
+t.test('retarget moves only what went to a destination that is gone, to the ones that are new', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  // Not started: nothing is sent, the queue is read as it stands.
+  const ob = new Outbox(db, async () => ({ ok: true }), log);
+  const result = (n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', n } });
+  const dests = () => (db.prepare('SELECT dest_url FROM outbox ORDER BY dest_url').all() as Array<{ dest_url: string }>).map((r) => r.dest_url);
+  ob.enqueue(['http://a', 'http://b'], 'up', result(1));
+  t.equal(ob.retarget('up', ['http://a', 'http://b'], ['http://a', 'http://c']), 1, 'only b\'s copy moves');
+  t.strictSame(dests(), ['http://a', 'http://c'], 'a keeps its own copy and gets no second one');
+  t.equal(ob.retarget('up', ['http://a', 'http://c'], ['http://d']), 2, 'two destinations gone at once');
+  t.strictSame(dests(), ['http://d', 'http://d']);
+  ob.close();
+  db.close();
+});
+
+t.test('a normal delivery logs no error', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const lines: Array<{ level: number; msg: string }> = [];
+  const capture = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+  const ob = new Outbox(db, async () => ({ ok: true }), capture);
+  ob.start();
+  ob.enqueue(['http://peer'], 't', msg(1));
+  t.equal(await ob.flush('t', 5000), 0);
+  t.strictSame(lines.filter((l) => l.level >= 40), [], 'no warning or error (the pump ran off the end of its queue cleanly)');
   ob.close();
   db.close();
 });
