@@ -18,15 +18,17 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 interface Dispatch { deviceId: string; taskId: string; at: number }
 
-/** An executor that offers frame extraction, accepts every command, and records the dispatches. */
-async function fakeExecutor(deviceId: string, dispatches: Dispatch[]): Promise<{ url: string; close(): void }> {
+const FRAME_EXTRACTION = [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }];
+
+/** An executor that offers `algs` (frame extraction by default), accepts every command, and records the dispatches. */
+async function fakeExecutor(deviceId: string, dispatches: Dispatch[], algs: unknown[] = FRAME_EXTRACTION): Promise<{ url: string; close(): void }> {
   const srv = http.createServer((req, res) => {
     let s = '';
     req.on('data', (c) => (s += c));
     req.on('end', () => {
       const j = JSON.parse(s || '{}');
       const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
-      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
+      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: algs }];
       if (j.CommandType === 'task_dispatch') for (const d of j.MessageBody.TaskDispatchList) dispatches.push({ deviceId, taskId: d.TaskID, at: Date.now() });
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(reply));
@@ -98,26 +100,14 @@ t.test('SB10: a retry with only the excluded executor left places it there again
   // the scheduler's repository. Before the fix the retry excluded it and found "no online
   // executor offers the algorithm" (seen as a flaky OCR test under load).
   const dispatches: Dispatch[] = [];
-  const srv = http.createServer((req, res) => {
-    let s = '';
-    req.on('data', (c) => (s += c));
-    req.on('end', () => {
-      const j = JSON.parse(s || '{}');
-      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
-      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: 'edge-only', AlgInfoList: [] }];
-      if (j.CommandType === 'task_dispatch') for (const d of j.MessageBody.TaskDispatchList) dispatches.push({ deviceId: 'edge-only', taskId: d.TaskID, at: Date.now() });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(reply));
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const ex = await fakeExecutor('edge-only', dispatches, []);
   const dir = t.testdir({ keys: {} });
   copyFileSync(path.join(ROOT, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub'), path.join(dir, 'keys', 'examples.pub'));
   const s = new Scheduler({ deviceId: 'sched', dataDir: path.join(dir, 'data'), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, maxRetries: 2, retryIntervalMs: 50,
     placementWaitMs: 500, trustedKeysDir: path.join(dir, 'keys'), log: pino({ level: 'silent' }) });
-  t.teardown(async () => { await s.close(); srv.close(); });
+  t.teardown(async () => { await s.close(); ex.close(); });
   s.repository.publish(readFileSync(path.join(ROOT, 'plugins-sdk', 'examples', 'build', 'motion_detection-1.0.0.rpk')));
-  s.register({ DeviceID: 'edge-only', DeviceType: '1', ProductType: 'fake', CommandURL: `http://127.0.0.1:${(srv.address() as { port: number }).port}/System/Command` });
+  s.register({ DeviceID: 'edge-only', DeviceType: '1', ProductType: 'fake', CommandURL: ex.url });
   await s.refreshAlgorithms('edge-only');
   s.start();
   const r = await s.submit({ TaskName: 'repo', TaskType: 6, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'motion_detection' } } });
