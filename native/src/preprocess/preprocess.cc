@@ -239,11 +239,12 @@ bool Preprocess(const Picture& f, const PreprocessSpec& s, uint8_t* out, size_t 
 
   thread_local std::vector<uint8_t> buf;
   const size_t plane = (size_t)cw * ch;
-  const Kernel kx = MakeKernel(sw, cw, 0, sw), ky = MakeKernel(sh, ch, 0, sh);
 
   if (f.fmt == PixFmt::RGB24) {
     // Interleaved RGB (decoded crops, PNG/JPEG stills): each channel resampled to a plane.
     buf.resize(plane * 3 + 64);
+    const Kernel& kx = CachedKernel(sw, cw, 0, sw);
+    const Kernel& ky = CachedKernel(sh, ch, 0, sh);
     const uint8_t* base = f.data[0] + (size_t)r.y * f.linesize[0] + (size_t)r.x * 3;
     for (int c = 0; c < 3; c++) ResampleChannel(base + c, 3, f.linesize[0], kx, ky, buf.data() + c * plane, cw);
     if (s.f32) RgbToTensor<float>(buf.data(), buf.data() + plane, buf.data() + 2 * plane, cw, ch, reinterpret_cast<float*>(out), s.nchw, s.width, s.height, ox, oy, k);
@@ -296,11 +297,14 @@ bool Preprocess(const Picture& f, const PreprocessSpec& s, uint8_t* out, size_t 
   // Any ratio: the three planes resampled to 4:4:4 at the content size, chroma from its own
   // grid (centred siting; a crop at an odd pixel starts half a chroma sample in).
   buf.resize(plane * 3 + 64);
+  const Kernel& kx = CachedKernel(sw, cw, 0, sw);
+  const Kernel& ky = CachedKernel(sh, ch, 0, sh);
   ResampleChannel(Yp, 1, yls, kx, ky, buf.data(), cw);
   const int cx0 = r.x / 2, cy0 = r.y / 2;
   const int pw = (f.width + 1) / 2, ph = (f.height + 1) / 2;
   const int aw = std::min(pw, (r.x + r.w + 1) / 2) - cx0, ah = std::min(ph, (r.y + r.h + 1) / 2) - cy0;
-  const Kernel cx = MakeKernel(aw, cw, (r.x & 1) * 0.5, sw / 2.0), cy = MakeKernel(ah, ch, (r.y & 1) * 0.5, sh / 2.0);
+  const Kernel& cx = CachedKernel(aw, cw, (r.x & 1) * 0.5, sw / 2.0);
+  const Kernel& cy = CachedKernel(ah, ch, (r.y & 1) * 0.5, sh / 2.0);
   if (f.fmt == PixFmt::NV12) {
     const uint8_t* uv = f.data[1] + (size_t)cy0 * f.linesize[1] + 2 * cx0;
     ResampleChannel(uv, 2, f.linesize[1], cx, cy, buf.data() + plane, cw);

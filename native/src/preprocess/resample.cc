@@ -47,6 +47,20 @@ Kernel MakeKernel(int n_in, int n_out, double off, double span) {
   return k;
 }
 
+const Kernel& CachedKernel(int n_in, int n_out, double off, double span) {
+  struct Entry { int n_in = -1, n_out = -1; double off = 0, span = 0; Kernel k; };
+  // 8 slots replaced in turn: one preprocess asks for at most 4, so none of its own is evicted.
+  thread_local Entry slots[8];
+  thread_local int next = 0;
+  for (Entry& e : slots)
+    if (e.n_in == n_in && e.n_out == n_out && e.off == off && e.span == span) return e.k;
+  Entry& e = slots[next];
+  next = (next + 1) % 8;
+  e.n_in = n_in; e.n_out = n_out; e.off = off; e.span = span;
+  e.k = MakeKernel(n_in, n_out, off, span);
+  return e.k;
+}
+
 void ResampleChannel(const uint8_t* src, int step, int stride, const Kernel& kx, const Kernel& ky, uint8_t* dst, int dstride) {
   const int dw = kx.n_out, dh = ky.n_out;
   const int y0 = ky.first.front(), y1 = ky.first.back() + ky.taps;  // source rows the output needs

@@ -22,6 +22,12 @@ struct Kernel {
 Kernel MakeKernel(int n_in, int n_out, double off, double span);
 
 /**
+ * MakeKernel, remembered per thread: a stream's frames all ask for the same few kernels, so they
+ * are built once, not per frame. The reference stays valid for at least the next 4 calls.
+ */
+const Kernel& CachedKernel(int n_in, int n_out, double off, double span);
+
+/**
  * Resamples one channel: source sample (x, y) is src[y · stride + x · step]; writes an
  * kx.n_out × ky.n_out plane at dst (row stride dstride).
  */
