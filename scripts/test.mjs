@@ -101,6 +101,9 @@ function buildLite() {
   return null;
 }
 
+// Every reply a route sends in any test is checked against the schema the route declares.
+process.env.RETINAD_CHECK_REPLIES = '1';
+
 const passes = [];
 const first = addonInfo(defaultAddon);
 const firstLabel = first.ffmpeg

@@ -98,7 +98,7 @@ t.test('the import graph is read (a scanner that finds nothing would pass everyt
   t.ok(files.length > 50, `${files.length} source files`);
   const has = (from: string, to: string) => edges.some((e) => e.from === from && e.target === to);
   t.ok(has('runtime/executor.ts', 'protocol/index.ts'), 'a static import');
-  t.ok(has('api/command-route.ts', 'protocol/index.ts'), 'a multi-name import');
+  t.ok(has('api/routes/command.ts', 'protocol/index.ts'), 'a multi-name import');
   t.ok(has('plugins/pool.ts', 'plugins/sandbox-worker.mjs') || has('plugins/pool.ts', 'plugins/sandbox-worker.ts'), 'the worker loaded by URL');
 });
 

@@ -7,6 +7,16 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { installSchemaCompilers } from './schema.ts';
+import { isDocsPath, registerOpenApi } from './openapi.ts';
+
+/** What a route declares in its `config`: who may call it and how long its failure Message may be. */
+export interface RouteConfig {
+  /** `public`: no token needed (time, Register with its own Digest check). Default: a token. */
+  access?: 'public';
+  /** Table limit of this reply's Message (table 18: 128 bytes); default 512. */
+  messageMaxBytes?: number;
+}
 
 export interface BaseServerOptions {
   logger: Logger;
@@ -14,8 +24,10 @@ export interface BaseServerOptions {
   token?: string;
   /** Extra bearer tokens accepted (session tokens issued at registration). */
   acceptToken?: (token: string) => boolean;
-  /** Routes (METHOD + ' ' + url pattern) that need no bearer token. */
-  publicRoutes?: string[];
+  /** Describe the routes at `GET /openapi.json` and `/docs`, titled for this role. */
+  openapi?: 'executor' | 'scheduler';
+  /** Serve `GET /metrics` without a token (for a Prometheus on a trusted network). */
+  metricsPublic?: boolean;
   /** Largest accepted body; task_result bodies carry images, so commands need room. */
   bodyLimit?: number;
   /** Serve HTTPS with this key and certificate (PEM). */
@@ -23,6 +35,9 @@ export interface BaseServerOptions {
   /** Count requests by route and status into this registry (served at /metrics). */
   metrics?: Registry;
 }
+
+/** `{ StatusCode: "0" }`, the plain success reply. */
+export const OK = { StatusCode: '0' } as const;
 
 /**
  * `{ StatusCode: "1", Message }`, the failure body of every route. Message is cut to the reply
@@ -66,7 +81,8 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     return503OnClosing: true,
     // Requests that hang half-sent must not hold sockets forever.
     requestTimeout: 120_000,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A TaskID is up to 128 UTF-8 bytes: percent-encoded in a path that is up to 384 characters.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
   };
   const app = Fastify(fopts) as unknown as FastifyInstance;
@@ -74,12 +90,14 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   const json = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/viid+json', { parseAs: 'string' }, json);
 
-  const publicRoutes = new Set(opts.publicRoutes ?? []);
+  installSchemaCompilers(app);
+  // Before any route: the generator collects routes as they are added.
+  if (opts.openapi) registerOpenApi(app, opts.openapi);
   if (!opts.token) opts.logger.warn('no --token / RETINAD_TOKEN set: the API accepts unauthenticated requests');
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!opts.token) return;
-    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
-    if (publicRoutes.has(route)) return;
+    const access = (req.routeOptions.config as RouteConfig | undefined)?.access;
+    if (access === 'public' || isDocsPath(req.routeOptions.url) || (opts.metricsPublic && req.routeOptions.url === '/metrics')) return;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (m && (sameSecret(m[1], opts.token) || opts.acceptToken?.(m[1]))) return;

@@ -17,3 +17,4 @@ export * from './task-info.ts';
 export * from './session.ts';
 export * from './command.ts';
 export * from './command-handler.ts';
+export * from './node-api.ts';

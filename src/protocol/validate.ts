@@ -50,7 +50,11 @@ export function cutUtf8(s: string, maxBytes: number): string {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true, validateFormats: true });
+// verbose: errors carry their schema, so a schema's own `ruleText` can word the refusal.
+const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true, validateFormats: true, verbose: true });
+// `ruleText`: what a field allows, in words, where the keyword's own text would say less (a
+// pattern, a minItems) — "limit: must be an integer 1..500", not "must match pattern …".
+ajv.addKeyword({ keyword: 'ruleText', schemaType: 'string' });
 ajv.addKeyword({
   keyword: 'maxBytes',
   type: 'string',
@@ -110,6 +114,11 @@ function renderPath(parts: string[]): string {
 function toFieldError(e: ErrorObject): FieldError {
   const parts = pointerToPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
+  const worded = (e.parentSchema as { ruleText?: unknown } | undefined)?.ruleText;
+  if (typeof worded === 'string' && e.keyword !== 'required') {
+    const path = renderPath(parts);
+    return { path, rule: e.keyword, message: `${path}: ${worded}` };
+  }
   switch (e.keyword) {
     case 'required': {
       const path = renderPath([...parts, String(p.missingProperty)]);
@@ -154,6 +163,8 @@ export function parse<S extends TSchema>(schema: S, value: unknown): Parsed<Stat
   const seen = new Set<string>();
   const errors: FieldError[] = [];
   for (const e of fn.errors ?? []) {
+    // An if/then/else schema reports the branch's own errors and then "must match then": noise.
+    if (e.keyword === 'if') continue;
     const fe = toFieldError(e);
     if (!seen.has(fe.message)) { seen.add(fe.message); errors.push(fe); }
   }

@@ -1,0 +1,94 @@
+/**
+ * Schemas of the HTTP paths PROTOCOL.md binds (and the ones we add, as it allows): route
+ * parameters, query strings and the replies that are not a clause-9 table of their own. Each
+ * route in api/ declares these, so validation, the reply's shape and the OpenAPI document come
+ * from one place.
+ */
+import { Arr, DeviceID, Float, Int32, Long, Obj, Opt, StrMax, TaskIDField, Type, DateTime, type Static } from './fields.ts';
+import { StatusCodeField, ReplyMessage } from './common.ts';
+import { DevTaskStatus } from './task-status.ts';
+import { TaskInfo } from './task-info.ts';
+import { AlgInfo } from './algorithm.ts';
+import { TotalResource, AvailableResource } from './resource.ts';
+import { DEVICE_TYPE_VALUES } from './codes.ts';
+
+/** `{ StatusCode, Message? }`: the failure reply of every route, and the success of most PATCH/POST. */
+export const FailureReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()) });
+
+/** `/System/TaskInfo/{TaskID}` and `/System/TaskResult/{TaskID}`. */
+export const TaskIDParams = Obj({ TaskID: TaskIDField() });
+
+/** `PATCH /System/TaskStatus` (table 32): one DevTaskStatus, or a non-empty array of them. */
+export const TaskStatusReport = Type.Unsafe<DevTaskStatus | DevTaskStatus[]>({
+  if: { type: 'array' },
+  then: { type: 'array', items: DevTaskStatus, minItems: 1, ruleText: 'must hold at least one DevTaskStatus' },
+  else: DevTaskStatus,
+});
+
+/** `GET /System/TaskInfo/{TaskID}` reply (Annex A). */
+export const TaskInfoReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()), TaskInfo: Opt(TaskInfo) });
+
+/** Largest page of `GET /System/TaskResult/{TaskID}`. */
+export const RESULT_PAGE_MAX = 500;
+
+/** `GET /System/TaskResult/{TaskID}?after=&limit=` (ours): a cursor and a page size. */
+export const TaskResultQuery = Obj({
+  after: Opt(Type.String({ pattern: '^\\d{0,15}$', ruleText: 'must be a cursor returned as Next (a non-negative integer)' })),
+  limit: Opt(Type.String({ pattern: '^(?:[1-9]\\d?|[1-4]\\d\\d|500)$', ruleText: `must be an integer 1..${RESULT_PAGE_MAX}` })),
+});
+export type TaskResultQuery = Static<typeof TaskResultQuery>;
+
+/** One package in the algorithm repository (ours). */
+export const RepositoryEntry = Obj({
+  AlgID: Long({ minimum: 0 }),
+  AlgType: StrMax(64),
+  AlgVersion: StrMax(64),
+  size: Long({ minimum: 0 }),
+  signedBy: Type.Union([StrMax(128), Type.Null()]),
+  AlgFileURL: StrMax(512),
+});
+export type RepositoryEntry = Static<typeof RepositoryEntry>;
+
+/** `POST /System/AlgorithmRepository` reply: the published entry. */
+export const PublishReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()), ...RepositoryEntry.properties });
+
+/** `GET /System/AlgorithmRepository` reply. */
+export const RepositoryListReply = Obj({ StatusCode: StatusCodeField(), AlgorithmList: Arr(RepositoryEntry) });
+
+/** `/System/AlgorithmRepository/{AlgID}/{AlgVersion}.rpk`. */
+export const PackageParams = Obj({
+  AlgID: Type.String({ pattern: '^\\d{1,10}$', ruleText: 'must be a decimal AlgID' }),
+  file: Type.String({ pattern: '^.{1,64}\\.rpk$', ruleText: 'must be <AlgVersion>.rpk' }),
+});
+
+/** One executor as the scheduler knows it (`GET /System/DeviceList`, ours). */
+export const DeviceEntry = Obj({
+  DeviceID: DeviceID(),
+  DeviceType: Type.Unsafe<string>({ type: 'string', enum: [...DEVICE_TYPE_VALUES] }),
+  ProductType: StrMax(64),
+  Online: Type.Boolean(),
+  CommandURL: Type.Union([StrMax(256), Type.Null()]),
+  LastSeen: DateTime(),
+  AlgInfoList: Arr(AlgInfo),
+  TotalResource: Type.Union([TotalResource, Type.Null()]),
+  AvailableResource: Type.Union([AvailableResource, Type.Null()]),
+});
+export type DeviceEntry = Static<typeof DeviceEntry>;
+
+/** `GET /System/DeviceList` reply. */
+export const DeviceListReply = Obj({ StatusCode: StatusCodeField(), DeviceList: Arr(DeviceEntry), Host: StrMax(255) });
+export type DeviceListReply = Static<typeof DeviceListReply>;
+
+/** `POST /System/FeatureSearch` (ours, ED2 retrieval): nearest stored features to a vector. */
+export const FeatureSearchRequest = Obj({
+  TaskID: Opt(StrMax(128)),
+  Vector: Type.Array(Float(), { minItems: 1, maxItems: 65536, ruleText: 'must be a non-empty array of finite numbers (at most 65536)' }),
+  K: Opt(Int32({ minimum: 1, maximum: 1000 })),
+});
+export type FeatureSearchRequest = Static<typeof FeatureSearchRequest>;
+
+/** One match of a FeatureSearch. */
+export const FeatureMatch = Obj({ TaskID: StrMax(128), DeviceID: StrMax(200), Ts: Long(), Pts: Opt(Float()), Score: Float(), Collection: StrMax(128) });
+
+/** `POST /System/FeatureSearch` reply. */
+export const FeatureSearchReply = Obj({ StatusCode: StatusCodeField(), Matches: Arr(FeatureMatch) });
