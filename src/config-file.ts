@@ -55,6 +55,7 @@ export const SchedulerConfig = Type.Object({
   keepalive: int(1, 3600, 'KeepaliveInterval, seconds'),
   maxRetries: int(0, 100, 'SB10 re-dispatches'),
   maxIntake: int(1, 100_000, 'TaskRequests in flight before 503'),
+  initiators: str('file of initiators\' credentials and policies'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

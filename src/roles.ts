@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from './log.ts';
 import { Executor } from './runtime/executor.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { Initiators } from './scheduler/initiators.ts';
 import { createExecutorServer } from './api/executor-server.ts';
 import { createSchedulerServer } from './api/scheduler-server.ts';
 import { setTrustedCa } from './net/client.ts';
@@ -148,6 +149,8 @@ export interface SchedulerArgs extends TlsArgs {
   pluginDevMode?: boolean;
   /** Serve GET /metrics without the node token. */
   metricsPublic?: boolean;
+  /** File of initiators' credentials and policies (docs/SECURITY.md). */
+  initiators?: string;
 }
 
 /** `retinad scheduler …` */
@@ -156,8 +159,11 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const l = parseListen(a.listen);
   let scheduler: Scheduler | null = null;
   setTrustedCa(a.tlsCa);
+  // Read before binding: a broken file stops the start with the field and the rule.
+  const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
+  if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({
+    scheduler = new Scheduler({ initiators,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });

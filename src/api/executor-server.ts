@@ -15,11 +15,11 @@ export function createExecutorServer(e: Executor, opts: { token?: string; log: L
   void app.register(metricsRoutes([http, e.metrics.registry]));
   void app.register(timeRoutes({ now: () => e.clock.now() }));
   void app.register(featureRoutes({ featureSearch: (q) => e.features.search(q.TaskID ?? null, q.Vector, q.K ?? 10) }));
-  void app.register(commandRoutes(e.handlers(), {
+  void app.register(commandRoutes(e.handlers(), { failureExtras: {
     total_res_query: { TotalResourceList: [] },
     available_res_query: { AvailableResourceList: [] },
     algorithm_res_query: { AlgResourceList: [] },
     task_status_query: { TaskStatusSet: [] },
-  }));
+  } }));
   return app;
 }

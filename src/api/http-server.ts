@@ -4,16 +4,30 @@
  * role marks public, and nothing a client sends able to crash the process.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { installSchemaCompilers } from './schema.ts';
 import { isDocsPath, registerOpenApi } from './openapi.ts';
+import { NODE, type Principal } from '../protocol/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the bearer token belongs to; null on public routes when a token is configured. */
+    principal: Principal | null;
+  }
+}
+
+/** Who besides a node may call a route: device sessions, initiators, initiators with the Publish right. */
+export type Right = 'device' | 'initiator' | 'publisher';
 
 /** What a route declares in its `config`: who may call it and how long its failure Message may be. */
 export interface RouteConfig {
-  /** `public`: no token needed (time, Register with its own Digest check). Default: a token. */
-  access?: 'public';
+  /**
+   * `public`: no token needed (time, Register with its own Digest check). Otherwise the node
+   * token always passes, and these rights let other principals in. Default: the node only.
+   */
+  access?: 'public' | Right[];
   /** Table limit of this reply's Message (table 18: 128 bytes); default 512. */
   messageMaxBytes?: number;
 }
@@ -22,8 +36,8 @@ export interface BaseServerOptions {
   logger: Logger;
   /** The node token; when unset the API is open (a warning is logged once). */
   token?: string;
-  /** Extra bearer tokens accepted (session tokens issued at registration). */
-  acceptToken?: (token: string) => boolean;
+  /** Who another bearer token belongs to (device sessions, initiators); the node token is checked here. */
+  authenticate?: (token: string) => Principal | undefined;
   /** Describe the routes at `GET /openapi.json` and `/docs`, titled for this role. */
   openapi?: 'executor' | 'scheduler';
   /** Serve `GET /metrics` without a token (for a Prometheus on a trusted network). */
@@ -65,10 +79,39 @@ export function truncateBytes(s: string, max: number): string {
   return buf.subarray(0, end).toString('utf8') + '...';
 }
 
+/** Constant time in the secret's content and its length: both sides are hashed to 32 bytes first. */
 function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/** A refusal a handler throws: answered with its status and Message like any other failure. */
+export class Refusal extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+    this.name = 'Refusal';
+  }
+}
+
+/** A device session acts only as its own DeviceID (issue 10): throws 403 when `deviceId` (at `field`) is another's. */
+export function actsAs(req: FastifyRequest, deviceId: string, field: string): void {
+  const p = principalOf(req);
+  if (p.kind === 'device' && p.deviceId !== deviceId) throw new Refusal(403, `${field}: a device session acts only as its own DeviceID ("${p.deviceId}"), not "${deviceId}"`);
+}
+
+/** Whether `p` may call a route that grants `access`. */
+export function allowed(p: Principal, access: RouteConfig['access']): boolean {
+  if (p.kind === 'node') return true;
+  if (!Array.isArray(access)) return false;
+  if (p.kind === 'device') return access.includes('device');
+  return access.includes('initiator') || (access.includes('publisher') && p.policy.Publish === true);
+}
+
+/** The authenticated caller of a guarded route (the node on an API with no token). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new Error(`route ${req.routeOptions.url ?? ''} is public: it has no principal`);
+  return req.principal;
 }
 
 /** Creates the shared fastify instance (no routes yet). */
@@ -94,15 +137,23 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   // Before any route: the generator collects routes as they are added.
   if (opts.openapi) registerOpenApi(app, opts.openapi);
   if (!opts.token) opts.logger.warn('no --token / RETINAD_TOKEN set: the API accepts unauthenticated requests');
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!opts.token) return;
+    if (!opts.token) { req.principal = NODE; return; }
     const access = (req.routeOptions.config as RouteConfig | undefined)?.access;
     if (access === 'public' || isDocsPath(req.routeOptions.url) || (opts.metricsPublic && req.routeOptions.url === '/metrics')) return;
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (m && (sameSecret(m[1], opts.token) || opts.acceptToken?.(m[1]))) return;
-    reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
-    return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const token = m?.[1];
+    const p = token === undefined ? undefined : sameSecret(token, opts.token) ? NODE : opts.authenticate?.(token);
+    if (!p) {
+      reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
+      return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));
+    }
+    if (!allowed(p, access)) {
+      const who = p.kind === 'device' ? `device session ${p.deviceId}` : p.kind === 'initiator' ? `initiator ${p.name}` : 'node';
+      return reply.code(403).send(failure(`Authorization: a ${who} may not call ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, {}, routeMessageMax(req)));
+    }
+    req.principal = p;
   });
 
   if (opts.metrics) countRequests(app, opts.metrics);

@@ -22,7 +22,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   const http = new Registry();
   const app = createBaseServer({
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
-    acceptToken: (t) => s.acceptsSessionToken(t),
+    authenticate: (t) => s.authenticate(t),
   });
   const api = new SchedulerFacade(s);
   void app.register(metricsRoutes([http, s.metrics.registry]));
@@ -33,6 +33,10 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(resultRoutes(api));
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
-  void app.register(commandRoutes(api.commandHandlers(), { task_status_query: { TaskStatusSet: [] } }));
+  void app.register(commandRoutes(api.commandHandlers(), {
+    failureExtras: { task_status_query: { TaskStatusSet: [] } },
+    // Executors send results as themselves; initiators control and query their own tasks.
+    access: { task_result: ['device'], task_ops_control: ['initiator'], task_status_query: ['initiator'] },
+  }));
   return app;
 }

@@ -5,11 +5,14 @@
  */
 import type { CommandOf } from './command.ts';
 import type { CommandType } from './codes.ts';
+import type { Principal } from './principal.ts';
 
 /** What a handler learns about the caller. */
 export interface CommandContext {
-  /** Stable identity of the sender used for de-duplication. */
+  /** Stable identity of the sender used for de-duplication: its principal, then its X-Sender-ID. */
   sender: string;
+  /** Who the API authenticated. */
+  principal: Principal;
 }
 
 /** A reply body; the route adds CommandType/CommandIdx. */

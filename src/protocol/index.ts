@@ -18,3 +18,4 @@ export * from './session.ts';
 export * from './command.ts';
 export * from './command-handler.ts';
 export * from './node-api.ts';
+export * from './principal.ts';

@@ -58,7 +58,8 @@ export class Routing {
     let auth: Record<string, string> | undefined;
     if (dest !== this.o.schedulerUrl) auth = this.o.token && (await this.o.trusted(dest)) ? { authorization: `Bearer ${this.o.token}` } : { authorization: '' };
     const r = await this.o.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
-    if (r.status === 401 && this.o.session) void this.o.session.ensureRegistered();
+    // Only the scheduler's 401 means our session is gone; a peer's says nothing about it.
+    if (r.status === 401 && dest === this.o.schedulerUrl && this.o.session) void this.o.session.ensureRegistered();
     return deliveryOutcome(r);
   }
 

@@ -10,6 +10,7 @@ import {
   type RepositoryEntry, type TaskBasicInfo, type TaskInfo, type TaskResultPage, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
+import type { Principal } from '../protocol/index.ts';
 
 export class SchedulerFacade {
   constructor(private readonly s: Scheduler) {}
@@ -38,8 +39,17 @@ export class SchedulerFacade {
     return this.s.reportAvailable(r);
   }
 
-  submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
-    return this.s.submit(basic);
+  /** A TaskRequest; an initiator's is reviewed against its policy and the task is kept as its own. */
+  submit(basic: TaskBasicInfo, who: Principal): Promise<SubmitOutcome> {
+    return this.s.submit(basic, who.kind === 'initiator' ? { name: who.name, policy: who.policy } : undefined);
+  }
+
+  /** Whether `who` may see or control task (or subtask) `id`: nodes all, an initiator its own. */
+  private owns(who: Principal, id: string): boolean {
+    if (who.kind === 'node') return true;
+    if (who.kind !== 'initiator') return false;
+    const task = this.s.store.task(id) ?? this.s.store.task(this.s.store.subtask(id)?.task_id ?? '');
+    return task?.owner === who.name;
   }
 
   /** Applies each DevTaskStatus; returns the TaskIDs none of them matched. */
@@ -47,13 +57,14 @@ export class SchedulerFacade {
     return list.flatMap((d) => this.s.onTaskStatus(d));
   }
 
-  taskInfo(taskId: string): TaskInfo | undefined {
-    return this.s.taskInfo(taskId);
+  /** Another initiator's task is answered as unknown: its existence is not revealed either. */
+  taskInfo(taskId: string, who: Principal): TaskInfo | undefined {
+    return this.owns(who, taskId) ? this.s.taskInfo(taskId) : undefined;
   }
 
   /** A page of stored results after cursor `after`; `Next` only when the page is full. */
-  taskResults(taskId: string, after: number, limit: number): TaskResultPage | undefined {
-    if (!this.s.store.task(taskId)) return undefined;
+  taskResults(taskId: string, after: number, limit: number, who: Principal): TaskResultPage | undefined {
+    if (!this.s.store.task(taskId) || !this.owns(who, taskId)) return undefined;
     const rows = this.s.store.results(taskId, after, limit);
     const page: TaskResultPage = { StatusCode: '0', TaskID: taskId, TaskResultList: rows.map((r) => r.body) };
     const last = rows.at(-1);
@@ -92,15 +103,23 @@ export class SchedulerFacade {
   commandHandlers(): CommandHandlers {
     return {
       [CommandType.TaskResult]: async (cmd, ctx) => {
-        const r = this.s.onTaskResult(cmd, ctx.sender);
+        const r = this.s.onTaskResult(cmd, ctx.sender, ctx.principal.kind === 'device' ? ctx.principal.deviceId : undefined);
         return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
       },
-      // Initiators control and query the tasks they requested (9.7, 9.9).
-      [CommandType.TaskOpsControl]: async (cmd) => {
-        const problems = await this.s.control(cmd.MessageBody.OpsControlList);
+      // Initiators control and query the tasks they requested (9.7, 9.9); another's are unknown to them.
+      [CommandType.TaskOpsControl]: async (cmd, ctx) => {
+        const list = cmd.MessageBody.OpsControlList;
+        const foreign = list.filter((op) => !this.owns(ctx.principal, op.TaskID));
+        const problems = [...foreign.map((op) => `TaskID: no task or subtask "${op.TaskID}" on this scheduler`),
+          ...await this.s.control(list.filter((op) => !foreign.includes(op)))];
         return problems.length ? { StatusCode: '1', Message: problems.join('; ') } : { StatusCode: '0' };
       },
-      [CommandType.TaskStatusQuery]: async (cmd) => ({ StatusCode: '0', TaskStatusSet: this.s.queryStatus(cmd.MessageBody) }),
+      [CommandType.TaskStatusQuery]: async (cmd, ctx) => {
+        const set = this.s.queryStatus(cmd.MessageBody);
+        if (ctx.principal.kind === 'node') return { StatusCode: '0', TaskStatusSet: set };
+        const who = ctx.principal;
+        return { StatusCode: '0', TaskStatusSet: set.map((d) => ({ ...d, TaskStatusList: (d.TaskStatusList ?? []).filter((st) => this.owns(who, st.TaskID)) })) };
+      },
     };
   }
 }

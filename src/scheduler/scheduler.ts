@@ -23,6 +23,11 @@ import { Liveness, type Clock } from './liveness.ts';
 import { AlgorithmRefresh } from './algorithm-refresh.ts';
 import { acceptsReport } from './lifecycle.ts';
 import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
+import { reviewInitiator, type Initiators } from './initiators.ts';
+import type { InitiatorPolicy, Principal } from '../protocol/index.ts';
+
+/** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
+export interface TaskOwner { name: string; policy: InitiatorPolicy }
 
 export interface SchedulerOptions {
   deviceId: string;
@@ -48,6 +53,8 @@ export interface SchedulerOptions {
   maxIntake?: number;
   /** Time source for liveness (tests inject one; default Date.now). */
   now?: Clock;
+  /** Initiators' credentials and policies (`--initiators FILE`). */
+  initiators?: Initiators;
   log: Logger;
 }
 
@@ -171,9 +178,11 @@ export class Scheduler {
     return token;
   }
 
-  /** True for a session token handed out at Register. */
-  acceptsSessionToken(token: string): boolean {
-    return this.sessions.has(token);
+  /** Who a bearer token other than the node token belongs to: a device session or an initiator. */
+  authenticate(token: string): Principal | undefined {
+    const deviceId = this.sessions.get(token);
+    if (deviceId !== undefined) return { kind: 'device', deviceId };
+    return this.o.initiators?.authenticate(token);
   }
 
   /** A keepalive from `deviceId`; `arrivedAt` is when its request arrived (stamped by the route). */
@@ -290,11 +299,12 @@ export class Scheduler {
    * Accepts a TaskRequest when some online executor can serve it; dispatches in the background.
    * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
    */
-  async submit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
+  /** A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against its policy. */
+  async submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
     if (!this.intake.tryEnter()) return { ok: false, message: busyMessage(this.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
     let out: SubmitOutcome;
     try {
-      out = await this.admit(basic);
+      out = await this.admit(basic, owner);
     } catch (err) {
       this.intake.leave();
       throw err;
@@ -310,7 +320,7 @@ export class Scheduler {
       .finally(() => this.intake.leave());
   }
 
-  private async admit(basic: TaskBasicInfo): Promise<SubmitOutcome> {
+  private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -332,6 +342,10 @@ export class Scheduler {
       if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
       else return { ok: false, message: 'InitiationInfo.CustomInfo: AlgID or AlgType is required to pick an algorithm' };
     }
+    if (owner) {
+      const why = reviewInitiator(owner.name, owner.policy, custom);
+      if (why) return { ok: false, message: why };
+    }
     if (custom.NotifyURL !== undefined) {
       const why = await this.notifyUrlProblem(custom.NotifyURL);
       if (why) return { ok: false, message: why };
@@ -347,7 +361,7 @@ export class Scheduler {
         if (!has) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
       const taskId = randomUUID();
-      this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
+      this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.o.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.notifyStatus(taskId);
       this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
@@ -360,7 +374,7 @@ export class Scheduler {
       return { ok: false, message: `no online executor offers ${what}` };
     }
     const taskId = randomUUID();
-    this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued);
+    this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
     this.o.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl });
@@ -712,9 +726,13 @@ export class Scheduler {
   // ---- results (S6, SD2) ---------------------------------------------------------------
 
   /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
-  onTaskResult(cmd: TaskResult, sender: string): { ok: true } | { ok: false; message: string } {
+  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
     const body: TaskResultBody = cmd.MessageBody;
     const sub = this.store.subtask(body.TaskID);
+    // A device session sends results only for subtasks it runs now (issue 10: no forged results).
+    if (fromDevice !== undefined && (!sub || sub.device_id !== fromDevice || body.DeviceID !== fromDevice)) {
+      return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a subtask device ${fromDevice} runs (results come only from a subtask's current executor, as itself)` };
+    }
     const taskId = sub?.task_id ?? (this.store.task(body.TaskID) ? body.TaskID : undefined);
     if (!taskId) return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a task of this scheduler` };
     const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;

@@ -38,6 +38,8 @@ export interface TaskRow {
   exception_desc: string | null;
   created_at: number;
   updated_at: number;
+  /** The initiator that submitted it; null when a node did. */
+  owner: string | null;
 }
 
 export interface SubtaskRow {
@@ -94,6 +96,9 @@ export class SchedulerStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    // Added with initiator credentials (issue 10): who submitted a task; NULL = a node.
+    const cols = this.db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'owner')) this.db.exec('ALTER TABLE tasks ADD COLUMN owner TEXT');
   }
 
   close(): void {
@@ -140,10 +145,11 @@ export class SchedulerStore {
   }
 
   // tasks -----------------------------------------------------------------------------
-  insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number): void {
+  /** `owner`: the initiator that submitted it (null for a node). */
+  insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner: string | null = null): void {
     const now = Date.now();
-    this.db.prepare('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now);
+    this.db.prepare('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now, owner);
     this.event(taskId, null, null, status, null);
   }
 

@@ -98,7 +98,7 @@ t.test('issue 10: a failed command reply is not replayed for the same (sender, C
   const app = createBaseServer({ logger: log });
   await app.register(commandRoutes({
     [P.CommandType.TaskStatusQuery]: async () => { runs++; if (fail) return { StatusCode: '1', Message: 'not yet' }; return { StatusCode: '0', TaskStatusSet: [] }; },
-  }, { task_status_query: { TaskStatusSet: [] } }));
+  }, { failureExtras: { task_status_query: { TaskStatusSet: [] } } }));
   t.teardown(() => app.close());
   const send = () => app.inject({ method: 'POST', url: '/System/Command', headers: { 'x-sender-id': 'peer-1' },
     payload: { CommandType: 'task_status_query', CommandIdx: 9, DeviceID: 'sched', MessageBody: { DeviceList: [] } } });

@@ -5,15 +5,19 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { COMMAND_REPLY_SCHEMAS, COMMAND_SCHEMAS, CommandEnvelope, Type, FailureReply, REPLY_MESSAGE_MAX_BYTES, parse, type CommandContext, type CommandHandlers, type CommandReplyBody, type CommandType, type Static } from '../../protocol/index.ts';
+import { COMMAND_REPLY_SCHEMAS, COMMAND_SCHEMAS, CommandEnvelope, Type, FailureReply, REPLY_MESSAGE_MAX_BYTES, parse, type CommandContext, type CommandHandlers, type CommandReplyBody, type CommandType, type Principal, type Static, principalKey } from '../../protocol/index.ts';
 import { CommandDedup } from './dedup.ts';
-import { failure, truncateBytes } from '../http-server.ts';
+import { allowed, failure, principalOf, truncateBytes, type Right } from '../http-server.ts';
 
-/** Sender identity: the `X-Sender-ID` header our nodes send, else address + envelope DeviceID. */
-export function senderOf(req: FastifyRequest, deviceId?: string): string {
+/**
+ * Sender identity for de-duplication: the authenticated principal first, then the `X-Sender-ID`
+ * header our nodes send (else address + envelope DeviceID) to tell apart the processes that
+ * share it. A header alone would let any caller fill another sender's keys (issue 10).
+ */
+export function senderOf(req: FastifyRequest, principal: Principal, deviceId?: string): string {
   const h = req.headers['x-sender-id'];
-  if (typeof h === 'string' && h.length > 0 && h.length <= 200) return h;
-  return `${req.ip}|${deviceId ?? ''}`;
+  const who = typeof h === 'string' && h.length > 0 && h.length <= 200 ? h : `${req.ip}|${deviceId ?? ''}`;
+  return `${principalKey(principal)}|${who}`;
 }
 
 /** What can be echoed of a command, even a broken one. */
@@ -30,12 +34,21 @@ const CommandReply = Type.Union(Object.values(COMMAND_REPLY_SCHEMAS));
 
 export type CommandReplyCache = CommandDedup<{ code: number; body: Record<string, unknown> }>;
 
-/**
- * The command route with the role's handlers; `failureExtras` are members a failed reply of that
- * type still carries (an empty list where the table makes it mandatory).
- */
-export function commandRoutes(handlers: CommandHandlers, failureExtras: Partial<Record<CommandType, Record<string, unknown>>> = {}, dedup: CommandReplyCache = new CommandDedup((r) => r.code === 200 && r.body.StatusCode === '0')): FastifyPluginAsync {
+/** How the command route is set up for a role. */
+export interface CommandRouteOptions {
+  /** Members a failed reply of that type still carries (an empty list where the table makes it mandatory). */
+  failureExtras?: Partial<Record<CommandType, Record<string, unknown>>>;
+  /** Who besides a node may send each type (a scheduler: devices send task_result, initiators control their tasks). */
+  access?: Partial<Record<CommandType, Right[]>>;
+}
+
+/** The command route with the role's handlers. */
+export function commandRoutes(handlers: CommandHandlers, o: CommandRouteOptions = {}, dedup: CommandReplyCache = new CommandDedup((r) => r.code === 200 && r.body.StatusCode === '0')): FastifyPluginAsync {
   const accepted = Object.keys(handlers) as CommandType[];
+  const failureExtras = o.failureExtras ?? {};
+  const access = o.access ?? {};
+  // The route lets in whoever may send some type; each type is checked again below.
+  const anyRight = [...new Set(Object.values(access).flat())];
   return async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>();
     // A refused envelope is answered here, not by the server's handler: the echo must stay.
@@ -44,22 +57,26 @@ export function commandRoutes(handlers: CommandHandlers, failureExtras: Partial<
       if (status === 500) req.log.error({ err }, 'command failed');
       return reply.code(status).send(failure(status === 500 ? `internal error: ${err.message}` : err.message, echoOf(req.body)));
     });
-    app.post('/System/Command', { schema: { tags: ['command'], summary: 'A clause-9 command in the PROTOCOL.md envelope; the reply echoes CommandType and CommandIdx', body: CommandEnvelope, response: { 200: CommandReply, '4xx': FailureReply, '5xx': FailureReply } } }, async (req, reply) => {
+    app.post('/System/Command', { config: { access: anyRight }, schema: { tags: ['command'], summary: 'A clause-9 command in the PROTOCOL.md envelope; the reply echoes CommandType and CommandIdx', body: CommandEnvelope, response: { 200: CommandReply, '4xx': FailureReply, '5xx': FailureReply } } }, async (req, reply) => {
       const echo = echoOf(req.body);
       const type = req.body.CommandType as CommandType;
       const handler = handlers[type] as ((c: unknown, ctx: CommandContext) => Promise<CommandReplyBody>) | undefined;
       if (!handler) {
         return reply.code(400).send(failure(`CommandType: "${req.body.CommandType}" is not accepted here (accepted: ${accepted.join(', ')})`, echo));
       }
+      const principal = principalOf(req);
+      if (!allowed(principal, access[type] ?? [])) {
+        return reply.code(403).send(failure(`CommandType: a ${principal.kind} may not send "${type}" here`, echo, REPLY_MESSAGE_MAX_BYTES[type]));
+      }
       const extras = failureExtras[type] ?? {};
       const full = parse(COMMAND_SCHEMAS[type], req.body);
       if (!full.ok) return reply.code(400).send(failure(full.message, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]));
 
-      const sender = senderOf(req, req.body.DeviceID);
+      const sender = senderOf(req, principal, req.body.DeviceID);
       const key = req.body.CommandIdx === undefined ? null : `${sender}#${type}#${req.body.CommandIdx}`;
       const out = await dedup.run(key, async () => {
         try {
-          const r = await handler(full.value, { sender });
+          const r = await handler(full.value, { sender, principal });
           // A handler's refusal can name long lists (installed packages, every failed item); the
           // reply table bounds Message (table 21: 512 bytes), so it is cut here, once for all.
           if (r.Message !== undefined) r.Message = truncateBytes(r.Message, REPLY_MESSAGE_MAX_BYTES[type]);

@@ -10,6 +10,7 @@ export interface DevicesApi {
 /** The device list. */
 export function deviceRoutes(api: DevicesApi): FastifyPluginAsync {
   return async (app) => {
-    app.get('/System/DeviceList', { schema: { tags: ['devices'], summary: 'The executors this scheduler knows, with resources and algorithms', response: { 200: DeviceListReply } } }, async () => api.deviceList());
+    // Devices read it too: an executor trusts with the node token only executors listed here.
+    app.get('/System/DeviceList', { config: { access: ['device'] }, schema: { tags: ['devices'], summary: 'The executors this scheduler knows, with resources and algorithms', response: { 200: DeviceListReply } } }, async () => api.deviceList());
   };
 }

@@ -28,7 +28,7 @@ export function repositoryRoutes(api: RepositoryApi): FastifyPluginAsync {
     const app = base.withTypeProvider<TypeBoxTypeProvider>();
     // Only these routes take raw bytes (the parser is scoped to this plugin).
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: PACKAGE_MAX_BYTES }, (_req, body, done) => done(null, body));
-    app.post('/System/AlgorithmRepository', { bodyLimit: PACKAGE_MAX_BYTES, schema: { tags: ['repository'], summary: 'Publish a signed .rpk package (application/octet-stream)', response: { 200: PublishReply, '4xx': FailureReply } } }, async (req, reply) => {
+    app.post('/System/AlgorithmRepository', { config: { access: ['publisher'] }, bodyLimit: PACKAGE_MAX_BYTES, schema: { tags: ['repository'], summary: 'Publish a signed .rpk package (application/octet-stream)', response: { 200: PublishReply, '4xx': FailureReply } } }, async (req, reply) => {
       if (!Buffer.isBuffer(req.body)) return badRequest(reply, 'body: send the .rpk bytes as application/octet-stream');
       try {
         const e = api.publish(req.body);
@@ -38,8 +38,8 @@ export function repositoryRoutes(api: RepositoryApi): FastifyPluginAsync {
         return reply.code(422).send(failure(`package refused: ${(err as Error).message}`));
       }
     });
-    app.get('/System/AlgorithmRepository', { schema: { tags: ['repository'], summary: 'List published packages with their AlgFileURL', response: { 200: RepositoryListReply } } }, async () => ({ StatusCode: '0' as const, AlgorithmList: api.algorithmList() }));
-    app.get('/System/AlgorithmRepository/:AlgID/:file', { schema: { tags: ['repository'], summary: 'Fetch a published package (its AlgFileURL)', params: PackageParams, response: { 200: PackageBytes, '4xx': FailureReply } } }, async (req, reply) => {
+    app.get('/System/AlgorithmRepository', { config: { access: ['device', 'initiator'] }, schema: { tags: ['repository'], summary: 'List published packages with their AlgFileURL', response: { 200: RepositoryListReply } } }, async () => ({ StatusCode: '0' as const, AlgorithmList: api.algorithmList() }));
+    app.get('/System/AlgorithmRepository/:AlgID/:file', { config: { access: ['device'] }, schema: { tags: ['repository'], summary: 'Fetch a published package (its AlgFileURL)', params: PackageParams, response: { 200: PackageBytes, '4xx': FailureReply } } }, async (req, reply) => {
       const { AlgID, file } = req.params;
       const pkg = api.algorithmPackage(Number(AlgID), file.slice(0, -'.rpk'.length));
       if (!pkg) return reply.code(404).send(failure(`no package AlgID ${AlgID} ${file}`));

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { FailureReply, KeepaliveRequest, RegisterReply, RegisterRequest, UnRegisterRequest } from '../../protocol/index.ts';
 import { DigestVerifier } from '../../net/digest.ts';
-import { OK, failure } from '../http-server.ts';
+import { OK, actsAs, failure } from '../http-server.ts';
 
 /** What the session routes need of the scheduler. */
 export interface SessionApi {
@@ -48,16 +48,19 @@ export function sessionRoutes(api: SessionApi, token: string | undefined): Fasti
     // queued behind other work, so a busy scheduler does not blame a device for its own backlog.
     const arrivedAt = new WeakMap<object, number>();
     app.post('/System/Keepalive', {
+      config: { access: ['device'] },
       schema: { tags: ['session'], summary: 'Keepalive of a registered executor', body: KeepaliveRequest, response: { 200: FailureReply, '4xx': FailureReply } },
       onRequest: async (req) => { arrivedAt.set(req, api.now()); },
     }, async (req, reply) => {
       const id = req.body.KeepaliveObject.DeviceID;
+      actsAs(req, id, 'KeepaliveObject.DeviceID');
       if (!api.keepalive(id, arrivedAt.get(req) ?? api.now())) return reply.code(404).send(failure(`KeepaliveObject.DeviceID: "${id}" is not registered`));
       return OK;
     });
 
-    app.post('/System/UnRegister', { schema: { tags: ['session'], summary: 'Unregister an executor; its subtasks move elsewhere', body: UnRegisterRequest, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {
+    app.post('/System/UnRegister', { config: { access: ['device'] }, schema: { tags: ['session'], summary: 'Unregister an executor; its subtasks move elsewhere', body: UnRegisterRequest, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {
       const id = req.body.UnRegisterObject.DeviceID;
+      actsAs(req, id, 'UnRegisterObject.DeviceID');
       if (!api.unregister(id)) return reply.code(404).send(failure(`UnRegisterObject.DeviceID: "${id}" is not registered`));
       return OK;
     });

@@ -6,17 +6,19 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   FailureReply, TaskBasicInfo, TaskIDParams, TaskInfoReply, TaskRequestReply, TaskStatusReport, messageMaxBytes,
-  type DevTaskStatus, type TaskInfo,
+  type DevTaskStatus, type Principal, type TaskInfo,
 } from '../../protocol/index.ts';
 import type { SubmitOutcome } from '../../scheduler/scheduler.ts';
-import { OK, failure } from '../http-server.ts';
+import { OK, actsAs, failure, principalOf } from '../http-server.ts';
 
 /** What the task routes need of the scheduler. */
 export interface TaskApi {
-  submit(basic: TaskBasicInfo): Promise<SubmitOutcome>;
+  /** An initiator's request is reviewed against its policy. */
+  submit(basic: TaskBasicInfo, who: Principal): Promise<SubmitOutcome>;
   /** Applies status reports; returns the TaskIDs it does not know. */
   reportStatus(list: DevTaskStatus[]): string[];
-  taskInfo(taskId: string): TaskInfo | undefined;
+  /** Undefined for a task `who` may not see (answered as unknown). */
+  taskInfo(taskId: string, who: Principal): TaskInfo | undefined;
 }
 
 /** TaskRequest, TaskStatus reports and TaskInfo. */
@@ -26,24 +28,26 @@ export function taskRoutes(api: TaskApi): FastifyPluginAsync {
     // Table 18: this reply's Message holds at most 128 bytes, failures included.
     const max = messageMaxBytes(TaskRequestReply);
     app.post('/System/TaskRequest', {
-      config: { messageMaxBytes: max },
+      config: { messageMaxBytes: max, access: ['initiator'] },
       schema: { tags: ['tasks'], summary: 'Submit a task (table 17); the reply is table 18 (Message ≤ 128 bytes)', body: TaskBasicInfo, response: { 200: TaskRequestReply, '4xx': TaskRequestReply, 503: TaskRequestReply } },
     }, async (req, reply) => {
-      const out = await api.submit(req.body);
+      const out = await api.submit(req.body, principalOf(req));
       // Intake full: refused at once (503 + Retry-After) so keepalives and reports keep flowing.
       if (!out.ok && out.busy) return reply.code(503).header('Retry-After', String(out.busy.retryAfterSec)).send(failure(out.message, {}, max));
       if (!out.ok) return reply.code(422).send(failure(out.message, {}, max));
       return { StatusCode: '0' as const, TaskID: out.taskId, Message: 'accepted', ...(out.notifyKey ? { NotifyKey: out.notifyKey } : {}) };
     });
 
-    app.patch('/System/TaskStatus', { schema: { tags: ['tasks'], summary: 'Report subtask status (table 32): one DevTaskStatus or an array', body: TaskStatusReport, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {
-      const unknown = api.reportStatus(Array.isArray(req.body) ? req.body : [req.body]);
+    app.patch('/System/TaskStatus', { config: { access: ['device'] }, schema: { tags: ['tasks'], summary: 'Report subtask status (table 32): one DevTaskStatus or an array', body: TaskStatusReport, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {
+      const list = Array.isArray(req.body) ? req.body : [req.body];
+      list.forEach((d, i) => actsAs(req, d.DeviceID, Array.isArray(req.body) ? `[${i}].DeviceID` : 'DeviceID'));
+      const unknown = api.reportStatus(list);
       if (unknown.length) return reply.code(404).send(failure(`TaskStatusList.TaskID: unknown task(s) ${unknown.slice(0, 5).join(', ')}`));
       return OK;
     });
 
-    app.get('/System/TaskInfo/:TaskID', { schema: { tags: ['tasks'], summary: 'A task with its subtasks (Annex A)', params: TaskIDParams, response: { 200: TaskInfoReply, '4xx': FailureReply } } }, async (req, reply) => {
-      const info = api.taskInfo(req.params.TaskID);
+    app.get('/System/TaskInfo/:TaskID', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'A task with its subtasks (Annex A)', params: TaskIDParams, response: { 200: TaskInfoReply, '4xx': FailureReply } } }, async (req, reply) => {
+      const info = api.taskInfo(req.params.TaskID, principalOf(req));
       if (!info) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
       return { StatusCode: '0' as const, TaskInfo: info };
     });
