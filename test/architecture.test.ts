@@ -52,7 +52,8 @@ function sourceFiles(dir = src): string[] {
 
 function roomOf(file: string): Room {
   const [first, ...rest] = file.split('/');
-  if (!rest.length) return first === 'log.ts' ? 'log' : 'cli';
+  // log.ts and sqlite.ts are plumbing every room may use; other top-level files are the command line.
+  if (!rest.length) return first === 'log.ts' || first === 'sqlite.ts' ? 'log' : 'cli';
   return first === 'demo' ? 'cli' : (first as Room);
 }
 

@@ -17,6 +17,29 @@ export interface ClientOptions {
   /** `DeviceID/instance`, sent as X-Sender-ID. */
   senderId: string;
   timeoutMs?: number;
+  /** Largest reply body read, in bytes (default REPLY_MAX_BYTES); a larger one is cut off while it streams. */
+  maxReplyBytes?: number;
+}
+
+/**
+ * Replies of the standard's commands are small (a few KiB; a full algorithm list a few hundred).
+ * A peer — or a NotifyURL from a request — answering with hundreds of MB must not be buffered.
+ */
+export const REPLY_MAX_BYTES = 16 << 20;
+
+/** Reads a reply body up to `max` bytes; past that the transfer is aborted and an error names the limit. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += c.length;
+    if (n > max) {
+      body.destroy();
+      throw new Error(`reply is over ${max} bytes`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks, n).toString('utf8');
 }
 
 export interface HttpReply {
@@ -80,7 +103,7 @@ export class RetinaClient {
     } catch (err) {
       throw new PeerError(`${method} ${url}: ${(err as Error).message}`);
     }
-    const text = await res.body.text().catch((err: Error) => {
+    const text = await readCapped(res.body, this.opts.maxReplyBytes ?? REPLY_MAX_BYTES).catch((err: Error) => {
       throw new PeerError(`${method} ${url}: reading reply: ${err.message}`, res.statusCode);
     });
     let parsed: unknown;

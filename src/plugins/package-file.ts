@@ -52,13 +52,24 @@ export function writeTarGz(entries: Array<{ path: string; data: Buffer }>): Buff
   return gzipSync(Buffer.concat(blocks), { level: 9 });
 }
 
+/** Most bytes a package of `compressed` bytes may inflate to: 8× its size, at least 64 MiB, at most twice the package limit. */
+export function expansionLimit(compressed: number, limits: PackageLimits = DEFAULT_LIMITS): number {
+  return Math.min(limits.maxPackageBytes * 2, Math.max(64 << 20, compressed * 8));
+}
+
 /** Reads tar.gz entries into memory with limits; rejects unsafe paths and non-file entries. */
 export function readTarGz(pkg: Buffer, limits: PackageLimits = DEFAULT_LIMITS): Map<string, Buffer> {
   if (pkg.length > limits.maxPackageBytes) throw new PackageError(`package is ${pkg.length} bytes; the limit is ${limits.maxPackageBytes}`);
   let raw: Buffer;
   try {
-    raw = gunzipSync(pkg, { maxOutputLength: limits.maxPackageBytes * 2 });
+    // Expansion is bounded by the compressed size (models barely compress; a package that
+    // inflates far beyond its size is a bomb), so nothing near GiBs is expanded before the
+    // signature is checked.
+    raw = gunzipSync(pkg, { maxOutputLength: expansionLimit(pkg.length, limits) });
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PackageError(`package inflates past ${expansionLimit(pkg.length, limits)} bytes (8× its ${pkg.length}, at least 64 MiB): refused as a decompression bomb`);
+    }
     throw new PackageError(`package is not a gzip'd tar: ${(err as Error).message}`);
   }
   const out = new Map<string, Buffer>();

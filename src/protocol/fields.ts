@@ -73,9 +73,12 @@ export function IntEnum<const T extends readonly number[]>(values: T) {
   return Type.Unsafe<T[number]>({ type: 'integer', enum: [...values] });
 }
 
-/** A free "JSON object" column (ExtendInfo, AlgArgs …): any object, never an array or scalar. */
+/** How deep a free "JSON object" column may nest. */
+export const JSON_OBJECT_MAX_DEPTH = 32;
+
+/** A free "JSON object" column (ExtendInfo, AlgArgs …): any object, never an array or scalar, nested at most JSON_OBJECT_MAX_DEPTH deep. */
 export function JsonObject(opts: ObjectOptions = {}) {
-  return Type.Record(Type.String(), Type.Unknown(), opts);
+  return Type.Record(Type.String(), Type.Unknown(), { maxDepth: JSON_OBJECT_MAX_DEPTH, ...opts });
 }
 
 /** An object whose unknown members are ignored (PROTOCOL.md: "Unknown extra fields are ignored"). */

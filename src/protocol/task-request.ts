@@ -31,6 +31,9 @@ export const TaskRequestReply = Obj({
 });
 export type TaskRequestReply = Static<typeof TaskRequestReply>;
 
+/** Most data sources one task may name (each becomes a subtask; a task with 20,000 kept dispatching after Stop). */
+export const TASK_INPUTS_MAX = 256;
+
 /** One data source of a task (PROTOCOL.md CustomInfo.Inputs). */
 export const TaskInput = Obj({
   StreamURL: StrMax(256, { minLength: 1, format: 'uri-ish' }),
@@ -63,7 +66,7 @@ export type TopologySpec = Static<typeof TopologySpec>;
  * algorithm runs on it — table 17 has no fields for either.
  */
 export const CustomInfo = Obj({
-  Inputs: Arr(TaskInput, { minItems: 1 }),
+  Inputs: Arr(TaskInput, { minItems: 1, maxItems: TASK_INPUTS_MAX }),
   AlgType: Opt(StrMax(127, { minLength: 1 })),
   AlgID: Opt(Int32()),
   AlgArgs: Opt(JsonObject()),

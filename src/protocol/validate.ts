@@ -90,6 +90,26 @@ ajv.addKeyword({
     return false;
   },
 });
+// "JSON object" columns (AlgArgs, ExtendInfo …) are free-form; their nesting is bounded so that
+// a value 4,000 levels deep is refused here rather than overflow a stack later (issue 10).
+ajv.addKeyword({
+  keyword: 'maxDepth',
+  schemaType: 'number',
+  errors: true,
+  validate: function maxDepth(limit: number, data: unknown): boolean {
+    const stack: Array<[unknown, number]> = [[data, 1]];
+    while (stack.length) {
+      const [v, d] = stack.pop()!;
+      if (!v || typeof v !== 'object') continue;
+      if (d > limit) {
+        (maxDepth as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'maxDepth', message: `must nest at most ${limit} levels deep`, params: { limit } }];
+        return false;
+      }
+      for (const x of Object.values(v)) stack.push([x, d + 1]);
+    }
+    return true;
+  },
+});
 ajv.addFormat('uri-ish', { type: 'string', validate: (s: string) => /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s) });
 
 const FORMAT_TEXT: Record<string, string> = {

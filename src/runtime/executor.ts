@@ -7,6 +7,7 @@
  * delivery), runners/ (one file per kind of task, one result emitter).
  */
 import Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DeviceType, type CommandHandlers, type TaskDispatchInfo } from '../protocol/index.ts';
@@ -99,9 +100,7 @@ export class Executor {
   constructor(readonly o: ExecutorOptions) {
     mkdirSync(o.dataDir, { recursive: true });
     const instanceId = loadInstanceId(o.dataDir);
-    this.db = new Database(path.join(o.dataDir, 'executor.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openDatabase(path.join(o.dataDir, 'executor.db'));
     this.store = new TaskStore(this.db);
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${instanceId}` });
     this.monitor = new ResourceMonitor({

@@ -12,6 +12,9 @@ import {
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
 import type { Principal } from '../protocol/index.ts';
 
+/** A result page holds at most this much stored JSON (and at least one result). */
+export const RESULT_PAGE_MAX_BYTES = 16 << 20;
+
 export class SchedulerFacade {
   constructor(private readonly s: Scheduler) {}
 
@@ -65,10 +68,10 @@ export class SchedulerFacade {
   /** A page of stored results after cursor `after`; `Next` only when the page is full. */
   taskResults(taskId: string, after: number, limit: number, who: Principal): TaskResultPage | undefined {
     if (!this.s.store.task(taskId) || !this.owns(who, taskId)) return undefined;
-    const rows = this.s.store.results(taskId, after, limit);
+    const rows = this.s.store.results(taskId, after, limit, RESULT_PAGE_MAX_BYTES);
     const page: TaskResultPage = { StatusCode: '0', TaskID: taskId, TaskResultList: rows.map((r) => r.body) };
     const last = rows.at(-1);
-    if (rows.length === limit && last) page.Next = String(last.seq);
+    if (rows.full && last) page.Next = String(last.seq);
     return page;
   }
 

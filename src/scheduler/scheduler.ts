@@ -426,6 +426,11 @@ export class Scheduler {
     const downstreamOf = new Map(plans.filter((p) => p.stage?.upstream).map((p) => [p.stage!.upstream!, p]));
     const order = plans.some((p) => p.stage) ? [...plans].reverse() : plans;
     for (const plan of order) {
+      // A Stop that arrives while a large task is still being placed ends the placing too.
+      if (this.stopped.has(taskId) || this.closed) {
+        this.o.log.info({ task: taskId, unplaced: order.length - order.indexOf(plan) }, 'task stopped during placement: the rest is not placed');
+        break;
+      }
       const down = downstreamOf.get(plan.subtaskId);
       if (down) {
         const placed = this.store.subtask(down.subtaskId);

@@ -3,6 +3,7 @@
  * history and every result, in SQLite (WAL). Everything the scheduler knows survives a restart.
  */
 import Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ExecutionStatus } from '../protocol/index.ts';
@@ -91,9 +92,7 @@ export class SchedulerStore {
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, 'scheduler.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openDatabase(path.join(dataDir, 'scheduler.db'));
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
     // Added with initiator credentials (issue 10): who submitted a task; NULL = a node.
@@ -239,10 +238,21 @@ export class SchedulerStore {
     return r.changes > 0;
   }
 
-  /** Results of a task, oldest first, after cursor `after` (a seq). */
-  results(taskId: string, after: number, limit: number): StoredResult[] {
-    const rows = this.db.prepare('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(taskId, after, limit) as Array<{ seq: number; body: string }>;
-    return rows.map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as TaskResultBody }));
+  /**
+   * Results of a task, oldest first, after cursor `after` (a seq): at most `limit`, and no more
+   * than `maxBytes` of stored JSON (at least one) — 500 results of 4 MiB must not make one reply.
+   * `full` says whether the page stopped at a bound (so there may be more).
+   */
+  results(taskId: string, after: number, limit: number, maxBytes = Number.POSITIVE_INFINITY): StoredResult[] & { full?: boolean } {
+    const out: StoredResult[] & { full?: boolean } = [];
+    let bytes = 0;
+    for (const r of this.db.prepare('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').iterate(taskId, after, limit) as IterableIterator<{ seq: number; body: string }>) {
+      if (out.length && bytes + r.body.length > maxBytes) { out.full = true; break; }
+      bytes += r.body.length;
+      out.push({ seq: r.seq, body: JSON.parse(r.body) as TaskResultBody });
+    }
+    if (out.length === limit) out.full = true;
+    return out;
   }
 
   resultCount(taskId: string): number {
