@@ -46,7 +46,8 @@ export function truncateBytes(s: string, max: number): string {
   const buf = Buffer.from(s, 'utf8');
   if (buf.length <= max) return s;
   let end = max - 3;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  // end < max < buf.length, so buf[end] is in range.
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
   return buf.subarray(0, end).toString('utf8') + '...';
 }
 
@@ -82,7 +83,8 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     if (publicRoutes.has(route)) return;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (m && (sameSecret(m[1], opts.token) || opts.acceptToken?.(m[1]))) return;
+    const token = m?.[1];
+    if (token !== undefined && (sameSecret(token, opts.token) || opts.acceptToken?.(token))) return;
     reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
     return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));
   });

@@ -135,7 +135,8 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
     const limit = Number(limitRaw);
     const rows = s.store.results(TaskID, Number(after), limit);
     const page: Record<string, unknown> = { StatusCode: '0', TaskID, TaskResultList: rows.map((r) => r.body) };
-    if (rows.length === limit) page.Next = String(rows[rows.length - 1].seq);
+    const last = rows.at(-1);
+    if (rows.length === limit && last) page.Next = String(last.seq);
     return page;
   });
 
@@ -154,8 +155,8 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   app.get('/System/AlgorithmRepository', async () => ({ StatusCode: '0', AlgorithmList: s.repository.list().map((e) => ({ ...e, AlgFileURL: s.algFileUrl(e.AlgID, e.AlgVersion) })) }));
   app.get('/System/AlgorithmRepository/:AlgID/:file', async (req, reply) => {
     const { AlgID, file } = req.params as { AlgID: string; file: string };
-    const m = /^(.+)\.rpk$/.exec(file);
-    const pkg = /^\d{1,10}$/.test(AlgID) && m ? s.repository.read(Number(AlgID), m[1]) : undefined;
+    const version = /^(.+)\.rpk$/.exec(file)?.[1];
+    const pkg = /^\d{1,10}$/.test(AlgID) && version !== undefined ? s.repository.read(Number(AlgID), version) : undefined;
     if (!pkg) return reply.code(404).send(failure(`no package AlgID ${AlgID.slice(0, 12)} ${file.slice(0, 40)}`));
     return reply.type('application/octet-stream').send(pkg);
   });
