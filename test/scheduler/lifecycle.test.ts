@@ -96,7 +96,7 @@ t.test('SB10/S7: a retry whose dispatch is in flight when its target goes offlin
   // The subtask fails where it ran: the retry goes to the other executor, whose answer is held.
   s.onTaskStatus({ DeviceID: first, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: ExceptionCode.RunError, ExceptionDesc: 'crash' }] });
   await waitFor('retry dispatch in flight', async () => (cmds.filter((c) => c.type === 'dispatch').length === 2 ? true : undefined), 10_000, 5);
-  t.equal(cmds[cmds.length - 1].deviceId, second, 'the retry went to the other executor');
+  t.equal(cmds.at(-1)?.deviceId, second, 'the retry went to the other executor');
   // Meanwhile the retry's target misses its keepalives (the first one keeps sending).
   clock.set(clock.get() + 3500);
   s.keepalive(first);
