@@ -49,7 +49,7 @@ if (nativeDecoding()) t.test('RTSP: play, survive a dropped publisher, refuse cl
   await waitFor('the relay to listen', async () => ((await rtspStatus(clientPort, 'OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n')) ? true : undefined), 15_000, 50);
   const publish = (): ChildProcess => spawn(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', video, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp',
     `rtsp://127.0.0.1:${sourcePort}/live`], { stdio: 'ignore' });
-  let pusher = publish();
+  const pusher = publish();
   t.teardown(() => pusher.kill('SIGKILL'));
   const url = `rtsp://127.0.0.1:${clientPort}/live`;
   // Ready when the relay describes the published stream (it answers 404 until the publisher is on).
