@@ -72,8 +72,9 @@ export default defineConfig(
       '@typescript-eslint/await-thenable': 'error',
       // Throwing a string or a plain object loses the stack trace and breaks `err instanceof Error` handlers.
       '@typescript-eslint/only-throw-error': 'error',
-      // tsx compiles one file at a time: an import used only as a type but not marked `type` stays a
-      // runtime import, which fails when the module has no such value export. Inline style, as the code has it.
+      // Shows which imports load a module at run time: `type` ones are erased, and using such a name
+      // as a value is a compile error, so a module loaded lazily on purpose (onnxruntime-node in the
+      // sandbox worker) cannot be pulled in at startup by accident. Inline style, as the code has it.
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
       // tsc already reports unused locals and parameters (noUnusedLocals, noUnusedParameters).
       'no-unused-vars': 'off',
