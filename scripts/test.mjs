@@ -89,23 +89,6 @@ function testFiles(entries) {
   }).sort();
 }
 
-/** Builds the FFmpeg-less addon with scripts/build-native.mjs; its log is shown only if it fails. */
-function buildLite() {
-  const env = { ...process.env, RETINAD_WITH_FFMPEG: '0' };
-  delete env.RETINAD_SKIP_NATIVE;
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--force', '--out', LITE_OUT], { cwd: root, env, encoding: 'utf8' });
-  if (r.status !== 0) {
-    process.stdout.write(r.stdout + r.stderr);
-    return `building it failed (exit ${r.status ?? r.signal})`;
-  }
-  const info = addonInfo(liteAddon);
-  if (!info.loaded) return `the build does not load: ${info.error}`;
-  if (info.ffmpeg) return 'the build still has FFmpeg in it';
-  console.log(`# built ${LITE_OUT} without FFmpeg in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return null;
-}
-
 /** tsc and eslint over the whole tree: one test each in the count; a failure's output is shown. */
 function runStaticChecks() {
   const checks = [
@@ -131,7 +114,28 @@ function runStaticChecks() {
   return count;
 }
 
+/** Builds the FFmpeg-less addon with scripts/build-native.mjs; its log is shown only if it fails. */
+function buildLite() {
+  const env = { ...process.env, RETINAD_WITH_FFMPEG: '0' };
+  delete env.RETINAD_SKIP_NATIVE;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--force', '--out', LITE_OUT], { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stdout.write(r.stdout + r.stderr);
+    return `building it failed (exit ${r.status ?? r.signal})`;
+  }
+  const info = addonInfo(liteAddon);
+  if (!info.loaded) return `the build does not load: ${info.error}`;
+  if (info.ffmpeg) return 'the build still has FFmpeg in it';
+  console.log(`# built ${LITE_OUT} without FFmpeg in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return null;
+}
+
 const passes = [];
+const first = addonInfo(defaultAddon);
+const firstLabel = first.ffmpeg
+  ? `addon with FFmpeg (libavcodec ${first.ffmpeg.avcodec}), native decoder`
+  : first.loaded ? 'addon without FFmpeg, ffmpeg-pipe backend' : `no addon (${first.error}), ffmpeg-pipe backend`;
 if (process.env.RETINAD_TEST_STATIC === '0') {
   console.log('# static checks: off (RETINAD_TEST_STATIC=0)');
 } else if (explicit) {
@@ -140,10 +144,6 @@ if (process.env.RETINAD_TEST_STATIC === '0') {
   passes.push({ name: 'static checks', count: runStaticChecks() });
 }
 
-const first = addonInfo(defaultAddon);
-const firstLabel = first.ffmpeg
-  ? `addon with FFmpeg (libavcodec ${first.ffmpeg.avcodec}), native decoder`
-  : first.loaded ? 'addon without FFmpeg, ffmpeg-pipe backend' : `no addon (${first.error}), ffmpeg-pipe backend`;
 console.log(`# first pass: ${firstLabel}${process.env.RETINAD_DECODER ? ` (RETINAD_DECODER=${process.env.RETINAD_DECODER})` : ''}`);
 passes.push({ name: 'first pass', count: await runTap(tapArgs, process.env) });
 
