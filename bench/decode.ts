@@ -20,7 +20,7 @@ import { nativeDecoding } from '../src/runtime/media/native.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const THREADS = os.cpus().length;
 const baselineFfmpeg = process.env.RETINAD_BENCH_FFMPEG ?? (existsSync('/usr/bin/ffmpeg') ? '/usr/bin/ffmpeg' : ffmpegPath());
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN; // NaN for no runs
 const cache = path.join(os.tmpdir(), 'retinad-bench-clips');
 mkdirSync(cache, { recursive: true });
 
@@ -37,7 +37,7 @@ function makeClip(name: string, size: string, codec: string[], seconds = 10): st
 function timeFfmpeg(args: string[]): { wallMs: number; cpuMs: number } {
   const cmd = `TIMEFORMAT='%R %U %S'; time ${[baselineFfmpeg, ...args].map((a) => `'${a}'`).join(' ')} >/dev/null 2>/dev/null`;
   const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
-  const [real, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const [real = NaN, user = NaN, sys = NaN] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   return { wallMs: real * 1000, cpuMs: (user + sys) * 1000 };
 }
 
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     { name: '720p H.264', file: makeClip('720p-h264.mp4', '1280x720', ['-c:v', 'libx264', '-preset', 'medium', '-pix_fmt', 'yuv420p']) },
     { name: '1080p H.264', file: makeClip('1080p-h264.mp4', '1920x1080', ['-c:v', 'libx264', '-preset', 'medium', '-pix_fmt', 'yuv420p']) },
     { name: '1080p HEVC', file: makeClip('1080p-hevc.mp4', '1920x1080', ['-c:v', 'libx265', '-preset', 'fast', '-pix_fmt', 'yuv420p', '-x265-params', 'log-level=error']) },
-  ];
+  ] as const; // a tuple: clips[1] (1080p H.264) is known to be there
   const decodeRows = [];
   for (const c of clips) {
     const ff: number[] = [], nat: number[] = [], natT: number[] = [];

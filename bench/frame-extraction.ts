@@ -20,7 +20,7 @@ import type { TaskInfo } from '../src/protocol/index.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const FPS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN; // NaN for no runs
 
 function rawFfmpeg(clip: string): Promise<number> {
   const t0 = performance.now();

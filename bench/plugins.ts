@@ -29,7 +29,7 @@ const FONT = fontFile();
 const root = path.resolve(import.meta.dirname, '..');
 const CORES = os.availableParallelism?.() ?? os.cpus().length;
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 40);
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(1); };
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return +(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN).toFixed(1); };
 
 async function main(): Promise<void> {
   spawnSync(process.execPath, [path.join(root, 'scripts', 'build-plugins.mjs')], { stdio: 'inherit' });
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     ratios.batched.push(batched.fps / ((r3 + r4) / 2));
   }
   await session.release();
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const rawFps = med(raws);
   // "TOPS utilisation": FLOPs counted from the ONNX graph × frames per second ÷ measured peak.
   const gflopsPerFrame = countFlops(modelPath, 640, 640).gflops;

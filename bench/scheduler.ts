@@ -31,7 +31,7 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const PHASE_LIMIT_MS = 180_000; // no phase runs longer: a collapsed scheduler still ends the bench
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] : NaN);
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN; // NaN for no samples
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function call(base: string, method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -43,7 +43,8 @@ async function call(base: string, method: 'GET' | 'POST' | 'PATCH', url: string,
 /** Runs `jobs` with `n` in flight at once. */
 async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await job(items[i++]); }));
+  // The check and the i++ run with no await between them, so items[i] is in range.
+  await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await job(items[i++]!); }));
 }
 
 interface Executor { id: string; session: string }
@@ -170,7 +171,7 @@ async function main() {
   const s0 = performance.now();
   let reportsOk = 0;
   await pool(subtaskOf, CONCURRENCY, async (k) => {
-    const [id, sub] = k.split('\n');
+    const [id = '', sub = ''] = k.split('\n'); // keys are `${DeviceID}\n${subtask}`
     const ex = devices.get(id);
     if (!ex || performance.now() > s0 + PHASE_LIMIT_MS) return;
     const r = await sendReport(ex, sub, 0).catch(() => ({ status: 0 }));

@@ -8,6 +8,10 @@
 // off, a bail-out, or tap exiting non-zero with nothing counted failed all make `failed` ≥ 1
 // and the exit code non-zero. scripts/tap-count.mjs parses tap's TAP stream and has the rules.
 //
+// Before the tap passes, on a full run (no files named): the static checks, `tsc --noEmit -p .`
+// and `eslint .` (eslint.config.js; docs/CONTRIBUTING.md says why each rule), each counted as one
+// test, passed or failed, with its output shown when it fails.
+//
 // The passes:
 //   1. the whole suite (or the files given) on the installed addon, native/build;
 //   2. only when that addon was built with FFmpeg (so pass 1 ran the in-process decoder): build
@@ -21,6 +25,7 @@
 //   npm test -- test/x.test.ts …          those files, first pass only
 //   npm test -- --both-backends test/x…   those files in both passes
 //   RETINAD_TEST_SECOND_PASS=0 npm test   first pass only
+//   RETINAD_TEST_STATIC=0 npm test        without the static checks
 // Other arguments go to tap as they are.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -84,6 +89,31 @@ function testFiles(entries) {
   }).sort();
 }
 
+/** tsc and eslint over the whole tree: one test each in the count; a failure's output is shown. */
+function runStaticChecks() {
+  const checks = [
+    { name: 'typecheck: tsc --noEmit -p .', args: [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', '.'] },
+    { name: 'lint: eslint .', args: [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'] },
+  ];
+  const count = { passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
+  for (const c of checks) {
+    const started = Date.now();
+    const r = spawnSync(process.execPath, c.args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const took = `${((Date.now() - started) / 1000).toFixed(0)} s`;
+    if (r.status === 0) {
+      count.passed++;
+      console.log(`# static check passed: ${c.name} (${took})`);
+      continue;
+    }
+    process.stdout.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    const why = r.error ? r.error.message : `exited with ${r.signal ?? `code ${r.status}`}; its output is above`;
+    console.log(`# static check failed: ${c.name} (${took}): ${why}`);
+    count.failures.push({ name: c.name, reason: why });
+    count.failed++;
+  }
+  return count;
+}
+
 /** Builds the FFmpeg-less addon with scripts/build-native.mjs; its log is shown only if it fails. */
 function buildLite() {
   const env = { ...process.env, RETINAD_WITH_FFMPEG: '0' };
@@ -109,6 +139,14 @@ const first = addonInfo(defaultAddon);
 const firstLabel = first.ffmpeg
   ? `addon with FFmpeg (libavcodec ${first.ffmpeg.avcodec}), native decoder`
   : first.loaded ? 'addon without FFmpeg, ffmpeg-pipe backend' : `no addon (${first.error}), ffmpeg-pipe backend`;
+if (process.env.RETINAD_TEST_STATIC === '0') {
+  console.log('# static checks: off (RETINAD_TEST_STATIC=0)');
+} else if (explicit) {
+  console.log('# static checks: not run for files given by name (npm run typecheck, npm run lint)');
+} else {
+  passes.push({ name: 'static checks', count: runStaticChecks() });
+}
+
 console.log(`# first pass: ${firstLabel}${process.env.RETINAD_DECODER ? ` (RETINAD_DECODER=${process.env.RETINAD_DECODER})` : ''}`);
 passes.push({ name: 'first pass', count: await runTap(tapArgs, process.env) });
 

@@ -162,9 +162,9 @@ async function main(argv: string[]): Promise<void> {
     await run(cmd, values, positionals);
   } catch (err) {
     // A bad value that came from the file is named by its key there, not by a flag never typed.
-    const m = err instanceof UsageError ? /^--([a-z-]+): ([\s\S]*)$/.exec(err.message) : null;
-    if (m && role && m[1] in fromFile && !(m[1] in flags)) {
-      throw new ConfigError(`config: ${role}.${m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}: ${m[2]}`);
+    const [, key, detail] = (err instanceof UsageError ? /^--([a-z-]+): ([\s\S]*)$/.exec(err.message) : null) ?? [];
+    if (key !== undefined && detail !== undefined && role && key in fromFile && !(key in flags)) {
+      throw new ConfigError(`config: ${role}.${key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}: ${detail}`);
     }
     throw err;
   }

@@ -82,10 +82,11 @@ export function checkConfig(doc: unknown): string[] {
   for (const e of Value.Errors(ConfigFile, doc)) {
     const keys = e.path.split('/').filter(Boolean);
     const at = keys.join('.') || '(top level)';
-    const parent = keys.slice(0, -1);
+    const [section] = keys.slice(0, -1);
+    const last = keys.at(-1);
     // An extra key: TypeBox reports it on the key's own path with the object's schema.
-    if (e.schema.type === 'object' && e.schema.additionalProperties === false && keys.length > 0 && !(keys[keys.length - 1] in (e.schema.properties ?? {}))) {
-      const known = Object.keys((parent.length ? sectionSchema(parent[0])?.properties : ConfigFile.properties) ?? {});
+    if (e.schema.type === 'object' && e.schema.additionalProperties === false && last !== undefined && !(last in (e.schema.properties ?? {}))) {
+      const known = Object.keys((section !== undefined ? sectionSchema(section)?.properties : ConfigFile.properties) ?? {});
       out.push(`${at}: unknown key (known: ${known.join(', ')})`);
       continue;
     }

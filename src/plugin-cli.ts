@@ -39,7 +39,7 @@ function readPluginJson(dir: string): PluginJson {
 function resolveSource(dir: string, source: string): string {
   if (source.startsWith('.') || path.isAbsolute(source)) return path.resolve(dir, source);
   const parts = source.split('/');
-  const name = source.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  const name = parts.slice(0, source.startsWith('@') ? 2 : 1).join('/');
   const sub = parts.slice(source.startsWith('@') ? 2 : 1).join('/');
   // Package "exports" may hide asset paths from require.resolve: look the package up by folder.
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {

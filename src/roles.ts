@@ -20,9 +20,10 @@ export interface Listen { host: string; port: number }
 
 /** Parses "HOST:PORT" (IPv6 in brackets). */
 export function parseListen(s: string): Listen {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[3]) > 65535) throw new Error(`--listen: "${s}" is not HOST:PORT (e.g. 127.0.0.1:7100; port 0 picks a free one)`);
-  return { host: m[1] ?? m[2], port: Number(m[3]) };
+  const [, bracketed, plain, port] = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s) ?? [];
+  const host = bracketed ?? plain;
+  if (host === undefined || port === undefined || Number(port) > 65535) throw new Error(`--listen: "${s}" is not HOST:PORT (e.g. 127.0.0.1:7100; port 0 picks a free one)`);
+  return { host, port: Number(port) };
 }
 
 function urlOf(app: FastifyInstance, host: string, scheme: 'http' | 'https'): string {

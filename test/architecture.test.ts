@@ -61,7 +61,7 @@ function roomOf(file: string): Room {
 function importsOf(file: string): Array<{ spec: string; target: string }> {
   const text = readFileSync(path.join(src, file), 'utf8');
   const specs = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
-  for (const m of text.matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g)) if (CODE.test(m[1])) specs.push(m[1]);
+  for (const [, spec] of text.matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g)) if (spec !== undefined && CODE.test(spec)) specs.push(spec);
   const out: Array<{ spec: string; target: string }> = [];
   for (const spec of new Set(specs)) {
     if (!spec.startsWith('.')) continue;

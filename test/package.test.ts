@@ -60,8 +60,8 @@ function startDaemon(cwd: string, args: string[], timeoutMs = 60_000): Promise<D
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`retinad ${args[0]} did not listen within ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
     const onData = (c: Buffer) => {
       out += c;
-      const m = new RegExp(`^retinad ${args[0]} listening on (\\S+)$`, 'm').exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1], exited, output: () => out }); }
+      const url = new RegExp(`^retinad ${args[0]} listening on (\\S+)$`, 'm').exec(out)?.[1];
+      if (url !== undefined) { clearTimeout(timer); resolve({ child, url, exited, output: () => out }); }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (c: Buffer) => (out += c));
@@ -114,7 +114,7 @@ t.test('npm pack → npm install → retinad version and a scheduler with one ex
     '--trusted-keys', path.join(examples, 'keys'), '--data-dir', path.join(tmp, 'bench-data')], app, 180_000)) as { decode: Array<{ codec: string; fps1080p: number }>; plugins: Array<{ AlgID: number; steps: Array<{ fps: number }> }> };
   t.ok(b.decode.some((d) => d.codec === 'H.264' && d.fps1080p > 0), 'bench measured H.264 decode capacity');
   t.equal(b.plugins[0]?.AlgID, 2006, 'and the given plugin');
-  t.ok(b.plugins[0].steps.every((s) => s.fps > 0), 'at each stream count');
+  t.ok(b.plugins[0]?.steps.every((s) => s.fps > 0), 'at each stream count');
   t.ok(existsSync(path.join(tmp, 'bench-data', 'video-perf.json')), 'and left the decode capacity for the executor');
 
   const token = randomBytes(12).toString('hex');

@@ -75,7 +75,8 @@ export function truncateBytes(s: string, max: number): string {
   const buf = Buffer.from(s, 'utf8');
   if (buf.length <= max) return s;
   let end = max - 3;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  // end < max < buf.length, so buf[end] is in range.
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
   return buf.subarray(0, end).toString('utf8') + '...';
 }
 

@@ -7,7 +7,7 @@ import { startRole, type RoleProcess } from '../child-role.ts';
 
 export class ProcessSet {
   private readonly pending = new Set<Promise<RoleProcess>>();
-  private readonly started: Array<{ role: string; proc: RoleProcess }> = [];
+  private readonly started: Array<{ role: string | undefined; proc: RoleProcess }> = [];
   private stopping: Promise<void> | undefined;
 
   /** `startRole`, refused once stopping began; a role that comes up after that is stopped at once. */

@@ -151,7 +151,8 @@ export function frameViews(frames: Array<{ pts: number; file: string; width: num
   const sorted = [...frames].sort((a, b) => a.pts - b.pts);
   // Skip the first frame when there is a choice: motion detection has no previous frame there.
   const pool = sorted.length > max ? sorted.slice(1) : sorted;
-  const pick = pool.length <= max ? pool : Array.from({ length: max }, (_, i) => pool[Math.round((i * (pool.length - 1)) / (max - 1))]);
+  // i ≤ max - 1, so each index is in 0..pool.length-1 (and max = 1 picks the first, not pool[NaN]).
+  const pick = pool.length <= max ? pool : Array.from({ length: max }, (_, i) => pool[Math.round((i * (pool.length - 1)) / Math.max(1, max - 1))]!);
   return pick.map((f) => ({
     ...f,
     text: (nearest(text, f.pts, 500)?.Boxes ?? []).filter((b) => (b.Text ?? '').trim() !== ''),

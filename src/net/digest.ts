@@ -20,7 +20,11 @@ export function parseDigestParams(header: string): Record<string, string> {
   const body = header.replace(/^\s*Digest\s+/i, '');
   const re = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(body))) out[m[1].toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+  while ((m = re.exec(body))) {
+    // Group 1 always matches; exactly one of 2 (quoted) and 3 (bare) does.
+    const [, key = '', quoted, bare = ''] = m;
+    out[key.toLowerCase()] = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare;
+  }
   return out;
 }
 
@@ -58,7 +62,7 @@ export class DigestVerifier {
     if (!header || !/^\s*Digest\s/i.test(header)) return { fail: 'missing' };
     const p = parseDigestParams(header);
     if ((p.algorithm ?? '').toUpperCase() !== 'SHA-256' || p.qop !== 'auth') return { fail: 'invalid' };
-    if (!p.username || !p.nonce || !p.response || !p.cnonce || !/^[0-9a-f]{8}$/i.test(p.nc ?? '') || p.realm !== this.realm || p.uri !== uri) return { fail: 'invalid' };
+    if (!p.username || !p.nonce || !p.response || !p.cnonce || !p.nc || !/^[0-9a-f]{8}$/i.test(p.nc) || p.realm !== this.realm || p.uri !== uri) return { fail: 'invalid' };
     const expected = Buffer.from(digestResponse({ username: p.username, realm: this.realm, password: this.password, method, uri: p.uri, nonce: p.nonce, nc: p.nc, cnonce: p.cnonce }));
     const got = Buffer.from(p.response.toLowerCase());
     if (expected.length !== got.length || !timingSafeEqual(expected, got)) return { fail: 'invalid' };

@@ -126,11 +126,11 @@ function ownAddresses(): Set<string> {
 /** Lower case, no zone, and IPv4-mapped IPv6 (either spelling) as the IPv4 address it carries. */
 function normalise(a: string): string {
   const s = a.toLowerCase().replace(/%.*$/, '');
-  const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (dotted) return dotted[1];
-  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(s);
-  if (hex) {
-    const hi = parseInt(hex[1], 16), lo = parseInt(hex[2], 16);
+  const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s)?.[1];
+  if (dotted !== undefined) return dotted;
+  const [, hiHex, loHex] = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(s) ?? [];
+  if (hiHex !== undefined && loHex !== undefined) {
+    const hi = parseInt(hiHex, 16), lo = parseInt(loHex, 16);
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   }
   return s;

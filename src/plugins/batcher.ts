@@ -52,10 +52,11 @@ export class Batcher {
     const items = q.items.splice(0, this.maxBatch);
     if (q.items.length) q.timer = setTimeout(() => this.flush(key), this.maxDelayMs);
     if (!items.length) return;
-    if (items.length === 1) {
-      this.pool.call(q.p, items[0].c).then(items[0].resolve, items[0].reject);
+    const [only] = items;
+    if (items.length === 1 && only) {
+      this.pool.call(q.p, only.c).then(only.resolve, only.reject);
       return;
     }
-    void this.pool.callBatch(q.p, items.map((i) => i.c)).then((rs) => rs.forEach((r, i) => (r instanceof PluginCallError ? items[i].reject(r) : items[i].resolve(r))));
+    void this.pool.callBatch(q.p, items.map((i) => i.c)).then((rs) => rs.forEach((r, i) => (r instanceof PluginCallError ? items[i]?.reject(r) : items[i]?.resolve(r))));
   }
 }

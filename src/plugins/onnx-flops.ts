@@ -15,6 +15,7 @@ function* fields(b: Uint8Array, start = 0, end = b.length): Generator<Field> {
     let r = 0, s = 1;
     for (;;) {
       const x = b[i++];
+      if (x === undefined) throw new Error('truncated protobuf: a varint runs past the end');
       r += (x & 0x7f) * s;
       if (!(x & 0x80)) return r;
       s *= 128;
@@ -39,6 +40,7 @@ function decodePacked(u: Uint8Array): number[] {
     let r = 0, s = 1;
     for (;;) {
       const x = u[i++];
+      if (x === undefined) throw new Error('truncated protobuf: a packed varint runs past the end');
       r += (x & 0x7f) * s;
       if (!(x & 0x80)) break;
       s *= 128;
@@ -119,10 +121,15 @@ export function countFlops(file: string, height: number, width: number): FlopCou
   let flops = 0;
   let convs = 0;
   const uncounted = new Set<string>();
-  for (const n of nodes) if (n.op === 'Constant' && n.tensor) {
-    shapes.set(n.outputs[0], n.tensor.dims);
-    if (n.tensor.floats.length) floatsOf.set(n.outputs[0], n.tensor.floats);
+  for (const n of nodes) {
+    const [output] = n.outputs;
+    if (n.op !== 'Constant' || !n.tensor || output === undefined) continue;
+    shapes.set(output, n.tensor.dims);
+    if (n.tensor.floats.length) floatsOf.set(output, n.tensor.floats);
   }
+  // The initialiser shape / small float data of a node's k-th input, when it has one.
+  const shapeOf = (n: Node, k: number) => { const name = n.inputs[k]; return name === undefined ? undefined : shapes.get(name); };
+  const floatsIn = (n: Node, k: number) => { const name = n.inputs[k]; return name === undefined ? undefined : floatsOf.get(name); };
   for (const n of nodes) {
     if (n.op === 'Constant') continue;
     // The activation among the inputs (others are weights, constants or broadcast scalars).
@@ -130,27 +137,29 @@ export function countFlops(file: string, height: number, width: number): FlopCou
     const src = act ? hw.get(act)! : [height, width] as [number, number];
     let out: [number, number] = src;
     if (n.op === 'Conv' || n.op === 'ConvTranspose') {
-      const w = shapes.get(n.inputs[1]);
-      const strides = n.ints.get('strides') ?? [1, 1];
-      if (n.op === 'Conv') out = [Math.ceil(src[0] / strides[0]), Math.ceil(src[1] / strides[1])];
-      else out = [src[0] * strides[0], src[1] * strides[1]];
+      const w = shapeOf(n, 1);
+      const [sh = 1, sw = 1] = n.ints.get('strides') ?? [];
+      if (n.op === 'Conv') out = [Math.ceil(src[0] / sh), Math.ceil(src[1] / sw)];
+      else out = [src[0] * sh, src[1] * sw];
       if (w && w.length === 4) {
-        const [co, ciPerGroup, kh, kw] = w;
+        const [co = 0, ciPerGroup = 0, kh = 0, kw = 0] = w;
         const macs = n.op === 'Conv' ? co * ciPerGroup * kh * kw * out[0] * out[1] : co * ciPerGroup * kh * kw * src[0] * src[1];
         flops += 2 * macs;
         convs++;
       }
     } else if (n.op === 'MaxPool' || n.op === 'AveragePool') {
-      const s = n.ints.get('strides') ?? [1, 1];
-      out = [Math.ceil(src[0] / s[0]), Math.ceil(src[1] / s[1])];
+      const [sh = 1, sw = 1] = n.ints.get('strides') ?? [];
+      out = [Math.ceil(src[0] / sh), Math.ceil(src[1] / sw)];
     } else if (n.op === 'GlobalAveragePool' || n.op === 'GlobalMaxPool') out = [1, 1];
     else if (n.op === 'Resize' || n.op === 'Upsample') {
-      const sc = (n.op === 'Resize' ? floatsOf.get(n.inputs[2]) : floatsOf.get(n.inputs[1])) ?? n.floats.get('scales');
-      if (sc && sc.length === 4) out = [Math.round(src[0] * sc[2]), Math.round(src[1] * sc[3])];
+      const sc = floatsIn(n, n.op === 'Resize' ? 2 : 1) ?? n.floats.get('scales');
+      const [, , sh, sw] = sc ?? [];
+      if (sc && sc.length === 4 && sh !== undefined && sw !== undefined) out = [Math.round(src[0] * sh), Math.round(src[1] * sw)];
       else uncounted.add(n.op);
     } else if (n.op === 'MatMul' || n.op === 'Gemm') {
-      const w = shapes.get(n.inputs[1]);
-      if (w && w.length === 2) { flops += 2 * w[0] * w[1] * src[0] * src[1]; convs++; }
+      const w = shapeOf(n, 1);
+      const [rows, cols] = w ?? [];
+      if (w && w.length === 2 && rows !== undefined && cols !== undefined) { flops += 2 * rows * cols * src[0] * src[1]; convs++; }
       else uncounted.add(n.op);
     }
     for (const o of n.outputs) hw.set(o, out);

@@ -92,6 +92,7 @@ export class PluginPool {
   async call(p: LoadedPlugin, c: CallInput): Promise<CallResult> {
     return this.run(p, [c]).then((r) => {
       const x = r[0];
+      if (!x) throw new Error('plugin pool: a call of one frame came back with no result');
       if (x instanceof PluginCallError) throw x;
       return x;
     });
@@ -111,6 +112,7 @@ export class PluginPool {
 
   private async run(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
     const c = items[0];
+    if (!c) throw new Error('plugin pool: run() needs at least one frame');
     const batch = items.length > 1;
     const queuedAt = performance.now();
     const m = p.manifest;

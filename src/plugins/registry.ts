@@ -131,7 +131,12 @@ export class PluginRegistry {
     const p: LoadedPlugin = {
       manifest: m, dir, wasmPath, memoryInitialPages: shape.memoryInitialPages,
       memoryMaximumPages: Math.min(m.limits.wasmMemoryPages, shape.memoryMaximumPages ?? m.limits.wasmMemoryPages),
-      models: (m.models ?? []).map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: md.inputs[0].name, outputNames: md.outputs.map((o) => o.name), stage: md.stage ?? 'frame' })),
+      models: (m.models ?? []).map((md) => {
+        // The manifest schema asks for at least one input; an installed manifest without one is broken.
+        const [input] = md.inputs;
+        if (!input) throw new Error(`plugin ${key}: model ${md.ModelID} declares no inputs`);
+        return { ModelID: md.ModelID, ModelVersion: md.ModelVersion, path: path.join(dir, md.file), inputName: input.name, outputNames: md.outputs.map((o) => o.name), stage: md.stage ?? 'frame' };
+      }),
     };
     this.loaded.set(key, p);
     return p;

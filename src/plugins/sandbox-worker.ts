@@ -56,7 +56,7 @@ async function sessionFor(path: string, opts: { executionProviders: string[]; in
           return { session, provider: ep, fallbacks: tried };
         } catch (err) {
           if (ep === 'cpu') throw err;
-          tried.push(`${ep}: ${String((err as Error)?.message ?? err).split('\n')[0].slice(0, 160)}`);
+          tried.push(`${ep}: ${(String((err as Error)?.message ?? err).split('\n')[0] ?? '').slice(0, 160)}`);
         }
       }
       throw new Error('unreachable: cpu is always tried last');
@@ -73,7 +73,7 @@ function readString(mem: WebAssembly.Memory, ptr: number, len: number): string {
 /** AssemblyScript strings: UTF-16 with the byte length at ptr - 4. */
 function readAsString(mem: WebAssembly.Memory, ptr: number): string {
   if (!ptr) return '';
-  const len = new Uint32Array(mem.buffer, ptr - 4, 1)[0];
+  const [len = 0] = new Uint32Array(mem.buffer, ptr - 4, 1);
   return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, Math.min(len, 512) >> 1));
 }
 
@@ -185,11 +185,12 @@ export function modelInput(o: Ort, items: Array<ArrayBuffer | SharedArrayBuffer>
   const one = inputDims.reduce((a, b) => a * b, 1);
   const dims = [n, ...inputDims.slice(1)];
   const view = (b: ArrayBuffer | SharedArrayBuffer, length?: number) => (dtype === 'uint8' ? new Uint8Array(b, 0, length) : new Float32Array(b, 0, length));
-  if (n === 1) {
-    const v = view(items[0], one);
+  const [only] = items;
+  if (n === 1 && only) {
+    const v = view(only, one);
     return dtype === 'uint8'
-      ? new o.Tensor('uint8', items[0] instanceof SharedArrayBuffer ? (v as Uint8Array).slice() : (v as Uint8Array), dims)
-      : new o.Tensor('float32', items[0] instanceof SharedArrayBuffer ? (v as Float32Array).slice() : (v as Float32Array), dims);
+      ? new o.Tensor('uint8', only instanceof SharedArrayBuffer ? (v as Uint8Array).slice() : (v as Uint8Array), dims)
+      : new o.Tensor('float32', only instanceof SharedArrayBuffer ? (v as Float32Array).slice() : (v as Float32Array), dims);
   }
   if (dtype === 'uint8') {
     const data = new Uint8Array(one * n);
@@ -211,13 +212,15 @@ async function runModel(m: WorkerModel, task: WorkerTask, items: Array<ArrayBuff
   const ms = performance.now() - t0;
   for (const name of m.outputNames) {
     const t = out[name];
+    if (!t) throw new Error(`model ${m.path}: no output named "${name}"`);
     const d = t.dims.map(Number);
     const data = t.data as Float32Array | Uint8Array;
     const per = data.length / n;
+    // perItemBuffers and perItemTensors have one entry per item, n of them.
     for (let i = 0; i < n; i++) {
       const slice = data.subarray(i * per, (i + 1) * per);
-      perItemBuffers[i].push(new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength));
-      perItemTensors[i].push({ name, dims: [1, ...d.slice(1)] });
+      perItemBuffers[i]!.push(new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength));
+      perItemTensors[i]!.push({ name, dims: [1, ...d.slice(1)] });
     }
   }
   return { ms, use: { model: m.path.split('/').pop() ?? m.path, provider: s.provider, fallbacks: s.fallbacks, sessionCreated: created } };
@@ -238,7 +241,7 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   const perItemTensors = Array.from({ length: n }, () => [] as Array<{ name: string; dims: number[] }>);
   // [0] is the input tensor, or nothing for a plugin that reads only its models' outputs.
   const perItemBuffers = items.map((b) => [task.frameToPlugin === false ? new Uint8Array(0) : new Uint8Array(b)]);
-  if (task.previous && n === 1) perItemBuffers[0].push(new Uint8Array(task.previous));
+  if (task.previous && n === 1) perItemBuffers[0]?.push(new Uint8Array(task.previous));
   const providers: ProviderUse[] = [];
   let inferMs = 0;
   for (const m of task.models ?? []) {
@@ -249,8 +252,11 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   const tp = performance.now();
   const outputs = perItemBuffers.map((buffers, i) => {
     const itemArgs = task.argsList ? task.argsList[i] : task.args;
-    const args = perItemTensors[i].length ? { ...(itemArgs ?? {}), __tensors: perItemTensors[i] } : itemArgs;
+    const tensors = perItemTensors[i] ?? [];
+    const args = tensors.length ? { ...(itemArgs ?? {}), __tensors: tensors } : itemArgs;
     const ptsMs = task.ptsList ? task.ptsList[i] : task.ptsMs;
+    // The pool sends one pts per input; a shorter list is a bug on its side, not a frame without time.
+    if (ptsMs === undefined) throw new Error(`batch of ${n}: no pts for item ${i} (ptsList has ${task.ptsList?.length})`);
     try {
       return { ok: true, text: callPlugin(task, planInput({ width: task.width, height: task.height, ptsMs, args, previous: i === 0 && n === 1 ? task.previous : undefined }, buffers)) };
     } catch (err) {
@@ -260,6 +266,7 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   });
   const postMs = performance.now() - tp;
   const totalMs = performance.now() - t0;
-  if (n === 1 && !task.inputs) return { output: outputs[0].text, inferMs, postMs, totalMs, providers };
+  const [only] = outputs;
+  if (n === 1 && !task.inputs && only) return { output: only.text, inferMs, postMs, totalMs, providers };
   return { outputs, inferMs, postMs, totalMs, providers };
 }

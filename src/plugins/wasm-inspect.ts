@@ -15,6 +15,12 @@ export interface WasmShape {
   memoryMaximumPages: number | null;
 }
 
+function byte(b: Uint8Array, pos: { i: number }): number {
+  const v = b[pos.i++];
+  if (v === undefined) throw new Error('truncated import section');
+  return v;
+}
+
 function leb(b: Uint8Array, pos: { i: number }): number {
   let result = 0;
   let shift = 0;
@@ -40,8 +46,8 @@ function memoryImportLimits(b: Uint8Array): { initial: number; maximum: number |
         for (let s = 0; s < 2; s++) { const l = leb(b, pos); pos.i += l; } // module, field names
         const kind = b[pos.i++];
         if (kind === 0) leb(b, pos); // func: type index
-        else if (kind === 1) { pos.i++; const f = b[pos.i++]; leb(b, pos); if (f & 1) leb(b, pos); } // table
-        else if (kind === 2) { const f = b[pos.i++]; const initial = leb(b, pos); const maximum = f & 1 ? leb(b, pos) : null; return { initial, maximum }; }
+        else if (kind === 1) { pos.i++; const f = byte(b, pos); leb(b, pos); if (f & 1) leb(b, pos); } // table
+        else if (kind === 2) { const f = byte(b, pos); const initial = leb(b, pos); const maximum = f & 1 ? leb(b, pos) : null; return { initial, maximum }; }
         else if (kind === 3) { pos.i += 2; } // global: type, mutability
         else throw new Error(`unknown import kind ${kind}`);
       }

@@ -15,7 +15,8 @@ function daysIn(year: number, month: number): number {
 export function isRetinaDateTime(s: string): boolean {
   const m = RE.exec(s);
   if (!m) return false;
-  const [, y, mo, d, h, mi, se] = m.map(Number);
+  // Every group matches when the RE does; NaN for a missing one would fail the checks below.
+  const [, y = NaN, mo = NaN, d = NaN, h = NaN, mi = NaN, se = NaN] = m.map(Number);
   return mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo) && h <= 23 && mi <= 59 && se <= 59;
 }
 
@@ -32,8 +33,7 @@ export function formatRetinaDateTime(epochMs: number, offsetMinutes = -new Date(
 export function parseRetinaDateTime(s: string, offsetMinutes?: number): number {
   if (!isRetinaDateTime(s)) return NaN;
   const m = RE.exec(s)!;
-  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
-  const cs = Number(m[7]);
+  const [y = NaN, mo = NaN, d = NaN, h = NaN, mi = NaN, se = NaN, cs = NaN] = m.slice(1, 8).map(Number);
   const utc = Date.UTC(y, mo - 1, d, h, mi, se, cs * 10);
   const off = offsetMinutes ?? -new Date(utc).getTimezoneOffset();
   return utc - off * 60_000;

@@ -44,7 +44,8 @@ export function accelerators(): AcceleratorSummary {
     probe = null;
   }
   const gpus = probe?.nvml.available ? probe.nvml.gpus ?? [] : [];
-  const name = gpus.length ? String(gpus[0].name ?? 'NVIDIA GPU') : null;
+  const [gpu] = gpus;
+  const name = gpu ? String(gpu.name ?? 'NVIDIA GPU') : null;
   const peaks = name ? KNOWN.find(([re]) => re.test(name))?.[1] ?? null : null;
   cached = {
     chip: name ? (gpus.length > 1 ? `${gpus.length}x ${name}` : name).slice(0, 64) : null,

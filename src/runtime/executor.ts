@@ -6,7 +6,7 @@
  * windows), task-runs (runner choice), installer (AlgFileURL), routing (destinations, re-point,
  * delivery), runners/ (one file per kind of task, one result emitter).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

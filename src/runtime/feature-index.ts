@@ -23,9 +23,10 @@ export class FeatureIndex {
     const v = Float32Array.from(vector as number[]);
     const n = Math.hypot(...v);
     if (n === 0) return false;
-    for (let i = 0; i < v.length; i++) v[i] /= n;
+    for (let i = 0; i < v.length; i++) v[i] = v[i]! / n;
     const list = this.collections.get(collection) ?? [];
-    if (list.length && list[0].v.length !== v.length) return false;
+    const [first] = list;
+    if (first && first.v.length !== v.length) return false;
     list.push({ v, meta });
     this.collections.set(collection, list);
     return true;
@@ -41,7 +42,8 @@ export class FeatureIndex {
       for (const e of list) {
         if (e.v.length !== q.length) continue;
         let dot = 0;
-        for (let i = 0; i < q.length; i++) dot += e.v[i] * q[i];
+        // e.v and q have the same length (checked above).
+        for (let i = 0; i < q.length; i++) dot += e.v[i]! * q[i]!;
         out.push({ ...e.meta, Score: Math.round((dot / n) * 1e5) / 1e5, Collection: name });
       }
     }

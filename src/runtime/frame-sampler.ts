@@ -74,10 +74,10 @@ export interface SourceStreamInfo {
 
 /** Parses ffmpeg's description of an input video stream, or null when `line` is not one. */
 export function parseStreamLine(line: string): SourceStreamInfo | null {
-  const m = /Stream #\d+:\d+.*?: Video: (\w+)(.*)$/.exec(line);
-  if (!m) return null;
-  const fps = /([\d.]+) fps/.exec(m[2]);
-  return { codec: m[1], fps: fps ? Number(fps[1]) : 0, bt709: /\bbt709\b/.test(m[2]) };
+  const [, codec, rest] = /Stream #\d+:\d+.*?: Video: (\w+)(.*)$/.exec(line) ?? [];
+  if (codec === undefined || rest === undefined) return null;
+  const fps = /([\d.]+) fps/.exec(rest)?.[1];
+  return { codec, fps: fps !== undefined ? Number(fps) : 0, bt709: /\bbt709\b/.test(rest) };
 }
 
 /**

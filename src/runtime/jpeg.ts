@@ -43,7 +43,7 @@ function findImageEnd(b: Buffer): number {
       let j = i + 2 + len;
       while (j + 1 < b.length) {
         if (b[j] === 0xff) {
-          const n = b[j + 1];
+          const n = b[j + 1]!; // j + 1 < b.length
           if (n === 0xd9) return j + 2;
           if (n !== 0x00 && !(n >= 0xd0 && n <= 0xd7) && n !== 0xff) {
             // Another segment after a scan (progressive JPEG): resume header walking.
@@ -67,10 +67,11 @@ export function jpegSize(b: Uint8Array): { width: number; height: number } | nul
   let i = 2;
   while (i + 9 < b.length) {
     if (b[i] !== 0xff) return null;
-    const m = b[i + 1];
-    const len = (b[i + 2] << 8) | b[i + 3];
+    // i + 9 < b.length: every byte read below, up to b[i + 8], is in range.
+    const m = b[i + 1]!;
+    const len = (b[i + 2]! << 8) | b[i + 3]!;
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      return { height: (b[i + 5] << 8) | b[i + 6], width: (b[i + 7] << 8) | b[i + 8] };
+      return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
     }
     if (m === 0xda || m === 0xd9) return null;
     i += 2 + len;

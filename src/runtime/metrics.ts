@@ -5,12 +5,13 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ExecTask } from './exec-task.ts';
+import type { ExecutionStatus } from '../protocol/index.ts';
 
 /** Where a frame's time goes, in the order it travels. */
 export const STAGES = ['decode', 'preprocess', 'queue', 'inference', 'post'] as const;
 export type Stage = (typeof STAGES)[number];
 
-const STATUS_NAME: Record<number, string> = { 0: 'done', 1: 'running', 2: 'paused', 3: 'queued', 4: 'error' };
+const STATUS_NAME = { 0: 'done', 1: 'running', 2: 'paused', 3: 'queued', 4: 'error' } as const satisfies Record<ExecutionStatus, string>;
 
 /** What a scrape reads from the executor. */
 export interface ExecutorMetricsSource {
@@ -62,7 +63,7 @@ export class ExecutorMetrics {
     new Gauge({
       name: 'retinad_executor_tasks', help: 'Tasks by ExecutionStatus', labelNames: ['status'], registers: r,
       collect() {
-        const n: Record<string, number> = { done: 0, running: 0, paused: 0, queued: 0, error: 0 };
+        const n: Record<(typeof STATUS_NAME)[ExecutionStatus], number> = { done: 0, running: 0, paused: 0, queued: 0, error: 0 };
         for (const t of src.tasks()) n[STATUS_NAME[t.status]]++;
         for (const [k, v] of Object.entries(n)) this.labels(k).set(v);
       },

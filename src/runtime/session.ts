@@ -48,12 +48,13 @@ export class SchedulerSession {
   }
 
   private every(ms: () => number, fn: () => Promise<void>): void {
+    // tick catches fn's failure itself and the rest cannot throw, so the timers may drop its promise.
     const tick = async () => {
       if (this.stopped) return;
       try { await fn(); } catch (err) { this.o.log.debug({ err }, 'session job failed'); }
-      if (!this.stopped) { const t = setTimeout(tick, ms()); t.unref(); this.timers.push(t); }
+      if (!this.stopped) { const t = setTimeout(() => void tick(), ms()); t.unref(); this.timers.push(t); }
     };
-    const t = setTimeout(tick, ms());
+    const t = setTimeout(() => void tick(), ms());
     t.unref();
     this.timers.push(t);
   }

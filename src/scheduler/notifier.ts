@@ -34,8 +34,7 @@ export class Notifier {
     this.busy.add(url);
     try {
       const q = this.queues.get(url)!;
-      while (q.length) {
-        const job = q[0];
+      for (let job = q.at(0); job; job = q.at(0)) {
         let ok = false;
         for (let attempt = 0; attempt < 3 && !ok; attempt++) {
           try {

@@ -675,8 +675,10 @@ export class Scheduler {
       }
     }
     // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
-    if (dispatch.Dependencies.every((d) => this.store.subtask(d.TaskID)?.status === ExecutionStatus.Done)) {
-      await this.finishDependents(this.store.subtask(dispatch.Dependencies[0].TaskID)!);
+    const upstream = dispatch.Dependencies.map((d) => this.store.subtask(d.TaskID));
+    const [first] = upstream;
+    if (first && upstream.every((u) => u?.status === ExecutionStatus.Done)) {
+      await this.finishDependents(first);
     }
   }
 

@@ -2,7 +2,7 @@
  * The scheduler's durable state (SB9): devices, tasks (table A.1), subtasks (table A.2), status
  * history and every result, in SQLite (WAL). Everything the scheduler knows survives a restart.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

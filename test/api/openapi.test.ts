@@ -43,7 +43,7 @@ t.test('issue 16: /openapi.json is valid OpenAPI 3.1, public, and describes ever
   const sApp = createSchedulerServer(s, { log, token: 'node-token' });
   const e = new Executor({ ...TEST_EXECUTOR_OPTIONS, deviceId: 'exec', dataDir: t.testdir({}), commandUrl: 'http://unused', log });
   const eApp = createExecutorServer(e, { log, token: 'node-token' });
-  t.teardown(async () => { await sApp.close(); await eApp.close(); s.close(); await e.close(); });
+  t.teardown(async () => { await sApp.close(); await eApp.close(); await s.close(); await e.close(); });
 
   const docs: Record<string, Doc> = {};
   for (const [role, app] of [['scheduler', sApp], ['executor', eApp]] as const) {

@@ -46,7 +46,7 @@ t.test('every scheduler and executor route declares its body, params and reply s
   const sApp = createSchedulerServer(s, { log });
   const e = new Executor({ ...TEST_EXECUTOR_OPTIONS, deviceId: 'exec', dataDir: t.testdir({}), commandUrl: 'http://unused', log });
   const eApp = createExecutorServer(e, { log });
-  t.teardown(async () => { await sApp.close(); await eApp.close(); s.close(); await e.close(); });
+  t.teardown(async () => { await sApp.close(); await eApp.close(); await s.close(); await e.close(); });
   const sRoutes = await routesOf(sApp);
   const eRoutes = await routesOf(eApp);
   t.ok(sRoutes.length >= 14, `the scheduler has its ${sRoutes.length} routes`);
@@ -58,7 +58,7 @@ t.test('every scheduler and executor route declares its body, params and reply s
 t.test('a refusal by a route schema names the field and the rule (body, params, query)', async (t) => {
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 1, log });
   const app = createSchedulerServer(s, { log });
-  t.teardown(async () => { await app.close(); s.close(); });
+  t.teardown(async () => { await app.close(); await s.close(); });
   const cases: Array<[string, InjectOptions, RegExp]> = [
     ['Keepalive without its object', { method: 'POST', url: '/System/Keepalive', payload: {} }, /^KeepaliveObject: is required$/],
     ['a DeviceID over 20 bytes', { method: 'POST', url: '/System/Keepalive', payload: { KeepaliveObject: { DeviceID: 'd'.repeat(21) } } }, /^KeepaliveObject\.DeviceID: must be at most 20 UTF-8 bytes/],

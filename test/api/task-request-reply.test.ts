@@ -35,7 +35,7 @@ t.test('table 18: every TaskRequest reply keeps Message within 128 bytes', async
 t.test('table 17: a request without CustomInfo is valid, and refused as not executable (422), saying why', async (t) => {
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 1, log: pino({ level: 'silent' }) });
   const app = createSchedulerServer(s, { log: pino({ level: 'silent' }) });
-  t.teardown(async () => { await app.close(); s.close(); });
+  t.teardown(async () => { await app.close(); await s.close(); });
   const body = { TaskName: '', InitiationInfo: { DeviceID: 'cam-1' } };
   t.ok(P.parse(P.TaskBasicInfo, body).ok, 'CustomInfo is optional in table 17 (and TaskName may be empty)');
   const r = await app.inject({ method: 'POST', url: '/System/TaskRequest/', payload: body });

@@ -12,6 +12,7 @@ import { retinad } from '../helpers/entry.ts';
 import { buildExamples, example } from '../helpers/examples.ts';
 import { videoPerf } from '../../src/runtime/video-perf.ts';
 import type { BenchReport } from '../../src/bench/report.ts';
+import { defined } from '../helpers/defined.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const keys = path.join(root, 'plugins-sdk', 'examples', 'build', 'keys');
@@ -31,7 +32,7 @@ t.test('retinad bench --quick --json --out --data-dir with a plugin package', as
     t.ok(d.fps1080p > 0, `${d.codec} on ${d.backend}: ${d.fps1080p} fps`);
     t.equal(d.streams1080p25, Math.floor((d.fps1080p / 25) * 10) / 10, 'streams of 1080p25 = fps / 25');
   }
-  const p = j.plugins[0];
+  const p = defined(j.plugins[0], 'a measured plugin');
   t.equal(p.AlgID, 2006);
   t.same(p.steps.map((s) => s.streams).slice(0, 1), [1], 'starts at one stream');
   t.ok(p.steps.length >= 1 && p.steps.length <= 2, 'quick: at most 1 and 2 streams');

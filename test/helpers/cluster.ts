@@ -16,6 +16,8 @@ export interface Cluster {
   scheduler: RoleProcess;
   executors: RoleProcess[];
   executorIds: string[];
+  /** An executor by its index in `executors` or by its DeviceID; throws when there is none. */
+  executor(which: number | string): RoleProcess;
   client: RetinaClient;
   dir: string;
   stop(): Promise<void>;
@@ -49,6 +51,11 @@ export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: nu
   }
   return {
     token, scheduler, executors, executorIds, client, dir,
+    executor(which) {
+      const e = executors[typeof which === 'number' ? which : executorIds.indexOf(which)];
+      if (!e) throw new Error(`no executor ${JSON.stringify(which)} in this cluster (${executorIds.join(', ')})`);
+      return e;
+    },
     async stop() {
       await Promise.all(executors.map((e) => e.stop(3000)));
       await scheduler.stop(3000);

@@ -34,19 +34,22 @@ function weights(n: number, m: number): Array<Array<[number, number]>> {
   return out;
 }
 
+// The pixel loops below index arrays they sized themselves (or the caller's w × h × 3 pictures)
+// with bounds taken from those sizes, so their reads use '!' rather than a check per sample.
+
 /** Bilinear resize of interleaved RGB (antialiased when shrinking). */
 export function resizeRgb(src: Float64Array, w: number, h: number, W: number, H: number): Float64Array {
   const wx = weights(w, W), wy = weights(h, H);
   const tmp = new Float64Array(W * h * 3);
   for (let y = 0; y < h; y++) for (let X = 0; X < W; X++) for (let c = 0; c < 3; c++) {
     let v = 0;
-    for (const [j, k] of wx[X]) v += src[(y * w + j) * 3 + c] * k;
+    for (const [j, k] of wx[X]!) v += src[(y * w + j) * 3 + c]! * k;
     tmp[(y * W + X) * 3 + c] = v;
   }
   const out = new Float64Array(W * H * 3);
   for (let Y = 0; Y < H; Y++) for (let X = 0; X < W; X++) for (let c = 0; c < 3; c++) {
     let v = 0;
-    for (const [j, k] of wy[Y]) v += tmp[(j * W + X) * 3 + c] * k;
+    for (const [j, k] of wy[Y]!) v += tmp[(j * W + X) * 3 + c]! * k;
     out[(Y * W + X) * 3 + c] = v;
   }
   return out;
@@ -63,12 +66,12 @@ function yuvPlanes(img: Yuv420): Float64Array {
     const x0 = Math.floor(fx), y0 = Math.floor(fy);
     const x1 = Math.min(cw - 1, x0 + 1), y1 = Math.min(ch - 1, y0 + 1);
     const ax = fx - x0, ay = fy - y0;
-    const p = (i: number, j: number) => plane[j * cw + i];
+    const p = (i: number, j: number) => plane[j * cw + i]!;
     return (p(x0, y0) * (1 - ax) + p(x1, y0) * ax) * (1 - ay) + (p(x0, y1) * (1 - ax) + p(x1, y1) * ax) * ay;
   };
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const i = (y * w + x) * 3;
-    out[i] = img.y[y * w + x];
+    out[i] = img.y[y * w + x]!;
     out[i + 1] = chroma(img.u, x, y);
     out[i + 2] = chroma(img.v, x, y);
   }
@@ -81,8 +84,8 @@ function convert(yuv: Float64Array, fullRange: boolean): Float64Array {
   const k = fullRange ? 1 : 255 / 219;
   const kc = fullRange ? 1 : 255 / 224;
   for (let i = 0; i < yuv.length; i += 3) {
-    const yy = fullRange ? yuv[i] : (yuv[i] - 16) * k;
-    const U = yuv[i + 1] - 128, V = yuv[i + 2] - 128;
+    const yy = fullRange ? yuv[i]! : (yuv[i]! - 16) * k;
+    const U = yuv[i + 1]! - 128, V = yuv[i + 2]! - 128;
     out[i] = clamp(yy + 1.402 * kc * V);
     out[i + 1] = clamp(yy - 0.344136 * kc * U - 0.714136 * kc * V);
     out[i + 2] = clamp(yy + 1.772 * kc * U);
@@ -106,13 +109,13 @@ export function referenceTensor(img: Yuv420, s: NativePreprocessSpec): Float64Ar
   const content = convert(resizeRgb(yuvPlanes(img), img.width, img.height, cw, ch), img.fullRange);
   const W = s.width, H = s.height;
   const out = new Float64Array(W * H * 3);
-  const norm = (v: number, c: number) => (s.dtype === 'uint8' ? v : (v * s.scale - s.mean[c]) / s.std[c]);
+  const norm = (v: number, c: number) => (s.dtype === 'uint8' ? v : (v * s.scale - s.mean[c]!) / s.std[c]!);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const inside = x >= ox && x < ox + cw && y >= oy && y < oy + ch;
       for (let c = 0; c < 3; c++) {
         const srcC = s.channels === 'bgr' ? 2 - c : c;
-        const v = inside ? content[((y - oy) * cw + (x - ox)) * 3 + srcC] : s.pad;
+        const v = inside ? content[((y - oy) * cw + (x - ox)) * 3 + srcC]! : s.pad;
         const idx = s.layout === 'nchw' ? c * W * H + y * W + x : (y * W + x) * 3 + c;
         out[idx] = norm(v, c);
       }
@@ -133,7 +136,7 @@ export function smoothRandomYuv(width: number, height: number, seed: number, ful
       const fx = (x / Math.max(1, w - 1)) * (gw - 1), fy = (y / Math.max(1, h - 1)) * (gh - 1);
       const x0 = Math.min(gw - 2, Math.floor(fx)), y0 = Math.min(gh - 2, Math.floor(fy));
       const ax = fx - x0, ay = fy - y0;
-      const v = (g[y0 * gw + x0] * (1 - ax) + g[y0 * gw + x0 + 1] * ax) * (1 - ay) + (g[(y0 + 1) * gw + x0] * (1 - ax) + g[(y0 + 1) * gw + x0 + 1] * ax) * ay;
+      const v = (g[y0 * gw + x0]! * (1 - ax) + g[y0 * gw + x0 + 1]! * ax) * (1 - ay) + (g[(y0 + 1) * gw + x0]! * (1 - ax) + g[(y0 + 1) * gw + x0 + 1]! * ax) * ay;
       p[y * w + x] = Math.round(v);
     }
     return p;

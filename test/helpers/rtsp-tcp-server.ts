@@ -41,7 +41,7 @@ export async function rtspTcpServer(clip: string, sdpFile: string, port = 0): Pr
         if (end < 0) return;
         const head = buf.slice(0, end);
         buf = buf.slice(end + 4);
-        const [line, ...hs] = head.split('\r\n');
+        const [line = '', ...hs] = head.split('\r\n'); // split() returns at least one element
         const [method, uri] = line.split(' ');
         const h = new Map(hs.map((x) => [x.slice(0, x.indexOf(':')).toLowerCase(), x.slice(x.indexOf(':') + 1).trim()]));
         const cseq = h.get('cseq') ?? '0';

@@ -118,7 +118,8 @@ export function withField(value: unknown, path: Array<string | number>, replacem
   const copy = structuredClone(value) as Record<string | number, unknown>;
   let cur: Record<string | number, unknown> = copy;
   for (const p of path.slice(0, -1)) cur = cur[p] as Record<string | number, unknown>;
-  const last = path[path.length - 1];
+  const last = path.at(-1);
+  if (last === undefined) throw new Error('withField: an empty path names no field');
   if (replacement === DELETE) delete cur[last];
   else cur[last] = replacement;
   return copy;

@@ -14,10 +14,12 @@ import { EXECUTOR_TEST_ARGS } from '../helpers/cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { startRole } from '../../src/child-role.ts';
 import { imageInfoPts, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { defined } from '../helpers/defined.ts';
 
 t.test('EM5: the only executor crashes and comes back; the task resumes there and loses nothing', async (t) => {
   const dir = t.testdir({});
   const cluster = await startCluster(dir, 1);
+  const executorId = defined(cluster.executorIds[0], 'the one executor');
   // Until the restarted executor exists, a failed wait must still stop the cluster (not hang to the file timeout).
   let restarted = false;
   t.teardown(async () => { if (!restarted) await cluster.stop(); });
@@ -31,27 +33,27 @@ t.test('EM5: the only executor crashes and comes back; the task resumes there an
   const info = async () => ((await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskInfo/${id}`)).body as { TaskInfo: TaskInfo }).TaskInfo;
   await waitFor('first results', async () => ((await results()).length >= 3 ? true : undefined), 20_000);
 
-  cluster.executors[0].child.kill('SIGKILL');
+  cluster.executor(0).child.kill('SIGKILL');
   // Offline after three missed keepalives (1 s each); the retry finds nobody and waits.
   const waiting = await waitFor('subtask waiting for an executor', async () => {
-    const s = (await info()).SubtaskInfoList![0].TaskStatusInfo;
+    const s = defined((await info()).SubtaskInfoList?.[0], 'the subtask').TaskStatusInfo;
     return s.ExecutionStatus === 3 && /waiting for an online executor/.test(s.ExceptionDesc ?? '') ? s : undefined;
   }, 15_000);
   t.pass(`queued, not failed: ${waiting.ExceptionDesc}`);
 
-  const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', cluster.executorIds[0], '--data-dir', path.join(dir, cluster.executorIds[0]), '--scheduler', cluster.scheduler.url, ...EXECUTOR_TEST_ARGS],
+  const again = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', executorId, '--data-dir', path.join(dir, executorId), '--scheduler', cluster.scheduler.url, ...EXECUTOR_TEST_ARGS],
     { env: { RETINAD_TOKEN: cluster.token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' }, logFile: path.join(dir, 'executor-2.log') });
   restarted = true;
   t.teardown(async () => { await again.stop(3000); await cluster.scheduler.stop(3000); await cluster.client.close(); });
 
   const end = await waitTaskEnd(cluster, id, 60_000);
   t.equal(end.ExecutionStatus, 0, `finished: ${JSON.stringify(end.SubtaskInfoList?.map((s) => s.TaskStatusInfo))}`);
-  t.equal(end.SubtaskInfoList![0].TaskExecutor.DeviceID, cluster.executorIds[0], 'on the restarted executor');
+  t.equal(end.SubtaskInfoList?.[0]?.TaskExecutor.DeviceID, executorId, 'on the restarted executor');
   const pts = (await results()).map((x) => imageInfoPts(x.TaskResultData.ImageResult?.ImageInfo) ?? -1);
   t.equal(new Set(pts).size, pts.length, `no frame stored twice (${pts.length})`);
   t.ok(pts.length >= 17, `${pts.length} of the clip's 20 frames (a frame decoded but not yet queued when the process died can be lost)`);
   t.ok(Math.max(...pts) >= 9000, 'to the end of the clip');
-  const db = new Database(path.join(dir, cluster.executorIds[0], 'executor.db'), { readonly: true });
+  const db = new Database(path.join(dir, executorId, 'executor.db'), { readonly: true });
   t.teardown(() => db.close());
   t.equal((db.prepare('SELECT COUNT(*) AS n FROM outbox_sent').get() as { n: number }).n, 0, 'results for the scheduler are not kept after delivery (only a next stage\'s are)');
 });

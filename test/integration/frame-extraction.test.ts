@@ -14,6 +14,7 @@ import { makeSampleClip } from '../../src/demo.ts';
 import { ffmpegPath } from '../../src/runtime/ffmpeg-binary.ts';
 import { jpegSize } from '../../src/runtime/jpeg.ts';
 import { imageInfoPts, parse, TaskInfo as TaskInfoSchema, TaskResultBody as ResultSchema, DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { defined } from '../helpers/defined.ts';
 
 /** A tiny initiator: records what the scheduler pushes to NotifyURL. */
 function initiator(): Promise<{ url: string; statuses: number[]; results: number; close(): void }> {
@@ -64,8 +65,8 @@ t.test('frame extraction: TaskRequest → scheduler → executor → results (9.
   t.equal(info.ExecutionStatus, 0, `task done: ${JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo))}`);
   t.ok(parse(TaskInfoSchema, info).ok, 'TaskInfo is a valid table A.1 record');
   t.equal(info.SubtaskInfoList?.length, 1);
-  t.ok(cluster.executorIds.includes(info.SubtaskInfoList![0].TaskExecutor.DeviceID), 'subtask ran on one of the executors');
-  t.strictSame(info.DeviceList, [info.SubtaskInfoList![0].TaskExecutor.DeviceID]);
+  t.ok(cluster.executorIds.includes(info.SubtaskInfoList?.[0]?.TaskExecutor.DeviceID ?? ''), 'subtask ran on one of the executors');
+  t.strictSame(info.DeviceList, [info.SubtaskInfoList?.[0]?.TaskExecutor.DeviceID]);
   t.equal(info.Priority, 7);
 
   // Read every result back, in pages of 7 to exercise the cursor.
@@ -98,12 +99,13 @@ t.test('frame extraction: TaskRequest → scheduler → executor → results (9.
     prevTs = r.Ts;
     prevPts = imageInfoPts(img.ImageInfo)!;
   }
-  t.equal(imageInfoPts(results[0].TaskResultData.ImageResult?.ImageInfo), 0, 'first sampled frame at pts 0');
+  t.equal(imageInfoPts(results[0]?.TaskResultData.ImageResult?.ImageInfo), 0, 'first sampled frame at pts 0');
   // Sampled by timestamp at 2 fps: each frame within one source frame (40 ms at 25 fps) of k × 500 ms.
   const off = results.map((r, k) => Math.abs((imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo) ?? 0) - k * 500));
   t.ok(Math.max(...off) <= 40, `frames at k × 500 ms ± 40 (worst ${Math.max(...off)} ms)`);
-  const pts0 = imageInfoPts(results[0].TaskResultData.ImageResult?.ImageInfo)!;
-  t.ok(results.every((r) => r.Ts - results[0].Ts === imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo)! - pts0), 'Ts spacing follows the media time');
+  const first = defined(results[0], 'a first result');
+  const pts0 = imageInfoPts(first.TaskResultData.ImageResult?.ImageInfo)!;
+  t.ok(results.every((r) => r.Ts - first.Ts === imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo)! - pts0), 'Ts spacing follows the media time');
 
   // Every JPEG decodes: feed them all to ffmpeg's MJPEG demuxer and count decoded frames.
   const dec = spawnSync(ffmpegPath(), ['-v', 'error', '-f', 'mjpeg', '-i', 'pipe:0', '-f', 'null', '-'], { input: Buffer.concat(jpegs), encoding: 'utf8' });
@@ -126,7 +128,7 @@ t.test('the same task on the ffmpeg-pipe backend (what runs without the FFmpeg d
   const ext = await waitFor('TotalResource report', async () => {
     const devs = await cluster.client.send('GET', `${cluster.scheduler.url}/System/DeviceList`);
     const d = (devs.body as { DeviceList: Array<{ TotalResource: { ResourceInfo: { ExtendInfo: { DecoderBackend: { Active: string } } } } | null }> }).DeviceList[0];
-    return d.TotalResource?.ResourceInfo.ExtendInfo;
+    return d?.TotalResource?.ResourceInfo.ExtendInfo;
   }, 10_000);
   t.equal(ext.DecoderBackend.Active, 'ffmpeg-pipe', 'the executor reports the pipe backend');
   const sub = await cluster.client.send('POST', `${cluster.scheduler.url}/System/TaskRequest/`, {

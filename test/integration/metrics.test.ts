@@ -48,7 +48,7 @@ t.test('/metrics: promtool accepts both roles, a real Prometheus scrapes them', 
   const info = await waitTaskEnd(cluster, id, 60_000);
   t.equal(info.ExecutionStatus, 0, 'task done');
 
-  const exe = cluster.executors[0].url;
+  const exe = cluster.executor(0).url;
   const sch = cluster.scheduler.url;
   t.equal((await getText(`${exe}/metrics`)).status, 401, 'executor /metrics needs the token');
   const em = await getText(`${exe}/metrics`, cluster.token);
@@ -82,7 +82,7 @@ t.test('/metrics: promtool accepts both roles, a real Prometheus scrapes them', 
   writeFileSync(path.join(dir, 'prometheus.yml'), [
     'global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }',
     'scrape_configs:',
-    ...[['retinad-scheduler', sch], ['retinad-executor', exe]].flatMap(([job, u]) => [
+    ...([['retinad-scheduler', sch], ['retinad-executor', exe]] as const).flatMap(([job, u]) => [
       `  - job_name: ${job}`,
       `    authorization: { type: Bearer, credentials_file: ${tokenFile} }`,
       `    static_configs: [{ targets: ['${host(u)}'] }]`,
@@ -112,5 +112,5 @@ t.test('/metrics: promtool accepts both roles, a real Prometheus scrapes them', 
     const res = (await query('retinad_executor_frames_analysed_total'))?.data.result ?? [];
     return res.length ? res : undefined;
   }, 30_000, 250);
-  t.equal(frames[0].metric.task, info.SubtaskInfoList?.[0].TaskDispatchInfo.TaskID, 'per-task frame counter stored, labelled by the executor\'s TaskID');
+  t.equal(frames[0]?.metric.task, info.SubtaskInfoList?.[0]?.TaskDispatchInfo.TaskID, 'per-task frame counter stored, labelled by the executor\'s TaskID');
 });

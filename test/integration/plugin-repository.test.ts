@@ -41,8 +41,8 @@ t.test('publish → TaskRequest by AlgType → executor fetches, verifies, runs 
   const id = (r.body as { TaskID: string }).TaskID;
   t.ok(id, `accepted: ${JSON.stringify(r.body)}`);
   const info = await waitTaskEnd(cluster, id, 60_000);
-  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
-  t.match(info.SubtaskInfoList?.[0].TaskDispatchInfo.AlgModelInfo.AlgFileURL ?? '', /AlgorithmRepository\/2006\/1\.0\.0\.rpk$/, 'dispatched with AlgFileURL');
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0]?.TaskStatusInfo));
+  t.match(info.SubtaskInfoList?.[0]?.TaskDispatchInfo.AlgModelInfo.AlgFileURL ?? '', /AlgorithmRepository\/2006\/1\.0\.0\.rpk$/, 'dispatched with AlgFileURL');
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=100`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   t.ok(list.length >= 14, `${list.length} motion results stored`);
@@ -65,13 +65,13 @@ t.test('OCR through the standard interfaces: publish, TaskRequest, stored Analys
   });
   const id = (r.body as { TaskID: string }).TaskID;
   const info = await waitTaskEnd(cluster, id, 120_000);
-  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo));
+  t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.[0]?.TaskStatusInfo));
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   t.ok(list.length >= 1, `${list.length} results`);
-  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text: string }> }).Boxes.map((b) => b.Text));
+  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Boxes: Array<{ Text: string }> }).Boxes.map((b) => b.Text));
   t.ok(texts.includes('GATE 42'), `recognised: ${JSON.stringify(texts)}`);
-  t.strictSame(list[0].ModelList, [{ ModelID: 1, ModelVersion: 'PP-OCRv4-det' }, { ModelID: 2, ModelVersion: 'PP-OCRv4-rec' }], 'ModelList names the models (table 26)');
+  t.strictSame(list[0]?.ModelList, [{ ModelID: 1, ModelVersion: 'PP-OCRv4-det' }, { ModelID: 2, ModelVersion: 'PP-OCRv4-rec' }], 'ModelList names the models (table 26)');
 });
 
 t.test('frame features through the standard interfaces: publish, TaskRequest, stored FeatureInfo', async (t) => {
@@ -89,7 +89,7 @@ t.test('frame features through the standard interfaces: publish, TaskRequest, st
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   t.ok(list.length >= 3, `${list.length} results`);
-  const f = list[0].TaskResultData.AnalysisResult?.[0].FeatureInfo as { Dim: number; Vector: number[] };
+  const f = list[0]?.TaskResultData.AnalysisResult?.[0]?.FeatureInfo as { Dim: number; Vector: number[] };
   t.equal(f.Dim, 128);
   t.equal(f.Vector.length, 128, 'a 128-d feature per frame in table 26 FeatureInfo');
   t.ok(Math.abs(Math.hypot(...f.Vector) - 1) < 0.01, 'unit length');

@@ -18,6 +18,7 @@ import { arbitraryOf, sitesOf, withField, wrongTypeFor, oneByteTooLong, DELETE }
 import { slowSource } from '../helpers/slow-source.ts';
 import { FC_SEED } from '../helpers/seed.ts';
 import type { TaskInfo } from '../../src/protocol/index.ts';
+import { defined } from '../helpers/defined.ts';
 
 interface Endpoint { method: 'POST' | 'PATCH' | 'GET'; path: string; schema?: P.TSchema }
 
@@ -44,7 +45,7 @@ function badBody(schema: P.TSchema): fc.Arbitrary<{ text: string; kind: string }
     fc.tuple(validish, fc.nat(), fc.constantFrom('type', 'missing', 'long')).map(([v, pick, how]) => {
       const sites = sitesOf(schema, v).filter((s) => (how === 'missing' ? s.required : how === 'long' ? typeof s.schema.maxBytes === 'number' : true));
       if (!sites.length) return { text: '[]', kind: 'wrong-shape' };
-      const site = sites[pick % sites.length];
+      const site = sites[pick % sites.length]!; // sites is not empty (checked above)
       const repl = how === 'type' ? wrongTypeFor(site.schema) : how === 'missing' ? DELETE : oneByteTooLong(site.schema.maxBytes as number, pick % 2 === 0);
       return { text: JSON.stringify(withField(v, site.path, repl)), kind: `mutated-${how}` };
     }),
@@ -70,7 +71,7 @@ t.test('hundreds of generated malformed requests get StatusCode "1" and leave ev
   const auth = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' };
   const targets = [
     ...SCHEDULER_ENDPOINTS.map((e) => ({ ...e, base: cluster.scheduler.url })),
-    ...EXECUTOR_ENDPOINTS.map((e) => ({ ...e, base: cluster.executors[0].url })),
+    ...EXECUTOR_ENDPOINTS.map((e) => ({ ...e, base: cluster.executor(0).url })),
   ];
   let sent = 0;
   const kinds: Record<string, number> = {};
@@ -116,7 +117,7 @@ t.test('prototype pollution payloads on every body route leave the servers\' obj
   const auth = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' };
   const targets = [
     ...SCHEDULER_ENDPOINTS.map((e) => ({ ...e, base: cluster.scheduler.url })),
-    ...EXECUTOR_ENDPOINTS.map((e) => ({ ...e, base: cluster.executors[0].url })),
+    ...EXECUTOR_ENDPOINTS.map((e) => ({ ...e, base: cluster.executor(0).url })),
   ];
   // What a polluted Object.prototype would carry: every required field name of every message. A
   // server whose prototype had them would find them on any object, so a body missing a required
@@ -164,7 +165,7 @@ t.test('SM4: bearer token required on every route but GET /System/Time; Register
     const w = await raw(cluster.scheduler.url + ep.path, ep.method, ep.method === 'GET' ? undefined : '{}', { authorization: 'Bearer wrong', ...(ep.method === 'GET' ? {} : { 'content-type': 'application/json' }) });
     t.equal(w.status, 401, `${ep.method} ${ep.path} with a wrong token → 401`);
   }
-  const ex = await raw(cluster.executors[0].url + '/System/Command', 'POST', '{}', { 'content-type': 'application/json' });
+  const ex = await raw(cluster.executor(0).url + '/System/Command', 'POST', '{}', { 'content-type': 'application/json' });
   t.equal(ex.status, 401, 'executor command route needs the token');
   const time = await raw(cluster.scheduler.url + '/System/Time', 'GET', undefined, {});
   t.equal(time.status, 200);
@@ -182,9 +183,9 @@ t.test('a repeated (sender, CommandIdx) gets the first reply and runs once; a Ti
     AlgModelInfo: { AlgID: 1001, AlgVersion: '1.0.0' }, InputInfo: { StreamURL: pathToFileURL(path.join(os.tmpdir(), 'retinad-dup-test-not-yet.mp4')).href, TaskFrameRate: 1 }, DstDeviceList: [],
   }] } };
   const h = { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json', 'x-sender-id': 'dup-sender' };
-  const send = (body: unknown, headers = h) => raw(cluster.executors[0].url + '/System/Command', 'POST', JSON.stringify(body), headers);
+  const send = (body: unknown, headers = h) => raw(cluster.executor(0).url + '/System/Command', 'POST', JSON.stringify(body), headers);
   const other = structuredClone(cmd);
-  other.MessageBody.TaskDispatchList[0].InputInfo.StreamURL = pathToFileURL(path.join(os.tmpdir(), 'retinad-dup-test-other.mp4')).href;
+  defined(other.MessageBody.TaskDispatchList[0], 'the dispatch in the copy').InputInfo.StreamURL = pathToFileURL(path.join(os.tmpdir(), 'retinad-dup-test-other.mp4')).href;
   const a = await send(cmd);
   const b = await send(cmd);
   t.strictSame(a.json, { StatusCode: '0', CommandType: 'task_dispatch', CommandIdx: 4242 });
@@ -223,7 +224,7 @@ t.test('S8: a broken or missing source ends the task with ExecutionStatus 4 and 
       const ti = (x.body as { TaskInfo: TaskInfo }).TaskInfo;
       return ti.ExecutionStatus === 4 ? ti : undefined;
     }, 20_000);
-    const st = info.SubtaskInfoList![0].TaskStatusInfo;
+    const st = defined(info.SubtaskInfoList?.[0], 'a subtask of the failed task').TaskStatusInfo;
     t.equal(st.ExecutionStatus, 4, `${url}: error`);
     t.equal(st.ExceptionCode, 60, `${url}: data source error`);
     t.ok(st.ExceptionDesc && st.ExceptionDesc.length > 10, `explained: ${st.ExceptionDesc}`);
@@ -255,12 +256,12 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
     const s = (x.body as { TaskInfo: TaskInfo }).TaskInfo.SubtaskInfoList?.[0];
     return s && s.TaskStatusInfo.ExecutionStatus === 1 && (await results()).length >= 3 ? s.TaskExecutor.DeviceID : undefined;
   }, 15_000, 100);
-  const victim = cluster.executors[cluster.executorIds.indexOf(first)];
+  const victim = cluster.executor(first);
   victim.child.kill('SIGKILL');
   const info = await waitTaskEnd(cluster, id, 40_000);
   t.equal(cluster.scheduler.child.exitCode, null, 'scheduler still running');
-  t.equal(info.ExecutionStatus, 0, `finished: ${JSON.stringify(info.SubtaskInfoList?.[0].TaskStatusInfo)}`);
-  const moved = info.SubtaskInfoList![0];
+  t.equal(info.ExecutionStatus, 0, `finished: ${JSON.stringify(info.SubtaskInfoList?.[0]?.TaskStatusInfo)}`);
+  const moved = defined(info.SubtaskInfoList?.[0], 'the moved subtask');
   t.not(moved.TaskExecutor.DeviceID, first, 'the subtask moved to the other executor');
   const devs = await cluster.client.send('GET', `${cluster.scheduler.url}/System/DeviceList`);
   const victimRow = (devs.body as { DeviceList: Array<{ DeviceID: string; Online: boolean }> }).DeviceList.find((d) => d.DeviceID === first);
@@ -277,9 +278,9 @@ t.test('killing an executor mid-task: scheduler stays up, marks it offline and m
   t.equal(new Set(pts).size, pts.length, `no frame stored twice: ${pts.join(' ')}`);
   // …and none is skipped: at 2 fps consecutive frames are 500 ms apart (a 25 fps clip: ±40 ms).
   const sorted = [...pts].sort((a, b) => a - b);
-  const gaps = sorted.slice(1).map((p, i) => p - sorted[i]);
-  t.ok(sorted[0] <= 40 && gaps.every((g) => g <= 540), `no frame skipped across the move (largest gap ${Math.max(...gaps)} ms)`);
-  t.ok(sorted[sorted.length - 1] >= 9000, 'the clip was processed to its end');
+  const gaps = sorted.slice(1).map((p, i) => p - sorted[i]!); // sorted[i] is the frame before p
+  t.ok((sorted.at(0) ?? NaN) <= 40 && gaps.every((g) => g <= 540), `no frame skipped across the move (largest gap ${Math.max(...gaps)} ms)`);
+  t.ok((sorted.at(-1) ?? NaN) >= 9000, 'the clip was processed to its end');
 });
 
 t.test('EM1: an executor stopped with SIGTERM logs out of the scheduler at once', async (t) => {

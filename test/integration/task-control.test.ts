@@ -28,7 +28,8 @@ t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a runni
     { CommandType: 'task_ops_control', CommandIdx: cluster.client.commandIdx(), MessageBody: { OpsControlList: [{ TaskID, Control, ...extra }] } });
   const statuses = async () => (await info()).SubtaskInfoList!.map((s) => s.TaskStatusInfo.ExecutionStatus);
   await waitFor('both subtasks running with results', async () => ((await statuses()).every((x) => x === 1) && (await count()) >= 2 ? true : undefined), 20_000);
-  const schedulerId = (await info()).SubtaskInfoList![0].TaskDispatchInfo.DstDeviceList[0].DeviceID!;
+  const schedulerId = (await info()).SubtaskInfoList?.[0]?.TaskDispatchInfo.DstDeviceList[0]?.DeviceID;
+  if (!schedulerId) throw new Error('the subtask names no scheduler destination');
 
   // Pause: both executors hold the task; no new results.
   t.equal((await control(2)).StatusCode, '0', 'pause accepted');
@@ -46,11 +47,11 @@ t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a runni
   const q = await cluster.client.command<{ TaskStatusSet: DevTaskStatus[] }>(cluster.scheduler.url, { CommandType: 'task_status_query', CommandIdx: cluster.client.commandIdx(),
     MessageBody: { DeviceList: [{ DeviceID: schedulerId, HierarchicalQuery: '1', TaskIDList: [id] }] } });
   t.equal(q.StatusCode, '0');
-  t.equal(q.TaskStatusSet[0].DeviceID, schedulerId);
-  t.match(q.TaskStatusSet[0].TaskStatusList, [{ TaskID: id, TaskName: 'two cameras', ExecutionStatus: 2 }], 'the task, paused');
+  t.equal(q.TaskStatusSet[0]?.DeviceID, schedulerId);
+  t.match(q.TaskStatusSet[0]?.TaskStatusList, [{ TaskID: id, TaskName: 'two cameras', ExecutionStatus: 2 }], 'the task, paused');
   const executors = q.TaskStatusSet.slice(1);
   t.strictSame(executors.map((d) => d.DeviceID).sort(), [...cluster.executorIds].sort(), 'then one entry per executor (HierarchicalQuery 1)');
-  t.ok(executors.every((d) => d.TaskStatusList?.length === 1 && d.TaskStatusList[0].ParentTaskID === id && d.TaskStatusList[0].ExecutionStatus === 2), 'each with its paused subtask');
+  t.ok(executors.every((d) => d.TaskStatusList?.length === 1 && d.TaskStatusList[0]?.ParentTaskID === id && d.TaskStatusList[0]?.ExecutionStatus === 2), 'each with its paused subtask');
 
   // Resume, and update the arguments (kept in the dispatch info for retries).
   t.equal((await control(3)).StatusCode, '0', 'resume accepted');

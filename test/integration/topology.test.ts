@@ -55,14 +55,14 @@ t.test('detect on the device, recognise on the edge (M1, S1, SD1, EB4, DE2, DE3)
   const rec = subs.find((s) => s.TaskDispatchInfo.TaskID.endsWith('.recognize'))!;
   t.equal(det.TaskExecutor.DeviceType, '0', 'detection ran on the device');
   t.equal(rec.TaskExecutor.DeviceType, '1', 'recognition ran on the edge');
-  t.equal(det.TaskDispatchInfo.DstDeviceList[0].DeviceID, rec.TaskExecutor.DeviceID, 'detection results go to the recognising executor');
+  t.equal(det.TaskDispatchInfo.DstDeviceList[0]?.DeviceID, rec.TaskExecutor.DeviceID, 'detection results go to the recognising executor');
   t.strictSame(rec.TaskDispatchInfo.Dependencies?.map((d) => d.TaskID), [det.TaskDispatchInfo.TaskID], 'recognition depends on detection');
   t.notOk(rec.TaskDispatchInfo.InputInfo.StreamURL, 'the edge stage reads no stream');
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   t.ok(list.length >= 2, `${list.length} results stored`);
   t.ok(list.every((x) => x.DeviceID === rec.TaskExecutor.DeviceID), 'results come from the edge stage');
-  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text?: string; CropData?: string }> }).Boxes);
+  const texts = list.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Boxes: Array<{ Text?: string; CropData?: string }> }).Boxes);
   t.ok(texts.every((b) => b.CropData === undefined), 'crops are not forwarded to the scheduler');
   const words = [...new Set(texts.map((b) => b.Text ?? ''))];
   const expected = ['LANE 3 OPEN', 'Speed 60'];
@@ -100,7 +100,7 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
     return (res.body as { TaskResultList?: TaskResultBody[] }).TaskResultList?.[0]?.DeviceID;
   }, 60_000, 200);
   t.not(first, 'edge-1', 'the first results come from an edge server');
-  cluster.executors[cluster.executorIds.indexOf(first)].child.kill('SIGKILL');
+  cluster.executor(first).child.kill('SIGKILL');
 
   const info = await waitTaskEnd(cluster, id, 120_000);
   t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
@@ -110,7 +110,7 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
   t.equal(det.TaskExecutor.DeviceID, 'edge-1', 'detection stayed on the device');
   t.not(rec.TaskExecutor.DeviceID, first, 'recognition left the dead executor');
   t.equal(rec.TaskExecutor.DeviceType, '1', 'and stayed on an edge server (its stage DeviceType), not on the device');
-  t.equal(det.TaskDispatchInfo.DstDeviceList[0].DeviceID, rec.TaskExecutor.DeviceID, 'detection was re-pointed at the new edge server');
+  t.equal(det.TaskDispatchInfo.DstDeviceList[0]?.DeviceID, rec.TaskExecutor.DeviceID, 'detection was re-pointed at the new edge server');
 
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
@@ -118,10 +118,10 @@ t.test('M1/S7: a recognising stage whose executor dies moves to another executor
   t.ok(after.length >= 3, `${after.length} results from ${rec.TaskExecutor.DeviceID} after the kill (${list.length} in all)`);
   // The frames the dead stage had taken but not passed on were sent again by the detecting
   // executor (it keeps what the next stage acknowledged): every frame has its recognised result, once.
-  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Pts?: number }).Pts ?? -1);
+  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Pts?: number }).Pts ?? -1);
   t.equal(new Set(pts).size, pts.length, `no frame recognised twice: ${pts.join(' ')}`);
   t.equal(pts.length, 20, 'all 20 frames of the 10 s clip at 2 fps, none lost with the dead stage');
-  const words = [...new Set(after.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Boxes: Array<{ Text?: string }> }).Boxes.map((b) => b.Text ?? '')))];
+  const words = [...new Set(after.flatMap((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Boxes: Array<{ Text?: string }> }).Boxes.map((b) => b.Text ?? '')))];
   const expected = ['LANE 3 OPEN', 'Speed 60'];
   const errors = expected.reduce((n, e) => n + Math.min(...words.map((w) => distance(w, e)), e.length), 0);
   t.ok(1 - errors / expected.join('').length >= 0.9, `the moved stage still reads the signs: ${JSON.stringify(words)}`);
@@ -163,7 +163,7 @@ t.test('M2: a recognising stage that dies with a backlog after detection finishe
     return { detStatus: det.TaskStatusInfo.ExecutionStatus, recStatus: rec.TaskStatusInfo.ExecutionStatus, device: rec.TaskExecutor.DeviceID, stored: (await stored()).length };
   }, 120_000, 50);
   const first = atKill.device;
-  cluster.executors[cluster.executorIds.indexOf(first)].child.kill('SIGKILL');
+  cluster.executor(first).child.kill('SIGKILL');
   t.equal(atKill.detStatus, 0, 'detection had finished when the recognising stage was killed');
   t.ok(atKill.stored < 30 && atKill.recStatus !== 0, `with a backlog: ${atKill.stored} of 30 frames recognised and stored, recognition not done (ExecutionStatus ${atKill.recStatus})`);
 
@@ -171,7 +171,7 @@ t.test('M2: a recognising stage that dies with a backlog after detection finishe
   t.equal(info.ExecutionStatus, 0, JSON.stringify(info.SubtaskInfoList?.map((s) => s.TaskStatusInfo)));
   const res = await cluster.client.send('GET', `${cluster.scheduler.url}/System/TaskResult/${id}?limit=500`);
   const list = (res.body as { TaskResultList: TaskResultBody[] }).TaskResultList;
-  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0].ResultData as { Pts?: number }).Pts ?? -1);
+  const pts = list.map((x) => (x.TaskResultData.AnalysisResult?.[0]?.ResultData as { Pts?: number }).Pts ?? -1);
   t.equal(new Set(pts).size, pts.length, `no frame recognised twice (${pts.length})`);
   t.equal(pts.length, 30, `all 30 frames (6 s at 5 fps) recognised: ${list.filter((x) => x.DeviceID === first).length} before the kill, the rest on the new edge server`);
 });

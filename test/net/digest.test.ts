@@ -26,8 +26,9 @@ t.test('client and server agree; every wrong part is refused', async (t) => {
   t.equal(v.verify(good, 'POST', '/System/Register?x=1'), null, 'uri must be the request\'s');
   t.equal(v.verify(good, 'GET', URI), null, 'method is bound');
   t.equal(v.verify(digestAuthorization(ch, { username: 'edge-1', password: 'nope', method: 'POST', uri: URI }), 'POST', URI), null, 'wrong password');
-  const p = parseDigestParams(good);
-  t.equal(v.verify(good.replace(p.nonce, p.nonce.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))), 'POST', URI), null, 'forged nonce');
+  const nonce = parseDigestParams(good).nonce ?? '';
+  t.ok(nonce, 'the answer carries a nonce');
+  t.equal(v.verify(good.replace(nonce, nonce.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))), 'POST', URI), null, 'forged nonce');
   t.equal(v.verify(good.replace('realm="retinad"', 'realm="other"'), 'POST', URI), null, 'other realm');
   t.equal(new DigestVerifier('retinad', 's3cret').verify(good, 'POST', URI), null, 'nonce of another server instance');
   t.equal(v.verify('Bearer x', 'POST', URI), null);

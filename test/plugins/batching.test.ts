@@ -14,6 +14,7 @@ import { Batcher } from '../../src/plugins/batcher.ts';
 import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
 import { fontFile } from '../../src/demo/clip.ts';
+import { defined } from '../helpers/defined.ts';
 
 // Signs are drawn with the font of an npm package (as the demo's are): no system fonts needed.
 const FONT = fontFile();
@@ -43,16 +44,16 @@ t.test('four streams share inferences; each frame gets its own answer', async (t
     frames.push(b);
   }
   src.close();
-  const make = (k: number) => frames[k].slice().buffer;
+  const make = (k: number) => defined(frames[k], `frame ${k}`).slice().buffer;
   const alone = [];
   for (let k = 0; k < 4; k++) alone.push((await pool.call(p, { input: make(k), ptsMs: k + 1, args: {} })).output);
   const batcher = new Batcher(pool, { maxBatch: 4, maxDelayMs: 50 });
   const together = await Promise.all([0, 1, 2, 3].map((k) => batcher.call(p, { input: make(k), ptsMs: k + 1, args: {} })));
   t.ok(together.every((r) => r.batch === 4), `one inference for four frames (batch sizes ${together.map((r) => r.batch).join(',')})`);
   t.strictSame(together.map((r) => r.output), alone, 'each frame gets the same boxes as it gets alone, in its own order');
-  const boxes = alone.map((o) => (o as { Results: Array<{ ResultData: { Boxes: Array<{ y: number }> } }> }).Results[0].ResultData.Boxes);
+  const boxes = alone.map((o) => (o as { Results: Array<{ ResultData: { Boxes: Array<{ y: number }> } }> }).Results[0]?.ResultData.Boxes ?? []);
   // Letterbox puts the 640×360 frame at y 140..500 of the tensor; the text moves 80 px a frame.
-  t.ok(boxes.every((b, k) => b.length === 1 && Math.abs(b[0].y - (140 + 30 + k * 80)) < 25), `and those boxes are where each frame has its text: ${JSON.stringify(boxes.map((b) => b.map((x) => x.y)))}`);
+  t.ok(boxes.every((b, k) => b.length === 1 && Math.abs((b[0]?.y ?? NaN) - (140 + 30 + k * 80)) < 25), `and those boxes are where each frame has its text: ${JSON.stringify(boxes.map((b) => b.map((x) => x.y)))}`);
   const single = await batcher.call(p, { input: make(0), ptsMs: 9, args: {} });
   t.equal(single.batch, 1, 'a lone frame goes after maxDelayMs, unbatched');
 });

@@ -13,6 +13,7 @@ import { openFrameSource } from '../../src/runtime/media/frame-source.ts';
 import { ff } from '../helpers/media.ts';
 import { waitFor } from '../helpers/cluster.ts';
 import { startExecutor } from '../helpers/nodes.ts';
+import { defined } from '../helpers/defined.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -45,12 +46,12 @@ t.test('ED2: A extracts, B aggregates and retrieves', async (t) => {
   f.release();
   src.close();
   const out = (await a.ex.pluginPool().call(plugin, { input, ptsMs: 4740, args: {} })).output as { Results: Array<{ FeatureInfo: { Vector: number[] } }> };
-  const res = await client.send('POST', `${b.url}/System/FeatureSearch`, { TaskID: 'feat-1', Vector: out.Results[0].FeatureInfo.Vector, K: 3 });
+  const res = await client.send('POST', `${b.url}/System/FeatureSearch`, { TaskID: 'feat-1', Vector: defined(out.Results[0], 'a feature result').FeatureInfo.Vector, K: 3 });
   const matches = (res.body as { Matches: Array<{ Pts: number; Score: number; DeviceID: string }> }).Matches;
   t.equal(matches.length, 3);
   t.ok(matches.every((m) => m.Pts >= 4000 && m.Pts < 6000), `nearest three are from the same scene: ${JSON.stringify(matches.map((m) => [m.Pts, m.Score]))}`);
-  t.equal(matches[0].DeviceID, 'edge-a', 'each match says which executor saw it');
-  t.ok(matches[0].Score > 0.9, `top similarity ${matches[0].Score}`);
+  t.equal(matches[0]?.DeviceID, 'edge-a', 'each match says which executor saw it');
+  t.ok((matches[0]?.Score ?? 0) > 0.9, `top similarity ${matches[0]?.Score}`);
   const bad = await client.send('POST', `${b.url}/System/FeatureSearch`, { Vector: 'nope' });
   t.equal(bad.status, 400);
   t.match((bad.body as { Message: string }).Message, /^Vector: must be a non-empty array/);

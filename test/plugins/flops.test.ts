@@ -3,6 +3,7 @@ import t from 'tap';
 import path from 'node:path';
 import { countFlops } from '../../src/plugins/onnx-flops.ts';
 import { matmulModel, measurePeakGflops } from '../../src/plugins/peak.ts';
+import { defined } from '../helpers/defined.ts';
 
 const assets = path.resolve(import.meta.dirname, '..', '..', 'node_modules', '@gutenye', 'ocr-models', 'assets');
 
@@ -19,7 +20,7 @@ t.test('the in-memory MatMul model computes A×B, and the peak is 2·n³ FLOPs o
   const s = await ort.InferenceSession.create(matmulModel(4));
   const a = new ort.Tensor('float32', Float32Array.from({ length: 16 }, (_, i) => i), [4, 4]);
   const id = new ort.Tensor('float32', Float32Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 1 : 0)), [4, 4]);
-  const c = (await s.run({ A: a, B: id })).C;
+  const c = defined((await s.run({ A: a, B: id })).C, 'the output C');
   t.strictSame(Array.from(c.data as Float32Array), Array.from(a.data as Float32Array), 'A × I = A');
   // The peak is 2·n³ FLOPs over the best run's time. How fast this machine is is for bench/; here
   // the clock is replaced by one where every run takes 100 ms, so the arithmetic is checked exactly.

@@ -25,16 +25,16 @@ t.test('cuda requested: the model still runs, on CPU, and says why', async (t) =
   t.equal(r.status, 'valid', `installed: ${r.error ?? ''}`);
   const p = reg.get(2101)!;
   const first = await pool.call(p, { input: new ArrayBuffer(3 * 640 * 640 * 4), ptsMs: 1, args: {} });
-  t.equal(first.providers[0].provider, 'cpu');
-  t.match(first.providers[0].fallbacks[0] ?? '', /^cuda: /, `fallback recorded: ${first.providers[0].fallbacks[0]}`);
+  t.equal(first.providers[0]?.provider, 'cpu');
+  t.match(first.providers[0]?.fallbacks[0] ?? '', /^cuda: /, `fallback recorded: ${first.providers[0]?.fallbacks[0]}`);
   const second = await pool.call(p, { input: new ArrayBuffer(3 * 640 * 640 * 4), ptsMs: 2, args: {} });
   // The install's trial run created the worker's session; later calls reuse it.
-  t.strictSame([first, second].map((c) => c.providers[0].sessionCreated), [false, false], 'the session is created once per worker and reused');
+  t.strictSame([first, second].map((c) => c.providers[0]?.sessionCreated), [false, false], 'the session is created once per worker and reused');
   const fresh = new PluginPool({ workers: 1, intraOpThreads: 1 });
   t.teardown(() => fresh.close());
   const calls = [];
   for (let i = 0; i < 3; i++) calls.push(await fresh.call(p, { input: new ArrayBuffer(3 * 640 * 640 * 4), ptsMs: i, args: {} }));
-  t.strictSame(calls.map((c) => c.providers[0].sessionCreated), [true, false, false], 'a new worker creates it on its first call only');
+  t.strictSame(calls.map((c) => c.providers[0]?.sessionCreated), [true, false, false], 'a new worker creates it on its first call only');
 });
 
 t.test('workers × intra-op threads ≤ cores', async (t) => {

@@ -47,7 +47,7 @@ t.test('B1 (type 8): text_recognition reads generated text with ≥ 90 % charact
   await waitFor('results', async () => (got.length >= 2 ? true : undefined), 10_000);
   let chars = 0, errors = 0;
   for (const g of got) {
-    const boxes = ((g.TaskResultData as { AnalysisResult: Array<{ ResultData: { Boxes: Array<{ Text: string; y: number; x: number }> } }> }).AnalysisResult[0].ResultData.Boxes).sort((a, b) => a.y - b.y);
+    const boxes = ((g.TaskResultData as { AnalysisResult: Array<{ ResultData: { Boxes: Array<{ Text: string; y: number; x: number }> } }> }).AnalysisResult[0]?.ResultData.Boxes ?? []).sort((a, b) => a.y - b.y);
     const texts = boxes.map((b) => b.Text);
     t.comment(`frame: ${JSON.stringify(texts)}`);
     for (const l of LINES) {

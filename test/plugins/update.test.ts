@@ -46,7 +46,7 @@ t.test('a running task keeps its version across an update', async (t) => {
   const upd = await ex.plugins.install(echoPackage('1.1.0', 'code110'));
   t.equal(upd.active, '1.1.0', 'new tasks now get 1.1.0');
   const q = parse(AlgorithmResQueryReply, await client.command(url, { CommandType: 'algorithm_res_query', MessageBody: {} }));
-  const infos = q.ok ? q.value.AlgResourceList[0].AlgInfoList.filter((a) => a.AlgID === 9001) : [];
+  const infos = q.ok ? (q.value.AlgResourceList[0]?.AlgInfoList ?? []).filter((a) => a.AlgID === 9001) : [];
   t.strictSame(infos.map((a) => [a.AlgVersion, a.AlgStatus]), [['1.0.0', 0], ['1.1.0', 1]], 'both listed: 1.0.0 in use, 1.1.0 unused');
   await waitFor('task end', async () => (ex.taskStatus('u-1')?.ExecutionStatus === 0 ? true : undefined), 30_000);
   const versions = new Set(peer.received.filter((r) => r.TaskID === 'u-1').map((r) => r.AlgVersion));

@@ -48,8 +48,8 @@ t.test('a uint8 input tensor reaches a uint8 model as uint8', async (t) => {
   const r = await run(task('uint8', modelPath, frame.slice().buffer, dims));
   t.equal(r.providers.length, 1, 'the model ran');
   const out = JSON.parse(r.output ?? '') as { Results: Array<{ ResultData: { Bytes: number; Sum: number } }> };
-  t.equal(out.Results[0].ResultData.Bytes, frame.length, 'the plugin got the frame');
-  t.equal(out.Results[0].ResultData.Sum, sum, 'byte for byte');
+  t.equal(out.Results[0]?.ResultData.Bytes, frame.length, 'the plugin got the frame');
+  t.equal(out.Results[0]?.ResultData.Sum, sum, 'byte for byte');
 });
 
 t.test('a float32 input tensor still reaches a float32 model as float32', async (t) => {
@@ -60,5 +60,5 @@ t.test('a float32 input tensor still reaches a float32 model as float32', async 
   const r = await run(task('float32', modelPath, frame.slice().buffer, dims));
   t.equal(r.providers.length, 1, 'the model ran');
   const out = JSON.parse(r.output ?? '') as { Results: Array<{ ResultData: { Bytes: number } }> };
-  t.equal(out.Results[0].ResultData.Bytes, frame.byteLength);
+  t.equal(out.Results[0]?.ResultData.Bytes, frame.byteLength);
 });

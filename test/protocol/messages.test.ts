@@ -124,7 +124,7 @@ for (const [name, schema] of Object.entries(MESSAGES)) {
     fc.assert(fc.property(arbitraryOf(schema), fc.nat(), fc.constantFrom(...applicable), (v, pick, kind) => {
       const sites = sitesOf(schema, v).filter((s: Site) => fits(kind, s.schema, s.required));
       if (!sites.length) { noSite[kind] = (noSite[kind] ?? 0) + 1; return; } // counted: every kind must still be applied below
-      const site = sites[pick % sites.length];
+      const site = sites[pick % sites.length]!; // sites is not empty (returned above)
       const replacement = kind === 'wrong-type' ? wrongTypeFor(site.schema)
         : kind === 'missing-required' ? DELETE
         : kind === 'out-of-range' ? outOfRangeFor(site.schema)

@@ -10,6 +10,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import * as P from '../../src/protocol/index.ts';
+import { defined } from '../helpers/defined.ts';
 
 interface StdEnum { values: Array<string | number>; extensible: boolean; extensionFrom?: number }
 interface StdField {
@@ -253,7 +254,7 @@ function bytesLong(n: number): string {
 /** A valid value for `f`; `full` fills optional members too and strings to their byte limit. */
 function valueOf(f: StdField, full: boolean, path: string, anyOf: Map<string, string[]>): Json {
   if (f.const !== undefined) return f.const;
-  if (f.enum) return f.enum.values[0];
+  if (f.enum) return defined(f.enum.values[0], `a value of the enumeration of ${path}`);
   const fmt = f.format ?? (f.type === 'datetime' ? DT : undefined);
   switch (f.type) {
     case 'string': case 'datetime':
@@ -302,7 +303,7 @@ function sitesOf(owner: string, fields: StdField[], value: Json, path: Path = []
     const members = membersOf(f);
     const [o, base] = f.ref ? [f.ref, ''] : [owner, l];
     if (members && f.type === 'object') sitesOf(o, members, v, p, d, base, out);
-    if (members && f.type === 'array') sitesOf(o, members, (v as Json[])[0], [...p, 0], `${d}[]`, f.ref ? '' : `${l}[]`, out);
+    if (members && f.type === 'array') sitesOf(o, members, defined((v as Json[])[0], `an element of ${d}`), [...p, 0], `${d}[]`, f.ref ? '' : `${l}[]`, out);
   }
   return out;
 }
@@ -314,7 +315,8 @@ function replaced(value: Json, path: Path, to: Json | undefined): Json {
   const copy = structuredClone(value);
   let cur = copy as Record<string | number, Json>;
   for (const p of path.slice(0, -1)) cur = cur[p] as Record<string | number, Json>;
-  const last = path[path.length - 1];
+  const last = path.at(-1);
+  if (last === undefined) throw new Error('replaced: an empty path names no field');
   if (to === undefined) delete cur[last];
   else cur[last] = to;
   return copy;
@@ -398,7 +400,7 @@ function casesFor(table: StdTable): Case[] {
 
 for (const table of FIXTURE.tables.filter((x) => x.kind !== 'http')) {
   t.test(`table ${table.table} (${table.describes}): messages built from the standard's table are judged as the standard judges them`, async (t) => {
-    const schema = SCHEMA_OF[table.table];
+    const schema = defined(SCHEMA_OF[table.table], `our schema of table ${table.table}`);
     const wrong: string[] = [];
     const cases = casesFor(table);
     for (const c of cases) {
@@ -461,7 +463,7 @@ function objArb(fields: StdField[], path: string, anyOf: Map<string, string[]>):
 
 t.test(`random messages built from the tables are accepted (fast-check seed ${SEED}; rerun with RETINAD_FC_SEED=${SEED})`, async (t) => {
   for (const table of FIXTURE.tables.filter((x) => x.kind !== 'http')) {
-    const schema = SCHEMA_OF[table.table];
+    const schema = defined(SCHEMA_OF[table.table], `our schema of table ${table.table}`);
     fc.assert(fc.property(objArb(table.fields!, '', constraintsAt(table, '')), (v) => {
       const r = P.parse(schema, v);
       if (!r.ok) throw new Error(`table ${table.table}: ${r.message}\n${JSON.stringify(v).slice(0, 400)}`);

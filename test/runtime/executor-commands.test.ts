@@ -14,6 +14,7 @@ import { RetinaClient } from '../../src/net/client.ts';
 import * as P from '../../src/protocol/index.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { defined } from '../helpers/defined.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -46,10 +47,10 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   const total = await cmd({ CommandType: 'total_res_query', MessageBody: { DeviceList: [{ DeviceID: 'edge-x', HierarchicalQuery: '0' }] } });
   const tp = P.parse(P.TotalResQueryReply, total);
   t.ok(tp.ok, `table 3 reply: ${tp.ok || tp.message}`);
-  const tr = (total as unknown as P.TotalResQueryReply).TotalResourceList[0];
+  const tr = defined((total as unknown as P.TotalResQueryReply).TotalResourceList[0], 'a TotalResource entry');
   t.equal(tr.DeviceID, 'edge-x');
   t.ok((tr.ResourceInfo.CommonResource?.TotalMemory ?? 0) > 0, 'ER1: memory measured');
-  t.match(tr.ResourceInfo.ComputeResource?.TotalPower[0].ComputingPower ?? '', /^\d+ GFLOPS$/);
+  t.match(tr.ResourceInfo.ComputeResource?.TotalPower[0]?.ComputingPower ?? '', /^\d+ GFLOPS$/);
   t.match((tr.ResourceInfo.ExtendInfo as { DecoderBackend: { Active: string } }).DecoderBackend.Active, /^(native|ffmpeg-pipe)$/, 'backend reported');
   t.ok((tr.ResourceInfo.ExtendInfo as { Algorithms: string[] }).Algorithms.includes('1001:frame_extraction@1.0.0'), 'installed algorithms listed in TotalResource');
   const other = await cmd({ CommandType: 'total_res_query', MessageBody: { DeviceList: [{ DeviceID: 'someone-else', HierarchicalQuery: '0' }] } });
@@ -57,12 +58,12 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
 
   const avail = await cmd({ CommandType: 'available_res_query', MessageBody: {} });
   t.ok(P.parse(P.AvailableResQueryReply, avail).ok, 'table 6 reply');
-  const cpu = (avail as unknown as P.AvailableResQueryReply).AvailableResourceList[0].ResourceInfo.CommonResource?.AvailableCPU ?? -1;
+  const cpu = (avail as unknown as P.AvailableResQueryReply).AvailableResourceList[0]?.ResourceInfo.CommonResource?.AvailableCPU ?? -1;
   t.ok(cpu >= 0 && cpu <= 100, 'AvailableCPU in [0,100]');
 
   const algs = await cmd({ CommandType: 'algorithm_res_query', MessageBody: {} });
   t.ok(P.parse(P.AlgorithmResQueryReply, algs).ok, 'table 13 reply');
-  const fx = (algs as unknown as P.AlgorithmResQueryReply).AlgResourceList[0].AlgInfoList.find((a) => a.AlgType.includes('frame'));
+  const fx = (algs as unknown as P.AlgorithmResQueryReply).AlgResourceList[0]?.AlgInfoList.find((a) => a.AlgType.includes('frame'));
   t.ok(fx, 'ER3: frame extraction listed');
   t.equal(fx?.AlgStatus, 1, 'unused while no task runs');
 
@@ -93,7 +94,7 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   t.equal(ok.StatusCode, '0', 'EB1: accepted');
   await waitFor('running', async () => (ex.taskStatus('sub-1')?.ExecutionStatus === 1 ? true : undefined));
   const inUse = await cmd({ CommandType: 'algorithm_res_query', MessageBody: {} });
-  t.equal((inUse as unknown as P.AlgorithmResQueryReply).AlgResourceList[0].AlgInfoList[0].AlgStatus, 0, 'AlgStatus 0 while in use');
+  t.equal((inUse as unknown as P.AlgorithmResQueryReply).AlgResourceList[0]?.AlgInfoList[0]?.AlgStatus, 0, 'AlgStatus 0 while in use');
 
   const control = (Control: number, extra: Record<string, unknown> = {}) => cmd({ CommandType: 'task_ops_control', MessageBody: { OpsControlList: [{ TaskID: 'sub-1', Control, ...extra }] } });
   t.equal((await control(2)).StatusCode, '0', 'EB3: pause');
@@ -112,14 +113,14 @@ t.test('executor commands over HTTP (9.2, 9.4, 9.6, 9.7, 9.9; ER1, ER3, EB1, EB2
   const st = await cmd({ CommandType: 'task_status_query', MessageBody: { DeviceList: [{ DeviceID: 'edge-x', HierarchicalQuery: '0', TaskIDList: ['sub-1'] }] } });
   const sp = P.parse(P.TaskStatusQueryReply, st);
   t.ok(sp.ok, 'table 29 reply');
-  const ts = (st as unknown as P.TaskStatusQueryReply).TaskStatusSet[0].TaskStatusList ?? [];
+  const ts = (st as unknown as P.TaskStatusQueryReply).TaskStatusSet[0]?.TaskStatusList ?? [];
   t.equal(ts.length, 1);
-  t.equal(ts[0].TaskID, 'sub-1');
-  t.equal(ts[0].ExecutionStatus, 0);
+  t.equal(ts[0]?.TaskID, 'sub-1');
+  t.equal(ts[0]?.ExecutionStatus, 0);
 
   // ED1: results went to the peer named by OutputURL, as valid table 26 bodies with our location.
   t.ok(received.length > 0, `ED1: ${received.length} results reached the peer`);
   t.ok(received.every((r) => P.parse(P.TaskResultBody, r).ok));
-  t.equal(received[0].Longitude, '116.397128');
-  t.strictSame(received[0].DstDeviceList, [{ DeviceID: 'peer-1' }]);
+  t.equal(received[0]?.Longitude, '116.397128');
+  t.strictSame(received[0]?.DstDeviceList, [{ DeviceID: 'peer-1' }]);
 });

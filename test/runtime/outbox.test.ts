@@ -132,7 +132,7 @@ t.test('M2/S7: a task\'s queued results follow its next stage to a new executor,
 t.test('M2: results a next stage acknowledged are kept (bounded) and can be sent again from a frame on', async (t) => {
   const db = new Database(path.join(t.testdir({}), 'o.db'));
   const got: Array<[string, number]> = [];
-  const ob = new Outbox(db, async (d, _seq, m) => { got.push([d, ((m.body.MessageBody as { TaskResultData: { AnalysisResult: Array<{ ResultData: { Pts: number } }> } }).TaskResultData.AnalysisResult[0].ResultData.Pts)]); return { ok: true }; },
+  const ob = new Outbox(db, async (d, _seq, m) => { got.push([d, ((m.body.MessageBody as { TaskResultData: { AnalysisResult: Array<{ ResultData: { Pts: number } }> } }).TaskResultData.AnalysisResult[0]?.ResultData.Pts ?? NaN)]); return { ok: true }; },
     log, (dest) => dest === 'http://next');
   ob.start();
   const result = (pts: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', MessageBody: { TaskResultData: { AnalysisResult: [{ ResultData: { Pts: pts } }] } } } });
@@ -198,7 +198,7 @@ t.test('ED4: a pump wakes for the earliest due destination, not the latest', asy
   const settle = mockClock(t);
   const db = new Database(path.join(t.testdir({}), 'o.db'));
   const tries: Record<string, number> = { 'http://a': 0, 'http://b': 0 };
-  const ob = new Outbox(db, async (d) => { tries[d]++; throw new Error('ECONNREFUSED'); }, log);
+  const ob = new Outbox(db, async (d) => { tries[d] = (tries[d] ?? 0) + 1; throw new Error('ECONNREFUSED'); }, log);
   ob.start();
   ob.enqueue(['http://a'], 't', msg(1));
   await settle();

@@ -7,6 +7,7 @@ import t from 'tap';
 import http from 'node:http';
 import { pino } from 'pino';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { defined } from '../helpers/defined.ts';
 
 interface Fake { url: string; queries: number; close(): void }
 
@@ -39,7 +40,7 @@ t.test('SR3: N concurrent TaskRequests cause at most one algorithm_res_query per
   // algRefreshMs 1: every list is stale at once, as the old per-request refresh would have seen it.
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, algRefreshMs: 1, maxIntake: 1000, log: pino({ level: 'silent' }) });
   t.teardown(async () => { await s.close(); for (const f of fakes) f.close(); });
-  ['a', 'b', 'c'].forEach((id, i) => s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: fakes[i].url }));
+  ['a', 'b', 'c'].forEach((id, i) => s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: defined(fakes[i], `fake ${id}`).url }));
   // Registration started one query each; more asks while they are in flight join them.
   await Promise.all(['a', 'b', 'c'].flatMap((id) => Array.from({ length: 10 }, () => s.refreshAlgorithms(id))));
   t.same(fakes.map((f) => f.queries), [1, 1, 1], '30 concurrent asks: one query per device');

@@ -30,7 +30,7 @@ t.test('S3/M4: offline, disabled and excluded executors are filtered; load and l
   const { ranked, rejected } = rank(req, cands);
   t.strictSame(ranked.map((c) => c.device.device_id), ['b', 'a'], 'the idle executor first');
   t.strictSame(rejected.map((r) => `${r.deviceId}:${r.why}`).sort(), ['c:offline', 'd:disabled']);
-  t.strictSame(rank({ ...req, nearDeviceId: 'a' }, cands).ranked[0].device.device_id, 'a', 'data locality outweighs load');
+  t.strictSame(rank({ ...req, nearDeviceId: 'a' }, cands).ranked[0]?.device.device_id, 'a', 'data locality outweighs load');
   t.strictSame(rank({ ...req, exclude: new Set(['b']) }, cands).ranked.map((c) => c.device.device_id), ['a']);
 });
 

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { ExceptionCode, ExecutionStatus } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { defined } from '../helpers/defined.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -72,8 +73,9 @@ t.test('SB10: a retryable failure (50 run error) is retried after the interval, 
     t.equal(dispatches.length, attempt, 'not dispatched again at once');
     await waitFor(`retry ${attempt}`, async () => (dispatches.length === attempt + 1 ? true : undefined), 10_000, 20);
     // Timers never fire early (a millisecond of rounding aside): the retry waited the interval.
-    t.ok(dispatches[attempt].at - failedAt >= RETRY_INTERVAL_MS - 1, `retry ${attempt} dispatched no sooner than the ${RETRY_INTERVAL_MS} ms interval`);
-    t.not(dispatches[attempt].deviceId, dispatches[attempt - 1].deviceId, 'on another executor than the one it failed on');
+    const retry = defined(dispatches[attempt], `dispatch ${attempt}`), failed = defined(dispatches[attempt - 1], `dispatch ${attempt - 1}`);
+    t.ok(retry.at - failedAt >= RETRY_INTERVAL_MS - 1, `retry ${attempt} dispatched no sooner than the ${RETRY_INTERVAL_MS} ms interval`);
+    t.not(retry.deviceId, failed.deviceId, 'on another executor than the one it failed on');
     t.equal(sub().attempts, attempt + 1, `attempt ${attempt + 1} recorded`);
   }
   fail(ExceptionCode.RunError);
@@ -115,6 +117,6 @@ t.test('SB10: a retry with only the excluded executor left places it there again
   const subtaskId = await waitFor('first dispatch', async () => dispatches[0]?.taskId, 10_000, 20);
   s.onTaskStatus({ DeviceID: 'edge-only', TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: ExceptionCode.RunError, ExceptionDesc: 'deadline' }] });
   await waitFor('the retry', async () => (dispatches.length === 2 ? true : undefined), 10_000, 20);
-  t.equal(dispatches[1].deviceId, 'edge-only', 'retried on the only executor there is');
+  t.equal(dispatches[1]?.deviceId, 'edge-only', 'retried on the only executor there is');
   t.equal(s.store.subtask(subtaskId)?.status, ExecutionStatus.Queued, 'placed again (queued on it), not failed with ExceptionCode 20');
 });

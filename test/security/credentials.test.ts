@@ -17,6 +17,7 @@ import { startExecutor } from '../helpers/nodes.ts';
 import { clip } from '../helpers/media.ts';
 import { RetinaClient } from '../../src/net/client.ts';
 import { SIGNATURE_HEADER, verifyNotification } from '../../src/net/notify-signature.ts';
+import { defined } from '../helpers/defined.ts';
 
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
 
@@ -56,7 +57,8 @@ t.test('NotifyURL: signed pushes, never the token; the scheduler itself is refus
   await waitFor('results and a final status pushed', async () => (spy.seen.some((s) => s.body.includes('"ExecutionStatus":0')) && spy.seen.some((s) => s.body.includes('task_result')) ? true : undefined), 15_000);
   t.strictSame(leaks(spy.seen, c.token), [], `none of ${spy.seen.length} pushes carried an Authorization header or the token`);
   t.ok(spy.seen.every((s) => verifyNotification(reply.NotifyKey!, s.headers[SIGNATURE_HEADER] as string, s.body)), 'every push verifies with the NotifyKey');
-  t.notOk(verifyNotification('another-task-key', spy.seen[0].headers[SIGNATURE_HEADER] as string, spy.seen[0].body), 'and not with another key');
+  const push = defined(spy.seen[0], 'a push');
+  t.notOk(verifyNotification('another-task-key', push.headers[SIGNATURE_HEADER] as string, push.body), 'and not with another key');
 
   const self = await submit(`${c.scheduler.url}/hook`);
   t.equal(self.status, 422);

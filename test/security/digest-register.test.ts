@@ -26,7 +26,7 @@ t.test('curl --digest registers; replay, MD5 and another DeviceID are refused', 
   t.match(probe.stdout, /^www-authenticate: Digest realm="retinad", qop="auth", algorithm=SHA-256, nonce="[^"]+"/im, 'with a SHA-256 challenge');
 
   const ok = curl(['--digest', '-u', `cam-7:${c.token}`, '-H', 'Content-Type: application/json', '-d', body('cam-7'), url]);
-  const [okBody, okCode] = ok.stdout.split('\n');
+  const [okBody = '', okCode] = ok.stdout.split('\n');
   t.equal(okCode, '200', `curl --digest: ${ok.stdout} ${ok.stderr}`);
   t.match(JSON.parse(okBody), { StatusCode: '0', SessionToken: /./ }, 'registered with a session token');
 

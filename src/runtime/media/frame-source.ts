@@ -11,7 +11,7 @@ import { encodeImage } from './image-codec.ts';
 import { statSync } from 'node:fs';
 import { MediaError } from './media-error.ts';
 import { checkPreprocessSpec, type PreprocessSpec } from './preprocess-spec.ts';
-import { FrameSampler, SourceError, type SampledFrame } from '../frame-sampler.ts';
+import { FrameSampler, type SourceError, type SampledFrame } from '../frame-sampler.ts';
 
 export type BackendName = 'native' | 'ffmpeg-pipe';
 

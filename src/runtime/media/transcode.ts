@@ -183,7 +183,8 @@ export class Transcoder implements SliceSource {
     const list = path.join(this.dir, 'slices.csv');
     if (!existsSync(list)) return [];
     return readFileSync(list, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-      const [file, start, end] = l.split(',');
+      // split() returns at least one element, so file is always there; a short line gives NaN times.
+      const [file = '', start, end] = l.split(',');
       return { file, start: Number(start), end: Number(end) };
     });
   }
@@ -191,8 +192,8 @@ export class Transcoder implements SliceSource {
   async next(): Promise<VideoSlice | null> {
     for (;;) {
       const done = this.completed();
-      if (done.length > this.handed) {
-        const s = done[this.handed];
+      const s = done[this.handed];
+      if (s) {
         const data = readFileSync(path.join(this.dir, s.file));
         rmSync(path.join(this.dir, s.file), { force: true });
         return { index: this.handed++, data, startMs: Math.round((this.o.startMs ?? 0) + s.start * 1000), durationMs: Math.round((s.end - s.start) * 1000) };

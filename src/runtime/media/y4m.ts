@@ -70,7 +70,7 @@ function parseHeader(text: string, setBytes: (n: number) => void): Y4mHeader {
     const v = p.slice(1);
     if (p[0] === 'W') width = Number(v);
     else if (p[0] === 'H') height = Number(v);
-    else if (p[0] === 'F') { const [a, b] = v.split(':').map(Number); fps = b ? a / b : 0; }
+    else if (p[0] === 'F') { const [a = 0, b] = v.split(':').map(Number); fps = b ? a / b : 0; }
     else if (p[0] === 'C') chroma = v;
     else if (p === 'XCOLORRANGE=FULL') range = 'full';
     else if (p === 'XCOLORRANGE=LIMITED') range = 'limited';

@@ -42,7 +42,7 @@ t.test('native preprocess', async (t) => {
         await Frame.create(w, h, 'yuv420p', packYuv(img), fullRange).preprocess(spec, out);
         const ref = referenceTensor(img, spec);
         let sum = 0, max = 0;
-        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; if (d > max) max = d; }
+        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i]! - ref[i]!); sum += d; if (d > max) max = d; } // both W × H × 3
         const mean = sum / out.length;
         worstMean = Math.max(worstMean, mean);
         worstMax = Math.max(worstMax, max);
@@ -68,7 +68,7 @@ t.test('native preprocess', async (t) => {
         if (info.contentWidth !== cw || info.contentHeight !== ch) throw new Error(`content ${info.contentWidth}x${info.contentHeight}, not ${cw}x${ch}`);
         const ref = referenceTensor(img, spec);
         let sum = 0, max = 0;
-        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; if (d > max) max = d; }
+        for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i]! - ref[i]!); sum += d; if (d > max) max = d; } // both W × H × 3
         worstMean = Math.max(worstMean, sum / out.length);
         worstMax = Math.max(worstMax, max);
         if (sum / out.length > 2 || max > 16) throw new Error(`${k * cw}x${k * ch}→${cw}x${ch} ${layout} ${dtype} full=${fullRange}: mean ${(sum / out.length).toFixed(2)} max ${max.toFixed(1)}`);
@@ -98,10 +98,11 @@ t.test('native preprocess', async (t) => {
     await f.preprocess(checkPreprocessSpec({ ...base, layout: 'nhwc' }), nhwc);
     let worstLevels = 0, worstLayout = 0;
     for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) {
-      const v = nchw[c * 1024 + y * 32 + x];
+      // All three tensors are 32 × 32 × 3 and mean/std have three entries: every index is in range.
+      const v = nchw[c * 1024 + y * 32 + x]!;
       // Back to grey levels: the float path is not quantised to 8 bits, the uint8 one is.
-      worstLevels = Math.max(worstLevels, Math.abs((v * base.std![c] + base.mean![c]) * 255 - u8[(y * 32 + x) * 3 + c]));
-      worstLayout = Math.max(worstLayout, Math.abs(v - nhwc[(y * 32 + x) * 3 + c]));
+      worstLevels = Math.max(worstLevels, Math.abs((v * base.std![c]! + base.mean![c]!) * 255 - u8[(y * 32 + x) * 3 + c]!));
+      worstLayout = Math.max(worstLayout, Math.abs(v - nhwc[(y * 32 + x) * 3 + c]!));
     }
     t.ok(worstLevels <= 1.5, `float32 vs uint8: at most ${worstLevels.toFixed(2)} grey levels apart`);
     t.equal(worstLayout, 0, 'NCHW and NHWC hold the same values');
@@ -153,7 +154,7 @@ t.test('native preprocess', async (t) => {
       const ref = await frameRgb(f);
       const dec = await frameRgb(jb);
       let sum = 0;
-      for (let i = 0; i < ref.data.length; i++) sum += Math.abs(ref.data[i] - dec.data[i]);
+      for (let i = 0; i < ref.data.length; i++) sum += Math.abs(ref.data[i]! - dec.data[i]!); // same size: NaN otherwise, and the test fails
       t.ok(sum / ref.data.length < 3, `${via}: JPEG q90 round trip within 3 grey levels on average (${(sum / ref.data.length).toFixed(2)})`);
     }
     await t.rejects(decodeImage(Buffer.from('GIF89a....')), /image: not a JPEG or PNG/);
@@ -164,7 +165,7 @@ t.test('native preprocess', async (t) => {
     const img = smoothRandomYuv(96, 64, 21);
     const yuv = Frame.create(96, 64, 'yuv420p', packYuv(img));
     const uv = new Uint8Array(48 * 32 * 2);
-    for (let i = 0; i < 48 * 32; i++) { uv[2 * i] = img.u[i]; uv[2 * i + 1] = img.v[i]; }
+    for (let i = 0; i < 48 * 32; i++) { uv[2 * i] = img.u[i]!; uv[2 * i + 1] = img.v[i]!; } // the 48 × 32 chroma planes
     const nv12 = Frame.create(96, 64, 'nv12', Buffer.concat([Buffer.from(img.y), Buffer.from(uv)]));
     for (const spec of [checkPreprocessSpec({ width: 40, height: 40, dtype: 'uint8', layout: 'nhwc' }), checkPreprocessSpec({ width: 33, height: 17, resize: 'stretch' })]) {
       const a = new Float32Array(tensorBytes(spec)), b = new Float32Array(tensorBytes(spec));
@@ -181,7 +182,7 @@ t.test('native preprocess', async (t) => {
     await rf.preprocess(spec, out);
     const ref = referenceTensor(img, spec);
     let sum = 0, max = 0;
-    for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i] - ref[i]); sum += d; max = Math.max(max, d); }
+    for (let i = 0; i < out.length; i++) { const d = Math.abs(out[i]! - ref[i]!); sum += d; max = Math.max(max, d); } // both 48 × 48 × 3
     t.ok(sum / out.length <= 2 && max <= 16, `rgb24 within the bound: mean ${(sum / out.length).toFixed(2)}, max ${max}`);
   });
 

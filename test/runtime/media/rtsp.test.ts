@@ -29,7 +29,7 @@ function rtspStatus(port: number, request: string): Promise<string> {
     sock.setTimeout(1000, () => done(''));
     sock.on('error', () => done(''));
     sock.on('connect', () => sock.write(request));
-    sock.on('data', (d) => { got += d.toString('latin1'); if (got.includes('\r\n')) done(got.split('\r\n')[0]); });
+    sock.on('data', (d) => { got += d.toString('latin1'); if (got.includes('\r\n')) done(got.split('\r\n')[0] ?? ''); });
   });
 }
 
@@ -49,7 +49,7 @@ if (nativeDecoding()) t.test('RTSP: play, survive a dropped publisher, refuse cl
   await waitFor('the relay to listen', async () => ((await rtspStatus(clientPort, 'OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n')) ? true : undefined), 15_000, 50);
   const publish = (): ChildProcess => spawn(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', video, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp',
     `rtsp://127.0.0.1:${sourcePort}/live`], { stdio: 'ignore' });
-  let pusher = publish();
+  const pusher = publish();
   t.teardown(() => pusher.kill('SIGKILL'));
   const url = `rtsp://127.0.0.1:${clientPort}/live`;
   // Ready when the relay describes the published stream (it answers 404 until the publisher is on).
@@ -117,7 +117,7 @@ if (nativeDecoding()) t.test('RTSP over TCP (interleaved): play, lose the server
   await server.start();
   const after = await take(5);
   t.equal(after.length, 5, `resumed: ${after.map((f) => Math.round(f.pts)).join(', ')}`);
-  t.ok(after[after.length - 1].pts > before[before.length - 1].pts, 'time stamps go on past the gap');
+  t.ok((after.at(-1)?.pts ?? NaN) > (before.at(-1)?.pts ?? NaN), 'time stamps go on past the gap');
 });
 
 // Without the FFmpeg libraries the ffmpeg binary decodes: it must play the same camera over
@@ -143,7 +143,7 @@ t.test('pipe backend: RTSP over TCP (interleaved) plays and its frames preproces
     f.release();
   }
   t.equal(pts.length, 5, `frames over TCP: ${pts.map(Math.round).join(', ')}`);
-  t.ok(pts.every((p, i) => i === 0 || p > pts[i - 1]), 'time stamps increase');
+  t.ok(pts.every((p, i) => i === 0 || p > pts[i - 1]!), 'time stamps increase');
   t.ok(worked, 'a 320x240 frame letterboxes into 64x48 of a 64x64 tensor with picture in it');
   t.ok(server.requests.some((r) => /^SETUP RTP\/AVP\/TCP/.test(r)), 'the client asked for TCP');
   t.equal(src.stats().codec, 'h264');
