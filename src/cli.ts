@@ -18,7 +18,7 @@ Usage:
                     [--plugin-max-batch N] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
-                    [--initiators FILE]
+                    [--initiators FILE] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -75,6 +75,24 @@ function url(v: string | undefined, flag: string): string | undefined {
   } catch {
     throw new UsageError(`${flag}: "${v}" is not an http(s) URL`);
   }
+}
+
+/** The MQTT sink's settings: a broker URL (mqtt:, mqtts:, ws:, wss:), a topic prefix, a password from a file. */
+function mqttArgs(url: string | undefined, prefix: string | undefined, passwordFile: string | undefined): { url: string; prefix?: string; password?: string } | undefined {
+  if (url === undefined) {
+    if (prefix !== undefined || passwordFile !== undefined) throw new UsageError('--mqtt-topic-prefix, --mqtt-password-file: need --mqtt-url');
+    return undefined;
+  }
+  let u: URL;
+  try { u = new URL(url); } catch { throw new UsageError(`--mqtt-url: "${url}" is not a URL (mqtt://host:1883)`); }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(u.protocol)) throw new UsageError('--mqtt-url: scheme must be mqtt, mqtts, ws or wss');
+  if (u.password) throw new UsageError('--mqtt-url: put the password in --mqtt-password-file, not in the URL (it would show in ps)');
+  if (prefix !== undefined && !/^[A-Za-z0-9_./-]{1,64}$/.test(prefix)) throw new UsageError('--mqtt-topic-prefix: 1..64 of A-Z a-z 0-9 _ . / - (no MQTT wildcards)');
+  let password: string | undefined;
+  if (passwordFile !== undefined) {
+    try { password = readFileSync(passwordFile, 'utf8').trim(); } catch (err) { throw new UsageError(`--mqtt-password-file: cannot read ${passwordFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`); }
+  }
+  return { url, ...(prefix !== undefined ? { prefix } : {}), ...(password !== undefined ? { password } : {}) };
 }
 
 /**
@@ -140,7 +158,7 @@ const OPTIONS = {
   longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
   clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-  'max-intake': { type: 'string' }, initiators: { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
+  'max-intake': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' },
   config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
 } as const;
@@ -210,6 +228,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), maxIntake: int(values['max-intake'], '--max-intake', 1, 100_000),
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         metricsPublic: values['metrics-public'], allowPrivateUrls: values['allow-private-urls'] === true, initiators: values.initiators,
+        mqtt: mqttArgs(values['mqtt-url'], values['mqtt-topic-prefix'], values['mqtt-password-file']),
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;

@@ -56,6 +56,9 @@ export const SchedulerConfig = Type.Object({
   maxRetries: int(0, 100, 'SB10 re-dispatches'),
   maxIntake: int(1, 100_000, 'TaskRequests in flight before 503'),
   initiators: str('file of initiators\' credentials and policies'),
+  mqttUrl: str('MQTT broker for results and status (mqtt://host:1883)'),
+  mqttTopicPrefix: str('MQTT topic prefix (default retinad)'),
+  mqttPasswordFile: str('file holding the MQTT password'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

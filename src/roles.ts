@@ -152,6 +152,8 @@ export interface SchedulerArgs extends TlsArgs {
   metricsPublic?: boolean;
   /** File of initiators' credentials and policies (docs/SECURITY.md). */
   initiators?: string;
+  /** Results and status changes also go to this MQTT broker. */
+  mqtt?: { url: string; prefix?: string; password?: string };
 }
 
 /** `retinad scheduler …` */
@@ -164,7 +166,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
   if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({ initiators,
+    scheduler = new Scheduler({ initiators, mqtt: a.mqtt,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });

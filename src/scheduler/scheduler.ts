@@ -24,6 +24,7 @@ import { AlgorithmRefresh } from './algorithm-refresh.ts';
 import { acceptsReport } from './lifecycle.ts';
 import { IntakeGate, INTAKE_RETRY_AFTER_SEC, busyMessage } from './intake.ts';
 import { reviewInitiator, type Initiators } from './initiators.ts';
+import { MqttSink } from './mqtt-sink.ts';
 import type { InitiatorPolicy, Principal } from '../protocol/index.ts';
 
 /** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
@@ -55,6 +56,8 @@ export interface SchedulerOptions {
   now?: Clock;
   /** Initiators' credentials and policies (`--initiators FILE`). */
   initiators?: Initiators;
+  /** Publish results and status changes to this MQTT broker too (`--mqtt-url`). */
+  mqtt?: { url: string; prefix?: string; password?: string };
   log: Logger;
 }
 
@@ -101,6 +104,8 @@ export class Scheduler {
   readonly liveness: Liveness;
   readonly intake: IntakeGate;
   readonly algorithms: AlgorithmRefresh;
+  /** The MQTT sink, when a broker is configured. */
+  readonly mqtt: MqttSink | null;
 
   constructor(readonly o: SchedulerOptions) {
     this.now = o.now ?? (() => Date.now());
@@ -116,6 +121,7 @@ export class Scheduler {
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
     this.notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.store.devices() });
+    this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
   }
 
@@ -160,6 +166,7 @@ export class Scheduler {
     this.algorithms.stop();
     for (const t of this.retryTimers) clearTimeout(t);
     await this.notifier.idle(1000);
+    await this.mqtt?.close();
     await this.client.close();
     this.store.close();
   }
@@ -727,7 +734,9 @@ export class Scheduler {
     const task = this.store.task(taskId);
     if (!task) return;
     const url = this.notifyUrl(task);
-    if (url) this.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [this.taskStatus(task)] }, key: notifyKey(this.notifySecret, taskId) });
+    const status = this.taskStatus(task);
+    if (url) this.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [status] }, key: notifyKey(this.notifySecret, taskId) });
+    this.mqtt?.publish(taskId, 'status', status);
   }
 
   // ---- results (S6, SD2) ---------------------------------------------------------------
@@ -745,6 +754,7 @@ export class Scheduler {
     const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;
     const fresh = this.store.insertResult(taskId, body, key);
     if (fresh) {
+      this.mqtt?.publish(taskId, 'results', body);
       const task = this.store.task(taskId)!;
       const url = this.notifyUrl(task);
       if (url) this.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.o.deviceId, MessageBody: body }, key: notifyKey(this.notifySecret, taskId) });
