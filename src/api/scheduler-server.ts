@@ -17,6 +17,7 @@ import { repositoryRoutes } from './routes/repository.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
   const http = new Registry();
@@ -33,6 +34,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(resultRoutes(api));
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
+  void app.register(consoleRoutes());
   void app.register(commandRoutes(api.commandHandlers(), {
     failureExtras: { task_status_query: { TaskStatusSet: [] } },
     // Executors send results as themselves; initiators control and query their own tasks.

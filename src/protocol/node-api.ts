@@ -28,6 +28,31 @@ export const TaskStatusReport = Type.Unsafe<DevTaskStatus | DevTaskStatus[]>({
 /** `GET /System/TaskInfo/{TaskID}` reply (Annex A). */
 export const TaskInfoReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()), TaskInfo: Opt(TaskInfo) });
 
+/** One task in `GET /System/TaskList` (ours): what a console lists. */
+export const TaskSummary = Obj({
+  TaskID: TaskIDField(),
+  TaskName: StrMax(128),
+  ExecutionStatus: Int32(),
+  Progress: Int32({ minimum: 0, maximum: 100 }),
+  Subtasks: Int32({ minimum: 0 }),
+  Results: Long({ minimum: 0 }),
+  CreateTime: DateTime(),
+  UpdateTime: DateTime(),
+});
+
+/** `GET /System/TaskList?limit=` (ours): the newest tasks first. */
+export const TaskListQuery = Obj({ limit: Opt(Type.String({ pattern: '^(?:[1-9]\\d?|[1-4]\\d\\d|500)$', ruleText: 'must be an integer 1..500' })) });
+export const TaskListReply = Obj({ StatusCode: StatusCodeField(), TaskList: Arr(TaskSummary) });
+export type TaskListReply = Static<typeof TaskListReply>;
+
+/** `GET /System/TaskHistory/{TaskID}` (ours): every status the task and its subtasks went through. */
+export const TaskHistoryReply = Obj({
+  StatusCode: StatusCodeField(),
+  TaskID: TaskIDField(),
+  History: Arr(Obj({ At: DateTime(), SubtaskID: Opt(StrMax(200)), ExecutionStatus: Int32() })),
+});
+export type TaskHistoryReply = Static<typeof TaskHistoryReply>;
+
 /** Largest page of `GET /System/TaskResult/{TaskID}`. */
 export const RESULT_PAGE_MAX = 500;
 

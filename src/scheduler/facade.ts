@@ -7,7 +7,7 @@ import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
   type AlgResource, type AvailableResource, type CommandHandlers, type DeviceListReply, type DevTaskStatus, type RegisterRequest,
-  type RepositoryEntry, type TaskBasicInfo, type TaskInfo, type TaskResultPage, type TotalResource,
+  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
 import type { Principal } from '../protocol/index.ts';
@@ -63,6 +63,24 @@ export class SchedulerFacade {
   /** Another initiator's task is answered as unknown: its existence is not revealed either. */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined {
     return this.owns(who, taskId) ? this.s.taskInfo(taskId) : undefined;
+  }
+
+  /** The newest tasks `who` may see (an initiator: its own). */
+  taskList(limit: number, who: Principal): TaskListReply {
+    const rows = this.s.store.recentTasks(limit, who.kind === 'initiator' ? who.name : undefined);
+    return { StatusCode: '0', TaskList: rows.map((t) => {
+      const st = this.s.taskStatus(t);
+      return { TaskID: t.task_id, TaskName: st.TaskName ?? '', ExecutionStatus: t.status, Progress: st.Progress ?? 0, Subtasks: this.s.store.subtasks(t.task_id).length,
+        Results: this.s.store.resultCount(t.task_id), CreateTime: formatRetinaDateTime(t.created_at), UpdateTime: formatRetinaDateTime(t.updated_at) };
+    }) };
+  }
+
+  /** Every status change of a task and its subtasks, oldest first. */
+  taskHistory(taskId: string, who: Principal): TaskHistoryReply | undefined {
+    if (!this.s.store.task(taskId) || !this.owns(who, taskId)) return undefined;
+    return { StatusCode: '0', TaskID: taskId, History: this.s.store.statusHistory(taskId, false).map((e) => ({
+      At: formatRetinaDateTime(e.at), ExecutionStatus: e.status, ...(e.subtask_id ? { SubtaskID: e.subtask_id } : {}),
+    })) };
   }
 
   /** A page of stored results after cursor `after`; `Next` only when the page is full. */

@@ -156,6 +156,13 @@ export class SchedulerStore {
     return this.db.prepare('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
   }
 
+  /** The newest tasks first (an initiator's own when `owner` is given). */
+  recentTasks(limit: number, owner?: string): TaskRow[] {
+    return (owner === undefined
+      ? this.db.prepare('SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)
+      : this.db.prepare('SELECT * FROM tasks WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(owner, limit)) as TaskRow[];
+  }
+
   tasksByStatus(statuses: readonly number[]): TaskRow[] {
     return this.db.prepare(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
   }

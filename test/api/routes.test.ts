@@ -31,8 +31,8 @@ function undeclared(routes: RouteOptions[]): string[] {
   const out: string[] = [];
   for (const r of routes) {
     const name = `${String(r.method)} ${r.url}`;
-    // Prometheus' text format, and the API's own description and its page: not protocol routes.
-    if (r.url === '/metrics' || r.url === '/openapi.json' || r.url.startsWith('/docs')) continue;
+    // Prometheus' text format, the API's own description and its page, the console page: not protocol routes.
+    if (r.url === '/metrics' || r.url === '/openapi.json' || r.url === '/console' || r.url.startsWith('/docs')) continue;
     const s = r.schema ?? {};
     if (!s.response) out.push(`${name}: no reply schema`);
     if ((r.method === 'POST' || r.method === 'PATCH') && !s.body && r.url !== '/System/AlgorithmRepository') out.push(`${name}: no body schema`);

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
-  FailureReply, TaskBasicInfo, TaskIDParams, TaskInfoReply, TaskRequestReply, TaskStatusReport, messageMaxBytes,
+  FailureReply, TaskBasicInfo, TaskHistoryReply, TaskIDParams, TaskInfoReply, TaskListQuery, TaskListReply, TaskRequestReply, TaskStatusReport, messageMaxBytes,
   type DevTaskStatus, type Principal, type TaskInfo,
 } from '../../protocol/index.ts';
 import type { SubmitOutcome } from '../../scheduler/scheduler.ts';
@@ -19,6 +19,10 @@ export interface TaskApi {
   reportStatus(list: DevTaskStatus[]): string[];
   /** Undefined for a task `who` may not see (answered as unknown). */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined;
+  /** The newest tasks `who` may see. */
+  taskList(limit: number, who: Principal): TaskListReply;
+  /** Status changes of a task and its subtasks; undefined for one `who` may not see. */
+  taskHistory(taskId: string, who: Principal): TaskHistoryReply | undefined;
 }
 
 /** TaskRequest, TaskStatus reports and TaskInfo. */
@@ -50,6 +54,15 @@ export function taskRoutes(api: TaskApi): FastifyPluginAsync {
       const info = api.taskInfo(req.params.TaskID, principalOf(req));
       if (!info) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
       return { StatusCode: '0' as const, TaskInfo: info };
+    });
+
+    app.get('/System/TaskList', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'The newest tasks first (ours; an initiator sees its own)', querystring: TaskListQuery, response: { 200: TaskListReply, '4xx': FailureReply } } },
+      async (req) => api.taskList(Number(req.query.limit ?? '100'), principalOf(req)));
+
+    app.get('/System/TaskHistory/:TaskID', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'Every status a task and its subtasks went through (ours)', params: TaskIDParams, response: { 200: TaskHistoryReply, '4xx': FailureReply } } }, async (req, reply) => {
+      const h = api.taskHistory(req.params.TaskID, principalOf(req));
+      if (!h) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
+      return h;
     });
   };
 }
