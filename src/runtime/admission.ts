@@ -6,8 +6,9 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseRetinaDateTime, type TaskDispatchInfo } from '../protocol/index.ts';
-import type { PluginRegistry, LoadedPlugin } from '../plugins/registry.ts';
-import type { AlgorithmEntry, AlgorithmRegistry } from './algorithms.ts';
+import type { LoadedPlugin } from '../plugins/registry.ts';
+import type { AlgorithmEntry } from './algorithms.ts';
+import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
 import { transcodeOptionsFromArgs } from './media/transcode.ts';
 
@@ -16,8 +17,7 @@ const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
 const HOST_ALG_ARGS: ReadonlySet<string> = new Set(['StartOffsetMs', 'Stage', 'ReplayFromMs']);
 
 export interface AdmissionOptions {
-  algorithms: AlgorithmRegistry;
-  plugins: PluginRegistry;
+  catalogue: AlgorithmCatalogue;
   task(id: string): ExecTask | undefined;
 }
 
@@ -33,18 +33,10 @@ export class Admission {
     const fps = t.InputInfo.TaskFrameRate;
     if (fps !== undefined && (fps < 0 || fps > 1000)) return `InputInfo.TaskFrameRate: must be 0 (every frame) to 1000 frames per second here (is ${fps})`;
     const { AlgID, AlgVersion } = t.AlgModelInfo;
-    const builtin = this.o.algorithms.find(AlgID, AlgVersion);
-    let plugin: LoadedPlugin | undefined;
-    if (!builtin) {
-      if (!this.o.plugins.has(AlgID, AlgVersion)) {
-        const have = [...this.o.algorithms.list(), ...this.o.plugins.entries().filter((e) => e.status === 'valid')].map((a) => `${a.AlgID}@${a.AlgVersion}`).join(', ');
-        return `AlgModelInfo: AlgID ${AlgID} version "${AlgVersion}" is not installed here (installed: ${have})`;
-      }
-      const bad = this.o.plugins.problem(AlgID, AlgVersion);
-      if (bad) return `AlgModelInfo: ${bad}`;
-      plugin = this.o.plugins.get(AlgID, AlgVersion);
-      if (!plugin) return `AlgModelInfo: AlgID ${AlgID} version "${AlgVersion}" is not usable here`;
-    }
+    const found = this.o.catalogue.resolve(AlgID, AlgVersion);
+    if (!found.ok) return `AlgModelInfo: ${found.problem}`;
+    const builtin: AlgorithmEntry | undefined = found.run.builtin;
+    const plugin: LoadedPlugin | undefined = found.run.plugin;
     const url = t.InputInfo.StreamURL;
     // A plugin stage may work on another task's results instead of a stream (EB4).
     const downstream = !!plugin && !url && (t.Dependencies?.length ?? 0) > 0;

@@ -1,6 +1,6 @@
 /**
- * The executor's algorithm registry (ER3). Built-in algorithms live here; installed plugin
- * packages join it in the plugins issue. `algorithm_res_query` answers from this table.
+ * The executor's built-in algorithms (ER3): frame extraction and transcoding. They and the
+ * installed plugin packages are looked up together through the catalogue (catalogue.ts).
  */
 import { AlgStatus, TaskType, type AlgInfo } from '../protocol/index.ts';
 

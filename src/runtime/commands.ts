@@ -8,10 +8,9 @@ import {
   type AlgorithmResQuery, type AvailableResQuery, type CommandHandlers, type CommandReplyBody, type OpsControl, type TaskDispatch,
   type TaskDispatchInfo, type TaskOpsControl, type TaskResult, type TaskResultBody, type TaskStatusQuery, type TotalResQuery,
 } from '../protocol/index.ts';
-import type { PluginRegistry } from '../plugins/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Admission } from './admission.ts';
-import type { AlgorithmRegistry } from './algorithms.ts';
+import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
 import type { FeatureIndex } from './feature-index.ts';
 import type { Installer } from './installer.ts';
@@ -26,8 +25,7 @@ import type { UrlGuard } from './url-guard.ts';
 export interface CommandRooms {
   deviceId: string;
   monitor: ResourceMonitor;
-  algorithms: AlgorithmRegistry;
-  plugins: PluginRegistry;
+  catalogue: AlgorithmCatalogue;
   store: TaskStore;
   admission: Admission;
   installer: Installer;
@@ -84,7 +82,7 @@ function algorithmInUse(store: TaskStore, id: number, v: string): boolean {
 async function onAlgorithmResQuery(r: CommandRooms, c: AlgorithmResQuery): Promise<CommandReplyBody> {
   if (!selected(r, c.MessageBody.DeviceList)) return { StatusCode: '0', AlgResourceList: [] };
   const inUse = (id: number, v: string) => algorithmInUse(r.store, id, v);
-  return { StatusCode: '0', AlgResourceList: [{ DeviceID: r.deviceId, AlgInfoList: [...r.algorithms.algInfoList(inUse), ...r.plugins.algInfoList(inUse)] }] };
+  return { StatusCode: '0', AlgResourceList: [{ DeviceID: r.deviceId, AlgInfoList: r.catalogue.algInfoList(inUse) }] };
 }
 
 async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<CommandReplyBody> {

@@ -17,6 +17,7 @@ import { CorrectedClock } from './clock.ts';
 import type { ExecTask } from './exec-task.ts';
 import { Outbox } from './outbox.ts';
 import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
+import { AlgorithmCatalogue } from './catalogue.ts';
 import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { PluginPool } from '../plugins/pool.ts';
@@ -80,6 +81,8 @@ export class Executor {
   readonly monitor: ResourceMonitor;
   readonly session?: SchedulerSession;
   readonly plugins: PluginRegistry;
+  /** Built-ins and plugins behind one lookup (admission, runners, algorithm_res_query, reports). */
+  readonly catalogue: AlgorithmCatalogue;
   /** ED2: features other executors send here, searchable. */
   readonly features = new FeatureIndex();
   private readonly db: Database.Database;
@@ -108,8 +111,7 @@ export class Executor {
       // Installed algorithms in TotalResource too, so a resource query alone shows what this box can run.
       extendInfo: () => ({
         DecoderBackend: decoderBackendInfo(),
-        Algorithms: [...this.algorithms.list().map((a) => `${a.AlgID}:${a.AlgType}@${a.AlgVersion}`),
-          ...this.plugins.entries().map((e) => `${e.AlgID}:${e.AlgType}@${e.AlgVersion}${e.status === 'invalid' ? ' (invalid)' : ''}`)],
+        Algorithms: this.catalogue.describe(),
       }),
       log: o.log,
     });
@@ -117,6 +119,7 @@ export class Executor {
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
+    this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (o.schedulerUrl) {
       this.session = new SchedulerSession({
@@ -139,8 +142,8 @@ export class Executor {
       maxRunning: o.maxRunningTasks ?? 8, clock: this.clock, tasks: () => this.store.all(), closed: () => this.closed,
       run: (t) => this.runs.run(t), changed: (t) => this.changed(t),
     });
-    this.runs = new TaskRuns({ ctx: this.runContext(), algorithms: this.algorithms, plugins: this.plugins, queue: this.queue, log: o.log });
-    this.admission = new Admission({ algorithms: this.algorithms, plugins: this.plugins, task: (id) => this.store.get(id) });
+    this.runs = new TaskRuns({ ctx: this.runContext(), catalogue: this.catalogue, queue: this.queue, log: o.log });
+    this.admission = new Admission({ catalogue: this.catalogue, task: (id) => this.store.get(id) });
     this.installer = new Installer({ algorithms: this.algorithms, plugins: this.plugins, client: this.client, guard: this.urlGuard, log: o.log, installed: () => void this.session?.reportTotal?.() });
     this.metrics = new ExecutorMetrics({
       tasks: () => this.store.all(), framesDecoded: (id) => this.runs.framesDecoded(id),
@@ -173,7 +176,7 @@ export class Executor {
   /** Handlers for `POST /System/Command`. */
   handlers(): CommandHandlers {
     return commandHandlers({
-      deviceId: this.o.deviceId, monitor: this.monitor, algorithms: this.algorithms, plugins: this.plugins, store: this.store,
+      deviceId: this.o.deviceId, monitor: this.monitor, catalogue: this.catalogue, store: this.store,
       admission: this.admission, installer: this.installer, queue: this.queue, runs: this.runs, routing: this.routing,
       outbox: this.outbox, features: this.features, urlGuard: this.urlGuard, changed: (t) => this.changed(t), log: this.o.log,
     });

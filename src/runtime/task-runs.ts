@@ -3,9 +3,8 @@
  * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
  */
 import { ExceptionCode, ExecutionStatus, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
-import type { PluginRegistry } from '../plugins/registry.ts';
 import type { Logger } from '../log.ts';
-import type { AlgorithmRegistry } from './algorithms.ts';
+import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
 import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
 import { OptionError } from './media/decoder-options.ts';
@@ -18,8 +17,7 @@ import type { TaskQueue } from './task-queue.ts';
 
 export interface TaskRunsOptions {
   ctx: RunContext;
-  algorithms: AlgorithmRegistry;
-  plugins: PluginRegistry;
+  catalogue: AlgorithmCatalogue;
   queue: TaskQueue;
   log: Logger;
 }
@@ -47,8 +45,9 @@ export class TaskRuns {
     const { ctx } = this.o;
     t.transition(ExecutionStatus.Running);
     ctx.changed(t);
-    const builtin = this.o.algorithms.find(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
-    const plugin = builtin ? undefined : this.o.plugins.get(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    const found = this.o.catalogue.resolve(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
+    const builtin = found.ok ? found.run.builtin : undefined;
+    const plugin = found.ok ? found.run.plugin : undefined;
     if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
       let started: Started & { inbox?: (b: TaskResultBody) => void };
       try {
