@@ -44,6 +44,7 @@ export const ExecutorConfig = Type.Object({
   pluginWorkers: int(1, 256, 'plugin worker threads'),
   pluginThreads: int(1, 256, 'ONNX intra-op threads per worker'),
   pluginMaxBatch: int(1, 64, 'most frames per inference'),
+  pluginMaxMemory: int(1, 4096, 'cap on one plugin\'s memory, MiB'),
   // Repeatable flags are lists here, named like their flag (--media-dir → mediaDir).
   mediaDir: list('directories file:// sources may be read from'),
   packageDir: list('directories file:// packages may be read from'),

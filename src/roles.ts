@@ -82,6 +82,7 @@ export interface ExecutorArgs extends TlsArgs {
   pluginWorkers?: number;
   pluginThreads?: number;
   pluginMaxBatch?: number;
+  pluginMaxMemoryMB?: number;
   /** Serve GET /metrics without the node token. */
   metricsPublic?: boolean;
 }
@@ -96,7 +97,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
     executor = new Executor({
       deviceId: a.deviceId, dataDir: path.resolve(a.dataDir), commandUrl: a.advertise ?? u, schedulerUrl: a.scheduler, token: a.token,
       maxRunningTasks: a.maxTasks, deviceType: a.deviceType, longitude: a.longitude, latitude: a.latitude, log,
-      trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch,
+      trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, pluginWorkers: a.pluginWorkers, pluginThreads: a.pluginThreads, pluginMaxBatch: a.pluginMaxBatch, pluginMaxMemoryMB: a.pluginMaxMemoryMB,
       mediaDirs: a.mediaDirs?.map((d) => path.resolve(d)), packageDirs: a.packageDirs?.map((d) => path.resolve(d)), peers: a.peers, allowPrivateUrls: a.allowPrivateUrls,
     });
     return createExecutorServer(executor, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });

@@ -43,13 +43,20 @@ export interface InstallOutcome {
   active?: string;
 }
 
+/** The executor's default cap on one plugin's linear memory, MiB. */
+export const DEFAULT_PLUGIN_MEMORY_MB = 1024;
+
 export class PluginRegistry {
   private readonly root: string;
   private state: StateEntry[] = [];
   private readonly loaded = new Map<string, LoadedPlugin>();
   private installs: Promise<void> = Promise.resolve();
 
-  constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginCaller | null, private readonly opts: { devMode?: boolean } = {}) {
+  /**
+   * `maxMemoryMB` is the executor's own cap on a plugin's linear memory (default 1024 MiB): a
+   * signed manifest may ask for up to 4 GiB, but the box decides (issue 10).
+   */
+  constructor(dataDir: string, private readonly trust: TrustStore, private readonly pool: PluginCaller | null, private readonly opts: { devMode?: boolean; maxMemoryMB?: number } = {}) {
     this.root = path.join(dataDir, 'plugins');
     mkdirSync(this.root, { recursive: true });
     const f = path.join(this.root, 'state.json');
@@ -128,9 +135,14 @@ export class PluginRegistry {
     const m = manifest ?? (JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as PluginManifest);
     const wasmPath = path.join(dir, m.entry.wasm);
     const shape = inspectWasm(readFileSync(wasmPath), m.limits.wasmMemoryPages);
+    // 64 KiB pages: the manifest's cap, the module's own maximum and this executor's, whichever is least.
+    const hostPages = Math.floor(((this.opts.maxMemoryMB ?? DEFAULT_PLUGIN_MEMORY_MB) * 1024) / 64);
+    if (shape.memoryInitialPages > hostPages) {
+      throw new PackageError(`plugin ${key}: its memory starts at ${shape.memoryInitialPages * 64} KiB, over this executor's plugin memory cap of ${hostPages * 64} KiB (--plugin-max-memory)`);
+    }
     const p: LoadedPlugin = {
       manifest: m, dir, wasmPath, memoryInitialPages: shape.memoryInitialPages,
-      memoryMaximumPages: Math.min(m.limits.wasmMemoryPages, shape.memoryMaximumPages ?? m.limits.wasmMemoryPages),
+      memoryMaximumPages: Math.min(hostPages, m.limits.wasmMemoryPages, shape.memoryMaximumPages ?? m.limits.wasmMemoryPages),
       models: (m.models ?? []).map((md) => {
         // The manifest schema asks for at least one input; an installed manifest without one is broken.
         const [input] = md.inputs;

@@ -62,6 +62,8 @@ export interface ExecutorOptions {
   pluginThreads?: number;
   /** Dynamic batching across streams: most frames per inference (1 = off) and longest wait, ms. */
   pluginMaxBatch?: number;
+  /** This executor's cap on one plugin's linear memory, MiB (default 1024; a manifest cannot raise it). */
+  pluginMaxMemoryMB?: number;
   pluginBatchDelayMs?: number;
   /** Directories file:// StreamURLs may be read from (none: no local files). */
   mediaDirs?: string[];
@@ -118,7 +120,7 @@ export class Executor {
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
-    this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode });
+    this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (o.schedulerUrl) {
