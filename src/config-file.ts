@@ -56,6 +56,7 @@ export const SchedulerConfig = Type.Object({
   keepalive: int(1, 3600, 'KeepaliveInterval, seconds'),
   maxRetries: int(0, 100, 'SB10 re-dispatches'),
   maxIntake: int(1, 100_000, 'TaskRequests in flight before 503'),
+  maxResultsPerTask: int(1, 1_000_000_000, 'results kept per task'),
   initiators: str('file of initiators\' credentials and policies'),
   mqttUrl: str('MQTT broker for results and status (mqtt://host:1883)'),
   mqttTopicPrefix: str('MQTT topic prefix (default retinad)'),

@@ -147,6 +147,8 @@ export interface SchedulerArgs extends TlsArgs {
   maxRetries?: number;
   /** Bound on TaskRequests in flight (past it: 503). */
   maxIntake?: number;
+  /** Results kept per task (a quota). */
+  maxResultsPerTask?: number;
   trustedKeys?: string;
   pluginDevMode?: boolean;
   /** Serve GET /metrics without the node token. */
@@ -169,7 +171,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
     scheduler = new Scheduler({ initiators, mqtt: a.mqtt,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
-      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
+      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });
     return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });

@@ -56,6 +56,8 @@ export interface SchedulerOptions {
   now?: Clock;
   /** Initiators' credentials and policies (`--initiators FILE`). */
   initiators?: Initiators;
+  /** Results kept per task; past it a task_result is refused (default 1,000,000). */
+  maxResultsPerTask?: number;
   /** Publish results and status changes to this MQTT broker too (`--mqtt-url`). */
   mqtt?: { url: string; prefix?: string; password?: string };
   log: Logger;
@@ -97,6 +99,8 @@ export class Scheduler {
   readonly stopped = new Set<string>();
   /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
   private readonly staleStops = new Set<string>();
+  /** Results stored per task (read from the store once per task, then counted here). */
+  private readonly resultCounts = new Map<string, number>();
   private closed = false;
   /** Signs NotifyURL pushes (one derived key per task); kept in the data dir so keys survive a restart. */
   private readonly notifySecret: Buffer;
@@ -751,9 +755,17 @@ export class Scheduler {
     }
     const taskId = sub?.task_id ?? (this.store.task(body.TaskID) ? body.TaskID : undefined);
     if (!taskId) return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a task of this scheduler` };
+    // A quota per task: a runaway or hostile stage cannot fill the disk through one task.
+    const quota = this.o.maxResultsPerTask ?? 1_000_000;
+    const held = this.resultCounts.get(taskId) ?? this.store.resultCount(taskId);
+    if (held >= quota) {
+      if (held === quota) { this.o.log.warn({ task: taskId, quota }, 'task reached its result quota; further results are refused'); this.resultCounts.set(taskId, quota + 1); }
+      return { ok: false, message: `MessageBody.TaskID: task ${taskId} holds its quota of ${quota} results; no more are stored` };
+    }
     const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;
     const fresh = this.store.insertResult(taskId, body, key);
     if (fresh) {
+      this.resultCounts.set(taskId, held + 1);
       this.mqtt?.publish(taskId, 'results', body);
       const task = this.store.task(taskId)!;
       const url = this.notifyUrl(task);

@@ -126,6 +126,17 @@ t.test('a result page is bounded in bytes as well as in count, and the cursor wa
   t.strictSame(seen, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every result once, in order, over several pages');
 });
 
+t.test('a task holds at most its quota of results; more are refused, not stored', async (t) => {
+  const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', log, maxResultsPerTask: 5 });
+  t.teardown(() => s.close());
+  s.store.insertTask('q', { TaskName: 'q', InitiationInfo: { DeviceID: 'i' } }, { Inputs: [{ StreamURL: 'rtsp://x' }] }, 1);
+  const outcomes = Array.from({ length: 8 }, (_, i) => s.onTaskResult({ CommandType: 'task_result', CommandIdx: i, DeviceID: 'e',
+    MessageBody: { TaskID: 'q', DeviceID: 'e', DstDeviceList: [], AlgID: 1, AlgVersion: '1', Ts: i, CreateTime: '2026-01-01 00:00:00.00', TaskResultData: {} } }, 'node|e'));
+  t.strictSame(outcomes.map((o) => o.ok), [true, true, true, true, true, false, false, false]);
+  t.match(outcomes[7], { ok: false, message: /holds its quota of 5 results/ });
+  t.equal(s.store.resultCount('q'), 5);
+});
+
 t.test('a zero-length or damaged database stops the start with what to do', async (t) => {
   const dir = t.testdir({ empty: { 'scheduler.db': '' }, garbage: { 'scheduler.db': 'not a database at all, just text '.repeat(200) } });
   t.throws(() => new SchedulerStore(path.join(dir, 'empty')), /scheduler\.db: the database file is empty \(0 bytes\) where data was expected; restore it from a backup, or remove it/);
