@@ -70,6 +70,15 @@ function routeMessageMax(req: FastifyRequest): number {
   return typeof c?.messageMaxBytes === 'number' ? c.messageMaxBytes : 512;
 }
 
+/**
+ * An internal error's text without the node's directory layout: absolute paths (from fs errors,
+ * stack-ish messages) keep only their last part, so a 500 tells a caller what failed, not where
+ * the data lives (issue 10). URLs (`scheme://…`) are left as they are.
+ */
+export function withoutPaths(s: string): string {
+  return s.replace(/(^|[\s'"(=])\/(?:[^\s'"()/]+\/)+([^\s'"()/]*)/g, '$1…/$2');
+}
+
 /** Cuts a message to `max` UTF-8 bytes on a character boundary (Message fields are ≤512 bytes). */
 export function truncateBytes(s: string, max: number): string {
   const buf = Buffer.from(s, 'utf8');
@@ -162,7 +171,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
-    const msg = status === 500 ? `internal error: ${err.message}` : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+    const msg = status === 500 ? `internal error: ${withoutPaths(err.message)}` : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
       ? `body: malformed JSON (${err.message})` : `${err.message}`;
     void reply.code(status).send(failure(msg, {}, routeMessageMax(req)));
   });

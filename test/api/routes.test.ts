@@ -112,6 +112,18 @@ t.test('issue 10: a failed command reply is not replayed for the same (sender, C
   t.equal(runs, 2, 'the handler ran for the failure and the success only');
 });
 
+t.test('issue 10: an internal error does not reveal the node\'s paths', async (t) => {
+  const app = createBaseServer({ logger: log });
+  await app.register(commandRoutes({ [P.CommandType.TaskStatusQuery]: async () => { throw new Error("ENOENT: no such file or directory, open '/var/lib/retinad/plugins/9001/1.0.0/manifest.json'"); } }));
+  app.get('/boom', async () => { throw new Error('cannot open /srv/retinad/data/executor.db (see http://example.net/help/x)'); });
+  t.teardown(() => app.close());
+  const c = await app.inject({ method: 'POST', url: '/System/Command', payload: { CommandType: 'task_status_query', CommandIdx: 1, MessageBody: {} } });
+  t.equal(c.statusCode, 500);
+  t.match(c.json(), { Message: "task_status_query failed: ENOENT: no such file or directory, open '…/manifest.json'" });
+  const b = (await app.inject({ method: 'GET', url: '/boom' })).json() as { Message: string };
+  t.equal(b.Message, 'internal error: cannot open …/executor.db (see http://example.net/help/x)', 'paths cut to their last part, URLs kept');
+});
+
 t.test('a refused command envelope still echoes CommandType and CommandIdx', async (t) => {
   const app = createBaseServer({ logger: log });
   await app.register(commandRoutes({ [P.CommandType.TaskStatusQuery]: async () => ({ StatusCode: '0', TaskStatusSet: [] }) }));

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { COMMAND_REPLY_SCHEMAS, COMMAND_SCHEMAS, CommandEnvelope, Type, FailureReply, REPLY_MESSAGE_MAX_BYTES, parse, type CommandContext, type CommandHandlers, type CommandReplyBody, type CommandType, type Principal, type Static, principalKey } from '../../protocol/index.ts';
 import { CommandDedup } from './dedup.ts';
-import { allowed, failure, principalOf, truncateBytes, type Right } from '../http-server.ts';
+import { allowed, failure, principalOf, truncateBytes, withoutPaths, type Right } from '../http-server.ts';
 
 /**
  * Sender identity for de-duplication: the authenticated principal first, then the `X-Sender-ID`
@@ -55,7 +55,7 @@ export function commandRoutes(handlers: CommandHandlers, o: CommandRouteOptions 
     app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) req.log.error({ err }, 'command failed');
-      return reply.code(status).send(failure(status === 500 ? `internal error: ${err.message}` : err.message, echoOf(req.body)));
+      return reply.code(status).send(failure(status === 500 ? `internal error: ${withoutPaths(err.message)}` : err.message, echoOf(req.body)));
     });
     app.post('/System/Command', { config: { access: anyRight }, schema: { tags: ['command'], summary: 'A clause-9 command in the PROTOCOL.md envelope; the reply echoes CommandType and CommandIdx', body: CommandEnvelope, response: { 200: CommandReply, '4xx': FailureReply, '5xx': FailureReply } } }, async (req, reply) => {
       const echo = echoOf(req.body);
@@ -83,7 +83,7 @@ export function commandRoutes(handlers: CommandHandlers, o: CommandRouteOptions 
           return { code: 200, body: { ...extras, ...r, ...echo } };
         } catch (err) {
           req.log.error({ err, CommandType: type }, 'command handler failed');
-          return { code: 500, body: failure(`${type} failed: ${(err as Error).message}`, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]) };
+          return { code: 500, body: failure(`${type} failed: ${withoutPaths((err as Error).message)}`, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]) };
         }
       });
       return reply.code(out.code).send(out.body as Static<typeof CommandReply>);
