@@ -6,7 +6,7 @@
  * from a trusted key (unless the executor runs in explicit dev mode).
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { Header, Parser } from 'tar';
 import { parse } from '../protocol/index.ts';
 import { PluginManifest, HOST_ABI_VERSION } from './manifest.ts';
@@ -57,18 +57,66 @@ export function expansionLimit(compressed: number, limits: PackageLimits = DEFAU
   return Math.min(limits.maxPackageBytes * 2, Math.max(64 << 20, compressed * 8));
 }
 
+/** The most the head of a package (manifest.json, manifest.sig) may inflate to before it is complete. */
+const HEAD_MAX_BYTES = 4 << 20;
+
+const tarString = (b: Buffer, at: number, len: number): string => { const s = b.subarray(at, at + len); const z = s.indexOf(0); return (z < 0 ? s : s.subarray(0, z)).toString('utf8'); };
+
+/**
+ * The package's first entries — manifest.json and, when signed, manifest.sig — read by inflating
+ * only the start of the package (a growing prefix, flushed, never past 4 MiB of output), so the
+ * signature can be checked before anything else is expanded. Null entries until complete.
+ */
+export function readHead(pkg: Buffer): { manifestBytes: Buffer; sigBytes: Buffer | null } {
+  for (let n = 4096; ; n *= 2) {
+    const len = Math.min(n, pkg.length);
+    let raw: Buffer;
+    try {
+      raw = gunzipSync(pkg.subarray(0, len), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: HEAD_MAX_BYTES });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new PackageError(`manifest.json and manifest.sig do not come first within ${HEAD_MAX_BYTES} bytes of the package: refused before expanding it`);
+      throw new PackageError(`package is not a gzip'd tar: ${(err as Error).message}`);
+    }
+    const entries: Array<{ name: string; data: Buffer | null }> = [];
+    let at = 0;
+    while (entries.length < 2 && at + 512 <= raw.length) {
+      const name = tarString(raw, at, 100);
+      if (!name) break;
+      const size = parseInt(tarString(raw, at + 124, 12).trim() || '0', 8);
+      const end = at + 512 + size;
+      entries.push({ name: name.replace(/^\.\//, ''), data: end <= raw.length ? raw.subarray(at + 512, end) : null });
+      at = 512 + at + Math.ceil(size / 512) * 512;
+    }
+    const [first, second] = entries;
+    if (first && first.name !== 'manifest.json') throw new PackageError(`package has no manifest.json as its first entry (found "${first.name.slice(0, 100)}")`);
+    if (first?.data && second && (second.name !== 'manifest.sig' || second.data)) {
+      return { manifestBytes: Buffer.from(first.data), sigBytes: second.name === 'manifest.sig' && second.data ? Buffer.from(second.data) : null };
+    }
+    if (first?.data && !second && len === pkg.length) return { manifestBytes: Buffer.from(first.data), sigBytes: null };
+    if (len === pkg.length) throw new PackageError('package has no complete manifest.json at its start');
+  }
+}
+
+/** Bytes of the tar a manifest describes: its files, the manifest and signature, headers, padding and the end blocks. */
+function tarBytesFor(manifestFiles: ReadonlyArray<{ size: number }>, headBytes: number): number {
+  const entry = (size: number) => 512 + Math.ceil(size / 512) * 512;
+  return manifestFiles.reduce((n, f) => n + entry(f.size), 0) + entry(headBytes) * 2 + 1024 + 512;
+}
+
 /** Reads tar.gz entries into memory with limits; rejects unsafe paths and non-file entries. */
-export function readTarGz(pkg: Buffer, limits: PackageLimits = DEFAULT_LIMITS): Map<string, Buffer> {
+export function readTarGz(pkg: Buffer, limits: PackageLimits = DEFAULT_LIMITS, maxOutput?: number): Map<string, Buffer> {
   if (pkg.length > limits.maxPackageBytes) throw new PackageError(`package is ${pkg.length} bytes; the limit is ${limits.maxPackageBytes}`);
   let raw: Buffer;
+  const bound = Math.min(maxOutput ?? Number.POSITIVE_INFINITY, expansionLimit(pkg.length, limits));
   try {
-    // Expansion is bounded by the compressed size (models barely compress; a package that
-    // inflates far beyond its size is a bomb), so nothing near GiBs is expanded before the
-    // signature is checked.
-    raw = gunzipSync(pkg, { maxOutputLength: expansionLimit(pkg.length, limits) });
+    // Expansion is bounded: by what the (signed) manifest says the files weigh when known, and
+    // always by the compressed size (models barely compress; far beyond it is a bomb).
+    raw = gunzipSync(pkg, { maxOutputLength: bound });
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new PackageError(`package inflates past ${expansionLimit(pkg.length, limits)} bytes (8× its ${pkg.length}, at least 64 MiB): refused as a decompression bomb`);
+      throw new PackageError(maxOutput !== undefined && bound === maxOutput
+        ? `package inflates past ${bound} bytes, twice what its manifest accounts for: refused`
+        : `package inflates past ${bound} bytes (8× its ${pkg.length}, at least 64 MiB): refused as a decompression bomb`);
     }
     throw new PackageError(`package is not a gzip'd tar: ${(err as Error).message}`);
   }
@@ -127,9 +175,9 @@ export function signPackage(pkg: Buffer, privatePem: string): Buffer {
 
 /** Reads and verifies a package completely. Throws PackageError naming the first problem. */
 export function verifyPackage(pkg: Buffer, trust: TrustStore, opts: { devMode?: boolean; limits?: PackageLimits } = {}): VerifiedPackage {
-  const entries = readTarGz(pkg, opts.limits);
-  const manifestBytes = entries.get('manifest.json');
-  if (!manifestBytes) throw new PackageError('package has no manifest.json');
+  if (pkg.length > (opts.limits ?? DEFAULT_LIMITS).maxPackageBytes) throw new PackageError(`package is ${pkg.length} bytes; the limit is ${(opts.limits ?? DEFAULT_LIMITS).maxPackageBytes}`);
+  // The head first: the signature is checked before the rest is expanded (issue 10).
+  const { manifestBytes, sigBytes } = readHead(pkg);
   let json: unknown;
   try {
     json = JSON.parse(manifestBytes.toString('utf8'));
@@ -143,7 +191,6 @@ export function verifyPackage(pkg: Buffer, trust: TrustStore, opts: { devMode?: 
 
   // Signature over the exact manifest bytes; the manifest pins every file by hash.
   let signedBy: string | null = null;
-  const sigBytes = entries.get('manifest.sig');
   if (sigBytes) {
     let sig: { alg?: string; keyId?: string; signature?: string };
     try {
@@ -159,6 +206,12 @@ export function verifyPackage(pkg: Buffer, trust: TrustStore, opts: { devMode?: 
   } else if (!opts.devMode) {
     throw new PackageError('signature: package is unsigned (allowed only in dev mode)');
   }
+
+  // Only now the whole package, and no more than twice what the signed manifest accounts for
+  // (room for a malformed package to be refused by name — a duplicate, an extra file — rather
+  // than by size).
+  const entries = readTarGz(pkg, opts.limits, 2 * tarBytesFor(manifest.files, Math.max(manifestBytes.length, sigBytes?.length ?? 0)));
+  if (!entries.get('manifest.json')?.equals(manifestBytes)) throw new PackageError('manifest.json: appears twice, or differs from the one signed');
 
   const files = new Map<string, Buffer>();
   const listed = new Set(manifest.files.map((f) => f.path));

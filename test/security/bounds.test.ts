@@ -1,7 +1,9 @@
 /**
  * Every resource bounded (issue 10 item 5), each finding of the review replayed:
  *  - a 400 MB NotifyURL/peer reply took the scheduler to 2.2 GB → replies are cut off at 16 MiB while they stream;
- *  - a 1 MB package that unpacks to 1 GiB took it to 3.1 GB → inflation is bounded by the package's size;
+ *  - a 1 MB package that unpacks to 1 GiB took it to 3.1 GB → the head (manifest, signature) is read
+ *    and checked first, then inflation stops at what the signed manifest accounts for, and never
+ *    goes past 8× the package's size;
  *  - a TaskRequest with 20,000 Inputs kept dispatching after Stop → at most 256 Inputs, and Stop ends placement;
  *  - AlgArgs nested ~4,100 deep → 500 → now a 400 naming the field and the depth;
  *  - a 500-result page of 4 MiB results failed with "Invalid string length" → pages are bounded in bytes too;
@@ -13,7 +15,9 @@ import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { pino } from 'pino';
 import { RetinaClient } from '../../src/net/client.ts';
-import { readTarGz, expansionLimit, PackageError } from '../../src/plugins/package-file.ts';
+import { readTarGz, expansionLimit, PackageError, verifyPackage, writeTarGz } from '../../src/plugins/package-file.ts';
+import { TrustStore, signBytes } from '../../src/plugins/keys.ts';
+import { fixtureManifest, otherKeys, testKeys } from '../helpers/plugins.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { SchedulerFacade, RESULT_PAGE_MAX_BYTES } from '../../src/scheduler/facade.ts';
 import { SchedulerStore } from '../../src/scheduler/store.ts';
@@ -58,6 +62,27 @@ t.test('a package that inflates far beyond its size is refused as a bomb before 
   t.match((err as Error).message, /package inflates past 67108864 bytes .*refused as a decompression bomb/);
   t.ok(process.memoryUsage().arrayBuffers - before < 128 << 20, 'no more than the bound was ever held');
   t.equal(expansionLimit(100 << 20), 800 << 20, 'a large package (models barely compress) may inflate to 8× its size');
+});
+
+t.test('the signature is checked before a package is expanded, and expansion stops at what the signed manifest accounts for', async (t) => {
+  const trust = new TrustStore();
+  trust.add(testKeys.publicPem);
+  const manifest = { ...fixtureManifest('echo'), files: [{ path: 'files/plugin.wasm', sha256: '0'.repeat(64), size: 10 }] };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const bomb = Buffer.alloc(128 << 20);
+  const pkg = (privatePem: string) => writeTarGz([
+    { path: 'manifest.json', data: manifestBytes },
+    { path: 'manifest.sig', data: Buffer.from(JSON.stringify({ alg: 'ed25519', ...signBytes(manifestBytes, privatePem) })) },
+    { path: 'files/plugin.wasm', data: bomb },
+  ]);
+  const before = process.memoryUsage().arrayBuffers;
+  const foreign = pkg(otherKeys.privatePem);
+  t.ok(foreign.length < 1 << 20, `a ${(foreign.length / 1024).toFixed(0)} KiB package that holds 128 MiB`);
+  t.throws(() => verifyPackage(foreign, trust), /signature: key .* is not among this executor's trusted publisher keys/, 'an untrusted signer is refused from the head alone');
+  t.throws(() => verifyPackage(pkg(testKeys.privatePem), trust), /package inflates past \d+ bytes, twice what its manifest accounts for: refused/,
+    'a trusted manifest that under-declares a file stops the expansion at its own accounting');
+  t.ok(process.memoryUsage().arrayBuffers - before < (128 << 20) * 2 + (8 << 20), 'neither was expanded whole (beyond the test\'s own buffer)');
+  t.throws(() => verifyPackage(writeTarGz([{ path: 'files/x', data: Buffer.alloc(10) }, { path: 'manifest.json', data: manifestBytes }]), trust), /no manifest\.json as its first entry/);
 });
 
 t.test('Inputs are capped; AlgArgs nesting is bounded (a 400 naming the field, not a 500)', async (t) => {
