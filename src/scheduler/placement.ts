@@ -54,7 +54,7 @@ export const SCORERS: Array<{ weight: number; score: Scorer }> = [
 ];
 
 /** Builds candidates from stored devices; executors without the algorithm are left out. */
-export function candidates(req: PlacementRequest, devices: DeviceRow[], active: Map<string, number>): Candidate[] {
+export function candidates(req: PlacementRequest, devices: DeviceRow[], active: ReadonlyMap<string, number>): Candidate[] {
   const out: Candidate[] = [];
   for (const d of devices) {
     if (!d.alg_resource) continue;

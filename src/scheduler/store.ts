@@ -1,8 +1,13 @@
 /**
  * The scheduler's durable state (SB9): devices, tasks (table A.1), subtasks (table A.2), status
  * history and every result, in SQLite (WAL). Everything the scheduler knows survives a restart.
+ *
+ * Statements are prepared once (cached by their SQL) and a row and its status event are written
+ * in one transaction; `batch()` groups a burst (a status report listing many subtasks). Active
+ * subtasks per device are counted in memory as subtasks are written, not with a COUNT per task.
  */
 import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -87,8 +92,51 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_task ON results(task_id, seq);
 `;
 
-export class SchedulerStore {
+/** What the scheduler's rooms need of durable state; SQLite is the default implementation. */
+export interface SchedulerStateStore {
+  upsertDevice(d: DeviceInput, now?: number): void;
+  device(id: string): DeviceRow | undefined;
+  devices(): DeviceRow[];
+  touchDevice(id: string, at?: number): boolean;
+  setOnline(id: string, online: boolean): void;
+  setTotalResource(r: TotalResource): boolean;
+  setAvailableResource(r: AvailableResource): boolean;
+  setAlgResource(id: string, r: AlgResource, at?: number): void;
+  insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner?: string | null): void;
+  task(id: string): TaskRow | undefined;
+  recentTasks(limit: number, owner?: string): TaskRow[];
+  tasksByStatus(statuses: readonly number[]): TaskRow[];
+  taskCountsByStatus(): Map<number, number>;
+  setTaskStatus(id: string, status: number, exceptionCode?: number | null, exceptionDesc?: string | null): boolean;
+  insertSubtask(s: SubtaskInput): void;
+  setSubtaskDispatch(id: string, dispatch: TaskDispatchInfo): void;
+  subtask(id: string): SubtaskRow | undefined;
+  subtasks(taskId: string): SubtaskRow[];
+  subtasksOnDevice(deviceId: string, statuses: readonly number[]): SubtaskRow[];
+  activeCount(deviceId: string): number;
+  activeCountByDevice(): ReadonlyMap<string, number>;
+  setSubtaskStatus(id: string, u: SubtaskStatusUpdate): boolean;
+  statusHistory(taskId: string, taskOnly?: boolean): Array<{ status: number; subtask_id: string | null; at: number }>;
+  insertResult(taskId: string, body: TaskResultBody, dedupKey: string | null): boolean;
+  results(taskId: string, after: number, limit: number, maxBytes?: number): StoredResult[] & { full?: boolean };
+  resultCount(taskId: string): number;
+  resumeAfterMs(subtaskId: string, frameMs: number): number | null;
+  /** Runs `fn` in one transaction (a burst of writes commits once). */
+  batch<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface DeviceInput { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }
+export interface SubtaskInput { subtaskId: string; taskId: string; deviceId: string; dispatch: TaskDispatchInfo; status: number; attempts?: number }
+export interface SubtaskStatusUpdate { status: number; progress?: number; exceptionCode?: number | null; exceptionDesc?: string | null }
+
+const isActive = (status: number) => ACTIVE_STATUSES.includes(status);
+
+export class SchedulerStore implements SchedulerStateStore {
   readonly db: Database.Database;
+  private readonly statements = new Map<string, Statement>();
+  /** Active (running, paused, queued) subtasks per device, kept as subtasks are written. */
+  private readonly active = new Map<string, number>();
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -98,6 +146,26 @@ export class SchedulerStore {
     // Added with initiator credentials (issue 10): who submitted a task; NULL = a node.
     const cols = this.db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'owner')) this.db.exec('ALTER TABLE tasks ADD COLUMN owner TEXT');
+    const rows = this.db.prepare(`SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) GROUP BY device_id`)
+      .all(...ACTIVE_STATUSES) as Array<{ device_id: string; n: number }>;
+    for (const r of rows) this.active.set(r.device_id, r.n);
+  }
+
+  /** The statement for `sql`, prepared on first use and kept. */
+  private stmt(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) { st = this.db.prepare(sql); this.statements.set(sql, st); }
+    return st;
+  }
+
+  batch<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    return this.db.transaction(fn)();
+  }
+
+  private countActive(deviceId: string, delta: number): void {
+    const n = (this.active.get(deviceId) ?? 0) + delta;
+    if (n > 0) this.active.set(deviceId, n); else this.active.delete(deviceId);
   }
 
   close(): void {
@@ -105,8 +173,8 @@ export class SchedulerStore {
   }
 
   // devices ---------------------------------------------------------------------------
-  upsertDevice(d: { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }, now: number = Date.now()): void {
-    this.db.prepare(`INSERT INTO devices (device_id, device_type, product_type, device_name, command_url, longitude, latitude, online, registered_at, last_seen)
+  upsertDevice(d: DeviceInput, now: number = Date.now()): void {
+    this.stmt(`INSERT INTO devices (device_id, device_type, product_type, device_name, command_url, longitude, latitude, online, registered_at, last_seen)
       VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(device_id) DO UPDATE SET device_type = excluded.device_type,
       product_type = excluded.product_type, device_name = excluded.device_name, command_url = excluded.command_url,
       longitude = excluded.longitude, latitude = excluded.latitude, online = 1, registered_at = excluded.registered_at,
@@ -115,132 +183,149 @@ export class SchedulerStore {
   }
 
   device(id: string): DeviceRow | undefined {
-    return this.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+    return this.stmt('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
   }
 
   devices(): DeviceRow[] {
-    return this.db.prepare('SELECT * FROM devices ORDER BY device_id').all() as DeviceRow[];
+    return this.stmt('SELECT * FROM devices ORDER BY device_id').all() as DeviceRow[];
   }
 
   /** `at`: when the sign of life arrived (a keepalive is stamped on arrival, not when written). */
   touchDevice(id: string, at: number = Date.now()): boolean {
-    return this.db.prepare('UPDATE devices SET last_seen = MAX(last_seen, ?), online = 1 WHERE device_id = ?').run(at, id).changes > 0;
+    return this.stmt('UPDATE devices SET last_seen = MAX(last_seen, ?), online = 1 WHERE device_id = ?').run(at, id).changes > 0;
   }
 
   setOnline(id: string, online: boolean): void {
-    this.db.prepare('UPDATE devices SET online = ? WHERE device_id = ?').run(online ? 1 : 0, id);
+    this.stmt('UPDATE devices SET online = ? WHERE device_id = ?').run(online ? 1 : 0, id);
   }
 
   setTotalResource(r: TotalResource): boolean {
-    return this.db.prepare('UPDATE devices SET total_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
+    return this.stmt('UPDATE devices SET total_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
   }
 
   setAvailableResource(r: AvailableResource): boolean {
-    return this.db.prepare('UPDATE devices SET available_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
+    return this.stmt('UPDATE devices SET available_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
   }
 
-  setAlgResource(id: string, r: AlgResource): void {
-    this.db.prepare('UPDATE devices SET alg_resource = ?, alg_checked_at = ? WHERE device_id = ?').run(JSON.stringify(r), Date.now(), id);
+  setAlgResource(id: string, r: AlgResource, at: number = Date.now()): void {
+    this.stmt('UPDATE devices SET alg_resource = ?, alg_checked_at = ? WHERE device_id = ?').run(JSON.stringify(r), at, id);
   }
 
   // tasks -----------------------------------------------------------------------------
   /** `owner`: the initiator that submitted it (null for a node). */
   insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner: string | null = null): void {
     const now = Date.now();
-    this.db.prepare('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now, owner);
-    this.event(taskId, null, null, status, null);
+    this.batch(() => {
+      this.stmt('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now, owner);
+      this.event(taskId, null, null, status, null);
+    });
   }
 
   task(id: string): TaskRow | undefined {
-    return this.db.prepare('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
+    return this.stmt('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
   }
 
   /** The newest tasks first (an initiator's own when `owner` is given). */
   recentTasks(limit: number, owner?: string): TaskRow[] {
     return (owner === undefined
-      ? this.db.prepare('SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)
-      : this.db.prepare('SELECT * FROM tasks WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(owner, limit)) as TaskRow[];
+      ? this.stmt('SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)
+      : this.stmt('SELECT * FROM tasks WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(owner, limit)) as TaskRow[];
   }
 
   tasksByStatus(statuses: readonly number[]): TaskRow[] {
-    return this.db.prepare(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
+    return this.stmt(`SELECT * FROM tasks WHERE status IN (${statuses.map(() => '?').join(',')})`).all(...statuses) as TaskRow[];
   }
 
   /** Number of tasks per status (for /metrics). */
   taskCountsByStatus(): Map<number, number> {
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status').all() as Array<{ status: number; n: number }>;
+    const rows = this.stmt('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status').all() as Array<{ status: number; n: number }>;
     return new Map(rows.map((r) => [r.status, r.n]));
   }
 
   setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
     const cur = this.task(id);
     if (!cur || (cur.status === status && cur.exception_code === exceptionCode)) return false;
-    this.db.prepare('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
-      .run(status, exceptionCode, exceptionDesc, Date.now(), id);
-    this.event(id, null, null, status, exceptionCode);
+    this.batch(() => {
+      this.stmt('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
+        .run(status, exceptionCode, exceptionDesc, Date.now(), id);
+      this.event(id, null, null, status, exceptionCode);
+    });
     return true;
   }
 
   // subtasks --------------------------------------------------------------------------
-  insertSubtask(s: { subtaskId: string; taskId: string; deviceId: string; dispatch: TaskDispatchInfo; status: number; attempts?: number }): void {
+  insertSubtask(s: SubtaskInput): void {
     const now = Date.now();
-    this.db.prepare(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
+    const prev = this.subtask(s.subtaskId);
+    this.batch(() => {
+      this.stmt(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(subtask_id) DO UPDATE SET device_id = excluded.device_id, dispatch_info = excluded.dispatch_info,
       status = excluded.status, attempts = excluded.attempts, progress = 0, exception_code = NULL, exception_desc = NULL, updated_at = excluded.updated_at`)
-      .run(s.subtaskId, s.taskId, s.deviceId, JSON.stringify(s.dispatch), s.status, s.attempts ?? 1, now, now);
-    this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
+        .run(s.subtaskId, s.taskId, s.deviceId, JSON.stringify(s.dispatch), s.status, s.attempts ?? 1, now, now);
+      this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
+    });
+    if (prev && isActive(prev.status)) this.countActive(prev.device_id, -1);
+    if (isActive(s.status)) this.countActive(s.deviceId, 1);
   }
 
   /** Replaces a subtask's dispatch info in place (its destinations changed); status is kept. */
   setSubtaskDispatch(id: string, dispatch: TaskDispatchInfo): void {
-    this.db.prepare('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(JSON.stringify(dispatch), Date.now(), id);
+    this.stmt('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(JSON.stringify(dispatch), Date.now(), id);
   }
 
   subtask(id: string): SubtaskRow | undefined {
-    return this.db.prepare('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined;
+    return this.stmt('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined;
   }
 
   subtasks(taskId: string): SubtaskRow[] {
-    return this.db.prepare('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[];
+    return this.stmt('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[];
   }
 
   subtasksOnDevice(deviceId: string, statuses: readonly number[]): SubtaskRow[] {
-    return this.db.prepare(`SELECT * FROM subtasks WHERE device_id = ? AND status IN (${statuses.map(() => '?').join(',')})`).all(deviceId, ...statuses) as SubtaskRow[];
+    return this.stmt(`SELECT * FROM subtasks WHERE device_id = ? AND status IN (${statuses.map(() => '?').join(',')})`).all(deviceId, ...statuses) as SubtaskRow[];
   }
 
-  activeCountByDevice(): Map<string, number> {
-    const rows = this.db.prepare(`SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) GROUP BY device_id`)
-      .all(...ACTIVE_STATUSES) as Array<{ device_id: string; n: number }>;
-    return new Map(rows.map((r) => [r.device_id, r.n]));
+  /** Active subtasks on a device (from memory). */
+  activeCount(deviceId: string): number {
+    return this.active.get(deviceId) ?? 0;
+  }
+
+  /** Active subtasks per device (from memory; a live view, not a copy). */
+  activeCountByDevice(): ReadonlyMap<string, number> {
+    return this.active;
   }
 
   /** Records a status report for a subtask; false when nothing changed. */
-  setSubtaskStatus(id: string, u: { status: number; progress?: number; exceptionCode?: number | null; exceptionDesc?: string | null }): boolean {
+  setSubtaskStatus(id: string, u: SubtaskStatusUpdate): boolean {
     const cur = this.subtask(id);
     if (!cur) return false;
     const progress = u.progress ?? cur.progress;
     const changed = cur.status !== u.status;
-    this.db.prepare('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
-      .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, Date.now(), id);
-    if (changed) this.event(cur.task_id, id, cur.device_id, u.status, u.exceptionCode ?? null);
+    this.batch(() => {
+      this.stmt('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
+        .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, Date.now(), id);
+      if (changed) this.event(cur.task_id, id, cur.device_id, u.status, u.exceptionCode ?? null);
+    });
+    const was = isActive(cur.status);
+    if (was !== isActive(u.status)) this.countActive(cur.device_id, was ? -1 : 1);
     return changed;
   }
 
   // history and results ---------------------------------------------------------------
   private event(taskId: string, subtaskId: string | null, deviceId: string | null, status: number, code: number | null): void {
-    this.db.prepare('INSERT INTO status_events (task_id, subtask_id, device_id, status, exception_code, at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO status_events (task_id, subtask_id, device_id, status, exception_code, at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(taskId, subtaskId, deviceId, status, code, Date.now());
   }
 
   /** Status history of a task (its own rows, subtask rows excluded when `taskOnly`). */
   statusHistory(taskId: string, taskOnly = true): Array<{ status: number; subtask_id: string | null; at: number }> {
-    return this.db.prepare(`SELECT status, subtask_id, at FROM status_events WHERE task_id = ? ${taskOnly ? 'AND subtask_id IS NULL' : ''} ORDER BY seq`).all(taskId) as Array<{ status: number; subtask_id: string | null; at: number }>;
+    return this.stmt(`SELECT status, subtask_id, at FROM status_events WHERE task_id = ? ${taskOnly ? 'AND subtask_id IS NULL' : ''} ORDER BY seq`).all(taskId) as Array<{ status: number; subtask_id: string | null; at: number }>;
   }
 
   /** Stores a result once per dedup key; returns false for a duplicate. */
   insertResult(taskId: string, body: TaskResultBody, dedupKey: string | null): boolean {
-    const r = this.db.prepare('INSERT OR IGNORE INTO results (task_id, subtask_id, device_id, ts, dedup_key, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const r = this.stmt('INSERT OR IGNORE INTO results (task_id, subtask_id, device_id, ts, dedup_key, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(taskId, body.TaskID, body.DeviceID, body.Ts, dedupKey, JSON.stringify(body), Date.now());
     return r.changes > 0;
   }
@@ -253,7 +338,7 @@ export class SchedulerStore {
   results(taskId: string, after: number, limit: number, maxBytes = Number.POSITIVE_INFINITY): StoredResult[] & { full?: boolean } {
     const out: StoredResult[] & { full?: boolean } = [];
     let bytes = 0;
-    for (const r of this.db.prepare('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').iterate(taskId, after, limit) as IterableIterator<{ seq: number; body: string }>) {
+    for (const r of this.stmt('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').iterate(taskId, after, limit) as IterableIterator<{ seq: number; body: string }>) {
       if (out.length && bytes + r.body.length > maxBytes) { out.full = true; break; }
       bytes += r.body.length;
       out.push({ seq: r.seq, body: JSON.parse(r.body) as TaskResultBody });
@@ -263,7 +348,7 @@ export class SchedulerStore {
   }
 
   resultCount(taskId: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
+    return (this.stmt('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
   }
 
   /** Last source position (ImageInfo.Pts) a subtask reached, for resuming it elsewhere (SB12). */
@@ -273,7 +358,7 @@ export class SchedulerStore {
    * analysis results) or at the end of the last video slice. Null when nothing was stored.
    */
   resumeAfterMs(subtaskId: string, frameMs: number): number | null {
-    const r = this.db.prepare('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
+    const r = this.stmt('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
     if (!r) return null;
     const data = (JSON.parse(r.body) as TaskResultBody).TaskResultData;
     const img = (data.ImageResult as { ImageInfo?: { Pts?: unknown } } | undefined)?.ImageInfo?.Pts;
