@@ -6,7 +6,7 @@
 import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
-  type AlgResource, type AvailableResource, type CommandHandlers, type DeviceListReply, type DevTaskStatus, type RegisterRequest,
+  type AvailableResource, type CommandHandlers, type DeviceListReply, type DevTaskStatus, type RegisterRequest,
   type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
@@ -109,12 +109,10 @@ export class SchedulerFacade {
   deviceList(): DeviceListReply {
     return {
       StatusCode: '0',
-      DeviceList: this.s.store.devices().map((d) => ({
+      DeviceList: this.s.devices.all().map(({ row: d, algs, total, available }) => ({
         DeviceID: d.device_id, DeviceType: d.device_type, ProductType: d.product_type, Online: d.online === 1, CommandURL: d.command_url,
         LastSeen: formatRetinaDateTime(d.last_seen),
-        AlgInfoList: d.alg_resource ? (JSON.parse(d.alg_resource) as AlgResource).AlgInfoList : [],
-        TotalResource: d.total_resource ? (JSON.parse(d.total_resource) as TotalResource) : null,
-        AvailableResource: d.available_resource ? (JSON.parse(d.available_resource) as AvailableResource) : null,
+        AlgInfoList: algs, TotalResource: total ?? null, AvailableResource: available ?? null,
       })),
       Host: os.hostname(),
     };

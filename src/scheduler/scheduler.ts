@@ -8,7 +8,8 @@ import { AlgStatus, CommandType, CustomInfo, ExceptionCode, ExecutionStatus, Hie
 import { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, SchedulerStore, type SubtaskRow, type TaskRow } from './store.ts';
-import { candidates, rank, type PlacementRequest } from './placement.ts';
+import { place as planFor, placementWishes, type PlacementRequest, type PlacementView } from './placement/index.ts';
+import { DeviceRegistry } from './devices.ts';
 import { applyControls, queryStatus, STOPPED_DESC, type ControlContext } from './control.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { Notifier } from './notifier.ts';
@@ -69,6 +70,11 @@ function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo[
   return custom.Topology?.Stages.find((st) => st.Name === name);
 }
 
+/** What a Topology stage asks of an executor: its algorithm (else the task's) and DeviceType, with the task's wishes. */
+function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable<CustomInfo['Topology']>['Stages'][number]): PlacementRequest {
+  return { ...req, algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
+}
+
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 const ACTIVE = ACTIVE_STATUSES;
@@ -80,6 +86,10 @@ export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | {
 
 export class Scheduler {
   readonly store: SchedulerStore;
+  /** Devices in memory, indexed (written through to the store). */
+  readonly devices: DeviceRegistry;
+  /** What placement reads: the registry, active counts, the repository. */
+  private readonly view: PlacementView;
   readonly client: RetinaClient;
   readonly repository: AlgorithmRepository;
   /** Prometheus metrics (served at /metrics by the API). */
@@ -117,14 +127,19 @@ export class Scheduler {
     this.intake = new IntakeGate(o.maxIntake ?? 64);
     this.algorithms = new AlgorithmRefresh({
       query: (id) => this.queryAlgorithms(id), log: o.log, periodMs: o.algRefreshMs,
-      stale: (olderThan) => this.store.devices().filter((d) => d.online && d.command_url && this.now() - d.alg_checked_at > olderThan).map((d) => d.device_id),
+      stale: (olderThan) => this.devices.stale(this.now(), olderThan),
     });
     this.store = new SchedulerStore(o.dataDir);
+    this.devices = new DeviceRegistry(this.store);
+    this.view = this.devices.view((id) => this.store.activeCount(id), (req) => {
+      const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
+      return pub && { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
+    });
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
     this.notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
-    this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.store.devices() });
+    this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
     this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
   }
@@ -153,10 +168,9 @@ export class Scheduler {
     // they still are (their last keepalive is as old as the outage; judging by it would move
     // every running subtask at once, to nobody).
     const now = this.now();
-    for (const d of this.store.devices()) {
-      if (!d.online) continue;
-      this.store.touchDevice(d.device_id, now);
-      this.liveness.seen(d.device_id, now);
+    for (const id of [...this.devices.onlineSet()]) {
+      this.devices.touch(id, now);
+      this.liveness.seen(id, now);
     }
     this.lastCheckAt = now;
     this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
@@ -179,7 +193,7 @@ export class Scheduler {
 
   /** Registers or re-registers a device; returns its session token. */
   register(r: RegisterRequest['RegisterObject']): string {
-    this.store.upsertDevice({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude }, this.now());
+    this.devices.register({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude }, this.now());
     for (const [tok, id] of this.sessions) if (id === r.DeviceID) this.sessions.delete(tok);
     const token = randomBytes(24).toString('hex');
     this.sessions.set(token, r.DeviceID);
@@ -200,11 +214,11 @@ export class Scheduler {
   keepalive(deviceId: string, arrivedAt: number = this.now()): boolean {
     // Devices online in memory need no read of their row: only an unknown one is looked up.
     const known = this.liveness.tracks(deviceId);
-    const d = known ? undefined : this.store.device(deviceId);
+    const d = known ? undefined : this.devices.row(deviceId);
     if (!known && !d) return false;
     const back = !known && !d!.online;
     this.liveness.seen(deviceId, arrivedAt);
-    const ok = this.store.touchDevice(deviceId, arrivedAt);
+    const ok = this.devices.touch(deviceId, arrivedAt);
     if (back) {
       this.o.log.info({ device: deviceId }, 'device back online');
       void this.reconcile(deviceId);
@@ -217,7 +231,7 @@ export class Scheduler {
    * meanwhile: ask it what it runs (task_status_query) and stop those copies.
    */
   private async reconcile(deviceId: string): Promise<void> {
-    const d = this.store.device(deviceId);
+    const d = this.devices.row(deviceId);
     if (!d?.command_url) return;
     try {
       const reply = await this.client.sendCommand(d.command_url, { CommandType: CommandType.TaskStatusQuery, DeviceID: deviceId,
@@ -235,10 +249,10 @@ export class Scheduler {
   }
 
   unregister(deviceId: string): boolean {
-    const d = this.store.device(deviceId);
+    const d = this.devices.row(deviceId);
     if (!d) return false;
     for (const [tok, id] of this.sessions) if (id === deviceId) this.sessions.delete(tok);
-    this.store.setOnline(deviceId, false);
+    this.devices.setOnline(deviceId, false);
     this.liveness.forget(deviceId);
     this.o.log.info({ device: deviceId }, 'device unregistered');
     this.deviceLost(deviceId, 'unregistered');
@@ -247,13 +261,13 @@ export class Scheduler {
 
   /** A TotalResource report says the device changed (restart, install): its algorithm list is refreshed too. */
   reportTotal(r: TotalResource): boolean {
-    const ok = this.store.setTotalResource(r);
-    if (ok && this.store.device(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
+    const ok = this.devices.setTotal(r);
+    if (ok && this.devices.row(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
     return ok;
   }
 
   reportAvailable(r: AvailableResource): boolean {
-    return this.store.setAvailableResource(r);
+    return this.devices.setAvailable(r);
   }
 
   /** SR3: asks an executor for its algorithms (joining a query already in flight to it). */
@@ -263,7 +277,7 @@ export class Scheduler {
 
   /** One algorithm_res_query; only AlgorithmRefresh calls it, so at most one per device is in flight. */
   private async queryAlgorithms(deviceId: string): Promise<void> {
-    const d = this.store.device(deviceId);
+    const d = this.devices.row(deviceId);
     if (!d?.command_url) return;
     let reply: AlgorithmResQueryReply;
     try {
@@ -275,7 +289,7 @@ export class Scheduler {
       throw new Error(`algorithm_res_query to ${deviceId}: ${(err as Error).message}`);
     }
     const mine = reply.AlgResourceList.find((a) => a.DeviceID === deviceId) ?? { DeviceID: deviceId, AlgInfoList: [] };
-    this.store.setAlgResource(deviceId, mine);
+    this.devices.setAlgs(deviceId, mine);
   }
 
   /** Marks devices that missed three keepalives offline and moves their work (S7). */
@@ -290,7 +304,7 @@ export class Scheduler {
       return;
     }
     for (const { deviceId, silentMs } of this.liveness.expired()) {
-      this.store.setOnline(deviceId, false);
+      this.devices.setOnline(deviceId, false);
       this.o.log.warn({ device: deviceId, silentMs }, 'device missed 3 keepalives: offline');
       this.deviceLost(deviceId, `executor ${deviceId} went offline`);
     }
@@ -361,15 +375,16 @@ export class Scheduler {
       const why = await this.notifyUrlProblem(custom.NotifyURL);
       if (why) return { ok: false, message: why };
     }
-    const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType };
+    const w = placementWishes(basic.Constraints, custom);
+    if (!w.ok) return { ok: false, message: w.message };
+    const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType, ...w.value };
     // No device is queried here. Only a request that would be refused waits (briefly) for the
     // first algorithm lists of devices that just registered and are still answering.
     if (!this.servable(req, custom)) await this.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
-        const sreq: PlacementRequest = { algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
-        const has = rank(sreq, candidates(sreq, this.store.devices(), this.store.activeCountByDevice())).ranked.length || this.repositoryCandidates(sreq).length;
-        if (!has) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        const sreq = stageRequest(req, custom, st);
+        if (!planFor(sreq, this.view).ranked.length) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
       const taskId = randomUUID();
       this.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
@@ -378,9 +393,7 @@ export class Scheduler {
       this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.o.deviceId, url: this.o.publicUrl }), req);
       return this.accepted(taskId, custom);
     }
-    let { ranked } = rank(req, candidates(req, this.store.devices(), this.store.activeCountByDevice()));
-    if (!ranked.length) ranked = this.repositoryCandidates(req);
-    if (!ranked.length) {
+    if (!planFor(req, this.view).ranked.length) {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       return { ok: false, message: `no online executor offers ${what}` };
     }
@@ -408,28 +421,15 @@ export class Scheduler {
     return null;
   }
 
-  /** Executors that lack the algorithm but can fetch it from the repository (AlgFileURL). */
-  private repositoryCandidates(req: PlacementRequest) {
-    const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
-    if (!pub) return [];
-    const alg = { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
-    const withAlg = this.store.devices().map((d) => ({ ...d, alg_resource: JSON.stringify({ DeviceID: d.device_id, AlgInfoList: [alg] }) }));
-    return rank(req, candidates(req, withAlg, this.store.activeCountByDevice())).ranked;
-  }
-
   /** Online devices with no algorithm list yet whose first query is in flight. */
   private unlistedDevices(): string[] {
-    return this.store.devices().filter((d) => d.online && d.alg_checked_at === 0 && this.algorithms.isInFlight(d.device_id)).map((d) => d.device_id);
+    return this.devices.unlisted().filter((id) => this.algorithms.isInFlight(id));
   }
 
   /** Whether some online executor (or the repository) can take the task's algorithm(s) now. */
   private servable(req: PlacementRequest, custom: CustomInfo): boolean {
-    const reqs = custom.Topology
-      ? custom.Topology.Stages.map((st): PlacementRequest => ({ algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType }))
-      : [req];
-    const devices = this.store.devices();
-    const active = this.store.activeCountByDevice();
-    return reqs.every((r) => rank(r, candidates(r, devices, active)).ranked.length > 0 || this.repositoryCandidates(r).length > 0);
+    const reqs = custom.Topology ? custom.Topology.Stages.map((st) => stageRequest(req, custom, st)) : [req];
+    return reqs.every((r) => planFor(r, this.view).ranked.length > 0);
   }
 
   private async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
@@ -445,10 +445,11 @@ export class Scheduler {
       const down = downstreamOf.get(plan.subtaskId);
       if (down) {
         const placed = this.store.subtask(down.subtaskId);
-        const dev = placed ? this.store.device(placed.device_id) : undefined;
+        const dev = placed ? this.devices.row(placed.device_id) : undefined;
         if (dev?.command_url) plan.dispatch = { ...plan.dispatch, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
       }
-      const preq = plan.stage ? { algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType } : req;
+      // A later stage decodes nothing: it works on the results the stage before it sends.
+      const preq: PlacementRequest = plan.stage ? { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.upstream ? { decodeUnits: undefined } : {}) } : req;
       await this.place(taskId, plan, preq, 1, new Set());
     }
     this.updateTaskStatus(taskId);
@@ -459,7 +460,7 @@ export class Scheduler {
     for (const s of this.store.subtasks(done.task_id)) {
       const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
       if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status)) continue;
-      const dev = this.store.device(s.device_id);
+      const dev = this.devices.row(s.device_id);
       if (!dev?.command_url) continue;
       try {
         await this.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
@@ -480,15 +481,10 @@ export class Scheduler {
 
   private async placeOnce(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean }): Promise<string | null> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
-    let { ranked } = rank(preq, candidates(preq, this.store.devices(), this.store.activeCountByDevice()));
-    if (!ranked.length) ranked = this.repositoryCandidates(preq);
+    let { ranked } = planFor(preq, this.view);
     // With nobody else left, the excluded executor is still better than giving up — also when it
     // runs the algorithm only from our repository (its algorithm list may predate the install).
-    if (!ranked.length && exclude.size) {
-      const anyone = { ...preq, exclude: new Set<string>() };
-      ranked = rank(anyone, candidates(anyone, this.store.devices(), this.store.activeCountByDevice())).ranked;
-      if (!ranked.length) ranked = this.repositoryCandidates(anyone);
-    }
+    if (!ranked.length && exclude.size) ranked = planFor({ ...preq, exclude: new Set<string>() }, this.view).ranked;
     if (!ranked.length && opts.waitIfNone) {
       // A retry with nobody online (the only executor restarting): stay queued; the caller tries again.
       this.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Queued, exceptionDesc: 'waiting for an online executor that offers the algorithm' });
@@ -516,9 +512,10 @@ export class Scheduler {
           void this.stopStale(c.device.device_id, plan.subtaskId);
           errors.push(`${c.device.device_id}: went offline during dispatch`);
           const again = { ...preq, exclude: tried };
-          ranked.push(...rank(again, candidates(again, this.store.devices(), this.store.activeCountByDevice())).ranked);
+          ranked.push(...planFor(again, this.view).ranked);
           continue;
         }
+        this.devices.notePlaced(c.device.device_id);
         this.o.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
         return c.device.device_id;
       } catch (err) {
@@ -575,7 +572,7 @@ export class Scheduler {
   /** Tells `deviceId` to stop its copy of a subtask that now runs elsewhere (once per pair). */
   private async stopStale(deviceId: string, subtaskId: string): Promise<void> {
     const key = `${deviceId}\n${subtaskId}`;
-    const dev = this.store.device(deviceId);
+    const dev = this.devices.row(deviceId);
     if (this.staleStops.has(key) || !dev?.command_url) return;
     this.staleStops.add(key);
     this.o.log.warn({ device: deviceId, subtask: subtaskId }, 'stopping a copy of a subtask that moved elsewhere');
@@ -620,7 +617,9 @@ export class Scheduler {
     const custom = JSON.parse(task.custom_info) as CustomInfo;
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
     const stage = stageOf(custom, s.subtask_id);
-    const req: PlacementRequest = { algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
+    const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
+    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.Dependencies?.length ? { decodeUnits: undefined } : {}),
+      algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
       algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
     this.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
     this.o.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
@@ -644,7 +643,7 @@ export class Scheduler {
    */
   private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest, waitUntil: number): Promise<void> {
     const down = this.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
-    const downDev = down ? this.store.device(down.device_id) : undefined;
+    const downDev = down ? this.devices.row(down.device_id) : undefined;
     if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
     const waiting = Date.now() < waitUntil;
     const placed = await this.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
@@ -661,7 +660,7 @@ export class Scheduler {
     }
     this.pendingPlacement.delete(s.subtask_id);
     if (!placed || !dispatch.Dependencies?.length) return;
-    const dev = this.store.device(placed);
+    const dev = this.devices.row(placed);
     if (!dev?.command_url) return;
     for (const dep of dispatch.Dependencies) {
       const up = this.store.subtask(dep.TaskID);
@@ -673,7 +672,7 @@ export class Scheduler {
       // after the last one this stage's results reached us for.
       const replayFrom = this.store.resumeAfterMs(s.subtask_id, 1) ?? 0;
       const repoint: TaskDispatchInfo = { ...moved, InputInfo: { ...moved.InputInfo, AlgArgs: { ...(moved.InputInfo.AlgArgs ?? {}), ReplayFromMs: replayFrom } } };
-      const upDev = this.store.device(up.device_id);
+      const upDev = this.devices.row(up.device_id);
       // A running stage is re-pointed; a finished one only sends again what the dead stage lost.
       if (!(ACTIVE.includes(up.status) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
       try {
@@ -806,7 +805,7 @@ export class Scheduler {
       DeviceList: [...new Set(subs.map((s) => s.device_id).filter((d) => d !== '-'))],
       CreateInfo: { CreateTime: fmt(t.created_at), UpdateTime: fmt(t.updated_at), ...(basic.InitiationInfo.Applicant ? { Applicant: basic.InitiationInfo.Applicant } : {}) },
       SubtaskInfoList: subs.map((s): SubtaskInfo => {
-        const dev = this.store.device(s.device_id);
+        const dev = this.devices.row(s.device_id);
         const status: SubtaskInfo['TaskStatusInfo'] = { ExecutionStatus: s.status as SubtaskInfo['TaskStatusInfo']['ExecutionStatus'], Progress: s.progress };
         if (s.exception_code !== null) status.ExceptionCode = s.exception_code;
         if (s.exception_desc) status.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);

@@ -1,6 +1,6 @@
 /** Placement (S2, S3, M4): filters drop what cannot run; scoring balances load and prefers the data's own device. */
 import t from 'tap';
-import { candidates, rank, matchAlgorithm } from '../../src/scheduler/placement.ts';
+import { candidates, rank, matchAlgorithm } from '../../src/scheduler/placement/index.ts';
 import { compareVersions } from '../../src/protocol/index.ts';
 import type { DeviceRow } from '../../src/scheduler/store.ts';
 

@@ -1,0 +1,210 @@
+/**
+ * The device registry (SR1, SR3, SM2): every executor with its parsed AlgInfoList,
+ * TotalResource and AvailableResource, online/enabled and CommandURL, kept in memory with
+ * indexes (by AlgID, by AlgType lower-cased, by DeviceType, the online set) and written through
+ * to the store, from which it is rebuilt at start. Placement, intake and liveness read it: no
+ * device row is read or JSON parsed per TaskRequest.
+ */
+import type { AlgInfo, AlgResource, AvailableResource, TotalResource } from '../protocol/index.ts';
+import type { PlacementRequest, PlacementView, ViewDevice } from './placement/index.ts';
+import type { DeviceInput, DeviceRow, SchedulerStateStore } from './store.ts';
+
+/** A device as the registry holds it: its stored row, and its reports parsed once. */
+export interface DeviceState extends ViewDevice {
+  row: DeviceRow;
+  algs: AlgInfo[];
+  /** It has answered an algorithm query (an empty list is still a list). */
+  listed: boolean;
+  total?: TotalResource;
+  available?: AvailableResource;
+}
+
+function parse<T>(s: string | null): T | undefined {
+  return s ? (JSON.parse(s) as T) : undefined;
+}
+
+const add = <K>(m: Map<K, Set<string>>, k: K, id: string) => {
+  let s = m.get(k);
+  if (!s) { s = new Set(); m.set(k, s); }
+  s.add(id);
+};
+const remove = <K>(m: Map<K, Set<string>>, k: K, id: string) => {
+  const s = m.get(k);
+  if (s?.delete(id) && !s.size) m.delete(k);
+};
+
+export class DeviceRegistry {
+  private readonly byId = new Map<string, DeviceState>();
+  private readonly byAlgId = new Map<number, Set<string>>();
+  private readonly byAlgType = new Map<string, Set<string>>();
+  private readonly byDeviceType = new Map<string, Set<string>>();
+  private readonly onlineIds = new Set<string>();
+  private sortedCache: DeviceState[] | null = null;
+  /** Round robin's clock: placements so far, and each device's last. */
+  private placements = 0;
+  private readonly lastPlacedAt = new Map<string, number>();
+
+  constructor(private readonly store: SchedulerStateStore) {
+    for (const row of store.devices()) {
+      const d: DeviceState = { row, algs: [], listed: false };
+      const algs = parse<AlgResource>(row.alg_resource);
+      if (algs) { d.algs = algs.AlgInfoList; d.listed = true; }
+      const total = parse<TotalResource>(row.total_resource);
+      if (total) d.total = total;
+      const avail = parse<AvailableResource>(row.available_resource);
+      if (avail) d.available = avail;
+      this.byId.set(row.device_id, d);
+      this.index(d);
+    }
+  }
+
+  private index(d: DeviceState): void {
+    const id = d.row.device_id;
+    add(this.byDeviceType, d.row.device_type, id);
+    for (const a of d.algs) { add(this.byAlgId, a.AlgID, id); add(this.byAlgType, a.AlgType.toLowerCase(), id); }
+    if (d.row.online) this.onlineIds.add(id); else this.onlineIds.delete(id);
+  }
+
+  private unindex(d: DeviceState): void {
+    const id = d.row.device_id;
+    remove(this.byDeviceType, d.row.device_type, id);
+    for (const a of d.algs) { remove(this.byAlgId, a.AlgID, id); remove(this.byAlgType, a.AlgType.toLowerCase(), id); }
+    this.onlineIds.delete(id);
+  }
+
+  get(id: string): DeviceState | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The device's row (as the store holds it). */
+  row(id: string): DeviceRow | undefined {
+    return this.byId.get(id)?.row;
+  }
+
+  /** Every device, by DeviceID. */
+  all(): DeviceState[] {
+    this.sortedCache ??= [...this.byId.values()].sort((a, b) => (a.row.device_id < b.row.device_id ? -1 : 1));
+    return this.sortedCache;
+  }
+
+  rows(): DeviceRow[] {
+    return this.all().map((d) => d.row);
+  }
+
+  /** IDs of the devices online now. */
+  onlineSet(): ReadonlySet<string> {
+    return this.onlineIds;
+  }
+
+  /** Devices that may offer the algorithm asked for (by AlgID, else AlgType), of the DeviceType asked for. */
+  offering(req: Pick<PlacementRequest, 'algId' | 'algType' | 'deviceType'>): DeviceState[] {
+    let ids: Set<string> | undefined;
+    if (req.algId !== undefined) ids = this.byAlgId.get(req.algId);
+    else if (req.algType !== undefined) ids = this.byAlgType.get(req.algType.toLowerCase());
+    else if (req.deviceType !== undefined) ids = this.byDeviceType.get(req.deviceType);
+    else return this.all();
+    if (!ids) return [];
+    const out: DeviceState[] = [];
+    for (const id of ids) {
+      const d = this.byId.get(id);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
+  /** Registers or re-registers a device: online, its algorithm list to be asked again. */
+  register(i: DeviceInput, now: number): void {
+    this.store.upsertDevice(i, now);
+    const old = this.byId.get(i.deviceId);
+    if (old) this.unindex(old);
+    const row: DeviceRow = {
+      device_id: i.deviceId, device_type: i.deviceType, product_type: i.productType, device_name: i.deviceName ?? null, command_url: i.commandUrl ?? null,
+      longitude: i.longitude ?? null, latitude: i.latitude ?? null, online: 1, enabled: old?.row.enabled ?? 1, registered_at: now, last_seen: now,
+      total_resource: old?.row.total_resource ?? null, available_resource: old?.row.available_resource ?? null, alg_resource: old?.row.alg_resource ?? null, alg_checked_at: 0,
+    };
+    const d: DeviceState = { ...(old ?? { algs: [], listed: false }), row };
+    this.byId.set(i.deviceId, d);
+    this.index(d);
+    if (!old) this.sortedCache = null;
+  }
+
+  /** A sign of life that arrived at `at`: online, last seen moves forward only. */
+  touch(id: string, at: number): boolean {
+    const d = this.byId.get(id);
+    if (!d) return false;
+    this.store.touchDevice(id, at);
+    d.row.last_seen = Math.max(d.row.last_seen, at);
+    d.row.online = 1;
+    this.onlineIds.add(id);
+    return true;
+  }
+
+  setOnline(id: string, online: boolean): void {
+    const d = this.byId.get(id);
+    this.store.setOnline(id, online);
+    if (!d) return;
+    d.row.online = online ? 1 : 0;
+    if (online) this.onlineIds.add(id); else this.onlineIds.delete(id);
+  }
+
+  setTotal(r: TotalResource): boolean {
+    const d = this.byId.get(r.DeviceID);
+    if (!d || !this.store.setTotalResource(r)) return false;
+    d.total = r;
+    d.row.total_resource = JSON.stringify(r);
+    return true;
+  }
+
+  setAvailable(r: AvailableResource): boolean {
+    const d = this.byId.get(r.DeviceID);
+    if (!d || !this.store.setAvailableResource(r)) return false;
+    d.available = r;
+    d.row.available_resource = JSON.stringify(r);
+    return true;
+  }
+
+  /** SR3: the device's algorithm list as it answered it (checked at `at`). */
+  setAlgs(id: string, r: AlgResource, at: number = Date.now()): void {
+    this.store.setAlgResource(id, r, at);
+    const d = this.byId.get(id);
+    if (!d) return;
+    this.unindex(d);
+    d.algs = r.AlgInfoList;
+    d.listed = true;
+    d.row.alg_resource = JSON.stringify(r);
+    d.row.alg_checked_at = at;
+    this.index(d);
+  }
+
+  /** Online devices with a CommandURL whose algorithm list is older than `olderThan` ms at `now`. */
+  stale(now: number, olderThan: number): string[] {
+    const out: string[] = [];
+    for (const id of this.onlineIds) {
+      const d = this.byId.get(id);
+      if (d?.row.command_url && now - d.row.alg_checked_at > olderThan) out.push(id);
+    }
+    return out;
+  }
+
+  /** Online devices whose first algorithm list has not arrived yet. */
+  unlisted(): string[] {
+    return [...this.onlineIds].filter((id) => this.byId.get(id)?.row.alg_checked_at === 0);
+  }
+
+  /** Round robin's bookkeeping: a subtask was placed on `id`. */
+  notePlaced(id: string): void {
+    this.lastPlacedAt.set(id, ++this.placements);
+  }
+
+  /** The placement view over this registry, the store's active counts and a repository lookup. */
+  view(activeCount: (id: string) => number, published: PlacementView['published']): PlacementView {
+    return {
+      devicesFor: (req) => this.offering(req),
+      devices: () => this.all(),
+      activeCount,
+      lastPlaced: (id) => this.lastPlacedAt.get(id) ?? -1,
+      seq: () => this.placements,
+      published,
+    };
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A task's placement wishes, read from TaskBasicInfo.Constraints (a free JSON object in table
+ * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), and a bounding box with the
+ * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`).
+ * Decode load comes from the task itself: one input × TaskFrameRate per subtask.
+ */
+import type { CustomInfo } from '../../protocol/index.ts';
+import { STRATEGY_NAMES } from './strategies.ts';
+import type { Area, PlacementRequest } from './types.ts';
+
+export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area'>;
+
+/** The wishes, or a message naming the field, its problem and what is allowed. */
+export function placementWishes(constraints: Record<string, unknown> | undefined, custom: CustomInfo): { ok: true; value: PlacementWishes } | { ok: false; message: string } {
+  const out: PlacementWishes = {};
+  // Frame rate only for a decoding subtask; the default sampling is 1 frame/s.
+  out.decodeUnits = custom.TaskFrameRate ?? 1;
+  if (!constraints) return { ok: true, value: out };
+  const s = constraints.Strategy;
+  if (s !== undefined) {
+    if (typeof s !== 'string' || !STRATEGY_NAMES.includes(s)) return { ok: false, message: `Constraints.Strategy: ${JSON.stringify(s)} is not a strategy; use one of ${STRATEGY_NAMES.join(', ')}` };
+    out.strategy = s;
+  }
+  const m = constraints.MemoryBytes;
+  if (m !== undefined) {
+    if (typeof m !== 'number' || !Number.isFinite(m) || m < 0) return { ok: false, message: 'Constraints.MemoryBytes: must be a number of bytes ≥ 0' };
+    out.memoryBytes = m;
+  }
+  const names = ['LongitudeMin', 'LongitudeMax', 'LatitudeMin', 'LatitudeMax'] as const;
+  if (names.some((n) => constraints[n] !== undefined)) {
+    const v: number[] = [];
+    for (const n of names) {
+      const x = constraints[n];
+      const num = typeof x === 'string' || typeof x === 'number' ? Number(x) : NaN;
+      const lim = n.startsWith('Lon') ? 180 : 90;
+      if (x === undefined || Number.isNaN(num) || Math.abs(num) > lim) return { ok: false, message: `Constraints.${n}: an area needs all four of ${names.join(', ')}, each in degrees within ±${lim}` };
+      v.push(num);
+    }
+    const [lonMin, lonMax, latMin, latMax] = v as [number, number, number, number];
+    if (lonMin > lonMax || latMin > latMax) return { ok: false, message: 'Constraints: LongitudeMin/LatitudeMin must not exceed LongitudeMax/LatitudeMax' };
+    out.area = { lonMin, lonMax, latMin, latMax } satisfies Area;
+  }
+  return { ok: true, value: out };
+}

@@ -1,0 +1,67 @@
+/**
+ * The placement pipeline's vocabulary: what a subtask asks (PlacementRequest), an executor as
+ * the pipeline sees it (Candidate), a feasibility filter, a scorer, and the result (Plan).
+ */
+import type { AlgInfo, AvailableResource, TotalResource } from '../../protocol/index.ts';
+import type { DeviceRow } from '../store.ts';
+
+/** A bounding box (table 4 Longitude/Latitude, decimal degrees) a task's executors must lie in. */
+export interface Area { lonMin: number; lonMax: number; latMin: number; latMax: number }
+
+/** What a subtask asks of an executor. */
+export interface PlacementRequest {
+  algId?: number;
+  algType?: string;
+  /** Devices that must not be chosen (e.g. the one that just failed). */
+  exclude?: Set<string>;
+  /** Preferred device for data locality (the camera's own box), M4. */
+  nearDeviceId?: string;
+  /** Only executors of this DeviceType (0 device, 1 edge, 2 cloud). */
+  deviceType?: string;
+  /** Scorer set by name (Constraints.Strategy); default `balanced`. */
+  strategy?: string;
+  /** Memory the subtask needs, bytes (Constraints.MemoryBytes), against AvailableMemory when reported. */
+  memoryBytes?: number;
+  /** Decode load in 1080P@1FPS units (inputs × TaskFrameRate), against AvailDecodePerf when reported. */
+  decodeUnits?: number;
+  /** Executors must lie in this box (Constraints Longitude/Latitude Min/Max). */
+  area?: Area;
+}
+
+/** An executor seen by the pipeline, with the algorithm it would run. */
+export interface Candidate {
+  device: DeviceRow;
+  alg: AlgInfo;
+  /** Active (running, paused, queued) subtasks on it. */
+  active: number;
+  /** Idle CPU, percent (50 when unreported). */
+  availableCpu: number;
+  total?: TotalResource;
+  available?: AvailableResource;
+  /** Placement sequence number of the last subtask placed on it (-1: never), for round robin. */
+  lastPlaced?: number;
+  /** It lacks the algorithm and would fetch it from the repository (AlgFileURL). */
+  download?: boolean;
+}
+
+/** A feasibility filter: null when the candidate can run the subtask, else why not. */
+export interface Filter {
+  name: string;
+  check(req: PlacementRequest, c: Candidate): string | null;
+}
+
+/** A scorer: higher is better, in [0, 1]; `ctx.seq` is the placement sequence number now. */
+export interface Scorer {
+  name: string;
+  score(req: PlacementRequest, c: Candidate, ctx: { seq: number }): number;
+}
+
+export interface Rejection { deviceId: string; why: string }
+
+/** Feasible candidates best first, and why the others were dropped. */
+export interface Plan {
+  ranked: Candidate[];
+  rejected: Rejection[];
+  /** The ranked executors lack the algorithm: they would fetch the published package. */
+  fromRepository: boolean;
+}

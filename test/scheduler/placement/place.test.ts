@@ -1,0 +1,52 @@
+/** place(request, view) → Plan (S2, S3, M4): candidates from the view, the repository when nobody has the algorithm, and the task's wishes. */
+import t from 'tap';
+import { place, placementWishes } from '../../../src/scheduler/placement/index.ts';
+import { FX, avail, row, view } from '../../helpers/placement.ts';
+
+const dev = (id: string, extra: Parameters<typeof row>[1] = {}, algs = [FX]) => ({ row: row(id, extra), algs, listed: true });
+const ids = (p: { ranked: Array<{ device: { device_id: string } }> }) => p.ranked.map((c) => c.device.device_id);
+
+t.test('S2/M4: executors offering the algorithm, ranked by load from the view', async (t) => {
+  const p = place({ algType: 'FRAME_EXTRACTION' }, view([dev('a'), dev('b'), dev('c', { online: 0 }), dev('d', {}, [])], { active: { a: 2 } }));
+  t.strictSame(ids(p), ['b', 'a']);
+  t.strictSame(p.rejected, [{ deviceId: 'c', why: 'offline' }]);
+  t.equal(p.fromRepository, false);
+  t.equal(p.ranked[0]?.active, 0);
+  t.equal(p.ranked[1]?.active, 2);
+});
+
+t.test('S2: nobody has it: every executor may download the published version; without one, no plan', async (t) => {
+  const pub = { AlgID: 7, AlgType: 'ocr', AlgVersion: '2.0.0', AlgStatus: 0 };
+  const devices = [dev('a'), { row: row('b'), algs: [], listed: false }];
+  const p = place({ algId: 7 }, view(devices, { published: pub }));
+  t.strictSame(ids(p), ['a', 'b']);
+  t.equal(p.fromRepository, true);
+  t.ok(p.ranked.every((c) => c.download && c.alg.AlgVersion === '2.0.0'));
+  t.strictSame(ids(place({ algId: 7 }, view(devices))), []);
+  t.strictSame(ids(place({ algId: 1001 }, view(devices, { published: pub }))), ['a'], 'an executor that lists no algorithms is no candidate for its own copy');
+});
+
+t.test('SR1/S3: reported memory and decode capacity, and the area, drop executors', async (t) => {
+  const devices = [
+    { ...dev('small', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 100 }) },
+    { ...dev('slow', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 1e9 }, [5]) },
+    { ...dev('far', { longitude: '10', latitude: '10' }), available: avail({ mem: 1e9 }, [50]) },
+    { ...dev('ok', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 1e9 }, [50]) },
+  ];
+  const p = place({ algId: 1001, memoryBytes: 1000, decodeUnits: 25, area: { lonMin: 116, lonMax: 117, latMin: 39, latMax: 40 } }, view(devices));
+  t.strictSame(ids(p), ['ok']);
+  t.strictSame(p.rejected.map((r) => `${r.deviceId}:${r.why.split(' ')[0]}`), ['small:AvailableMemory', 'slow:AvailDecodePerf', 'far:at']);
+});
+
+t.test('M5: Constraints name the strategy, memory and area; bad values are refused naming the field', async (t) => {
+  const custom = { Inputs: [{ StreamURL: 'rtsp://x' }], TaskFrameRate: 5 };
+  t.strictSame(placementWishes(undefined, custom), { ok: true, value: { decodeUnits: 5 } });
+  t.strictSame(placementWishes({ Strategy: 'bin-packing', MemoryBytes: 10, LongitudeMin: '116', LongitudeMax: 117, LatitudeMin: 39, LatitudeMax: '40' }, { Inputs: custom.Inputs }),
+    { ok: true, value: { decodeUnits: 1, strategy: 'bin-packing', memoryBytes: 10, area: { lonMin: 116, lonMax: 117, latMin: 39, latMax: 40 } } });
+  const bad = (c: Record<string, unknown>) => { const r = placementWishes(c, custom); return r.ok ? '' : r.message; };
+  t.match(bad({ Strategy: 'fastest' }), /^Constraints\.Strategy: "fastest" is not a strategy; use one of balanced, bin-packing, round-robin/);
+  t.match(bad({ MemoryBytes: -1 }), /^Constraints\.MemoryBytes/);
+  t.match(bad({ LongitudeMin: 1 }), /^Constraints\.LongitudeMax: an area needs all four/);
+  t.match(bad({ LongitudeMin: 2, LongitudeMax: 1, LatitudeMin: 0, LatitudeMax: 1 }), /must not exceed/);
+  t.match(bad({ LongitudeMin: 0, LongitudeMax: 181, LatitudeMin: 0, LatitudeMax: 1 }), /within ±180/);
+});
