@@ -121,7 +121,7 @@ t.test('table 31: a failure the scheduler assumed (no dispatch acknowledged) yie
   const { s, ex, sub, subtaskId, cmds } = await setup(t);
   const dev = sub().device_id as 'edge-a' | 'edge-b';
   // Play what place() records when every dispatch went unanswered: Error, decided without the executor.
-  (s as unknown as { unconfirmedFailures: Set<string> }).unconfirmedFailures.add(subtaskId);
+  (s as unknown as { flags: { unconfirmedFailures: Set<string> } }).flags.unconfirmedFailures.add(subtaskId);
   s.store.setSubtaskStatus(subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: 'no executor accepted the subtask: timeout' });
   s.onTaskStatus({ DeviceID: dev, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Running, Progress: 20 }] });
   t.equal(sub().status, ExecutionStatus.Running, 'the executor that did take it says it runs: accepted');

@@ -1,0 +1,143 @@
+/**
+ * Task intake (I1, SB1, M1): validates a TaskRequest's CustomInfo, reviews the initiator's
+ * policy and NotifyURL, checks that some executor (or the repository) can serve it, records the
+ * task and hands its planned subtasks to the dispatcher. The intake gate bounds how many are in
+ * flight; a slot is held until the task's subtasks are dispatched.
+ */
+import { randomUUID } from 'node:crypto';
+import { CustomInfo, ExecutionStatus, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { notifyKey } from '../net/notify-signature.ts';
+import { checkUrl } from '../net/url-policy.ts';
+import { sameOrigin } from './secret.ts';
+import { place as planFor, placementWishes, type PlacementRequest } from './placement/index.ts';
+import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
+import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
+import { reviewInitiator } from './initiators.ts';
+import type { AlgorithmRefresh } from './algorithm-refresh.ts';
+import type { SchedulerParts } from './context.ts';
+import type { SubmitOutcome, TaskOwner } from './options.ts';
+
+/** How long a TaskRequest nobody could serve waits for just-registered devices' first algorithm lists. */
+const FIRST_LIST_WAIT_MS = 3000;
+
+/** What a Topology stage asks of an executor: its algorithm (else the task's) and DeviceType, with the task's wishes. */
+function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable<CustomInfo['Topology']>['Stages'][number]): PlacementRequest {
+  return { ...req, algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
+}
+
+export class Admission {
+  constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {}
+
+  /**
+   * A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against
+   * its policy. Accepted when some online executor can serve it; dispatched in the background.
+   * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
+   */
+  async submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+    if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
+    let out: SubmitOutcome;
+    try {
+      out = await this.admit(basic, owner);
+    } catch (err) {
+      this.a.intake.leave();
+      throw err;
+    }
+    if (!out.ok) this.a.intake.leave();
+    return out;
+  }
+
+  /** Places all of an accepted task's subtasks, then frees its intake slot. */
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): void {
+    void this.c.placer.placeAll(taskId, plans, req)
+      .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
+      .finally(() => this.a.intake.leave());
+  }
+
+  private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+    // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
+    // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
+    if (basic.InitiationInfo.CustomInfo === undefined) {
+      return { ok: false, message: 'InitiationInfo.CustomInfo: needed here to name the data source (Inputs) and the algorithm (AlgID or AlgType)' };
+    }
+    const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo);
+    if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
+    const custom = ci.value;
+    if (custom.Topology) {
+      for (const st of custom.Topology.Stages) {
+        if (st.AlgID === undefined && st.AlgType === undefined && custom.AlgID === undefined && custom.AlgType === undefined) {
+          return { ok: false, message: `InitiationInfo.CustomInfo.Topology: stage "${st.Name}" names no AlgID or AlgType` };
+        }
+      }
+      const names = custom.Topology.Stages.map((x) => x.Name);
+      if (new Set(names).size !== names.length) return { ok: false, message: 'InitiationInfo.CustomInfo.Topology: stage names must be unique' };
+    }
+    if (custom.AlgID === undefined && custom.AlgType === undefined && !custom.Topology) {
+      if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
+      else return { ok: false, message: 'InitiationInfo.CustomInfo: AlgID or AlgType is required to pick an algorithm' };
+    }
+    if (owner) {
+      const why = reviewInitiator(owner.name, owner.policy, custom);
+      if (why) return { ok: false, message: why };
+    }
+    if (custom.NotifyURL !== undefined) {
+      const why = await this.notifyUrlProblem(custom.NotifyURL);
+      if (why) return { ok: false, message: why };
+    }
+    const w = placementWishes(basic.Constraints, custom);
+    if (!w.ok) return { ok: false, message: w.message };
+    const req: PlacementRequest = { algId: custom.AlgID, algType: custom.AlgType, ...w.value };
+    // No device is queried here. Only a request that would be refused waits (briefly) for the
+    // first algorithm lists of devices that just registered and are still answering.
+    if (!this.servable(req, custom)) await this.a.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
+    if (custom.Topology) {
+      for (const st of custom.Topology.Stages) {
+        const sreq = stageRequest(req, custom, st);
+        if (!planFor(sreq, this.c.view).ranked.length) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+      }
+      const taskId = randomUUID();
+      this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
+      this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
+      this.c.tasks.notifyStatus(taskId);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req);
+      return this.accepted(taskId, custom);
+    }
+    if (!planFor(req, this.c.view).ranked.length) {
+      const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
+      return { ok: false, message: `no online executor offers ${what}` };
+    }
+    const taskId = randomUUID();
+    this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
+    this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
+    this.c.tasks.notifyStatus(taskId);
+    const plans = planSubtasks(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl });
+    this.placeAccepted(taskId, plans, req);
+    return this.accepted(taskId, custom);
+  }
+
+  private accepted(taskId: string, custom: CustomInfo): SubmitOutcome {
+    return custom.NotifyURL ? { ok: true, taskId, notifyKey: notifyKey(this.a.notifySecret, taskId) } : { ok: true, taskId };
+  }
+
+  /** Why a NotifyURL may not be used: the URL policy, and never this scheduler itself (a loop). */
+  private async notifyUrlProblem(url: string): Promise<string | null> {
+    try {
+      await checkUrl('InitiationInfo.CustomInfo.NotifyURL', url, 'callback', { mediaDirs: [], allowPrivate: this.c.o.allowPrivateUrls ?? false });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    if (sameOrigin(url, this.c.o.publicUrl)) return 'InitiationInfo.CustomInfo.NotifyURL: must not point at this scheduler';
+    return null;
+  }
+
+  /** Online devices with no algorithm list yet whose first query is in flight. */
+  private unlistedDevices(): string[] {
+    return this.c.devices.unlisted().filter((id) => this.a.algorithms.isInFlight(id));
+  }
+
+  /** Whether some online executor (or the repository) can take the task's algorithm(s) now. */
+  private servable(req: PlacementRequest, custom: CustomInfo): boolean {
+    const reqs = custom.Topology ? custom.Topology.Stages.map((st) => stageRequest(req, custom, st)) : [req];
+    return reqs.every((r) => planFor(r, this.c.view).ranked.length > 0);
+  }
+
+}

@@ -1,0 +1,60 @@
+/**
+ * What the scheduler's rooms share: its parts, and the sets by which dispatch and
+ * reconciliation keep out of each other's way. The scheduler builds one and wires the rooms to it.
+ */
+import type { RetinaClient } from '../net/client.ts';
+import type { Logger } from '../log.ts';
+import type { SchedulerStore } from './store.ts';
+import type { DeviceRegistry } from './devices.ts';
+import type { PlacementRequest, PlacementView } from './placement/index.ts';
+import type { AlgorithmRepository } from './repository.ts';
+import type { SchedulerMetrics } from './metrics.ts';
+import type { Liveness } from './liveness.ts';
+import type { TaskView } from './task-view.ts';
+import type { SchedulerOptions } from './options.ts';
+import type { SubtaskPlan } from './planner.ts';
+
+/** Coordination between dispatch and reconciliation (all in memory; a restart starts clean). */
+export class Coordination {
+  /** Subtasks being placed again after a failure: reports about their old placement are ignored. */
+  readonly pendingPlacement = new Set<string>();
+  /** Subtasks with a task_dispatch in flight: one executor at a time; a liveness decision waits for its answer. */
+  readonly dispatching = new Set<string>();
+  /** Subtasks failed because no dispatch was acknowledged (not by an executor's report): a later report from one is accepted. */
+  readonly unconfirmedFailures = new Set<string>();
+  /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
+  readonly stopped = new Set<string>();
+  /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
+  readonly staleStops = new Set<string>();
+  readonly retryTimers = new Set<NodeJS.Timeout>();
+  closed = false;
+}
+
+/** Places and dispatches subtasks (the dispatcher). */
+export interface Placer {
+  placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void>;
+  place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts?: { waitIfNone?: boolean }): Promise<string | null>;
+}
+
+/** Stops a copy of a subtask left on an executor it moved away from (the reconciler). */
+export interface StaleStopper {
+  stopStale(deviceId: string, subtaskId: string): Promise<void>;
+}
+
+export interface SchedulerParts {
+  o: SchedulerOptions;
+  log: Logger;
+  store: SchedulerStore;
+  devices: DeviceRegistry;
+  view: PlacementView;
+  client: RetinaClient;
+  repository: AlgorithmRepository;
+  metrics: SchedulerMetrics;
+  liveness: Liveness;
+  tasks: TaskView;
+  flags: Coordination;
+  /** AlgFileURL of a published package. */
+  algFileUrl(algId: number, version: string): string;
+  placer: Placer;
+  stale: StaleStopper;
+}

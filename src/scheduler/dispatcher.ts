@@ -1,0 +1,106 @@
+/**
+ * The dispatcher (S4, S5): applies a placement Plan — tries the ranked executors in turn with a
+ * task_dispatch, records where each subtask went — and places a task's subtasks in order
+ * (downstream stages first, so upstream ones know where to send their results).
+ */
+import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { place as planFor, type PlacementRequest } from './placement/index.ts';
+import type { SubtaskPlan } from './planner.ts';
+import type { Placer, SchedulerParts } from './context.ts';
+
+export class Dispatcher implements Placer {
+  constructor(private readonly c: SchedulerParts) {}
+
+  /** Places a task's subtasks in turn (downstream stages first), then derives the task's status. */
+  async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
+    // A stage sends its results to the next one: place downstream first, then point upstream at it.
+    const downstreamOf = new Map(plans.filter((p) => p.stage?.upstream).map((p) => [p.stage!.upstream!, p]));
+    const order = plans.some((p) => p.stage) ? [...plans].reverse() : plans;
+    for (const plan of order) {
+      // A Stop that arrives while a large task is still being placed ends the placing too.
+      if (this.c.flags.stopped.has(taskId) || this.c.flags.closed) {
+        this.c.log.info({ task: taskId, unplaced: order.length - order.indexOf(plan) }, 'task stopped during placement: the rest is not placed');
+        break;
+      }
+      const down = downstreamOf.get(plan.subtaskId);
+      if (down) {
+        const placed = this.c.store.subtask(down.subtaskId);
+        const dev = placed ? this.c.devices.row(placed.device_id) : undefined;
+        if (dev?.command_url) plan.dispatch = { ...plan.dispatch, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      }
+      // A later stage decodes nothing: it works on the results the stage before it sends.
+      const preq: PlacementRequest = plan.stage ? { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.upstream ? { decodeUnits: undefined } : {}) } : req;
+      await this.place(taskId, plan, preq, 1, new Set());
+    }
+    this.c.tasks.update(taskId);
+  }
+
+  /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */
+  async place(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean } = {}): Promise<string | null> {
+    const t0 = performance.now();
+    const placed = await this.placeOnce(taskId, plan, req, attempt, exclude, opts);
+    this.c.metrics.placed(placed !== null, performance.now() - t0);
+    return placed;
+  }
+
+  private async placeOnce(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean }): Promise<string | null> {
+    const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
+    let { ranked } = planFor(preq, this.c.view);
+    // With nobody else left, the excluded executor is still better than giving up — also when it
+    // runs the algorithm only from our repository (its algorithm list may predate the install).
+    if (!ranked.length && exclude.size) ranked = planFor({ ...preq, exclude: new Set<string>() }, this.c.view).ranked;
+    if (!ranked.length && opts.waitIfNone) {
+      // A retry with nobody online (the only executor restarting): stay queued; the caller tries again.
+      this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Queued, exceptionDesc: 'waiting for an online executor that offers the algorithm' });
+      return null;
+    }
+    const errors: string[] = [];
+    const tried = new Set<string>();
+    this.c.flags.dispatching.add(plan.subtaskId);
+    try {
+    for (const c of ranked) {
+      if (tried.has(c.device.device_id)) continue;
+      tried.add(c.device.device_id);
+      // An executor without the package fetches it from our repository (AlgFileURL, table 20).
+      const published = this.c.repository.read(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
+      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
+      this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
+      try {
+        await this.c.client.sendCommand(c.device.command_url!, {
+          CommandType: CommandType.TaskDispatch, DeviceID: c.device.device_id,
+          MessageBody: { TaskDispatchList: [dispatch] },
+        }, TaskDispatchReply);
+        if (!this.c.liveness.tracks(c.device.device_id)) {
+          // Marked offline while the dispatch was in flight: the work is placed elsewhere, so this
+          // copy is stopped, never left as a second live one; everyone online is a candidate again.
+          void this.c.stale.stopStale(c.device.device_id, plan.subtaskId);
+          errors.push(`${c.device.device_id}: went offline during dispatch`);
+          const again = { ...preq, exclude: tried };
+          ranked.push(...planFor(again, this.c.view).ranked);
+          continue;
+        }
+        this.c.devices.notePlaced(c.device.device_id);
+        this.c.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
+        return c.device.device_id;
+      } catch (err) {
+        this.c.metrics.dispatchFailed();
+        errors.push(`${c.device.device_id}: ${(err as Error).message}`);
+      }
+    }
+    } finally {
+      this.c.flags.dispatching.delete(plan.subtaskId);
+    }
+    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
+    this.c.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
+    if (!this.c.store.subtask(plan.subtaskId)) {
+      this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
+    }
+    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    // A dispatch whose answer was lost (a timeout) may still have been accepted: this failure is
+    // the scheduler's guess, not the executor's word, so that executor's reports still count.
+    this.c.flags.unconfirmedFailures.add(plan.subtaskId);
+    this.c.tasks.update(taskId);
+    return null;
+  }
+
+}

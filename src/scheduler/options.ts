@@ -1,0 +1,44 @@
+/** The scheduler's options and the outcomes its intake returns. */
+import type { Logger } from '../log.ts';
+import type { InitiatorPolicy } from '../protocol/index.ts';
+import type { Clock } from './liveness.ts';
+import type { Initiators } from './initiators.ts';
+
+/** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
+export interface TaskOwner { name: string; policy: InitiatorPolicy }
+
+/** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
+
+export interface SchedulerOptions {
+  deviceId: string;
+  dataDir: string;
+  /** URL executors use to reach this scheduler (results are sent here). */
+  publicUrl: string;
+  token?: string;
+  /** Keepalive interval handed to executors, seconds; offline after 3 missed. */
+  keepaliveSec?: number;
+  /** Trusted publisher keys for the algorithm repository (default <data-dir>/trusted-keys). */
+  trustedKeysDir?: string;
+  pluginDevMode?: boolean;
+  /** SB10: re-dispatches of a failed subtask. */
+  maxRetries?: number;
+  retryIntervalMs?: number;
+  /** How long a retry waits for an executor when none is online (the only one restarting). */
+  placementWaitMs?: number;
+  /** How often stale algorithm lists are refreshed in the background (default 60 s). */
+  algRefreshMs?: number;
+  /** Let NotifyURLs point at loopback, link-local or this node's addresses (never at this scheduler itself). */
+  allowPrivateUrls?: boolean;
+  /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
+  maxIntake?: number;
+  /** Time source for liveness (tests inject one; default Date.now). */
+  now?: Clock;
+  /** Initiators' credentials and policies (`--initiators FILE`). */
+  initiators?: Initiators;
+  /** Results kept per task; past it a task_result is refused (default 1,000,000). */
+  maxResultsPerTask?: number;
+  /** Publish results and status changes to this MQTT broker too (`--mqtt-url`). */
+  mqtt?: { url: string; prefix?: string; password?: string };
+  log: Logger;
+}

@@ -1,0 +1,224 @@
+/**
+ * The reconciler (S5, S7, SB10, M2): executors' status reports, retries of failed subtasks
+ * elsewhere (resuming where they stopped), migration away from lost executors, re-pointing the
+ * stages that feed a moved one, and stopping copies left on executors a subtask moved away from.
+ */
+import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { ACTIVE_STATUSES, type SubtaskRow } from './store.ts';
+import { placementWishes, type PlacementRequest } from './placement/index.ts';
+import { STOPPED_DESC } from './control.ts';
+import { acceptsReport } from './lifecycle.ts';
+import type { SchedulerParts, StaleStopper } from './context.ts';
+
+const ACTIVE = ACTIVE_STATUSES;
+/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
+const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
+
+/** The Topology stage a subtask runs (its id ends in `.<stage name>`; names have no dots). */
+function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo['Topology']>['Stages'][number] | undefined {
+  const name = subtaskId.slice(subtaskId.lastIndexOf('.') + 1);
+  return custom.Topology?.Stages.find((st) => st.Name === name);
+}
+
+export class Reconciler implements StaleStopper {
+  constructor(private readonly c: SchedulerParts) {}
+
+  /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
+  onTaskStatus(dts: DevTaskStatus): string[] {
+    const unknown: string[] = [];
+    for (const st of dts.TaskStatusList ?? []) {
+      const sub = this.c.store.subtask(st.TaskID);
+      if (!sub) { unknown.push(st.TaskID); continue; }
+      if (this.c.flags.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
+      if (sub.device_id !== dts.DeviceID) {
+        // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
+        if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
+        continue;
+      }
+      if (!acceptsReport(sub.status) && !this.c.flags.unconfirmedFailures.delete(st.TaskID)) {
+        // Table 31: done and failed are final; this report was overtaken by the end.
+        this.c.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
+        continue;
+      }
+      this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
+      if (st.ExecutionStatus === ExecutionStatus.Error) {
+        const fresh = this.c.store.subtask(st.TaskID)!;
+        this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
+      }
+      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.finishDependents(this.c.store.subtask(st.TaskID)!);
+      this.c.tasks.update(sub.task_id);
+    }
+    return unknown;
+  }
+
+  /** Tells `deviceId` to stop its copy of a subtask that now runs elsewhere (once per pair). */
+  async stopStale(deviceId: string, subtaskId: string): Promise<void> {
+    const key = `${deviceId}\n${subtaskId}`;
+    const dev = this.c.devices.row(deviceId);
+    if (this.c.flags.staleStops.has(key) || !dev?.command_url) return;
+    this.c.flags.staleStops.add(key);
+    this.c.log.warn({ device: deviceId, subtask: subtaskId }, 'stopping a copy of a subtask that moved elsewhere');
+    try {
+      await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: deviceId,
+        MessageBody: { OpsControlList: [{ DeviceID: deviceId, TaskID: subtaskId, Control: Control.Stop }] } }, TaskOpsControlReply);
+    } catch (err) {
+      this.c.flags.staleStops.delete(key); // try again on its next report
+      this.c.log.warn({ device: deviceId, subtask: subtaskId, err: (err as Error).message }, 'could not stop a stale copy');
+    }
+  }
+
+  /** SB10 / S7: retry a failed subtask elsewhere (resuming at its last position), or let it fail. */
+  private subtaskFailed(s: SubtaskRow, code: number, desc: string, executorLost: boolean): void {
+    if (this.c.flags.stopped.has(s.task_id) || this.c.flags.stopped.has(s.subtask_id)) {
+      // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
+      if (executorLost) this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      else this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+      this.c.tasks.update(s.task_id);
+      return;
+    }
+    if (this.c.flags.pendingPlacement.has(s.subtask_id)) {
+      // Already being placed again: a second retry would make a second live copy.
+      this.c.log.info({ subtask: s.subtask_id, why: desc }, 'failure of a subtask already being rescheduled ignored');
+      return;
+    }
+    const max = this.c.o.maxRetries ?? 2;
+    const retryable = executorLost || RETRYABLE.has(code);
+    if (!retryable || s.attempts > max || this.c.flags.closed) {
+      this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+      this.c.tasks.update(s.task_id);
+      return;
+    }
+    const task = this.c.store.task(s.task_id);
+    if (!task) return;
+    const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
+    const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
+    // SB12: a subtask that reads a stream resumes after what it already delivered.
+    const resume = dispatch.InputInfo.StreamURL ? this.c.store.resumeAfterMs(s.subtask_id, 1000 / fps) : null;
+    const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
+    if (resume !== null) args.StartOffsetMs = resume;
+    const custom = JSON.parse(task.custom_info) as CustomInfo;
+    // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
+    const stage = stageOf(custom, s.subtask_id);
+    const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
+    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.Dependencies?.length ? { decodeUnits: undefined } : {}),
+      algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
+      algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
+    this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
+    this.c.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
+    // Reports about the old placement are ignored from here until the subtask is placed again.
+    this.c.flags.pendingPlacement.add(s.subtask_id);
+    const waitUntil = Date.now() + (this.c.o.placementWaitMs ?? 60_000);
+    const t = setTimeout(() => {
+      this.c.flags.retryTimers.delete(t);
+      // Not while closing, and not if the subtask was stopped while it waited.
+      if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.c.flags.pendingPlacement.delete(s.subtask_id); return; }
+      void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req, waitUntil);
+    }, executorLost ? 0 : this.c.o.retryIntervalMs ?? 2000);
+    t.unref();
+    this.c.flags.retryTimers.add(t);
+  }
+
+  /**
+   * Places a failed subtask again. A stage's destinations are re-read first (the stage after it
+   * may have moved meanwhile); once placed, the stages that feed it are re-pointed at its new
+   * executor, and if they are already done it is told to finish after what it has.
+   */
+  private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest, waitUntil: number): Promise<void> {
+    const down = this.c.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
+    const downDev = down ? this.c.devices.row(down.device_id) : undefined;
+    if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
+    const waiting = Date.now() < waitUntil;
+    const placed = await this.c.placer.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
+    if (!placed && waiting && this.c.store.subtask(s.subtask_id)?.status === ExecutionStatus.Queued && !this.c.flags.closed) {
+      // Nobody can take it yet: look again shortly, until the wait is over.
+      const t = setTimeout(() => {
+        this.c.flags.retryTimers.delete(t);
+        if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.c.flags.pendingPlacement.delete(s.subtask_id); return; }
+        void this.placeAgain(s, dispatch, req, waitUntil);
+      }, Math.min(1000, this.c.o.retryIntervalMs ?? 2000));
+      t.unref();
+      this.c.flags.retryTimers.add(t);
+      return;
+    }
+    this.c.flags.pendingPlacement.delete(s.subtask_id);
+    if (!placed || !dispatch.Dependencies?.length) return;
+    const dev = this.c.devices.row(placed);
+    if (!dev?.command_url) return;
+    for (const dep of dispatch.Dependencies) {
+      const up = this.c.store.subtask(dep.TaskID);
+      if (!up) continue;
+      const upInfo = JSON.parse(up.dispatch_info) as TaskDispatchInfo;
+      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      this.c.store.setSubtaskDispatch(up.subtask_id, moved);
+      // Results the dead stage took but never passed on: the upstream sends again those of frames
+      // after the last one this stage's results reached us for.
+      const replayFrom = this.c.store.resumeAfterMs(s.subtask_id, 1) ?? 0;
+      const repoint: TaskDispatchInfo = { ...moved, InputInfo: { ...moved.InputInfo, AlgArgs: { ...(moved.InputInfo.AlgArgs ?? {}), ReplayFromMs: replayFrom } } };
+      const upDev = this.c.devices.row(up.device_id);
+      // A running stage is re-pointed; a finished one only sends again what the dead stage lost.
+      if (!(ACTIVE.includes(up.status) || up.status === ExecutionStatus.Done) || !upDev?.command_url || !upDev.online) continue;
+      try {
+        // The same TaskID again with new destinations: the executor re-points it (and what it still has queued).
+        await this.c.client.sendCommand(upDev.command_url, { CommandType: CommandType.TaskDispatch, DeviceID: upDev.device_id,
+          MessageBody: { TaskDispatchList: [repoint] } }, TaskDispatchReply);
+        this.c.log.info({ subtask: up.subtask_id, to: dev.device_id }, 'upstream stage re-pointed at the moved stage');
+      } catch (err) {
+        this.c.log.warn({ subtask: up.subtask_id, err: (err as Error).message }, 'upstream stage not re-pointed');
+      }
+    }
+    // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
+    const upstream = dispatch.Dependencies.map((d) => this.c.store.subtask(d.TaskID));
+    const [first] = upstream;
+    if (first && upstream.every((u) => u?.status === ExecutionStatus.Done)) {
+      await this.finishDependents(first);
+    }
+  }
+
+  /** M2: when a stage finishes, the stages that consume its results are told to finish too (they drain first). */
+  private async finishDependents(done: SubtaskRow): Promise<void> {
+    for (const s of this.c.store.subtasks(done.task_id)) {
+      const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
+      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status)) continue;
+      const dev = this.c.devices.row(s.device_id);
+      if (!dev?.command_url) continue;
+      try {
+        await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
+          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: Control.Stop }] } }, TaskOpsControlReply);
+      } catch (err) {
+        this.c.log.warn({ subtask: s.subtask_id, err: (err as Error).message }, 'could not tell a dependent stage to finish');
+      }
+    }
+  }
+
+  /** S7: an executor is lost (offline, unregistered): its active subtasks move elsewhere. */
+  deviceLost(deviceId: string, why: string): void {
+    for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      // Its dispatch is still in flight: place() judges that placement when the answer comes.
+      if (this.c.flags.dispatching.has(s.subtask_id)) continue;
+      this.subtaskFailed(s, ExceptionCode.RunError, why, true);
+    }
+  }
+
+  /**
+   * A device back after it was thought lost may still run subtasks that moved elsewhere
+   * meanwhile: ask it what it runs (task_status_query) and stop those copies.
+   */
+  async reconcile(deviceId: string): Promise<void> {
+    const d = this.c.devices.row(deviceId);
+    if (!d?.command_url) return;
+    try {
+      const reply = await this.c.client.sendCommand(d.command_url, { CommandType: CommandType.TaskStatusQuery, DeviceID: deviceId,
+        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] } }, TaskStatusQueryReply);
+      for (const dts of reply.TaskStatusSet) {
+        if (dts.DeviceID !== deviceId) continue;
+        for (const st of dts.TaskStatusList ?? []) {
+          const sub = this.c.store.subtask(st.TaskID);
+          if (sub && sub.device_id !== deviceId && ACTIVE.includes(st.ExecutionStatus)) await this.stopStale(deviceId, st.TaskID);
+        }
+      }
+    } catch (err) {
+      this.c.log.warn({ device: deviceId, err: (err as Error).message }, 'could not ask a returning device what it runs');
+    }
+  }
+
+}

@@ -1,0 +1,145 @@
+/**
+ * What initiators see of a task (Annex A, table 31) and are told: the TaskInfo view, the task's
+ * ExecutionStatus derived from its subtasks (pushed to NotifyURL and MQTT when it changes), and
+ * results stored once per sender + CommandIdx, within a quota per task, and forwarded.
+ */
+import { CommandType, ExecutionStatus, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { notifyKey } from '../net/notify-signature.ts';
+import type { Logger } from '../log.ts';
+import type { SchedulerStore, TaskRow } from './store.ts';
+import type { DeviceRegistry } from './devices.ts';
+import type { Notifier } from './notifier.ts';
+import type { MqttSink } from './mqtt-sink.ts';
+
+export interface TaskViewDeps {
+  o: { deviceId: string; maxResultsPerTask?: number };
+  log: Logger;
+  store: SchedulerStore;
+  devices: DeviceRegistry;
+  notifier: Notifier;
+  mqtt: MqttSink | null;
+  /** Signs NotifyURL pushes (one derived key per task). */
+  notifySecret: Buffer;
+}
+
+export class TaskView {
+  /** Results stored per task (read from the store once per task, then counted here). */
+  private readonly resultCounts = new Map<string, number>();
+
+  constructor(private readonly d: TaskViewDeps) {}
+
+  /** Derives the task's ExecutionStatus from its subtasks and tells the initiator when it changes. */
+  update(taskId: string): void {
+    const subs = this.d.store.subtasks(taskId);
+    if (!subs.length) return;
+    const has = (s: number) => subs.some((x) => x.status === s);
+    let status: number;
+    let code: number | null = null;
+    let desc: string | null = null;
+    if (has(ExecutionStatus.Error)) {
+      const bad = subs.find((x) => x.status === ExecutionStatus.Error)!;
+      status = ExecutionStatus.Error;
+      code = bad.exception_code;
+      desc = `subtask ${bad.subtask_id}: ${bad.exception_desc ?? ''}`;
+    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) status = ExecutionStatus.Done;
+    else if (has(ExecutionStatus.Running)) status = ExecutionStatus.Running;
+    else if (has(ExecutionStatus.Paused)) status = ExecutionStatus.Paused;
+    else if (has(ExecutionStatus.Done)) status = ExecutionStatus.Running; // some finished, others waiting
+    else status = ExecutionStatus.Queued;
+    if (this.d.store.setTaskStatus(taskId, status, code, desc)) {
+      this.d.log.info({ task: taskId, status }, 'task status');
+      this.notifyStatus(taskId);
+    }
+  }
+
+  private notifyUrl(task: TaskRow): string | undefined {
+    return (JSON.parse(task.custom_info) as CustomInfo).NotifyURL;
+  }
+
+  /** Table 31 status of the whole task. */
+  taskStatus(task: TaskRow): TaskStatus {
+    const basic = JSON.parse(task.basic_info) as TaskBasicInfo;
+    const subs = this.d.store.subtasks(task.task_id);
+    const progress = subs.length ? Math.round(subs.reduce((s, x) => s + x.progress, 0) / subs.length) : 0;
+    const st: TaskStatus = { TaskID: task.task_id, TaskName: basic.TaskName, ExecutionStatus: task.status as TaskStatus['ExecutionStatus'], Progress: progress,
+      ResourcesOccupied: { Results: this.d.store.resultCount(task.task_id) } };
+    if (basic.TaskType !== undefined) st.TaskType = basic.TaskType;
+    if (task.exception_code !== null) st.ExceptionCode = task.exception_code;
+    if (task.exception_desc) st.ExceptionDesc = cutUtf8(task.exception_desc, EXCEPTION_DESC_MAX_BYTES);
+    return st;
+  }
+
+  /** Tells the initiator (NotifyURL, MQTT) the task's status now. */
+  notifyStatus(taskId: string): void {
+    const task = this.d.store.task(taskId);
+    if (!task) return;
+    const url = this.notifyUrl(task);
+    const status = this.taskStatus(task);
+    if (url) this.d.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.d.o.deviceId, TaskStatusList: [status] }, key: notifyKey(this.d.notifySecret, taskId) });
+    this.d.mqtt?.publish(taskId, 'status', status);
+  }
+
+  /** Table A.1 record with its A.2 subtasks. */
+  taskInfo(taskId: string): TaskInfo | undefined {
+    const t = this.d.store.task(taskId);
+    if (!t) return undefined;
+    const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
+    const subs = this.d.store.subtasks(taskId);
+    const fmt = (ms: number) => formatRetinaDateTime(ms);
+    const info: TaskInfo = {
+      TaskID: t.task_id,
+      TaskName: basic.TaskName,
+      ExecutionStatus: t.status as TaskInfo['ExecutionStatus'],
+      DeviceList: [...new Set(subs.map((s) => s.device_id).filter((d) => d !== '-'))],
+      CreateInfo: { CreateTime: fmt(t.created_at), UpdateTime: fmt(t.updated_at), ...(basic.InitiationInfo.Applicant ? { Applicant: basic.InitiationInfo.Applicant } : {}) },
+      SubtaskInfoList: subs.map((s): SubtaskInfo => {
+        const dev = this.d.devices.row(s.device_id);
+        const status: SubtaskInfo['TaskStatusInfo'] = { ExecutionStatus: s.status as SubtaskInfo['TaskStatusInfo']['ExecutionStatus'], Progress: s.progress };
+        if (s.exception_code !== null) status.ExceptionCode = s.exception_code;
+        if (s.exception_desc) status.ExceptionDesc = cutUtf8(s.exception_desc, EXCEPTION_DESC_MAX_BYTES);
+        return {
+          TaskExecutor: { DeviceID: s.device_id === '-' ? '-' : s.device_id, ...(dev ? { DeviceType: dev.device_type } : {}), ...(dev?.device_name ? { DeviceName: dev.device_name } : {}) },
+          TaskDispatchInfo: JSON.parse(s.dispatch_info) as TaskDispatchInfo,
+          CreateTime: fmt(s.created_at),
+          UpdateTime: fmt(s.updated_at),
+          TaskStatusInfo: status,
+        };
+      }),
+    };
+    if (basic.Desc !== undefined) info.Desc = basic.Desc;
+    if (basic.TaskType !== undefined) info.TaskType = basic.TaskType;
+    if (basic.Priority !== undefined) info.Priority = basic.Priority;
+    if (basic.Constraints !== undefined) info.Constraints = basic.Constraints;
+    return info;
+  }
+
+  /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
+  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
+    const body: TaskResultBody = cmd.MessageBody;
+    const sub = this.d.store.subtask(body.TaskID);
+    // A device session sends results only for subtasks it runs now (issue 10: no forged results).
+    if (fromDevice !== undefined && (!sub || sub.device_id !== fromDevice || body.DeviceID !== fromDevice)) {
+      return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a subtask device ${fromDevice} runs (results come only from a subtask's current executor, as itself)` };
+    }
+    const taskId = sub?.task_id ?? (this.d.store.task(body.TaskID) ? body.TaskID : undefined);
+    if (!taskId) return { ok: false, message: `MessageBody.TaskID: "${body.TaskID}" is not a task of this scheduler` };
+    // A quota per task: a runaway or hostile stage cannot fill the disk through one task.
+    const quota = this.d.o.maxResultsPerTask ?? 1_000_000;
+    const held = this.resultCounts.get(taskId) ?? this.d.store.resultCount(taskId);
+    if (held >= quota) {
+      if (held === quota) { this.d.log.warn({ task: taskId, quota }, 'task reached its result quota; further results are refused'); this.resultCounts.set(taskId, quota + 1); }
+      return { ok: false, message: `MessageBody.TaskID: task ${taskId} holds its quota of ${quota} results; no more are stored` };
+    }
+    const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;
+    const fresh = this.d.store.insertResult(taskId, body, key);
+    if (fresh) {
+      this.resultCounts.set(taskId, held + 1);
+      this.d.mqtt?.publish(taskId, 'results', body);
+      const task = this.d.store.task(taskId)!;
+      const url = this.notifyUrl(task);
+      if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
+    }
+    return { ok: true };
+  }
+
+}
