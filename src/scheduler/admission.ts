@@ -9,7 +9,7 @@ import { CustomInfo, ExecutionStatus, TaskType, parse, type TaskBasicInfo } from
 import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
-import { place as planFor, placementWishes, type PlacementRequest } from './placement/index.ts';
+import { feasible, placementWishes, type PlacementRequest } from './placement/index.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
@@ -92,7 +92,7 @@ export class Admission {
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!planFor(sreq, this.c.view).ranked.length) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (!feasible(sreq, this.c.view)) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
       const taskId = randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
@@ -101,7 +101,7 @@ export class Admission {
       this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req);
       return this.accepted(taskId, custom);
     }
-    if (!planFor(req, this.c.view).ranked.length) {
+    if (!feasible(req, this.c.view)) {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       return { ok: false, message: `no online executor offers ${what}` };
     }
@@ -137,7 +137,7 @@ export class Admission {
   /** Whether some online executor (or the repository) can take the task's algorithm(s) now. */
   private servable(req: PlacementRequest, custom: CustomInfo): boolean {
     const reqs = custom.Topology ? custom.Topology.Stages.map((st) => stageRequest(req, custom, st)) : [req];
-    return reqs.every((r) => planFor(r, this.c.view).ranked.length > 0);
+    return reqs.every((r) => feasible(r, this.c.view));
   }
 
 }

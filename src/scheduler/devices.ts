@@ -17,6 +17,7 @@ export interface DeviceState extends ViewDevice {
   listed: boolean;
   total?: TotalResource;
   available?: AvailableResource;
+  matched: Map<string, AlgInfo | null>;
 }
 
 function parse<T>(s: string | null): T | undefined {
@@ -46,7 +47,7 @@ export class DeviceRegistry {
 
   constructor(private readonly store: SchedulerStateStore) {
     for (const row of store.devices()) {
-      const d: DeviceState = { row, algs: [], listed: false };
+      const d: DeviceState = { row, algs: [], listed: false, matched: new Map() };
       const algs = parse<AlgResource>(row.alg_resource);
       if (algs) { d.algs = algs.AlgInfoList; d.listed = true; }
       const total = parse<TotalResource>(row.total_resource);
@@ -122,7 +123,7 @@ export class DeviceRegistry {
       longitude: i.longitude ?? null, latitude: i.latitude ?? null, online: 1, enabled: old?.row.enabled ?? 1, registered_at: now, last_seen: now,
       total_resource: old?.row.total_resource ?? null, available_resource: old?.row.available_resource ?? null, alg_resource: old?.row.alg_resource ?? null, alg_checked_at: 0,
     };
-    const d: DeviceState = { ...(old ?? { algs: [], listed: false }), row };
+    const d: DeviceState = { ...(old ?? { algs: [], listed: false }), row, matched: new Map() };
     this.byId.set(i.deviceId, d);
     this.index(d);
     if (!old) this.sortedCache = null;
@@ -171,6 +172,7 @@ export class DeviceRegistry {
     this.unindex(d);
     d.algs = r.AlgInfoList;
     d.listed = true;
+    d.matched.clear();
     d.row.alg_resource = JSON.stringify(r);
     d.row.alg_checked_at = at;
     this.index(d);

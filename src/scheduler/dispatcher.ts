@@ -8,6 +8,9 @@ import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
 import type { Placer, SchedulerParts } from './context.ts';
 
+/** Executors ranked per page of the placement; the next page excludes those tried. */
+const PAGE = 16;
+
 export class Dispatcher implements Placer {
   constructor(private readonly c: SchedulerParts) {}
 
@@ -45,10 +48,15 @@ export class Dispatcher implements Placer {
 
   private async placeOnce(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean }): Promise<string | null> {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
-    let { ranked } = planFor(preq, this.c.view);
+    // The ranking comes a page at a time: the first executor usually accepts.
+    let base = exclude;
+    let ranked = planFor(preq, this.c.view, PAGE).ranked;
     // With nobody else left, the excluded executor is still better than giving up — also when it
     // runs the algorithm only from our repository (its algorithm list may predate the install).
-    if (!ranked.length && exclude.size) ranked = planFor({ ...preq, exclude: new Set<string>() }, this.c.view).ranked;
+    if (!ranked.length && exclude.size) {
+      base = new Set<string>();
+      ranked = planFor({ ...preq, exclude: base }, this.c.view, PAGE).ranked;
+    }
     if (!ranked.length && opts.waitIfNone) {
       // A retry with nobody online (the only executor restarting): stay queued; the caller tries again.
       this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Queued, exceptionDesc: 'waiting for an online executor that offers the algorithm' });
@@ -58,7 +66,7 @@ export class Dispatcher implements Placer {
     const tried = new Set<string>();
     this.c.flags.dispatching.add(plan.subtaskId);
     try {
-    for (const c of ranked) {
+    for (; ranked.length; ranked = planFor({ ...preq, exclude: new Set([...base, ...tried]) }, this.c.view, PAGE).ranked) for (const c of ranked) {
       if (tried.has(c.device.device_id)) continue;
       tried.add(c.device.device_id);
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
@@ -75,8 +83,7 @@ export class Dispatcher implements Placer {
           // copy is stopped, never left as a second live one; everyone online is a candidate again.
           void this.c.stale.stopStale(c.device.device_id, plan.subtaskId);
           errors.push(`${c.device.device_id}: went offline during dispatch`);
-          const again = { ...preq, exclude: tried };
-          ranked.push(...planFor(again, this.c.view).ranked);
+          base = new Set<string>();
           continue;
         }
         this.c.devices.notePlaced(c.device.device_id);

@@ -34,6 +34,17 @@ export interface ViewDevice {
   listed: boolean;
   total?: Candidate['total'];
   available?: AvailableResource;
+  /** Memo of the algorithm matched per request (AlgID, AlgType); its owner clears it when the list changes. */
+  matched?: Map<string, AlgInfo | null>;
+}
+
+/** The algorithm `d` would run for `req` (memoised on the device: the same few requests recur). */
+function algorithmOf(req: PlacementRequest, d: ViewDevice): AlgInfo | undefined {
+  if (!d.matched) return matchAlgorithm(req, d.algs);
+  const key = `${req.algId ?? ''}\n${req.algType?.toLowerCase() ?? ''}`;
+  let alg = d.matched.get(key);
+  if (alg === undefined) { alg = matchAlgorithm(req, d.algs) ?? null; d.matched.set(key, alg); }
+  return alg ?? undefined;
 }
 
 /** What placement reads: the device registry's indexes and counters, and the repository. */
@@ -60,22 +71,44 @@ function candidate(d: ViewDevice, alg: AlgInfo, view: PlacementView, download: b
   return c;
 }
 
-/** The Plan for one subtask: feasible executors best first, rejected ones with their reasons. */
-export function place(req: PlacementRequest, view: PlacementView): Plan {
+/**
+ * The Plan for one subtask: feasible executors best first, rejected ones with their reasons.
+ * `limit` keeps only the best so many (every candidate is still filtered and scored, but
+ * ordering all of a large fleet is not needed when the first one accepts).
+ */
+export function place(req: PlacementRequest, view: PlacementView, limit = Infinity): Plan {
   const own: Candidate[] = [];
   for (const d of view.devicesFor(req)) {
     if (!d.listed) continue;
-    const alg = matchAlgorithm(req, d.algs);
+    const alg = algorithmOf(req, d);
     if (alg) own.push(candidate(d, alg, view, false));
   }
-  const first = rank(req, own, view.seq());
+  const first = rank(req, own, view.seq(), limit);
   if (first.ranked.length) return { ...first, fromRepository: false };
   // Nobody offers it: any executor can fetch the published package (AlgFileURL, table 20).
   const pub = view.published(req);
   if (!pub) return { ...first, fromRepository: false };
   const all: Candidate[] = [];
   for (const d of view.devices()) all.push(candidate(d, pub, view, true));
-  return { ...rank(req, all, view.seq()), fromRepository: true };
+  return { ...rank(req, all, view.seq(), limit), fromRepository: true };
+}
+
+/** Whether `place()` would find anyone, stopping at the first feasible executor (intake's check). */
+export function feasible(req: PlacementRequest, view: PlacementView): boolean {
+  for (const d of view.devicesFor(req)) {
+    if (!d.listed) continue;
+    const alg = algorithmOf(req, d);
+    if (alg && passes(req, candidate(d, alg, view, false))) return true;
+  }
+  const pub = view.published(req);
+  if (!pub) return false;
+  for (const d of view.devices()) if (passes(req, candidate(d, pub, view, true))) return true;
+  return false;
+}
+
+function passes(req: PlacementRequest, c: Candidate): boolean {
+  for (const f of FILTERS) if (f.check(req, c)) return false;
+  return true;
 }
 
 /** Builds candidates from stored device rows (parsing their JSON); executors without the algorithm are left out. */
@@ -96,11 +129,29 @@ export function candidates(req: PlacementRequest, devices: DeviceRow[], active: 
 
 const byId = new Intl.Collator().compare;
 
-/** Filters and ranks (scoring each candidate once); returns the candidates best first, and why others were dropped. */
-export function rank(req: PlacementRequest, cands: Candidate[], seq = 0): { ranked: Candidate[]; rejected: Rejection[] } {
+type Scored = { c: Candidate; s: number };
+const better = (a: Scored, b: Scored) => b.s - a.s || byId(a.c.device.device_id, b.c.device.device_id);
+
+/** The best `limit` of `scored`, in order, without sorting all of them. */
+function best(scored: Scored[], limit: number): Scored[] {
+  if (scored.length <= limit) return scored.sort(better);
+  const top: Scored[] = [];
+  for (const x of scored) {
+    const last = top[top.length - 1];
+    if (top.length === limit && last && better(x, last) >= 0) continue;
+    let i = top.length;
+    while (i > 0 && better(x, top[i - 1]!) < 0) i--;
+    top.splice(i, 0, x);
+    if (top.length > limit) top.pop();
+  }
+  return top;
+}
+
+/** Filters and ranks (scoring each candidate once); returns the best `limit` candidates first, and why others were dropped. */
+export function rank(req: PlacementRequest, cands: Candidate[], seq = 0, limit = Infinity): { ranked: Candidate[]; rejected: Rejection[] } {
   const rejected: Rejection[] = [];
   const weighted = strategy(req.strategy);
-  const scored: Array<{ c: Candidate; s: number }> = [];
+  const scored: Scored[] = [];
   next: for (const c of cands) {
     for (const f of FILTERS) {
       const why = f.check(req, c);
@@ -110,6 +161,5 @@ export function rank(req: PlacementRequest, cands: Candidate[], seq = 0): { rank
     for (const w of weighted) s += w.weight * w.scorer.score(req, c, { seq });
     scored.push({ c, s });
   }
-  scored.sort((a, b) => b.s - a.s || byId(a.c.device.device_id, b.c.device.device_id));
-  return { ranked: scored.map((x) => x.c), rejected };
+  return { ranked: best(scored, limit).map((x) => x.c), rejected };
 }
