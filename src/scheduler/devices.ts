@@ -24,23 +24,28 @@ function parse<T>(s: string | null): T | undefined {
   return s ? (JSON.parse(s) as T) : undefined;
 }
 
-const add = <K>(m: Map<K, Set<string>>, k: K, id: string) => {
+const add = <K>(m: Map<K, Set<DeviceState>>, k: K, d: DeviceState) => {
   let s = m.get(k);
   if (!s) { s = new Set(); m.set(k, s); }
-  s.add(id);
+  s.add(d);
 };
-const remove = <K>(m: Map<K, Set<string>>, k: K, id: string) => {
+const remove = <K>(m: Map<K, Set<DeviceState>>, k: K, d: DeviceState) => {
   const s = m.get(k);
-  if (s?.delete(id) && !s.size) m.delete(k);
+  if (s?.delete(d) && !s.size) m.delete(k);
 };
+const NONE: readonly DeviceState[] = [];
 
 export class DeviceRegistry {
   private readonly byId = new Map<string, DeviceState>();
-  private readonly byAlgId = new Map<number, Set<string>>();
-  private readonly byAlgType = new Map<string, Set<string>>();
-  private readonly byDeviceType = new Map<string, Set<string>>();
+  private readonly byAlgId = new Map<number, Set<DeviceState>>();
+  private readonly byAlgType = new Map<string, Set<DeviceState>>();
+  private readonly byDeviceType = new Map<string, Set<DeviceState>>();
   private readonly onlineIds = new Set<string>();
+  /** The index sets as arrays (placement scans them from a rotating start), built on demand. */
+  private readonly arrays = new Map<string, DeviceState[]>();
   private sortedCache: DeviceState[] | null = null;
+  /** Online devices whose last-seen stamp is newer in memory than in the store. */
+  private readonly unsaved = new Set<DeviceState>();
   /** Round robin's clock: placements so far, and each device's last. */
   private placements = 0;
   private readonly lastPlacedAt = new Map<string, number>();
@@ -61,16 +66,17 @@ export class DeviceRegistry {
 
   private index(d: DeviceState): void {
     const id = d.row.device_id;
-    add(this.byDeviceType, d.row.device_type, id);
-    for (const a of d.algs) { add(this.byAlgId, a.AlgID, id); add(this.byAlgType, a.AlgType.toLowerCase(), id); }
+    this.arrays.clear();
+    add(this.byDeviceType, d.row.device_type, d);
+    for (const a of d.algs) { add(this.byAlgId, a.AlgID, d); add(this.byAlgType, a.AlgType.toLowerCase(), d); }
     if (d.row.online) this.onlineIds.add(id); else this.onlineIds.delete(id);
   }
 
   private unindex(d: DeviceState): void {
-    const id = d.row.device_id;
-    remove(this.byDeviceType, d.row.device_type, id);
-    for (const a of d.algs) { remove(this.byAlgId, a.AlgID, id); remove(this.byAlgType, a.AlgType.toLowerCase(), id); }
-    this.onlineIds.delete(id);
+    this.arrays.clear();
+    remove(this.byDeviceType, d.row.device_type, d);
+    for (const a of d.algs) { remove(this.byAlgId, a.AlgID, d); remove(this.byAlgType, a.AlgType.toLowerCase(), d); }
+    this.onlineIds.delete(d.row.device_id);
   }
 
   get(id: string): DeviceState | undefined {
@@ -97,20 +103,19 @@ export class DeviceRegistry {
     return this.onlineIds;
   }
 
-  /** Devices that may offer the algorithm asked for (by AlgID, else AlgType), of the DeviceType asked for. */
-  offering(req: Pick<PlacementRequest, 'algId' | 'algType' | 'deviceType'>): DeviceState[] {
-    let ids: Set<string> | undefined;
-    if (req.algId !== undefined) ids = this.byAlgId.get(req.algId);
-    else if (req.algType !== undefined) ids = this.byAlgType.get(req.algType.toLowerCase());
-    else if (req.deviceType !== undefined) ids = this.byDeviceType.get(req.deviceType);
-    else return this.all();
-    if (!ids) return [];
-    const out: DeviceState[] = [];
-    for (const id of ids) {
-      const d = this.byId.get(id);
-      if (d) out.push(d);
-    }
-    return out;
+  /** Devices that may offer the algorithm asked for (by AlgID, else AlgType), else of the DeviceType asked for: the index itself, not a copy. */
+  offering(req: Pick<PlacementRequest, 'algId' | 'algType' | 'deviceType'>): readonly DeviceState[] {
+    if (req.algId !== undefined) return this.array(`id:${req.algId}`, this.byAlgId.get(req.algId));
+    if (req.algType !== undefined) return this.array(`type:${req.algType.toLowerCase()}`, this.byAlgType.get(req.algType.toLowerCase()));
+    if (req.deviceType !== undefined) return this.array(`dev:${req.deviceType}`, this.byDeviceType.get(req.deviceType));
+    return this.all();
+  }
+
+  private array(key: string, set: Set<DeviceState> | undefined): readonly DeviceState[] {
+    if (!set) return NONE;
+    let a = this.arrays.get(key);
+    if (!a) { a = [...set]; this.arrays.set(key, a); }
+    return a;
   }
 
   /** Registers or re-registers a device: online, its algorithm list to be asked again. */
@@ -129,19 +134,34 @@ export class DeviceRegistry {
     if (!old) this.sortedCache = null;
   }
 
-  /** A sign of life that arrived at `at`: online, last seen moves forward only. */
+  /**
+   * A sign of life that arrived at `at`: online, last seen moves forward only. A device coming
+   * back online is written at once; an online one's newer stamp waits for `flush()` (thousands of
+   * keepalives a second become one transaction; after a restart every online device's stamp is
+   * set to the start time anyway, so a lost one changes nothing).
+   */
   touch(id: string, at: number): boolean {
     const d = this.byId.get(id);
     if (!d) return false;
-    this.store.touchDevice(id, at);
+    const wasOnline = d.row.online === 1;
     d.row.last_seen = Math.max(d.row.last_seen, at);
     d.row.online = 1;
     this.onlineIds.add(id);
+    if (wasOnline) this.unsaved.add(d);
+    else this.store.touchDevice(id, d.row.last_seen);
     return true;
+  }
+
+  /** Writes the last-seen stamps kept since the last flush, in one transaction. */
+  flush(): void {
+    if (!this.unsaved.size) return;
+    this.store.batch(() => { for (const d of this.unsaved) if (d.row.online) this.store.touchDevice(d.row.device_id, d.row.last_seen); });
+    this.unsaved.clear();
   }
 
   setOnline(id: string, online: boolean): void {
     const d = this.byId.get(id);
+    if (d && this.unsaved.delete(d)) this.store.touchDevice(id, d.row.last_seen);
     this.store.setOnline(id, online);
     if (!d) return;
     d.row.online = online ? 1 : 0;
@@ -203,6 +223,7 @@ export class DeviceRegistry {
     return {
       devicesFor: (req) => this.offering(req),
       devices: () => this.all(),
+      device: (id) => this.byId.get(id),
       activeCount,
       lastPlaced: (id) => this.lastPlacedAt.get(id) ?? -1,
       seq: () => this.placements,

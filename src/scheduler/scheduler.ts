@@ -117,8 +117,10 @@ export class Scheduler {
       this.devices.touch(id, now);
       this.liveness.seen(id, now);
     }
+    this.devices.flush();
     this.lastCheckAt = now;
-    this.monitorTimer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
+    // Keepalive stamps reach the store with each liveness check, one transaction for all.
+    this.monitorTimer = setInterval(() => { this.devices.flush(); this.checkLiveness(); }, this.checkEveryMs);
     this.monitorTimer.unref();
     this.algorithms.start();
   }
@@ -131,6 +133,7 @@ export class Scheduler {
     await this.notifier.idle(1000);
     await this.mqtt?.close();
     await this.client.close();
+    this.devices.flush();
     this.store.close();
   }
 

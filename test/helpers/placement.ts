@@ -26,6 +26,7 @@ export function view(devices: ViewDevice[], o: { active?: Record<string, number>
   return {
     devicesFor: () => devices,
     devices: () => devices,
+    device: (id) => devices.find((d) => d.row.device_id === id),
     activeCount: (id) => o.active?.[id] ?? 0,
     lastPlaced: (id) => o.last?.[id] ?? -1,
     seq: () => o.seq ?? 0,

@@ -68,7 +68,7 @@ t.test('EM1: a keepalive counts from when it arrived, not from when its handler 
   const r = await app.inject({ method: 'POST', url: '/System/Keepalive', payload: { KeepaliveObject: { DeviceID: 'edge-1' } } });
   t.equal(r.statusCode, 200);
   t.equal(now, arrived + 1000, 'the handler ran 1 s after the request arrived');
-  t.equal(s.store.device('edge-1')?.last_seen, arrived, 'last seen is the arrival time, not the handling time');
+  t.equal(s.devices.row('edge-1')?.last_seen, arrived, 'last seen is the arrival time, not the handling time');
   /** One liveness check at `at`, as a punctual monitor runs it (no stall). */
   const checkAt = (at: number) => {
     now = at;
@@ -82,6 +82,10 @@ t.test('EM1: a keepalive counts from when it arrived, not from when its handler 
   // A keepalive that arrived earlier but is handled later never moves the stamp backwards.
   s.keepalive('edge-1', arrived + 4000);
   s.keepalive('edge-1', arrived + 3900);
-  t.equal(s.store.device('edge-1')?.last_seen, arrived + 4000, 'stamps only move forward');
+  t.equal(s.devices.row('edge-1')?.last_seen, arrived + 4000, 'stamps only move forward');
+  s.keepalive('edge-1', arrived + 4500);
+  t.equal(s.store.device('edge-1')?.last_seen, arrived + 4000, 'an online device\'s stamp waits in memory');
+  s.devices.flush();
+  t.equal(s.store.device('edge-1')?.last_seen, arrived + 4500, 'and reaches the store in the next flush');
   t.equal(s.store.device('edge-1')?.online, 1, 'and the device is back online');
 });

@@ -38,10 +38,12 @@ export interface ViewDevice {
   matched?: Map<string, AlgInfo | null>;
 }
 
+/** The memo key of a request's algorithm. */
+const matchKey = (req: PlacementRequest) => `${req.algId ?? ''}\n${req.algType?.toLowerCase() ?? ''}`;
+
 /** The algorithm `d` would run for `req` (memoised on the device: the same few requests recur). */
-function algorithmOf(req: PlacementRequest, d: ViewDevice): AlgInfo | undefined {
+function algorithmOf(req: PlacementRequest, key: string, d: ViewDevice): AlgInfo | undefined {
   if (!d.matched) return matchAlgorithm(req, d.algs);
-  const key = `${req.algId ?? ''}\n${req.algType?.toLowerCase() ?? ''}`;
   let alg = d.matched.get(key);
   if (alg === undefined) { alg = matchAlgorithm(req, d.algs) ?? null; d.matched.set(key, alg); }
   return alg ?? undefined;
@@ -50,9 +52,11 @@ function algorithmOf(req: PlacementRequest, d: ViewDevice): AlgInfo | undefined 
 /** What placement reads: the device registry's indexes and counters, and the repository. */
 export interface PlacementView {
   /** Devices that may offer the request's algorithm (an index lookup; a superset is fine). */
-  devicesFor(req: PlacementRequest): Iterable<ViewDevice>;
+  devicesFor(req: PlacementRequest): readonly ViewDevice[];
   /** Every device. */
-  devices(): Iterable<ViewDevice>;
+  devices(): readonly ViewDevice[];
+  /** One device by DeviceID (the data's own, for locality). */
+  device(deviceId: string): ViewDevice | undefined;
   activeCount(deviceId: string): number;
   /** Sequence number of the last placement on the device (-1: never). */
   lastPlaced(deviceId: string): number;
@@ -62,14 +66,21 @@ export interface PlacementView {
   published(req: PlacementRequest): AlgInfo | undefined;
 }
 
-function candidate(d: ViewDevice, alg: AlgInfo, view: PlacementView, download: boolean): Candidate {
-  const c: Candidate = { device: d.row, alg, active: view.activeCount(d.row.device_id), availableCpu: d.available?.ResourceInfo.CommonResource?.AvailableCPU ?? 50,
-    lastPlaced: view.lastPlaced(d.row.device_id) };
-  if (d.total) c.total = d.total;
-  if (d.available) c.available = d.available;
-  if (download) c.download = true;
+/** Fills `c` (a scratch candidate reused for every device: no allocation per device) from `d`. */
+function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, download: boolean): Candidate {
+  c.device = d.row;
+  c.alg = alg;
+  c.active = view.activeCount(d.row.device_id);
+  c.availableCpu = d.available?.ResourceInfo.CommonResource?.AvailableCPU ?? 50;
+  c.lastPlaced = view.lastPlaced(d.row.device_id);
+  // Assigned, never deleted: the scratch object keeps one shape.
+  c.total = d.total;
+  c.available = d.available;
+  c.download = download || undefined;
   return c;
 }
+
+const scratch = (): Candidate => ({ device: undefined as unknown as DeviceRow, alg: undefined as unknown as AlgInfo, active: 0, availableCpu: 50 });
 
 /**
  * The Plan for one subtask: feasible executors best first, rejected ones with their reasons.
@@ -77,32 +88,64 @@ function candidate(d: ViewDevice, alg: AlgInfo, view: PlacementView, download: b
  * ordering all of a large fleet is not needed when the first one accepts).
  */
 export function place(req: PlacementRequest, view: PlacementView, limit = Infinity): Plan {
-  const own: Candidate[] = [];
-  for (const d of view.devicesFor(req)) {
-    if (!d.listed) continue;
-    const alg = algorithmOf(req, d);
-    if (alg) own.push(candidate(d, alg, view, false));
-  }
-  const first = rank(req, own, view.seq(), limit);
-  if (first.ranked.length) return { ...first, fromRepository: false };
+  const key = matchKey(req);
+  const c = scratch();
+  const own = new Ranking(req, view.seq(), limit);
+  scan(req, view, view.devicesFor(req), limit, own, (d) => {
+    const alg = d.listed ? algorithmOf(req, key, d) : undefined;
+    return alg && fill(c, d, alg, view, false);
+  });
+  if (own.size) return { ...own.result(), fromRepository: false };
   // Nobody offers it: any executor can fetch the published package (AlgFileURL, table 20).
   const pub = view.published(req);
-  if (!pub) return { ...first, fromRepository: false };
-  const all: Candidate[] = [];
-  for (const d of view.devices()) all.push(candidate(d, pub, view, true));
-  return { ...rank(req, all, view.seq(), limit), fromRepository: true };
+  if (!pub) return { ...own.result(), fromRepository: false };
+  const all = new Ranking(req, view.seq(), limit);
+  scan(req, view, view.devices(), limit, all, (d) => fill(c, d, pub, view, true));
+  return { ...all.result(), fromRepository: true };
+}
+
+/** Up to this many feasible executors are scored per placement before a large fleet is sampled. */
+export const SCORE_AT_LEAST = 1000;
+/** …or this share of the fleet, when that is more (Kubernetes' percentageOfNodesToScore floor). */
+const SCORE_SHARE = 0.05;
+
+/**
+ * Offers `list`'s devices to `ranking`. A fleet of up to SCORE_AT_LEAST candidates is scored
+ * whole (the best executor wins, as always). A larger one is scored from a rotating start until
+ * enough feasible executors were seen — the way Kubernetes' scheduler bounds its work — so a
+ * placement costs the same at 10,000 executors as at 1,000, and successive placements look at
+ * different parts of the fleet. The data's own device (locality) is always considered. Only with
+ * a bounded `limit` (the dispatcher's pages); a full ranking still sees everyone.
+ */
+function scan(req: PlacementRequest, view: PlacementView, list: readonly ViewDevice[], limit: number, ranking: Ranking, candidateOf: (d: ViewDevice) => Candidate | undefined): void {
+  const n = list.length;
+  const enough = limit === Infinity || n <= SCORE_AT_LEAST ? n : Math.max(SCORE_AT_LEAST, Math.ceil(n * SCORE_SHARE));
+  const near = enough < n && req.nearDeviceId !== undefined ? view.device(req.nearDeviceId) : undefined;
+  if (near && list.includes(near)) {
+    const c = candidateOf(near);
+    if (c) ranking.offer(c, true);
+  }
+  const start = enough < n ? (view.seq() * enough) % n : 0;
+  for (let i = 0; i < n && ranking.seen < enough; i++) {
+    const d = list[(start + i) % n]!;
+    if (d === near) continue;
+    const c = candidateOf(d);
+    if (c) ranking.offer(c, true);
+  }
 }
 
 /** Whether `place()` would find anyone, stopping at the first feasible executor (intake's check). */
 export function feasible(req: PlacementRequest, view: PlacementView): boolean {
+  const key = matchKey(req);
+  const c = scratch();
   for (const d of view.devicesFor(req)) {
     if (!d.listed) continue;
-    const alg = algorithmOf(req, d);
-    if (alg && passes(req, candidate(d, alg, view, false))) return true;
+    const alg = algorithmOf(req, key, d);
+    if (alg && passes(req, fill(c, d, alg, view, false))) return true;
   }
   const pub = view.published(req);
   if (!pub) return false;
-  for (const d of view.devices()) if (passes(req, candidate(d, pub, view, true))) return true;
+  for (const d of view.devices()) if (passes(req, fill(c, d, pub, view, true))) return true;
   return false;
 }
 
@@ -132,34 +175,58 @@ const byId = new Intl.Collator().compare;
 type Scored = { c: Candidate; s: number };
 const better = (a: Scored, b: Scored) => b.s - a.s || byId(a.c.device.device_id, b.c.device.device_id);
 
-/** The best `limit` of `scored`, in order, without sorting all of them. */
-function best(scored: Scored[], limit: number): Scored[] {
-  if (scored.length <= limit) return scored.sort(better);
-  const top: Scored[] = [];
-  for (const x of scored) {
+/**
+ * Filters and scores candidates one at a time, keeping the best `limit` in order (an insertion
+ * into a short list, not a sort of the fleet) and every rejection with its reason.
+ */
+class Ranking {
+  private readonly top: Scored[] = [];
+  private readonly rejected: Rejection[] = [];
+  private readonly weighted;
+  private readonly ctx;
+
+  constructor(private readonly req: PlacementRequest, seq: number, private readonly limit: number) {
+    this.weighted = strategy(req.strategy);
+    this.ctx = { seq };
+  }
+
+  /** Feasible candidates offered so far. */
+  seen = 0;
+
+  get size(): number {
+    return this.top.length;
+  }
+
+  /** Considers `c`; `scratch`: it is reused by the caller, so a copy is kept. */
+  offer(c: Candidate, scratch: boolean): void {
+    for (const f of FILTERS) {
+      const why = f.check(this.req, c);
+      if (why) { this.rejected.push({ deviceId: c.device.device_id, why }); return; }
+    }
+    this.seen++;
+    let s = 0;
+    for (const w of this.weighted) s += w.weight * w.scorer.score(this.req, c, this.ctx);
+    const top = this.top;
+    const x = { c, s };
+    if (this.limit === Infinity) { if (scratch) x.c = { ...c }; top.push(x); return; } // sorted once, in result()
     const last = top[top.length - 1];
-    if (top.length === limit && last && better(x, last) >= 0) continue;
+    if (top.length >= this.limit && last && better(x, last) >= 0) return;
+    if (scratch) x.c = { ...c };
     let i = top.length;
     while (i > 0 && better(x, top[i - 1]!) < 0) i--;
     top.splice(i, 0, x);
-    if (top.length > limit) top.pop();
+    if (top.length > this.limit) top.pop();
   }
-  return top;
+
+  result(): { ranked: Candidate[]; rejected: Rejection[] } {
+    if (this.limit === Infinity) this.top.sort(better);
+    return { ranked: this.top.map((x) => x.c), rejected: this.rejected };
+  }
 }
 
 /** Filters and ranks (scoring each candidate once); returns the best `limit` candidates first, and why others were dropped. */
 export function rank(req: PlacementRequest, cands: Candidate[], seq = 0, limit = Infinity): { ranked: Candidate[]; rejected: Rejection[] } {
-  const rejected: Rejection[] = [];
-  const weighted = strategy(req.strategy);
-  const scored: Scored[] = [];
-  next: for (const c of cands) {
-    for (const f of FILTERS) {
-      const why = f.check(req, c);
-      if (why) { rejected.push({ deviceId: c.device.device_id, why }); continue next; }
-    }
-    let s = 0;
-    for (const w of weighted) s += w.weight * w.scorer.score(req, c, { seq });
-    scored.push({ c, s });
-  }
-  return { ranked: best(scored, limit).map((x) => x.c), rejected };
+  const r = new Ranking(req, seq, limit);
+  for (const c of cands) r.offer(c, false);
+  return r.result();
 }
