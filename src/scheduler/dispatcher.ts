@@ -70,7 +70,7 @@ export class Dispatcher implements Placer {
       if (tried.has(c.device.device_id)) continue;
       tried.add(c.device.device_id);
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
-      const published = this.c.repository.read(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
+      const published = this.c.repository.has(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
       try {

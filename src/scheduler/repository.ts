@@ -51,6 +51,11 @@ export class AlgorithmRepository {
     return path.join(this.dir, String(algId), `${version}.rpk`);
   }
 
+  /** Whether that version is published (no file read). */
+  has(algId: number, version: string): boolean {
+    return this.index.some((e) => e.AlgID === algId && e.AlgVersion === version);
+  }
+
   /** The package bytes, or undefined. */
   read(algId: number, version: string): Buffer | undefined {
     if (!this.index.some((e) => e.AlgID === algId && e.AlgVersion === version)) return undefined;

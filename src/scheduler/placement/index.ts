@@ -104,22 +104,29 @@ export function place(req: PlacementRequest, view: PlacementView, limit = Infini
   return { ...all.result(), fromRepository: true };
 }
 
-/** Up to this many feasible executors are scored per placement before a large fleet is sampled. */
-export const SCORE_AT_LEAST = 1000;
-/** …or this share of the fleet, when that is more (Kubernetes' percentageOfNodesToScore floor). */
-const SCORE_SHARE = 0.05;
+/**
+ * How many feasible executors a paged placement scores in a fleet of `n` candidates: all of a
+ * small fleet, else Kubernetes' adaptive share (percentageOfNodesToScore: 50 % less 1 % per
+ * 125 executors, at least 5 %), and never fewer than SCORE_AT_LEAST.
+ */
+export function scoreCount(n: number): number {
+  if (n <= SCORE_AT_LEAST) return n;
+  const share = Math.max(5, 50 - n / 125) / 100;
+  return Math.max(SCORE_AT_LEAST, Math.ceil(n * share));
+}
+export const SCORE_AT_LEAST = 100;
 
 /**
  * Offers `list`'s devices to `ranking`. A fleet of up to SCORE_AT_LEAST candidates is scored
  * whole (the best executor wins, as always). A larger one is scored from a rotating start until
- * enough feasible executors were seen — the way Kubernetes' scheduler bounds its work — so a
- * placement costs the same at 10,000 executors as at 1,000, and successive placements look at
- * different parts of the fleet. The data's own device (locality) is always considered. Only with
+ * scoreCount(n) feasible executors were seen — the way Kubernetes' scheduler bounds its work — so
+ * a placement costs about the same at 10,000 executors as at 1,000, and successive placements
+ * look at different parts of the fleet. The data's own device (locality) is always considered. Only with
  * a bounded `limit` (the dispatcher's pages); a full ranking still sees everyone.
  */
 function scan(req: PlacementRequest, view: PlacementView, list: readonly ViewDevice[], limit: number, ranking: Ranking, candidateOf: (d: ViewDevice) => Candidate | undefined): void {
   const n = list.length;
-  const enough = limit === Infinity || n <= SCORE_AT_LEAST ? n : Math.max(SCORE_AT_LEAST, Math.ceil(n * SCORE_SHARE));
+  const enough = limit === Infinity ? n : scoreCount(n);
   const near = enough < n && req.nearDeviceId !== undefined ? view.device(req.nearDeviceId) : undefined;
   if (near && list.includes(near)) {
     const c = candidateOf(near);

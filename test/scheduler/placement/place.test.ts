@@ -1,6 +1,6 @@
 /** place(request, view) → Plan (S2, S3, M4): candidates from the view, the repository when nobody has the algorithm, and the task's wishes. */
 import t from 'tap';
-import { place, placementWishes } from '../../../src/scheduler/placement/index.ts';
+import { place, placementWishes, scoreCount } from '../../../src/scheduler/placement/index.ts';
 import { FX, avail, row, view } from '../../helpers/placement.ts';
 
 const dev = (id: string, extra: Parameters<typeof row>[1] = {}, algs = [FX]) => ({ row: row(id, extra), algs, listed: true });
@@ -51,15 +51,16 @@ t.test('M5: Constraints name the strategy, memory and area; bad values are refus
   t.match(bad({ LongitudeMin: 0, LongitudeMax: 181, LatitudeMin: 0, LatitudeMax: 1 }), /within ±180/);
 });
 
-t.test('M4 at fleet scale: past 1,000 feasible executors a page is chosen from a rotating window; the data\'s own device is always seen', async (t) => {
+t.test('M4 at fleet scale: past 100 feasible executors a page is chosen from a rotating window (Kubernetes\' share); the data\'s own device is always seen', async (t) => {
+  t.strictSame([50, 100, 101, 1000, 2500, 10000].map(scoreCount), [50, 100, 100, 420, 750, 500]);
   const fleet = Array.from({ length: 2500 }, (_, i) => dev(`d${String(i).padStart(4, '0')}`));
   const first = place({ algId: 1001 }, view(fleet, { seq: 0 }), 16);
   t.equal(first.ranked.length, 16);
-  t.equal(first.ranked[0]?.device.device_id, 'd0000', 'the first window starts at the start');
-  t.equal(place({ algId: 1001 }, view(fleet, { seq: 1 }), 16).ranked[0]?.device.device_id, 'd1000', 'the next placement looks at the next window');
-  t.equal(place({ algId: 1001 }, view(fleet, { seq: 2 }), 16).ranked[0]?.device.device_id, 'd0000', 'and it wraps around (2000 % 2500 = 2000: d2000..d0499; d0000 wins the tie by id)');
+  t.equal(first.ranked[0]?.device.device_id, 'd0000', 'the first window (750 executors) starts at the start');
+  t.equal(place({ algId: 1001 }, view(fleet, { seq: 1 }), 16).ranked[0]?.device.device_id, 'd0750', 'the next placement looks at the next window');
+  t.equal(place({ algId: 1001 }, view(fleet, { seq: 3 }), 16).ranked[0]?.device.device_id, 'd0000', 'and it wraps around (d2250..d0499; d0000 wins the tie by id)');
   t.equal(place({ algId: 1001, nearDeviceId: 'd2400' }, view(fleet, { seq: 0 }), 16).ranked[0]?.device.device_id, 'd2400', 'locality outside the window');
   t.equal(place({ algId: 1001 }, view(fleet)).ranked.length, 2500, 'a full ranking (no limit) sees everyone');
-  const small = fleet.slice(0, 900);
-  t.equal(place({ algId: 1001 }, view(small, { active: { d0000: 1 }, seq: 5 }), 16).ranked[0]?.device.device_id, 'd0001', 'a fleet under the bound is scored whole: the best wins');
+  const small = fleet.slice(0, 100);
+  t.equal(place({ algId: 1001 }, view(small, { active: { d0000: 1 }, seq: 5 }), 16).ranked[0]?.device.device_id, 'd0001', 'a fleet of up to 100 is scored whole: the best wins');
 });
