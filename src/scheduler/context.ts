@@ -13,13 +13,19 @@ import type { Liveness } from './liveness.ts';
 import type { TaskView } from './task-view.ts';
 import type { SchedulerOptions } from './options.ts';
 import type { SubtaskPlan } from './planner.ts';
+import type { DevTaskStatus } from '../protocol/index.ts';
 
 /** Coordination between dispatch and reconciliation (all in memory; a restart starts clean). */
 export class Coordination {
   /** Subtasks being placed again after a failure: reports about their old placement are ignored. */
   readonly pendingPlacement = new Set<string>();
-  /** Subtasks with a task_dispatch in flight: one executor at a time; a liveness decision waits for its answer. */
-  readonly dispatching = new Set<string>();
+  /** Reports from the executor a pending subtask is being dispatched to, read before its reply: they wait for the placement. */
+  readonly earlyReports = new Map<string, DevTaskStatus[]>();
+  /**
+   * Subtasks with a task_dispatch in flight, with the executor it is sent to (null before the
+   * first send): one executor at a time; a liveness decision waits for its answer.
+   */
+  readonly dispatching = new Map<string, string | null>();
   /** Subtasks failed because no dispatch was acknowledged (not by an executor's report): a later report from one is accepted. */
   readonly unconfirmedFailures = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */

@@ -64,7 +64,7 @@ export class Dispatcher implements Placer {
     }
     const errors: string[] = [];
     const tried = new Set<string>();
-    this.c.flags.dispatching.add(plan.subtaskId);
+    this.c.flags.dispatching.set(plan.subtaskId, null);
     try {
     for (; ranked.length; ranked = planFor({ ...preq, exclude: new Set([...base, ...tried]) }, this.c.view, PAGE).ranked) for (const c of ranked) {
       if (tried.has(c.device.device_id)) continue;
@@ -73,6 +73,7 @@ export class Dispatcher implements Placer {
       const published = this.c.repository.has(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
+      this.c.flags.dispatching.set(plan.subtaskId, c.device.device_id);
       try {
         await this.c.client.sendCommand(c.device.command_url!, {
           CommandType: CommandType.TaskDispatch, DeviceID: c.device.device_id,

@@ -29,7 +29,16 @@ export class Reconciler implements StaleStopper {
     for (const st of dts.TaskStatusList ?? []) {
       const sub = this.c.store.subtask(st.TaskID);
       if (!sub) { unknown.push(st.TaskID); continue; }
-      if (this.c.flags.pendingPlacement.has(st.TaskID)) continue; // about a placement the scheduler has already given up on
+      if (this.c.flags.pendingPlacement.has(st.TaskID)) {
+        // While a failed subtask is placed again, reports about its old placement are ignored. The
+        // executor it is being dispatched to may report before its reply is read: that waits.
+        if (this.c.flags.dispatching.get(st.TaskID) === dts.DeviceID) {
+          const early = this.c.flags.earlyReports.get(st.TaskID) ?? [];
+          early.push({ DeviceID: dts.DeviceID, TaskStatusList: [st] });
+          this.c.flags.earlyReports.set(st.TaskID, early);
+        }
+        continue;
+      }
       if (sub.device_id !== dts.DeviceID) {
         // An executor the subtask has left (it was thought lost, and came back) still runs it: stop that copy.
         if (ACTIVE.includes(st.ExecutionStatus)) void this.stopStale(dts.DeviceID, st.TaskID);
@@ -49,6 +58,14 @@ export class Reconciler implements StaleStopper {
       this.c.tasks.update(sub.task_id);
     }
     return unknown;
+  }
+
+  /** A subtask is placed again (or will not be): reports that arrived early are read now. */
+  private endPlacement(subtaskId: string): void {
+    this.c.flags.pendingPlacement.delete(subtaskId);
+    const early = this.c.flags.earlyReports.get(subtaskId);
+    this.c.flags.earlyReports.delete(subtaskId);
+    for (const dts of early ?? []) this.onTaskStatus(dts);
   }
 
   /** Tells `deviceId` to stop its copy of a subtask that now runs elsewhere (once per pair). */
@@ -111,7 +128,7 @@ export class Reconciler implements StaleStopper {
     const t = setTimeout(() => {
       this.c.flags.retryTimers.delete(t);
       // Not while closing, and not if the subtask was stopped while it waited.
-      if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.c.flags.pendingPlacement.delete(s.subtask_id); return; }
+      if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.endPlacement(s.subtask_id); return; }
       void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req, waitUntil);
     }, executorLost ? 0 : this.c.o.retryIntervalMs ?? 2000);
     t.unref();
@@ -133,14 +150,14 @@ export class Reconciler implements StaleStopper {
       // Nobody can take it yet: look again shortly, until the wait is over.
       const t = setTimeout(() => {
         this.c.flags.retryTimers.delete(t);
-        if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.c.flags.pendingPlacement.delete(s.subtask_id); return; }
+        if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.endPlacement(s.subtask_id); return; }
         void this.placeAgain(s, dispatch, req, waitUntil);
       }, Math.min(1000, this.c.o.retryIntervalMs ?? 2000));
       t.unref();
       this.c.flags.retryTimers.add(t);
       return;
     }
-    this.c.flags.pendingPlacement.delete(s.subtask_id);
+    this.endPlacement(s.subtask_id);
     if (!placed || !dispatch.Dependencies?.length) return;
     const dev = this.c.devices.row(placed);
     if (!dev?.command_url) return;

@@ -21,8 +21,8 @@ interface Dispatch { deviceId: string; taskId: string; at: number }
 
 const FRAME_EXTRACTION = [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }];
 
-/** An executor that offers `algs` (frame extraction by default), accepts every command, and records the dispatches. */
-async function fakeExecutor(deviceId: string, dispatches: Dispatch[], algs: unknown[] = FRAME_EXTRACTION): Promise<{ url: string; close(): void }> {
+/** An executor that offers `algs` (frame extraction by default), accepts every command (answering a dispatch after `dispatchReplyMs`), and records the dispatches. */
+async function fakeExecutor(deviceId: string, dispatches: Dispatch[], algs: unknown[] = FRAME_EXTRACTION, dispatchReplyMs = 0): Promise<{ url: string; close(): void }> {
   const srv = http.createServer((req, res) => {
     let s = '';
     req.on('data', (c) => (s += c));
@@ -32,7 +32,8 @@ async function fakeExecutor(deviceId: string, dispatches: Dispatch[], algs: unkn
       if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: algs }];
       if (j.CommandType === 'task_dispatch') for (const d of j.MessageBody.TaskDispatchList) dispatches.push({ deviceId, taskId: d.TaskID, at: Date.now() });
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(reply));
+      if (j.CommandType === 'task_dispatch' && dispatchReplyMs) setTimeout(() => res.end(JSON.stringify(reply)), dispatchReplyMs);
+      else res.end(JSON.stringify(reply));
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -59,12 +60,17 @@ async function setup(t: Test) {
   const sub = () => s.store.subtask(subtaskId)!;
   /** Plays the executor the subtask is on reporting that it failed with `code`. */
   const fail = (code: number) => s.onTaskStatus({ DeviceID: sub().device_id, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: code, ExceptionDesc: `failed with ${code}` }] });
-  return { s, dispatches, sub, fail, taskId: r.taskId };
+  return { s, dispatches, sub, fail, taskId: r.taskId, subtaskId };
 }
 
+/** Waits until the scheduler has read the executor's reply to the subtask's dispatch (an executor reports only after it). */
+const acknowledged = (s: Scheduler, subtaskId: string) =>
+  waitFor('the dispatch reply read', async () => ((s as unknown as { flags: { dispatching: Map<string, unknown> } }).flags.dispatching.has(subtaskId) ? undefined : true), 10_000, 5);
+
 t.test('SB10: a retryable failure (50 run error) is retried after the interval, up to the maximum, then fails with its code', async (t) => {
-  const { s, dispatches, sub, fail, taskId } = await setup(t);
+  const { s, dispatches, sub, fail, taskId, subtaskId } = await setup(t);
   for (let attempt = 1; attempt <= MAX_RETRIES; attempt++) {
+    await acknowledged(s, subtaskId);
     const failedAt = Date.now();
     fail(ExceptionCode.RunError);
     // Waiting for the retry: queued (ExecutionStatus 3), the code kept, not yet dispatched again.
@@ -78,6 +84,7 @@ t.test('SB10: a retryable failure (50 run error) is retried after the interval, 
     t.not(retry.deviceId, failed.deviceId, 'on another executor than the one it failed on');
     t.equal(sub().attempts, attempt + 1, `attempt ${attempt + 1} recorded`);
   }
+  await acknowledged(s, subtaskId);
   fail(ExceptionCode.RunError);
   t.equal(sub().status, ExecutionStatus.Error, `after ${MAX_RETRIES} retries the next failure is final`);
   t.equal(sub().exception_code, ExceptionCode.RunError);
@@ -119,4 +126,32 @@ t.test('SB10: a retry with only the excluded executor left places it there again
   await waitFor('the retry', async () => (dispatches.length === 2 ? true : undefined), 10_000, 20);
   t.equal(dispatches[1]?.deviceId, 'edge-only', 'retried on the only executor there is');
   t.equal(s.store.subtask(subtaskId)?.status, ExecutionStatus.Queued, 'placed again (queued on it), not failed with ExceptionCode 20');
+});
+
+t.test('SB10/S5: a report from the executor a retry is being dispatched to, read before the dispatch reply, is applied once the reply is read', async (t) => {
+  const dispatches: Dispatch[] = [];
+  const a = await fakeExecutor('edge-a', dispatches, FRAME_EXTRACTION, 300);
+  const b = await fakeExecutor('edge-b', dispatches, FRAME_EXTRACTION, 300);
+  const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, maxRetries: 2, retryIntervalMs: 50, log: pino({ level: 'silent' }) });
+  t.teardown(async () => { await s.close(); a.close(); b.close(); });
+  for (const [id, url] of [['edge-a', a.url], ['edge-b', b.url]] as const) {
+    s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: url });
+    await s.refreshAlgorithms(id);
+  }
+  s.start();
+  const r = await s.submit({ TaskName: 'early', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'file:///x.mp4' }], AlgType: 'frame_extraction' } } });
+  if (!r.ok) throw new Error(r.message);
+  const subtaskId = await waitFor('first dispatch', async () => dispatches[0]?.taskId, 10_000, 20);
+  await acknowledged(s, subtaskId);
+  const first = defined(dispatches[0], 'dispatch 0').deviceId;
+  s.onTaskStatus({ DeviceID: first, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Error, ExceptionCode: ExceptionCode.RunError, ExceptionDesc: 'crash' }] });
+  await waitFor('the retry dispatch received', async () => (dispatches.length === 2 ? true : undefined), 10_000, 5);
+  const second = defined(dispatches[1], 'dispatch 1').deviceId;
+  t.not(second, first);
+  // The new executor starts and reports while its reply to the dispatch is still on the way.
+  s.onTaskStatus({ DeviceID: second, TaskStatusList: [{ TaskID: subtaskId, ExecutionStatus: ExecutionStatus.Running, Progress: 30 }] });
+  t.equal(s.store.subtask(subtaskId)?.status, ExecutionStatus.Queued, 'held while the dispatch reply is outstanding');
+  await waitFor('the early report applied', async () => (s.store.subtask(subtaskId)?.status === ExecutionStatus.Running ? true : undefined), 10_000, 10);
+  t.equal(s.store.subtask(subtaskId)?.progress, 30, 'its progress too');
+  t.equal(s.store.subtask(subtaskId)?.device_id, second);
 });
