@@ -92,6 +92,8 @@ export const DeviceEntry = Obj({
   DeviceType: Type.Unsafe<string>({ type: 'string', enum: [...DEVICE_TYPE_VALUES] }),
   ProductType: StrMax(64),
   Online: Type.Boolean(),
+  /** SM1: a disabled executor is kept but not chosen by placement. */
+  Enabled: Type.Boolean(),
   CommandURL: Type.Union([StrMax(256), Type.Null()]),
   LastSeen: DateTime(),
   AlgInfoList: Arr(AlgInfo),
@@ -100,8 +102,42 @@ export const DeviceEntry = Obj({
 });
 export type DeviceEntry = Static<typeof DeviceEntry>;
 
-/** `GET /System/DeviceList` reply. */
-export const DeviceListReply = Obj({ StatusCode: StatusCodeField(), DeviceList: Arr(DeviceEntry), Host: StrMax(255) });
+/** `GET /System/DeviceList` reply; `Next` is the cursor of the next page (absent on the last). */
+export const DeviceListReply = Obj({ StatusCode: StatusCodeField(), DeviceList: Arr(DeviceEntry), Host: StrMax(255), Next: Opt(DeviceID()) });
+
+/** Largest page of `GET /System/DeviceList` (and its default). */
+export const DEVICE_PAGE_MAX = 1000;
+
+/** `GET /System/DeviceList?after=&limit=&online=&enabled=&deviceType=&algId=` (SM2 at fleet scale): paged, filtered. */
+export const DeviceListQuery = Obj({
+  after: Opt(Type.String({ minLength: 1, maxLength: 60, ruleText: 'must be a DeviceID returned as Next' })),
+  limit: Opt(Type.String({ pattern: '^(?:[1-9]\\d{0,2}|1000)$', ruleText: `must be an integer 1..${DEVICE_PAGE_MAX}` })),
+  online: Opt(Type.Unsafe<'0' | '1'>({ type: 'string', enum: ['0', '1'] })),
+  enabled: Opt(Type.Unsafe<'0' | '1'>({ type: 'string', enum: ['0', '1'] })),
+  deviceType: Opt(Type.Unsafe<string>({ type: 'string', enum: [...DEVICE_TYPE_VALUES] })),
+  algId: Opt(Type.String({ pattern: '^\\d{1,10}$', ruleText: 'must be a decimal AlgID' })),
+});
+export type DeviceListQuery = Static<typeof DeviceListQuery>;
+
+/** `POST /System/DeviceManage` (SM1): add, remove, enable or disable executors, one or many. */
+export const DeviceManageRequest = Obj({
+  Action: Type.Unsafe<'add' | 'remove' | 'enable' | 'disable'>({ type: 'string', enum: ['add', 'remove', 'enable', 'disable'] }),
+  DeviceList: Arr(Obj({
+    DeviceID: DeviceID(),
+    DeviceType: Opt(Type.Unsafe<string>({ type: 'string', enum: [...DEVICE_TYPE_VALUES] })),
+    ProductType: Opt(StrMax(64)),
+    CommandURL: Opt(StrMax(256, { format: 'uri-ish' })),
+  }), { minItems: 1, maxItems: 1000 }),
+});
+export type DeviceManageRequest = Static<typeof DeviceManageRequest>;
+
+/** Its reply: one outcome per device, in order; StatusCode "1" when any failed. */
+export const DeviceManageReply = Obj({
+  StatusCode: StatusCodeField(),
+  Message: Opt(ReplyMessage()),
+  Results: Arr(Obj({ DeviceID: DeviceID(), StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()) })),
+});
+export type DeviceManageReply = Static<typeof DeviceManageReply>;
 export type DeviceListReply = Static<typeof DeviceListReply>;
 
 /** `POST /System/FeatureSearch` (ours, ED2 retrieval): nearest stored features to a vector. */

@@ -76,10 +76,17 @@ export class UrlGuard {
     const origins = new Set<string>();
     if (this.o.schedulerUrl) {
       try {
-        const r = await this.o.client.send('GET', `${baseUrl(this.o.schedulerUrl)}/System/DeviceList`);
-        for (const d of (r.body as { DeviceList?: Array<{ CommandURL?: string }> }).DeviceList ?? []) {
-          const x = d.CommandURL ? origin(d.CommandURL) : null;
-          if (x) origins.add(x);
+        // Paged (1,000 a page): followed to the end, at most 100 pages (100,000 executors).
+        let after: string | undefined;
+        for (let page = 0; page < 100; page++) {
+          const r = await this.o.client.send('GET', `${baseUrl(this.o.schedulerUrl)}/System/DeviceList${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+          const body = r.body as { DeviceList?: Array<{ CommandURL?: string }>; Next?: string };
+          for (const d of body.DeviceList ?? []) {
+            const x = d.CommandURL ? origin(d.CommandURL) : null;
+            if (x) origins.add(x);
+          }
+          if (!body.Next) break;
+          after = body.Next;
         }
       } catch {
         // Unknown for now: nothing is trusted until the scheduler answers.

@@ -83,6 +83,34 @@ export class DeviceRegistry {
     return this.byId.get(id);
   }
 
+  /** SM1 add: an executor known before it registers (offline until it does). False when it exists. */
+  provision(i: DeviceInput, now: number): boolean {
+    if (this.byId.has(i.deviceId)) return false;
+    this.register(i, now);
+    this.setOnline(i.deviceId, false);
+    return true;
+  }
+
+  /** SM1 enable/disable: a disabled executor is not chosen by placement. */
+  setEnabled(id: string, enabled: boolean): boolean {
+    const d = this.byId.get(id);
+    if (!d || !this.store.setEnabled(id, enabled)) return false;
+    d.row.enabled = enabled ? 1 : 0;
+    this.arrays.clear();
+    return true;
+  }
+
+  /** SM1 delete: the executor is forgotten. */
+  remove(id: string): boolean {
+    const d = this.byId.get(id);
+    if (!d) return false;
+    this.unsaved.delete(d);
+    this.unindex(d);
+    this.byId.delete(id);
+    this.sortedCache = null;
+    return this.store.deleteDevice(id);
+  }
+
   /** The device's row (as the store holds it). */
   row(id: string): DeviceRow | undefined {
     return this.byId.get(id)?.row;

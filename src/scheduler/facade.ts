@@ -6,7 +6,7 @@
 import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
-  type AvailableResource, type CommandHandlers, type DeviceListReply, type DevTaskStatus, type RegisterRequest,
+  type AvailableResource, type CommandHandlers, type DeviceListReply, type DeviceListQuery, type DeviceManageRequest, type DeviceManageReply, DEVICE_PAGE_MAX, type DevTaskStatus, type RegisterRequest,
   type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
@@ -106,16 +106,39 @@ export class SchedulerFacade {
     return this.s.repository.read(algId, version);
   }
 
-  deviceList(): DeviceListReply {
-    return {
-      StatusCode: '0',
-      DeviceList: this.s.devices.all().map(({ row: d, algs, total, available }) => ({
-        DeviceID: d.device_id, DeviceType: d.device_type, ProductType: d.product_type, Online: d.online === 1, CommandURL: d.command_url,
+  /** A page of executors in DeviceID order after `q.after`, filtered; `Next` when more follow. */
+  deviceList(q: DeviceListQuery = {}): DeviceListReply {
+    const limit = Number(q.limit ?? DEVICE_PAGE_MAX);
+    const algId = q.algId === undefined ? undefined : Number(q.algId);
+    const page: DeviceListReply['DeviceList'] = [];
+    let next: string | undefined;
+    for (const { row: d, algs, total, available } of this.s.devices.all()) {
+      if (q.after !== undefined && d.device_id <= q.after) continue;
+      if (q.online !== undefined && String(d.online) !== q.online) continue;
+      if (q.enabled !== undefined && String(d.enabled) !== q.enabled) continue;
+      if (q.deviceType !== undefined && d.device_type !== q.deviceType) continue;
+      if (algId !== undefined && !algs.some((a) => a.AlgID === algId)) continue;
+      if (page.length === limit) { next = page.at(-1)?.DeviceID; break; }
+      page.push({
+        DeviceID: d.device_id, DeviceType: d.device_type, ProductType: d.product_type, Online: d.online === 1, Enabled: d.enabled === 1, CommandURL: d.command_url,
         LastSeen: formatRetinaDateTime(d.last_seen),
         AlgInfoList: algs, TotalResource: total ?? null, AvailableResource: available ?? null,
-      })),
-      Host: os.hostname(),
-    };
+      });
+    }
+    return { StatusCode: '0', DeviceList: page, Host: os.hostname(), ...(next !== undefined ? { Next: next } : {}) };
+  }
+
+  /** SM1: add, remove, enable or disable executors. */
+  manageDevices(r: DeviceManageRequest): DeviceManageReply {
+    const Results = this.s.management.devices(r.Action, r.DeviceList);
+    const failed = Results.filter((x) => x.StatusCode === '1');
+    return failed.length ? { StatusCode: '1', Message: `${failed.length} of ${Results.length} not ${r.Action === 'add' ? 'added' : r.Action === 'remove' ? 'removed' : `${r.Action}d`}: ${failed.slice(0, 5).map((f) => `${f.DeviceID} (${f.Message ?? ''})`).join(', ')}`, Results } : { StatusCode: '0', Results };
+  }
+
+  /** S4 delete: a task `who` may see, stopped if running, then deleted with its results. */
+  async deleteTask(taskId: string, who: Principal): Promise<boolean> {
+    if (!this.s.store.task(taskId) || !this.owns(who, taskId)) return false;
+    return this.s.management.deleteTask(taskId);
   }
 
   /** The commands a scheduler accepts at `/System/Command`: results from executors, control and queries from initiators. */

@@ -216,6 +216,15 @@ export class Reconciler implements StaleStopper {
     }
   }
 
+  /** S7, SM1: an executor disabled or removed while online: its subtasks move elsewhere and its copies are stopped. */
+  deviceWithdrawn(deviceId: string, why: string): void {
+    for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      if (this.c.flags.dispatching.has(s.subtask_id)) continue;
+      this.subtaskFailed(s, ExceptionCode.RunError, why, true);
+      void this.stopStale(deviceId, s.subtask_id);
+    }
+  }
+
   /**
    * A device back after it was thought lost may still run subtasks that moved elsewhere
    * meanwhile: ask it what it runs (task_status_query) and stop those copies.

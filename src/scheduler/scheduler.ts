@@ -26,6 +26,7 @@ import { TaskView } from './task-view.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Reconciler } from './reconciler.ts';
 import { Admission } from './admission.ts';
+import { Management } from './management.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
 
 export type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
@@ -55,6 +56,8 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly reconciler: Reconciler;
   private readonly admission: Admission;
+  /** SM1, S4: executors and tasks managed through the interface. */
+  readonly management: Management;
 
   constructor(readonly o: SchedulerOptions) {
     this.now = o.now ?? (() => Date.now());
@@ -87,6 +90,9 @@ export class Scheduler {
     this.dispatcher = new Dispatcher(parts);
     this.reconciler = new Reconciler(parts);
     this.admission = new Admission(parts, { intake: this.intake, algorithms: this.algorithms, notifySecret });
+    this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
+      control: (list) => this.control(list),
+      forget: (id) => { for (const [tok, d] of this.sessions) if (d === id) this.sessions.delete(tok); this.liveness.forget(id); } });
   }
 
   /** AlgFileURL of a published package. */

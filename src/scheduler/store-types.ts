@@ -65,6 +65,9 @@ export interface SchedulerStateStore {
   devices(): DeviceRow[];
   touchDevice(id: string, at?: number): boolean;
   setOnline(id: string, online: boolean): void;
+  setEnabled(id: string, enabled: boolean): boolean;
+  deleteDevice(id: string): boolean;
+  deleteTask(taskId: string): boolean;
   setTotalResource(r: TotalResource): boolean;
   setAvailableResource(r: AvailableResource): boolean;
   setAlgResource(id: string, r: AlgResource, at?: number): void;

@@ -110,6 +110,27 @@ export class SchedulerStore implements SchedulerStateStore {
     this.stmt('UPDATE devices SET online = ? WHERE device_id = ?').run(online ? 1 : 0, id);
   }
 
+  /** SM1: a disabled executor is kept but not chosen. */
+  setEnabled(id: string, enabled: boolean): boolean {
+    return this.stmt('UPDATE devices SET enabled = ? WHERE device_id = ?').run(enabled ? 1 : 0, id).changes > 0;
+  }
+
+  /** SM1: forgets an executor (its subtasks' history keeps its DeviceID). */
+  deleteDevice(id: string): boolean {
+    return this.stmt('DELETE FROM devices WHERE device_id = ?').run(id).changes > 0;
+  }
+
+  /** S4: deletes a task with its subtasks, status history and results, in one transaction. */
+  deleteTask(taskId: string): boolean {
+    return this.batch(() => {
+      for (const s of this.subtasks(taskId)) if (ACTIVE_STATUSES.includes(s.status)) this.countActive(s.device_id, -1);
+      this.stmt('DELETE FROM results WHERE task_id = ?').run(taskId);
+      this.stmt('DELETE FROM status_events WHERE task_id = ?').run(taskId);
+      this.stmt('DELETE FROM subtasks WHERE task_id = ?').run(taskId);
+      return this.stmt('DELETE FROM tasks WHERE task_id = ?').run(taskId).changes > 0;
+    });
+  }
+
   setTotalResource(r: TotalResource): boolean {
     return this.stmt('UPDATE devices SET total_resource = ? WHERE device_id = ?').run(JSON.stringify(r), r.DeviceID).changes > 0;
   }

@@ -21,6 +21,8 @@ export interface TaskApi {
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined;
   /** The newest tasks `who` may see. */
   taskList(limit: number, who: Principal): TaskListReply;
+  /** S4: stops (if running) and deletes a task with its results; false for one `who` may not see. */
+  deleteTask(taskId: string, who: Principal): Promise<boolean>;
   /** Status changes of a task and its subtasks; undefined for one `who` may not see. */
   taskHistory(taskId: string, who: Principal): TaskHistoryReply | undefined;
 }
@@ -54,6 +56,11 @@ export function taskRoutes(api: TaskApi): FastifyPluginAsync {
       const info = api.taskInfo(req.params.TaskID, principalOf(req));
       if (!info) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
       return { StatusCode: '0' as const, TaskInfo: info };
+    });
+
+    app.delete('/System/TaskInfo/:TaskID', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'Delete a task with its subtasks, history and results (S4); a running one is stopped first', params: TaskIDParams, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {
+      if (!(await api.deleteTask(req.params.TaskID, principalOf(req)))) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
+      return OK;
     });
 
     app.get('/System/TaskList', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'The newest tasks first (ours; an initiator sees its own)', querystring: TaskListQuery, response: { 200: TaskListReply, '4xx': FailureReply } } },

@@ -1,0 +1,114 @@
+/**
+ * Managing executors and tasks through the interface: SM1 (batch add, remove, enable, disable
+ * executors), S7 (a disabled executor's subtask moves elsewhere and its copy is stopped), S4
+ * (delete a task with its results), SM2 at fleet scale (DeviceList paged and filtered).
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import t, { type Test } from 'tap';
+import { pino } from 'pino';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { createSchedulerServer } from '../../src/api/scheduler-server.ts';
+import type { DeviceListReply, DeviceManageReply } from '../../src/protocol/index.ts';
+import { waitFor } from '../helpers/cluster.ts';
+
+const log = pino({ level: 'silent' });
+
+/** An executor that offers frame extraction, takes every command and records them. */
+async function fakeExecutor(deviceId: string, seen: Array<{ deviceId: string; type: string; body: Record<string, unknown> }>) {
+  const srv = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      const j = JSON.parse(b || '{}') as { CommandType?: string; CommandIdx?: number; MessageBody?: Record<string, unknown> };
+      seen.push({ deviceId, type: j.CommandType ?? '', body: j.MessageBody ?? {} });
+      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
+      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, close: () => srv.close() };
+}
+
+async function setup(t: Test) {
+  const seen: Array<{ deviceId: string; type: string; body: Record<string, unknown> }> = [];
+  const a = await fakeExecutor('edge-a', seen);
+  const b = await fakeExecutor('edge-b', seen);
+  const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, log });
+  const app = createSchedulerServer(s, { log, token: 'node-token-0123456789' });
+  t.teardown(async () => { await app.close(); await s.close(); a.close(); b.close(); });
+  for (const [id, url] of [['edge-a', a.url], ['edge-b', b.url]] as const) {
+    s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: url });
+    await s.refreshAlgorithms(id);
+  }
+  s.start();
+  const call = async <T>(method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = 'node-token-0123456789') => {
+    const r = await app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    return { status: r.statusCode, body: r.json() as T };
+  };
+  return { s, seen, call };
+}
+
+t.test('SM1: executors added, enabled, disabled and removed in batches; DeviceList paged and filtered (SM2)', async (t) => {
+  const { call } = await setup(t);
+  const many = Array.from({ length: 25 }, (_, i) => ({ DeviceID: `cam-${String(i).padStart(2, '0')}`, DeviceType: '0', ProductType: 'ipc' }));
+  const added = await call<DeviceManageReply>('POST', '/System/DeviceManage', { Action: 'add', DeviceList: many });
+  t.equal(added.body.StatusCode, '0', '25 added in one request');
+  t.equal(added.body.Results.length, 25);
+  const again = await call<DeviceManageReply>('POST', '/System/DeviceManage', { Action: 'add', DeviceList: [{ DeviceID: 'cam-00', DeviceType: '0', ProductType: 'ipc' }, { DeviceID: 'cam-99', DeviceType: '0', ProductType: 'ipc' }] });
+  t.equal(again.body.StatusCode, '1', 'a batch with one failure says so');
+  t.match(again.body.Results, [{ DeviceID: 'cam-00', StatusCode: '1', Message: 'already known' }, { DeviceID: 'cam-99', StatusCode: '0' }]);
+  const bad = await call<{ Message: string }>('POST', '/System/DeviceManage', { Action: 'explode', DeviceList: [{ DeviceID: 'x' }] });
+  t.equal(bad.status, 400);
+  t.match(bad.body.Message, /^Action: must be one of "add", "remove", "enable", "disable"/);
+
+  // Pages of 10 over the 26 cameras (device type 0), in DeviceID order.
+  const ids: string[] = [];
+  let after = '';
+  for (let i = 0; i < 5; i++) {
+    const p = await call<DeviceListReply>('GET', `/System/DeviceList?deviceType=0&limit=10${after ? `&after=${after}` : ''}`);
+    ids.push(...p.body.DeviceList.map((d) => d.DeviceID));
+    t.ok(p.body.DeviceList.every((d) => d.DeviceType === '0' && !d.Online && d.Enabled), 'only cameras: added, offline until they register, enabled');
+    if (!p.body.Next) break;
+    after = p.body.Next;
+  }
+  t.equal(ids.length, 26, 'three pages: 10, 10, 6');
+  t.strictSame(ids, [...ids].sort(), 'in DeviceID order');
+  t.strictSame((await call<DeviceListReply>('GET', '/System/DeviceList?online=1')).body.DeviceList.map((d) => d.DeviceID), ['edge-a', 'edge-b'], 'filtered by online state');
+  t.strictSame((await call<DeviceListReply>('GET', '/System/DeviceList?algId=1001')).body.DeviceList.map((d) => d.DeviceID), ['edge-a', 'edge-b'], 'and by algorithm');
+
+  t.equal((await call<DeviceManageReply>('POST', '/System/DeviceManage', { Action: 'disable', DeviceList: [{ DeviceID: 'cam-01' }, { DeviceID: 'cam-02' }] })).body.StatusCode, '0');
+  t.strictSame((await call<DeviceListReply>('GET', '/System/DeviceList?enabled=0')).body.DeviceList.map((d) => d.DeviceID), ['cam-01', 'cam-02'], 'disabled are listed as such');
+  await call('POST', '/System/DeviceManage', { Action: 'enable', DeviceList: [{ DeviceID: 'cam-01' }] });
+  t.strictSame((await call<DeviceListReply>('GET', '/System/DeviceList?enabled=0')).body.DeviceList.map((d) => d.DeviceID), ['cam-02'], 'enabled again');
+  const removed = await call<DeviceManageReply>('POST', '/System/DeviceManage', { Action: 'remove', DeviceList: many.slice(0, 20).map((d) => ({ DeviceID: d.DeviceID })) });
+  t.equal(removed.body.StatusCode, '0', '20 removed at once');
+  t.equal((await call<DeviceListReply>('GET', '/System/DeviceList?deviceType=0')).body.DeviceList.length, 6);
+});
+
+t.test('S7/SM1: disabling an executor moves its subtask elsewhere and stops its copy; S4: a task is deleted with its results', async (t) => {
+  const { s, seen, call } = await setup(t);
+  const r = await s.submit({ TaskName: 'cam', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'rtsp://cam/1' }], AlgType: 'frame_extraction' } } });
+  if (!r.ok) throw new Error(r.message);
+  const first = await waitFor('dispatched', async () => seen.find((x) => x.type === 'task_dispatch')?.deviceId);
+  const other = first === 'edge-a' ? 'edge-b' : 'edge-a';
+  const sub = s.store.subtasks(r.taskId)[0]!;
+  s.onTaskStatus({ DeviceID: first, TaskStatusList: [{ TaskID: sub.subtask_id, ExecutionStatus: 1, Progress: 10 }] });
+  t.equal((await call<DeviceManageReply>('POST', '/System/DeviceManage', { Action: 'disable', DeviceList: [{ DeviceID: first }] })).body.StatusCode, '0');
+  await waitFor('moved to the other executor', async () => (s.store.subtask(sub.subtask_id)?.device_id === other ? true : undefined), 10_000);
+  t.pass(`the subtask moved from ${first} (disabled) to ${other}`);
+  await waitFor('the disabled one told to stop its copy', async () => (seen.some((x) => x.deviceId === first && x.type === 'task_ops_control') ? true : undefined), 10_000);
+  t.pass('and the disabled executor was told to stop its copy');
+
+  s.onTaskResult({ CommandType: 'task_result', CommandIdx: 1, DeviceID: other, MessageBody: { TaskID: sub.subtask_id, DeviceID: other, DstDeviceList: [], AlgID: 1001, AlgVersion: '1.0.0', Ts: 1, CreateTime: '2026-11-29 12:00:00.00', TaskResultData: {} } }, `node|${other}`);
+  t.equal(s.store.resultCount(r.taskId), 1);
+  const del = await call<{ StatusCode: string }>('DELETE', `/System/TaskInfo/${r.taskId}`);
+  t.equal(del.status, 200, 'deleted');
+  await waitFor('the running copy stopped first', async () => (seen.some((x) => x.deviceId === other && x.type === 'task_ops_control') ? true : undefined), 10_000);
+  t.equal((await call('GET', `/System/TaskInfo/${r.taskId}`)).status, 404, 'the task is gone');
+  t.equal(s.store.resultCount(r.taskId), 0, 'with its results');
+  t.equal(s.store.subtasks(r.taskId).length, 0, 'and its subtasks');
+  t.equal((await call('DELETE', `/System/TaskInfo/${r.taskId}`)).status, 404, 'a second delete finds nothing');
+});
