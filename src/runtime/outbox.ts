@@ -14,12 +14,48 @@ export interface OutboxMessage {
   body: Record<string, unknown>;
 }
 
+/**
+ * A queued message as its sender gets it: `bodyJson` is the body exactly as it was serialised
+ * when it was queued (the text on disk), so it goes out without being serialised again; `body`
+ * parses that text only if it is read.
+ */
+export interface QueuedMessage extends OutboxMessage {
+  readonly bodyJson: string;
+}
+
 export interface OutboxSender {
   /**
    * Delivers one message; `seq` is its durable, never reused sequence number (the CommandIdx of
    * a command). Resolves ok when the peer accepted it (StatusCode "0").
    */
-  (destUrl: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome>;
+  (destUrl: string, seq: number, msg: QueuedMessage): Promise<DeliveryOutcome>;
+}
+
+/**
+ * The one serialisation of a message: the text stored on disk. Written as
+ * `{"method":…,"path":…,"body":…}`, which is what JSON.stringify makes of an OutboxMessage, so
+ * the body's text can be cut out of a stored row again (see `queuedMessage`).
+ */
+function serialise(msg: OutboxMessage): string {
+  return `{"method":${JSON.stringify(msg.method)},"path":${JSON.stringify(msg.path)},"body":${JSON.stringify(msg.body)}}`;
+}
+
+const STORED_HEAD = /^\{"method":"(POST|PATCH)","path":("(?:[^"\\]|\\.)*"),"body":/;
+
+/** A stored row's message; the body stays text unless the sender reads `body`. */
+export function queuedMessage(text: string): QueuedMessage {
+  const m = STORED_HEAD.exec(text);
+  if (m && text.endsWith('}')) {
+    const bodyJson = text.slice(m[0].length, -1);
+    let body: Record<string, unknown> | undefined;
+    return {
+      method: m[1] as OutboxMessage['method'], path: JSON.parse(m[2]) as string, bodyJson,
+      get body() { return (body ??= JSON.parse(bodyJson) as Record<string, unknown>); },
+    };
+  }
+  // Any other layout (a row written by hand): parsed and the body serialised again.
+  const msg = JSON.parse(text) as OutboxMessage;
+  return { method: msg.method, path: msg.path, body: msg.body, bodyJson: JSON.stringify(msg.body) };
 }
 
 interface Row {
@@ -75,7 +111,7 @@ export class Outbox {
   enqueue(destUrls: string[], taskId: string, msg: OutboxMessage): void {
     if (!destUrls.length) return;
     const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
-    const json = JSON.stringify(msg);
+    const json = serialise(msg);
     const now = Date.now();
     this.db.transaction(() => { for (const d of destUrls) ins.run(d, taskId, json, now); })();
     this.count(taskId, destUrls.length);
@@ -220,14 +256,15 @@ export class Outbox {
           const wait = row.next_at - Date.now();
           if (wait > 0) { nextDelay = nextDelay < 0 ? wait : Math.min(nextDelay, wait); return; }
           let res: DeliveryOutcome;
-          const msg = JSON.parse(row.body) as OutboxMessage;
+          const msg = queuedMessage(row.body);
           try {
             res = await this.send(row.dest_url, row.id, msg);
           } catch (err) {
             res = { ok: false, message: (err as Error).message };
           }
           if (res.ok) {
-            if (msg.body.CommandType === 'task_result' && this.retain(row.dest_url, row.task_id)) {
+            // retain() first: the body is parsed only for a destination whose results are kept.
+            if (this.retain(row.dest_url, row.task_id) && msg.body.CommandType === 'task_result') {
               this.remove(row, () => {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
                 // Keep the task's newest RETAIN_PER_TASK (ids are shared with other tasks: count, not subtract).

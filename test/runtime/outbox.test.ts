@@ -388,3 +388,33 @@ t.test('drained(): resolved by the deliveries once the task\'s backlog is down t
   for (const r of hold.splice(0)) r();
   db.close();
 });
+
+t.test('one serialisation: the sender gets the body as the text stored on disk; read as an object only on demand', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: Array<{ json: string; method: string; path: string }> = [];
+  const ob = new Outbox(db, async (_d, _s, m) => { got.push({ json: m.bodyJson, method: m.method, path: m.path }); return { ok: true }; }, log);
+  const body = { CommandType: 'task_result', MessageBody: { TaskID: 'x', Text: 'quote " and \\ and 中文', N: [1, 2.5] } };
+  ob.enqueue(['http://peer'], 't', { method: 'POST', path: '/System/Command', body });
+  ob.enqueue(['http://peer'], 't', { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: 'd' } });
+  // A row in another layout (written by something else) still goes out.
+  db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)').run('http://peer', 'u', JSON.stringify({ body: { n: 3 }, path: '/System/Command', method: 'POST' }), Date.now());
+  const stored = (db.prepare('SELECT body FROM outbox ORDER BY id LIMIT 1').get() as { body: string }).body;
+  t.equal(stored, JSON.stringify({ method: 'POST', path: '/System/Command', body }), 'stored as JSON.stringify would write it');
+  ob.start();
+  t.equal(await ob.flush('t', 5000), 0);
+  await waitFor('the hand-written row', async () => (got.length === 3 ? true : undefined), 5000, 5);
+  t.strictSame(got, [
+    { json: JSON.stringify(body), method: 'POST', path: '/System/Command' },
+    { json: '{"DeviceID":"d"}', method: 'PATCH', path: '/System/TaskStatus/' },
+    { json: '{"n":3}', method: 'POST', path: '/System/Command' },
+  ]);
+  ob.close();
+  db.close();
+});
+
+t.test('CommandIdx goes into the stored text as the spread did', async (t) => {
+  const { withCommandIdx } = await import('../../src/runtime/routing.ts');
+  for (const body of [{}, { CommandType: 'task_result', MessageBody: { A: [1, { B: '}' }] } }, { CommandIdx: 3, X: 1 }]) {
+    t.strictSame(JSON.parse(withCommandIdx(JSON.stringify(body), 42)), { ...body, CommandIdx: 42 });
+  }
+});
