@@ -261,7 +261,8 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   });
   const postMs = performance.now() - tp;
   const totalMs = performance.now() - t0;
-  const reply: WorkerReply = n === 1 && !task.inputs ? { output: outputs[0].text, inferMs, postMs, totalMs, providers } : { outputs, inferMs, postMs, totalMs, providers };
+  const [only] = outputs;
+  const reply: WorkerReply = n === 1 && !task.inputs && only ? { output: only.text, inferMs, postMs, totalMs, providers } : { outputs, inferMs, postMs, totalMs, providers };
   // The models and the plugin are done with the inputs: the host may have them back.
   const returned = items.map((b) => (b instanceof ArrayBuffer && b.byteLength > 0 ? b : null));
   if (returned.some((b) => b !== null)) reply.returned = returned;

@@ -44,12 +44,12 @@ const STORED_HEAD = /^\{"method":"(POST|PATCH)","path":("(?:[^"\\]|\\.)*"),"body
 
 /** A stored row's message; the body stays text unless the sender reads `body`. */
 export function queuedMessage(text: string): QueuedMessage {
-  const m = STORED_HEAD.exec(text);
-  if (m && text.endsWith('}')) {
-    const bodyJson = text.slice(m[0].length, -1);
+  const [head, method, path] = STORED_HEAD.exec(text) ?? [];
+  if (head && method && path && text.endsWith('}')) {
+    const bodyJson = text.slice(head.length, -1);
     let body: Record<string, unknown> | undefined;
     return {
-      method: m[1] as OutboxMessage['method'], path: JSON.parse(m[2]) as string, bodyJson,
+      method: method as OutboxMessage['method'], path: JSON.parse(path) as string, bodyJson,
       get body() { return (body ??= JSON.parse(bodyJson) as Record<string, unknown>); },
     };
   }

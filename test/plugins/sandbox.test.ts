@@ -37,7 +37,7 @@ t.test('a plain input buffer is moved to the worker and moved back after the cal
   t.equal(input.byteLength, 0, 'moved, not copied: detached here during the call');
   t.type(out.input, ArrayBuffer, 'given back');
   t.equal(out.input!.byteLength, 32 * 24 * 3, 'the whole buffer');
-  t.equal((out.output as { Results: Array<{ ResultData: { Sum: number } }> }).Results[0].ResultData.Sum, 4608, 'the plugin saw the frame');
+  t.equal((out.output as { Results: Array<{ ResultData: { Sum: number } }> }).Results[0]?.ResultData.Sum, 4608, 'the plugin saw the frame');
   const again = await pool.call(p, { input: out.input!, ptsMs: 80, args: {} });
   t.ok(again.input, 'and the reused buffer comes back again');
   t.equal((await pool.call(p, frame(32 * 24 * 3))).input, undefined, 'shared memory is not moved, so nothing comes back');
