@@ -48,6 +48,11 @@ export interface HttpReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** A request body that is JSON text already (the outbox's stored message): sent as it is, not serialised again. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** A command as its sender writes it: the client numbers it (CommandIdx). */
 export type OutgoingCommand<K extends CommandType> = Omit<CommandOf<K>, 'CommandIdx'>;
 
@@ -93,7 +98,7 @@ export class RetinaClient {
     if (headers.authorization === '') delete headers.authorization;
     let payload: string | undefined;
     if (body !== undefined) {
-      payload = JSON.stringify(body);
+      payload = body instanceof JsonText ? body.text : JSON.stringify(body);
       headers['content-type'] = 'application/json';
     }
     const timeout = this.opts.timeoutMs ?? 15_000;

@@ -55,6 +55,11 @@ export interface CallResult {
   totalMs: number;
   /** Frames that shared this inference (1 without batching). */
   batch?: number;
+  /**
+   * The call's input ArrayBuffer, moved back by the worker once it was done with it: the caller
+   * may preprocess a later frame into it instead of allocating one (absent for shared memory).
+   */
+  input?: ArrayBuffer;
 }
 
 export interface PoolOptions {
@@ -80,6 +85,8 @@ export class PluginPool {
     this.eps = o.executionProviders ?? [];
     this.piscina = new Piscina({
       filename: fileURLToPath(WORKER_URL),
+      // run(), with the input buffers moved back for reuse (sandbox-worker.ts).
+      name: 'runAndGiveBack',
       minThreads: 1,
       maxThreads: this.workers,
       idleTimeout: 30_000,
@@ -157,7 +164,7 @@ export class PluginPool {
     }
     const queueMs = Math.max(0, performance.now() - queuedAt - r.totalMs);
     const texts = r.outputs ?? [{ ok: true, text: r.output }];
-    return texts.map((o) => {
+    return texts.map((o, i) => {
       if (!o.ok) return classify(m, new Error(o.error));
       let output: unknown;
       try {
@@ -165,7 +172,8 @@ export class PluginPool {
       } catch {
         return new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
       }
-      return { output, providers: r.providers ?? [], queueMs, inferMs: r.inferMs, postMs: r.postMs / texts.length, totalMs: performance.now() - queuedAt, batch: texts.length };
+      const input = r.returned?.[i] ?? undefined;
+      return { output, providers: r.providers ?? [], queueMs, inferMs: r.inferMs, postMs: r.postMs / texts.length, totalMs: performance.now() - queuedAt, batch: texts.length, ...(input ? { input } : {}) };
     });
   }
 

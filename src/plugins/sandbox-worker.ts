@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { HOST_ABI_VERSION, INPUT_HEADER_BYTES, INPUT_MAGIC } from './abi.ts';
 import type { ProviderUse, TensorDtype, WorkerModel, WorkerReply, WorkerTask } from './worker-task.ts';
 
@@ -267,6 +268,20 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   const postMs = performance.now() - tp;
   const totalMs = performance.now() - t0;
   const [only] = outputs;
-  if (n === 1 && !task.inputs && only) return { output: only.text, inferMs, postMs, totalMs, providers };
-  return { outputs, inferMs, postMs, totalMs, providers };
+  const reply: WorkerReply = n === 1 && !task.inputs && only ? { output: only.text, inferMs, postMs, totalMs, providers } : { outputs, inferMs, postMs, totalMs, providers };
+  // The models and the plugin are done with the inputs: the host may have them back.
+  const returned = items.map((b) => (b instanceof ArrayBuffer && b.byteLength > 0 ? b : null));
+  if (returned.some((b) => b !== null)) reply.returned = returned;
+  return reply;
+}
+
+/**
+ * What the pool runs (Piscina's `name`): `run`, with the input buffers moved back to the host
+ * in the reply (transferred, no copy) instead of being freed here and allocated there again.
+ */
+export async function runAndGiveBack(task: WorkerTask): Promise<WorkerReply> {
+  const reply = await run(task);
+  const moved = (reply.returned ?? []).filter((b): b is ArrayBuffer => b !== null);
+  if (!moved.length) return reply;
+  return move({ [transferableSymbol]: moved, [valueSymbol]: reply }) as unknown as WorkerReply;
 }

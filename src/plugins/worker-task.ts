@@ -61,4 +61,9 @@ export interface WorkerReply {
   postMs: number;
   totalMs: number;
   providers: ProviderUse[];
+  /**
+   * The call's input buffers (one per frame), moved back to the host once the call is done with
+   * them, so it can preprocess later frames into them instead of allocating; null for shared ones.
+   */
+  returned?: Array<ArrayBuffer | null>;
 }

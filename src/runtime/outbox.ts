@@ -14,12 +14,48 @@ export interface OutboxMessage {
   body: Record<string, unknown>;
 }
 
+/**
+ * A queued message as its sender gets it: `bodyJson` is the body exactly as it was serialised
+ * when it was queued (the text on disk), so it goes out without being serialised again; `body`
+ * parses that text only if it is read.
+ */
+export interface QueuedMessage extends OutboxMessage {
+  readonly bodyJson: string;
+}
+
 export interface OutboxSender {
   /**
    * Delivers one message; `seq` is its durable, never reused sequence number (the CommandIdx of
    * a command). Resolves ok when the peer accepted it (StatusCode "0").
    */
-  (destUrl: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome>;
+  (destUrl: string, seq: number, msg: QueuedMessage): Promise<DeliveryOutcome>;
+}
+
+/**
+ * The one serialisation of a message: the text stored on disk. Written as
+ * `{"method":…,"path":…,"body":…}`, which is what JSON.stringify makes of an OutboxMessage, so
+ * the body's text can be cut out of a stored row again (see `queuedMessage`).
+ */
+function serialise(msg: OutboxMessage): string {
+  return `{"method":${JSON.stringify(msg.method)},"path":${JSON.stringify(msg.path)},"body":${JSON.stringify(msg.body)}}`;
+}
+
+const STORED_HEAD = /^\{"method":"(POST|PATCH)","path":("(?:[^"\\]|\\.)*"),"body":/;
+
+/** A stored row's message; the body stays text unless the sender reads `body`. */
+export function queuedMessage(text: string): QueuedMessage {
+  const [head, method, path] = STORED_HEAD.exec(text) ?? [];
+  if (head && method && path && text.endsWith('}')) {
+    const bodyJson = text.slice(head.length, -1);
+    let body: Record<string, unknown> | undefined;
+    return {
+      method: method as OutboxMessage['method'], path: JSON.parse(path) as string, bodyJson,
+      get body() { return (body ??= JSON.parse(bodyJson) as Record<string, unknown>); },
+    };
+  }
+  // Any other layout (a row written by hand): parsed and the body serialised again.
+  const msg = JSON.parse(text) as OutboxMessage;
+  return { method: msg.method, path: msg.path, body: msg.body, bodyJson: JSON.stringify(msg.body) };
 }
 
 interface Row {
@@ -44,6 +80,14 @@ export class Outbox {
   private closed = false;
   private waiters: Array<() => void> = [];
   private retained = 0;
+  /**
+   * Messages not yet acknowledged, per task and in all: kept in memory (a COUNT at open, then
+   * every insert and delete), so a runner reads its back-pressure without a query per frame.
+   */
+  private readonly counts = new Map<string, number>();
+  private total = 0;
+  /** Runners waiting for their task's backlog to drain (see `drained`). */
+  private readonly drainWaiters = new Map<string, Set<{ atMost: number; resolve: () => void }>>();
 
   /**
    * `retain(destUrl, taskId)`: keep the task's results delivered to that destination (a next stage on another
@@ -59,23 +103,61 @@ export class Outbox {
     CREATE INDEX IF NOT EXISTS outbox_dest ON outbox(dest_url, id);
     CREATE INDEX IF NOT EXISTS outbox_task ON outbox(task_id);
     CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, dest_url TEXT, task_id TEXT, body TEXT, reason TEXT, at INTEGER);`);
+    // What a previous run left is counted once; from here on the counts follow every change.
+    for (const r of db.prepare('SELECT task_id, COUNT(*) AS n FROM outbox GROUP BY task_id').all() as Array<{ task_id: string; n: number }>) this.count(r.task_id, r.n);
   }
 
   /** Queues `msg` for each destination; returns once it is on disk. */
   enqueue(destUrls: string[], taskId: string, msg: OutboxMessage): void {
+    if (!destUrls.length) return;
     const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
-    const json = JSON.stringify(msg);
+    const json = serialise(msg);
     const now = Date.now();
     this.db.transaction(() => { for (const d of destUrls) ins.run(d, taskId, json, now); })();
+    this.count(taskId, destUrls.length);
     this.kick(0);
   }
 
-  /** Number of messages not yet acknowledged (for one task, or all). */
+  /** Number of messages not yet acknowledged (for one task, or all); read from memory. */
   pending(taskId?: string): number {
-    const r = (taskId === undefined
-      ? this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get()
-      : this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE task_id = ?').get(taskId)) as { n: number };
-    return r.n;
+    return taskId === undefined ? this.total : (this.counts.get(taskId) ?? 0);
+  }
+
+  /**
+   * Resolves once at most `atMost` of the task's messages wait (at once if that is so now), woken
+   * by the deliveries themselves; also when the outbox closes, or `signal` aborts (the waiter is
+   * dropped). A runner over its high water waits on this instead of polling.
+   */
+  drained(taskId: string, atMost: number, signal?: AbortSignal): Promise<void> {
+    if (this.pending(taskId) <= atMost || this.closed || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let set = this.drainWaiters.get(taskId);
+      if (!set) this.drainWaiters.set(taskId, (set = new Set()));
+      const w = { atMost, resolve: () => { signal?.removeEventListener('abort', w.resolve); set.delete(w); if (!set.size && this.drainWaiters.get(taskId) === set) this.drainWaiters.delete(taskId); resolve(); } };
+      set.add(w);
+      signal?.addEventListener('abort', w.resolve, { once: true });
+    });
+  }
+
+  /** Adds `n` (negative: removes) to the task's count, and wakes the waiters it now satisfies. */
+  private count(taskId: string, n: number): void {
+    if (!n) return;
+    const left = Math.max(0, (this.counts.get(taskId) ?? 0) + n);
+    if (left) this.counts.set(taskId, left);
+    else this.counts.delete(taskId);
+    this.total = Math.max(0, this.total + n);
+    if (n > 0) return;
+    const set = this.drainWaiters.get(taskId);
+    if (set) for (const w of [...set]) if (left <= w.atMost) w.resolve();
+  }
+
+  /** Deletes a queued row (acknowledged, dead-lettered) in `also`'s transaction; the count follows what was really deleted, once it committed. */
+  private remove(row: Row, also?: () => void): void {
+    const del = () => this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id).changes;
+    let n = 0;
+    if (also) this.db.transaction(() => { also(); n = del(); })();
+    else n = del();
+    this.count(row.task_id, -n);
   }
 
   /** Age in ms of the oldest message not yet acknowledged (0 when none). */
@@ -108,12 +190,14 @@ export class Outbox {
     const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
     const del = this.db.prepare('DELETE FROM outbox WHERE id = ?');
     // New rows (new ids) keep the order among themselves; the old ones go, in one transaction.
+    let delta = 0;
     this.db.transaction(() => {
       for (const r of rows) {
-        for (const d of added) ins.run(d, taskId, r.body, r.created_at);
-        del.run(r.id);
+        for (const d of added) delta += ins.run(d, taskId, r.body, r.created_at).changes;
+        delta -= del.run(r.id).changes;
       }
     })();
+    this.count(taskId, delta);
     if (rows.length) this.log.info({ task: taskId, from: gone, to: added, messages: rows.length }, 'outbox: queued results re-pointed');
     this.kick(0);
     return rows.length;
@@ -130,6 +214,7 @@ export class Outbox {
     const ins = this.db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)');
     const now = Date.now();
     this.db.transaction(() => { for (const r of rows) for (const d of destUrls) ins.run(d, taskId, r.body, now); })();
+    this.count(taskId, rows.length * destUrls.length);
     if (rows.length) this.log.info({ task: taskId, to: destUrls, fromPtsMs, messages: rows.length }, 'outbox: delivered results sent again to a moved stage');
     this.kick(0);
     return rows.length;
@@ -143,6 +228,8 @@ export class Outbox {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    // Nobody waits on a closed outbox: its runners are stopping too.
+    for (const set of [...this.drainWaiters.values()]) for (const w of [...set]) w.resolve();
   }
 
   private kick(delay: number): void {
@@ -169,24 +256,24 @@ export class Outbox {
           const wait = row.next_at - Date.now();
           if (wait > 0) { nextDelay = nextDelay < 0 ? wait : Math.min(nextDelay, wait); return; }
           let res: DeliveryOutcome;
-          const msg = JSON.parse(row.body) as OutboxMessage;
+          const msg = queuedMessage(row.body);
           try {
             res = await this.send(row.dest_url, row.id, msg);
           } catch (err) {
             res = { ok: false, message: (err as Error).message };
           }
           if (res.ok) {
-            if (msg.body.CommandType === 'task_result' && this.retain(row.dest_url, row.task_id)) {
-              this.db.transaction(() => {
+            // retain() first: the body is parsed only for a destination whose results are kept.
+            if (this.retain(row.dest_url, row.task_id) && msg.body.CommandType === 'task_result') {
+              this.remove(row, () => {
                 this.db.prepare('INSERT INTO outbox_sent (task_id, body, acked_at) VALUES (?, ?, ?)').run(row.task_id, row.body, Date.now());
-                this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
                 // Keep the task's newest RETAIN_PER_TASK (ids are shared with other tasks: count, not subtract).
                 this.db.prepare('DELETE FROM outbox_sent WHERE task_id = ? AND id < (SELECT id FROM outbox_sent WHERE task_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
                   .run(row.task_id, row.task_id, RETAIN_PER_TASK - 1);
                 if (++this.retained % 100 === 0) this.db.prepare('DELETE FROM outbox_sent WHERE acked_at < ?').run(Date.now() - RETAIN_MS);
-              })();
+              });
             } else {
-              this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+              this.remove(row);
             }
             continue;
           }
@@ -195,10 +282,9 @@ export class Outbox {
           // through; keeping it would block everything queued behind it for that peer.
           if (res.permanent) {
             this.log.error({ dest: row.dest_url, id: row.id, reason: res.message }, 'outbox: peer refused a message; moved to outbox_dead');
-            this.db.transaction(() => {
+            this.remove(row, () => {
               this.db.prepare('INSERT INTO outbox_dead (id, dest_url, task_id, body, reason, at) VALUES (?, ?, ?, ?, ?, ?)').run(row.id, row.dest_url, row.task_id, row.body, res.message ?? '', Date.now());
-              this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
-            })();
+            });
             continue;
           }
           const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 10));

@@ -4,11 +4,11 @@
  * scheduler moved the stage that consumes its results, with a replay of what that stage lost.
  */
 import type { TaskDispatchInfo } from '../protocol/index.ts';
-import { baseUrl, joinUrl, type RetinaClient } from '../net/client.ts';
+import { baseUrl, joinUrl, JsonText, type RetinaClient } from '../net/client.ts';
 import { deliveryOutcome, type DeliveryOutcome } from '../net/delivery.ts';
 import type { Logger } from '../log.ts';
 import type { ExecTask } from './exec-task.ts';
-import type { Outbox, OutboxMessage } from './outbox.ts';
+import type { Outbox, OutboxMessage, QueuedMessage } from './outbox.ts';
 import type { SchedulerSession } from './session.ts';
 
 export interface RoutingOptions {
@@ -51,8 +51,9 @@ export class Routing {
   }
 
   /** The outbox's sender: one message to one destination; `seq` numbers a command (CommandIdx). */
-  async deliver(dest: string, seq: number, msg: OutboxMessage): Promise<DeliveryOutcome> {
-    const body = msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
+  async deliver(dest: string, seq: number, msg: OutboxMessage | QueuedMessage): Promise<DeliveryOutcome> {
+    const body = 'bodyJson' in msg ? new JsonText(msg.path === '/System/Command' ? withCommandIdx(msg.bodyJson, seq) : msg.bodyJson)
+      : msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
     // The scheduler knows our session token; another executor knows only the node token — and
     // only an executor we trust gets it: an OutputURL came in a request, it could be anyone's.
     let auth: Record<string, string> | undefined;
@@ -95,6 +96,16 @@ export class Routing {
     this.o.save(t);
     this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved, replayed }, 'task re-pointed to new destinations');
   }
+}
+
+/**
+ * `{ ...body, CommandIdx: seq }` on the body's JSON text, without parsing it: the field goes in
+ * before the closing brace. A body that has a CommandIdx of its own is parsed, as the spread would.
+ */
+export function withCommandIdx(bodyJson: string, seq: number): string {
+  if (bodyJson.includes('"CommandIdx"')) return JSON.stringify({ ...(JSON.parse(bodyJson) as Record<string, unknown>), CommandIdx: seq });
+  const inner = bodyJson.slice(1, -1).trim();
+  return `{${inner}${inner ? ',' : ''}"CommandIdx":${seq}}`;
 }
 
 /** Same algorithm, input and dependencies: a dispatch of a running task that asks for nothing new but, maybe, destinations. */

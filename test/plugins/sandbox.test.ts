@@ -29,6 +29,20 @@ t.test('a good plugin runs and sees its input', async (t) => {
   t.ok(out.totalMs >= out.postMs);
 });
 
+t.test('a plain input buffer is moved to the worker and moved back after the call, for the next frame', async (t) => {
+  const p = reg.get(9001)!;
+  const input = new ArrayBuffer(32 * 24 * 3);
+  new Uint8Array(input).fill(2);
+  const out = await pool.call(p, { input, ptsMs: 40, args: {} });
+  t.equal(input.byteLength, 0, 'moved, not copied: detached here during the call');
+  t.type(out.input, ArrayBuffer, 'given back');
+  t.equal(out.input!.byteLength, 32 * 24 * 3, 'the whole buffer');
+  t.equal((out.output as { Results: Array<{ ResultData: { Sum: number } }> }).Results[0]?.ResultData.Sum, 4608, 'the plugin saw the frame');
+  const again = await pool.call(p, { input: out.input!, ptsMs: 80, args: {} });
+  t.ok(again.input, 'and the reused buffer comes back again');
+  t.equal((await pool.call(p, frame(32 * 24 * 3))).input, undefined, 'shared memory is not moved, so nothing comes back');
+});
+
 t.test('hostile plugins fail their own calls only', async (t) => {
   for (const name of ['loop', 'bomb', 'trap', 'flood']) t.equal((await reg.install(fixturePackage(name))).status, 'valid', `${name} passes its trial (behaves at pts 0)`);
   const expect: Array<[number, string, RegExp]> = [

@@ -323,3 +323,98 @@ t.test('a normal delivery logs no error', async (t) => {
   ob.close();
   db.close();
 });
+
+t.test('the backlog is counted in memory: it follows every insert and delete and is right again after a restart', async (t) => {
+  const file = path.join(t.testdir({}), 'o.db');
+  let db = new Database(file);
+  const counted = (task?: string) => (task === undefined ? db.prepare('SELECT COUNT(*) AS n FROM outbox').get() : db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE task_id = ?').get(task)) as { n: number };
+  let refuse = true;
+  let ob = new Outbox(db, async (d, _s, m) => (m.body.n === 99 ? { ok: false, permanent: true, message: 'HTTP 400' } : refuse || d === 'http://dead' ? { ok: false, message: 'down' } : { ok: true }), log);
+  const result = (n: number): OutboxMessage => ({ method: 'POST', path: '/System/Command', body: { CommandType: 'task_result', n } });
+  for (let i = 0; i < 3; i++) ob.enqueue(['http://a', 'http://b'], 'up', result(i));
+  ob.enqueue(['http://a'], 'other', msg(1));
+  ob.enqueue([], 'none', msg(2));
+  t.equal(ob.pending('up'), 6);
+  t.equal(ob.pending('other'), 1);
+  t.equal(ob.pending('none'), 0, 'no destination: nothing queued');
+  t.equal(ob.pending(), 7);
+  t.equal(ob.retarget('up', ['http://a', 'http://b'], ['http://a', 'http://c', 'http://dead']), 3, 'b\'s three copies move to two new destinations');
+  t.equal(ob.pending('up'), counted('up').n, 'retarget counted');
+  t.equal(ob.pending('up'), 9);
+  ob.close();
+  db.close();
+  // A restart counts what was left once.
+  db = new Database(file);
+  ob = new Outbox(db, async (d, _s, m) => (m.body.n === 99 ? { ok: false, permanent: true, message: 'HTTP 400' } : refuse || d === 'http://dead' ? { ok: false, message: 'down' } : { ok: true }), log);
+  t.equal(ob.pending('up'), 9, 'after a restart');
+  t.equal(ob.pending(), 10);
+  ob.enqueue(['http://a'], 'other', { method: 'POST', path: '/System/Command', body: { n: 99 } });
+  refuse = false;
+  ob.start();
+  t.equal(await ob.flush('other', 10_000), 0, 'delivered, and the refused one dead-lettered');
+  await waitFor('what can be delivered', async () => (ob.pending('up') === 3 ? true : undefined), 10_000, 10);
+  t.equal(ob.pending('up'), counted('up').n, 'acknowledgements counted: the dead peer\'s three are left');
+  t.equal(ob.pending(), counted().n);
+  ob.close();
+  db.close();
+});
+
+t.test('drained(): resolved by the deliveries once the task\'s backlog is down to the mark; at once when it is; on close; dropped on abort', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const hold: Array<() => void> = [];
+  const ob = new Outbox(db, async () => { await new Promise<void>((r) => hold.push(r)); return { ok: true }; }, log);
+  ob.start();
+  for (let i = 0; i < 5; i++) ob.enqueue(['http://peer'], 't', msg(i));
+  let woke = false;
+  const waiting = ob.drained('t', 2).then(() => { woke = true; });
+  await ob.drained('t', 5);
+  t.pass('at or under the mark: resolved at once');
+  const release = async (n: number) => { for (let i = 0; i < n; i++) { await waitFor('a send', async () => (hold.length ? true : undefined), 5000, 1); hold.shift()!(); } };
+  await release(2);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(woke, false, 'three left: still waiting');
+  await release(1);
+  await waiting;
+  t.equal(ob.pending('t'), 2, 'woken by the delivery that brought it to two');
+  const ac = new AbortController();
+  const aborted = ob.drained('t', 0, ac.signal);
+  ac.abort();
+  await aborted;
+  t.pass('an aborted wait resolves and is dropped');
+  const atClose = ob.drained('t', 0);
+  ob.close();
+  await atClose;
+  t.pass('close wakes every waiter');
+  for (const r of hold.splice(0)) r();
+  db.close();
+});
+
+t.test('one serialisation: the sender gets the body as the text stored on disk; read as an object only on demand', async (t) => {
+  const db = new Database(path.join(t.testdir({}), 'o.db'));
+  const got: Array<{ json: string; method: string; path: string }> = [];
+  const ob = new Outbox(db, async (_d, _s, m) => { got.push({ json: m.bodyJson, method: m.method, path: m.path }); return { ok: true }; }, log);
+  const body = { CommandType: 'task_result', MessageBody: { TaskID: 'x', Text: 'quote " and \\ and 中文', N: [1, 2.5] } };
+  ob.enqueue(['http://peer'], 't', { method: 'POST', path: '/System/Command', body });
+  ob.enqueue(['http://peer'], 't', { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: 'd' } });
+  // A row in another layout (written by something else) still goes out.
+  db.prepare('INSERT INTO outbox (dest_url, task_id, body, created_at) VALUES (?, ?, ?, ?)').run('http://peer', 'u', JSON.stringify({ body: { n: 3 }, path: '/System/Command', method: 'POST' }), Date.now());
+  const stored = (db.prepare('SELECT body FROM outbox ORDER BY id LIMIT 1').get() as { body: string }).body;
+  t.equal(stored, JSON.stringify({ method: 'POST', path: '/System/Command', body }), 'stored as JSON.stringify would write it');
+  ob.start();
+  t.equal(await ob.flush('t', 5000), 0);
+  await waitFor('the hand-written row', async () => (got.length === 3 ? true : undefined), 5000, 5);
+  t.strictSame(got, [
+    { json: JSON.stringify(body), method: 'POST', path: '/System/Command' },
+    { json: '{"DeviceID":"d"}', method: 'PATCH', path: '/System/TaskStatus/' },
+    { json: '{"n":3}', method: 'POST', path: '/System/Command' },
+  ]);
+  ob.close();
+  db.close();
+});
+
+t.test('CommandIdx goes into the stored text as the spread did', async (t) => {
+  const { withCommandIdx } = await import('../../src/runtime/routing.ts');
+  for (const body of [{}, { CommandType: 'task_result', MessageBody: { A: [1, { B: '}' }] } }, { CommandIdx: 3, X: 1 }]) {
+    t.strictSame(JSON.parse(withCommandIdx(JSON.stringify(body), 42)), { ...body, CommandIdx: 42 });
+  }
+});

@@ -10,7 +10,7 @@ import { nativeDecoding, nativeCore, loadNative, type NativeFrame, type Preproce
 import { encodeImage } from './image-codec.ts';
 import { statSync } from 'node:fs';
 import { MediaError } from './media-error.ts';
-import { checkPreprocessSpec, type PreprocessSpec } from './preprocess-spec.ts';
+import { frameSpec, type PreparedSpec, type PreprocessSpec } from './preprocess-spec.ts';
 import { FrameSampler, type SourceError, type SampledFrame } from '../frame-sampler.ts';
 
 export type BackendName = 'native' | 'ffmpeg-pipe';
@@ -28,8 +28,11 @@ export interface SourceFrame {
   jpeg(quality?: number, crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
   /** The frame (or a crop) as lossless PNG. */
   png(crop?: { x: number; y: number; width: number; height: number }): Promise<Buffer>;
-  /** Writes a model input tensor into `out`. */
-  preprocess(spec: PreprocessSpec, out: ArrayBuffer | ArrayBufferView): Promise<PreprocessInfo>;
+  /**
+   * Writes a model input tensor into `out`, from the frame or from `crop` of it. A spec from
+   * preparePreprocessSpec is used as it is (checked once, per task); any other is checked here.
+   */
+  preprocess(spec: PreprocessSpec | PreparedSpec, out: ArrayBuffer | ArrayBufferView, crop?: { x: number; y: number; width: number; height: number }): Promise<PreprocessInfo>;
   /** Frees the native picture now instead of at garbage collection. */
   release(): void;
   /** The native picture behind it (absent only when the addon is not loaded at all). */
@@ -125,7 +128,7 @@ function wrapNative(f: NativeFrame): SourceFrame {
     ptsMs: f.ptsMs, wallMs: f.wallMs, width: f.width, height: f.height, index: f.index, native: f,
     jpeg: (quality = 90, crop) => encodeImage(f, 'jpeg', quality, crop),
     png: (crop) => encodeImage(f, 'png', 0, crop),
-    preprocess: (spec, out) => f.preprocess(checkPreprocessSpec(spec), out),
+    preprocess: (spec, out, crop) => f.preprocess(frameSpec(spec, crop), out),
     release: () => f.release(),
   };
 }

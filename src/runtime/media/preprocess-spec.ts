@@ -53,18 +53,55 @@ export function checkPreprocessSpec(s: PreprocessSpec): NativePreprocessSpec {
     channels: pick('channels', ['rgb', 'bgr'] as const, 'rgb'),
     mean: triple('mean', [0, 0, 0]), std: triple('std', [1, 1, 1]), scale, pad,
   };
-  if (s.crop !== undefined) {
-    const c = s.crop;
-    for (const k of ['x', 'y', 'width', 'height'] as const) {
-      if (!c || !Number.isInteger(c[k]) || c[k] < 0 || c[k] > 1e6) throw new OptionError(`crop.${k}`, 'must be a non-negative integer');
-    }
-    if (c.width < 1 || c.height < 1) throw new OptionError('crop', 'must be at least 1×1');
-    out.crop = { x: c.x, y: c.y, width: c.width, height: c.height };
-  }
+  if (s.crop !== undefined) out.crop = checkCrop(s.crop);
   return out;
 }
 
+type Crop = NonNullable<PreprocessSpec['crop']>;
+
+/** Throws OptionError naming the field; returns a copy of the crop. */
+export function checkCrop(c: Crop): Crop {
+  for (const k of ['x', 'y', 'width', 'height'] as const) {
+    if (!c || !Number.isInteger(c[k]) || c[k] < 0 || c[k] > 1e6) throw new OptionError(`crop.${k}`, 'must be a non-negative integer');
+  }
+  if (c.width < 1 || c.height < 1) throw new OptionError('crop', 'must be at least 1×1');
+  return { x: c.x, y: c.y, width: c.width, height: c.height };
+}
+
+declare const prepared: unique symbol;
+/** A spec checked once (per task): frames take it as it is, without checking it again. */
+export type PreparedSpec = Readonly<NativePreprocessSpec> & { readonly [prepared]: true };
+
+const preparedSpecs = new WeakSet<object>();
+
+/**
+ * Checks `s` once and returns it frozen, so it cannot change after the check: a frame's
+ * `preprocess` takes it without checking again (a per-box crop is checked on its own).
+ */
+export function preparePreprocessSpec(s: PreprocessSpec): PreparedSpec {
+  const out = checkPreprocessSpec(s);
+  Object.freeze(out.mean);
+  Object.freeze(out.std);
+  if (out.crop) Object.freeze(out.crop);
+  preparedSpecs.add(Object.freeze(out));
+  return out as PreparedSpec;
+}
+
+/** True for what `preparePreprocessSpec` returned. */
+export function isPrepared(s: PreprocessSpec | PreparedSpec): s is PreparedSpec {
+  return preparedSpecs.has(s);
+}
+
+/**
+ * The spec the addon gets for one frame: a prepared one as it is (with a crop: the crop alone
+ * is checked), anything else checked in full.
+ */
+export function frameSpec(s: PreprocessSpec | PreparedSpec, crop?: Crop): NativePreprocessSpec {
+  if (isPrepared(s)) return crop ? { ...s, crop: checkCrop(crop) } : s;
+  return checkPreprocessSpec(crop ? { ...s, crop } : s);
+}
+
 /** Bytes the tensor of `s` needs. */
-export function tensorBytes(s: NativePreprocessSpec): number {
+export function tensorBytes(s: Readonly<NativePreprocessSpec>): number {
   return s.width * s.height * 3 * (s.dtype === 'float32' ? 4 : 1);
 }

@@ -12,8 +12,10 @@ import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
 import type { ExecutorMetrics } from '../metrics.ts';
 
-/** Pause a task's source when this many of its results wait in the outbox. */
+/** Pause a task's source when more than this many of its results wait in the outbox… */
 export const OUTBOX_HIGH_WATER = 256;
+/** …and go on once no more than this many wait. */
+export const OUTBOX_LOW_WATER = 128;
 
 export interface RunContext {
   readonly deviceId: string;

@@ -3,11 +3,11 @@ import type { TaskResultBody } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import { decodeImage } from '../media/image-codec.ts';
-import { checkPreprocessSpec } from '../media/preprocess-spec.ts';
 import { PluginCallError } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import type { RunContext, Started } from './context.ts';
 import { emitResult } from './emit.ts';
+import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
  * A stage that works on another task's results (EB4, M2): the upstream stage sends its boxes
@@ -23,6 +23,8 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
     close: () => { t.draining = true; wake?.(); },
   };
   const deliver = (b: TaskResultBody) => { inbox.push(b); wake?.(); };
+  // The crop stage's input, checked once (on the first crop) for the whole task.
+  let cropInput: PreparedInput | undefined;
   const loop = async () => {
     for (;;) {
       while (!inbox.length && !t.draining && !ctx.closed) await new Promise<void>((r) => { wake = r; setTimeout(r, 1000).unref(); });
@@ -39,12 +41,11 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
           delete box.CropData;
           const frame = await decodeImage(img).catch((err: Error) => { box.CropError = err.message; return null; });
           if (!frame) return;
-          const ci = p.manifest.cropStage!.input;
-          const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
-          const input = new ArrayBuffer(bytes);
+          let input: ArrayBuffer;
           try {
-            await frame.preprocess(checkPreprocessSpec({ width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
-              mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad }), input);
+            cropInput ??= preparedInput(p.manifest.cropStage!.input);
+            input = new ArrayBuffer(cropInput.bytes);
+            await frame.preprocess(cropInput.spec, input);
           } finally {
             frame.release();
           }

@@ -1,8 +1,8 @@
 /** Frame extraction (TaskType 1): sampled frames as JPEG ImageResults. */
-import { ExecutionStatus } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
-import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
+import type { RunContext } from './context.ts';
+import { admit } from './admit.ts';
 import { emitResult } from './emit.ts';
 
 /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
@@ -10,10 +10,7 @@ export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSourc
   let firstWall = -1;
   let firstPts = 0;
   for (;;) {
-    while (t.status === ExecutionStatus.Paused || (ctx.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !ctx.closed)) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (t.finished || ctx.closed) return;
+    if (!(await admit(ctx, t))) return;
     const f = await source.next();
     if (!f) return;
     t.framesIn++;

@@ -2,18 +2,21 @@
  * A plugin task: each sampled frame is preprocessed by the native core, run through the plugin in
  * the sandbox pool, and its results sent as AnalysisResult; a crop stage runs per box.
  */
-import { ExecutionStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../../protocol/index.ts';
+import { EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../../protocol/index.ts';
 import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource, SourceFrame } from '../media/frame-source.ts';
-import { PluginCallError } from '../../plugins/pool.ts';
+import type { PreprocessInfo } from '../media/native.ts';
+import { PluginCallError, type CallResult } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
-import { OUTBOX_HIGH_WATER, type RunContext } from './context.ts';
+import type { RunContext } from './context.ts';
+import { admit } from './admit.ts';
 import { emitResult } from './emit.ts';
+import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
- * A plugin task: each sampled frame is preprocessed by the native core into a
- * SharedArrayBuffer (handed to the worker without a copy), run through the plugin, and its
- * results sent as AnalysisResult. A failed call costs that frame only (ExceptionCode 50).
+ * A plugin task: each sampled frame is preprocessed by the native core into a buffer handed to
+ * the worker without a copy, run through the plugin, and its results sent as AnalysisResult. A
+ * failed call costs that frame only (ExceptionCode 50).
  */
 export async function runPlugin(ctx: RunContext, t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
   try {
@@ -25,40 +28,70 @@ export async function runPlugin(ctx: RunContext, t: ExecTask, source: FrameSourc
   }
 }
 
+/** A frame on its way: decoded, preprocessed, its plugin call started. */
+interface Started {
+  f: SourceFrame;
+  info: PreprocessInfo;
+  call: Promise<CallResult>;
+}
+
+/** Input buffers kept for reuse (the worker moves each back after its call); two frames are in flight at most. */
+const SPARE_BUFFERS = 2;
+
+/**
+ * The frame loop, two stages deep: while the plugin runs frame n, frame n+1 is decoded,
+ * preprocessed and handed to the pool (one ahead, no more); results are emitted in frame order.
+ * A frame started when the task stops is released without a result.
+ */
 async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
   const m = p.manifest;
-  const spec = { width: m.input.width, height: m.input.height, resize: m.input.resize, layout: m.input.layout, dtype: m.input.dtype, channels: m.input.channels,
-    mean: m.input.mean as [number, number, number] | undefined, std: m.input.std as [number, number, number] | undefined, scale: m.input.scale, pad: m.input.pad };
-  const bytes = m.input.width * m.input.height * 3 * ((m.input.dtype ?? 'float32') === 'float32' ? 4 : 1);
-  let previous: SharedArrayBuffer | ArrayBuffer | undefined;
+  // Checked once per task: every frame (and crop) is preprocessed with it as it is.
+  const frame = preparedInput(m.input);
+  const crop = m.cropStage ? preparedInput(m.cropStage.input) : undefined;
+  const temporal = !!m.input.previousFrame;
+  // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the
+  // worker, which moves it back after the call for a later frame.
+  const spare: ArrayBuffer[] = [];
+  let previous: SharedArrayBuffer | undefined;
   let firstWall = -1;
   let firstPts = 0;
   let failures = 0;
-  for (;;) {
-    while (t.status === ExecutionStatus.Paused || (ctx.outbox.pending(t.id) > OUTBOX_HIGH_WATER && !t.finished && !ctx.closed)) await new Promise((r) => setTimeout(r, 50));
-    if (t.finished || ctx.closed) return;
+
+  /** Decodes and preprocesses the next frame and starts its plugin call; null at the end of the source or when the task stops. */
+  const start = async (): Promise<Started | null> => {
+    if (!(await admit(ctx, t))) return null;
     const td = performance.now();
     const f = await source.next();
-    if (!f) return;
+    if (!f) return null;
     ctx.metrics.observeStage('decode', performance.now() - td);
+    if (t.finished || ctx.closed) { f.release(); return null; }
     t.framesIn++;
-    // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the worker.
-    const input = m.input.previousFrame ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-    let results: Array<Record<string, unknown>>;
+    const input = temporal ? new SharedArrayBuffer(frame.bytes) : (spare.pop() ?? new ArrayBuffer(frame.bytes));
+    let info: PreprocessInfo;
     try {
       const tp = performance.now();
-      const info = await f.preprocess(spec, new Uint8Array(input));
+      info = await f.preprocess(frame.spec, new Uint8Array(input));
       ctx.metrics.observeStage('preprocess', performance.now() - tp);
-      if (firstWall < 0) { firstWall = ctx.clock.now(); firstPts = f.ptsMs; }
-      t.lastPtsMs = f.ptsMs;
-      let out: unknown;
+    } catch (err) {
+      f.release();
+      throw err;
+    }
+    if (firstWall < 0) { firstWall = ctx.clock.now(); firstPts = f.ptsMs; }
+    t.lastPtsMs = f.ptsMs;
+    ctx.metrics.pluginCall(m.AlgID);
+    const call = ctx.pluginBatcher().call(p, { input, previous: temporal ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs });
+    call.catch(() => undefined); // awaited (and its failure handled) in finish; not unhandled meanwhile
+    if (temporal) previous = input as SharedArrayBuffer;
+    return { f, info, call };
+  };
+
+  /** Waits for the frame's call, maps its boxes, runs the crop stage, releases the frame and emits the result. */
+  const finish = async ({ f, info, call }: Started): Promise<void> => {
+    let results: Array<Record<string, unknown>>;
+    try {
+      let r: CallResult;
       try {
-        ctx.metrics.pluginCall(m.AlgID);
-        const r = await ctx.pluginBatcher().call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: t.algArgs });
-        ctx.metrics.observeStage('queue', r.queueMs);
-        ctx.metrics.observeStage('inference', r.inferMs);
-        ctx.metrics.observeStage('post', r.postMs);
-        out = r.output;
+        r = await call;
       } catch (err) {
         if (!(err instanceof PluginCallError)) throw err;
         ctx.metrics.pluginFailure(m.AlgID, err.reason);
@@ -67,49 +100,72 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
         t.exceptionDesc = cutUtf8(`frame at ${Math.round(f.ptsMs)} ms: ${err.message}`, EXCEPTION_DESC_MAX_BYTES);
         ctx.log.warn({ task: t.id, reason: err.reason, err: err.message, failures }, 'plugin call failed; frame skipped');
         ctx.changed(t);
-        previous = input;
-        continue;
+        return;
       }
-      previous = input;
-      results = ((out as { Results?: unknown[] })?.Results ?? []).filter((r): r is Record<string, unknown> => !!r && typeof r === 'object');
+      if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
+      ctx.metrics.observeStage('queue', r.queueMs);
+      ctx.metrics.observeStage('inference', r.inferMs);
+      ctx.metrics.observeStage('post', r.postMs);
+      results = ((r.output as { Results?: unknown[] })?.Results ?? []).filter((x): x is Record<string, unknown> => !!x && typeof x === 'object');
       // Boxes come in input-tensor pixels; map them back to the frame.
-      const boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }> = [];
-      for (const r of results) {
-        const bs = (r.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
+      const boxes: Box[] = [];
+      for (const x of results) {
+        const bs = (x.ResultData as { Boxes?: Array<{ x: number; y: number; w: number; h: number }> } | undefined)?.Boxes;
         if (Array.isArray(bs)) for (const b of bs) {
           b.x = Math.max(0, Math.round((b.x - info.padX) / info.scaleX)); b.y = Math.max(0, Math.round((b.y - info.padY) / info.scaleY));
           b.w = Math.max(1, Math.min(f.width - b.x, Math.round(b.w / info.scaleX))); b.h = Math.max(1, Math.min(f.height - b.y, Math.round(b.h / info.scaleY)));
-          boxes.push(b as Record<string, unknown> & { x: number; y: number; w: number; h: number });
+          boxes.push(b as Box);
         }
       }
       if (t.algArgs.Stage === 'detect') {
         // First stage of a split: the crops travel to the next stage as lossless PNG.
         await Promise.all(boxes.slice(0, m.cropStage?.maxCrops ?? 32).map(async (b) => { b.CropData = (await f.png({ x: b.x, y: b.y, width: b.w, height: b.h })).toString('base64'); }));
-      } else if (m.cropStage && boxes.length) await cropStage(ctx, t, p, f, boxes.slice(0, m.cropStage.maxCrops ?? 32));
+      } else if (crop && boxes.length) await cropStage(ctx, t, p, crop, f, boxes.slice(0, m.cropStage!.maxCrops ?? 32));
     } finally {
       f.release();
     }
     t.framesOut++;
     emitResult(ctx, t, {
       Ts: firstWall + (f.ptsMs - firstPts), models: m.models,
-      TaskResultData: { AnalysisResult: results.map((r) => ({
-        ...(typeof r.Type === 'number' ? { Type: r.Type } : {}),
-        ...(r.FeatureInfo && typeof r.FeatureInfo === 'object' ? { FeatureInfo: r.FeatureInfo as Record<string, unknown> } : {}),
-        ResultData: { ...(r.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height },
+      TaskResultData: { AnalysisResult: results.map((x) => ({
+        ...(typeof x.Type === 'number' ? { Type: x.Type } : {}),
+        ...(x.FeatureInfo && typeof x.FeatureInfo === 'object' ? { FeatureInfo: x.FeatureInfo as Record<string, unknown> } : {}),
+        ResultData: { ...(x.ResultData as object), Pts: Math.round(f.ptsMs), FrameWidth: f.width, FrameHeight: f.height },
       })) },
     });
+  };
+
+  let next = start();
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const cur = await next;
+      if (!cur) return;
+      // Stopped while this frame was on its way: at most the frame in the plugin at the stop gave a result.
+      if (t.finished || ctx.closed) {
+        cur.f.release();
+        next = Promise.resolve(null);
+        return;
+      }
+      // One ahead: the next frame is decoded, preprocessed and queued while this one is in the plugin.
+      next = start();
+      next.catch(() => undefined);
+      await finish(cur);
+    }
+  } finally {
+    // A frame started but not finished (the task stopped, or an error ended the loop) is released; its result is dropped.
+    const left = await next.catch(() => null);
+    left?.f.release();
   }
 }
 
+type Box = Record<string, unknown> & { x: number; y: number; w: number; h: number };
+
 /** Second stage: crop each box from the frame (natively), run the crop models and the plugin's crop export, merge its answer into the box. */
-async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, f: SourceFrame, boxes: Array<Record<string, unknown> & { x: number; y: number; w: number; h: number }>): Promise<void> {
-  const ci = p.manifest.cropStage!.input;
-  const spec = { width: ci.width, height: ci.height, resize: ci.resize, layout: ci.layout, dtype: ci.dtype, channels: ci.channels,
-    mean: ci.mean as [number, number, number] | undefined, std: ci.std as [number, number, number] | undefined, scale: ci.scale, pad: ci.pad };
-  const bytes = ci.width * ci.height * 3 * ((ci.dtype ?? 'float32') === 'float32' ? 4 : 1);
+async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, crop: PreparedInput, f: SourceFrame, boxes: Box[]): Promise<void> {
   await Promise.all(boxes.map(async (b) => {
-    const input = new ArrayBuffer(bytes);
-    await f.preprocess({ ...spec, crop: { x: b.x, y: b.y, width: b.w, height: b.h } }, new Uint8Array(input));
+    const input = new ArrayBuffer(crop.bytes);
+    await f.preprocess(crop.spec, new Uint8Array(input), { x: b.x, y: b.y, width: b.w, height: b.h });
     try {
       ctx.metrics.pluginCall(p.manifest.AlgID);
       const r = await ctx.pluginPool().call(p, { input, ptsMs: f.ptsMs, args: t.algArgs, stage: 'crop' });
@@ -121,4 +177,3 @@ async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, f: Sourc
     }
   }));
 }
-

@@ -10,7 +10,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { nativeCore, type NativePreprocessSpec } from '../../../src/runtime/media/native.ts';
 import { encodeImage, decodeImage, frameRgb } from '../../../src/runtime/media/image-codec.ts';
-import { checkPreprocessSpec, tensorBytes, type PreprocessSpec } from '../../../src/runtime/media/preprocess-spec.ts';
+import { checkPreprocessSpec, frameSpec, isPrepared, preparePreprocessSpec, tensorBytes, type PreprocessSpec } from '../../../src/runtime/media/preprocess-spec.ts';
 import { OptionError } from '../../../src/runtime/media/decoder-options.ts';
 import { referenceTensor, smoothRandomYuv, packYuv, yuvToRgb } from '../../helpers/preprocess-reference.ts';
 
@@ -23,6 +23,18 @@ t.test('spec checks name the field', async (t) => {
   t.throws(() => checkPreprocessSpec({ width: 8, height: 8, layout: 'chwn' as never }), /^layout: must be one of nchw, nhwc/);
   t.throws(() => checkPreprocessSpec({ width: 8, height: 8, crop: { x: 0, y: 0, width: 0, height: 3 } }), /^crop: must be at least 1×1/);
   t.throws(() => checkPreprocessSpec({ width: 8, height: 8, pad: 300 }), /^pad: must be an integer 0\.\.255/);
+});
+
+t.test('a spec prepared once per task is taken as it is by every frame; only a crop is checked on its own', async (t) => {
+  const s = preparePreprocessSpec({ width: 8, height: 4, mean: [1, 2, 3] });
+  t.ok(isPrepared(s) && Object.isFrozen(s) && Object.isFrozen(s.mean), 'checked, completed and frozen');
+  t.strictSame(s, checkPreprocessSpec({ width: 8, height: 4, mean: [1, 2, 3] }), 'the same spec the per-frame check made');
+  t.equal(frameSpec(s), s, 'a frame gets the prepared object itself: no check, no copy');
+  t.strictSame(frameSpec(s, { x: 1, y: 2, width: 3, height: 4 }), { ...s, crop: { x: 1, y: 2, width: 3, height: 4 } });
+  t.throws(() => frameSpec(s, { x: -1, y: 0, width: 3, height: 4 }), /^crop\.x: must be a non-negative integer/, 'a crop is still checked');
+  t.notOk(isPrepared({ ...s }), 'a copy is not prepared');
+  t.throws(() => frameSpec({ ...s, width: 0 }), /^width: must be an integer/, 'and anything not prepared is checked in full');
+  t.throws(() => preparePreprocessSpec({ width: 8, height: 8, pad: 300 }), /^pad:/, 'preparing checks');
 });
 
 t.test('native preprocess', async (t) => {
