@@ -14,6 +14,9 @@ const STATUS_RECHECK_MS = 50;
  * a query; the wait is woken by the deliveries themselves (Outbox.drained), not by polling it.
  */
 export async function admit(ctx: RunContext, t: ExecTask): Promise<boolean> {
+  // The per-frame case: running, not backed up.
+  if (t.finished || ctx.closed) return false;
+  if (t.status !== ExecutionStatus.Paused && ctx.outbox.pending(t.id) <= OUTBOX_HIGH_WATER) return true;
   let backedUp = false;
   let drained: Promise<void> | null = null;
   const ac = new AbortController();
