@@ -3,39 +3,20 @@
  * executors), S7 (a disabled executor's subtask moves elsewhere and its copy is stopped), S4
  * (delete a task with its results), SM2 at fleet scale (DeviceList paged and filtered).
  */
-import http from 'node:http';
-import type net from 'node:net';
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { createSchedulerServer } from '../../src/api/scheduler-server.ts';
 import type { DeviceListReply, DeviceManageReply } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { fakeExecutor, type SeenCommand } from '../helpers/fake-executor.ts';
 
 const log = pino({ level: 'silent' });
 
-/** An executor that offers frame extraction, takes every command and records them. */
-async function fakeExecutor(deviceId: string, seen: Array<{ deviceId: string; type: string; body: Record<string, unknown> }>) {
-  const srv = http.createServer((req, res) => {
-    let b = '';
-    req.on('data', (c) => (b += c));
-    req.on('end', () => {
-      const j = JSON.parse(b || '{}') as { CommandType?: string; CommandIdx?: number; MessageBody?: Record<string, unknown> };
-      seen.push({ deviceId, type: j.CommandType ?? '', body: j.MessageBody ?? {} });
-      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
-      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: deviceId, AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(reply));
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, close: () => srv.close() };
-}
-
 async function setup(t: Test) {
-  const seen: Array<{ deviceId: string; type: string; body: Record<string, unknown> }> = [];
-  const a = await fakeExecutor('edge-a', seen);
-  const b = await fakeExecutor('edge-b', seen);
+  const seen: SeenCommand[] = [];
+  const a = await fakeExecutor('edge-a', { seen });
+  const b = await fakeExecutor('edge-b', { seen });
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, log });
   const app = createSchedulerServer(s, { log, token: 'node-token-0123456789' });
   t.teardown(async () => { await app.close(); await s.close(); a.close(); b.close(); });

@@ -4,7 +4,6 @@
  * scheduler's database and nothing is lost when it comes back.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -13,6 +12,7 @@ import { pino } from 'pino';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { ExecutionStatus, type TaskResultBody } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { fakeExecutor } from '../helpers/fake-executor.ts';
 
 const log = pino({ level: 'silent' });
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined) ?? 'mosquitto';
@@ -52,21 +52,10 @@ t.test('results and status go to MQTT with QoS 1; a broker restart loses none of
   await new Promise((r) => setTimeout(r, 500)); // subscribed
 
   // An executor that takes every dispatch (the scheduler needs one to accept a task).
-  const srv = http.createServer((req, res) => {
-    let b = '';
-    req.on('data', (c) => (b += c));
-    req.on('end', () => {
-      const j = JSON.parse(b || '{}') as { CommandType?: string; CommandIdx?: number };
-      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
-      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: 'edge', AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(reply));
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const edge = await fakeExecutor('edge');
   const s = new Scheduler({ deviceId: 'sched-7', dataDir: path.join(dir, 'sched'), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, log, mqtt: { url: `mqtt://127.0.0.1:${port}`, prefix: 'site' } });
-  t.teardown(async () => { await s.close(); srv.close(); sub.kill(); mosq.kill(); });
-  s.register({ DeviceID: 'edge', DeviceType: '1', ProductType: 'fake', CommandURL: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}` });
+  t.teardown(async () => { await s.close(); edge.close(); sub.kill(); mosq.kill(); });
+  s.register({ DeviceID: 'edge', DeviceType: '1', ProductType: 'fake', CommandURL: edge.url });
   await s.refreshAlgorithms('edge');
   s.start();
   const r = await s.submit({ TaskName: 'mqtt', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'rtsp://cam/1' }], AlgType: 'frame_extraction' } } });

@@ -24,6 +24,7 @@ import { SchedulerStore } from '../../src/scheduler/store.ts';
 import { createSchedulerServer } from '../../src/api/scheduler-server.ts';
 import { Control, TASK_INPUTS_MAX, type TaskResultBody } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
+import { fakeExecutor, type SeenCommand } from '../helpers/fake-executor.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -101,32 +102,22 @@ t.test('Inputs are capped; AlgArgs nesting is bounded (a 400 naming the field, n
 });
 
 t.test('Stop while a task is still being placed ends the placing', async (t) => {
-  let dispatched = 0;
-  const srv = http.createServer((req, res) => {
-    let b = '';
-    req.on('data', (c) => (b += c));
-    req.on('end', () => {
-      const j = JSON.parse(b || '{}') as { CommandType?: string; CommandIdx?: number };
-      const reply: Record<string, unknown> = { CommandType: j.CommandType, CommandIdx: j.CommandIdx, StatusCode: '0' };
-      if (j.CommandType === 'algorithm_res_query') reply.AlgResourceList = [{ DeviceID: 'slow', AlgInfoList: [{ AlgID: 1001, AlgType: 'frame_extraction', AlgVersion: '1.0.0', AlgStatus: 1 }] }];
-      const delay = j.CommandType === 'task_dispatch' ? (dispatched++, 150) : 0;
-      setTimeout(() => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(reply)); }, delay);
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const seen: SeenCommand[] = [];
+  const slow = await fakeExecutor('slow', { seen, dispatchDelayMs: 150 });
+  const dispatches = () => seen.filter((c) => c.type === 'task_dispatch').length;
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, log });
-  t.teardown(async () => { await s.close(); srv.close(); });
-  s.register({ DeviceID: 'slow', DeviceType: '1', ProductType: 'fake', CommandURL: `http://127.0.0.1:${(srv.address() as { port: number }).port}` });
+  t.teardown(async () => { await s.close(); slow.close(); });
+  s.register({ DeviceID: 'slow', DeviceType: '1', ProductType: 'fake', CommandURL: slow.url });
   await s.refreshAlgorithms('slow');
   s.start();
   const inputs = Array.from({ length: TASK_INPUTS_MAX }, (_, i) => ({ StreamURL: `rtsp://cam/${i}` }));
   const r = await s.submit({ TaskName: 'big', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: inputs, AlgType: 'frame_extraction' } } });
   if (!r.ok) throw new Error(r.message);
-  await waitFor('placing has begun', async () => (dispatched >= 2 ? true : undefined), 10_000, 10);
+  await waitFor('placing has begun', async () => (dispatches() >= 2 ? true : undefined), 10_000, 10);
   await s.control([{ DeviceID: 'sched', TaskID: r.taskId, Control: Control.Stop }]);
-  const atStop = dispatched;
+  const atStop = dispatches();
   await new Promise((res) => setTimeout(res, 1000));
-  t.ok(dispatched <= atStop + 1, `no more dispatches after Stop (${atStop} at Stop, ${dispatched} a second later, of ${TASK_INPUTS_MAX})`);
+  t.ok(dispatches() <= atStop + 1, `no more dispatches after Stop (${atStop} at Stop, ${dispatches()} a second later, of ${TASK_INPUTS_MAX})`);
 });
 
 t.test('a result page is bounded in bytes as well as in count, and the cursor walks on', async (t) => {
