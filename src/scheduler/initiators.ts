@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InitiatorsFile, parse, type CustomInfo, type InitiatorEntry, type InitiatorPolicy, type Principal } from '../protocol/index.ts';
 
@@ -47,9 +48,25 @@ export class Initiators {
   }
 }
 
+/**
+ * A URL with its path's `.` and `..` segments resolved (also when spelled `%2e`), host
+ * lower-cased, so no spelling slips past a prefix. The path is resolved here, not by `new URL`:
+ * Node 20's parser leaves `..` unresolved after a segment that starts with a dot
+ * (`file:///srv/.cache/x/../y` stays as it is).
+ */
+function normal(url: string): string {
+  let u: URL;
+  try { u = new URL(url); } catch { return url; }
+  const dotted = u.pathname.replace(/%2e/gi, '.');
+  const resolved = path.posix.normalize(dotted.startsWith('/') ? dotted : `/${dotted}`);
+  const keepSlash = dotted.endsWith('/') && !resolved.endsWith('/') ? '/' : '';
+  return `${u.protocol}//${u.host.toLowerCase()}${resolved}${keepSlash}${u.search}`;
+}
+
 /** Whether `url` is one of the policy's sources: `*`, or a prefix that ends at a path boundary. */
-function sourceAllowed(policy: InitiatorPolicy, url: string): boolean {
-  return policy.Sources.some((s) => s === '*' || (url.startsWith(s) && (s.endsWith('/') || url.length === s.length || '/?#'.includes(url.charAt(s.length)))));
+function sourceAllowed(policy: InitiatorPolicy, raw: string): boolean {
+  const url = normal(raw);
+  return policy.Sources.map((s) => (s === '*' ? s : normal(s))).some((s) => s === '*' || (url.startsWith(s) && (s.endsWith('/') || url.length === s.length || '/?#'.includes(url.charAt(s.length)))));
 }
 
 function algorithmAllowed(policy: InitiatorPolicy, algId: number | undefined, algType: string | undefined): boolean {

@@ -19,7 +19,7 @@ import fc from 'fast-check';
 import { startCluster, waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { clip } from '../helpers/media.ts';
 import { RetinaClient } from '../../src/net/client.ts';
-import { Initiators } from '../../src/scheduler/initiators.ts';
+import { Initiators, reviewInitiator } from '../../src/scheduler/initiators.ts';
 import type { TaskInfo } from '../../src/protocol/index.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -58,6 +58,8 @@ t.test('issue 10 item 2: device sessions act only as themselves; initiators only
   t.match(foreignSource.body, { StatusCode: '1', Message: /^InitiationInfo\.CustomInfo\.Inputs\[0\]\.StreamURL: not a source initiator "alice" may use/ });
   const prefixTrick = await alice.send('POST', `${S}/System/TaskRequest/`, task(`${pathToFileURL(media).href}-other/v.mp4`));
   t.equal(prefixTrick.status, 422, 'a sibling directory sharing the prefix is not inside it');
+  const dotdot = await alice.send('POST', `${S}/System/TaskRequest/`, task(`${pathToFileURL(media).href}/../elsewhere.mp4`));
+  t.equal(dotdot.status, 422, `nor is a path that climbs out of it with .. (${status(dotdot)})`);
   const foreignAlg = await alice.send('POST', `${S}/System/TaskRequest/`, task(pathToFileURL(video).href, { AlgType: undefined, AlgID: 2101 }));
   t.match(foreignAlg.body, { StatusCode: '1', Message: /AlgID 2101 is not an algorithm initiator "alice" may use/ });
   t.equal((await alice.send('POST', `${S}/System/AlgorithmRepository`, Buffer.from('x'))).status, 403, 'publishing is a separate right alice lacks');
@@ -139,4 +141,15 @@ t.test('an initiators file with a broken entry is refused naming the field and t
   t.notOk(JSON.stringify(p).includes(good.TokenSha256), 'the digest is not part of the principal');
   t.equal(Initiators.load(file).authenticate('y'), undefined, 'another token is nobody');
   t.notOk(readFileSync(file, 'utf8').includes('"x"'), 'the file holds digests, not tokens');
+});
+
+t.test('an initiator\'s sources are compared on resolved paths: no spelling of .. climbs out (Node 20\'s URL parser leaves .. after a dot-segment)', async (t) => {
+  const policy = { Sources: ['file:///srv/.cams/media/', 'rtsp://Cams.example.net/'] };
+  const verdict = (StreamURL: string) => reviewInitiator('ops', policy, { Inputs: [{ StreamURL }], AlgType: 'frame_extraction' } as never) === null;
+  t.notOk(verdict('file:///srv/.cams/media/../secret.mp4'), '.. after a dot-segment (new URL keeps it)');
+  t.notOk(verdict('file:///srv/.cams/media/a/%2e%2e/%2E%2E/secret.mp4'), '.. spelled %2e%2e');
+  t.notOk(verdict('file:///srv/.cams/media-other/x.mp4'), 'a sibling sharing the prefix');
+  t.ok(verdict('file:///srv/.cams/media/a/../b.mp4'), 'a .. that stays inside');
+  t.ok(verdict('rtsp://cams.example.net/cam/1'), 'hosts compared without case');
+  t.notOk(verdict('rtsp://cams.example.net.evil/cam/1'), 'a host that only starts the same');
 });
