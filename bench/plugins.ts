@@ -97,9 +97,13 @@ async function main(): Promise<void> {
   const tensor = new ort.Tensor('float32', new Float32Array(3 * 640 * 640).fill(0.1), [1, 3, 640, 640]);
   for (let i = 0; i < 3; i++) await session.run({ x: tensor });
   const rawLat: number[] = [];
+  const rawCpu: number[] = [];
   const raw = async () => {
+    const c0 = process.cpuUsage();
     const r0 = performance.now();
     for (let i = 0; i < FRAMES; i++) { const t = performance.now(); await session.run({ x: tensor }); rawLat.push(performance.now() - t); }
+    const c = process.cpuUsage(c0);
+    rawCpu.push((c.user + c.system) / 1000 / FRAMES);
     return (FRAMES * 1000) / (performance.now() - r0);
   };
 
@@ -142,6 +146,8 @@ async function main(): Promise<void> {
     const per = Math.ceil(FRAMES / streams);
     const before = sink.results();
     sink.acks.length = 0;
+    // CPU of the whole process (every thread: workers, decoders, preprocess, main) per frame.
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: streams }, async (_, i) => {
       const t = new ExecTask({
@@ -162,6 +168,8 @@ async function main(): Promise<void> {
       await outbox.flush(t.id, 60_000);
     }));
     const end = performance.now();
+    const cpu = process.cpuUsage(c0);
+    const cpuMsPerFrame = (cpu.user + cpu.system) / 1000 / (per * streams);
     // Steady state, as the raw loop is measured after its warm-up: the frames after the first
     // result, over the time from the first result acknowledged to the last. A task's start
     // (decoder open, first decode, the first inference) is counted apart: startupMs, e2eFps.
@@ -177,7 +185,7 @@ async function main(): Promise<void> {
     db.close();
     await client.close();
     await pool.close();
-    return { fps, e2eFps, startupMs: first - t0, stages };
+    return { fps, e2eFps, startupMs: first - t0, cpuMsPerFrame, stages };
   }
   const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
   // The executor's own default pool is cores workers × 1 thread (PoolOptions): the second row is
@@ -188,7 +196,7 @@ async function main(): Promise<void> {
     { label: `4 streams (${CORES} workers × 1 thread, no batching)`, streams: 4, workers: CORES, threads: 1, batch: 1 },
     { label: `4 streams, dynamic batching ≤ 4 (1 worker × ${CORES} threads)`, streams: 4, workers: 1, threads: CORES, batch: 4 },
   ];
-  const runs = configs.map((c) => ({ ...c, ratios: [] as number[], fps: [] as number[], last: { fps: 0, e2eFps: 0, startupMs: 0, stages: { decode: [], preprocess: [], queue: [], inference: [], post: [] } } as Awaited<ReturnType<typeof pipeline>>, e2e: [] as number[], startup: [] as number[] }));
+  const runs = configs.map((c) => ({ ...c, ratios: [] as number[], fps: [] as number[], last: { fps: 0, e2eFps: 0, startupMs: 0, cpuMsPerFrame: 0, stages: { decode: [], preprocess: [], queue: [], inference: [], post: [] } } as Awaited<ReturnType<typeof pipeline>>, e2e: [] as number[], startup: [] as number[] }));
   const raws: number[] = [];
   const loadBefore = os.loadavg().map((x) => +x.toFixed(2));
   // Each pipeline run sits between two raw runs and is compared with their mean: this machine's
@@ -222,14 +230,14 @@ async function main(): Promise<void> {
   const peak = await measurePeakGflops(CORES);
   const util = (fps: number) => +((100 * gflopsPerFrame * fps) / peak).toFixed(1);
   const row = (name: string, r: Awaited<ReturnType<typeof pipeline>>, fps: number, ratio: number, e2eRatio: number, startupMs: number) => ({
-    pipeline: name, fps: +fps.toFixed(2), vsRaw: +ratio.toFixed(2), vsRawFromStart: +e2eRatio.toFixed(2), firstResultMs: Math.round(startupMs), achievedGflops: +(gflopsPerFrame * fps).toFixed(1), utilisationPct: util(fps),
+    pipeline: name, fps: +fps.toFixed(2), vsRaw: +ratio.toFixed(2), vsRawFromStart: +e2eRatio.toFixed(2), firstResultMs: Math.round(startupMs), cpuMsPerFrame: +r.cpuMsPerFrame.toFixed(1), achievedGflops: +(gflopsPerFrame * fps).toFixed(1), utilisationPct: util(fps),
     preprocessMs: { p50: pct(r.stages.preprocess, 50), p99: pct(r.stages.preprocess, 99) }, queueMs: { p50: pct(r.stages.queue, 50), p99: pct(r.stages.queue, 99) },
     inferMs: { p50: pct(r.stages.inference, 50), p99: pct(r.stages.inference, 99) }, postMs: { p50: pct(r.stages.post, 50), p99: pct(r.stages.post, 99) },
   });
   const rows = runs.map((c) => row(c.label, c.last, med(c.fps), med(c.ratios), med(c.e2e), med(c.startup)));
   const meta = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: CORES, loadAverage: { before: loadBefore, after: os.loadavg().map((x) => +x.toFixed(2)) }, frames: FRAMES, rounds: ROUNDS, model: 'PP-OCRv4 det 640x640',
     pipeline: 'src/runtime/runners/plugin.ts on a real RunContext: SQLite outbox, HTTP delivery to a local sink', rawFps: +rawFps.toFixed(2), rawMs: { p50: pct(rawLat, 50), p99: pct(rawLat, 99) },
-    modelGflopsPerFrame: +gflopsPerFrame.toFixed(3), measuredPeakGflops: +peak.toFixed(1), rawUtilisationPct: util(rawFps),
+    modelGflopsPerFrame: +gflopsPerFrame.toFixed(3), measuredPeakGflops: +peak.toFixed(1), rawUtilisationPct: util(rawFps), rawCpuMsPerFrame: +med(rawCpu).toFixed(1),
     ratios: Object.fromEntries(runs.map((c) => [c.label, c.ratios.map((x) => +x.toFixed(3))])), rawRuns: raws.map((x) => +x.toFixed(2)) };
   const out = path.join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
@@ -238,6 +246,7 @@ async function main(): Promise<void> {
     `Plugin pipeline (${CORES} cores, ${meta.cpu}; load average ${meta.loadAverage.before.join(' ')} before, ${meta.loadAverage.after.join(' ')} after; ${FRAMES} frames × ${ROUNDS} rounds, fps and ratio: median of the rounds, each ratio against the mean of the raw runs right before and after it; stage latencies: last round; ${meta.model}; ${meta.date.slice(0, 10)}). Raw onnxruntime loop: ${meta.rawFps} fps (p50 ${meta.rawMs.p50} ms). The model is ${meta.modelGflopsPerFrame} GFLOP per frame (counted from its ONNX graph); measured peak ${meta.measuredPeakGflops} GFLOP/s (float32 MatMul in ONNX Runtime, all cores): the raw loop uses ${meta.rawUtilisationPct} % of it.`, '',
     `Pipeline = the executor's plugin runner (src/runtime/runners/plugin.ts) on a real RunContext: native decode → native preprocess → sandbox worker (ONNX + the plugin's WASM DB post-processing) → result emitter → SQLite outbox → HTTP delivery to a local sink; fps is the steady state, as the raw loop's (timed after its warm-up): the results after the first, over the time from the first result acknowledged to the last (the sink's clock); the task's start (decoder open, first decode, first inference) is the last column: when the first result came, and the ratio if the start is counted in. Queue is the time a frame waits for a worker: the runner hands frame n+1 to the pool while frame n runs, so with one worker it waits about one inference there (the worker never idles between frames). Detection only (the crop stage is left out: it would add a second model).`, '',
     `What a frame goes through: the decoder's picture reaches JS by reference (no copy); preprocess reads it once and writes the tensor straight into the input buffer (spec checked once per task); the buffer moves to the worker and back for the next frame (transfers, no copy); ONNX Runtime reads it in place; the model's output (1.6 MB) is copied once into the plugin's WASM memory; the plugin's JSON (a few KB) is read out as a string, cloned to the main thread and parsed once, the result serialised once into its outbox row, and that text is the HTTP body.`, '',
+    `CPU per frame, all threads of the process (last round, the start included): raw loop ${meta.rawCpuMsPerFrame} ms; ${rows.map((r) => `${r.pipeline.split(' (')[0]}${r.pipeline.includes('default') ? ' (default pool)' : r.pipeline.includes('batching') ? ' (batched)' : r.pipeline.startsWith('1') ? ` (1 worker × ${CORES})` : ''} ${r.cpuMsPerFrame} ms`).join('; ')}. The ${CORES} cores bound the fps at ${CORES} × 1000 ÷ CPU ms per frame.`, '',
     '| pipeline | fps | vs raw | achieved GFLOP/s (utilisation) | preprocess p50/p99 ms | queue p50/p99 | inference p50/p99 | WASM post p50/p99 | first result ms; vs raw counting the start |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.pipeline} | ${r.fps} | ${r.vsRaw}× | ${r.achievedGflops} (${r.utilisationPct} %) | ${r.preprocessMs.p50} / ${r.preprocessMs.p99} | ${r.queueMs.p50} / ${r.queueMs.p99} | ${r.inferMs.p50} / ${r.inferMs.p99} | ${r.postMs.p50} / ${r.postMs.p99} | ${r.firstResultMs}; ${r.vsRawFromStart}× |`),
   ].join('\n');
