@@ -23,9 +23,17 @@ export interface ControlContext {
   updateTaskStatus(taskId: string): void;
 }
 
-/** The subtasks an OpsControl names: all of a task's, or the one subtask. */
-function targets(ctx: ControlContext, taskId: string): { taskId: string; subs: SubtaskRow[] } | null {
-  if (ctx.store.task(taskId)) return { taskId, subs: ctx.store.subtasks(taskId) };
+/**
+ * The subtasks an OpsControl names: all of a task's, or the one subtask. Table 23's DeviceID
+ * narrows a task to the subtasks on that executor when it runs some of them (9.7); any other
+ * DeviceID (the scheduler's own, the initiator's) leaves the whole task.
+ */
+function targets(ctx: ControlContext, taskId: string, deviceId: string): { taskId: string; subs: SubtaskRow[] } | null {
+  if (ctx.store.task(taskId)) {
+    const all = ctx.store.subtasks(taskId);
+    const onDevice = all.filter((s) => s.device_id === deviceId);
+    return { taskId, subs: onDevice.length ? onDevice : all };
+  }
   const sub = ctx.store.subtask(taskId);
   return sub ? { taskId: sub.task_id, subs: [sub] } : null;
 }
@@ -34,11 +42,14 @@ function targets(ctx: ControlContext, taskId: string): { taskId: string; subs: S
 export async function applyControls(ctx: ControlContext, list: OpsControl[]): Promise<string[]> {
   const problems: string[] = [];
   for (const op of list) {
-    const t = targets(ctx, op.TaskID);
+    const t = targets(ctx, op.TaskID, op.DeviceID ?? '');
     if (!t) { problems.push(`TaskID: no task or subtask "${op.TaskID}" on this scheduler`); continue; }
     if (op.Control === Control.UpdateArgs && !op.AlgArgs) { problems.push(`task ${op.TaskID}: AlgArgs is required with Control 4`); continue; }
     // A stopped task or subtask is not retried or migrated any more; a start lifts that.
-    if (op.Control === Control.Stop) ctx.stopped.add(op.TaskID);
+    if (op.Control === Control.Stop) {
+      const whole = t.subs.length === ctx.store.subtasks(t.taskId).length;
+      for (const id of whole ? [op.TaskID] : t.subs.map((x) => x.subtask_id)) ctx.stopped.add(id);
+    }
     if (op.Control === Control.Start) for (const id of [op.TaskID, t.taskId, ...t.subs.map((x) => x.subtask_id)]) ctx.stopped.delete(id);
     for (const s of t.subs) {
       const why = await controlSubtask(ctx, s, op);

@@ -93,3 +93,20 @@ t.test('S7/SM1: disabling an executor moves its subtask elsewhere and stops its 
   t.equal(s.store.subtasks(r.taskId).length, 0, 'and its subtasks');
   t.equal((await call('DELETE', `/System/TaskInfo/${r.taskId}`)).status, 404, 'a second delete finds nothing');
 });
+
+t.test('9.7: OpsControl.DeviceID narrows a task to the subtasks on that executor', async (t) => {
+  const { s, seen } = await setup(t);
+  const r = await s.submit({ TaskName: 'two cams', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'rtsp://cam/1' }, { StreamURL: 'rtsp://cam/2' }], AlgType: 'frame_extraction' } } });
+  if (!r.ok) throw new Error(r.message);
+  await waitFor('both placed', async () => (seen.filter((x) => x.type === 'task_dispatch').length >= 2 ? true : undefined));
+  const subs = s.store.subtasks(r.taskId);
+  t.strictSame(new Set(subs.map((x) => x.device_id)).size, 2, 'one subtask on each executor (load balancing)');
+  for (const sub of subs) s.onTaskStatus({ DeviceID: sub.device_id, TaskStatusList: [{ TaskID: sub.subtask_id, ExecutionStatus: 1, Progress: 5 }] });
+  const onA = subs.find((x) => x.device_id === 'edge-a')!;
+  t.strictSame(await s.control([{ DeviceID: 'edge-a', TaskID: r.taskId, Control: 2 }]), [], 'pause the task on edge-a');
+  const controls = seen.filter((x) => x.type === 'task_ops_control');
+  t.strictSame(controls.map((x) => x.deviceId), ['edge-a'], 'only edge-a was told');
+  t.match(controls[0]?.body, { OpsControlList: [{ TaskID: onA.subtask_id, Control: 2 }] }, 'about its own subtask');
+  t.strictSame(await s.control([{ DeviceID: 'sched', TaskID: r.taskId, Control: 3 }]), [], 'resume, naming the scheduler: the whole task');
+  t.strictSame(seen.filter((x) => x.type === 'task_ops_control').slice(1).map((x) => x.deviceId).sort(), ['edge-a', 'edge-b']);
+});
