@@ -122,6 +122,7 @@ int DecodeThread::OpenInput(std::string* kind, std::string* msg) {
     if (!ifmt) { av_dict_free(&opts); *kind = "unsupported"; *msg = "input format " + o_.input_format + " is not available"; return -1; }
   }
   timed_out_ = false;
+  recent_ms_.clear();
   deadline_ms_ = NowMs() + o_.open_timeout_ms;
   std::string path = o_.url.rfind("file://", 0) == 0 ? o_.url.substr(7) : o_.url;
   int r = avformat_open_input(&fmt_, path.c_str(), ifmt, &opts);
@@ -287,6 +288,30 @@ bool DecodeThread::Emit(AVFrame* f, std::string* kind, std::string* msg) {
   return Push(std::move(df));
 }
 
+// True when Emit's sampling will drop the frame at `pts` whatever happens: it is before the start,
+// or no sampling instant falls between it and the frame shown just before it. Emit serves an
+// instant with the first frame at or past it (within half a frame), so after the frame before
+// this one (p) the next instant served is the first one after p + half; this frame is wanted only
+// if that instant is at or before t + half. p is found among the packets seen (they come in
+// decode order, B-frames after the frames they point to); without it, or without timestamps, or
+// out of order, the frame is decoded. The instants are Emit's: start + k / fps.
+bool DecodeThread::Unwanted(int64_t pts) {
+  if (pts == AV_NOPTS_VALUE || origin_pts_ == AV_NOPTS_VALUE) return false;
+  const double t = offset_ms_ + (pts - origin_pts_) * tb_ms_;
+  double p = -1e300;
+  for (double x : recent_ms_) if (x < t && x > p) p = x;
+  recent_ms_.push_back(t);
+  if (recent_ms_.size() > 64) recent_ms_.pop_front();
+  if (t < last_ms_) return false;
+  const double h = half_interval_ms_;
+  if (t + h < o_.start_ms) return true;
+  if (o_.fps <= 0 || p == -1e300) return false;
+  const double step = 1000.0 / o_.fps, eps = 0.01;
+  const double lo = std::max(p + h, o_.start_ms - step), hi = t + h;  // instants in (lo, hi]?
+  const double k = std::floor((hi + eps - o_.start_ms) / step);
+  return k < 0 || o_.start_ms + k * step <= lo + eps;
+}
+
 int DecodeThread::DecodeLoop(std::string* kind, std::string* msg) {
   AVPacket* pkt = av_packet_alloc();
   AVFrame* frame = av_frame_alloc();
@@ -315,6 +340,16 @@ int DecodeThread::DecodeLoop(std::string* kind, std::string* msg) {
         {
           std::lock_guard<std::mutex> lk(mu_);
           stats_.packets++;
+        }
+        // A sampled stream (5 of 25 fps) decodes only what it shows and what other frames need:
+        // a frame no sampling instant wants is skipped if nothing refers to it (B-frames without
+        // a reference role), which halves decode CPU on typical H.264/HEVC with B-frames.
+        // skip_frame is read per packet (frame threads copy it from this context).
+        const bool skippable = Unwanted(pkt->pts);
+        dec_->skip_frame = skippable ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        if (skippable) {
+          std::lock_guard<std::mutex> lk(mu_);
+          stats_.packets_skippable++;
         }
         r = avcodec_send_packet(dec_, pkt);
         av_packet_unref(pkt);

@@ -36,6 +36,7 @@ struct DecoderStats {
   int64_t packets = 0;
   int64_t frames_decoded = 0;
   int64_t frames_sampled = 0;
+  int64_t packets_skippable = 0;  // sent with AVDISCARD_NONREF: no sampling instant wanted them
   int64_t reconnects = 0;
   int width = 0, height = 0, rotation = 0;
   double src_fps = 0;
@@ -67,6 +68,7 @@ class DecodeThread {
   int DecodeLoop(std::string* kind, std::string* msg);  // 0 = EOF, <0 = error
   void CloseInput();
   bool Emit(AVFrame* f, std::string* kind, std::string* msg);
+  bool Unwanted(int64_t pts);
   bool Push(DecodedFrame&& df);
   void Finish(const std::string& kind, const std::string& msg);
   static int Interrupt(void* opaque);
@@ -98,6 +100,7 @@ class DecodeThread {
   double next_ms_ = 0;        // next sampling target
   double last_ms_ = -1;
   double half_interval_ms_ = 1;
+  std::deque<double> recent_ms_;  // times of the last packets sent (decode order), for Unwanted
   int64_t sampled_ = 0;
   int rotation_ = 0;
 };

@@ -152,6 +152,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
     o.Set("packets", (double)s.packets);
     o.Set("framesDecoded", (double)s.frames_decoded);
     o.Set("framesSampled", (double)s.frames_sampled);
+    o.Set("packetsSkippable", (double)s.packets_skippable);
     o.Set("reconnects", (double)s.reconnects);
     o.Set("width", s.width);
     o.Set("height", s.height);

@@ -37,6 +37,8 @@ export interface NativeDecoderStats {
   packets: number;
   framesDecoded: number;
   framesSampled: number;
+  /** Packets sent while no sampling instant wanted their frame: decoded only if other frames refer to them. */
+  packetsSkippable: number;
   reconnects: number;
   width: number;
   height: number;

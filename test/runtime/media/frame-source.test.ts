@@ -191,6 +191,44 @@ if (native) t.test('native only', async (t) => {
     }
   });
 
+  t.test('a sampled stream skips the frames nothing needs: same frames out, fewer decoded (TaskFrameRate, table 20)', async (t) => {
+    // B-frames (libx264's default pyramid): the non-reference ones between sampling instants are
+    // not decoded. What comes out must be exactly what decoding everything and sampling gives.
+    const bf = clip(path.join(dir, 'bframes.mp4'), { seconds: 4, codec: ['-c:v', 'libx264', '-preset', 'fast', '-bf', '3', '-pix_fmt', 'yuv420p'] });
+    const frames = async (fps: number, startMs = 0) => {
+      const src = openFrameSource({ url: bf, fps, startMs }, 'native');
+      const out = new Map<number, string>();
+      try {
+        for (let f = await src.next(); f; f = await src.next()) {
+          out.set(f.ptsMs, (await frameRgb(defined(f.native))).data.toString('base64'));
+          f.release();
+        }
+        return { out, decoded: src.stats().framesDecoded };
+      } finally {
+        src.close();
+      }
+    };
+    const all = await frames(0);
+    t.equal(all.out.size, 100, 'every frame of 4 s at 25 fps when not sampling');
+    t.equal(all.decoded, 100, 'and every frame decoded');
+    for (const [fps, startMs] of [[5, 0], [2, 0], [5, 1500]] as const) {
+      const s = await frames(fps, startMs);
+      t.ok(s.out.size >= Math.floor(((4000 - startMs) / 1000) * fps) - 1, `${fps} fps from ${startMs} ms: ${s.out.size} frames`);
+      t.ok(s.decoded < all.decoded * 0.8, `${fps} fps from ${startMs} ms decoded ${s.decoded} of ${all.decoded} frames`);
+      for (const [pts, rgb] of s.out) {
+        if (all.out.get(pts) !== rgb) t.fail(`${fps} fps: the frame at ${pts} ms differs from the one decoding everything gives`);
+      }
+      // Sampling picks the frame nearest each instant; skipping must not have moved any of them.
+      const times = [...all.out.keys()];
+      let k = 0;
+      for (const pts of s.out.keys()) {
+        const want = startMs + k++ * (1000 / fps);
+        const nearest = times.reduce((a, b) => (Math.abs(b - want) < Math.abs(a - want) ? b : a));
+        if (Math.abs(pts - want) > Math.abs(nearest - want) + 20) t.fail(`${fps} fps: instant ${want} ms got the frame at ${pts} ms, nearest is ${nearest}`);
+      }
+    }
+  });
+
   t.test('a live source that drops is reopened with backoff and counted', async (t) => {
     const ts = clip(path.join(dir, 'drop.ts'), { seconds: 4, extra: ['-f', 'mpegts'] });
     const s = await misbehavingServer(ts, 'drop', 40_000);
