@@ -200,7 +200,7 @@ if (native) t.test('native only', async (t) => {
       const out = new Map<number, string>();
       try {
         for (let f = await src.next(); f; f = await src.next()) {
-          out.set(f.ptsMs, (await frameRgb(defined(f.native))).data.toString('base64'));
+          out.set(f.ptsMs, (await frameRgb(defined(f.native, 'native frame'))).data.toString('base64'));
           f.release();
         }
         return { out, decoded: src.stats().framesDecoded };
