@@ -13,7 +13,7 @@
  * one get the same answer, so the reply does not reveal which files exist.
  */
 import { lookup } from 'node:dns/promises';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +31,7 @@ export type UrlUse = 'source' | 'callback';
 
 /** A URL the policy refuses; the message names the field and the rule. */
 export class UrlRefused extends Error {
-  constructor(readonly field: string, rule: string) {
+  constructor(readonly field: string, readonly rule: string) {
     super(`${field}: ${rule}`);
     this.name = 'UrlRefused';
   }
@@ -94,12 +94,43 @@ async function checkFile(field: string, u: URL, policy: UrlPolicy): Promise<stri
   if (exists) {
     const st = await stat(real).catch(() => null);
     if (!st?.isFile()) throw new UrlRefused(field, NOT_ALLOWED);
+    if (await isPlaylist(real)) throw new UrlRefused(field, 'is a playlist (HLS, DASH or ffconcat): its entries could name files outside the --media-dir; give the video itself');
   }
   return real;
 }
 
+/**
+ * True when the file starts like a playlist FFmpeg would follow (the demuxer is chosen by
+ * content, not by name): HLS, ffconcat, DASH. Their entries are opened by FFmpeg, which knows
+ * nothing of --media-dir.
+ */
+async function isPlaylist(file: string): Promise<boolean> {
+  let fh: FileHandle | null = null;
+  try {
+    fh = await open(file, 'r');
+    const buf = Buffer.alloc(256);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+    return head.startsWith('#EXTM3U') || head.startsWith('ffconcat') || /^<\?xml[\s\S]*<MPD\b|^<MPD\b/.test(head);
+  } catch {
+    return false;
+  } finally {
+    await fh?.close();
+  }
+}
+
 async function checkHost(field: string, u: URL, policy: UrlPolicy): Promise<void> {
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+  await resolveAllowed(field, u.hostname, policy);
+}
+
+/**
+ * Resolves `hostname` (a URL's, brackets allowed) and returns the address to connect to, when
+ * every address it has is allowed; throws UrlRefused otherwise. Whoever connects to the address
+ * returned (the source proxy does) is not fooled by a name that resolves differently a moment
+ * later (DNS rebinding).
+ */
+export async function resolveAllowed(field: string, hostname: string, policy: UrlPolicy): Promise<string> {
+  const host = hostname.replace(/^\[|\]$/g, '');
   if (!host) throw new UrlRefused(field, 'names no host');
   let addrs: Array<{ address: string }>;
   try {
@@ -114,6 +145,9 @@ async function checkHost(field: string, u: URL, policy: UrlPolicy): Promise<void
     if (why === 'link-local') throw new UrlRefused(field, `host ${host.slice(0, 64)} is link-local; not allowed (cloud metadata lives there)`);
     if (why) throw new UrlRefused(field, `host ${host.slice(0, 64)} is ${why}; not allowed without --allow-private-urls`);
   }
+  const [first] = addrs;
+  if (!first) throw new UrlRefused(field, `host ${host.slice(0, 64)} does not resolve`);
+  return first.address;
 }
 
 /** The addresses of this machine's interfaces. */

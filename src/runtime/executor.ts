@@ -35,6 +35,7 @@ import { Admission } from './admission.ts';
 import { Installer } from './installer.ts';
 import { Routing } from './routing.ts';
 import { UrlGuard } from './url-guard.ts';
+import { SourceProxy } from '../net/source-proxy.ts';
 import { commandHandlers, indexFeatures } from './commands.ts';
 import { ExecutorMetrics } from './metrics.ts';
 
@@ -91,6 +92,8 @@ export class Executor {
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
   private readonly urlGuard: UrlGuard;
+  /** HTTP(S) sources go through it: the URL policy on every redirect and playlist entry. */
+  private readonly sourceProxy: SourceProxy;
   private readonly routing: Routing;
   private readonly queue: TaskQueue;
   private readonly runs: TaskRuns;
@@ -130,8 +133,11 @@ export class Executor {
         longitude: o.longitude, latitude: o.latitude,
       });
     }
+    const policy = { mediaDirs: o.mediaDirs ?? [], allowPrivate: o.allowPrivateUrls ?? false };
+    this.sourceProxy = new SourceProxy(policy);
+    this.sourceProxy.start().catch((err: Error) => o.log.error({ err: err.message }, 'the source proxy cannot listen: HTTP(S) sources will fail'));
     this.urlGuard = new UrlGuard({
-      policy: { mediaDirs: o.mediaDirs ?? [], allowPrivate: o.allowPrivateUrls ?? false }, packageDirs: o.packageDirs ?? [],
+      policy, packageDirs: o.packageDirs ?? [],
       schedulerUrl: o.schedulerUrl, peers: o.peers ?? [], client: this.client,
     });
     this.routing = new Routing({
@@ -172,6 +178,7 @@ export class Executor {
     this.outbox.close();
     await this.pool?.close();
     await this.client.close();
+    await this.sourceProxy.close();
     this.db.close();
   }
 
@@ -233,6 +240,7 @@ export class Executor {
       pluginPool: () => self.pluginPool(),
       pluginBatcher: () => self.pluginBatcher(),
       get metrics() { return self.metrics; },
+      get sourceProxy() { return self.sourceProxy; },
     };
   }
 }

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { ffmpegPath } from './ffmpeg-binary.ts';
 import { JpegStreamSplitter, jpegSize } from './jpeg.ts';
 import { Y4mSplitter, type Y4mHeader } from './media/y4m.ts';
+import { protocolWhitelist } from './media/decoder-options.ts';
 
 export interface SampledFrame {
   /** JPEG bytes at the source resolution (output 'jpeg'). */
@@ -37,6 +38,8 @@ export interface FrameSamplerOptions {
   qscale?: number;
   /** Give up when no frame arrives for this long (ms). */
   stallTimeoutMs?: number;
+  /** HTTP(S) requests through this proxy (the executor's source proxy: the URL policy per hop). */
+  httpProxy?: string;
 }
 
 /** Error raised when the source cannot be opened or read (ExceptionCode 60). */
@@ -59,6 +62,10 @@ export function samplerArgs(o: FrameSamplerOptions): string[] {
   // sooner, and a source that stalls early still yields the frames it sent.
   if (NETWORK.test(url)) args.push('-analyzeduration', '1000000');
   if (o.startMs && o.startMs > 0) args.push('-ss', (o.startMs / 1000).toFixed(3));
+  // Confinement (issue 10), as the native decoder does: only this scheme's protocols, also for
+  // what a playlist or redirect leads to, and HTTP(S) through the source proxy.
+  args.push('-protocol_whitelist', protocolWhitelist(o.url));
+  if (o.httpProxy && /^https?:/i.test(url)) args.push('-http_proxy', o.httpProxy);
   args.push('-i', url, '-an', '-sn', '-dn', '-vf', o.fps > 0 ? `fps=${o.fps},showinfo` : 'showinfo', '-vsync', '0');
   if (o.output === 'raw') args.push('-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', 'pipe:1');
   else args.push('-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(o.qscale ?? 3), '-f', 'image2pipe', 'pipe:1');

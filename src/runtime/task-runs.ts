@@ -14,6 +14,7 @@ import { runPlugin } from './runners/plugin.ts';
 import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
 import type { TaskQueue } from './task-queue.ts';
+import type { ProxyLease } from '../net/source-proxy.ts';
 
 export interface TaskRunsOptions {
   ctx: RunContext;
@@ -28,6 +29,8 @@ export class TaskRuns {
   private readonly decodedAtEnd = new Map<string, number>();
   /** Downstream stages waiting for upstream results, by their TaskID. */
   private readonly inboxes = new Map<string, (b: TaskResultBody) => void>();
+  /** HTTP(S) sources' leases on the source proxy, by TaskID: a refusal there is the task's error. */
+  private readonly leases = new Map<string, ProxyLease>();
 
   constructor(private readonly o: TaskRunsOptions) {}
 
@@ -45,13 +48,25 @@ export class TaskRuns {
     const { ctx } = this.o;
     t.transition(ExecutionStatus.Running);
     ctx.changed(t);
+    // An HTTP(S) source opens only through the source proxy: in the moment before it listens
+    // (the executor starts it with itself), the task waits for it rather than going around it.
+    const proxy = ctx.sourceProxy;
+    if (proxy && !proxy.listening && /^https?:/i.test(t.info.InputInfo.StreamURL ?? '')) {
+      void proxy.start().then(() => { if (t.status === ExecutionStatus.Running && !this.sources.has(t.id)) this.begin(t); }, (err: Error) => this.finish(t, err));
+      return;
+    }
+    this.begin(t);
+  }
+
+  private begin(t: ExecTask): void {
+    const { ctx } = this.o;
     const found = this.o.catalogue.resolve(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
     const builtin = found.ok ? found.run.builtin : undefined;
     const plugin = found.ok ? found.run.plugin : undefined;
     if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
       let started: Started & { inbox?: (b: TaskResultBody) => void };
       try {
-        started = builtin ? startTranscode(ctx, t) : startDownstream(ctx, t, plugin!);
+        started = builtin ? startTranscode(ctx, t, this.proxyFor(t)) : startDownstream(ctx, t, plugin!);
       } catch (err) {
         this.finish(t, err as Error);
         return;
@@ -66,7 +81,8 @@ export class TaskRuns {
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
     try {
-      source = openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000 }, ctx.decoder ?? 'auto');
+      const httpProxy = this.proxyFor(t);
+      source = openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
     } catch (err) {
       this.finish(t, err as Error);
       return;
@@ -75,6 +91,16 @@ export class TaskRuns {
     this.o.queue.stopAtWindowEnd(t, () => source.close());
     const loop = plugin ? runPlugin(ctx, t, source, plugin) : runFrames(ctx, t, source);
     void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
+  }
+
+  /** The proxy URL an HTTP(S) source goes through (a lease of its own), or undefined. */
+  private proxyFor(t: ExecTask): string | undefined {
+    const url = t.info.InputInfo.StreamURL;
+    if (!url || !/^https?:/i.test(url) || !this.o.ctx.sourceProxy) return undefined;
+    this.leases.get(t.id)?.release();
+    const lease = this.o.ctx.sourceProxy.lease('InputInfo.StreamURL');
+    this.leases.set(t.id, lease);
+    return lease.url;
   }
 
   /** Hands an upstream stage's result to the running stages that depend on it (EB4). */
@@ -98,6 +124,8 @@ export class TaskRuns {
     if (n !== undefined) this.decodedAtEnd.set(t.id, n);
     this.sources.get(t.id)?.close();
     this.sources.delete(t.id);
+    this.leases.get(t.id)?.release();
+    this.leases.delete(t.id);
     this.o.queue.clear(t.id);
   }
 
@@ -109,6 +137,10 @@ export class TaskRuns {
   private finish(t: ExecTask, err: Error | null, source?: FrameSource): void {
     // A loop that ends after its task was stopped and started again must not end the new run.
     if (source && this.sources.get(t.id) !== source) { source.close(); return; }
+    // A hop the source proxy refused (a redirect or playlist entry to a forbidden host) is why
+    // the source failed or ended early: say that, not FFmpeg's "403 Forbidden".
+    const refused = this.leases.get(t.id)?.refusal();
+    if (refused && (err || t.framesOut === 0)) err = new MediaError('source', refused);
     this.halt(t);
     if (t.finished) return; // stopped by command
     if (err) {

@@ -14,7 +14,9 @@ import os from 'node:os';
 import { checkUrl, forbiddenAddress, UrlRefused, type UrlPolicy } from '../../src/net/url-policy.ts';
 
 const SEED = Number(process.env.RETINAD_FC_SEED ?? 20261129);
-const dir = t.testdir({ media: { 'cam.mp4': 'video', sub: { 'b.mp4': 'video' } }, secret: { 'key.pem': 'secret' } });
+const dir = t.testdir({ media: { 'cam.mp4': 'video', sub: { 'b.mp4': 'video' },
+  'list.mp4': '#EXTM3U\n#EXTINF:2,\nfile:///etc/ssl/private/cam.ts\n', 'bom.m3u8': '\uFEFF  #EXTM3U\n../../secret/x.ts\n', 'cat.mp4': 'ffconcat version 1.0\nfile /etc/passwd\n',
+  'dash.mpd': '<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"></MPD>' }, secret: { 'key.pem': 'secret' } });
 const media = path.join(dir, 'media');
 const policy: UrlPolicy = { mediaDirs: [media], allowPrivate: false };
 symlinkSync(path.join(dir, 'secret', 'key.pem'), path.join(media, 'link.mp4'));
@@ -46,6 +48,12 @@ t.test('files: inside the media dir only, regular files only, same answer outsid
   t.match(missing, /^StreamURL: is not an allowed source/);
   t.equal(await refused(checkUrl('StreamURL', pathToFileURL(path.join(media, 'cam.mp4')).href, 'source', { mediaDirs: [], allowPrivate: false })), missing, 'no media dir: no files');
   t.equal(await refused(checkUrl('StreamURL', 'file:///nonexistent-dir/x.mp4', 'source', policy)), missing, 'a missing directory outside: the same answer');
+});
+
+t.test('a playlist file is refused whatever its name: FFmpeg would open its entries outside the media dir', async (t) => {
+  for (const f of ['list.mp4', 'bom.m3u8', 'cat.mp4', 'dash.mpd']) {
+    t.match(await refused(checkUrl('StreamURL', pathToFileURL(path.join(media, f)).href, 'source', policy)), /^StreamURL: is a playlist \(HLS, DASH or ffconcat\)/, f);
+  }
 });
 
 t.test('this node in any spelling is refused; other hosts pass', async (t) => {

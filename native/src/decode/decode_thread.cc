@@ -116,6 +116,11 @@ int DecodeThread::OpenInput(std::string* kind, std::string* msg) {
   AVDictionary* opts = nullptr;
   if (o_.url.rfind("rtsp", 0) == 0) av_dict_set(&opts, "rtsp_transport", o_.rtsp_transport.c_str(), 0);
   if (IsNetwork(o_.url)) av_dict_set(&opts, "rw_timeout", std::to_string(int64_t(o_.read_timeout_ms) * 1000).c_str(), 0);
+  // Confinement (issue 10): only the protocols this scheme needs, also for what a playlist or a
+  // redirect leads to (the whitelist is inherited by nested opens), and HTTP(S) through the
+  // executor's proxy, which applies the URL policy to every hop (HLS passes http_proxy on).
+  if (!o_.protocol_whitelist.empty()) av_dict_set(&opts, "protocol_whitelist", o_.protocol_whitelist.c_str(), 0);
+  if (!o_.http_proxy.empty() && o_.url.rfind("http", 0) == 0) av_dict_set(&opts, "http_proxy", o_.http_proxy.c_str(), 0);
   const AVInputFormat* ifmt = nullptr;
   if (!o_.input_format.empty()) {
     ifmt = av_find_input_format(o_.input_format.c_str());

@@ -30,6 +30,8 @@ struct DecoderOptions {
   int backoff_max_ms = 10000;
   int threads = 0;               // decoder threads, 0 = auto
   bool autorotate = true;        // apply the display matrix
+  std::string protocol_whitelist;  // protocols FFmpeg may open for this source ("" = FFmpeg's default)
+  std::string http_proxy;          // every HTTP(S) request through this proxy (the URL policy per hop)
 };
 
 struct DecoderStats {

@@ -45,6 +45,8 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
     opts_.backoff_max_ms = (int)num("backoffMaxMs", 10000);
     opts_.threads = (int)num("threads", 0);
     opts_.autorotate = boo("autorotate", true);
+    opts_.protocol_whitelist = str("protocolWhitelist", "");
+    opts_.http_proxy = str("httpProxy", "");
   }
 
   ~DecoderWrap() override { Shutdown(); }

@@ -27,6 +27,29 @@ export interface FrameSourceOptions {
   threads?: number;
   /** Apply rotation metadata. */
   autorotate?: boolean;
+  /**
+   * Every HTTP(S) request FFmpeg makes for this source goes through this proxy (net/source-proxy:
+   * the URL policy on each redirect and playlist entry). Set by the executor, not by tasks.
+   */
+  httpProxy?: string;
+}
+
+/**
+ * The protocols FFmpeg may open for a source, by the source's scheme: what it names and what that
+ * needs underneath, nothing else. A playlist or a redirect cannot reach file://, pipe: or
+ * another scheme from a network source, nor the network from a file.
+ */
+export function protocolWhitelist(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? 'file';
+  switch (scheme) {
+    case 'http': case 'https': return 'http,https,tls,tcp,httpproxy,crypto';
+    case 'rtsp': case 'rtsps': return 'rtsp,rtsps,rtp,srtp,udp,tcp,tls';
+    case 'rtmp': case 'rtmps': return 'rtmp,rtmps,tcp,tls';
+    case 'udp': return 'udp,rtp';
+    case 'tcp': return 'tcp';
+    case 'srt': return 'srt';
+    default: return 'file';
+  }
 }
 
 /** Raised for an option a caller got wrong (a programming or configuration error). */
@@ -71,6 +94,7 @@ export function checkFrameSourceOptions(input: FrameSourceOptions): Required<Omi
   num(o, 'backoffMaxMs', 10, 600_000);
   num(o, 'queue', 1, 256);
   num(o, 'threads', 0, 64);
+  if (o.httpProxy !== undefined && (typeof o.httpProxy !== 'string' || !/^http:\/\/[^\s/]+$/.test(o.httpProxy))) throw new OptionError('httpProxy', 'must be an http:// proxy URL without a path');
   for (const b of ['reconnect', 'autorotate']) if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new OptionError(b, 'must be true or false');
   const live = /^(rtsp|rtsps|rtmp|rtmps|udp|srt):/i.test(input.url);
   return {
@@ -88,5 +112,6 @@ export function checkFrameSourceOptions(input: FrameSourceOptions): Required<Omi
     queue: input.queue ?? 4,
     threads: input.threads ?? 0,
     autorotate: input.autorotate ?? true,
+    httpProxy: input.httpProxy ?? '',
   };
 }

@@ -5,7 +5,7 @@
  * the same way; only decoding differs. `auto` picks native; `RETINAD_DECODER=pipe|native` or the
  * option forces one.
  */
-import { checkFrameSourceOptions, type FrameSourceOptions } from './decoder-options.ts';
+import { checkFrameSourceOptions, protocolWhitelist, type FrameSourceOptions } from './decoder-options.ts';
 import { nativeDecoding, nativeCore, loadNative, type NativeFrame, type PreprocessInfo } from './native.ts';
 import { encodeImage } from './image-codec.ts';
 import { statSync } from 'node:fs';
@@ -95,7 +95,7 @@ class NativeFrameSource implements FrameSource {
 
   constructor(o: ReturnType<typeof checkFrameSourceOptions>) {
     const addon = nativeDecoding()!;
-    this.dec = new addon.Decoder!({ ...o, url: fileUrlToPath(o.url) });
+    this.dec = new addon.Decoder!({ ...o, url: fileUrlToPath(o.url), protocolWhitelist: protocolWhitelist(o.url) });
     this.dec.start();
   }
 
@@ -149,7 +149,7 @@ class PipeFrameSource implements FrameSource {
   private size = { width: 0, height: 0 };
 
   constructor(private readonly o: ReturnType<typeof checkFrameSourceOptions>) {
-    this.sampler = new FrameSampler({ url: o.url, fps: Math.max(0, o.fps), startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs,
+    this.sampler = new FrameSampler({ url: o.url, fps: Math.max(0, o.fps), startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs, httpProxy: o.httpProxy,
       output: nativeCore() ? 'raw' : 'jpeg' });
     this.sampler.on('frame', (f: SampledFrame) => {
       this.queue.push(f);

@@ -31,6 +31,10 @@ export interface NativeDecoderOptions {
   backoffMaxMs?: number;
   threads?: number;
   autorotate?: boolean;
+  /** FFmpeg's protocol_whitelist for this source. */
+  protocolWhitelist?: string;
+  /** FFmpeg's http_proxy for HTTP(S) sources. */
+  httpProxy?: string;
 }
 
 export interface NativeDecoderStats {

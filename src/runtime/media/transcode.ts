@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpegPath } from '../ffmpeg-binary.ts';
-import { OptionError } from './decoder-options.ts';
+import { OptionError, protocolWhitelist } from './decoder-options.ts';
 import { MediaError, openFrameSource, type FrameSource, type SourceFrame } from './frame-source.ts';
 import { nativeDecoding, type NativeEncoder } from './native.ts';
 
@@ -21,6 +21,8 @@ export interface TranscodeOptions {
   height?: number;
   sliceSeconds: number;
   startMs?: number;
+  /** HTTP(S) requests through the executor's source proxy (the URL policy per hop). */
+  httpProxy?: string;
 }
 
 export interface VideoSlice {
@@ -60,6 +62,8 @@ export function transcodeArgs(o: TranscodeOptions, dir: string): string[] {
   if (/^rtsps?:/i.test(src)) args.push('-rtsp_transport', 'tcp');
   else if (/^https?:/i.test(src)) args.push('-rw_timeout', '15000000');
   if (o.startMs) args.push('-ss', (o.startMs / 1000).toFixed(3));
+  args.push('-protocol_whitelist', protocolWhitelist(o.url));
+  if (o.httpProxy && /^https?:/i.test(src)) args.push('-http_proxy', o.httpProxy);
   args.push('-i', src, '-an', '-sn', '-dn');
   if (o.width && o.height) args.push('-vf', `scale=${o.width}:${o.height}`);
   const enc = o.codec === 'H.265' ? ['-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1'] : ['-c:v', 'libx264'];
@@ -101,7 +105,7 @@ export class NativeTranscoder implements SliceSource {
   private done = false;
 
   constructor(private readonly o: TranscodeOptions) {
-    this.source = openFrameSource({ url: o.url, fps: 0, startMs: o.startMs, queue: 8 }, 'native');
+    this.source = openFrameSource({ url: o.url, fps: 0, startMs: o.startMs, queue: 8, ...(o.httpProxy ? { httpProxy: o.httpProxy } : {}) }, 'native');
   }
 
   async next(): Promise<VideoSlice | null> {

@@ -11,6 +11,7 @@ import type { FrameSource } from '../media/frame-source.ts';
 import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
 import type { ExecutorMetrics } from '../metrics.ts';
+import type { ProxyLease } from '../../net/source-proxy.ts';
 
 /** Pause a task's source when more than this many of its results wait in the outbox… */
 export const OUTBOX_HIGH_WATER = 256;
@@ -35,6 +36,8 @@ export interface RunContext {
   pluginBatcher(): Batcher;
   /** Stage latencies and plugin calls, for /metrics. */
   readonly metrics: ExecutorMetrics;
+  /** The proxy HTTP(S) sources go through (the URL policy on every redirect and playlist entry); absent in tools that open only local files. */
+  readonly sourceProxy?: { lease(field: string): ProxyLease; readonly listening: boolean; start(): Promise<void> };
 }
 
 /** A runner that owns its own input: the handle stops it; `done` settles when it ends. */

@@ -7,8 +7,8 @@ import type { RunContext, Started } from './context.ts';
 import { emitResult } from './emit.ts';
 
 /** Transcoding (TaskType 3): every completed slice becomes a VideoResult. */
-export function startTranscode(ctx: RunContext, t: ExecTask): Started {
-  const opts = transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs);
+export function startTranscode(ctx: RunContext, t: ExecTask, httpProxy?: string): Started {
+  const opts = { ...transcodeOptionsFromArgs(t.info.InputInfo.StreamURL!, t.algArgs), ...(httpProxy ? { httpProxy } : {}) };
   const tc: SliceSource = openTranscoder(opts, ctx.decoder ?? 'auto');
   const handle: FrameSource = { backend: tc.backend, next: async () => null, close: () => tc.close(), stats: () => ({ backend: tc.backend, decode: 'software', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }) };
   const loop = async () => {
