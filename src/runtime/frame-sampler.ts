@@ -52,6 +52,19 @@ export class SourceError extends Error {
 
 const NETWORK = /^(rtsp|rtsps|rtmp|http|https|hls):/i;
 
+/**
+ * The ffmpeg binary's environment with the source proxy also in `http_proxy`: older FFmpeg (the
+ * bundled binary is one) drops the -http_proxy option when it follows an https redirect and
+ * falls back to this variable; without it the redirect would go around the proxy. `no_proxy`
+ * is removed for the same reason.
+ */
+export function proxyEnv(httpProxy: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) delete env[k];
+  if (httpProxy) env.http_proxy = httpProxy;
+  return env;
+}
+
 /** Builds ffmpeg's argument list for a sampling job. */
 export function samplerArgs(o: FrameSamplerOptions): string[] {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'info'];
@@ -113,7 +126,7 @@ export class FrameSampler extends EventEmitter {
 
   /** Starts ffmpeg. */
   start(): void {
-    const child = spawn(ffmpegPath(), samplerArgs(this.opts), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ffmpegPath(), samplerArgs(this.opts), { stdio: ['ignore', 'pipe', 'pipe'], env: proxyEnv(this.opts.httpProxy) });
     this.child = child;
     this.armStall();
     child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));

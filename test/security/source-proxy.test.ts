@@ -14,6 +14,8 @@
  */
 import t from 'tap';
 import http from 'node:http';
+import https from 'node:https';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -65,6 +67,14 @@ async function drain(src: FrameSource): Promise<{ frames: number; error: MediaEr
   } finally {
     src.close();
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 (FFmpeg does not verify by default; the tunnel is what is tested). */
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'tls.key', '-out', 'tls.pem'], { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+  return { key: readFileSync(path.join(dir, 'tls.key')), cert: readFileSync(path.join(dir, 'tls.pem')) };
 }
 
 // Loopback is allowed here (the origins are local); link-local never is, whatever the flags.
@@ -121,6 +131,31 @@ for (const b of backends) {
     local.release();
   });
 }
+
+t.test('https: FFmpeg reaches the origin through a CONNECT tunnel; an https redirect to link-local is refused', async (t) => {
+  const hits: string[] = [];
+  const srv = https.createServer(selfSigned(), (req, res) => {
+    hits.push(req.url ?? '');
+    if (req.url === '/meta.mp4') { res.writeHead(302, { location: 'https://169.254.169.254/x.mp4', 'content-length': '0' }).end(); return; }
+    send('video/mp4', mp4)(res, req);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
+  const base = `https://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+  for (const b of backends) {
+    const ok = proxy.lease('InputInfo.StreamURL');
+    const good = await drain(openFrameSource({ url: `${base}/a.mp4`, fps: 5, httpProxy: ok.url, readTimeoutMs: 5000 }, b));
+    t.equal(good.error, null, `${b}: decodes over https through the proxy`);
+    t.ok(good.frames >= 9, `${b}: ${good.frames} frames`);
+    ok.release();
+    const bad = proxy.lease('InputInfo.StreamURL');
+    const r = await drain(openFrameSource({ url: `${base}/meta.mp4`, fps: 5, httpProxy: bad.url, readTimeoutMs: 5000, openTimeoutMs: 5000 }, b));
+    t.equal(r.frames, 0);
+    t.match(bad.refusal(), /led to https:\/\/169\.254\.169\.254:?\d* .*link-local/, `${b}: the redirect's tunnel is refused`);
+    bad.release();
+  }
+  t.ok(hits.length >= 2, 'the origin was reached through the tunnel');
+});
 
 t.test('the proxy serves its leases only, reads only, and tunnels only to allowed hosts', async (t) => {
   const o = await origin({ '/x': send('text/plain', 'origin') });

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpegPath } from '../ffmpeg-binary.ts';
+import { proxyEnv } from '../frame-sampler.ts';
 import { OptionError, protocolWhitelist } from './decoder-options.ts';
 import { MediaError, openFrameSource, type FrameSource, type SourceFrame } from './frame-source.ts';
 import { nativeDecoding, type NativeEncoder } from './native.ts';
@@ -177,7 +178,7 @@ export class Transcoder implements SliceSource {
   private stopped = false;
 
   constructor(private readonly o: TranscodeOptions) {
-    this.child = spawn(ffmpegPath(), transcodeArgs(o, this.dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(ffmpegPath(), transcodeArgs(o, this.dir), { stdio: ['ignore', 'ignore', 'pipe'], env: proxyEnv(o.httpProxy) });
     this.child.stderr!.on('data', (c: Buffer) => { this.stderr = (this.stderr + c.toString()).slice(-2000); });
     this.child.on('error', (err) => { this.exit = { code: -1, stderr: err.message }; });
     this.child.on('exit', (code) => { this.exit = { code, stderr: this.stderr }; });
