@@ -9,7 +9,7 @@ import { CustomInfo, ExecutionStatus, TaskType, parse, type TaskBasicInfo } from
 import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
-import { feasible, placementWishes, type PlacementRequest } from './placement/index.ts';
+import { feasible, placementWishes, whyNot, type PlacementRequest } from './placement/index.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
@@ -103,7 +103,9 @@ export class Admission {
     }
     if (!feasible(req, this.c.view)) {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
-      return { ok: false, message: `no online executor offers ${what}` };
+      // The reason the filters gave (memory, decode capacity, area…) beats a bare "no".
+      const why = whyNot(req, this.c.view);
+      return { ok: false, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
     }
     const taskId = randomUUID();
     this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);

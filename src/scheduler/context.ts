@@ -14,6 +14,7 @@ import type { TaskView } from './task-view.ts';
 import type { SchedulerOptions } from './options.ts';
 import type { SubtaskPlan } from './planner.ts';
 import type { DevTaskStatus } from '../protocol/index.ts';
+import type { Reservations } from './reservations.ts';
 
 /** Coordination between dispatch and reconciliation (all in memory; a restart starts clean). */
 export class Coordination {
@@ -59,6 +60,8 @@ export interface SchedulerParts {
   liveness: Liveness;
   tasks: TaskView;
   flags: Coordination;
+  /** What placement has charged to executors beyond their last reports (memory, decode units). */
+  reservations: Reservations;
   /** AlgFileURL of a published package. */
   algFileUrl(algId: number, version: string): string;
   placer: Placer;

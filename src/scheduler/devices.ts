@@ -247,8 +247,9 @@ export class DeviceRegistry {
   }
 
   /** The placement view over this registry, the store's active counts and a repository lookup. */
-  view(activeCount: (id: string) => number, published: PlacementView['published']): PlacementView {
+  view(activeCount: (id: string) => number, published: PlacementView['published'], reserved?: PlacementView['reserved']): PlacementView {
     return {
+      ...(reserved ? { reserved } : {}),
       devicesFor: (req) => this.offering(req),
       devices: () => this.all(),
       device: (id) => this.byId.get(id),

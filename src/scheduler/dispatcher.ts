@@ -73,6 +73,8 @@ export class Dispatcher implements Placer {
       const published = this.c.repository.has(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
       const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
+      // Charged before the dispatch is sent: a placement running meanwhile sees it (S3).
+      this.c.reservations.reserve(c.device.device_id, plan.subtaskId, { memoryBytes: req.memoryBytes, decodeUnits: req.decodeUnits });
       this.c.flags.dispatching.set(plan.subtaskId, c.device.device_id);
       try {
         await this.c.client.sendCommand(c.device.command_url!, {
@@ -83,6 +85,7 @@ export class Dispatcher implements Placer {
           // Marked offline while the dispatch was in flight: the work is placed elsewhere, so this
           // copy is stopped, never left as a second live one; everyone online is a candidate again.
           void this.c.stale.stopStale(c.device.device_id, plan.subtaskId);
+          this.c.reservations.release(c.device.device_id, plan.subtaskId);
           errors.push(`${c.device.device_id}: went offline during dispatch`);
           base = new Set<string>();
           continue;
@@ -91,6 +94,7 @@ export class Dispatcher implements Placer {
         this.c.log.info({ task: taskId, subtask: plan.subtaskId, device: c.device.device_id, attempt }, 'subtask dispatched');
         return c.device.device_id;
       } catch (err) {
+        this.c.reservations.release(c.device.device_id, plan.subtaskId);
         this.c.metrics.dispatchFailed();
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }

@@ -50,6 +50,7 @@ export class Reconciler implements StaleStopper {
         continue;
       }
       this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
+      if (st.ExecutionStatus === ExecutionStatus.Done || st.ExecutionStatus === ExecutionStatus.Error) this.c.reservations.ended(st.TaskID);
       if (st.ExecutionStatus === ExecutionStatus.Error) {
         const fresh = this.c.store.subtask(st.TaskID)!;
         this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);

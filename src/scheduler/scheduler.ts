@@ -23,6 +23,7 @@ import { IntakeGate } from './intake.ts';
 import { MqttSink } from './mqtt-sink.ts';
 import { Coordination, type SchedulerParts } from './context.ts';
 import { TaskView } from './task-view.ts';
+import { Reservations } from './reservations.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Reconciler } from './reconciler.ts';
 import { Admission } from './admission.ts';
@@ -37,6 +38,7 @@ export class Scheduler {
   readonly devices: DeviceRegistry;
   /** What placement reads: the registry, active counts, the repository. */
   private readonly view: PlacementView;
+  private readonly reservations: Reservations;
   readonly client: RetinaClient;
   readonly repository: AlgorithmRepository;
   /** Prometheus metrics (served at /metrics by the API). */
@@ -69,10 +71,11 @@ export class Scheduler {
     });
     this.store = new SchedulerStore(o.dataDir);
     this.devices = new DeviceRegistry(this.store);
+    this.reservations = new Reservations((id) => this.store.subtask(id), this.now);
     this.view = this.devices.view((id) => this.store.activeCount(id), (req) => {
       const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
       return pub && { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
-    });
+    }, (id) => this.reservations.held(id));
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
@@ -83,7 +86,7 @@ export class Scheduler {
     this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
-      liveness: this.liveness, tasks: this.tasks, flags: this.flags, algFileUrl: (id, v) => this.algFileUrl(id, v),
+      liveness: this.liveness, tasks: this.tasks, flags: this.flags, reservations: this.reservations, algFileUrl: (id, v) => this.algFileUrl(id, v),
       placer: { placeAll: (...a) => this.dispatcher.placeAll(...a), place: (...a) => this.dispatcher.place(...a) },
       stale: { stopStale: (d, s) => this.reconciler.stopStale(d, s) },
     };
@@ -197,7 +200,10 @@ export class Scheduler {
   }
 
   reportAvailable(r: AvailableResource): boolean {
-    return this.devices.setAvailable(r);
+    const ok = this.devices.setAvailable(r);
+    // What runs there is in this report now: placement's charges for it end (S3).
+    if (ok) this.reservations.reported(r.DeviceID);
+    return ok;
   }
 
   /** SR3: asks an executor for its algorithms (joining a query already in flight to it). */

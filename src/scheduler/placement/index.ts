@@ -64,6 +64,8 @@ export interface PlacementView {
   seq(): number;
   /** The repository's newest published version for the request, if any. */
   published(req: PlacementRequest): AlgInfo | undefined;
+  /** What placement has charged to the device since its last report (none when absent). */
+  reserved?(deviceId: string): { memoryBytes: number; decodeUnits: number };
 }
 
 /** Fills `c` (a scratch candidate reused for every device: no allocation per device) from `d`. */
@@ -77,6 +79,8 @@ function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, do
   c.total = d.total;
   c.available = d.available;
   c.download = download || undefined;
+  const id = d.row.device_id;
+  c.reserved = view.reserved ? () => view.reserved!(id) : undefined;
   return c;
 }
 
@@ -154,6 +158,11 @@ export function feasible(req: PlacementRequest, view: PlacementView): boolean {
   if (!pub) return false;
   for (const d of view.devices()) if (passes(req, fill(c, d, pub, view, true))) return true;
   return false;
+}
+
+/** Why no executor can take `req` (the first rejections, for the initiator), or '' when none was even a candidate. */
+export function whyNot(req: PlacementRequest, view: PlacementView, max = 2): string {
+  return place(req, view).rejected.slice(0, max).map((r) => `${r.deviceId}: ${r.why}`).join('; ');
 }
 
 function passes(req: PlacementRequest, c: Candidate): boolean {

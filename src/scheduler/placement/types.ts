@@ -42,6 +42,8 @@ export interface Candidate {
   lastPlaced?: number;
   /** It lacks the algorithm and would fetch it from the repository (AlgFileURL). */
   download?: boolean;
+  /** What placement has charged to it that its last report does not show yet (asked only by the filters that need it). */
+  reserved?: () => { memoryBytes: number; decodeUnits: number };
 }
 
 /** A feasibility filter: null when the candidate can run the subtask, else why not. */

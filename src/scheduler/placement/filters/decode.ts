@@ -13,6 +13,8 @@ export const decode: Filter = {
     const perf = list.map((v) => v.AvailDecodePerf).filter((x): x is number => x !== undefined);
     if (!perf.length) return null;
     const best = Math.max(...perf);
-    return best >= r.decodeUnits ? null : `AvailDecodePerf ${best} (1080P@1FPS units), subtask needs ${r.decodeUnits}`;
+    // Less what placement has charged to it since its report (scheduler/reservations.ts).
+    const held = c.reserved?.().decodeUnits ?? 0;
+    return best - held >= r.decodeUnits ? null : `AvailDecodePerf ${best} (1080P@1FPS units)${held ? `, ${held} of it promised to subtasks placed since` : ''}, subtask needs ${r.decodeUnits}`;
   },
 };
