@@ -23,6 +23,9 @@ export class PluginCallError extends Error {
   }
 }
 
+/** How long close() waits for running calls before the workers go (a frame's inference is well within it). */
+const CLOSE_WAIT_MS = 10_000;
+
 export interface CallInput {
   /**
    * The preprocessed frame. An ArrayBuffer is transferred to the worker (zero-copy, detached
@@ -76,6 +79,9 @@ export class PluginPool {
   readonly workers: number;
   readonly intraOpThreads: number;
   private readonly eps: string[];
+  /** Calls on their way or running: close() lets them finish first. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing = false;
 
   constructor(o: PoolOptions = {}) {
     const cores = os.availableParallelism?.() ?? os.cpus().length;
@@ -117,7 +123,16 @@ export class PluginPool {
     }
   }
 
-  private async run(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
+  private run(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
+    if (this.closing) return Promise.reject(new PluginCallError('error', 'the plugin pool is closed'));
+    const call = this.runOnce(p, items);
+    this.inflight.add(call);
+    const done = () => { this.inflight.delete(call); };
+    call.then(done, done);
+    return call;
+  }
+
+  private async runOnce(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
     const c = items[0];
     if (!c) throw new Error('plugin pool: run() needs at least one frame');
     const batch = items.length > 1;
@@ -187,7 +202,20 @@ export class PluginPool {
     return this.piscina.threads.length;
   }
 
+  /**
+   * Stops the pool: new calls are refused, calls already made are let finish (at most
+   * CLOSE_WAIT_MS), then the workers go. Terminating a worker while ONNX Runtime is inside a
+   * session call aborts the whole process (onnxruntime-node throws a C++ exception out of a
+   * callback whose JavaScript is gone), so an executor shutting down mid-frame must wait.
+   */
   async close(): Promise<void> {
+    this.closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise<void>((r) => { timer = setTimeout(r, CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
     await this.piscina.destroy();
   }
 }
