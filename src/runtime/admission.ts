@@ -45,6 +45,8 @@ export class Admission {
     }
     if (downstream && !plugin!.manifest.cropStage) return `Dependencies: ${plugin!.manifest.AlgType} has no crop stage to run on upstream results`;
     if (url && !SUPPORTED_SCHEMES.test(url)) return `InputInfo.StreamURL: scheme of "${url.slice(0, 64)}" is not supported (file, rtsp, rtsps, rtmp, http, https)`;
+    const models = modelsProblem(t, plugin);
+    if (models) return models;
     const args = plugin ? this.pluginArgsProblem(plugin, t) : builtinArgsProblem(builtin!, t);
     if (args) return args;
     const existing = this.o.task(t.TaskID);
@@ -70,6 +72,23 @@ export class Admission {
     const own = Object.fromEntries(Object.entries(t.InputInfo.AlgArgs ?? {}).filter(([k]) => !HOST_ALG_ARGS.has(k)));
     return v(own) ? null : `InputInfo.AlgArgs: ${(v.errors ?? []).map((e) => `${e.instancePath || '(args)'} ${e.message}`).join('; ')}`;
   }
+}
+
+/**
+ * Table 20 ModelList: every model the dispatch names must be one this algorithm runs, at that
+ * version (the scheduler fills it from the package; a mismatch means another build of the
+ * algorithm than the one this executor holds).
+ */
+function modelsProblem(t: TaskDispatchInfo, plugin: LoadedPlugin | undefined): string | null {
+  const wanted = t.AlgModelInfo.ModelList ?? [];
+  if (!wanted.length) return null;
+  const have = plugin?.manifest.models ?? [];
+  for (const m of wanted) {
+    const h = have.find((x) => x.ModelID === m.ModelID);
+    if (!h) return `AlgModelInfo.ModelList: ModelID ${m.ModelID} is not a model of AlgID ${t.AlgModelInfo.AlgID} ${t.AlgModelInfo.AlgVersion} here (it runs ${have.length ? have.map((x) => `${x.ModelID} ${x.ModelVersion}`).join(', ') : 'no model'})`;
+    if (h.ModelVersion !== m.ModelVersion) return `AlgModelInfo.ModelList: ModelID ${m.ModelID} is version ${h.ModelVersion} here, not ${m.ModelVersion}`;
+  }
+  return null;
 }
 
 /** A built-in algorithm's own arguments: transcoding options must make sense for its input. */

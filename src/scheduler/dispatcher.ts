@@ -6,6 +6,7 @@
 import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
+import { modelList } from './model-list.ts';
 import type { Placer, SchedulerParts } from './context.ts';
 
 /** Executors ranked per page of the placement; the next page excludes those tried. */
@@ -70,8 +71,10 @@ export class Dispatcher implements Placer {
       if (tried.has(c.device.device_id)) continue;
       tried.add(c.device.device_id);
       // An executor without the package fetches it from our repository (AlgFileURL, table 20).
-      const published = this.c.repository.has(c.alg.AlgID, c.alg.AlgVersion) ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
-      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}) } };
+      const entry = this.c.repository.entry(c.alg.AlgID, c.alg.AlgVersion);
+      const published = entry ? this.c.algFileUrl(c.alg.AlgID, c.alg.AlgVersion) : undefined;
+      const models = modelList(c.alg, entry);
+      const dispatch: TaskDispatchInfo = { ...plan.dispatch, AlgModelInfo: { AlgID: c.alg.AlgID, AlgVersion: c.alg.AlgVersion, ...(published ? { AlgFileURL: published } : {}), ...(models ? { ModelList: models } : {}) } };
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: c.device.device_id, dispatch, status: ExecutionStatus.Queued, attempts: attempt });
       // Charged before the dispatch is sent: a placement running meanwhile sees it (S3).
       this.c.reservations.reserve(c.device.device_id, plan.subtaskId, { memoryBytes: req.memoryBytes, decodeUnits: req.decodeUnits });

@@ -16,6 +16,8 @@ export interface RepoEntry {
   AlgVersion: string;
   size: number;
   signedBy: string | null;
+  /** The package's models (table 20 ModelList of the dispatches that install it). */
+  models?: Array<{ ModelID: number; ModelVersion: string }>;
 }
 
 export class AlgorithmRepository {
@@ -41,7 +43,8 @@ export class AlgorithmRepository {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(`${file}.tmp`, pkg);
     renameSync(`${file}.tmp`, file);
-    const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy: v.signedBy };
+    const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy: v.signedBy,
+      ...(m.models?.length ? { models: m.models.map((x) => ({ ModelID: x.ModelID, ModelVersion: x.ModelVersion })) } : {}) };
     this.index = [...this.index.filter((x) => !(x.AlgID === e.AlgID && x.AlgVersion === e.AlgVersion)), e];
     writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify(this.index, null, 2));
     return e;
@@ -67,6 +70,11 @@ export class AlgorithmRepository {
     return this.index
       .filter((e) => (q.algId === undefined || e.AlgID === q.algId) && (q.algType === undefined || e.AlgType.toLowerCase() === q.algType.toLowerCase()))
       .sort((a, b) => compareVersions(b.AlgVersion, a.AlgVersion))[0];
+  }
+
+  /** One published version's entry. */
+  entry(algId: number, version: string): RepoEntry | undefined {
+    return this.index.find((e) => e.AlgID === algId && e.AlgVersion === version);
   }
 
   list(): RepoEntry[] {
