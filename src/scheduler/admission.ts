@@ -101,7 +101,16 @@ export class Admission {
       this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req);
       return this.accepted(taskId, custom);
     }
-    if (!feasible(req, this.c.view)) {
+    if (req.pinned) {
+      // SB2: every executor named must be able to take its input; the reply names the first that cannot.
+      for (const [i, input] of custom.Inputs.entries()) {
+        const one = { ...req, nearDeviceId: input.DeviceID };
+        if (!feasible(one, this.c.view)) {
+          const why = this.c.devices.get(input.DeviceID!) ? whyNot(one, this.c.view) : 'no such executor';
+          return { ok: false, message: `InitiationInfo.CustomInfo.Inputs[${i}].DeviceID: ${input.DeviceID} cannot take it (${why || 'it does not offer the algorithm'})` };
+        }
+      }
+    } else if (!feasible(req, this.c.view)) {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       // The reason the filters gave (memory, decode capacity, area…) beats a bare "no".
       const why = whyNot(req, this.c.view);

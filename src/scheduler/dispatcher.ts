@@ -48,7 +48,9 @@ export class Dispatcher implements Placer {
   }
 
   private async placeOnce(taskId: string, plan: SubtaskPlan, req: PlacementRequest, attempt: number, exclude: Set<string>, opts: { waitIfNone?: boolean }): Promise<string | null> {
-    const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
+    // A pinned subtask (SB2) placed again goes back to where it was deployed.
+    const near = plan.nearDeviceId ?? (req.pinned ? this.c.store.subtask(plan.subtaskId)?.device_id : undefined);
+    const preq = { ...req, exclude, nearDeviceId: near };
     // The ranking comes a page at a time: the first executor usually accepts.
     let base = exclude;
     let ranked = planFor(preq, this.c.view, PAGE).ranked;

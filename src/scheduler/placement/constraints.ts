@@ -1,14 +1,19 @@
 /**
  * A task's placement wishes, read from TaskBasicInfo.Constraints (a free JSON object in table
  * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), and a bounding box with the
- * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`).
+ * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`), and
+ * `DeployOn: "input-device"` (SB2, batch deployment: each input runs on the executor its
+ * `Inputs[i].DeviceID` names — one TaskRequest deploys the algorithm on many executors).
  * Decode load comes from the task itself: one input × TaskFrameRate per subtask.
  */
 import type { CustomInfo } from '../../protocol/index.ts';
 import { STRATEGY_NAMES } from './strategies.ts';
 import type { Area, PlacementRequest } from './types.ts';
 
-export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area'>;
+export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'pinned'>;
+
+/** The values Constraints.DeployOn takes. */
+export const DEPLOY_ON = ['input-device'] as const;
 
 /** The wishes, or a message naming the field, its problem and what is allowed. */
 export function placementWishes(constraints: Record<string, unknown> | undefined, custom: CustomInfo): { ok: true; value: PlacementWishes } | { ok: false; message: string } {
@@ -25,6 +30,13 @@ export function placementWishes(constraints: Record<string, unknown> | undefined
   if (m !== undefined) {
     if (typeof m !== 'number' || !Number.isFinite(m) || m < 0) return { ok: false, message: 'Constraints.MemoryBytes: must be a number of bytes ≥ 0' };
     out.memoryBytes = m;
+  }
+  const on = constraints.DeployOn;
+  if (on !== undefined) {
+    if (!DEPLOY_ON.includes(on as (typeof DEPLOY_ON)[number])) return { ok: false, message: `Constraints.DeployOn: ${JSON.stringify(on)} is not a deployment; use "input-device" (each input on the executor its Inputs[i].DeviceID names)` };
+    const missing = custom.Inputs.findIndex((x) => !x.DeviceID);
+    if (missing >= 0) return { ok: false, message: `InitiationInfo.CustomInfo.Inputs[${missing}].DeviceID: is required with Constraints.DeployOn "input-device" (the executor it runs on)` };
+    out.pinned = true;
   }
   const names = ['LongitudeMin', 'LongitudeMax', 'LatitudeMin', 'LatitudeMax'] as const;
   if (names.some((n) => constraints[n] !== undefined)) {

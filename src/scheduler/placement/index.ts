@@ -15,6 +15,7 @@ import { deviceType } from './filters/device-type.ts';
 import { memory } from './filters/memory.ts';
 import { decode } from './filters/decode.ts';
 import { area } from './filters/area.ts';
+import { pinned } from './filters/pinned.ts';
 import { matchAlgorithm } from './filters/algorithm.ts';
 import { strategy } from './strategies.ts';
 import type { Candidate, Filter, Plan, PlacementRequest, Rejection } from './types.ts';
@@ -25,7 +26,7 @@ export { placementWishes, type PlacementWishes } from './constraints.ts';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY } from './strategies.ts';
 
 /** Filters in the order their reasons are reported. */
-export const FILTERS: readonly Filter[] = [online, enabled, commandUrl, excluded, deviceType, memory, decode, area];
+export const FILTERS: readonly Filter[] = [pinned, online, enabled, commandUrl, excluded, deviceType, memory, decode, area];
 
 /** A device as the view hands it over: its row with its reports already parsed. */
 export interface ViewDevice {
@@ -68,6 +69,14 @@ export interface PlacementView {
   reserved?(deviceId: string): { memoryBytes: number; decodeUnits: number };
 }
 
+/** A pinned subtask (SB2) looks at its one executor, not the fleet. */
+function only(req: PlacementRequest, view: PlacementView): readonly ViewDevice[] {
+  const d = req.nearDeviceId !== undefined ? view.device(req.nearDeviceId) : undefined;
+  return d ? [d] : [];
+}
+const offering = (req: PlacementRequest, view: PlacementView): readonly ViewDevice[] => (req.pinned ? only(req, view) : view.devicesFor(req));
+const everyone = (req: PlacementRequest, view: PlacementView): readonly ViewDevice[] => (req.pinned ? only(req, view) : view.devices());
+
 /** Fills `c` (a scratch candidate reused for every device: no allocation per device) from `d`. */
 function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, download: boolean): Candidate {
   c.device = d.row;
@@ -95,7 +104,7 @@ export function place(req: PlacementRequest, view: PlacementView, limit = Infini
   const key = matchKey(req);
   const c = scratch();
   const own = new Ranking(req, view.seq(), limit);
-  scan(req, view, view.devicesFor(req), limit, own, (d) => {
+  scan(req, view, offering(req, view), limit, own, (d) => {
     const alg = d.listed ? algorithmOf(req, key, d) : undefined;
     return alg && fill(c, d, alg, view, false);
   });
@@ -104,7 +113,7 @@ export function place(req: PlacementRequest, view: PlacementView, limit = Infini
   const pub = view.published(req);
   if (!pub) return { ...own.result(), fromRepository: false };
   const all = new Ranking(req, view.seq(), limit);
-  scan(req, view, view.devices(), limit, all, (d) => fill(c, d, pub, view, true));
+  scan(req, view, everyone(req, view), limit, all, (d) => fill(c, d, pub, view, true));
   return { ...all.result(), fromRepository: true };
 }
 
@@ -149,14 +158,14 @@ function scan(req: PlacementRequest, view: PlacementView, list: readonly ViewDev
 export function feasible(req: PlacementRequest, view: PlacementView): boolean {
   const key = matchKey(req);
   const c = scratch();
-  for (const d of view.devicesFor(req)) {
+  for (const d of offering(req, view)) {
     if (!d.listed) continue;
     const alg = algorithmOf(req, key, d);
     if (alg && passes(req, fill(c, d, alg, view, false))) return true;
   }
   const pub = view.published(req);
   if (!pub) return false;
-  for (const d of view.devices()) if (passes(req, fill(c, d, pub, view, true))) return true;
+  for (const d of everyone(req, view)) if (passes(req, fill(c, d, pub, view, true))) return true;
   return false;
 }
 

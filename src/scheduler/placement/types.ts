@@ -26,6 +26,8 @@ export interface PlacementRequest {
   decodeUnits?: number;
   /** Executors must lie in this box (Constraints Longitude/Latitude Min/Max). */
   area?: Area;
+  /** SB2: only `nearDeviceId` may run it (Constraints.DeployOn "input-device"). */
+  pinned?: boolean;
 }
 
 /** An executor seen by the pipeline, with the algorithm it would run. */

@@ -8,6 +8,7 @@ import { deviceType } from '../../../src/scheduler/placement/filters/device-type
 import { memory } from '../../../src/scheduler/placement/filters/memory.ts';
 import { decode } from '../../../src/scheduler/placement/filters/decode.ts';
 import { area } from '../../../src/scheduler/placement/filters/area.ts';
+import { pinned } from '../../../src/scheduler/placement/filters/pinned.ts';
 import { avail, cand } from '../../helpers/placement.ts';
 
 t.test('S3: online, enabled and CommandURL filters', async (t) => {
@@ -53,4 +54,11 @@ t.test('S3/SM2: area: executors outside the box, or without a registered locatio
   t.equal(area.check(box, cand('out', { row: { longitude: '121.470000', latitude: '31.230000' } })), 'at 121.470000,31.230000, outside the task\'s area');
   t.equal(area.check(box, cand('nowhere')), 'no Longitude/Latitude registered, task names an area');
   t.equal(area.check({}, cand('nowhere')), null, 'no area asked');
+});
+
+t.test('SB2: a pinned subtask passes only on the executor its input names', async (t) => {
+  t.equal(pinned.check({}, cand('a')), null, 'not pinned: anyone');
+  t.equal(pinned.check({ pinned: true, nearDeviceId: 'a' }, cand('a')), null);
+  t.equal(pinned.check({ pinned: true, nearDeviceId: 'a' }, cand('b')), 'deployed on a only');
+  t.equal(pinned.check({ pinned: true }, cand('a')), 'the input names no DeviceID to deploy on');
 });
