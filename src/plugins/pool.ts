@@ -72,6 +72,8 @@ export interface PoolOptions {
   intraOpThreads?: number;
   /** Execution providers to try before CPU, e.g. ['cuda']. */
   executionProviders?: string[];
+  /** Added to a call's deadline when the plugin has models (a worker's first call loads them); default 5000 ms. */
+  modelLoadMs?: number;
 }
 
 export class PluginPool {
@@ -79,6 +81,7 @@ export class PluginPool {
   readonly workers: number;
   readonly intraOpThreads: number;
   private readonly eps: string[];
+  private readonly modelLoadMs: number;
   /** Calls on their way or running: close() lets them finish first. */
   private readonly inflight = new Set<Promise<unknown>>();
   private closing = false;
@@ -89,6 +92,7 @@ export class PluginPool {
     // workers × intra-op threads never exceeds the cores: oversubscription only adds contention.
     this.workers = Math.max(1, Math.min(o.workers ?? cores, Math.floor(cores / this.intraOpThreads)));
     this.eps = o.executionProviders ?? [];
+    this.modelLoadMs = o.modelLoadMs ?? 5000;
     this.piscina = new Piscina({
       filename: fileURLToPath(WORKER_URL),
       // run(), with the input buffers moved back for reuse (sandbox-worker.ts).
@@ -125,11 +129,7 @@ export class PluginPool {
 
   private run(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
     if (this.closing) return Promise.reject(new PluginCallError('error', 'the plugin pool is closed'));
-    const call = this.runOnce(p, items);
-    this.inflight.add(call);
-    const done = () => { this.inflight.delete(call); };
-    call.then(done, done);
-    return call;
+    return this.runOnce(p, items);
   }
 
   private async runOnce(p: LoadedPlugin, items: CallInput[]): Promise<Array<CallResult | PluginCallError>> {
@@ -154,26 +154,50 @@ export class PluginPool {
     };
     // The deadline runs from the moment a worker starts the call (it says so on a port), not
     // from the queue: a busy pool must not make a well-behaved plugin look like it overran.
-    const deadline = m.limits.callDeadlineMs * items.length + (p.models.length ? 5000 : 0); // first use also loads the models
+    const deadline = m.limits.callDeadlineMs * items.length + (p.models.length ? this.modelLoadMs : 0); // first use also loads the models
     const controller = new AbortController();
     const { port1, port2 } = new MessageChannel();
+    // The worker holds 1 here while ONNX Runtime is inside a call (creating a session, running).
+    const inOrt = new Int32Array(new SharedArrayBuffer(4));
     let timer: NodeJS.Timeout | undefined;
     let overran = false;
-    port1.once('message', () => { timer = setTimeout(() => { overran = true; controller.abort(); }, deadline); });
+    let tellCaller: ((e: Error) => void) | undefined;
+    const early = new Promise<never>((_, reject) => { tellCaller = reject; });
+    early.catch(() => undefined);
+    const overrun = () => new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
+    const fire = () => {
+      overran = true;
+      // Terminating a worker while ONNX Runtime is inside a call aborts the whole process
+      // (onnxruntime-node throws a C++ exception out of its callback), and a model run ends by
+      // itself: the caller hears of the overrun now, the worker is replaced when ORT returns.
+      if (Atomics.load(inOrt, 0) === 1) {
+        tellCaller?.(overrun());
+        timer = setTimeout(fire, 25);
+        return;
+      }
+      controller.abort();
+    };
+    port1.once('message', () => { timer = setTimeout(fire, deadline); });
     const queueLimit = setTimeout(() => controller.abort(), 120_000);
     let r: WorkerReply;
     try {
       // A plain ArrayBuffer is moved to the worker (no copy; it is detached here afterwards);
       // a SharedArrayBuffer is shared as it is.
       const transferList = [...items.map((x) => x.input), batch ? undefined : c.previous].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
-      r = await this.piscina.run({ ...task, port: port2 }, { signal: controller.signal, transferList: [...transferList, port2] });
+      const running = this.piscina.run({ ...task, port: port2, inOrt: inOrt.buffer as SharedArrayBuffer }, { signal: controller.signal, transferList: [...transferList, port2] });
+      // close() waits for the worker's call, not only for the caller's answer.
+      this.inflight.add(running);
+      const settled = () => { this.inflight.delete(running); clearTimeout(timer); };
+      running.then(settled, settled);
+      r = await Promise.race([running, early]);
     } catch (err) {
       const e = err as Error;
       if (controller.signal.aborted && !overran) throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: waited 120 s for a free worker`);
-      if (overran || e.name === 'AbortError') throw new PluginCallError('deadline', `${m.AlgType} ${m.AlgVersion}: call exceeded ${m.limits.callDeadlineMs} ms; its worker was replaced`);
+      if (overran || e.name === 'AbortError') throw overrun();
       throw classify(m, e);
     } finally {
-      clearTimeout(timer);
+      // An overrun waiting for ONNX Runtime to return keeps its timer: it replaces the worker then.
+      if (!overran) clearTimeout(timer);
       clearTimeout(queueLimit);
       port1.close();
     }

@@ -205,12 +205,20 @@ export function modelInput(o: Ort, items: Array<ArrayBuffer | SharedArrayBuffer>
 
 /** Runs one model on the stacked inputs and hands each frame its slice of every output. */
 async function runModel(m: WorkerModel, task: WorkerTask, items: Array<ArrayBuffer | SharedArrayBuffer>, perItemBuffers: Uint8Array[][], perItemTensors: Array<Array<{ name: string; dims: number[] }>>): Promise<{ ms: number; use: ProviderUse }> {
-  const { s, created } = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 });
+  // The host is told while ONNX Runtime works: terminating this worker then would abort the process.
+  const inOrt = task.inOrt ? new Int32Array(task.inOrt) : null;
+  if (inOrt) Atomics.store(inOrt, 0, 1);
+  let s: Session, created: boolean, out: Record<string, Tensor>, ms: number;
+  try {
+    ({ s, created } = await sessionFor(m.path, { executionProviders: m.ep ?? [], intraOpNumThreads: m.threads ?? 1 }));
+    const feed = modelInput(ort!, items, task.inputDims, task.dtype ?? 'float32');
+    const t0 = performance.now();
+    out = await s.session.run({ [m.inputName]: feed });
+    ms = performance.now() - t0;
+  } finally {
+    if (inOrt) Atomics.store(inOrt, 0, 0);
+  }
   const n = items.length;
-  const feed = modelInput(ort!, items, task.inputDims, task.dtype ?? 'float32');
-  const t0 = performance.now();
-  const out = await s.session.run({ [m.inputName]: feed });
-  const ms = performance.now() - t0;
   for (const name of m.outputNames) {
     const t = out[name];
     if (!t) throw new Error(`model ${m.path}: no output named "${name}"`);

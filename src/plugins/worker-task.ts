@@ -42,6 +42,8 @@ export interface WorkerTask {
   models: WorkerModel[];
   /** The worker says 'start' here when it begins, so the deadline excludes the queue. */
   port?: MessagePort;
+  /** One Int32: 1 while ONNX Runtime is inside a call (the host never terminates the worker then). */
+  inOrt?: SharedArrayBuffer;
 }
 
 /** Which execution provider ran a model, the ones that failed before it, and whether this call created the session. */
