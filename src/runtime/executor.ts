@@ -119,6 +119,7 @@ export class Executor {
         DecoderBackend: decoderBackendInfo(),
         Algorithms: this.catalogue.describe(),
       }),
+      decodeSessions: () => this.runs?.hardwareDecodes() ?? { cuda: 0, vaapi: 0 },
       log: o.log,
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
