@@ -1,14 +1,15 @@
 /**
  * A task's placement wishes, read from TaskBasicInfo.Constraints (a free JSON object in table
- * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), and a bounding box with the
+ * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), `Accelerator` and
+ * `AcceleratorMemoryMB` (an accelerator the subtask needs, and its GPU memory), and a bounding box with the
  * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`).
  * Decode load comes from the task itself: one input × TaskFrameRate per subtask.
  */
-import type { CustomInfo } from '../../protocol/index.ts';
+import { ACCELERATOR_PREFERENCES, type AcceleratorPreference, type CustomInfo } from '../../protocol/index.ts';
 import { STRATEGY_NAMES } from './strategies.ts';
 import type { Area, PlacementRequest } from './types.ts';
 
-export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area'>;
+export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'accelerator' | 'acceleratorMemoryMB'>;
 
 /** The wishes, or a message naming the field, its problem and what is allowed. */
 export function placementWishes(constraints: Record<string, unknown> | undefined, custom: CustomInfo): { ok: true; value: PlacementWishes } | { ok: false; message: string } {
@@ -25,6 +26,16 @@ export function placementWishes(constraints: Record<string, unknown> | undefined
   if (m !== undefined) {
     if (typeof m !== 'number' || !Number.isFinite(m) || m < 0) return { ok: false, message: 'Constraints.MemoryBytes: must be a number of bytes ≥ 0' };
     out.memoryBytes = m;
+  }
+  const a = constraints.Accelerator;
+  if (a !== undefined) {
+    if (typeof a !== 'string' || !(ACCELERATOR_PREFERENCES as readonly string[]).includes(a)) return { ok: false, message: `Constraints.Accelerator: ${JSON.stringify(a)} is not an accelerator; use one of ${ACCELERATOR_PREFERENCES.join(', ')}` };
+    out.accelerator = a as AcceleratorPreference;
+  }
+  const am = constraints.AcceleratorMemoryMB;
+  if (am !== undefined) {
+    if (typeof am !== 'number' || !Number.isInteger(am) || am < 0) return { ok: false, message: 'Constraints.AcceleratorMemoryMB: must be a whole number of MB ≥ 0' };
+    out.acceleratorMemoryMB = am;
   }
   const names = ['LongitudeMin', 'LongitudeMax', 'LatitudeMin', 'LatitudeMax'] as const;
   if (names.some((n) => constraints[n] !== undefined)) {

@@ -15,6 +15,7 @@ import { deviceType } from './filters/device-type.ts';
 import { memory } from './filters/memory.ts';
 import { decode } from './filters/decode.ts';
 import { area } from './filters/area.ts';
+import { accelerator } from './filters/accelerator.ts';
 import { matchAlgorithm } from './filters/algorithm.ts';
 import { strategy } from './strategies.ts';
 import type { Candidate, Filter, Plan, PlacementRequest, Rejection } from './types.ts';
@@ -25,7 +26,7 @@ export { placementWishes, type PlacementWishes } from './constraints.ts';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY } from './strategies.ts';
 
 /** Filters in the order their reasons are reported. */
-export const FILTERS: readonly Filter[] = [online, enabled, commandUrl, excluded, deviceType, memory, decode, area];
+export const FILTERS: readonly Filter[] = [online, enabled, commandUrl, excluded, deviceType, memory, decode, area, accelerator];
 
 /** A device as the view hands it over: its row with its reports already parsed. */
 export interface ViewDevice {
