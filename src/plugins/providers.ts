@@ -83,7 +83,7 @@ export function chooseProvider(pref: AcceleratorPreference, host: HostAccelerato
     }
     const s = support[p];
     if (!s.ok) {
-      notes.push(`${p}: this ONNX Runtime cannot create a ${p} session${s.reason ? ` (${s.reason})` : ''}`);
+      notes.push(`${p}: this ONNX Runtime cannot create a session on ${p}${s.reason ? ` (${s.reason})` : ''}`);
       continue;
     }
     const where = gpu ? ` on GPU ${gpu.index} (${gpu.name})` : '';

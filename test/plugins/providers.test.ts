@@ -29,17 +29,17 @@ t.test('ER4: the choice follows the manifest, the probe and what ONNX Runtime lo
   t.match(noGpu.reason, /^cuda: the probe found no NVIDIA GPU \(libnvidia-ml\.so\.1: cannot open shared object file\); running on cpu$/, 'the probe\'s reason is named');
   const noEp = chooseProvider('cuda', TWO_GPUS, CPU_ONLY);
   t.equal(noEp.provider, 'cpu');
-  t.match(noEp.reason, /cuda: this ONNX Runtime cannot create a cuda session \(Failed to load shared library\); running on cpu/, 'a GPU without a CUDA-enabled ONNX Runtime: its error is named');
+  t.match(noEp.reason, /cuda: this ONNX Runtime cannot create a session on cuda \(Failed to load shared library\); running on cpu/, 'a GPU without a CUDA-enabled ONNX Runtime: its error is named');
   const cuda = chooseProvider('cuda', TWO_GPUS, GPU_BUILD);
   t.match(cuda, { requested: 'cuda', provider: 'cuda', deviceId: 1 }, 'the GPU with more free memory first');
   t.match(cuda.reason, /^as asked on GPU 1 \(NVIDIA L4\)$/);
   const trt = chooseProvider('tensorrt', TWO_GPUS, GPU_BUILD);
   t.equal(trt.provider, 'cuda', 'tensorrt not loadable: cuda on the same box');
-  t.match(trt.reason, /^tensorrt: this ONNX Runtime cannot create a tensorrt session .*; using cuda on GPU 1/);
+  t.match(trt.reason, /^tensorrt: this ONNX Runtime cannot create a session on tensorrt .*; using cuda on GPU 1/);
   t.equal(chooseProvider('any', TWO_GPUS, GPU_BUILD).provider, 'cuda', 'any: a GPU when there is one');
   const any = chooseProvider('any', NO_GPU, CPU_ONLY);
   t.equal(any.provider, 'cpu');
-  t.match(any.reason, /cuda: .*; openvino: this ONNX Runtime cannot create a openvino session \(not in this onnxruntime-node build\); running on cpu/);
+  t.match(any.reason, /cuda: .*; openvino: this ONNX Runtime cannot create a session on openvino \(not in this onnxruntime-node build\); running on cpu/);
   t.equal(chooseProvider('openvino', NO_GPU, { ...CPU_ONLY, openvino: { ok: true } }).provider, 'openvino', 'openvino where the build has it');
 });
 
