@@ -23,7 +23,8 @@ Usage:
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
   retinad demo      [--clip FILE] [--out DIR]
-  retinad version   [--json]          package, native addon, decoder backend, accelerators
+  retinad version   [--json] [--providers]   package, native addon, decoder backend, accelerators;
+                                      --providers also loads ONNX Runtime and tries each execution provider
 
 --config FILE (YAML or JSON) holds the flags of executor/scheduler under "executor:" / "scheduler:",
 keys in camelCase (--max-tasks → maxTasks); flags given here win. --metrics-public serves /metrics
@@ -160,7 +161,7 @@ const OPTIONS = {
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
-  config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
+  config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' }, providers: { type: 'boolean' },
 } as const;
 
 function parseFlags(args: string[], positionals: boolean) {
@@ -246,7 +247,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
     }
     case 'version': {
       const { printVersion } = await import('./version.ts');
-      printVersion(values.json === true);
+      await printVersion(values.json === true, values.providers === true);
       return;
     }
     default:

@@ -10,6 +10,7 @@ import { nativeBuildInfo } from './runtime/backend.ts';
 import { chooseBackend } from './runtime/media/frame-source.ts';
 import { accelerators } from './runtime/accelerators.ts';
 import type { NativeBuildInfo, ProbeResult } from './runtime/media/native.ts';
+import type { ProviderSupport } from './plugins/providers.ts';
 
 /** Everything `retinad version --json` prints. */
 export interface VersionReport {
@@ -29,6 +30,8 @@ export interface VersionReport {
     /** Why nothing was probed (the probe lives in the addon). */
     reason?: string;
   };
+  /** With --providers: what the installed ONNX Runtime creates sessions with (plugins/ort-support.ts). */
+  executionProviders?: ProviderSupport;
 }
 
 // package.json is one level above both src/ (from source) and dist/ (installed).
@@ -93,11 +96,14 @@ export function formatVersion(r: VersionReport): string {
     if (v) row('vaapi', v.libva ? `libva, render nodes: ${v.renderNodes.join(' ') || 'none'}` : 'no libva');
     row('cpu', a.cpuFlags.join(' ') || 'no vector extensions reported');
   }
+  const eps = r.executionProviders;
+  if (eps) row('onnxruntime', Object.entries(eps).map(([p, s]) => (s.ok ? `${p} yes` : `${p} no (${s.reason ?? 'unknown'})`)).join('; '));
   return `${lines.join('\n')}\n`;
 }
 
-/** `retinad version [--json]`. */
-export function printVersion(json: boolean): void {
+/** `retinad version [--json] [--providers]`; --providers loads ONNX Runtime (seconds, not milliseconds) to try its providers as the plugin pool does. */
+export async function printVersion(json: boolean, providers = false): Promise<void> {
   const r = versionReport();
+  if (providers) r.executionProviders = await (await import('./plugins/ort-support.ts')).providerSupport();
   process.stdout.write(json ? `${JSON.stringify(r, null, 2)}\n` : formatVersion(r));
 }

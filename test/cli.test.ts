@@ -43,3 +43,12 @@ t.test('retinad version names the package version, the addon and the backend aut
   t.match(r.decoder, { auto: /^(native|ffmpeg-pipe)$/, reason: /./ });
   t.ok(Array.isArray(r.accelerators.gpus));
 });
+
+t.test('ER4: retinad version --providers tries each ONNX Runtime execution provider and says why one does not load', async (t) => {
+  const r = run(['version', '--json', '--providers']);
+  t.equal(r.status, 0, r.stderr);
+  const eps = (JSON.parse(r.stdout) as { executionProviders: Record<string, { ok: boolean; reason?: string }> }).executionProviders;
+  t.match(eps.cpu, { ok: true }, 'cpu always loads');
+  for (const p of ['cuda', 'tensorrt', 'openvino']) t.ok(eps[p]?.ok === true || (eps[p]?.reason ?? '').length > 0, `${p}: ${eps[p]?.ok ? 'loads' : eps[p]?.reason}`);
+  t.notOk((JSON.parse(run(['version', '--json']).stdout) as { executionProviders?: unknown }).executionProviders, 'plain version does not load ONNX Runtime');
+});

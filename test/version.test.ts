@@ -36,3 +36,9 @@ t.test('no addon: says why, the pipe backend, and that nothing was probed', asyn
   t.match(s, /^accelerators\s+not probed: no native addon, so no probe$/m);
   t.notMatch(s, /^gpu/m);
 });
+
+t.test('--providers: each ONNX Runtime execution provider, and why one does not load (issue 15)', async (t) => {
+  const s = formatVersion({ ...base, executionProviders: { cpu: { ok: true }, cuda: { ok: true }, tensorrt: { ok: false, reason: 'libnvinfer.so.10: cannot open shared object file' }, openvino: { ok: false, reason: 'not in this onnxruntime-node build' } } });
+  t.match(s, /^onnxruntime\s+cpu yes; cuda yes; tensorrt no \(libnvinfer\.so\.10: cannot open shared object file\); openvino no \(not in this onnxruntime-node build\)$/m);
+  t.notMatch(formatVersion(base), /^onnxruntime/m, 'without --providers ONNX Runtime is not loaded');
+});

@@ -8,6 +8,8 @@ import os from 'node:os';
 import { PluginPool, PluginCallError } from '../plugins/pool.ts';
 import type { LoadedPlugin } from '../plugins/registry.ts';
 import { openFrameSource, type SourceFrame } from '../runtime/media/frame-source.ts';
+import { hostAccelerators } from '../runtime/accelerators.ts';
+import { providerLabel } from '../plugins/providers.ts';
 import { percentiles, type Percentiles } from './stats.ts';
 
 export const STAGES = ['decode', 'preprocess', 'queue', 'inference', 'post'] as const;
@@ -38,7 +40,8 @@ export async function runStep(p: LoadedPlugin, clip: string, streams: number, fr
   // Workers grow with streams; the cores are shared out as intra-op threads (as the executor's --plugin-workers/--plugin-threads would be set).
   const workers = Math.min(streams, cores);
   const threads = Math.max(1, Math.floor(cores / workers));
-  const pool = new PluginPool({ workers, intraOpThreads: threads });
+  // The models run where an executor would run them: the manifest's accelerator, as the probe and ONNX Runtime allow.
+  const pool = new PluginPool({ workers, intraOpThreads: threads, accelerators: hostAccelerators() });
   const m = p.manifest;
   const lat: Record<Stage | 'total', number[]> = { decode: [], preprocess: [], queue: [], inference: [], post: [], total: [] };
   const providers = new Set<string>();
@@ -65,7 +68,7 @@ export async function runStep(p: LoadedPlugin, clip: string, streams: number, fr
             split.preprocess = performance.now() - tp;
             const r = await pool.call(p, { input, previous: m.input.previousFrame ? previous : undefined, ptsMs: f.ptsMs, args: {} });
             previous = input;
-            for (const u of r.providers) providers.add(u.provider);
+            for (const u of r.providers) providers.add(providerLabel(u));
             split.queue = r.queueMs; split.inference = r.inferMs; split.post = r.postMs;
             // Not `crops += await …`: that reads `crops` before the await and loses other streams' counts.
             const cropsRun = m.cropStage ? await cropStage(pool, p, f, r.output, info, split) : 0;

@@ -10,7 +10,7 @@ import { PluginPool } from '../plugins/pool.ts';
 import { PluginRegistry, type LoadedPlugin } from '../plugins/registry.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { measurePeakGflops } from '../plugins/peak.ts';
-import { accelerators } from '../runtime/accelerators.ts';
+import { accelerators, hostAccelerators } from '../runtime/accelerators.ts';
 import { videoPerfFile, writeVideoPerfCache } from '../runtime/video-perf.ts';
 import { benchClip } from './clip.ts';
 import { decodeCapacity } from './decode-capacity.ts';
@@ -42,7 +42,7 @@ async function loadPlugins(o: BenchOptions, tmp: string): Promise<LoadedPlugin[]
   const trust = TrustStore.fromDir(o.trustedKeys ?? (o.dataDir ? path.join(o.dataDir, 'trusted-keys') : undefined));
   if (o.plugin) {
     // Installed into a scratch registry: the trial run needs a pool, a small one is enough.
-    const pool = new PluginPool({ workers: 1 });
+    const pool = new PluginPool({ workers: 1, accelerators: hostAccelerators() });
     try {
       const reg = new PluginRegistry(path.join(tmp, 'registry'), trust, pool, { devMode: o.devMode });
       const r = await reg.install(readFileSync(o.plugin));

@@ -2,7 +2,7 @@
  * The plugin manifest: what an algorithm package declares about itself (tables 14, 15, 20 in
  * the standard's words, plus what the host needs to run it safely). One schema, one type.
  */
-import { Arr, Int32, JsonObject, Obj, Opt, StrLt, StrMax, Type, type Static } from '../protocol/index.ts';
+import { ACCELERATOR_PREFERENCES, Arr, Int32, JsonObject, Obj, Opt, StrEnum, StrLt, StrMax, Type, type Static } from '../protocol/index.ts';
 
 export { HOST_ABI_VERSION } from './abi.ts';
 
@@ -71,7 +71,11 @@ export const PluginManifest = Obj({
   resources: Opt(Obj({
     memoryMB: Opt(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
     threads: Opt(Type.Integer({ minimum: 1, maximum: 256 })),
-    accelerator: Opt(Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('any')])),
+    /**
+     * Where the models would rather run (absent: cpu). A preference, not a requirement: what the
+     * probe and the installed ONNX Runtime cannot give falls back to CPU, and says why (providers.ts).
+     */
+    accelerator: Opt(StrEnum(ACCELERATOR_PREFERENCES, 16)),
   })),
   limits: Obj({
     /** Cap of the plugin's linear memory, 64 KiB pages. */

@@ -8,8 +8,12 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { ExceptionCode } from '../protocol/index.ts';
+import type { Logger } from '../log.ts';
 import type { LoadedPlugin } from './loaded-plugin.ts';
 import type { ProviderUse, WorkerReply, WorkerTask } from './worker-task.ts';
+import { NO_ACCELERATORS, type HostAccelerators, type ProviderSupport } from './providers.ts';
+import { ProviderPlanner } from './provider-planner.ts';
+import { providerSupport } from './ort-support.ts';
 
 /** The worker file: TypeScript where this file runs as TypeScript (src/ under tsx), compiled JavaScript in dist/. */
 const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./sandbox-worker.ts', import.meta.url) : new URL('./sandbox-worker.js', import.meta.url);
@@ -50,7 +54,7 @@ function classify(m: LoadedPlugin['manifest'], e: Error): PluginCallError {
 
 export interface CallResult {
   output: unknown;
-  /** Per model: the execution provider used, the ones that failed first, and whether this call created the worker's session. */
+  /** Per model: the execution provider used, what the manifest asked, why, the ones that failed first, and whether this call created the worker's session. */
   providers: ProviderUse[];
   queueMs: number;
   inferMs: number;
@@ -70,8 +74,12 @@ export interface PoolOptions {
   workers?: number;
   /** ONNX Runtime intra-op threads per session. */
   intraOpThreads?: number;
-  /** Execution providers to try before CPU, e.g. ['cuda']. */
-  executionProviders?: string[];
+  /** What the executor's probe found (GPUs, render nodes, NPUs); without it every model runs on CPU. */
+  accelerators?: HostAccelerators;
+  /** What the installed ONNX Runtime can create sessions with (default: tried once per process, ort-support.ts). */
+  providerSupport?: () => Promise<ProviderSupport>;
+  /** Where each model's provider, and a fallback's reason, are logged. */
+  log?: Logger;
   /** Added to a call's deadline when the plugin has models (a worker's first call loads them); default 5000 ms. */
   modelLoadMs?: number;
 }
@@ -80,7 +88,7 @@ export class PluginPool {
   private readonly piscina: Piscina;
   readonly workers: number;
   readonly intraOpThreads: number;
-  private readonly eps: string[];
+  private readonly planner: ProviderPlanner;
   private readonly modelLoadMs: number;
   /** Calls on their way or running: close() lets them finish first. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -91,7 +99,7 @@ export class PluginPool {
     this.intraOpThreads = Math.max(1, Math.min(cores, o.intraOpThreads ?? 1));
     // workers × intra-op threads never exceeds the cores: oversubscription only adds contention.
     this.workers = Math.max(1, Math.min(o.workers ?? cores, Math.floor(cores / this.intraOpThreads)));
-    this.eps = o.executionProviders ?? [];
+    this.planner = new ProviderPlanner(o.accelerators ?? NO_ACCELERATORS, o.providerSupport ?? providerSupport, o.log);
     this.modelLoadMs = o.modelLoadMs ?? 5000;
     this.piscina = new Piscina({
       filename: fileURLToPath(WORKER_URL),
@@ -140,6 +148,8 @@ export class PluginPool {
     const m = p.manifest;
     const stage = c.stage ?? 'frame';
     const inp = stage === 'crop' && m.cropStage ? m.cropStage.input : m.input;
+    const models = p.models.filter((x) => x.stage === stage);
+    const plan = models.length ? await this.planner.plan(p) : new Map();
     const task: WorkerTask = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20,
@@ -150,7 +160,10 @@ export class PluginPool {
       inputDims: (inp.layout ?? 'nchw') === 'nchw' ? [1, 3, inp.height, inp.width] : [1, inp.height, inp.width, 3],
       // The model gets the tensor as preprocessing wrote it: uint8 stays uint8.
       dtype: inp.dtype ?? 'float32',
-      models: p.models.filter((x) => x.stage === stage).map((x) => ({ path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: this.eps, threads: this.intraOpThreads })),
+      models: models.map((x) => {
+        const c = plan.get(x.path);
+        return { path: x.path, inputName: x.inputName, outputNames: x.outputNames, ep: c ? [{ name: c.provider, ...(c.deviceId !== undefined ? { deviceId: c.deviceId } : {}) }] : [], threads: this.intraOpThreads };
+      }),
     };
     // The deadline runs from the moment a worker starts the call (it says so on a port), not
     // from the queue: a busy pool must not make a well-behaved plugin look like it overran.
@@ -203,6 +216,7 @@ export class PluginPool {
     }
     const queueMs = Math.max(0, performance.now() - queuedAt - r.totalMs);
     const texts = r.outputs ?? [{ ok: true, text: r.output }];
+    const providers = this.planner.record(p, models.map((x) => x.path), r.providers ?? []);
     return texts.map((o, i) => {
       if (!o.ok) return classify(m, new Error(o.error));
       let output: unknown;
@@ -212,13 +226,13 @@ export class PluginPool {
         return new PluginCallError('output', `${m.AlgType} ${m.AlgVersion}: output is not JSON`);
       }
       const input = r.returned?.[i] ?? undefined;
-      return { output, providers: r.providers ?? [], queueMs, inferMs: r.inferMs, postMs: r.postMs / texts.length, totalMs: performance.now() - queuedAt, batch: texts.length, ...(input ? { input } : {}) };
+      return { output, providers, queueMs, inferMs: r.inferMs, postMs: r.postMs / texts.length, totalMs: performance.now() - queuedAt, batch: texts.length, ...(input ? { input } : {}) };
     });
   }
 
-  /** Execution providers tried before CPU. */
-  get executionProviders(): string[] {
-    return [...this.eps];
+  /** Where each model of `p` runs (or will, once chosen), and why: for ModelInfo and status reports. */
+  providers(p: LoadedPlugin): ProviderUse[] {
+    return this.planner.current(p);
   }
 
   /** Worker threads alive now (tests watch replacements). */

@@ -9,19 +9,22 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AlgStatus, compareVersions, formatRetinaDateTime, type AlgInfo } from '../protocol/index.ts';
+import { AlgStatus, compareVersions, cutUtf8, formatRetinaDateTime, type AlgInfo, type ModelInfo } from '../protocol/index.ts';
 import { verifyPackage, PackageError } from './package-file.ts';
 import { inspectWasm } from './wasm-inspect.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { TrustStore } from './keys.ts';
 import type { CallInput, CallResult } from './pool.ts';
 import type { LoadedPlugin } from './loaded-plugin.ts';
+import type { ProviderUse } from './worker-task.ts';
+import { providerLabel } from './providers.ts';
 
 export type { LoadedPlugin } from './loaded-plugin.ts';
 
-/** What the registry needs of the pool: one call (for the trial run). */
+/** What the registry needs of the pool: one call (for the trial run), and where models run (ModelInfo). */
 export interface PluginCaller {
   call(p: LoadedPlugin, c: CallInput): Promise<CallResult>;
+  providers?(p: LoadedPlugin): ProviderUse[];
 }
 
 interface StateEntry {
@@ -198,7 +201,8 @@ export class PluginRegistry {
       };
       if (e.status === 'valid') {
         const p = this.load(e.AlgID, e.AlgVersion);
-        if (p.manifest.models?.length) info.ModelList = p.manifest.models.map((md) => ({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, ModelFileName: path.basename(md.file).slice(0, 127) }));
+        const runs = this.pool?.providers?.(p) ?? [];
+        if (p.manifest.models?.length) info.ModelList = p.manifest.models.map((md) => withProvider({ ModelID: md.ModelID, ModelVersion: md.ModelVersion, ModelFileName: path.basename(md.file).slice(0, 127) }, runs.find((u) => u.ModelID === md.ModelID)));
       }
       return info;
     });
@@ -207,4 +211,10 @@ export class PluginRegistry {
   entries(): ReadonlyArray<StateEntry> {
     return this.state;
   }
+}
+
+/** ModelInfo with where the model runs, once the pool has chosen (at the install's trial run, or the first call since start). */
+function withProvider(info: ModelInfo, u: ProviderUse | undefined): ModelInfo {
+  if (!u) return info;
+  return { ...info, ExecutionProvider: providerLabel(u), ...(u.reason ? { ExecutionProviderReason: cutUtf8(u.reason, 512) } : {}) };
 }

@@ -11,13 +11,14 @@ import { readFileSync } from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { HOST_ABI_VERSION, INPUT_HEADER_BYTES, INPUT_MAGIC } from './abi.ts';
-import type { ProviderUse, TensorDtype, WorkerModel, WorkerReply, WorkerTask } from './worker-task.ts';
+import type { ProviderSpec, ProviderUse, TensorDtype, WorkerModel, WorkerReply, WorkerTask } from './worker-task.ts';
 
 type Ort = typeof import('onnxruntime-node');
 /** A session and how it came to run where it runs. */
 interface Session {
   session: InferenceSession;
   provider: string;
+  deviceId?: number;
   fallbacks: string[];
 }
 /** What every plugin module exports (wasm-inspect.ts refuses one that lacks them). */
@@ -42,22 +43,25 @@ function moduleFor(path: string): WebAssembly.Module {
 }
 
 /** The worker's session for a model and options, and whether this call created it. */
-async function sessionFor(path: string, opts: { executionProviders: string[]; intraOpNumThreads: number }): Promise<{ s: Session; created: boolean }> {
+async function sessionFor(path: string, opts: { executionProviders: ProviderSpec[]; intraOpNumThreads: number }): Promise<{ s: Session; created: boolean }> {
   const key = `${path}|${JSON.stringify(opts)}`;
   let s = sessions.get(key);
   const created = !s;
   if (!s) {
     const o = (ort ??= await import('onnxruntime-node'));
     s = (async () => {
-      // Execution providers in order; a failed accelerator falls back to CPU instead of failing the task.
+      // The pool chose these knowing what loads in this ONNX Runtime (ort-support.ts); a session
+      // can still fail for this model (an operator the provider lacks, GPU memory): then the
+      // next one, and CPU last, instead of failing the task.
       const tried: string[] = [];
-      for (const ep of [...opts.executionProviders.filter((e) => e !== 'cpu'), 'cpu']) {
+      for (const ep of [...opts.executionProviders.filter((e) => e.name !== 'cpu'), { name: 'cpu' } as ProviderSpec]) {
         try {
-          const session = await o.InferenceSession.create(path, { executionProviders: [ep], intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-          return { session, provider: ep, fallbacks: tried };
+          const provider = ep.deviceId === undefined ? ep.name : { name: ep.name, deviceId: ep.deviceId };
+          const session = await o.InferenceSession.create(path, { executionProviders: [provider], intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+          return { session, provider: ep.name, ...(ep.deviceId !== undefined ? { deviceId: ep.deviceId } : {}), fallbacks: tried };
         } catch (err) {
-          if (ep === 'cpu') throw err;
-          tried.push(`${ep}: ${(String((err as Error)?.message ?? err).split('\n')[0] ?? '').slice(0, 160)}`);
+          if (ep.name === 'cpu') throw err;
+          tried.push(`${ep.name}: ${(String((err as Error)?.message ?? err).split('\n')[0] ?? '').slice(0, 160)}`);
         }
       }
       throw new Error('unreachable: cpu is always tried last');
@@ -232,7 +236,7 @@ async function runModel(m: WorkerModel, task: WorkerTask, items: Array<ArrayBuff
       perItemTensors[i]!.push({ name, dims: [1, ...d.slice(1)] });
     }
   }
-  return { ms, use: { model: m.path.split('/').pop() ?? m.path, provider: s.provider, fallbacks: s.fallbacks, sessionCreated: created } };
+  return { ms, use: { model: m.path.split('/').pop() ?? m.path, provider: s.provider, ...(s.deviceId !== undefined ? { deviceId: s.deviceId } : {}), fallbacks: s.fallbacks, sessionCreated: created } };
 }
 
 /**

@@ -3,6 +3,7 @@
  * message shapes of a thread boundary, so both sides are typed by the same declaration.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { AcceleratorPreference, ExecutionProvider } from '../protocol/index.ts';
 
 /** Element type of the input tensor, as the manifest's `input.dtype` declares it. */
 export type TensorDtype = 'float32' | 'uint8';
@@ -12,8 +13,8 @@ export interface WorkerModel {
   path: string;
   inputName: string;
   outputNames: string[];
-  /** Execution providers to try before CPU. */
-  ep: string[];
+  /** Execution providers to try before CPU (the pool's choice, providers.ts); CPU is always last. */
+  ep: ProviderSpec[];
   threads: number;
 }
 
@@ -46,12 +47,27 @@ export interface WorkerTask {
   inOrt?: SharedArrayBuffer;
 }
 
-/** Which execution provider ran a model, the ones that failed before it, and whether this call created the session. */
+/** One provider to create a session with; `deviceId` picks the GPU for cuda and tensorrt. */
+export interface ProviderSpec {
+  name: ExecutionProvider;
+  deviceId?: number;
+}
+
+/**
+ * Which execution provider ran a model, the ones that failed before it, and whether this call
+ * created the session. The worker fills what it saw; the pool adds what was asked and why.
+ */
 export interface ProviderUse {
   model: string;
   provider: string;
+  deviceId?: number;
   fallbacks: string[];
   sessionCreated?: boolean;
+  ModelID?: number;
+  /** The manifest's resources.accelerator (cpu when absent). */
+  requested?: AcceleratorPreference;
+  /** Why it runs where it runs (providers.ts, or the worker's own fallback). */
+  reason?: string;
 }
 
 export interface WorkerReply {

@@ -1,5 +1,5 @@
 /** Clause 9.4: device algorithm query (tables 12–15). */
-import { Arr, DateTime, DeviceID, Int32, Obj, Opt, StrLt, type Static } from './fields.ts';
+import { Arr, DateTime, DeviceID, Int32, Obj, Opt, StrLt, StrMax, type Static } from './fields.ts';
 import { CommandIdx, CommandTypeField, DeviceQuery, ReplyMessage, StatusCodeField } from './common.ts';
 
 /** Table 15 <ModelInfo>. */
@@ -9,6 +9,10 @@ export const ModelInfo = Obj({
   ModelFileName: Opt(StrLt(128)),
   ModelSize: Opt(StrLt(32)),
   ModelUpdateTime: Opt(DateTime()),
+  /** Not in table 15: the ONNX Runtime execution provider the model runs on (`cpu`, `cuda:0` …). */
+  ExecutionProvider: Opt(StrMax(32)),
+  /** Not in table 15: why it runs there (as asked, or why what the package asked for is not possible). */
+  ExecutionProviderReason: Opt(StrMax(512)),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 

@@ -7,6 +7,7 @@ export * from './datetime.ts';
 export * from './geo.ts';
 export * from './version.ts';
 export * from './resource.ts';
+export * from './accelerator.ts';
 export * from './algorithm.ts';
 export * from './task-request.ts';
 export * from './task-dispatch.ts';

@@ -3,6 +3,9 @@
  * driver, memory) joined with a table of known chips' datasheet peaks (dense, no sparsity).
  * Unknown chips report what was measured and say so.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { HostAccelerators, ProbedGpu } from '../plugins/providers.ts';
 import { loadNative, type ProbeResult } from './media/native.ts';
 
 /** Datasheet peak, dense: TFLOPS for float, TOPS for int. */
@@ -62,4 +65,56 @@ export function accelerators(): AcceleratorSummary {
 export function cpuFlags(fallback: string): string[] {
   const f = accelerators().probe?.cpu.flags;
   return f && f.length ? f : fallback.split(' ').filter((x) => /^(avx|avx2|avx512f|fma|sse4_2|neon|asimd)$/.test(x));
+}
+
+/** NVML's GPU record as the probe returns it, typed. */
+function toGpu(g: Record<string, string | number>, i: number): ProbedGpu {
+  const num = (k: string) => (typeof g[k] === 'number' ? (g[k] as number) : undefined);
+  return {
+    index: num('index') ?? i, name: String(g.name ?? 'NVIDIA GPU'), ...(g.uuid ? { uuid: String(g.uuid) } : {}),
+    ...(num('memoryTotalMB') !== undefined ? { memoryTotalMB: num('memoryTotalMB') } : {}),
+    ...(num('memoryFreeMB') !== undefined ? { memoryFreeMB: num('memoryFreeMB') } : {}),
+    ...(num('utilizationGpu') !== undefined ? { utilizationGpu: num('utilizationGpu') } : {}),
+  };
+}
+
+/** Live NVML figures per GPU with the decoder load; the start-up probe's when this addon build has no probeNvml. */
+export function liveGpus(): Array<ProbedGpu & { utilizationDecoder?: number }> {
+  const addon = loadNative().addon;
+  let nvml: ProbeResult['nvml'] | null | undefined;
+  try {
+    nvml = addon?.probeNvml ? addon.probeNvml() : accelerators().probe?.nvml;
+  } catch {
+    nvml = null;
+  }
+  if (!nvml?.available) return [];
+  return (nvml.gpus ?? []).map((g, i) => ({ ...toGpu(g, i), ...(typeof g.utilizationDecoder === 'number' ? { utilizationDecoder: g.utilizationDecoder } : {}) }));
+}
+
+/**
+ * NPUs the kernel's accel subsystem exposes (/dev/accel/accelN: Intel's NPU, Habana …), named by
+ * their driver. `dir` is for tests; other NPUs (Rockchip's RKNPU, Ascend) have no provider here.
+ */
+export function npus(dir = '/dev/accel', sys = '/sys/class/accel'): string[] {
+  let nodes: string[];
+  try {
+    nodes = readdirSync(dir).filter((n) => /^accel\d+$/.test(n)).sort();
+  } catch {
+    return [];
+  }
+  return nodes.map((n) => {
+    let driver = 'unknown driver';
+    try {
+      driver = path.basename(readlinkSync(path.join(sys, n, 'device', 'driver')));
+    } catch { /* no sysfs entry: the node alone is still worth naming */ }
+    return `${path.join(dir, n)} (${driver})`;
+  });
+}
+
+/** What the plugin pool needs of the probe to choose execution providers. */
+export function hostAccelerators(): HostAccelerators {
+  const probe = accelerators().probe;
+  const gpus = probe?.nvml.available ? (probe.nvml.gpus ?? []).map(toGpu) : [];
+  const gpuReason = gpus.length ? undefined : probe ? probe.nvml.reason ?? 'NVML reports no GPU' : `native probe unavailable: ${loadNative().error ?? 'no addon'}`;
+  return { gpus, ...(gpuReason ? { gpuReason } : {}), renderNodes: probe?.vaapi.renderNodes ?? [], npus: npus() };
 }

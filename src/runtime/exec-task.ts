@@ -3,6 +3,19 @@
  * produced. States follow table 31: queued(3) → running(1) ⇄ paused(2) → done(0) | error(4).
  */
 import { EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
+import type { ProviderUse } from '../plugins/worker-task.ts';
+import { providerLabel } from '../plugins/providers.ts';
+
+/** One model of the task in ResourcesOccupied.ExecutionProviders: where it runs and why (EM3). */
+export interface ModelPlacement {
+  ModelID?: number;
+  Model: string;
+  /** `cpu`, `cuda:0` … */
+  ExecutionProvider: string;
+  /** What the package's manifest asked for (resources.accelerator). */
+  RequestedAccelerator: string;
+  Reason?: string;
+}
 
 const TRANSITIONS: Record<number, readonly number[]> = {
   [ExecutionStatus.Queued]: [ExecutionStatus.Running, ExecutionStatus.Done, ExecutionStatus.Error],
@@ -30,6 +43,8 @@ export class ExecTask {
   /** Source position reached, for a resume (ms). */
   lastPtsMs = -1;
   readonly receivedAt = Date.now();
+  /** Where the task's models run, from its plugin calls (empty for a task without models). */
+  executionProviders: ModelPlacement[] = [];
 
   /** Mutable only in DstDeviceList: a re-dispatch re-points results when the next stage moved. */
   constructor(public info: TaskDispatchInfo, readonly seq: number) {
@@ -65,6 +80,21 @@ export class ExecTask {
     }
   }
 
+  /** Takes in a plugin call's providers; true when something changed (worth a status report). */
+  noteProviders(uses: readonly ProviderUse[]): boolean {
+    let changed = false;
+    for (const u of uses) {
+      const next: ModelPlacement = { ...(u.ModelID !== undefined ? { ModelID: u.ModelID } : {}), Model: u.model, ExecutionProvider: providerLabel(u), RequestedAccelerator: u.requested ?? 'cpu', ...(u.reason ? { Reason: cutUtf8(u.reason, 512) } : {}) };
+      const i = this.executionProviders.findIndex((x) => x.Model === next.Model);
+      const prev = this.executionProviders[i];
+      if (prev && prev.ExecutionProvider === next.ExecutionProvider && prev.Reason === next.Reason) continue;
+      if (i >= 0) this.executionProviders[i] = next;
+      else this.executionProviders.push(next);
+      changed = true;
+    }
+    return changed;
+  }
+
   get finished(): boolean {
     return this.status === ExecutionStatus.Done || this.status === ExecutionStatus.Error;
   }
@@ -75,7 +105,10 @@ export class ExecTask {
       TaskID: this.info.TaskID,
       ExecutionStatus: this.status,
       Progress: this.progress,
-      ResourcesOccupied: { FramesOut: this.framesOut, RunMs: this.startedAt ? (this.endedAt ?? Date.now()) - this.startedAt : 0 },
+      ResourcesOccupied: {
+        FramesOut: this.framesOut, RunMs: this.startedAt ? (this.endedAt ?? Date.now()) - this.startedAt : 0,
+        ...(this.executionProviders.length ? { ExecutionProviders: this.executionProviders } : {}),
+      },
     };
     if (this.info.ParentTaskID) s.ParentTaskID = this.info.ParentTaskID;
     if (this.info.TaskName) s.TaskName = this.info.TaskName;

@@ -25,6 +25,7 @@ import { Batcher } from '../plugins/batcher.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
+import { hostAccelerators } from './accelerators.ts';
 import { SchedulerSession } from './session.ts';
 import { decoderBackendInfo } from './backend.ts';
 import { loadInstanceId } from './instance-id.ts';
@@ -118,12 +119,13 @@ export class Executor {
         DecoderBackend: decoderBackendInfo(),
         Algorithms: this.catalogue.describe(),
       }),
+      decodeSessions: () => this.runs?.hardwareDecodes() ?? { cuda: 0, vaapi: 0 },
       log: o.log,
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
-    this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
+    this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (o.schedulerUrl) {
@@ -203,7 +205,8 @@ export class Executor {
 
   /** The sandbox pool, started on first use. */
   pluginPool(): PluginPool {
-    this.pool ??= new PluginPool({ workers: this.o.pluginWorkers, intraOpThreads: this.o.pluginThreads });
+    // Execution providers per model from the manifest, the probe and the installed ONNX Runtime.
+    this.pool ??= new PluginPool({ workers: this.o.pluginWorkers, intraOpThreads: this.o.pluginThreads, accelerators: hostAccelerators(), log: this.o.log });
     return this.pool;
   }
 

@@ -74,6 +74,20 @@ export class ExecutorMetrics {
       name: 'retinad_executor_decoder_info', help: 'Decoder backend in use (value 1; the labels say which)', labelNames: ['backend', 'ffmpeg'], registers: r,
       collect() { this.reset(); const d = src.decoder(); this.labels(d.Active, d.FFmpegLibs ?? 'none').set(1); },
     });
+    new Gauge({
+      name: 'retinad_executor_model_provider_info',
+      help: 'Execution provider each model of a task runs on (value 1); requested is the manifest\'s resources.accelerator, fallback 1 when it was not granted',
+      labelNames: ['task', 'model', 'provider', 'requested', 'fallback'], registers: r,
+      collect() {
+        this.reset();
+        for (const t of src.tasks()) {
+          for (const m of t.executionProviders) {
+            const fellBack = m.RequestedAccelerator !== 'cpu' && m.RequestedAccelerator !== 'any' && m.ExecutionProvider === 'cpu';
+            this.labels(t.id, m.Model, m.ExecutionProvider, m.RequestedAccelerator, fellBack ? '1' : '0').set(1);
+          }
+        }
+      },
+    });
   }
 
   /** One frame's time in a stage. */

@@ -7,7 +7,9 @@ import si from 'systeminformation';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type { AvailableResource, TotalResource, DeviceType } from '../protocol/index.ts';
-import { accelerators, cpuFlags } from './accelerators.ts';
+import { accelerators, cpuFlags, hostAccelerators, liveGpus } from './accelerators.ts';
+import { acceleratorAvailability, acceleratorTotals, gpuCompute, type DecodeSessions } from './accelerator-report.ts';
+import { providerSupport, supportedProviders } from '../plugins/ort-support.ts';
 import { videoPerf, type CodecPerf } from './video-perf.ts';
 import { nativeDecoding } from './media/native.ts';
 import type { Logger } from '../log.ts';
@@ -19,6 +21,8 @@ export interface ResourceIdentity {
   dataDir: string;
   /** Extra members for ExtendInfo (decoder backend, addon build …). */
   extendInfo?: () => Record<string, unknown>;
+  /** Hardware decode sessions open now (AvailableResource's per-accelerator DecodeSessions). */
+  decodeSessions?: () => DecodeSessions;
   log?: Logger;
 }
 
@@ -102,6 +106,8 @@ export class ResourceMonitor {
     const perf = this.perfNow;
     const gflops = await this.cpuPeakGflops();
     const acc = accelerators();
+    const host = hostAccelerators();
+    const support = await providerSupport();
     const encoders = nativeDecoding()?.codecs?.().encoders ?? [];
     const power = acc.peaks
       ? [{ Precision: 'int8', ComputingPower: `${acc.peaks.int8} TOPS` }, { Precision: 'float16', ComputingPower: `${acc.peaks.fp16} TFLOPS` },
@@ -130,7 +136,10 @@ export class ResourceMonitor {
         } : {}),
         ExtendInfo: {
           CpuChip: this.cpuBrand, CpuCores: this.cores, CpuFlags: cpuFlags(this.cpuFlags),
-          Accelerators: acc.probe ? { Nvml: acc.probe.nvml, Cuda: acc.probe.cuda, Vaapi: acc.probe.vaapi } : 'native probe unavailable',
+          // Per device, in the shape placement reads (protocol/accelerator.ts); the probe's raw answer beside it.
+          Accelerators: acceleratorTotals(host, acc.probe, support),
+          ExecutionProviders: supportedProviders(support),
+          AcceleratorProbe: acc.probe ? { Nvml: acc.probe.nvml, Cuda: acc.probe.cuda, Vaapi: acc.probe.vaapi, Npus: host.npus } : 'native probe unavailable',
           PeaksSource: acc.peaks ? 'datasheet (dense) for the probed chip' : acc.chip ? 'unknown chip: no datasheet figure' : 'CPU estimate: cores × clock × FMA width',
           VideoPerfUnit: '1080P@1FPS, measured by self-benchmark (encode figure estimated as decode/10)',
           ...(this.id.extendInfo?.() ?? {}),
@@ -146,15 +155,21 @@ export class ResourceMonitor {
     const perf = this.perfNow;
     const idle = Math.max(0, Math.min(100, Math.round(100 - (load.currentLoad || 0))));
     const gflops = await this.cpuPeakGflops();
+    const live = liveGpus();
+    const accel = acceleratorAvailability(hostAccelerators(), live, await providerSupport(), this.id.decodeSessions?.() ?? { cuda: 0, vaapi: 0 });
     return {
       DeviceID: this.id.deviceId,
       ResourceInfo: {
         IsValid: 'Y',
         CommonResource: { AvailableMemory: Math.floor(mem.available / MB), AvailableStorage: disk.free, AvailableBandwidth: bw, AvailableCPU: idle },
-        ComputeResource: { AvailablePower: [{ Precision: 'float32', ComputingPower: `${Math.round((gflops * idle) / 100)} GFLOPS` }], AvailableComputeMemory: Math.floor(mem.available / MB) },
+        ComputeResource: gpuCompute(live, accelerators().peaks) ?? { AvailablePower: [{ Precision: 'float32', ComputingPower: `${Math.round((gflops * idle) / 100)} GFLOPS` }], AvailableComputeMemory: Math.floor(mem.available / MB) },
         // Software decode shares the CPU: what is left scales with idle CPU.
         ...(perf.length ? { VideoProcessResource: perf.map((p) => ({ FormatName: p.FormatName, AvailDecodePerf: p.backend === 'software' ? Math.round((p.decode1080pFps * idle) / 10) / 10 : p.decode1080pFps })) } : {}),
-        ExtendInfo: { LoadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+        ExtendInfo: {
+          LoadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+          ...(accel.length ? { Accelerators: accel } : {}),
+          ...(gflops ? { AvailableCpuPower: `${Math.round((gflops * idle) / 100)} GFLOPS` } : {}),
+        },
       },
     };
   }

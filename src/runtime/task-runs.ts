@@ -43,6 +43,18 @@ export class TaskRuns {
     }
   }
 
+  /** Open sources decoding on hardware, by kind (AvailableResource's per-accelerator DecodeSessions). */
+  hardwareDecodes(): { cuda: number; vaapi: number } {
+    const n = { cuda: 0, vaapi: 0 };
+    for (const src of this.sources.values()) {
+      try {
+        const d = src.stats().decode;
+        if (d === 'cuda' || d === 'vaapi') n[d]++;
+      } catch { /* a source closing under us counts as gone */ }
+    }
+    return n;
+  }
+
   /** Starts `t` on its runner: pull frames or slices, or wait for an upstream stage's results. */
   run(t: ExecTask): void {
     const { ctx } = this.o;

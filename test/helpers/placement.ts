@@ -1,5 +1,5 @@
 /** Candidates and views for the placement unit tests. */
-import type { AlgInfo, AvailableResource } from '../../src/protocol/index.ts';
+import type { AcceleratorInfo, AlgInfo, AvailableResource, TotalResource } from '../../src/protocol/index.ts';
 import type { Candidate, PlacementView, ViewDevice } from '../../src/scheduler/placement/index.ts';
 import type { DeviceRow } from '../../src/scheduler/store.ts';
 
@@ -14,6 +14,17 @@ export function avail(common: { mem?: number; cpu?: number } = {}, decode?: numb
   return { DeviceID: 'x', ResourceInfo: { IsValid: 'Y',
     CommonResource: { ...(common.mem !== undefined ? { AvailableMemory: common.mem } : {}), ...(common.cpu !== undefined ? { AvailableCPU: common.cpu } : {}) },
     ...(decode ? { VideoProcessResource: decode.map((p) => ({ FormatName: 'h264', AvailDecodePerf: p })) } : {}) } };
+}
+
+/** A GPU as an executor reports it (ExtendInfo.Accelerators); `live` adds table 7's figures. */
+export function gpu(index: number, o: Partial<AcceleratorInfo> = {}): AcceleratorInfo {
+  return { Index: index, Kind: 'gpu', Name: 'NVIDIA L4', ExecutionProviders: ['cuda'], TotalMemoryMB: 23034, ...o };
+}
+
+/** TotalResource and AvailableResource of an executor with these accelerators (live: the AvailableResource list). */
+export function accelReports(total: AcceleratorInfo[], live?: AcceleratorInfo[], providers = ['cpu', 'cuda']): { total: TotalResource; available?: AvailableResource } {
+  const t: TotalResource = { DeviceID: 'x', DeviceType: '1', ResourceInfo: { IsValid: 'Y', ExtendInfo: { Accelerators: total, ExecutionProviders: providers } } };
+  return { total: t, ...(live ? { available: { DeviceID: 'x', ResourceInfo: { IsValid: 'Y', ExtendInfo: { Accelerators: live } } } } : {}) };
 }
 
 export function cand(id: string, o: Partial<Candidate> & { row?: Partial<DeviceRow> } = {}): Candidate {

@@ -78,6 +78,7 @@ const WHY = {
   taskIdItems: 'the members are task IDs: held to TaskID\'s rules (1–128 bytes)',
   deviceIdItems: 'the members are device IDs (remark: 设备ID列表): held to DeviceID\'s rules (1–20 bytes)',
   notifyKey: 'the key a task\'s NotifyURL pushes are signed with: the scheduler never sends its token to a URL from a request (docs/SECURITY.md)',
+  executionProvider: 'where the executor runs the model (ONNX Runtime execution provider, e.g. cuda:0 or cpu) and why, when it is not what the package asked for; table 15 has no field for it and no ExtendInfo',
 } as const;
 const allow = (why: string, keys: string[]) => Object.fromEntries(keys.map((k) => [k, why]));
 const ALLOWED: Record<string, string> = {
@@ -102,6 +103,7 @@ const ALLOWED: Record<string, string> = {
   ...allow(WHY.taskIdItems, ['28 MessageBody.DeviceList[].TaskIDList[] maxBytes', '28 MessageBody.DeviceList[].TaskIDList[] minLength']),
   ...allow(WHY.deviceIdItems, ['A.1 DeviceList[] maxBytes', 'A.1 DeviceList[] minLength']),
   ...allow(WHY.notifyKey, ['18 NotifyKey extra']),
+  ...allow(WHY.executionProvider, ['15 ExecutionProvider extra', '15 ExecutionProviderReason extra']),
 };
 
 /** A departure found by the structural walk. */

@@ -268,10 +268,16 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// NVML alone: memory, utilisation and decoder load change by the second, and NVML answers in
+// microseconds, whereas probe() also creates a CUDA context (NVDEC caps) — too heavy to repeat
+// for every AvailableResource report.
+Napi::Value ProbeNvmlOnly(const Napi::CallbackInfo& info) { return ProbeNvml(info.Env()); }
+
 }  // namespace
 
 void InitProbe(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("probeNvml", Napi::Function::New(env, ProbeNvmlOnly, "probeNvml"));
 }
 
 }  // namespace retinad

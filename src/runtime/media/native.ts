@@ -117,6 +117,8 @@ export interface NativeEncoder {
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
   probe(): ProbeResult;
+  /** NVML alone, cheap enough for every AvailableResource report (builds before issue 15 lack it). */
+  probeNvml?(): ProbeResult['nvml'];
   Decoder?: new (o: NativeDecoderOptions) => NativeDecoder;
   codecs?(): { decoders: string[]; encoders: string[] };
   Encoder?: new (o: { file: string; codec: 'libx264' | 'libx265'; bitrateKbps: number; width: number; height: number; fps: number }) => NativeEncoder;

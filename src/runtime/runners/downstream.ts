@@ -51,6 +51,7 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
           }
           try {
             const out = await ctx.pluginPool().call(p, { input, ptsMs: Number((r.ResultData as { Pts?: number } | undefined)?.Pts ?? 0), args: t.algArgs, stage: 'crop' });
+            if (t.noteProviders(out.providers)) ctx.changed(t);
             if (out.output && typeof out.output === 'object') for (const [k, v] of Object.entries(out.output as Record<string, unknown>)) box[k in box ? `Crop${k}` : k] = v;
           } catch (err) {
             if (!(err instanceof PluginCallError)) throw err;

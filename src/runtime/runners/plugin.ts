@@ -103,6 +103,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
         return;
       }
       if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
+      if (t.noteProviders(r.providers)) ctx.changed(t);
       ctx.metrics.observeStage('queue', r.queueMs);
       ctx.metrics.observeStage('inference', r.inferMs);
       ctx.metrics.observeStage('post', r.postMs);
@@ -169,6 +170,7 @@ async function cropStage(ctx: RunContext, t: ExecTask, p: LoadedPlugin, crop: Pr
     try {
       ctx.metrics.pluginCall(p.manifest.AlgID);
       const r = await ctx.pluginPool().call(p, { input, ptsMs: f.ptsMs, args: t.algArgs, stage: 'crop' });
+      if (t.noteProviders(r.providers)) ctx.changed(t);
       if (r.output && typeof r.output === 'object') for (const [k, v] of Object.entries(r.output as Record<string, unknown>)) b[k in b ? `Crop${k}` : k] = v;
     } catch (err) {
       if (!(err instanceof PluginCallError)) throw err;

@@ -1,16 +1,17 @@
 /**
  * A task's placement wishes, read from TaskBasicInfo.Constraints (a free JSON object in table
- * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), and a bounding box with the
+ * 17): `Strategy` (a scorer set), `MemoryBytes` (per subtask), `Accelerator` and
+ * `AcceleratorMemoryMB` (an accelerator the subtask needs, and its GPU memory), a bounding box with the
  * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`), and
  * `DeployOn: "input-device"` (SB2, batch deployment: each input runs on the executor its
  * `Inputs[i].DeviceID` names — one TaskRequest deploys the algorithm on many executors).
  * Decode load comes from the task itself: one input × TaskFrameRate per subtask.
  */
-import type { CustomInfo } from '../../protocol/index.ts';
+import { ACCELERATOR_PREFERENCES, type AcceleratorPreference, type CustomInfo } from '../../protocol/index.ts';
 import { STRATEGY_NAMES } from './strategies.ts';
 import type { Area, PlacementRequest } from './types.ts';
 
-export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'pinned'>;
+export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'pinned' | 'accelerator' | 'acceleratorMemoryMB'>;
 
 /** The values Constraints.DeployOn takes. */
 export const DEPLOY_ON = ['input-device'] as const;
@@ -37,6 +38,16 @@ export function placementWishes(constraints: Record<string, unknown> | undefined
     const missing = custom.Inputs.findIndex((x) => !x.DeviceID);
     if (missing >= 0) return { ok: false, message: `InitiationInfo.CustomInfo.Inputs[${missing}].DeviceID: is required with Constraints.DeployOn "input-device" (the executor it runs on)` };
     out.pinned = true;
+  }
+  const a = constraints.Accelerator;
+  if (a !== undefined) {
+    if (typeof a !== 'string' || !(ACCELERATOR_PREFERENCES as readonly string[]).includes(a)) return { ok: false, message: `Constraints.Accelerator: ${JSON.stringify(a)} is not an accelerator; use one of ${ACCELERATOR_PREFERENCES.join(', ')}` };
+    out.accelerator = a as AcceleratorPreference;
+  }
+  const am = constraints.AcceleratorMemoryMB;
+  if (am !== undefined) {
+    if (typeof am !== 'number' || !Number.isInteger(am) || am < 0) return { ok: false, message: 'Constraints.AcceleratorMemoryMB: must be a whole number of MB ≥ 0' };
+    out.acceleratorMemoryMB = am;
   }
   const names = ['LongitudeMin', 'LongitudeMax', 'LatitudeMin', 'LatitudeMax'] as const;
   if (names.some((n) => constraints[n] !== undefined)) {

@@ -16,6 +16,7 @@ import { memory } from './filters/memory.ts';
 import { decode } from './filters/decode.ts';
 import { area } from './filters/area.ts';
 import { pinned } from './filters/pinned.ts';
+import { accelerator } from './filters/accelerator.ts';
 import { matchAlgorithm } from './filters/algorithm.ts';
 import { strategy } from './strategies.ts';
 import type { Candidate, Filter, Plan, PlacementRequest, Rejection } from './types.ts';
@@ -26,7 +27,7 @@ export { placementWishes, type PlacementWishes } from './constraints.ts';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY } from './strategies.ts';
 
 /** Filters in the order their reasons are reported. */
-export const FILTERS: readonly Filter[] = [pinned, online, enabled, commandUrl, excluded, deviceType, memory, decode, area];
+export const FILTERS: readonly Filter[] = [pinned, online, enabled, commandUrl, excluded, deviceType, memory, decode, area, accelerator];
 
 /** A device as the view hands it over: its row with its reports already parsed. */
 export interface ViewDevice {

@@ -2,7 +2,7 @@
  * The placement pipeline's vocabulary: what a subtask asks (PlacementRequest), an executor as
  * the pipeline sees it (Candidate), a feasibility filter, a scorer, and the result (Plan).
  */
-import type { AlgInfo, AvailableResource, TotalResource } from '../../protocol/index.ts';
+import type { AcceleratorPreference, AlgInfo, AvailableResource, TotalResource } from '../../protocol/index.ts';
 import type { DeviceRow } from '../store.ts';
 
 /** A bounding box (table 4 Longitude/Latitude, decimal degrees) a task's executors must lie in. */
@@ -28,6 +28,10 @@ export interface PlacementRequest {
   area?: Area;
   /** SB2: only `nearDeviceId` may run it (Constraints.DeployOn "input-device"). */
   pinned?: boolean;
+  /** An accelerator the subtask needs (Constraints.Accelerator); cpu and any ask nothing. */
+  accelerator?: AcceleratorPreference;
+  /** GPU memory it needs, MB (Constraints.AcceleratorMemoryMB), against a GPU's reported AvailableMemoryMB. */
+  acceleratorMemoryMB?: number;
 }
 
 /** An executor seen by the pipeline, with the algorithm it would run. */

@@ -9,7 +9,8 @@ import { memory } from '../../../src/scheduler/placement/filters/memory.ts';
 import { decode } from '../../../src/scheduler/placement/filters/decode.ts';
 import { area } from '../../../src/scheduler/placement/filters/area.ts';
 import { pinned } from '../../../src/scheduler/placement/filters/pinned.ts';
-import { avail, cand } from '../../helpers/placement.ts';
+import { accelerator } from '../../../src/scheduler/placement/filters/accelerator.ts';
+import { accelReports, avail, cand, gpu } from '../../helpers/placement.ts';
 
 t.test('S3: online, enabled and CommandURL filters', async (t) => {
   t.equal(online.check({}, cand('a')), null);
@@ -61,4 +62,24 @@ t.test('SB2: a pinned subtask passes only on the executor its input names', asyn
   t.equal(pinned.check({ pinned: true, nearDeviceId: 'a' }, cand('a')), null);
   t.equal(pinned.check({ pinned: true, nearDeviceId: 'a' }, cand('b')), 'deployed on a only');
   t.equal(pinned.check({ pinned: true }, cand('a')), 'the input names no DeviceID to deploy on');
+});
+
+t.test('SR1/S3/SR4: accelerator: a GPU task needs a reported GPU its ONNX Runtime runs the provider on, and not a full one', async (t) => {
+  const cuda = { accelerator: 'cuda' as const };
+  t.equal(accelerator.check(cuda, cand('cpu-box', accelReports([]))), 'no GPU reported, subtask needs cuda');
+  t.equal(accelerator.check(cuda, cand('old-executor')), 'no GPU reported, subtask needs cuda', 'an executor that reports no accelerators at all');
+  t.equal(accelerator.check(cuda, cand('cpu-ort', accelReports([gpu(0, { ExecutionProviders: [] })]))), 'no GPU it can run cuda on (its ONNX Runtime offers none there)', 'a GPU with a CPU-only ONNX Runtime');
+  t.equal(accelerator.check({ accelerator: 'tensorrt' }, cand('no-trt', accelReports([gpu(0)]))), 'no GPU it can run tensorrt on (its ONNX Runtime offers cuda there)');
+  t.equal(accelerator.check(cuda, cand('gpu', accelReports([gpu(0)]))), null, 'a GPU without live figures passes on presence');
+  t.equal(accelerator.check(cuda, cand('free', accelReports([gpu(0)], [gpu(0, { AvailableMemoryMB: 20000, UtilizationGpu: 30 })]))), null);
+  t.equal(accelerator.check(cuda, cand('full-mem', accelReports([gpu(0)], [gpu(0, { AvailableMemoryMB: 300, UtilizationGpu: 10 })]))), 'every cuda GPU is full: GPU 0 AvailableMemoryMB 300 < 512', 'default need 512 MB');
+  t.equal(accelerator.check({ ...cuda, acceleratorMemoryMB: 256 }, cand('small-need', accelReports([gpu(0)], [gpu(0, { AvailableMemoryMB: 300 })]))), null, 'a stated need that fits');
+  t.equal(accelerator.check(cuda, cand('busy', accelReports([gpu(0), gpu(1)], [gpu(0, { AvailableMemoryMB: 20000, UtilizationGpu: 99 }), gpu(1, { AvailableMemoryMB: 100, UtilizationGpu: 0 })]))),
+    'every cuda GPU is full: GPU 0 UtilizationGpu 99%; GPU 1 AvailableMemoryMB 100 < 512');
+  t.equal(accelerator.check(cuda, cand('one-left', accelReports([gpu(0), gpu(1)], [gpu(0, { UtilizationGpu: 100 }), gpu(1, { AvailableMemoryMB: 8000, UtilizationGpu: 40 })]))), null, 'one GPU with room is enough');
+  const junk = { total: { DeviceID: 'x', DeviceType: '1' as const, ResourceInfo: { IsValid: 'Y' as const, ExtendInfo: { Accelerators: [{ Index: 'zero', Kind: 'gpu' }] } } } };
+  t.equal(accelerator.check(cuda, cand('vendor', junk)), 'no GPU reported, subtask needs cuda', 'another vendor\'s ExtendInfo.Accelerators is not ours: not read');
+  t.equal(accelerator.check({ accelerator: 'openvino' }, cand('ov', accelReports([], undefined, ['cpu', 'openvino']))), null);
+  t.equal(accelerator.check({ accelerator: 'openvino' }, cand('no-ov', accelReports([]))), 'no openvino execution provider reported, subtask needs openvino');
+  for (const a of ['cpu', 'any', undefined] as const) t.equal(accelerator.check({ accelerator: a }, cand('cpu-box', accelReports([]))), null, `${a ?? 'nothing'} asked: any executor`);
 });

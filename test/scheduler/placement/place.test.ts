@@ -1,7 +1,7 @@
 /** place(request, view) → Plan (S2, S3, M4): candidates from the view, the repository when nobody has the algorithm, and the task's wishes. */
 import t from 'tap';
 import { place, placementWishes, scoreCount } from '../../../src/scheduler/placement/index.ts';
-import { FX, avail, row, view } from '../../helpers/placement.ts';
+import { FX, accelReports, avail, gpu, row, view } from '../../helpers/placement.ts';
 
 const dev = (id: string, extra: Parameters<typeof row>[1] = {}, algs = [FX]) => ({ row: row(id, extra), algs, listed: true });
 const ids = (p: { ranked: Array<{ device: { device_id: string } }> }) => p.ranked.map((c) => c.device.device_id);
@@ -38,6 +38,23 @@ t.test('SR1/S3: reported memory and decode capacity, and the area, drop executor
   t.strictSame(p.rejected.map((r) => `${r.deviceId}:${r.why.split(' ')[0]}`), ['small:AvailableMemory', 'slow:AvailDecodePerf', 'far:at']);
 });
 
+t.test('SR1/S3/SR4: a GPU subtask is placed by the reported accelerators: not on a box without a GPU, not on a full one', async (t) => {
+  const devices = [
+    { ...dev('cpu-only'), ...accelReports([]) },
+    { ...dev('gpu-full'), ...accelReports([gpu(0)], [gpu(0, { AvailableMemoryMB: 200, UtilizationGpu: 97 })]) },
+    { ...dev('gpu-free'), ...accelReports([gpu(0), gpu(1)], [gpu(0, { UtilizationGpu: 100 }), gpu(1, { AvailableMemoryMB: 16000, UtilizationGpu: 20 })]) },
+  ];
+  const wishes = placementWishes({ Accelerator: 'cuda', AcceleratorMemoryMB: 4096 }, { Inputs: [{ StreamURL: 'rtsp://x' }] });
+  t.ok(wishes.ok);
+  const p = place({ algId: 1001, ...(wishes.ok ? wishes.value : {}) }, view(devices));
+  t.strictSame(ids(p), ['gpu-free']);
+  t.strictSame(p.rejected, [
+    { deviceId: 'cpu-only', why: 'no GPU reported, subtask needs cuda' },
+    { deviceId: 'gpu-full', why: 'every cuda GPU is full: GPU 0 AvailableMemoryMB 200 < 4096' },
+  ]);
+  t.strictSame(ids(place({ algId: 1001 }, view(devices))).sort(), ['cpu-only', 'gpu-free', 'gpu-full'], 'a task that asks for no accelerator goes anywhere');
+});
+
 t.test('M5: Constraints name the strategy, memory and area; bad values are refused naming the field', async (t) => {
   const custom = { Inputs: [{ StreamURL: 'rtsp://x' }], TaskFrameRate: 5 };
   t.strictSame(placementWishes(undefined, custom), { ok: true, value: { decodeUnits: 5 } });
@@ -46,6 +63,8 @@ t.test('M5: Constraints name the strategy, memory and area; bad values are refus
   const bad = (c: Record<string, unknown>) => { const r = placementWishes(c, custom); return r.ok ? '' : r.message; };
   t.match(bad({ Strategy: 'fastest' }), /^Constraints\.Strategy: "fastest" is not a strategy; use one of balanced, bin-packing, round-robin/);
   t.match(bad({ MemoryBytes: -1 }), /^Constraints\.MemoryBytes/);
+  t.match(bad({ Accelerator: 'rocm' }), /^Constraints\.Accelerator: "rocm" is not an accelerator; use one of cpu, cuda, tensorrt, openvino, any$/);
+  t.match(bad({ AcceleratorMemoryMB: 1.5 }), /^Constraints\.AcceleratorMemoryMB: must be a whole number of MB ≥ 0$/);
   t.match(bad({ LongitudeMin: 1 }), /^Constraints\.LongitudeMax: an area needs all four/);
   t.match(bad({ LongitudeMin: 2, LongitudeMax: 1, LatitudeMin: 0, LatitudeMax: 1 }), /must not exceed/);
   t.match(bad({ LongitudeMin: 0, LongitudeMax: 181, LatitudeMin: 0, LatitudeMax: 1 }), /within ±180/);
