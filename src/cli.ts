@@ -16,6 +16,8 @@ Usage:
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
+  retinad scheduler backup --data-dir DIR --out FILE      (while it runs: one consistent file)
+  retinad scheduler restore --data-dir NEWDIR --from FILE (into an empty directory)
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
@@ -157,7 +159,7 @@ const OPTIONS = {
   listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
   token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
   longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
-  clip: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+  clip: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
@@ -171,7 +173,7 @@ type Values = ReturnType<typeof parseFlags>['values'];
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  const { values: flags, positionals } = parseFlags(rest, cmd === 'plugin');
+  const { values: flags, positionals } = parseFlags(rest, cmd === 'plugin' || cmd === 'scheduler');
   // The config file's section sits under the command line: a flag given here wins.
   const role = cmd === 'executor' || cmd === 'scheduler' ? cmd : null;
   if (flags.config !== undefined && !role) throw new UsageError(`--config: only for executor and scheduler (not "${cmd}")`);
@@ -193,6 +195,12 @@ async function main(argv: string[]): Promise<void> {
 async function run(cmd: string | undefined, values: Values, positionals: string[]): Promise<void> {
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(HELP);
+    return;
+  }
+  // SB9: `scheduler backup` / `scheduler restore` work on a data directory, not on a node.
+  if (cmd === 'scheduler' && positionals.length) {
+    const { schedulerStateCommand } = await import('./scheduler/backup-cli.ts');
+    await schedulerStateCommand(positionals, { dataDir: need(values['data-dir'], '--data-dir'), out: values.out, from: values.from });
     return;
   }
   const token = cmd === 'executor' || cmd === 'scheduler' ? nodeToken(values.token, values['token-file'], values.listen, values.insecure === true) : undefined;
@@ -259,6 +267,10 @@ main(process.argv.slice(2)).catch((err: Error) => {
   if (err.name === 'PackageError') {
     process.stderr.write(`retinad: package refused: ${err.message}\n`);
     process.exit(3);
+  }
+  if (err.name === 'StateCommandError') {
+    process.stderr.write(`retinad: ${err.message}\n`);
+    process.exit(1);
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`retinad: ${err.message.replace(/\n/g, '\nretinad: ')}\n`);
