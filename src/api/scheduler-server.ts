@@ -15,6 +15,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { resultRoutes } from './routes/results.ts';
 import { repositoryRoutes } from './routes/repository.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { taskUpdateRoutes } from './routes/task-update.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -34,6 +35,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(resultRoutes(api));
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
+  void app.register(taskUpdateRoutes(api));
   void app.register(consoleRoutes());
   void app.register(commandRoutes(api.commandHandlers(), {
     failureExtras: { task_status_query: { TaskStatusSet: [] } },

@@ -4,7 +4,7 @@
  * route in api/ declares these, so validation, the reply's shape and the OpenAPI document come
  * from one place.
  */
-import { Arr, DeviceID, Float, Int32, Long, Obj, Opt, StrMax, TaskIDField, Type, DateTime, type Static } from './fields.ts';
+import { Arr, DeviceID, Float, Int32, JsonObject, Long, Obj, Opt, StrLt, StrMax, TaskIDField, Type, DateTime, type Static } from './fields.ts';
 import { StatusCodeField, ReplyMessage } from './common.ts';
 import { DevTaskStatus } from './task-status.ts';
 import { TaskInfo } from './task-info.ts';
@@ -153,3 +153,19 @@ export const FeatureMatch = Obj({ TaskID: StrMax(128), DeviceID: StrMax(200), Ts
 
 /** `POST /System/FeatureSearch` reply. */
 export const FeatureSearchReply = Obj({ StatusCode: StatusCodeField(), Matches: Arr(FeatureMatch) });
+
+/** `POST /System/TaskUpdate/{TaskID}` (ours, SB2): a deployed task on a new version or arguments, on all its executors. */
+export const TaskUpdateRequest = Obj({
+  AlgVersion: Opt(StrLt(20, { minLength: 1 })),
+  AlgArgs: Opt(JsonObject()),
+  MaxParallel: Opt(Int32({ minimum: 1, maximum: 64 })),
+});
+export type TaskUpdateRequest = Static<typeof TaskUpdateRequest>;
+
+/** Its reply: one outcome per running subtask; StatusCode "1" when any executor refused (it runs the old version on). */
+export const TaskUpdateReply = Obj({
+  StatusCode: StatusCodeField(),
+  Message: Opt(ReplyMessage()),
+  Results: Arr(Obj({ SubtaskID: StrMax(128), DeviceID: DeviceID(), StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()) })),
+});
+export type TaskUpdateReply = Static<typeof TaskUpdateReply>;

@@ -11,10 +11,9 @@ import type { AlgorithmEntry } from './algorithms.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
 import { transcodeOptionsFromArgs } from './media/transcode.ts';
+import { HOST_ALG_ARGS } from './task-update.ts';
 
 const SUPPORTED_SCHEMES = /^(file|rtsp|rtsps|rtmp|http|https):/i;
-/** AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume), Stage (detect/recognize in a topology), ReplayFromMs (a re-point's replay). */
-const HOST_ALG_ARGS: ReadonlySet<string> = new Set(['StartOffsetMs', 'Stage', 'ReplayFromMs']);
 
 export interface AdmissionOptions {
   catalogue: AlgorithmCatalogue;
@@ -28,7 +27,7 @@ export class Admission {
   constructor(private readonly o: AdmissionOptions) {}
 
   /** EB2: why this executor cannot run `t`, or null when it can. */
-  check(t: TaskDispatchInfo): string | null {
+  check(t: TaskDispatchInfo, o: { updating?: boolean } = {}): string | null {
     // Table 20 types TaskFrameRate as a bare int; the frame sampler keeps 0 (every frame) to 1000 fps.
     const fps = t.InputInfo.TaskFrameRate;
     if (fps !== undefined && (fps < 0 || fps > 1000)) return `InputInfo.TaskFrameRate: must be 0 (every frame) to 1000 frames per second here (is ${fps})`;
@@ -50,7 +49,7 @@ export class Admission {
     const args = plugin ? this.pluginArgsProblem(plugin, t) : builtinArgsProblem(builtin!, t);
     if (args) return args;
     const existing = this.o.task(t.TaskID);
-    if (existing && !existing.finished) return `TaskID: task "${t.TaskID}" already exists here with other work (algorithm, input or dependencies) and is not finished`;
+    if (existing && !existing.finished && !o.updating) return `TaskID: task "${t.TaskID}" already exists here with other work (algorithm, input or dependencies) and is not finished`;
     for (const w of t.ExecutionCond?.TimeRange ?? []) {
       const s = w.StartTime ? parseRetinaDateTime(w.StartTime) : -Infinity;
       const e = w.EndTime ? parseRetinaDateTime(w.EndTime) : Infinity;

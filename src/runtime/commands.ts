@@ -17,6 +17,7 @@ import type { Installer } from './installer.ts';
 import type { Outbox } from './outbox.ts';
 import type { ResourceMonitor } from './resources.ts';
 import { sameWork, type Routing } from './routing.ts';
+import { isUpdate } from './task-update.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { TaskRuns } from './task-runs.ts';
 import type { TaskStore } from './task-store.ts';
@@ -97,6 +98,7 @@ async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<Command
   if (fetchProblem) return { StatusCode: '1', Message: fetchProblem };
   const ids = new Set<string>();
   const redirects: Array<[ExecTask, TaskDispatchInfo]> = [];
+  const updates: Array<[ExecTask, TaskDispatchInfo]> = [];
   for (const t of list) {
     if (ids.has(t.TaskID)) return { StatusCode: '1', Message: `TaskDispatchList: TaskID "${t.TaskID}" appears twice` };
     ids.add(t.TaskID);
@@ -105,6 +107,13 @@ async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<Command
     // task back here after it thought this executor lost (same destinations; it keeps running).
     // A finished task is re-pointed only to replay its results (ReplayFromMs), never re-run.
     const replayOnly = !!existing?.finished && existing.status === ExecutionStatus.Done && typeof t.InputInfo.AlgArgs?.ReplayFromMs === 'number';
+    // SB2: the same input with another version or arguments updates the running task in place.
+    if (existing && !existing.finished && isUpdate(existing.info, t)) {
+      const why = r.admission.check(t, { updating: true });
+      if (why) return { StatusCode: '1', Message: `task ${t.TaskID}: ${why}` };
+      updates.push([existing, t]);
+      continue;
+    }
     if (existing && (!existing.finished || replayOnly) && sameWork(existing.info, t)) { redirects.push([existing, t]); continue; }
     const why = r.admission.check(t);
     if (why) return { StatusCode: '1', Message: `task ${t.TaskID}: ${why}` };
@@ -114,8 +123,14 @@ async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<Command
   // A finished stage answers once what it sent again is delivered: the scheduler then tells
   // the moved next stage to finish, and that must not overtake the replay.
   for (const [task] of redirects) if (task.finished) await r.outbox.flush(task.id, 30_000);
+  for (const [task, info] of updates) {
+    r.runs.update(task, info);
+    r.store.save(task);
+    r.routing.report(task);
+    r.log.info({ task: task.id, version: info.AlgModelInfo.AlgVersion }, 'task updated in place');
+  }
   for (const info of list) {
-    if (redirects.some(([task]) => task.id === info.TaskID)) continue;
+    if (redirects.some(([task]) => task.id === info.TaskID) || updates.some(([task]) => task.id === info.TaskID)) continue;
     r.routing.report(r.store.add(info));
   }
   r.log.info({ tasks: [...ids] }, 'task_dispatch accepted');

@@ -2,7 +2,7 @@
  * Running tasks: which runner a task gets (frames, plugin, transcode, downstream), the input
  * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
  */
-import { ExceptionCode, ExecutionStatus, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { ExceptionCode, ExecutionStatus, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
@@ -15,6 +15,7 @@ import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
+import { resumesFrom } from './task-update.ts';
 
 export interface TaskRunsOptions {
   ctx: RunContext;
@@ -113,6 +114,20 @@ export class TaskRuns {
     const lease = this.o.ctx.sourceProxy.lease('InputInfo.StreamURL');
     this.leases.set(t.id, lease);
     return lease.url;
+  }
+
+  /**
+   * SB2: `t` switches to `info` (another version or arguments) at a frame boundary: the run stops
+   * after its frame in flight and starts again on the new work, a file after the last frame
+   * analysed, a live source from now (task-update.ts). A task still queued just takes the new work.
+   */
+  update(t: ExecTask, info: TaskDispatchInfo): void {
+    const running = t.status === ExecutionStatus.Running || t.status === ExecutionStatus.Paused;
+    if (running) this.halt(t);
+    t.info = info;
+    const resume = running && t.lastPtsMs >= 0 && resumesFrom(info.InputInfo.StreamURL) === 'position';
+    t.algArgs = { ...(info.InputInfo.AlgArgs ?? {}), ...(resume ? { StartOffsetMs: t.lastPtsMs + 1 } : {}) };
+    if (t.status === ExecutionStatus.Running) this.begin(t);
   }
 
   /** Hands an upstream stage's result to the running stages that depend on it (EB4). */

@@ -10,7 +10,8 @@ import {
   type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
-import type { Principal } from '../protocol/index.ts';
+import type { Principal, TaskUpdateReply, TaskUpdateRequest } from '../protocol/index.ts';
+import { updateTask } from './task-update.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
@@ -133,6 +134,17 @@ export class SchedulerFacade {
     const Results = this.s.management.devices(r.Action, r.DeviceList);
     const failed = Results.filter((x) => x.StatusCode === '1');
     return failed.length ? { StatusCode: '1', Message: `${failed.length} of ${Results.length} not ${r.Action === 'add' ? 'added' : r.Action === 'remove' ? 'removed' : `${r.Action}d`}: ${failed.slice(0, 5).map((f) => `${f.DeviceID} (${f.Message ?? ''})`).join(', ')}`, Results } : { StatusCode: '0', Results };
+  }
+
+  /** SB2: a task `who` may see, updated on all its executors (undefined: unknown to `who`). */
+  async updateTask(taskId: string, r: TaskUpdateRequest, who: Principal): Promise<TaskUpdateReply | undefined> {
+    if (!this.s.store.task(taskId) || !this.owns(who, taskId)) return undefined;
+    const s = this.s;
+    const Results = await updateTask({ store: s.store, devices: s.devices, repository: s.repository, client: s.client, algFileUrl: (id, v) => s.algFileUrl(id, v), log: s.o.log }, taskId, r);
+    if (!Results) return undefined;
+    const failed = Results.filter((x) => x.StatusCode === '1');
+    if (!Results.length) return { StatusCode: '1', Message: 'TaskID: the task has no running subtask to update', Results };
+    return failed.length ? { StatusCode: '1', Message: `${failed.length} of ${Results.length} not updated (they run the old version on): ${failed.slice(0, 3).map((f) => `${f.DeviceID} (${f.Message ?? ''})`).join(', ')}`, Results } : { StatusCode: '0', Results };
   }
 
   /** S4 delete: a task `who` may see, stopped if running, then deleted with its results. */
