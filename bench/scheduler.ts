@@ -40,6 +40,13 @@ async function call(base: string, method: 'GET' | 'POST' | 'PATCH', url: string,
   return { status: r.statusCode, headers: r.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
+/** CPU time (user + system, all threads) of process `pid` so far, ms. */
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const [utime = 0, stime = 0] = f.slice(f.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+  return ((utime + stime) * 1000) / 100; // clock ticks (USER_HZ = 100 on Linux)
+}
+
 /** Runs `jobs` with `n` in flight at once. */
 async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
@@ -144,6 +151,8 @@ async function main() {
   let busy503 = 0;
   let refused = 0;
   const t0 = performance.now();
+  const cpu0 = procCpuMs(pid);
+  const harness0 = process.cpuUsage();
   const deadline = t0 + PHASE_LIMIT_MS;
   await pool(Array.from({ length: TASKS }, (_, i) => i), CONCURRENCY, async (i) => {
     for (;;) {
@@ -159,6 +168,11 @@ async function main() {
   while (dispatchedAt.size < sentAt.size && performance.now() < deadline) await sleep(20);
   const tEnd = Math.max(...[...dispatchedAt.values()], t0 + 1);
   const placed = dispatchedAt.size;
+  // CPU time each side spent on the phase (every thread): what one placed subtask costs the
+  // scheduler, whatever else shared the cores — the harness here, other work on a busy box.
+  const schedCpuMs = procCpuMs(pid) - cpu0;
+  const hc = process.cpuUsage(harness0);
+  const harnessCpuMs = (hc.user + hc.system) / 1000;
   const placedPerSec = placed / ((tEnd - t0) / 1000);
   // Dispatch latency: TaskRequest sent → task_dispatch arrived at the executor (subtask id = TaskID + suffix).
   const lat: number[] = [];
@@ -201,6 +215,9 @@ async function main() {
     registerPerSec: r2(registerPerSec), registerFailures,
     accepted: sentAt.size, refused, busy503, placed,
     placedPerSec: r2(placedPerSec), placedVsNoop: r2(placedPerSec / baseRps),
+    schedulerCpuMsPerSubtask: r2(schedCpuMs / Math.max(1, placed)), harnessCpuMsPerSubtask: r2(harnessCpuMs / Math.max(1, placed)),
+    // Subtasks/s the scheduler could place with all cores to itself, at this CPU cost (the harness needs the rest here).
+    schedulerCapacityPerSec: Math.round((os.cpus().length * 1000) / Math.max(0.001, schedCpuMs / Math.max(1, placed))),
     dispatchP50Ms: r2(pct(lat, 50)), dispatchP99Ms: r2(pct(lat, 99)), dispatchP50VsNoop: r2(pct(lat, 50) / pct(baseLat, 50)), dispatchP99VsNoop: r2(pct(lat, 99) / pct(baseLat, 99)),
     statusReportsPerSec: r2(reportsPerSec), statusVsNoop: r2(reportsPerSec / baseRps), runningReports,
     keepalives, keepaliveFailures, wronglyOffline, offlineAtEnd,
