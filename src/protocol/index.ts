@@ -14,6 +14,7 @@ export * from './task-control.ts';
 export * from './task-result.ts';
 export * from './task-status.ts';
 export * from './task-info.ts';
+export * from './topology.ts';
 export * from './session.ts';
 export * from './command.ts';
 export * from './command-handler.ts';

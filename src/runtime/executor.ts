@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
 import type { ExecTask } from './exec-task.ts';
 import { Outbox } from './outbox.ts';
-import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
+import { AlgorithmRegistry, FRAME_EXTRACTION, RESULT_FUSION, VIDEO_TRANSCODE } from './algorithms.ts';
 import { AlgorithmCatalogue } from './catalogue.ts';
 import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
@@ -122,6 +122,7 @@ export class Executor {
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
+    this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c) }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);

@@ -13,6 +13,7 @@ import { runFrames } from './runners/frames.ts';
 import { runPlugin } from './runners/plugin.ts';
 import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
+import { startFusion } from './runners/fusion.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 
@@ -63,10 +64,10 @@ export class TaskRuns {
     const found = this.o.catalogue.resolve(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
     const builtin = found.ok ? found.run.builtin : undefined;
     const plugin = found.ok ? found.run.plugin : undefined;
-    if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
+    if (builtin?.kind === 'transcode' || builtin?.kind === 'fusion' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
       let started: Started & { inbox?: (b: TaskResultBody) => void };
       try {
-        started = builtin ? startTranscode(ctx, t, this.proxyFor(t)) : startDownstream(ctx, t, plugin!);
+        started = builtin?.kind === 'fusion' ? startFusion(ctx, t) : builtin ? startTranscode(ctx, t, this.proxyFor(t)) : startDownstream(ctx, t, plugin!);
       } catch (err) {
         this.finish(t, err as Error);
         return;

@@ -11,6 +11,7 @@ import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
 import { feasible, placementWishes, type PlacementRequest } from './placement/index.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
+import { automaticTopology, stageAlg, topologyProblem } from './orchestration/dag.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -22,7 +23,7 @@ const FIRST_LIST_WAIT_MS = 3000;
 
 /** What a Topology stage asks of an executor: its algorithm (else the task's) and DeviceType, with the task's wishes. */
 function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable<CustomInfo['Topology']>['Stages'][number]): PlacementRequest {
-  return { ...req, algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
+  return { ...req, ...stageAlg(custom, st), deviceType: st.DeviceType };
 }
 
 export class Admission {
@@ -62,14 +63,16 @@ export class Admission {
     const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo);
     if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
     const custom = ci.value;
+    // M1: automatic decomposition builds the same DAG a manual Topology would (kept with the task).
+    custom.Topology ??= automaticTopology(basic, custom);
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         if (st.AlgID === undefined && st.AlgType === undefined && custom.AlgID === undefined && custom.AlgType === undefined) {
           return { ok: false, message: `InitiationInfo.CustomInfo.Topology: stage "${st.Name}" names no AlgID or AlgType` };
         }
       }
-      const names = custom.Topology.Stages.map((x) => x.Name);
-      if (new Set(names).size !== names.length) return { ok: false, message: 'InitiationInfo.CustomInfo.Topology: stage names must be unique' };
+      const why = topologyProblem(custom.Topology);
+      if (why) return { ok: false, message: why };
     }
     if (custom.AlgID === undefined && custom.AlgType === undefined && !custom.Topology) {
       if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';

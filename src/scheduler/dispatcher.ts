@@ -3,9 +3,16 @@
  * task_dispatch, records where each subtask went — and places a task's subtasks in order
  * (downstream stages first, so upstream ones know where to send their results).
  */
-import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type CustomInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
+import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
+
+/** What a stage asks of an executor: its algorithm and DeviceType; one that reads no stream decodes nothing. */
+export function stageRequest(req: PlacementRequest, plan: SubtaskPlan): PlacementRequest {
+  if (!plan.stage) return req;
+  return { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.readsStream ? {} : { decodeUnits: undefined }) };
+}
 import type { Placer, SchedulerParts } from './context.ts';
 
 /** Executors ranked per page of the placement; the next page excludes those tried. */
@@ -16,26 +23,28 @@ export class Dispatcher implements Placer {
 
   /** Places a task's subtasks in turn (downstream stages first), then derives the task's status. */
   async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
-    // A stage sends its results to the next one: place downstream first, then point upstream at it.
-    const downstreamOf = new Map(plans.filter((p) => p.stage?.upstream).map((p) => [p.stage!.upstream!, p]));
-    const order = plans.some((p) => p.stage) ? [...plans].reverse() : plans;
+    const dag = plans.some((p) => p.stage);
+    const task = dag ? this.c.store.task(taskId) : undefined;
+    const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
+    // M6: a conditional stage is recorded, unplaced, until an upstream result meets its condition.
+    for (const plan of plans) if (plan.stage?.when) this.c.orchestrator.hold(taskId, plan);
+    // A stage sends its results to the ones after it: place downstream first, then point upstream at them.
+    const order = dag ? [...plans].reverse() : plans;
     for (const plan of order) {
       // A Stop that arrives while a large task is still being placed ends the placing too.
       if (this.c.flags.stopped.has(taskId) || this.c.flags.closed) {
         this.c.log.info({ task: taskId, unplaced: order.length - order.indexOf(plan) }, 'task stopped during placement: the rest is not placed');
         break;
       }
-      const down = downstreamOf.get(plan.subtaskId);
-      if (down) {
-        const placed = this.c.store.subtask(down.subtaskId);
-        const dev = placed ? this.c.devices.row(placed.device_id) : undefined;
-        if (dev?.command_url) plan.dispatch = { ...plan.dispatch, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
-      }
-      // A later stage decodes nothing: it works on the results the stage before it sends.
-      const preq: PlacementRequest = plan.stage ? { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.upstream ? { decodeUnits: undefined } : {}) } : req;
-      await this.place(taskId, plan, preq, 1, new Set());
+      if (plan.stage?.when) continue;
+      if (custom) plan.dispatch = { ...plan.dispatch, DstDeviceList: destinationsOf(this.edges, custom, taskId, plan.subtaskId) };
+      await this.place(taskId, plan, stageRequest(req, plan), 1, new Set());
     }
     this.c.tasks.update(taskId);
+  }
+
+  private get edges(): EdgeDeps {
+    return { store: this.c.store, devices: this.c.devices, scheduler: { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl } };
   }
 
   /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */

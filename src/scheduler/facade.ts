@@ -7,10 +7,11 @@ import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
   type AvailableResource, type CommandHandlers, type DeviceListReply, type DeviceListQuery, type DeviceManageRequest, type DeviceManageReply, DEVICE_PAGE_MAX, type DevTaskStatus, type RegisterRequest,
-  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
+  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TaskTopologyRecord, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
 import type { Principal } from '../protocol/index.ts';
+import { taskTopology } from './orchestration/record.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
@@ -63,6 +64,11 @@ export class SchedulerFacade {
   /** Another initiator's task is answered as unknown: its existence is not revealed either. */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined {
     return this.owns(who, taskId) ? this.s.taskInfo(taskId) : undefined;
+  }
+
+  /** S1: the TaskTopology record of a task `who` may see. */
+  taskTopology(taskId: string, who: Principal): TaskTopologyRecord | undefined {
+    return this.owns(who, taskId) ? taskTopology(this.s.store, taskId) : undefined;
   }
 
   /** The newest tasks `who` may see (an initiator: its own). */

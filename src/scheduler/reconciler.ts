@@ -9,19 +9,20 @@ import { placementWishes, type PlacementRequest } from './placement/index.ts';
 import { STOPPED_DESC } from './control.ts';
 import { acceptsReport } from './lifecycle.ts';
 import type { SchedulerParts, StaleStopper } from './context.ts';
+import { stageAlg, stageOfSubtask } from './orchestration/dag.ts';
+import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 
 const ACTIVE = ACTIVE_STATUSES;
 /** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
 const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 
-/** The Topology stage a subtask runs (its id ends in `.<stage name>`; names have no dots). */
-function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo['Topology']>['Stages'][number] | undefined {
-  const name = subtaskId.slice(subtaskId.lastIndexOf('.') + 1);
-  return custom.Topology?.Stages.find((st) => st.Name === name);
-}
 
 export class Reconciler implements StaleStopper {
   constructor(private readonly c: SchedulerParts) {}
+
+  private get edges(): EdgeDeps {
+    return { store: this.c.store, devices: this.c.devices, scheduler: { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl } };
+  }
 
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
   onTaskStatus(dts: DevTaskStatus): string[] {
@@ -54,7 +55,7 @@ export class Reconciler implements StaleStopper {
         const fresh = this.c.store.subtask(st.TaskID)!;
         this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
       }
-      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.finishDependents(this.c.store.subtask(st.TaskID)!);
+      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.c.orchestrator.upstreamDone(this.c.store.subtask(st.TaskID)!);
       this.c.tasks.update(sub.task_id);
     }
     return unknown;
@@ -115,11 +116,12 @@ export class Reconciler implements StaleStopper {
     if (resume !== null) args.StartOffsetMs = resume;
     const custom = JSON.parse(task.custom_info) as CustomInfo;
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
-    const stage = stageOf(custom, s.subtask_id);
+    const stage = stageOfSubtask(custom.Topology, s.subtask_id);
     const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
-    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.Dependencies?.length ? { decodeUnits: undefined } : {}),
-      algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
-      algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
+    const alg = stage ? stageAlg(custom, stage.spec) : { algId: custom.AlgID, algType: custom.AlgType };
+    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.InputInfo.StreamURL ? {} : { decodeUnits: undefined }),
+      algId: dispatch.AlgModelInfo.AlgID || alg.algId,
+      algType: dispatch.AlgModelInfo.AlgID ? undefined : alg.algType, deviceType: stage?.spec.DeviceType };
     this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
     this.c.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     // Reports about the old placement are ignored from here until the subtask is placed again.
@@ -141,9 +143,9 @@ export class Reconciler implements StaleStopper {
    * executor, and if they are already done it is told to finish after what it has.
    */
   private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest, waitUntil: number): Promise<void> {
-    const down = this.c.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
-    const downDev = down ? this.c.devices.row(down.device_id) : undefined;
-    if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
+    const task = this.c.store.task(s.task_id);
+    const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
+    if (custom?.Topology) dispatch = { ...dispatch, DstDeviceList: destinationsOf(this.edges, custom, s.task_id, s.subtask_id) };
     const waiting = Date.now() < waitUntil;
     const placed = await this.c.placer.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
     if (!placed && waiting && this.c.store.subtask(s.subtask_id)?.status === ExecutionStatus.Queued && !this.c.flags.closed) {
@@ -165,7 +167,7 @@ export class Reconciler implements StaleStopper {
       const up = this.c.store.subtask(dep.TaskID);
       if (!up) continue;
       const upInfo = JSON.parse(up.dispatch_info) as TaskDispatchInfo;
-      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: custom ? destinationsOf(this.edges, custom, s.task_id, up.subtask_id) : [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
       this.c.store.setSubtaskDispatch(up.subtask_id, moved);
       // Results the dead stage took but never passed on: the upstream sends again those of frames
       // after the last one this stage's results reached us for.
@@ -184,27 +186,8 @@ export class Reconciler implements StaleStopper {
       }
     }
     // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
-    const upstream = dispatch.Dependencies.map((d) => this.c.store.subtask(d.TaskID));
-    const [first] = upstream;
-    if (first && upstream.every((u) => u?.status === ExecutionStatus.Done)) {
-      await this.finishDependents(first);
-    }
-  }
-
-  /** M2: when a stage finishes, the stages that consume its results are told to finish too (they drain first). */
-  private async finishDependents(done: SubtaskRow): Promise<void> {
-    for (const s of this.c.store.subtasks(done.task_id)) {
-      const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
-      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status)) continue;
-      const dev = this.c.devices.row(s.device_id);
-      if (!dev?.command_url) continue;
-      try {
-        await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
-          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: Control.Stop }] } }, TaskOpsControlReply);
-      } catch (err) {
-        this.c.log.warn({ subtask: s.subtask_id, err: (err as Error).message }, 'could not tell a dependent stage to finish');
-      }
-    }
+    const moved = this.c.store.subtask(s.subtask_id);
+    if (moved) await this.c.orchestrator.finishIfFed(moved);
   }
 
   /** S7: an executor is lost (offline, unregistered): its active subtasks move elsewhere. */

@@ -25,6 +25,7 @@ import { Coordination, type SchedulerParts } from './context.ts';
 import { TaskView } from './task-view.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Reconciler } from './reconciler.ts';
+import { Orchestrator } from './orchestration/orchestrator.ts';
 import { Admission } from './admission.ts';
 import { Management } from './management.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
@@ -55,6 +56,7 @@ export class Scheduler {
   private readonly tasks: TaskView;
   private readonly dispatcher: Dispatcher;
   private readonly reconciler: Reconciler;
+  private readonly orchestrator: Orchestrator;
   private readonly admission: Admission;
   /** SM1, S4: executors and tasks managed through the interface. */
   readonly management: Management;
@@ -86,7 +88,10 @@ export class Scheduler {
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, algFileUrl: (id, v) => this.algFileUrl(id, v),
       placer: { placeAll: (...a) => this.dispatcher.placeAll(...a), place: (...a) => this.dispatcher.place(...a) },
       stale: { stopStale: (d, s) => this.reconciler.stopStale(d, s) },
+      orchestrator: { hold: (...a) => this.orchestrator.hold(...a), onResult: (b) => this.orchestrator.onResult(b),
+        upstreamDone: (d) => this.orchestrator.upstreamDone(d), finishIfFed: (d) => this.orchestrator.finishIfFed(d) },
     };
+    this.orchestrator = new Orchestrator(parts);
     this.dispatcher = new Dispatcher(parts);
     this.reconciler = new Reconciler(parts);
     this.admission = new Admission(parts, { intake: this.intake, algorithms: this.algorithms, notifySecret });
@@ -260,7 +265,10 @@ export class Scheduler {
 
   /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
   onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
-    return this.tasks.onTaskResult(cmd, sender, fromDevice);
+    const out = this.tasks.onTaskResult(cmd, sender, fromDevice);
+    // M6: a fresh result may meet a conditional stage's condition, or feed a started one.
+    if (out.ok && out.fresh) this.orchestrator.onResult(cmd.MessageBody);
+    return out.ok ? { ok: true } : out;
   }
 
   /** Table 31 status of the whole task. */

@@ -10,6 +10,7 @@ import type { SchedulerStore, TaskRow } from './store.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
 import type { MqttSink } from './mqtt-sink.ts';
+import { taskTopologyPath } from './orchestration/record.ts';
 
 export interface TaskViewDeps {
   o: { deviceId: string; maxResultsPerTask?: number };
@@ -110,11 +111,13 @@ export class TaskView {
     if (basic.TaskType !== undefined) info.TaskType = basic.TaskType;
     if (basic.Priority !== undefined) info.Priority = basic.Priority;
     if (basic.Constraints !== undefined) info.Constraints = basic.Constraints;
+    // Table A.1 TaskTopology identifies where the task's DAG is kept: its record's path here.
+    if ((JSON.parse(t.custom_info) as CustomInfo).Topology) info.TaskTopology = taskTopologyPath(taskId);
     return info;
   }
 
   /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
-  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
+  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true; fresh: boolean } | { ok: false; message: string } {
     const body: TaskResultBody = cmd.MessageBody;
     const sub = this.d.store.subtask(body.TaskID);
     // A device session sends results only for subtasks it runs now (issue 10: no forged results).
@@ -139,7 +142,7 @@ export class TaskView {
       const url = this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
     }
-    return { ok: true };
+    return { ok: true, fresh };
   }
 
 }
