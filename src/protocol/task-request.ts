@@ -71,6 +71,28 @@ export const TopologySpec = Obj({
 });
 export type TopologySpec = Static<typeof TopologySpec>;
 
+/** One retry rule (SB10): failures with these ExceptionCodes are retried so many times, the wait growing by Backoff each time. */
+export const RetryRule = Obj({
+  ExceptionCodes: Arr(Int32(), { minItems: 1, maxItems: 16 }),
+  MaxAttempts: Int32({ minimum: 0, maximum: 100 }),
+  IntervalMs: Opt(Int32({ minimum: 0, maximum: 3_600_000 })),
+  Backoff: Opt(Type.Number({ minimum: 1, maximum: 10 })),
+  MaxIntervalMs: Opt(Int32({ minimum: 0, maximum: 3_600_000 })),
+});
+export type RetryRule = Static<typeof RetryRule>;
+
+/**
+ * What the scheduler does when a subtask fails (SB10, SB11, S7): `Retry` rules by ExceptionCode
+ * (the first rule naming the code applies; a code no rule names is not retried), and what
+ * happens to the rest of the task when a subtask fails for good: `Rollback` stops and cleans its
+ * other subtasks (the results delivered are kept), `Continue` lets them run.
+ */
+export const FailurePolicy = Obj({
+  Retry: Opt(Arr(RetryRule, { maxItems: 8 })),
+  OnFailure: Opt(StrEnum(['Rollback', 'Continue'] as const, 16)),
+});
+export type FailurePolicy = Static<typeof FailurePolicy>;
+
 /**
  * InitiationInfo.CustomInfo as PROTOCOL.md defines it: where the data comes from and which
  * algorithm runs on it — table 17 has no fields for either.
@@ -84,6 +106,7 @@ export const CustomInfo = Obj({
   TaskAttr: Opt(Int32({ minimum: 0 })),
   TimeRange: Opt(Arr(TimeWindow)),
   Topology: Opt(TopologySpec),
+  FailurePolicy: Opt(FailurePolicy),
   NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
 });
 export type CustomInfo = Static<typeof CustomInfo>;

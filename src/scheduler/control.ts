@@ -4,7 +4,7 @@
  * (or one of its subtasks). Controls fan out to the executors running the subtasks; status
  * answers come from what the executors reported.
  */
-import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
@@ -72,7 +72,7 @@ async function controlSubtask(ctx: ControlContext, s: SubtaskRow, op: OpsControl
   if (!dev?.command_url || !dev.online) {
     // Nobody runs it (waiting for a retry, or its executor is gone): a stop ends it here.
     if (op.Control === Control.Stop) {
-      ctx.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      ctx.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionCode: ExtendedExceptionCode.Stopped, exceptionDesc: STOPPED_DESC });
       return null;
     }
     if (op.Control === Control.UpdateArgs) return null;

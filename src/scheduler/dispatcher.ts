@@ -3,10 +3,11 @@
  * task_dispatch, records where each subtask went — and places a task's subtasks in order
  * (downstream stages first, so upstream ones know where to send their results).
  */
-import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type CustomInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, ExecutionStatus, TaskDispatchReply, type CustomInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
 import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
+import { placementFailureCode } from './policies/placement-cause.ts';
 
 /** What a stage asks of an executor: its algorithm and DeviceType; one that reads no stream decodes nothing. */
 export function stageRequest(req: PlacementRequest, plan: SubtaskPlan): PlacementRequest {
@@ -59,7 +60,8 @@ export class Dispatcher implements Placer {
     const preq = { ...req, exclude, nearDeviceId: plan.nearDeviceId };
     // The ranking comes a page at a time: the first executor usually accepts.
     let base = exclude;
-    let ranked = planFor(preq, this.c.view, PAGE).ranked;
+    const first = planFor(preq, this.c.view, PAGE);
+    let ranked = first.ranked;
     // With nobody else left, the excluded executor is still better than giving up — also when it
     // runs the algorithm only from our repository (its algorithm list may predate the install).
     if (!ranked.length && exclude.size) {
@@ -107,12 +109,13 @@ export class Dispatcher implements Placer {
     } finally {
       this.c.flags.dispatching.delete(plan.subtaskId);
     }
-    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
+    const why = first.rejected.length ? `; rejected: ${first.rejected.slice(0, 4).map((r) => `${r.deviceId}: ${r.why}`).join('; ')}` : '';
+    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : `no online executor offers the algorithm${why}`;
     this.c.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
     if (!this.c.store.subtask(plan.subtaskId)) {
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
-    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: placementFailureCode(first.rejected, errors), exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
     // A dispatch whose answer was lost (a timeout) may still have been accepted: this failure is
     // the scheduler's guess, not the executor's word, so that executor's reports still count.
     this.c.flags.unconfirmedFailures.add(plan.subtaskId);

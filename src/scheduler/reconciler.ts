@@ -3,18 +3,18 @@
  * elsewhere (resuming where they stopped), migration away from lost executors, re-pointing the
  * stages that feed a moved one, and stopping copies left on executors a subtask moved away from.
  */
-import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type SubtaskRow } from './store.ts';
 import { placementWishes, type PlacementRequest } from './placement/index.ts';
 import { STOPPED_DESC } from './control.ts';
 import { acceptsReport } from './lifecycle.ts';
 import type { SchedulerParts, StaleStopper } from './context.ts';
 import { stageAlg, stageOfSubtask } from './orchestration/dag.ts';
+import { retryDelayMs, retryRule } from './policies/retry.ts';
+import { rollback, rollsBack } from './policies/rollback.ts';
 import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 
 const ACTIVE = ACTIVE_STATUSES;
-/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
-const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 
 
 export class Reconciler implements StaleStopper {
@@ -50,7 +50,9 @@ export class Reconciler implements StaleStopper {
         this.c.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
         continue;
       }
-      this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
+      // A subtask ended by a Stop says so (ExceptionCode 90, codes.ts), whether its executor did or not.
+      const stopped = st.ExecutionStatus === ExecutionStatus.Done && (st.ExceptionDesc === STOPPED_DESC || this.c.flags.stopped.has(sub.task_id) || this.c.flags.stopped.has(st.TaskID));
+      this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: stopped ? ExtendedExceptionCode.Stopped : st.ExceptionCode ?? null, exceptionDesc: stopped ? STOPPED_DESC : st.ExceptionDesc ?? null });
       if (st.ExecutionStatus === ExecutionStatus.Error) {
         const fresh = this.c.store.subtask(st.TaskID)!;
         this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
@@ -89,7 +91,7 @@ export class Reconciler implements StaleStopper {
   private subtaskFailed(s: SubtaskRow, code: number, desc: string, executorLost: boolean): void {
     if (this.c.flags.stopped.has(s.task_id) || this.c.flags.stopped.has(s.subtask_id)) {
       // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
-      if (executorLost) this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      if (executorLost) this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionCode: ExtendedExceptionCode.Stopped, exceptionDesc: STOPPED_DESC });
       else this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.c.tasks.update(s.task_id);
       return;
@@ -99,22 +101,25 @@ export class Reconciler implements StaleStopper {
       this.c.log.info({ subtask: s.subtask_id, why: desc }, 'failure of a subtask already being rescheduled ignored');
       return;
     }
-    const max = this.c.o.maxRetries ?? 2;
-    const retryable = executorLost || RETRYABLE.has(code);
-    if (!retryable || s.attempts > max || this.c.flags.closed) {
-      this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
-      this.c.tasks.update(s.task_id);
-      return;
-    }
     const task = this.c.store.task(s.task_id);
     if (!task) return;
+    const custom = JSON.parse(task.custom_info) as CustomInfo;
+    const defaults = { maxRetries: this.c.o.maxRetries ?? 2, retryIntervalMs: this.c.o.retryIntervalMs ?? 2000 };
+    // SB10: the task's FailurePolicy (or the defaults) decides by ExceptionCode; attempts count placements.
+    const rule = retryRule(custom.FailurePolicy, code, executorLost, defaults);
+    if (!rule || s.attempts > rule.MaxAttempts || this.c.flags.closed) {
+      this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+      this.c.tasks.update(s.task_id);
+      // SB11: the rest of the task is stopped and cleaned, so it reports one consistent state.
+      if (!this.c.flags.closed && rollsBack(custom)) void rollback(this.c, this.c.store.subtask(s.subtask_id)!, code);
+      return;
+    }
     const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
     const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
     // SB12: a subtask that reads a stream resumes after what it already delivered.
     const resume = dispatch.InputInfo.StreamURL ? this.c.store.resumeAfterMs(s.subtask_id, 1000 / fps) : null;
     const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
     if (resume !== null) args.StartOffsetMs = resume;
-    const custom = JSON.parse(task.custom_info) as CustomInfo;
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
     const stage = stageOfSubtask(custom.Topology, s.subtask_id);
     const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
@@ -132,7 +137,7 @@ export class Reconciler implements StaleStopper {
       // Not while closing, and not if the subtask was stopped while it waited.
       if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.endPlacement(s.subtask_id); return; }
       void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req, waitUntil);
-    }, executorLost ? 0 : this.c.o.retryIntervalMs ?? 2000);
+    }, executorLost ? 0 : retryDelayMs(rule, s.attempts, defaults));
     t.unref();
     this.c.flags.retryTimers.add(t);
   }

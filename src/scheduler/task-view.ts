@@ -3,7 +3,7 @@
  * ExecutionStatus derived from its subtasks (pushed to NotifyURL and MQTT when it changes), and
  * results stored once per sender + CommandIdx, within a quota per task, and forwarded.
  */
-import { CommandType, ExecutionStatus, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import type { Logger } from '../log.ts';
 import type { SchedulerStore, TaskRow } from './store.ts';
@@ -38,11 +38,18 @@ export class TaskView {
     let code: number | null = null;
     let desc: string | null = null;
     if (has(ExecutionStatus.Error)) {
-      const bad = subs.find((x) => x.status === ExecutionStatus.Error)!;
+      // The real cause first: a subtask rolled back because of another (30) is not why the task failed.
+      const failed = subs.filter((x) => x.status === ExecutionStatus.Error);
+      const bad = failed.find((x) => x.exception_code !== ExceptionCode.UpstreamFailed) ?? failed[0]!;
       status = ExecutionStatus.Error;
       code = bad.exception_code;
       desc = `subtask ${bad.subtask_id}: ${bad.exception_desc ?? ''}`;
-    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) status = ExecutionStatus.Done;
+    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) {
+      status = ExecutionStatus.Done;
+      // Ended by a Stop: its own state (ExceptionCode 90), not "completed" — unless nothing was stopped.
+      const stopped = subs.find((x) => x.exception_code === ExtendedExceptionCode.Stopped);
+      if (stopped) { code = ExtendedExceptionCode.Stopped; desc = stopped.exception_desc; }
+    }
     else if (has(ExecutionStatus.Running)) status = ExecutionStatus.Running;
     else if (has(ExecutionStatus.Paused)) status = ExecutionStatus.Paused;
     else if (has(ExecutionStatus.Done)) status = ExecutionStatus.Running; // some finished, others waiting
