@@ -8,6 +8,7 @@ import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
 import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 import { placementFailureCode } from './policies/placement-cause.ts';
+import { rollback, rollsBack } from './policies/rollback.ts';
 
 /** What a stage asks of an executor: its algorithm and DeviceType; one that reads no stream decodes nothing. */
 export function stageRequest(req: PlacementRequest, plan: SubtaskPlan): PlacementRequest {
@@ -115,7 +116,11 @@ export class Dispatcher implements Placer {
     if (!this.c.store.subtask(plan.subtaskId)) {
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
-    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: placementFailureCode(first.rejected, errors), exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    const code = placementFailureCode(first.rejected, errors);
+    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    // SB11: a subtask nobody can take fails for good; its task may roll back like after a final failure.
+    const task = this.c.store.task(taskId);
+    if (task && rollsBack(JSON.parse(task.custom_info) as CustomInfo)) void rollback(this.c, this.c.store.subtask(plan.subtaskId)!, code);
     // A dispatch whose answer was lost (a timeout) may still have been accepted: this failure is
     // the scheduler's guess, not the executor's word, so that executor's reports still count.
     this.c.flags.unconfirmedFailures.add(plan.subtaskId);

@@ -12,6 +12,7 @@ import type { SchedulerParts, StaleStopper } from './context.ts';
 import { stageAlg, stageOfSubtask } from './orchestration/dag.ts';
 import { retryDelayMs, retryRule } from './policies/retry.ts';
 import { rollback, rollsBack } from './policies/rollback.ts';
+import { shortOf } from './policies/shortage.ts';
 import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 
 const ACTIVE = ACTIVE_STATUSES;
@@ -209,6 +210,20 @@ export class Reconciler implements StaleStopper {
     for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
       if (this.c.flags.dispatching.has(s.subtask_id)) continue;
       this.subtaskFailed(s, ExceptionCode.RunError, why, true);
+      void this.stopStale(deviceId, s.subtask_id);
+    }
+  }
+
+  /** S7: subtasks on an executor whose TotalResource report can no longer hold them move elsewhere, and its copies are stopped. */
+  resourcesChanged(deviceId: string): void {
+    const total = this.c.devices.get(deviceId)?.total;
+    for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      const task = this.c.flags.dispatching.has(s.subtask_id) ? undefined : this.c.store.task(s.task_id);
+      if (!task) continue;
+      const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, JSON.parse(task.custom_info) as CustomInfo);
+      const why = shortOf(total, wishes.ok ? wishes.value.memoryBytes : undefined);
+      if (!why) continue;
+      this.subtaskFailed(s, ExceptionCode.ShortOfResources, why, true);
       void this.stopStale(deviceId, s.subtask_id);
     }
   }

@@ -198,6 +198,7 @@ export class Scheduler {
   reportTotal(r: TotalResource): boolean {
     const ok = this.devices.setTotal(r);
     if (ok && this.devices.row(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
+    if (ok) this.reconciler.resourcesChanged(r.DeviceID); // S7: a shrunk executor loses what it cannot hold
     return ok;
   }
 
@@ -244,7 +245,6 @@ export class Scheduler {
       this.reconciler.deviceLost(deviceId, `executor ${deviceId} went offline`);
     }
   }
-
 
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   get stopped(): Set<string> {
