@@ -5,7 +5,11 @@
  * flight; a slot is held until the task's subtasks are dispatched.
  */
 import { randomUUID } from 'node:crypto';
-import { CustomInfo, ExecutionStatus, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { ACTIVE_STATUSES } from './store.ts';
+import { STOPPED_DESC } from './control.ts';
+import { TaskSlots } from './policies/slots.ts';
+import { staticPriority } from './strategies/static-priority.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
@@ -27,7 +31,12 @@ function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable
 }
 
 export class Admission {
-  constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {}
+  /** SB5: the limit on tasks running at once (changeable at run time), and the order waiting ones start in (M3, M5). */
+  readonly slots: TaskSlots;
+
+  constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
+    this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
+  }
 
   /**
    * A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against
@@ -47,11 +56,33 @@ export class Admission {
     return out;
   }
 
-  /** Places all of an accepted task's subtasks, then frees its intake slot. */
-  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): void {
-    void this.c.placer.placeAll(taskId, plans, req)
-      .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
-      .finally(() => this.a.intake.leave());
+  /**
+   * Places all of an accepted task's subtasks once it has a slot (SB5: it may wait, queued, for
+   * one), then frees its intake slot — at once for a task that waits, so waiting fills no intake.
+   */
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest, basic: TaskBasicInfo, owner?: TaskOwner): void {
+    const w = { taskId, priority: basic.Priority ?? 5, queuedAt: Date.now(), owner: owner?.name ?? null, ...(basic.TaskType !== undefined ? { taskType: basic.TaskType } : {}) };
+    const started = this.slots.submit(w, (atOnce) => {
+      // Deleted or stopped while it waited: it does not start, and its slot goes on.
+      if (!this.c.store.task(taskId) || this.c.flags.stopped.has(taskId)) {
+        if (this.c.store.task(taskId)) this.c.store.setTaskStatus(taskId, ExecutionStatus.Done, ExtendedExceptionCode.Stopped, STOPPED_DESC);
+        this.slots.ended(taskId);
+        if (atOnce) this.a.intake.leave();
+        return;
+      }
+      void this.c.placer.placeAll(taskId, plans, req)
+        .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
+        .finally(() => {
+          if (atOnce) this.a.intake.leave();
+          // Nothing of it runs (nothing placed, or everything already ended): the slot is free again.
+          if (!this.c.store.subtasks(taskId).some((x) => ACTIVE_STATUSES.includes(x.status))) this.slots.ended(taskId);
+        });
+    });
+    if (!started) {
+      this.a.intake.leave();
+      this.c.store.setTaskStatus(taskId, ExecutionStatus.Queued, null, 'waiting for a slot (the scheduler\'s MaxConcurrentTasks)');
+      this.c.log.info({ task: taskId, ...this.slots.current, strategy: this.slots.current.strategy.name }, 'task waits for a slot');
+    }
   }
 
   private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
@@ -101,7 +132,7 @@ export class Admission {
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner);
       return this.accepted(taskId, custom);
     }
     if (!feasible(req, this.c.view)) {
@@ -113,7 +144,7 @@ export class Admission {
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl });
-    this.placeAccepted(taskId, plans, req);
+    this.placeAccepted(taskId, plans, req, basic, owner);
     return this.accepted(taskId, custom);
   }
 

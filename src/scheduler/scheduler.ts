@@ -57,7 +57,8 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly reconciler: Reconciler;
   private readonly orchestrator: Orchestrator;
-  private readonly admission: Admission;
+  /** Intake, and SB5's slots (`admission.slots`: the limit on tasks running at once). */
+  readonly admission: Admission;
   /** SM1, S4: executors and tasks managed through the interface. */
   readonly management: Management;
 
@@ -82,7 +83,7 @@ export class Scheduler {
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
     this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret });
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret, ended: (id) => this.admission.slots.ended(id) });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, algFileUrl: (id, v) => this.algFileUrl(id, v),

@@ -21,6 +21,8 @@ export interface TaskViewDeps {
   mqtt: MqttSink | null;
   /** Signs NotifyURL pushes (one derived key per task). */
   notifySecret: Buffer;
+  /** Told when a task reaches a final status (its slot is free, SB5). */
+  ended?: (taskId: string) => void;
 }
 
 export class TaskView {
@@ -57,6 +59,7 @@ export class TaskView {
     if (this.d.store.setTaskStatus(taskId, status, code, desc)) {
       this.d.log.info({ task: taskId, status }, 'task status');
       this.notifyStatus(taskId);
+      if (status === ExecutionStatus.Done || status === ExecutionStatus.Error) this.d.ended?.(taskId);
     }
   }
 
