@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
-import { ACTIVE_STATUSES } from './store.ts';
+import { ACTIVE_STATUSES, type TaskRow } from './store.ts';
 import { STOPPED_DESC } from './control.ts';
 import { TaskSlots } from './policies/slots.ts';
 import { staticPriority } from './strategies/static-priority.ts';
@@ -60,28 +60,50 @@ export class Admission {
    * Places all of an accepted task's subtasks once it has a slot (SB5: it may wait, queued, for
    * one), then frees its intake slot — at once for a task that waits, so waiting fills no intake.
    */
-  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest, basic: TaskBasicInfo, owner?: TaskOwner): void {
-    const w = { taskId, priority: basic.Priority ?? 5, queuedAt: Date.now(), owner: owner?.name ?? null, ...(basic.TaskType !== undefined ? { taskType: basic.TaskType } : {}) };
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest, basic: TaskBasicInfo, owner: string | null, intake = true, queuedAt = Date.now()): void {
+    const w = { taskId, priority: basic.Priority ?? 5, queuedAt, owner, ...(basic.TaskType !== undefined ? { taskType: basic.TaskType } : {}) };
     const started = this.slots.submit(w, (atOnce) => {
       // Deleted or stopped while it waited: it does not start, and its slot goes on.
       if (!this.c.store.task(taskId) || this.c.flags.stopped.has(taskId)) {
         if (this.c.store.task(taskId)) this.c.store.setTaskStatus(taskId, ExecutionStatus.Done, ExtendedExceptionCode.Stopped, STOPPED_DESC);
         this.slots.ended(taskId);
-        if (atOnce) this.a.intake.leave();
+        if (atOnce && intake) this.a.intake.leave();
         return;
       }
       void this.c.placer.placeAll(taskId, plans, req)
         .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
         .finally(() => {
-          if (atOnce) this.a.intake.leave();
+          if (atOnce && intake) this.a.intake.leave();
           // Nothing of it runs (nothing placed, or everything already ended): the slot is free again.
           if (!this.c.store.subtasks(taskId).some((x) => ACTIVE_STATUSES.includes(x.status))) this.slots.ended(taskId);
         });
     });
     if (!started) {
-      this.a.intake.leave();
+      if (intake) this.a.intake.leave();
       this.c.store.setTaskStatus(taskId, ExecutionStatus.Queued, null, 'waiting for a slot (the scheduler\'s MaxConcurrentTasks)');
       this.c.log.info({ task: taskId, ...this.slots.current, strategy: this.slots.current.strategy.name }, 'task waits for a slot');
+    }
+  }
+
+  /**
+   * SB9, SB5, after a restart: tasks with subtasks running hold their slots again, and tasks that
+   * were accepted but not yet placed (waiting for a slot, or cut off mid-placement) wait again.
+   */
+  resumeWaiting(): void {
+    const queued: TaskRow[] = [];
+    for (const t of this.c.store.tasksByStatus(ACTIVE_STATUSES)) {
+      if (this.c.store.subtasks(t.task_id).length) this.slots.adopt(t.task_id);
+      else if (t.status === ExecutionStatus.Queued) queued.push(t);
+    }
+    for (const t of queued) {
+      const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
+      const custom = JSON.parse(t.custom_info) as CustomInfo;
+      const w = placementWishes(basic.Constraints, custom);
+      if (!w.ok) continue;
+      const me = { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl };
+      const plans = custom.Topology ? planTopology(t.task_id, basic, custom, me) : planSubtasks(t.task_id, basic, custom, me);
+      this.c.log.info({ task: t.task_id }, 'accepted task not yet placed before the restart: waits for a slot again');
+      this.placeAccepted(t.task_id, plans, { algId: custom.AlgID, algType: custom.AlgType, ...w.value }, basic, t.owner, false, t.created_at);
     }
   }
 
@@ -132,7 +154,7 @@ export class Admission {
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner?.name ?? null);
       return this.accepted(taskId, custom);
     }
     if (!feasible(req, this.c.view)) {
@@ -144,7 +166,7 @@ export class Admission {
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl });
-    this.placeAccepted(taskId, plans, req, basic, owner);
+    this.placeAccepted(taskId, plans, req, basic, owner?.name ?? null);
     return this.accepted(taskId, custom);
   }
 

@@ -51,6 +51,8 @@ export async function applyControls(ctx: ControlContext, list: OpsControl[]): Pr
       for (const id of whole ? [op.TaskID] : t.subs.map((x) => x.subtask_id)) ctx.stopped.add(id);
     }
     if (op.Control === Control.Start) for (const id of [op.TaskID, t.taskId, ...t.subs.map((x) => x.subtask_id)]) ctx.stopped.delete(id);
+    // A task with nothing placed yet (waiting for a slot, SB5) ends here, stopped: it will not start.
+    if (op.Control === Control.Stop && !t.subs.length) ctx.store.setTaskStatus(t.taskId, ExecutionStatus.Done, ExtendedExceptionCode.Stopped, STOPPED_DESC);
     for (const s of t.subs) {
       const why = await controlSubtask(ctx, s, op);
       if (why) problems.push(`subtask ${s.subtask_id}: ${why}`);

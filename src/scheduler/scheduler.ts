@@ -57,7 +57,6 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly reconciler: Reconciler;
   private readonly orchestrator: Orchestrator;
-  /** Intake, and SB5's slots (`admission.slots`: the limit on tasks running at once). */
   readonly admission: Admission;
   /** SM1, S4: executors and tasks managed through the interface. */
   readonly management: Management;
@@ -135,6 +134,7 @@ export class Scheduler {
     this.monitorTimer = setInterval(() => { this.devices.flush(); this.checkLiveness(); }, this.checkEveryMs);
     this.monitorTimer.unref();
     this.algorithms.start();
+    this.admission.resumeWaiting();
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,11 @@ export class TaskSlots {
     return false;
   }
 
+  /** A task already running (found so after a restart) holds a slot. */
+  adopt(taskId: string): void {
+    this.running.add(taskId);
+  }
+
   /** A task ended (or was deleted): its slot goes to the next waiting task. */
   ended(taskId: string): void {
     this.waiting.delete(taskId);

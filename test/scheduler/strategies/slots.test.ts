@@ -70,3 +70,38 @@ t.test('SB5, SB3: one task at a time; the waiting ones start by Priority when a 
   const none = await client.send('PUT', `${url}/System/SchedulingPolicy`, { MaxConcurrentTasks: null });
   t.notOk('MaxConcurrentTasks' in (none.body as { SchedulingPolicy: object }).SchedulingPolicy, 'null removes the limit');
 });
+
+t.test('SB9, SB5: after a restart, running tasks hold their slots and a task that was waiting waits again, then starts', async (t) => {
+  const ex = await fake('edge-a');
+  const dataDir = t.testdir({});
+  const log = pino({ level: 'silent' });
+  const mk = () => new Scheduler({ deviceId: 'sched', dataDir, publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, maxConcurrentTasks: 1, log });
+  t.teardown(() => ex.close());
+  let s = mk();
+  s.register({ DeviceID: 'edge-a', DeviceType: '1', ProductType: 'fake', CommandURL: ex.url });
+  await s.refreshAlgorithms('edge-a');
+  s.start();
+  const submit = async (name: string) => {
+    const r = await s.submit({ TaskName: name, TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: `file:///${name}.mp4` }], AlgType: 'frame_extraction' } } });
+    if (!r.ok) throw new Error(r.message);
+    return r.taskId;
+  };
+  const a = await submit('a');
+  await waitFor('a placed', async () => (s.store.subtasks(a).length ? true : undefined));
+  const b = await submit('b');
+  const c = await submit('c');
+  t.equal(s.store.subtasks(b).length + s.store.subtasks(c).length, 0, 'b and c wait');
+  t.strictSame(await s.control([{ TaskID: c, Control: 1 }]), [], 'c stopped while it waits');
+  t.equal(s.store.task(c)!.exception_code, 90, 'a waiting task stopped ends stopped');
+  await s.close();
+
+  s = mk();
+  t.teardown(() => s.close());
+  s.start();
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(s.store.subtasks(b).length, 0, 'after the restart b still waits: a holds the only slot');
+  t.equal((s.admission.slots.current).waiting, 1, 'one task waiting (the stopped one is not resumed)');
+  s.onTaskStatus({ DeviceID: 'edge-a', TaskStatusList: [{ TaskID: `${a}.1`, ExecutionStatus: ExecutionStatus.Done }] });
+  await waitFor('b placed once a ended', async () => (s.store.subtasks(b).length ? true : undefined));
+  t.equal(s.store.subtasks(c).length, 0, 'c never starts');
+});
