@@ -39,3 +39,13 @@ t.test('M1: TaskType 10 over several inputs decomposes into analyse-per-input th
   t.equal(automaticTopology({ ...basic, TaskType: 8 }, { Inputs: inputs, AlgType: 'x' }), undefined, 'other task types stay one subtask per input');
   t.equal(automaticTopology(basic, { Inputs: inputs.slice(0, 1), AlgType: 'x' }), undefined, 'one input: nothing to fuse');
 });
+
+t.test('SB4: a task\'s timed window holds for every stage of its DAG', async (t) => {
+  const window = [{ StartTime: '2030-01-01 08:00:00.00', EndTime: '2030-01-01 09:00:00.00' }];
+  const plans = planDag('T', basic, { Inputs: inputs.slice(0, 2), AlgType: 'det', TimeRange: window, Topology: { Stages: [{ Name: 'det', After: [] }, { Name: 'fuse', AlgType: 'result_fusion', After: ['det'], Join: true }] } }, sched);
+  t.equal(plans.length, 3);
+  for (const p of plans) {
+    t.strictSame(p.dispatch.ExecutionCond?.TimeRange, window, `${p.subtaskId} starts and stops with the window`);
+    t.equal(p.dispatch.TaskAttr, 1, `${p.subtaskId}: TaskAttr 1 (time window)`);
+  }
+});
