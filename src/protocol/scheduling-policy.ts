@@ -27,3 +27,14 @@ export const SchedulingPolicyReply = Obj({
   })),
 });
 export type SchedulingPolicyReply = Static<typeof SchedulingPolicyReply>;
+
+/** Ours (SB5): an executor's own limit on tasks running at once (`--max-tasks`), at `GET`/`PUT /System/ExecutorPolicy` on the executor. */
+export const ExecutorPolicyUpdate = Obj({ MaxRunningTasks: Int32({ minimum: 1, maximum: 1024 }) });
+export type ExecutorPolicyUpdate = Static<typeof ExecutorPolicyUpdate>;
+
+export const ExecutorPolicyReply = Obj({
+  StatusCode: StatusCodeField(),
+  Message: Opt(ReplyMessage()),
+  ExecutorPolicy: Opt(Obj({ MaxRunningTasks: Int32({ minimum: 1 }), RunningTasks: Int32({ minimum: 0 }) })),
+});
+export type ExecutorPolicyReply = Static<typeof ExecutorPolicyReply>;

@@ -168,6 +168,16 @@ export class Executor {
     await this.session?.start();
   }
 
+  /** SB5: the limit on tasks running here (`--max-tasks`), read and changed at run time. */
+  get taskLimit(): { max: number; running: number } {
+    return { max: this.queue.maxRunning, running: this.queue.running };
+  }
+
+  setMaxRunningTasks(n: number): void {
+    this.queue.setMaxRunning(n);
+    this.o.log.info({ maxRunningTasks: n }, 'limit on running tasks changed');
+  }
+
   /** Stops tasks, logs out and closes storage. Results already queued stay on disk for the next start. */
   async close(): Promise<void> {
     if (this.closed) return;
