@@ -7,6 +7,16 @@
  */
 import type { TaskResultBody } from '../protocol/index.ts';
 
+/**
+ * B6 for a stage's inbox: a result is placed before the first one from the same source with a
+ * later Ts (a late result is placed, not appended); otherwise it goes at the end, so arrival
+ * order between sources is kept.
+ */
+export function placeByTs<T extends { TaskID: string; Ts: number }>(list: T[], b: T): void {
+  const i = list.findIndex((x) => x.TaskID === b.TaskID && x.Ts > b.Ts);
+  if (i < 0) list.push(b); else list.splice(i, 0, b);
+}
+
 export interface FusedSource { TaskID: string; DeviceID: string; Results: Array<{ Ts: number; AnalysisResult: NonNullable<TaskResultBody['TaskResultData']['AnalysisResult']> }> }
 export interface FusedWindow { start: number; sources: FusedSource[]; late: boolean }
 

@@ -28,3 +28,12 @@ t.test('B6: a silent source holds a window at most maxDelayMs', async (t) => {
   t.equal(o.take(4999).length, 0);
   t.equal(o.take(5000).length, 1, 'released after waiting its longest');
 });
+
+t.test('B6: a stage\'s inbox places a late result before later ones of its source, keeping arrival order across sources', async (t) => {
+  const { placeByTs } = await import('../../src/runtime/fusion-order.ts');
+  const inbox = [r('a', 100), r('b', 50), r('a', 300)];
+  placeByTs(inbox, r('a', 200));
+  placeByTs(inbox, r('b', 10));
+  placeByTs(inbox, r('a', 400));
+  t.strictSame(inbox.map((x) => `${x.TaskID}${x.Ts}`), ['a100', 'b10', 'b50', 'a200', 'a300', 'a400']);
+});
