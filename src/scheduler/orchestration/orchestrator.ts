@@ -27,7 +27,23 @@ export class Orchestrator implements Orchestration {
   /** Conditional stages being placed, with the results to relay once they are. */
   private readonly starting = new Map<string, TaskResultBody[]>();
 
+  /** Per task: its CustomInfo when its Topology has a conditional stage, else null (results are judged only for those). */
+  private readonly judged = new Map<string, CustomInfo | null>();
+
   constructor(private readonly c: SchedulerParts) {}
+
+  /** The task's CustomInfo if any of its stages has When; read once per task, not per result. */
+  private conditionalTask(taskId: string): CustomInfo | null {
+    let v = this.judged.get(taskId);
+    if (v === undefined) {
+      const task = this.c.store.task(taskId);
+      const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
+      v = custom?.Topology?.Stages.some((st) => st.When) ? custom : null;
+      if (this.judged.size >= 10_000) this.judged.clear(); // a bound, not an eviction policy: re-read on demand
+      this.judged.set(taskId, v);
+    }
+    return v;
+  }
 
   hold(taskId: string, plan: SubtaskPlan): void {
     this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: UNPLACED, dispatch: plan.dispatch, status: ExecutionStatus.Queued, attempts: 0 });
@@ -36,10 +52,8 @@ export class Orchestrator implements Orchestration {
 
   onResult(body: TaskResultBody): void {
     const sub = this.c.store.subtask(body.TaskID);
-    const task = sub && this.c.store.task(sub.task_id);
-    if (!sub || !task) return;
-    const custom = JSON.parse(task.custom_info) as CustomInfo;
-    if (!custom.Topology) return;
+    const custom = sub && this.conditionalTask(sub.task_id);
+    if (!sub || !custom) return;
     const from = stageOfSubtask(custom.Topology, sub.subtask_id)?.name;
     for (const dep of dependentsOf(this.c.store, sub.task_id, sub.subtask_id)) {
       const st = stageOfSubtask(custom.Topology, dep.subtask_id);
@@ -50,7 +64,8 @@ export class Orchestrator implements Orchestration {
       const pending = this.starting.get(dep.subtask_id);
       if (pending) { if (!st.readsStream) pending.push(body); continue; }
       if (dep.device_id === UNPLACED) {
-        if (met && dep.status === ExecutionStatus.Queued && !this.c.flags.stopped.has(sub.task_id) && !this.c.flags.closed) void this.start(task.basic_info, custom, dep, st, body);
+        const basic = this.c.store.task(sub.task_id)?.basic_info;
+        if (met && basic && dep.status === ExecutionStatus.Queued && !this.c.flags.stopped.has(sub.task_id) && !this.c.flags.closed) void this.start(basic, custom, dep, st, body);
         continue;
       }
       if (!st.readsStream && ACTIVE_STATUSES.includes(dep.status)) this.relay(dep.subtask_id, body);
