@@ -57,6 +57,8 @@ export const SchedulerConfig = Type.Object({
   maxRetries: int(0, 100, 'SB10 re-dispatches'),
   maxIntake: int(1, 100_000, 'TaskRequests in flight before 503'),
   maxResultsPerTask: int(1, 1_000_000_000, 'results kept per task'),
+  maxConcurrentTasks: int(1, 1_000_000, 'SB5 tasks running at once (default: no limit)'),
+  taskOrder: str('order waiting tasks start in: priority, ageing, round-robin, or an ES module exporting strategy (M5)'),
   initiators: str('file of initiators\' credentials and policies'),
   mqttUrl: str('MQTT broker for results and status (mqtt://host:1883)'),
   mqttTopicPrefix: str('MQTT topic prefix (default retinad)'),

@@ -15,6 +15,7 @@ import { createSchedulerServer } from './api/scheduler-server.ts';
 import { setTrustedCa } from './net/client.ts';
 import { decoderBackendInfo } from './runtime/backend.ts';
 import type { DeviceType } from './protocol/index.ts';
+import { loadTaskOrder } from './scheduler/strategies/index.ts';
 
 export interface Listen { host: string; port: number }
 
@@ -149,6 +150,10 @@ export interface SchedulerArgs extends TlsArgs {
   maxIntake?: number;
   /** Results kept per task (a quota). */
   maxResultsPerTask?: number;
+  /** SB5: tasks running at once (default: no limit). */
+  maxConcurrentTasks?: number;
+  /** M3, M5: a built-in task order or the path of a module exporting `strategy`. */
+  taskOrder?: string;
   trustedKeys?: string;
   pluginDevMode?: boolean;
   /** Serve GET /metrics without the node token. */
@@ -168,8 +173,9 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   // Read before binding: a broken file stops the start with the field and the rule.
   const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
   if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
+  const taskOrder = a.taskOrder ? await loadTaskOrder(a.taskOrder) : undefined;
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({ initiators, mqtt: a.mqtt,
+    scheduler = new Scheduler({ initiators, mqtt: a.mqtt, maxConcurrentTasks: a.maxConcurrentTasks, taskOrder,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });

@@ -19,6 +19,7 @@ import { taskUpdateRoutes } from './routes/task-update.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { schedulingRoutes } from './routes/scheduling.ts';
 
 export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
   const http = new Registry();
@@ -36,6 +37,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
   void app.register(taskUpdateRoutes(api));
+  void app.register(schedulingRoutes(api));
   void app.register(consoleRoutes());
   void app.register(commandRoutes(api.commandHandlers(), {
     failureExtras: { task_status_query: { TaskStatusSet: [] } },

@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
 import type { ExecTask } from './exec-task.ts';
 import { Outbox } from './outbox.ts';
-import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
+import { AlgorithmRegistry, FRAME_EXTRACTION, RESULT_FUSION, VIDEO_TRANSCODE } from './algorithms.ts';
 import { AlgorithmCatalogue } from './catalogue.ts';
 import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
@@ -124,6 +124,7 @@ export class Executor {
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
+    this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
@@ -167,6 +168,16 @@ export class Executor {
   async start(): Promise<void> {
     this.outbox.start();
     await this.session?.start();
+  }
+
+  /** SB5: the limit on tasks running here (`--max-tasks`), read and changed at run time. */
+  get taskLimit(): { max: number; running: number } {
+    return { max: this.queue.maxRunning, running: this.queue.running };
+  }
+
+  setMaxRunningTasks(n: number): void {
+    this.queue.setMaxRunning(n);
+    this.o.log.info({ maxRunningTasks: n }, 'limit on running tasks changed');
   }
 
   /** Stops tasks, logs out and closes storage. Results already queued stay on disk for the next start. */

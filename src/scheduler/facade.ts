@@ -7,11 +7,13 @@ import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
   type AvailableResource, type CommandHandlers, type DeviceListReply, type DeviceListQuery, type DeviceManageRequest, type DeviceManageReply, DEVICE_PAGE_MAX, type DevTaskStatus, type RegisterRequest,
-  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
+  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TaskTopologyRecord, type SchedulingPolicyReply, type SchedulingPolicyUpdate, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
 import type { Principal, TaskUpdateReply, TaskUpdateRequest } from '../protocol/index.ts';
 import { updateTask } from './task-update.ts';
+import { taskTopology } from './orchestration/record.ts';
+import { builtinTaskOrder } from './strategies/index.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
@@ -64,6 +66,24 @@ export class SchedulerFacade {
   /** Another initiator's task is answered as unknown: its existence is not revealed either. */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined {
     return this.owns(who, taskId) ? this.s.taskInfo(taskId) : undefined;
+  }
+
+  /** SB5, M3: the limit on running tasks and the order waiting ones start in. */
+  schedulingPolicy(): SchedulingPolicyReply {
+    const p = this.s.admission.slots.current;
+    return { StatusCode: '0', SchedulingPolicy: { ...(p.maxConcurrentTasks !== undefined ? { MaxConcurrentTasks: p.maxConcurrentTasks } : {}), TaskOrder: p.strategy.name, RunningTasks: p.running, WaitingTasks: p.waiting } };
+  }
+
+  /** SB5: changes the limit (null: none) or the built-in order now; a raised limit starts waiting tasks at once. */
+  setSchedulingPolicy(u: SchedulingPolicyUpdate): SchedulingPolicyReply {
+    const strategy = u.TaskOrder !== undefined ? builtinTaskOrder(u.TaskOrder) : undefined;
+    this.s.admission.slots.set({ ...(u.MaxConcurrentTasks !== undefined ? { maxConcurrentTasks: u.MaxConcurrentTasks ?? undefined } : {}), ...(strategy ? { strategy } : {}) });
+    return this.schedulingPolicy();
+  }
+
+  /** S1: the TaskTopology record of a task `who` may see. */
+  taskTopology(taskId: string, who: Principal): TaskTopologyRecord | undefined {
+    return this.owns(who, taskId) ? taskTopology(this.s.store, taskId) : undefined;
   }
 
   /** The newest tasks `who` may see (an initiator: its own). */

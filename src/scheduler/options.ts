@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import type { InitiatorPolicy } from '../protocol/index.ts';
 import type { Clock } from './liveness.ts';
 import type { Initiators } from './initiators.ts';
+import type { TaskOrderStrategy } from './strategies/index.ts';
 
 /** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
 export interface TaskOwner { name: string; policy: InitiatorPolicy }
@@ -32,6 +33,10 @@ export interface SchedulerOptions {
   allowPrivateUrls?: boolean;
   /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
   maxIntake?: number;
+  /** SB5: tasks running at once (default: no limit); changeable at run time (`PUT /System/SchedulingPolicy`). */
+  maxConcurrentTasks?: number;
+  /** M3, M5: the order waiting tasks start in (`--task-order`: a built-in name or a loaded module; default `priority`). */
+  taskOrder?: TaskOrderStrategy;
   /** Time source for liveness (tests inject one; default Date.now). */
   now?: Clock;
   /** Initiators' credentials and policies (`--initiators FILE`). */
