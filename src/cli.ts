@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
-import { runExecutor, runScheduler, parseListen, type TlsArgs } from './roles.ts';
+import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArgs } from './roles.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 import { ConfigError, loadConfig } from './config-file.ts';
@@ -19,6 +19,7 @@ Usage:
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
+                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L]]   (cascade: a lower scheduler)
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -160,7 +161,7 @@ const OPTIONS = {
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
-  config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
+  upstream: { type: 'string' }, config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
 } as const;
 
 function parseFlags(args: string[], positionals: boolean) {
@@ -186,6 +187,21 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+}
+
+/** Cascade (5.2): `--upstream URL` makes this scheduler a device of the upper one, of DeviceType 1 (edge) or 2 (cloud). */
+function upstreamArgs(values: Values): SchedulerArgs['upstream'] {
+  const rest = (['device-type', 'longitude', 'latitude'] as const).filter((k) => values[k] !== undefined);
+  if (values.upstream === undefined) {
+    if (rest.length) throw new UsageError(`--${rest[0]}: for a scheduler only with --upstream (it describes this scheduler to the upper one)`);
+    return undefined;
+  }
+  if (values['device-id'] === undefined) throw new UsageError('--upstream: needs --device-id (the DeviceID this scheduler registers with upstream)');
+  const dt = values['device-type'] ?? '1';
+  if (dt !== '1' && dt !== '2') throw new UsageError(`--device-type: a scheduler's level is 1 (edge) or 2 (cloud) (got "${dt}")`);
+  if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
+  if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
+  return { url: url(values.upstream, '--upstream')!, deviceType: dt, longitude: values.longitude, latitude: values.latitude };
 }
 
 /** Runs one command with its checked flags. */
@@ -221,7 +237,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       return;
     }
     case 'scheduler':
-      await runScheduler({
+      await runScheduler({ upstream: upstreamArgs(values),
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),

@@ -61,6 +61,10 @@ export const SchedulerConfig = Type.Object({
   mqttUrl: str('MQTT broker for results and status (mqtt://host:1883)'),
   mqttTopicPrefix: str('MQTT topic prefix (default retinad)'),
   mqttPasswordFile: str('file holding the MQTT password'),
+  upstream: str('upper scheduler URL (cascade: this scheduler registers there as a device)'),
+  deviceType: int(1, 2, 'DeviceType of this scheduler\'s level upstream, 1|2'),
+  longitude: coord('n10,6 longitude (registered upstream)'),
+  latitude: coord('n10,6 latitude (registered upstream)'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

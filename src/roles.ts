@@ -15,6 +15,7 @@ import { createSchedulerServer } from './api/scheduler-server.ts';
 import { setTrustedCa } from './net/client.ts';
 import { decoderBackendInfo } from './runtime/backend.ts';
 import type { DeviceType } from './protocol/index.ts';
+import type { UpstreamConfig } from './scheduler/cascade/config.ts';
 
 export interface Listen { host: string; port: number }
 
@@ -157,6 +158,8 @@ export interface SchedulerArgs extends TlsArgs {
   initiators?: string;
   /** Results and status changes also go to this MQTT broker. */
   mqtt?: { url: string; prefix?: string; password?: string };
+  /** Cascade: the upper scheduler this one registers with (`--upstream`). */
+  upstream?: UpstreamConfig;
 }
 
 /** `retinad scheduler …` */
@@ -169,7 +172,7 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
   if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({ initiators, mqtt: a.mqtt,
+    scheduler = new Scheduler({ initiators, mqtt: a.mqtt, upstream: a.upstream,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });

@@ -36,7 +36,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(deviceRoutes(api));
   void app.register(consoleRoutes());
   void app.register(commandRoutes(api.commandHandlers(), {
-    failureExtras: { task_status_query: { TaskStatusSet: [] } },
+    failureExtras: { task_status_query: { TaskStatusSet: [] }, total_res_query: { TotalResourceList: [] }, available_res_query: { AvailableResourceList: [] }, algorithm_res_query: { AlgResourceList: [] } },
     // Executors send results as themselves; initiators control and query their own tasks.
     access: { task_result: ['device'], task_ops_control: ['initiator'], task_status_query: ['initiator'] },
   }));

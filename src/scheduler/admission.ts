@@ -33,11 +33,11 @@ export class Admission {
    * its policy. Accepted when some online executor can serve it; dispatched in the background.
    * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
    */
-  async submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  async submit(basic: TaskBasicInfo, owner?: TaskOwner, taskId?: string): Promise<SubmitOutcome> {
     if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
     let out: SubmitOutcome;
     try {
-      out = await this.admit(basic, owner);
+      out = await this.admit(basic, owner, taskId);
     } catch (err) {
       this.a.intake.leave();
       throw err;
@@ -53,7 +53,8 @@ export class Admission {
       .finally(() => this.a.intake.leave());
   }
 
-  private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */
+  private async admit(basic: TaskBasicInfo, owner?: TaskOwner, fixedId?: string): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -94,7 +95,7 @@ export class Admission {
         const sreq = stageRequest(req, custom, st);
         if (!feasible(sreq, this.c.view)) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
-      const taskId = randomUUID();
+      const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
@@ -116,7 +117,7 @@ export class Admission {
       const why = whyNot(req, this.c.view);
       return { ok: false, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
     }
-    const taskId = randomUUID();
+    const taskId = fixedId ?? randomUUID();
     this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);

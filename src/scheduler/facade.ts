@@ -141,9 +141,10 @@ export class SchedulerFacade {
     return this.s.management.deleteTask(taskId);
   }
 
-  /** The commands a scheduler accepts at `/System/Command`: results from executors, control and queries from initiators. */
+  /** The commands a scheduler accepts at `/System/Command`: results from executors, control and queries from initiators, and (cascade) resource queries and dispatches from above. */
   commandHandlers(): CommandHandlers {
     return {
+      ...this.s.cascade.handlers(),
       [CommandType.TaskResult]: async (cmd, ctx) => {
         const r = this.s.onTaskResult(cmd, ctx.sender, ctx.principal.kind === 'device' ? ctx.principal.deviceId : undefined);
         return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
@@ -158,7 +159,8 @@ export class SchedulerFacade {
       },
       [CommandType.TaskStatusQuery]: async (cmd, ctx) => {
         const set = this.s.queryStatus(cmd.MessageBody);
-        if (ctx.principal.kind === 'node') return { StatusCode: '0', TaskStatusSet: set };
+        // A node (operator, upper scheduler) with HierarchicalQuery "1" gets the devices' own answers merged in (9.9).
+        if (ctx.principal.kind === 'node') return this.s.cascade.status(cmd, set);
         const who = ctx.principal;
         return { StatusCode: '0', TaskStatusSet: set.map((d) => ({ ...d, TaskStatusList: (d.TaskStatusList ?? []).filter((st) => this.owns(who, st.TaskID)) })) };
       },

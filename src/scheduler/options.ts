@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import type { InitiatorPolicy } from '../protocol/index.ts';
 import type { Clock } from './liveness.ts';
 import type { Initiators } from './initiators.ts';
+import type { UpstreamConfig } from './cascade/config.ts';
 
 /** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
 export interface TaskOwner { name: string; policy: InitiatorPolicy }
@@ -40,5 +41,9 @@ export interface SchedulerOptions {
   maxResultsPerTask?: number;
   /** Publish results and status changes to this MQTT broker too (`--mqtt-url`). */
   mqtt?: { url: string; prefix?: string; password?: string };
+  /** Cascade (5.2): the upper scheduler this one registers with as a device (`--upstream`). */
+  upstream?: UpstreamConfig;
+  /** How long a device below may take to answer a HierarchicalQuery "1" (default 3 s). */
+  queryDeadlineMs?: number;
   log: Logger;
 }

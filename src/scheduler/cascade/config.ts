@@ -1,0 +1,10 @@
+/** `--upstream` (cascade, 5.2): the upper scheduler and what this scheduler registers there as. */
+import type { DeviceType } from '../../protocol/index.ts';
+
+export interface UpstreamConfig {
+  url: string;
+  /** DeviceType of this scheduler's level (1 edge, 2 cloud). */
+  deviceType: DeviceType;
+  longitude?: string;
+  latitude?: string;
+}
