@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { startRole, type RoleProcess } from '../../src/child-role.ts';
 import { RetinaClient } from '../../src/net/client.ts';
 import { EXECUTOR_TEST_ARGS, waitFor } from './cluster.ts';
+import { defined } from './defined.ts';
 
 export interface CascadeCluster {
   token: string;
@@ -18,6 +19,8 @@ export interface CascadeCluster {
   executors: Map<string, { proc: RoleProcess; under: string }>;
   client: RetinaClient;
   dir: string;
+  /** Starts a lower scheduler again on its data dir (after it was killed). */
+  restartLower(id: string): Promise<RoleProcess>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +36,7 @@ export async function deviceList(client: RetinaClient, url: string): Promise<Dev
  * the executors; resolves when every executor is listed online with algorithms at its lower
  * scheduler and every lower scheduler at the top with the union of them.
  */
-export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number } = {}): Promise<CascadeCluster> {
+export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number; lowerArgs?: (id: string) => string[] } = {}): Promise<CascadeCluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' };
@@ -51,9 +54,10 @@ export async function startCascade(dir: string, sites: Record<string, string[]>,
     procs.push(top);
     const lower = new Map<string, RoleProcess>();
     const executors = new Map<string, { proc: RoleProcess; under: string }>();
+    const startLower = (id: string, port = '0', log = `${id}.log`) => startRole(['scheduler', '--listen', `127.0.0.1:${port}`, '--device-id', id, '--data-dir', path.join(dir, id), '--keepalive', ka, '--allow-private-urls',
+      '--upstream', top.url, '--device-type', '1', ...(opts.lowerArgs?.(id) ?? [])], { env, logFile: path.join(dir, log) });
     for (const [id, edges] of Object.entries(sites)) {
-      const p = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--device-id', id, '--data-dir', path.join(dir, id), '--keepalive', ka, '--allow-private-urls', '--upstream', top.url, '--device-type', '1'],
-        { env, logFile: path.join(dir, `${id}.log`) });
+      const p = await startLower(id);
       procs.push(p);
       lower.set(id, p);
       for (const e of edges) {
@@ -71,7 +75,15 @@ export async function startCascade(dir: string, sites: Record<string, string[]>,
       const atTop = await deviceList(client, top.url);
       return [...lower.keys()].every((id) => atTop.some((d) => d.DeviceID === id && d.Online && d.AlgInfoList.length)) ? true : undefined;
     }, 30_000, 200);
-    return { token, top, lower, executors, client, dir, stop };
+    const restartLower = async (id: string) => {
+      // The same port: its executors and the top know it by its URL.
+      const old = new URL(defined(lower.get(id), id).url);
+      const p = await startLower(id, old.port, `${id}-2.log`);
+      procs.push(p);
+      lower.set(id, p);
+      return p;
+    };
+    return { token, top, lower, executors, client, dir, restartLower, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -153,8 +153,8 @@ t.test('9.2, 9.4, 9.9 cascade; 9.7 down the cascade: HierarchicalQuery "1" at th
   }
 });
 
-t.test('S7, SB12 across levels: a lower scheduler killed mid-task is offline at the top; its subtask resumes at the other site after the last stored result', async (t) => {
-  const src = await slowSource(path.join(t.testdir({}), 'kill.ts'), 12);
+t.test('S7, SB12 across levels: a lower scheduler killed mid-task is offline at the top; its subtask resumes at the other site after the last stored result; back, it is reconciled', async (t) => {
+  const src = await slowSource(path.join(t.testdir({}), 'kill.ts'), 20);
   t.teardown(() => src.close());
   const id = await submit('survive a site', [src.url]);
   const first = await waitFor('subtask running with results at the top', async () => {
@@ -162,11 +162,22 @@ t.test('S7, SB12 across levels: a lower scheduler killed mid-task is offline at 
     return s && s.TaskStatusInfo.ExecutionStatus === 1 && (await results(c.top.url, id)).length >= 3 ? s.TaskExecutor.DeviceID : undefined;
   }, 30_000, 200);
   defined(c.lower.get(first), first).child.kill('SIGKILL');
+  const subId = defined((await info(c.top.url, id))?.SubtaskInfoList?.[0], 'subtask').TaskDispatchInfo.TaskID;
+  await waitFor('the subtask running at the other site', async () => {
+    const s = (await info(c.top.url, id))?.SubtaskInfoList?.[0];
+    return s && s.TaskExecutor.DeviceID !== first && s.TaskStatusInfo.ExecutionStatus === 1 ? true : undefined;
+  }, 30_000, 250);
+  t.equal((await deviceList(c.client, c.top.url)).find((d) => d.DeviceID === first)?.Online, false, 'the killed lower scheduler is offline at the top');
+  // Back while the moved subtask still runs: its old copy (its executor never stopped) is told to stop.
+  const back = await c.restartLower(first);
+  const old = await ended(back.url, subId, 30_000);
+  t.equal(old.ExecutionStatus, 0, `the copy left at ${first} ended: ${JSON.stringify(old.SubtaskInfoList?.[0]?.TaskStatusInfo)}`);
+  t.equal(old.SubtaskInfoList?.[0]?.TaskStatusInfo.ExceptionDesc, 'stopped by task_ops_control', 'stopped by the top, not run to its end');
   const end = await ended(c.top.url, id, 90_000);
   t.equal(end.ExecutionStatus, 0, `finished: ${JSON.stringify(end.SubtaskInfoList?.[0]?.TaskStatusInfo)}`);
   const moved = defined(end.SubtaskInfoList?.[0], 'the moved subtask');
   t.not(moved.TaskExecutor.DeviceID, first, `moved from ${first} to ${moved.TaskExecutor.DeviceID}`);
-  t.equal((await deviceList(c.client, c.top.url)).find((d) => d.DeviceID === first)?.Online, false, 'the killed lower scheduler is offline at the top');
+  t.equal((await deviceList(c.client, c.top.url)).find((d) => d.DeviceID === first)?.Online, true, 'the returned lower scheduler is online at the top again');
   t.type(moved.TaskDispatchInfo.InputInfo.AlgArgs?.StartOffsetMs, 'number', 're-dispatched with StartOffsetMs');
   const list = await results(c.top.url, id);
   const ptsOf = (x: TaskResultBody) => imageInfoPts(x.TaskResultData.ImageResult?.ImageInfo) ?? -1;

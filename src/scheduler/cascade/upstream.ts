@@ -50,9 +50,13 @@ export class UpstreamSession {
 
   /** Registers in the background (retrying with backoff), then keeps alive and reports. */
   start(): void {
-    void this.ensureRegistered();
-    this.every(() => this.keepaliveMs, () => this.keepalive());
-    this.every(() => this.o.reportCheckMs ?? 1000, () => this.report(false));
+    // The jobs start once registered: the first keepalive then comes at the interval the upper
+    // scheduler gave, not at our default (with a short interval it would find us silent).
+    void this.ensureRegistered().then(() => {
+      if (this.stopped) return;
+      this.every(() => this.keepaliveMs, () => this.keepalive());
+      this.every(() => this.o.reportCheckMs ?? 1000, () => this.report(false));
+    });
   }
 
   private every(ms: () => number, fn: () => Promise<void>): void {
