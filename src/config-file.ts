@@ -65,6 +65,7 @@ export const SchedulerConfig = Type.Object({
   deviceType: int(1, 2, 'DeviceType of this scheduler\'s level upstream, 1|2'),
   longitude: coord('n10,6 longitude (registered upstream)'),
   latitude: coord('n10,6 latitude (registered upstream)'),
+  upstreamApproval: bool('B.3: every TaskRequest here is approved by the upper scheduler first'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

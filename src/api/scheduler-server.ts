@@ -18,6 +18,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { cascadeRoutes } from './routes/cascade.ts';
 
 export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
   const http = new Registry();
@@ -35,6 +36,7 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
   void app.register(consoleRoutes());
+  void app.register(cascadeRoutes(api));
   void app.register(commandRoutes(api.commandHandlers(), {
     failureExtras: { task_status_query: { TaskStatusSet: [] }, total_res_query: { TotalResourceList: [] }, available_res_query: { AvailableResourceList: [] }, algorithm_res_query: { AlgResourceList: [] } },
     // Executors send results as themselves; initiators control and query their own tasks.

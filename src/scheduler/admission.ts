@@ -93,7 +93,7 @@ export class Admission {
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!feasible(sreq, this.c.view)) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (!feasible(sreq, this.c.view)) return { ok: false, short: true, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
       const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
@@ -115,7 +115,7 @@ export class Admission {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       // The reason the filters gave (memory, decode capacity, area…) beats a bare "no".
       const why = whyNot(req, this.c.view);
-      return { ok: false, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
+      return { ok: false, short: true, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
     }
     const taskId = fixedId ?? randomUUID();
     this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);

@@ -44,7 +44,15 @@ export class SchedulerFacade {
 
   /** A TaskRequest; an initiator's is reviewed against its policy and the task is kept as its own. */
   submit(basic: TaskBasicInfo, who: Principal): Promise<SubmitOutcome> {
-    return this.s.submit(basic, who.kind === 'initiator' ? { name: who.name, policy: who.policy } : undefined);
+    const owner = who.kind === 'initiator' ? { name: who.name, policy: who.policy } : undefined;
+    // Cascade B.3: approval above when configured; handed upwards when no executor here can take it.
+    return this.s.cascade.submit(basic, owner, () => this.s.submit(basic, owner));
+  }
+
+  /** B.3 step 3: a lower scheduler (a device session of ours) asks this level to approve a request. */
+  reviewFromBelow(basic: TaskBasicInfo): { StatusCode: '0' | '1'; Message?: string } {
+    const why = this.s.cascade.review(basic);
+    return why ? { StatusCode: '1', Message: why } : { StatusCode: '0' };
   }
 
   /** Whether `who` may see or control task (or subtask) `id`: nodes all, an initiator its own. */
@@ -153,8 +161,9 @@ export class SchedulerFacade {
       [CommandType.TaskOpsControl]: async (cmd, ctx) => {
         const list = cmd.MessageBody.OpsControlList;
         const foreign = list.filter((op) => !this.owns(ctx.principal, op.TaskID));
-        const problems = [...foreign.map((op) => `TaskID: no task or subtask "${op.TaskID}" on this scheduler`),
-          ...await this.s.control(list.filter((op) => !foreign.includes(op)))];
+        // Tasks handed to the upper scheduler (B.3 assisted) are controlled there.
+        const up = await this.s.cascade.controlAssisted(list.filter((op) => !foreign.includes(op)));
+        const problems = [...foreign.map((op) => `TaskID: no task or subtask "${op.TaskID}" on this scheduler`), ...up.problems, ...await this.s.control(up.rest)];
         return problems.length ? { StatusCode: '1', Message: problems.join('; ') } : { StatusCode: '0' };
       },
       [CommandType.TaskStatusQuery]: async (cmd, ctx) => {

@@ -9,7 +9,8 @@ import type { UpstreamConfig } from './cascade/config.ts';
 export interface TaskOwner { name: string; policy: InitiatorPolicy }
 
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
-export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
+/** `short`: refused because no executor here can take it (cascade: the upper scheduler may place it, B.3). */
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number }; short?: boolean };
 
 export interface SchedulerOptions {
   deviceId: string;

@@ -100,7 +100,7 @@ export class Scheduler {
     this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
       control: (list) => this.control(list),
       forget: (id) => { for (const [tok, d] of this.sessions) if (d === id) this.sessions.delete(tok); this.liveness.forget(id); } });
-    this.cascade = cascadeFor(this);
+    this.cascade = cascadeFor(this, { update: (id) => this.tasks.update(id), notifyStatus: (id) => this.tasks.notifyStatus(id), notifySecret });
   }
 
   /** AlgFileURL of a published package. */

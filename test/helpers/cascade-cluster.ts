@@ -36,7 +36,7 @@ export async function deviceList(client: RetinaClient, url: string): Promise<Dev
  * the executors; resolves when every executor is listed online with algorithms at its lower
  * scheduler and every lower scheduler at the top with the union of them.
  */
-export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number; lowerArgs?: (id: string) => string[] } = {}): Promise<CascadeCluster> {
+export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number; topArgs?: string[]; lowerArgs?: (id: string) => string[] } = {}): Promise<CascadeCluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' };
@@ -49,7 +49,7 @@ export async function startCascade(dir: string, sites: Record<string, string[]>,
     await client.close();
   };
   try {
-    const top = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--device-id', 'top', '--data-dir', path.join(dir, 'top'), '--keepalive', ka, '--allow-private-urls'],
+    const top = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--device-id', 'top', '--data-dir', path.join(dir, 'top'), '--keepalive', ka, '--allow-private-urls', ...(opts.topArgs ?? [])],
       { env, logFile: path.join(dir, 'top.log') });
     procs.push(top);
     const lower = new Map<string, RoleProcess>();

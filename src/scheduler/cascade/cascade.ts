@@ -5,12 +5,12 @@
  * subtasks from (task_dispatch, planned and placed here) and relays their status and results to.
  * The scheduler wires one of these; its rooms know nothing of the cascade.
  */
-import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type TaskBasicInfo, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
+import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
 import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
 import type { SchedulerStore, TaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
-import type { SchedulerOptions, SubmitOutcome } from '../options.ts';
+import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
 import { CascadeLinks } from './links.ts';
 import { UpstreamSession } from './upstream.ts';
@@ -19,6 +19,11 @@ import { onDispatchFromAbove } from './from-above.ts';
 import type { UpstreamConfig } from './config.ts';
 
 export type { UpstreamConfig } from './config.ts';
+import { AssistedTasks } from './assisted.ts';
+import { BottomUp } from './bottom-up.ts';
+import { reviewFromBelow } from './review.ts';
+import type { Initiators } from '../initiators.ts';
+import { RetinaClient as Client } from '../../net/client.ts';
 import { algorithmQuery, availableQuery, statusQuery, totalQuery, type QueryDeps } from './queries.ts';
 
 
@@ -36,6 +41,13 @@ export interface CascadeDeps {
   submit(basic: TaskBasicInfo, taskId: string): Promise<SubmitOutcome>;
   forget(taskId: string): Promise<void>;
   statusOf(taskId: string): TaskStatus | undefined;
+  /** The task view's: re-derive a task's status (and tell its initiator), announce it, store a result. */
+  update(taskId: string): void;
+  notifyStatus(taskId: string): void;
+  onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
+  notifySecret: Buffer;
+  /** This level's initiators (reviews of requests from below, B.3). */
+  initiators?: Initiators;
 }
 
 export class Cascade {
@@ -43,6 +55,10 @@ export class Cascade {
   readonly upstream: UpstreamSession | null;
   private readonly relay: UpwardRelay | null;
   private readonly q: QueryDeps;
+  private readonly assisted: AssistedTasks | null;
+  private readonly bottomUp: BottomUp | null;
+  /** The node token's client for the upstream URL only (TaskRequest, TaskInfo, TaskResult, control of assisted tasks). */
+  private readonly nodeClient: Client | null;
 
   constructor(private readonly d: CascadeDeps) {
     this.links = new CascadeLinks(d.store.db);
@@ -51,6 +67,12 @@ export class Cascade {
     this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.publicUrl, token: d.token,
       longitude: d.upstream.longitude, latitude: d.upstream.latitude, log: d.log, reports: () => this.reports() }) : null;
     this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf }) : null;
+    const up = this.upstream;
+    this.nodeClient = up ? new Client({ token: d.token, senderId: `${d.deviceId}/assist-${process.pid}`, timeoutMs: 10_000 }) : null;
+    this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.store.db, log: d.log,
+      update: d.update, onTaskResult: d.onTaskResult }) : null;
+    this.bottomUp = up && this.nodeClient && this.assisted ? new BottomUp({ upstream: up, nodeClient: this.nodeClient, assisted: this.assisted, approval: d.upstream?.approval ?? false,
+      store: d.store, notifySecret: d.notifySecret, log: d.log, notifyStatus: d.notifyStatus }) : null;
   }
 
   /** The site's reports and a signature of its algorithm union. */
@@ -68,11 +90,29 @@ export class Cascade {
   start(): void {
     this.upstream?.start();
     this.relay?.kick();
+    this.assisted?.start();
   }
 
   async close(): Promise<void> {
+    this.assisted?.stop();
     await this.relay?.stop();
     await this.upstream?.stop();
+    await this.nodeClient?.close();
+  }
+
+  /** B.3: a TaskRequest submitted here: approval above when configured, `local` scheduling, else assisted scheduling above. */
+  submit(basic: TaskBasicInfo, owner: TaskOwner | undefined, local: () => Promise<SubmitOutcome>): Promise<SubmitOutcome> {
+    return this.bottomUp ? this.bottomUp.submit(basic, owner, local) : local();
+  }
+
+  /** Controls naming tasks handed upwards go there; the rest are returned for this scheduler. */
+  controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
+    return this.assisted ? this.assisted.control(list) : Promise.resolve({ rest: list, problems: [] });
+  }
+
+  /** B.3 step 3 at the upper level: null when a request a lower scheduler forwards is approved, else why not. */
+  review(basic: TaskBasicInfo): string | null {
+    return reviewFromBelow(basic, this.d.initiators);
   }
 
   /** `task_status_query` as this level answers it: `local` from the store, merged with the devices' own answers for "1". */
@@ -105,12 +145,14 @@ export interface CascadeHost {
   management: { deleteTask(taskId: string): Promise<boolean> };
   submit(basic: TaskBasicInfo, owner: undefined, taskId: string): Promise<SubmitOutcome>;
   taskStatus(task: TaskRow): TaskStatus;
+  onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
   clock(): number;
 }
 
-/** The cascade of a scheduler, wired to it. */
-export function cascadeFor(s: CascadeHost): Cascade {
-  return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs,
+/** The cascade of a scheduler, wired to it; `view` is what its task view offers (private to it). */
+export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'notifyStatus' | 'notifySecret'>): Cascade {
+  return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
+    ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
     store: s.store, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
     submit: (basic, taskId) => s.submit(basic, undefined, taskId),
     forget: async (taskId) => { await s.management.deleteTask(taskId); },

@@ -7,4 +7,6 @@ export interface UpstreamConfig {
   deviceType: DeviceType;
   longitude?: string;
   latitude?: string;
+  /** B.3: every TaskRequest submitted here is approved by the upper scheduler first (`--upstream-approval`). */
+  approval?: boolean;
 }
