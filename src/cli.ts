@@ -12,14 +12,14 @@ import { ConfigError, loadConfig } from './config-file.ts';
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL [--command-channel]] [--token-file F | --token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
-                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval]]   (cascade: a lower scheduler)
+                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--command-channel]]   (cascade: a lower scheduler)
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -161,7 +161,7 @@ const OPTIONS = {
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
-  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
+  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'command-channel': { type: 'boolean' }, config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
 } as const;
 
 function parseFlags(args: string[], positionals: boolean) {
@@ -204,6 +204,12 @@ function upstreamArgs(values: Values): SchedulerArgs['upstream'] {
   return { url: url(values.upstream, '--upstream')!, deviceType: dt, longitude: values.longitude, latitude: values.latitude, approval: values['upstream-approval'] === true };
 }
 
+/** `--command-channel` (NAT): only with the scheduler it opens the channel to. */
+function channelFlag(on: boolean | undefined, peer: string | undefined, needs: string): boolean {
+  if (on && peer === undefined) throw new UsageError(`--command-channel: needs ${needs} (the scheduler the channel is opened to)`);
+  return on === true;
+}
+
 /** Runs one command with its checked flags. */
 async function run(cmd: string | undefined, values: Values, positionals: string[]): Promise<void> {
   if (values.help || !cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
@@ -227,6 +233,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
         pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64), pluginMaxMemoryMB: int(values['plugin-max-memory'], '--plugin-max-memory', 1, 4096), metricsPublic: values['metrics-public'],
         mediaDirs: dirs(values['media-dir'], '--media-dir'), packageDirs: dirs(values['package-dir'], '--package-dir'),
         peers: (values.peer ?? []).map((p) => url(p, '--peer')!), allowPrivateUrls: values['allow-private-urls'] === true,
+        commandChannel: channelFlag(values['command-channel'], values.scheduler, '--scheduler'),
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
@@ -237,7 +244,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       return;
     }
     case 'scheduler':
-      await runScheduler({ upstream: upstreamArgs(values),
+      await runScheduler({ upstream: upstreamArgs(values), commandChannel: channelFlag(values['command-channel'], values.upstream, '--upstream'),
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),

@@ -37,6 +37,7 @@ const COMMON = {
 export const ExecutorConfig = Type.Object({
   ...COMMON,
   scheduler: str('scheduler URL'),
+  commandChannel: bool('NAT: receive the scheduler\'s commands over a WebSocket too'),
   maxTasks: int(1, 1024, 'tasks running at once'),
   deviceType: int(0, 2, 'DeviceType 0|1|2'),
   longitude: coord('n10,6 longitude'),
@@ -66,6 +67,7 @@ export const SchedulerConfig = Type.Object({
   longitude: coord('n10,6 longitude (registered upstream)'),
   latitude: coord('n10,6 latitude (registered upstream)'),
   upstreamApproval: bool('B.3: every TaskRequest here is approved by the upper scheduler first'),
+  commandChannel: bool('NAT: receive the upper scheduler\'s commands over a WebSocket too'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

@@ -136,6 +136,12 @@ export class SchedulerFacade {
     return { StatusCode: '0', DeviceList: page, Host: os.hostname(), ...(next !== undefined ? { Next: next } : {}) };
   }
 
+  /** The device whose CommandURL is `url` (a command that could not connect may take its channel). */
+  deviceByCommandUrl(url: string): string | undefined {
+    const bare = (u: string) => u.replace(/\/+$/, '');
+    return this.s.devices.all().find((d) => d.row.command_url !== null && bare(d.row.command_url) === bare(url))?.row.device_id;
+  }
+
   /** SM1: add, remove, enable or disable executors. */
   manageDevices(r: DeviceManageRequest): DeviceManageReply {
     const Results = this.s.management.devices(r.Action, r.DeviceList);

@@ -36,7 +36,7 @@ export async function deviceList(client: RetinaClient, url: string): Promise<Dev
  * the executors; resolves when every executor is listed online with algorithms at its lower
  * scheduler and every lower scheduler at the top with the union of them.
  */
-export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number; topArgs?: string[]; lowerArgs?: (id: string) => string[] } = {}): Promise<CascadeCluster> {
+export async function startCascade(dir: string, sites: Record<string, string[]>, opts: { keepaliveSec?: number; topArgs?: string[]; lowerArgs?: (id: string) => string[]; executorArgs?: (id: string) => string[] } = {}): Promise<CascadeCluster> {
   mkdirSync(dir, { recursive: true });
   const token = randomBytes(12).toString('hex');
   const env = { RETINAD_TOKEN: token, RETINAD_LOG_LEVEL: 'debug', RETINAD_SKIP_SELF_BENCH: '1' };
@@ -61,7 +61,7 @@ export async function startCascade(dir: string, sites: Record<string, string[]>,
       procs.push(p);
       lower.set(id, p);
       for (const e of edges) {
-        const x = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', e, '--data-dir', path.join(dir, e), '--scheduler', p.url, ...EXECUTOR_TEST_ARGS],
+        const x = await startRole(['executor', '--listen', '127.0.0.1:0', '--device-id', e, '--data-dir', path.join(dir, e), '--scheduler', p.url, ...EXECUTOR_TEST_ARGS, ...(opts.executorArgs?.(e) ?? [])],
           { env, logFile: path.join(dir, `${e}.log`) });
         procs.push(x);
         executors.set(e, { proc: x, under: id });

@@ -39,10 +39,14 @@ function initiator(): Promise<{ url: string; statuses: number[]; results: TaskRe
 
 const SITES = { 'lower-a': ['edge-a1'], 'lower-b': ['edge-b1'] };
 const ALL = ['top', 'lower-a', 'lower-b', 'edge-a1', 'edge-b1'];
+/** Nothing listens there: commands to it cannot connect over HTTP. */
+const NAT_URL = 'http://127.0.0.1:9';
 let c: CascadeCluster;
 
 t.before(async () => {
-  c = await startCascade(path.join(t.testdir({}), 'cascade'), SITES);
+  // edge-b1 is behind NAT: it advertises a CommandURL nobody can connect to and opens the
+  // WebSocket command channel to lower-b instead; every command lower-b sends it goes there.
+  c = await startCascade(path.join(t.testdir({}), 'cascade'), SITES, { executorArgs: (id) => (id === 'edge-b1' ? ['--advertise', NAT_URL, '--command-channel'] : []) });
 });
 t.teardown(() => c?.stop());
 
@@ -77,6 +81,16 @@ t.test('5.2, 9.3: each lower scheduler is a device of the top one (DeviceType 1)
     t.equal(d.AvailableResource?.DeviceID, id, 'and its AvailableResource');
   }
   t.notOk(atTop.DeviceList.some((x) => x.DeviceID.startsWith('edge-')), 'executors are not the top\'s devices: they are their lower scheduler\'s');
+});
+
+t.test('NAT (PROTOCOL.md command channel): an executor unreachable at its CommandURL gets its commands over the WebSocket it opened', async (t) => {
+  const nat = defined((await deviceList(c.client, defined(c.lower.get('lower-b'), 'lower-b').url)).find((d) => d.DeviceID === 'edge-b1'), 'edge-b1 at lower-b') as { CommandURL?: string; Online: boolean; AlgInfoList: unknown[] };
+  t.equal(nat.CommandURL, NAT_URL, 'its CommandURL cannot be connected to');
+  t.ok(nat.Online && nat.AlgInfoList.length > 0, 'yet lower-b has its algorithm list (algorithm_res_query answered over the channel)');
+  // A command to it through lower-b's own query: lower-b asks edge-b1 over the channel and merges the answer.
+  const q = await c.client.command<{ AlgResourceList: AlgResource[] }>(defined(c.lower.get('lower-b'), 'lower-b').url,
+    { CommandType: 'algorithm_res_query', CommandIdx: c.client.commandIdx(), MessageBody: { DeviceList: [{ DeviceID: 'edge-b1', HierarchicalQuery: '1' }] } });
+  t.strictSame(q.AlgResourceList.map((a) => a.DeviceID), ['edge-b1'], `edge-b1 answered itself: ${q.Message ?? ''}`);
 });
 
 t.test('B.2, I1, I2: a task submitted at the top is planned there, placed by the lower schedulers on their executors; status and every result reach the initiator', async (t) => {

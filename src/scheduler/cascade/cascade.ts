@@ -8,7 +8,7 @@
 import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
 import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
-import type { SchedulerStore, TaskRow } from '../store.ts';
+import { ACTIVE_STATUSES, type SchedulerStore, type TaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
@@ -66,7 +66,8 @@ export class Cascade {
     this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs };
     this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.publicUrl, token: d.token,
       longitude: d.upstream.longitude, latitude: d.upstream.latitude, log: d.log, reports: () => this.reports() }) : null;
-    this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf }) : null;
+    this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf,
+      active: (id) => { const t = d.store.task(id); return t !== undefined && ACTIVE_STATUSES.includes(t.status); } }) : null;
     const up = this.upstream;
     this.nodeClient = up ? new Client({ token: d.token, senderId: `${d.deviceId}/assist-${process.pid}`, timeoutMs: 10_000 }) : null;
     this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.store.db, log: d.log,

@@ -16,6 +16,8 @@ import type { CascadeLinks } from './links.ts';
 import type { UpstreamSession } from './upstream.ts';
 
 const BATCH = 64;
+/** How often the status of each running task from above is sent again (its Progress; a lost stop retried above). */
+const STATUS_EVERY_MS = 3000;
 
 export interface RelayDeps {
   deviceId: string;
@@ -25,6 +27,8 @@ export interface RelayDeps {
   log: Logger;
   /** Table 31 status of a local task. */
   statusOf(taskId: string): TaskStatus | undefined;
+  /** Whether a local task still runs (queued, running, paused). */
+  active(taskId: string): boolean;
 }
 
 export class UpwardRelay {
@@ -34,10 +38,18 @@ export class UpwardRelay {
   private again = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly beat: NodeJS.Timeout;
 
   constructor(private readonly d: RelayDeps) {
     // After a restart, whatever was not relayed yet goes now.
     for (const id of d.links.all()) { this.dirtyResults.add(id); this.dirtyStatus.add(id); }
+    // Like an executor's periodic reports: Progress moves above, and a report is what makes the
+    // upper scheduler stop a copy here of work it moved elsewhere (again, if that failed).
+    this.beat = setInterval(() => {
+      for (const id of this.d.links.all()) if (this.d.active(id)) this.dirtyStatus.add(id);
+      if (this.dirtyStatus.size) this.kick();
+    }, STATUS_EVERY_MS);
+    this.beat.unref();
   }
 
   /** The task view's sink: a status change or a stored result of a task (ours to relay when from above). */
@@ -124,6 +136,7 @@ export class UpwardRelay {
   /** Waits (bounded) for a pass in flight, then stops. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.beat);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, 2000).unref())]);
   }
