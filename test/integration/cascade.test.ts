@@ -117,6 +117,10 @@ t.test('B.2, I1, I2: a task submitted at the top is planned there, placed by the
     return r.length >= 36 ? r : undefined;
   }, 20_000, 250);
   t.ok(stored.every((r) => r.DeviceID in SITES && subs.some((s) => s.TaskDispatchInfo.TaskID === r.TaskID)), 'results carry the upper subtask\'s TaskID and the lower scheduler\'s DeviceID');
+  for (const s of subs) {
+    const pts = stored.filter((r) => r.TaskID === s.TaskDispatchInfo.TaskID).map((r) => imageInfoPts(r.TaskResultData.ImageResult?.ImageInfo) ?? -1);
+    t.equal(new Set(pts).size, pts.length, `${s.TaskDispatchInfo.TaskID}: ${pts.length} frames, none twice (${pts.join(' ')})`);
+  }
   await waitFor('every result at the initiator', async () => (init.results.length >= stored.length ? true : undefined), 20_000, 250);
   t.equal(init.results.length, stored.length, `${stored.length} results pushed to NotifyURL`);
   await waitFor('the final status at the initiator', async () => (init.statuses.at(-1) === 0 ? true : undefined), 10_000, 250);
