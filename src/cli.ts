@@ -19,7 +19,7 @@ Usage:
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
-                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--command-channel]]   (cascade: a lower scheduler)
+                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--upstream-advertise URL] [--command-channel]]   (cascade)
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -161,7 +161,7 @@ const OPTIONS = {
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
-  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'command-channel': { type: 'boolean' }, config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
+  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'upstream-advertise': { type: 'string' }, 'command-channel': { type: 'boolean' }, config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' },
 } as const;
 
 function parseFlags(args: string[], positionals: boolean) {
@@ -191,7 +191,7 @@ async function main(argv: string[]): Promise<void> {
 
 /** Cascade (5.2): `--upstream URL` makes this scheduler a device of the upper one, of DeviceType 1 (edge) or 2 (cloud). */
 function upstreamArgs(values: Values): SchedulerArgs['upstream'] {
-  const rest = (['device-type', 'longitude', 'latitude', 'upstream-approval'] as const).filter((k) => values[k] !== undefined);
+  const rest = (['device-type', 'longitude', 'latitude', 'upstream-approval', 'upstream-advertise'] as const).filter((k) => values[k] !== undefined);
   if (values.upstream === undefined) {
     if (rest.length) throw new UsageError(`--${rest[0]}: for a scheduler only with --upstream (it describes this scheduler to the upper one)`);
     return undefined;
@@ -201,7 +201,8 @@ function upstreamArgs(values: Values): SchedulerArgs['upstream'] {
   if (dt !== '1' && dt !== '2') throw new UsageError(`--device-type: a scheduler's level is 1 (edge) or 2 (cloud) (got "${dt}")`);
   if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
   if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
-  return { url: url(values.upstream, '--upstream')!, deviceType: dt, longitude: values.longitude, latitude: values.latitude, approval: values['upstream-approval'] === true };
+  return { url: url(values.upstream, '--upstream')!, deviceType: dt, longitude: values.longitude, latitude: values.latitude, approval: values['upstream-approval'] === true,
+    ...(values['upstream-advertise'] !== undefined ? { commandUrl: url(values['upstream-advertise'], '--upstream-advertise') } : {}) };
 }
 
 /** `--command-channel` (NAT): only with the scheduler it opens the channel to. */

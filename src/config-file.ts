@@ -66,6 +66,7 @@ export const SchedulerConfig = Type.Object({
   deviceType: int(1, 2, 'DeviceType of this scheduler\'s level upstream, 1|2'),
   longitude: coord('n10,6 longitude (registered upstream)'),
   latitude: coord('n10,6 latitude (registered upstream)'),
+  upstreamAdvertise: str('CommandURL registered upstream, when the upper scheduler reaches this one by another address'),
   upstreamApproval: bool('B.3: every TaskRequest here is approved by the upper scheduler first'),
   commandChannel: bool('NAT: receive the upper scheduler\'s commands over a WebSocket too'),
 }, { additionalProperties: false });

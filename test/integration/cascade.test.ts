@@ -46,7 +46,9 @@ let c: CascadeCluster;
 t.before(async () => {
   // edge-b1 is behind NAT: it advertises a CommandURL nobody can connect to and opens the
   // WebSocket command channel to lower-b instead; every command lower-b sends it goes there.
-  c = await startCascade(path.join(t.testdir({}), 'cascade'), SITES, { executorArgs: (id) => (id === 'edge-b1' ? ['--advertise', NAT_URL, '--command-channel'] : []) });
+  // lower-b too, as the top sees it: it registers upwards with a CommandURL the top cannot connect to.
+  c = await startCascade(path.join(t.testdir({}), 'cascade'), SITES, { executorArgs: (id) => (id === 'edge-b1' ? ['--advertise', NAT_URL, '--command-channel'] : []),
+    lowerArgs: (id) => (id === 'lower-b' ? ['--upstream-advertise', NAT_URL, '--command-channel'] : []) });
 });
 t.teardown(() => c?.stop());
 
@@ -83,7 +85,10 @@ t.test('5.2, 9.3: each lower scheduler is a device of the top one (DeviceType 1)
   t.notOk(atTop.DeviceList.some((x) => x.DeviceID.startsWith('edge-')), 'executors are not the top\'s devices: they are their lower scheduler\'s');
 });
 
-t.test('NAT (PROTOCOL.md command channel): an executor unreachable at its CommandURL gets its commands over the WebSocket it opened', async (t) => {
+t.test('NAT (PROTOCOL.md command channel): an executor and a lower scheduler unreachable at their CommandURL get their commands over the WebSocket they opened', async (t) => {
+  const atTop = (await deviceList(c.client, c.top.url)).find((d) => d.DeviceID === 'lower-b') as { CommandURL?: string; AlgInfoList: unknown[] } | undefined;
+  t.equal(atTop?.CommandURL, NAT_URL, 'the top cannot connect to lower-b');
+  t.ok(atTop?.AlgInfoList.length, 'yet it has lower-b\'s algorithm union (asked over the channel)');
   const nat = defined((await deviceList(c.client, defined(c.lower.get('lower-b'), 'lower-b').url)).find((d) => d.DeviceID === 'edge-b1'), 'edge-b1 at lower-b') as { CommandURL?: string; Online: boolean; AlgInfoList: unknown[] };
   t.equal(nat.CommandURL, NAT_URL, 'its CommandURL cannot be connected to');
   t.ok(nat.Online && nat.AlgInfoList.length > 0, 'yet lower-b has its algorithm list (algorithm_res_query answered over the channel)');

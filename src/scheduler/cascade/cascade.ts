@@ -64,7 +64,7 @@ export class Cascade {
     this.links = new CascadeLinks(d.store.db);
     const deviceType = d.upstream?.deviceType ?? '1';
     this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs };
-    this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.publicUrl, token: d.token,
+    this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.upstream.commandUrl ?? d.publicUrl, token: d.token,
       longitude: d.upstream.longitude, latitude: d.upstream.latitude, log: d.log, reports: () => this.reports() }) : null;
     this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf,
       active: (id) => { const t = d.store.task(id); return t !== undefined && ACTIVE_STATUSES.includes(t.status); } }) : null;

@@ -7,6 +7,8 @@ export interface UpstreamConfig {
   deviceType: DeviceType;
   longitude?: string;
   latitude?: string;
+  /** The CommandURL registered upstream when it differs from the one executors use (NAT, `--upstream-advertise`). */
+  commandUrl?: string;
   /** B.3: every TaskRequest submitted here is approved by the upper scheduler first (`--upstream-approval`). */
   approval?: boolean;
 }
