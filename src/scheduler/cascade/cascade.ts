@@ -63,7 +63,8 @@ export class Cascade {
   constructor(private readonly d: CascadeDeps) {
     this.links = new CascadeLinks(d.store.db);
     const deviceType = d.upstream?.deviceType ?? '1';
-    this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs };
+    // A lower scheduler gives its devices less time than its upper one gives it (3 s), so its merged answer arrives in time.
+    this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs ?? (d.upstream ? 2000 : 3000) };
     this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.upstream.commandUrl ?? d.publicUrl, token: d.token,
       longitude: d.upstream.longitude, latitude: d.upstream.latitude, log: d.log, reports: () => this.reports() }) : null;
     this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf,
