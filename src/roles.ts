@@ -96,7 +96,7 @@ export interface ExecutorArgs extends TlsArgs {
  * commands that come down it run through this node's own `/System/Command` route, as the node
  * token's (the channel leads to the configured scheduler only), de-duplicated by its sender.
  */
-function commandChannel(app: FastifyInstance, url: string, nodeToken: string | undefined, session: { token(): string | undefined; ready(): boolean }, log: Logger): ChannelClient {
+export function commandChannel(app: FastifyInstance, url: string, nodeToken: string | undefined, session: { token(): string | undefined; ready(): boolean }, log: Logger): ChannelClient {
   const ch = new ChannelClient({ url, token: session.token, ready: session.ready, ca: getTrustedCa(), log,
     deliver: async (text, sender) => (await app.inject({ method: 'POST', url: '/System/Command', payload: text,
       headers: { 'content-type': 'application/json', 'x-sender-id': sender, ...(nodeToken ? { authorization: `Bearer ${nodeToken}` } : {}) } })).json() });
