@@ -15,7 +15,7 @@ import {
 import type { RetinaClient } from '../../net/client.ts';
 import type { DeviceRegistry, DeviceState } from '../devices.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
-import { matchesFilters } from './query-filters.ts';
+import { matchesResourceFilters } from '../../protocol/resource-filters.ts';
 
 /** Most entries one merged reply carries (each level bounds what it passes up). */
 export const MERGED_MAX = 4096;
@@ -90,7 +90,8 @@ export async function totalQuery(x: QueryDeps, c: TotalResQuery): Promise<Comman
   const stored = r.stored.map((d) => d.total).filter((t): t is TotalResource => t !== undefined);
   const asked = await fanOut(x, r.fan, async (d) => (await x.client.sendCommand(d.row.command_url!, { CommandType: CommandType.TotalResQuery, DeviceID: d.row.device_id,
     MessageBody: { ...body, DeviceList: [{ DeviceID: d.row.device_id, HierarchicalQuery: HierarchicalQuery.Yes }] } }, TotalResQueryReply)).TotalResourceList);
-  const keep = (t: TotalResource) => matchesFilters(body, t, x.devices.get(t.DeviceID)?.row, t.DeviceID === x.deviceId);
+  // This scheduler's own location is not registered with itself: a box leaves its aggregate out.
+  const keep = (t: TotalResource) => matchesResourceFilters(body, t, t.DeviceID === x.deviceId ? undefined : x.devices.get(t.DeviceID)?.row);
   return merged('TotalResourceList', [...own, ...stored, ...asked.items].filter(keep), asked.missing, r.unknown);
 }
 
@@ -108,7 +109,7 @@ export async function availableQuery(x: QueryDeps, c: AvailableResQuery): Promis
     const known = x.devices.get(a.DeviceID);
     const total = self ? aggregateTotal(x.deviceId, x.deviceType, site) : known?.total;
     // A device two levels down is not in our registry: the scheduler above it applied the filters.
-    return !known && !self ? true : matchesFilters(body, total, known?.row, self);
+    return !known && !self ? true : matchesResourceFilters(body, total, self ? undefined : known?.row);
   };
   return merged('AvailableResourceList', [...own, ...stored, ...asked.items].filter(keep), asked.missing, r.unknown);
 }

@@ -1,7 +1,7 @@
 /** 5.2, 9.2: what a lower scheduler reports of its site, and the filters of tables 2 and 5 as a scheduler applies them. */
 import t from 'tap';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from '../../../src/scheduler/cascade/aggregate.ts';
-import { matchesFilters } from '../../../src/scheduler/cascade/query-filters.ts';
+import { matchesResourceFilters as matches } from '../../../src/protocol/resource-filters.ts';
 import type { DeviceState } from '../../../src/scheduler/devices.ts';
 import type { DeviceRow } from '../../../src/scheduler/store.ts';
 import type { AlgInfo, AvailableResource, TotalResource } from '../../../src/protocol/index.ts';
@@ -53,13 +53,13 @@ t.test('9.2 tables 2/5: ProductType, Chip (contained), DriverVersion, the Longit
   const d = device('a', { lon: '116.400000', lat: '39.900000', total: { IsValid: 'Y', ComputeResource: { Chip: 'NVIDIA H200', DriverVersion: '550', TotalPower: [] }, ExtendInfo: { Zone: 'north' } } });
   const total = d.total;
   const box = { LongitudeMin: '116.000000', LongitudeMax: '117.000000', LatitudeMin: '39.000000', LatitudeMax: '40.000000' };
-  t.ok(matchesFilters({ ProductType: 'x86', Chip: 'H200', DriverVersion: '550', ...box, ExtendCond: { Zone: 'north' } }, total, d.row, false), 'all match');
-  t.notOk(matchesFilters({ ProductType: 'arm' }, total, d.row, false), 'ProductType');
-  t.notOk(matchesFilters({ Chip: 'A100' }, total, d.row, false), 'Chip');
-  t.notOk(matchesFilters({ DriverVersion: '535' }, total, d.row, false), 'DriverVersion');
-  t.notOk(matchesFilters({ ...box, LongitudeMin: '116.500000' }, total, d.row, false), 'outside the box');
-  t.notOk(matchesFilters(box, total, { ...d.row, longitude: null, latitude: null }, false), 'no location: outside any box');
-  t.notOk(matchesFilters(box, total, d.row, true), 'the scheduler itself has no registered location');
-  t.notOk(matchesFilters({ ExtendCond: { Zone: 'south' } }, total, d.row, false), 'ExtendCond');
-  t.ok(matchesFilters({}, undefined, undefined, false), 'no filter: everyone');
+  t.ok(matches({ ProductType: 'x86', Chip: 'H200', DriverVersion: '550', ...box, ExtendCond: { Zone: 'north' } }, total, d.row), 'all match');
+  t.notOk(matches({ ProductType: 'arm' }, total, d.row), 'ProductType');
+  t.notOk(matches({ Chip: 'A100' }, total, d.row), 'Chip');
+  t.notOk(matches({ DriverVersion: '535' }, total, d.row), 'DriverVersion');
+  t.notOk(matches({ ...box, LongitudeMin: '116.500000' }, total, d.row), 'outside the box');
+  t.notOk(matches(box, total, { longitude: null, latitude: null }), 'no location: outside any box');
+  t.notOk(matches(box, total, undefined), 'unknown location (a scheduler\'s own aggregate)');
+  t.notOk(matches({ ExtendCond: { Zone: 'south' } }, total, d.row), 'ExtendCond');
+  t.ok(matches({}, undefined, undefined), 'no filter: everyone');
 });
