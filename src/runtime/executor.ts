@@ -198,7 +198,7 @@ export class Executor {
   /** Handlers for `POST /System/Command`. */
   handlers(): CommandHandlers {
     return commandHandlers({
-      deviceId: this.o.deviceId, monitor: this.monitor, catalogue: this.catalogue, store: this.store,
+      deviceId: this.o.deviceId, location: { longitude: this.o.longitude, latitude: this.o.latitude }, monitor: this.monitor, catalogue: this.catalogue, store: this.store,
       admission: this.admission, installer: this.installer, queue: this.queue, runs: this.runs, routing: this.routing,
       outbox: this.outbox, features: this.features, urlGuard: this.urlGuard, changed: (t) => this.changed(t), log: this.o.log,
     });

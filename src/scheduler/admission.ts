@@ -43,11 +43,11 @@ export class Admission {
    * its policy. Accepted when some online executor can serve it; dispatched in the background.
    * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
    */
-  async submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  async submit(basic: TaskBasicInfo, owner?: TaskOwner, taskId?: string): Promise<SubmitOutcome> {
     if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
     let out: SubmitOutcome;
     try {
-      out = await this.admit(basic, owner);
+      out = await this.admit(basic, owner, taskId);
     } catch (err) {
       this.a.intake.leave();
       throw err;
@@ -107,7 +107,8 @@ export class Admission {
     }
   }
 
-  private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */
+  private async admit(basic: TaskBasicInfo, owner?: TaskOwner, fixedId?: string): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -148,9 +149,9 @@ export class Admission {
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!feasible(sreq, this.c.view)) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (!feasible(sreq, this.c.view)) return { ok: false, short: true, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
-      const taskId = randomUUID();
+      const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
@@ -170,9 +171,9 @@ export class Admission {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       // The reason the filters gave (memory, decode capacity, area…) beats a bare "no".
       const why = whyNot(req, this.c.view);
-      return { ok: false, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
+      return { ok: false, short: true, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
     }
-    const taskId = randomUUID();
+    const taskId = fixedId ?? randomUUID();
     this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);

@@ -31,6 +31,7 @@ import { Orchestrator } from './orchestration/orchestrator.ts';
 import { Admission } from './admission.ts';
 import { Management } from './management.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
+import { cascadeFor, type Cascade } from './cascade/cascade.ts';
 
 export type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
 
@@ -63,6 +64,8 @@ export class Scheduler {
   readonly admission: Admission;
   /** SM1, S4: executors and tasks managed through the interface. */
   readonly management: Management;
+  /** 5.2: this scheduler as a level of a cascade (queries below; with `upstream`, the session and relay above). */
+  readonly cascade: Cascade;
 
   constructor(readonly o: SchedulerOptions) {
     this.now = o.now ?? (() => Date.now());
@@ -86,7 +89,9 @@ export class Scheduler {
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
     this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
     this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret, ended: (id) => this.admission.slots.ended(id) });
+    // Results and status changes go to MQTT and, for subtasks an upper scheduler dispatched here, upwards (B.2).
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id),
+      mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body); this.cascade.publish(id, what); } } });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, reservations: this.reservations, algFileUrl: (id, v) => this.algFileUrl(id, v),
@@ -102,6 +107,7 @@ export class Scheduler {
     this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
       control: (list) => this.control(list),
       forget: (id) => { for (const [tok, d] of this.sessions) if (d === id) this.sessions.delete(tok); this.liveness.forget(id); } });
+    this.cascade = cascadeFor(this, { update: (id) => this.tasks.update(id), notifyStatus: (id) => this.tasks.notifyStatus(id), notifySecret });
   }
 
   /** AlgFileURL of a published package. */
@@ -139,10 +145,12 @@ export class Scheduler {
     this.monitorTimer.unref();
     this.algorithms.start();
     this.admission.resumeWaiting();
+    this.cascade.start();
   }
 
   async close(): Promise<void> {
     this.flags.closed = true;
+    await this.cascade.close();
     if (this.monitorTimer) clearInterval(this.monitorTimer);
     this.algorithms.stop();
     for (const t of this.flags.retryTimers) clearTimeout(t);
@@ -237,16 +245,11 @@ export class Scheduler {
     }
   }
 
-  /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
-  get stopped(): Set<string> {
-    return this.flags.stopped;
-  }
-
   // ---- tasks -----------------------------------------------------------------------------
 
-  /** A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against its policy. */
-  submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
-    return this.admission.submit(basic, owner);
+  /** A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against its policy; `taskId` kept when given (cascade). */
+  submit(basic: TaskBasicInfo, owner?: TaskOwner, taskId?: string): Promise<SubmitOutcome> {
+    return this.admission.submit(basic, owner, taskId);
   }
 
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor (its writes in one transaction). Returns unknown TaskIDs. */

@@ -18,7 +18,8 @@ export interface TaskViewDeps {
   store: SchedulerStore;
   devices: DeviceRegistry;
   notifier: Notifier;
-  mqtt: MqttSink | null;
+  /** Where results and status changes are also published: MQTT, and the cascade's relay upwards. */
+  mqtt: Pick<MqttSink, 'publish'> | null;
   /** Signs NotifyURL pushes (one derived key per task). */
   notifySecret: Buffer;
   /** Told when a task reaches a final status (its slot is free, SB5). */
