@@ -22,6 +22,7 @@ import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { PluginPool } from '../plugins/pool.ts';
 import { Batcher } from '../plugins/batcher.ts';
+import { TrainPool } from '../plugins/train-pool.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
@@ -104,6 +105,7 @@ export class Executor {
   readonly metrics: ExecutorMetrics;
   private pool: PluginPool | null = null;
   private batcher: Batcher | null = null;
+  private trainer: TrainPool | null = null;
   private closed = false;
 
   constructor(readonly o: ExecutorOptions) {
@@ -179,6 +181,7 @@ export class Executor {
     this.store.close();
     this.outbox.close();
     await this.pool?.close();
+    await this.trainer?.close();
     await this.client.close();
     await this.sourceProxy.close();
     this.db.close();
@@ -242,6 +245,7 @@ export class Executor {
       changed: (t: ExecTask) => self.changed(t),
       pluginPool: () => self.pluginPool(),
       pluginBatcher: () => self.pluginBatcher(),
+      trainPool: () => (self.trainer ??= new TrainPool()),
       get metrics() { return self.metrics; },
       get sourceProxy() { return self.sourceProxy; },
     };

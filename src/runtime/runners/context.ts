@@ -10,6 +10,7 @@ import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
+import type { TrainPool } from '../../plugins/train-pool.ts';
 import type { ExecutorMetrics } from '../metrics.ts';
 import type { ProxyLease } from '../../net/source-proxy.ts';
 
@@ -34,6 +35,8 @@ export interface RunContext {
   changed(t: ExecTask): void;
   pluginPool(): PluginPool;
   pluginBatcher(): Batcher;
+  /** The sandbox pool training calls (rd_train) run in, made on first use (absent in tools that only infer). */
+  trainPool?(): TrainPool;
   /** Stage latencies and plugin calls, for /metrics. */
   readonly metrics: ExecutorMetrics;
   /** The proxy HTTP(S) sources go through (the URL policy on every redirect and playlist entry); absent in tools that open only local files. */
