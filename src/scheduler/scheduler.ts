@@ -16,6 +16,7 @@ import { applyControls, queryStatus, type ControlContext } from './control.ts';
 import { Notifier } from './notifier.ts';
 import { loadSecret } from './secret.ts';
 import { AlgorithmRepository } from './repository.ts';
+import { TrainedModels, trainedModelsKey, withTrainedKey } from './trained-models.ts';
 import { SchedulerMetrics } from './metrics.ts';
 import { Liveness, type Clock } from './liveness.ts';
 import { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -82,8 +83,10 @@ export class Scheduler {
     const notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
     this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
-    this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret });
+    const key = trainedModelsKey(o.dataDir); // DC3: what training publishes is signed with it, and trusted here
+    this.repository = new AlgorithmRepository(o.dataDir, withTrainedKey(TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), key.publicPem), o.pluginDevMode);
+    const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log });
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret, trained });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, reservations: this.reservations, algFileUrl: (id, v) => this.algFileUrl(id, v),
