@@ -64,6 +64,8 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
   if (!model) throw new TrainArgsError(`AlgID ${p.manifest.AlgID} ${p.manifest.AlgVersion}: the package has no model to train`);
   const samples = await loadSamples(url);
   let w = readClassifierOnnx(await readFile(model.path));
+  // Restart: train from zero weights (a baseline), not from the dispatched version's model.
+  if (t.algArgs.Restart === true) w = { ...w, weights: new Float32Array(w.weights.length), bias: new Float32Array(w.bias.length) };
   if (w.dim !== samples.dim || w.classes !== samples.classes) {
     throw new TrainArgsError(`InputInfo.StreamURL: samples are ${samples.dim}-dimensional with ${samples.classes} classes; the model takes ${w.dim} and ${w.classes}`);
   }
@@ -82,7 +84,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
     Ts: ctx.clock.now(),
     models: p.models.map((m) => ({ ModelID: m.ModelID, ModelVersion: m.ModelVersion })),
     TaskResultData: { AnalysisResult: [{ Type: TRAINED_MODEL_RESULT_TYPE, ResultData: { TrainedModel: {
-      Dim: w.dim, Classes: w.classes, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
+      Dim: w.dim, Classes: w.classes, Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
       Weights: weightsToBase64(w), Metrics: history[history.length - 1] ?? {}, History: history,
     } } }] },
   });
