@@ -18,7 +18,8 @@ import { TrustStore } from '../plugins/keys.ts';
 import { writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
 import { weightsFromBase64 } from '../plugins/train-blob.ts';
 import type { AlgorithmRepository } from './repository.ts';
-import type { SchedulerStore } from './store.ts';
+import { ACTIVE_STATUSES, type SchedulerStore } from './store.ts';
+import { updateTask, type TaskUpdateParts } from './task-update.ts';
 
 /** The scheduler's signing key for trained models: read from the data directory, made on first start. */
 export function trainedModelsKey(dataDir: string): { privatePem: string; publicPem: string } {
@@ -71,7 +72,16 @@ export interface TrainedModelsDeps {
   repository: AlgorithmRepository;
   store: SchedulerStore;
   log: Logger;
+  /** How a published version reaches running tasks whose policy allows it (SB2's TaskUpdate). */
+  update?: TaskUpdateParts;
 }
+
+/**
+ * A running task's model-update policy, AlgArgs.ModelUpdate (the host's, like StartOffsetMs):
+ * "switch" moves it to a newly trained version at a frame boundary; anything else, or none,
+ * keeps it on its version and only new tasks get the new one.
+ */
+export const MODEL_UPDATE_SWITCH = 'switch';
 
 export class TrainedModels {
   /** Training tasks already published (a result delivered twice publishes once). */
@@ -80,6 +90,8 @@ export class TrainedModels {
   private readonly rounds = new Map<string, Map<string, Update>>();
   /** What each training task published, for its initiator and tests (GET /System/TaskResult carries it too). */
   readonly published = new Map<string, string>();
+  /** Training tasks whose model was not published, and why. */
+  readonly refused = new Map<string, string>();
 
   constructor(private readonly d: TrainedModelsDeps) {}
 
@@ -94,6 +106,15 @@ export class TrainedModels {
       const weights = weightsFromBase64('TrainedModel.Weights', tm.Weights, dim, classes);
       const task = this.d.store.task(taskId);
       const custom = task ? JSON.parse(task.custom_info) as { AlgArgs?: Record<string, unknown> } : {};
+      // The accuracy check: below the task's MinAccuracy the version is not published (rolled back
+      // before roll-out: running and new tasks keep the current one).
+      const min = custom.AlgArgs?.MinAccuracy;
+      if (typeof min === 'number' && !(typeof tm.ValidationAccuracy === 'number' && tm.ValidationAccuracy >= min)) {
+        this.done.add(taskId);
+        this.refused.set(taskId, `ValidationAccuracy ${String(tm.ValidationAccuracy)} is below MinAccuracy ${min}`);
+        this.d.log.warn({ task: taskId, validation: tm.ValidationAccuracy, min }, 'trained model failed its accuracy check; not published');
+        return;
+      }
       if (custom.AlgArgs?.Federated === true) {
         const subs = this.d.store.subtasks(taskId);
         const round = this.rounds.get(taskId) ?? new Map<string, Update>();
@@ -128,5 +149,21 @@ export class TrainedModels {
     this.done.add(taskId);
     this.published.set(taskId, entry.AlgVersion);
     this.d.log.info({ task: taskId, AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, samples }, 'trained model published');
+    void this.pushDown(entry.AlgID, entry.AlgVersion);
+  }
+
+  /** DEC2, EC3: running tasks of the algorithm whose policy says "switch" move to `version`, rolling. */
+  private async pushDown(algId: number, version: string): Promise<void> {
+    const parts = this.d.update;
+    if (!parts) return;
+    for (const task of this.d.store.tasksByStatus(ACTIVE_STATUSES)) {
+      const custom = JSON.parse(task.custom_info) as { AlgID?: number; AlgArgs?: Record<string, unknown> };
+      if (custom.AlgArgs?.ModelUpdate !== MODEL_UPDATE_SWITCH) continue;
+      const subs = this.d.store.subtasks(task.task_id).filter((s) => ACTIVE_STATUSES.includes(s.status));
+      const behind = subs.some((s) => { const a = (JSON.parse(s.dispatch_info) as { AlgModelInfo: { AlgID: number; AlgVersion: string } }).AlgModelInfo; return a.AlgID === algId && compareVersions(a.AlgVersion, version) < 0; });
+      if (!behind) continue;
+      const out = await updateTask(parts, task.task_id, { AlgVersion: version, MaxParallel: 1 });
+      this.d.log.info({ task: task.task_id, version, outcomes: out?.map((o) => `${o.DeviceID}:${o.StatusCode}${o.Message ? ` ${o.Message}` : ''}`) }, 'trained model pushed to a running task');
+    }
   }
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecTask } from '../exec-task.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import { readClassifierOnnx } from '../../plugins/onnx-writer.ts';
+import { headAccuracy } from '../../plugins/head-eval.ts';
 import { decodeSamples, MAX_SAMPLE_BYTES, weightsToBase64, type SampleSet } from '../../plugins/train-blob.ts';
 import type { TrainArgs, TrainPool } from '../../plugins/train-pool.ts';
 import type { RunContext } from './context.ts';
@@ -79,13 +80,18 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
     t.progress = Math.min(99, Math.round(((e + 1) * 100) / args.Epochs));
     ctx.changed(t);
   }
+  // The accuracy check (AlgArgs.ValidationURL): on data the training did not see; the scheduler
+  // publishes the model only when it reaches AlgArgs.MinAccuracy.
+  const vurl = t.algArgs.ValidationURL;
+  if (vurl !== undefined && typeof vurl !== 'string') throw new TrainArgsError('InputInfo.AlgArgs.ValidationURL: must be a URL text');
+  const validation = vurl ? headAccuracy(w, await loadSamples(vurl)) : undefined;
   t.framesOut = 1;
   emitResult(ctx, t, {
     Ts: ctx.clock.now(),
     models: p.models.map((m) => ({ ModelID: m.ModelID, ModelVersion: m.ModelVersion })),
     TaskResultData: { AnalysisResult: [{ Type: TRAINED_MODEL_RESULT_TYPE, ResultData: { TrainedModel: {
       Dim: w.dim, Classes: w.classes, Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
-      Weights: weightsToBase64(w), Metrics: history[history.length - 1] ?? {}, History: history,
+      Weights: weightsToBase64(w), ...(validation !== undefined ? { ValidationAccuracy: validation } : {}), Metrics: history[history.length - 1] ?? {}, History: history,
     } } }] },
   });
   await ctx.outbox.flush(t.id, 30_000);
