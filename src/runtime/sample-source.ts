@@ -11,26 +11,37 @@ import { MediaError } from './media/media-error.ts';
 import { frameSpec, type PreparedSpec, type PreprocessSpec } from './media/preprocess-spec.ts';
 import type { PreprocessInfo } from './media/native.ts';
 import { decodeSamples, MAX_SAMPLE_BYTES, type SampleSet } from '../plugins/train-blob.ts';
+import { rangedFetch } from '../net/ranged-fetch.ts';
 
 /** True for a StreamURL that names a sample set rather than a video. */
 export function isSampleSetUrl(url: string | undefined): boolean {
   return !!url && /\.rds(\?.*)?$/i.test(url);
 }
 
-async function fetchSamples(url: string): Promise<SampleSet> {
+/**
+ * Reads a sample set: a local file, or over HTTP(S) in ranges that resume after a cut and are
+ * checked against the server's SHA-256 when it states one (an executor's /System/Samples does;
+ * EC5). `auth` gives the headers the URL may get (the node token, to trusted executors only).
+ */
+export async function loadSampleSet(url: string, auth?: (url: string) => Promise<Record<string, string>>): Promise<SampleSet> {
   let bytes: Uint8Array;
   if (/^https?:/i.test(url)) {
-    const r = await fetch(url, { signal: AbortSignal.timeout(60_000) });
-    if (!r.ok) throw new MediaError('source', `sample set ${url}: HTTP ${r.status}`);
-    if (Number(r.headers.get('content-length') ?? 0) > MAX_SAMPLE_BYTES) throw new MediaError('source', `sample set ${url}: larger than ${MAX_SAMPLE_BYTES} bytes`);
-    bytes = new Uint8Array(await r.arrayBuffer());
+    const headers = (await auth?.(url)) ?? {};
+    if (/\/System\/Samples\//.test(new URL(url).pathname)) {
+      bytes = await rangedFetch(url, { headers, maxBytes: MAX_SAMPLE_BYTES });
+    } else {
+      const r = await fetch(url, { headers, signal: AbortSignal.timeout(60_000) });
+      if (!r.ok) throw new Error(`InputInfo.StreamURL: ${url} answered HTTP ${r.status}`);
+      if (Number(r.headers.get('content-length') ?? 0) > MAX_SAMPLE_BYTES) throw new Error(`InputInfo.StreamURL: ${url} is larger than the ${MAX_SAMPLE_BYTES} bytes a sample set may have`);
+      bytes = new Uint8Array(await r.arrayBuffer());
+    }
   } else {
     bytes = await readFile(url.startsWith('file:') ? fileURLToPath(url) : url);
   }
   try {
     return decodeSamples(bytes);
   } catch (err) {
-    throw new MediaError('source', `InputInfo.StreamURL: ${(err as Error).message}`);
+    throw new Error(`InputInfo.StreamURL: ${(err as Error).message}`);
   }
 }
 
@@ -62,7 +73,7 @@ function sampleFrame(s: SampleSet, i: number, side: { w: number; h: number }): S
 }
 
 /** Opens a sample set as a FrameSource; the set is read once, at the first frame. */
-export function openSampleSource(url: string): FrameSource {
+export function openSampleSource(url: string, auth?: (url: string) => Promise<Record<string, string>>): FrameSource {
   let set: Promise<SampleSet> | null = null;
   let next = 0;
   let closed = false;
@@ -70,7 +81,7 @@ export function openSampleSource(url: string): FrameSource {
   return {
     backend: 'native',
     async next() {
-      const s = await (set ??= fetchSamples(url).then((x) => { const r = Math.round(Math.sqrt(x.dim)); side = { w: r, h: r }; return x; }));
+      const s = await (set ??= loadSampleSet(url, auth).catch((err: Error) => { throw new MediaError('source', err.message); }).then((x) => { const r = Math.round(Math.sqrt(x.dim)); side = { w: r, h: r }; return x; }));
       if (closed || next >= s.labels.length) return null;
       return sampleFrame(s, next++, side);
     },

@@ -105,7 +105,7 @@ export class TaskRuns {
     let source: FrameSource;
     try {
       const httpProxy = this.proxyFor(t);
-      source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
+      source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!, ctx.authFor) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
     } catch (err) {
       this.finish(t, err as Error);
       return;

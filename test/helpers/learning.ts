@@ -24,10 +24,10 @@ export async function learningCluster(dir: string, n: number): Promise<{ cluster
 }
 
 /** Submits a task over Inputs on given executors; its TaskID. */
-export async function submit(c: Cluster, taskType: number, inputs: Array<{ DeviceID: string; StreamURL: string }>, algArgs: Record<string, unknown> = {}): Promise<string> {
+export async function submit(c: Cluster, taskType: number, inputs: Array<{ DeviceID: string; StreamURL: string }>, algArgs: Record<string, unknown> = {}, algId = 2201): Promise<string> {
   const r = await c.client.send('POST', `${c.scheduler.url}/System/TaskRequest/`, {
     TaskName: `learning ${taskType}`, TaskType: taskType, Constraints: { DeployOn: 'input-device' },
-    InitiationInfo: { DeviceID: 'learning-test', CustomInfo: { AlgID: 2201, TaskFrameRate: 25, AlgArgs: algArgs, Inputs: inputs } },
+    InitiationInfo: { DeviceID: 'learning-test', CustomInfo: { AlgID: algId, TaskFrameRate: 25, AlgArgs: algArgs, Inputs: inputs } },
   });
   const id = (r.body as { TaskID?: string }).TaskID;
   if (!id) throw new Error(`task refused: ${JSON.stringify(r.body)}`);

@@ -7,12 +7,12 @@
  * version (or, federated, averages them with the other edges'). Raw samples never leave here.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { ExecTask } from '../exec-task.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import { readClassifierOnnx } from '../../plugins/onnx-writer.ts';
 import { headAccuracy } from '../../plugins/head-eval.ts';
-import { decodeSamples, MAX_SAMPLE_BYTES, weightsToBase64, type SampleSet } from '../../plugins/train-blob.ts';
+import { weightsToBase64, type SampleSet } from '../../plugins/train-blob.ts';
+import { loadSampleSet } from '../sample-source.ts';
 import type { TrainArgs, TrainPool } from '../../plugins/train-pool.ts';
 import type { RunContext } from './context.ts';
 import { emitResult } from './emit.ts';
@@ -37,22 +37,12 @@ export function trainArgs(a: Record<string, unknown>): TrainArgs {
   return { Epochs: num('Epochs', 5, 1, 200, true), LearningRate: lr, BatchSize: num('BatchSize', 32, 1, 4096, true), L2: num('L2', 0.0001, 0, 1, false) };
 }
 
-/** The sample set a training task names (HTTP(S) or a local file), size-capped and checked. */
-async function loadSamples(url: string): Promise<SampleSet> {
-  let bytes: Uint8Array;
-  if (/^https?:/i.test(url)) {
-    const r = await fetch(url, { signal: AbortSignal.timeout(60_000) });
-    if (!r.ok) throw new TrainArgsError(`InputInfo.StreamURL: ${url} answered HTTP ${r.status}`);
-    const len = Number(r.headers.get('content-length') ?? 0);
-    if (len > MAX_SAMPLE_BYTES) throw new TrainArgsError(`InputInfo.StreamURL: ${len} bytes, more than the ${MAX_SAMPLE_BYTES} a sample set may have`);
-    bytes = new Uint8Array(await r.arrayBuffer());
-  } else {
-    bytes = await readFile(url.startsWith('file:') ? fileURLToPath(url) : url);
-  }
+/** The sample set a training task names (HTTP(S), in checked ranges from an executor's store, or a local file). */
+async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
   try {
-    return decodeSamples(bytes);
+    return await loadSampleSet(url, ctx.authFor);
   } catch (err) {
-    throw new TrainArgsError(`InputInfo.StreamURL: ${(err as Error).message}`);
+    throw new TrainArgsError((err as Error).message);
   }
 }
 
@@ -63,7 +53,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
   if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
   const model = p.models.find((m) => m.stage === 'frame');
   if (!model) throw new TrainArgsError(`AlgID ${p.manifest.AlgID} ${p.manifest.AlgVersion}: the package has no model to train`);
-  const samples = await loadSamples(url);
+  const samples = await loadSamples(ctx, url);
   let w = readClassifierOnnx(await readFile(model.path));
   // Restart: train from zero weights (a baseline), not from the dispatched version's model.
   if (t.algArgs.Restart === true) w = { ...w, weights: new Float32Array(w.weights.length), bias: new Float32Array(w.bias.length) };
@@ -84,7 +74,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
   // publishes the model only when it reaches AlgArgs.MinAccuracy.
   const vurl = t.algArgs.ValidationURL;
   if (vurl !== undefined && typeof vurl !== 'string') throw new TrainArgsError('InputInfo.AlgArgs.ValidationURL: must be a URL text');
-  const validation = vurl ? headAccuracy(w, await loadSamples(vurl)) : undefined;
+  const validation = vurl ? headAccuracy(w, await loadSamples(ctx, vurl)) : undefined;
   t.framesOut = 1;
   emitResult(ctx, t, {
     Ts: ctx.clock.now(),
