@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
-import { runExecutor, runScheduler, parseListen, type TlsArgs } from './roles.ts';
+import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArgs } from './roles.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 import { ConfigError, loadConfig } from './config-file.ts';
@@ -12,15 +12,16 @@ import { ConfigError, loadConfig } from './config-file.ts';
 const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL] [--token-file F | --token T]
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL [--command-channel]] [--token-file F | --token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
   retinad scheduler backup --data-dir DIR --out FILE      (while it runs: one consistent file)
   retinad scheduler restore --data-dir NEWDIR --from FILE (into an empty directory)
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
-                    [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
+                    [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--max-concurrent-tasks N] [--task-order NAME|FILE] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
+                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--upstream-advertise URL] [--command-channel]]   (cascade)
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -161,8 +162,9 @@ const OPTIONS = {
   longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
   clip: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
   'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-  'max-intake': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
+  'max-intake': { type: 'string' }, 'max-concurrent-tasks': { type: 'string' }, 'task-order': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
+  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'upstream-advertise': { type: 'string' }, 'command-channel': { type: 'boolean' },
   config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' }, providers: { type: 'boolean' },
 } as const;
 
@@ -189,6 +191,28 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+}
+
+/** Cascade (5.2): `--upstream URL` makes this scheduler a device of the upper one, of DeviceType 1 (edge) or 2 (cloud). */
+function upstreamArgs(values: Values): SchedulerArgs['upstream'] {
+  const rest = (['device-type', 'longitude', 'latitude', 'upstream-approval', 'upstream-advertise'] as const).filter((k) => values[k] !== undefined);
+  if (values.upstream === undefined) {
+    if (rest.length) throw new UsageError(`--${rest[0]}: for a scheduler only with --upstream (it describes this scheduler to the upper one)`);
+    return undefined;
+  }
+  if (values['device-id'] === undefined) throw new UsageError('--upstream: needs --device-id (the DeviceID this scheduler registers with upstream)');
+  const dt = values['device-type'] ?? '1';
+  if (dt !== '1' && dt !== '2') throw new UsageError(`--device-type: a scheduler's level is 1 (edge) or 2 (cloud) (got "${dt}")`);
+  if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
+  if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
+  return { url: url(values.upstream, '--upstream')!, deviceType: dt, longitude: values.longitude, latitude: values.latitude, approval: values['upstream-approval'] === true,
+    ...(values['upstream-advertise'] !== undefined ? { commandUrl: url(values['upstream-advertise'], '--upstream-advertise') } : {}) };
+}
+
+/** `--command-channel` (NAT): only with the scheduler it opens the channel to. */
+function channelFlag(on: boolean | undefined, peer: string | undefined, needs: string): boolean {
+  if (on && peer === undefined) throw new UsageError(`--command-channel: needs ${needs} (the scheduler the channel is opened to)`);
+  return on === true;
 }
 
 /** Runs one command with its checked flags. */
@@ -220,6 +244,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
         pluginMaxBatch: int(values['plugin-max-batch'], '--plugin-max-batch', 1, 64), pluginMaxMemoryMB: int(values['plugin-max-memory'], '--plugin-max-memory', 1, 4096), metricsPublic: values['metrics-public'],
         mediaDirs: dirs(values['media-dir'], '--media-dir'), packageDirs: dirs(values['package-dir'], '--package-dir'),
         peers: (values.peer ?? []).map((p) => url(p, '--peer')!), allowPrivateUrls: values['allow-private-urls'] === true,
+        commandChannel: channelFlag(values['command-channel'], values.scheduler, '--scheduler'),
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
@@ -230,12 +255,13 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       return;
     }
     case 'scheduler':
-      await runScheduler({
+      await runScheduler({ upstream: upstreamArgs(values), commandChannel: channelFlag(values['command-channel'], values.upstream, '--upstream'),
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),
         maxRetries: int(values['max-retries'], '--max-retries', 0, 100), maxIntake: int(values['max-intake'], '--max-intake', 1, 100_000),
         maxResultsPerTask: int(values['max-results-per-task'], '--max-results-per-task', 1, 1_000_000_000),
+        maxConcurrentTasks: int(values['max-concurrent-tasks'], '--max-concurrent-tasks', 1, 1_000_000), taskOrder: values['task-order'],
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],
         metricsPublic: values['metrics-public'], allowPrivateUrls: values['allow-private-urls'] === true, initiators: values.initiators,
         mqtt: mqttArgs(values['mqtt-url'], values['mqtt-topic-prefix'], values['mqtt-password-file']),

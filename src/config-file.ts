@@ -37,6 +37,7 @@ const COMMON = {
 export const ExecutorConfig = Type.Object({
   ...COMMON,
   scheduler: str('scheduler URL'),
+  commandChannel: bool('NAT: receive the scheduler\'s commands over a WebSocket too'),
   maxTasks: int(1, 1024, 'tasks running at once'),
   deviceType: int(0, 2, 'DeviceType 0|1|2'),
   longitude: coord('n10,6 longitude'),
@@ -57,10 +58,19 @@ export const SchedulerConfig = Type.Object({
   maxRetries: int(0, 100, 'SB10 re-dispatches'),
   maxIntake: int(1, 100_000, 'TaskRequests in flight before 503'),
   maxResultsPerTask: int(1, 1_000_000_000, 'results kept per task'),
+  maxConcurrentTasks: int(1, 1_000_000, 'SB5 tasks running at once (default: no limit)'),
+  taskOrder: str('order waiting tasks start in: priority, ageing, round-robin, or an ES module exporting strategy (M5)'),
   initiators: str('file of initiators\' credentials and policies'),
   mqttUrl: str('MQTT broker for results and status (mqtt://host:1883)'),
   mqttTopicPrefix: str('MQTT topic prefix (default retinad)'),
   mqttPasswordFile: str('file holding the MQTT password'),
+  upstream: str('upper scheduler URL (cascade: this scheduler registers there as a device)'),
+  deviceType: int(1, 2, 'DeviceType of this scheduler\'s level upstream, 1|2'),
+  longitude: coord('n10,6 longitude (registered upstream)'),
+  latitude: coord('n10,6 latitude (registered upstream)'),
+  upstreamAdvertise: str('CommandURL registered upstream, when the upper scheduler reaches this one by another address'),
+  upstreamApproval: bool('B.3: every TaskRequest here is approved by the upper scheduler first'),
+  commandChannel: bool('NAT: receive the upper scheduler\'s commands over a WebSocket too'),
 }, { additionalProperties: false });
 
 export const ConfigFile = Type.Object({

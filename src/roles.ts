@@ -12,9 +12,12 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { Initiators } from './scheduler/initiators.ts';
 import { createExecutorServer } from './api/executor-server.ts';
 import { createSchedulerServer } from './api/scheduler-server.ts';
-import { setTrustedCa } from './net/client.ts';
+import { getTrustedCa, setTrustedCa } from './net/client.ts';
+import { ChannelClient } from './net/ws-channel.ts';
 import { decoderBackendInfo } from './runtime/backend.ts';
 import type { DeviceType } from './protocol/index.ts';
+import { loadTaskOrder } from './scheduler/strategies/index.ts';
+import type { UpstreamConfig } from './scheduler/cascade/config.ts';
 
 export interface Listen { host: string; port: number }
 
@@ -85,6 +88,21 @@ export interface ExecutorArgs extends TlsArgs {
   pluginMaxMemoryMB?: number;
   /** Serve GET /metrics without the node token. */
   metricsPublic?: boolean;
+  /** NAT: also receive commands over a WebSocket opened to the scheduler (`--command-channel`). */
+  commandChannel?: boolean;
+}
+
+/**
+ * NAT (PROTOCOL.md): keeps a WebSocket command channel open to `url` once registered there; the
+ * commands that come down it run through this node's own `/System/Command` route, as the node
+ * token's (the channel leads to the configured scheduler only), de-duplicated by its sender.
+ */
+export function commandChannel(app: FastifyInstance, url: string, nodeToken: string | undefined, session: { token(): string | undefined; ready(): boolean }, log: Logger): ChannelClient {
+  const ch = new ChannelClient({ url, token: session.token, ready: session.ready, ca: getTrustedCa(), log,
+    deliver: async (text, sender) => (await app.inject({ method: 'POST', url: '/System/Command', payload: text,
+      headers: { 'content-type': 'application/json', 'x-sender-id': sender, ...(nodeToken ? { authorization: `Bearer ${nodeToken}` } : {}) } })).json() });
+  ch.start();
+  return ch;
 }
 
 /** `retinad executor …` */
@@ -104,7 +122,10 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
   });
   log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
   announce('executor', url, log);
+  const ex = executor!;
+  const channel = a.commandChannel && a.scheduler ? commandChannel(app, a.scheduler, a.token, { token: () => ex.client.token, ready: () => ex.session?.registered ?? false }, log) : null;
   onShutdown(log, async () => {
+    channel?.stop();
     await executor?.close();
     await app.close();
   });
@@ -149,6 +170,10 @@ export interface SchedulerArgs extends TlsArgs {
   maxIntake?: number;
   /** Results kept per task (a quota). */
   maxResultsPerTask?: number;
+  /** SB5: tasks running at once (default: no limit). */
+  maxConcurrentTasks?: number;
+  /** M3, M5: a built-in task order or the path of a module exporting `strategy`. */
+  taskOrder?: string;
   trustedKeys?: string;
   pluginDevMode?: boolean;
   /** Serve GET /metrics without the node token. */
@@ -157,6 +182,10 @@ export interface SchedulerArgs extends TlsArgs {
   initiators?: string;
   /** Results and status changes also go to this MQTT broker. */
   mqtt?: { url: string; prefix?: string; password?: string };
+  /** Cascade: the upper scheduler this one registers with (`--upstream`). */
+  upstream?: UpstreamConfig;
+  /** NAT: receive the upper scheduler's commands over a WebSocket too (`--command-channel`). */
+  commandChannel?: boolean;
 }
 
 /** `retinad scheduler …` */
@@ -168,8 +197,9 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   // Read before binding: a broken file stops the start with the field and the rule.
   const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
   if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
+  const taskOrder = a.taskOrder ? await loadTaskOrder(a.taskOrder) : undefined;
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({ initiators, mqtt: a.mqtt,
+    scheduler = new Scheduler({ initiators, mqtt: a.mqtt, maxConcurrentTasks: a.maxConcurrentTasks, taskOrder, upstream: a.upstream,
       deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
       keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
     });
@@ -177,7 +207,10 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   });
   scheduler!.start();
   announce('scheduler', url, log);
+  const up = scheduler!.cascade.upstream;
+  const channel = a.commandChannel && up ? commandChannel(app, up.url, a.token, { token: () => up.client.token, ready: () => up.registered }, log) : null;
   onShutdown(log, async () => {
+    channel?.stop();
     await app.close();
     await scheduler?.close();
   });

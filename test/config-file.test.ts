@@ -15,7 +15,7 @@ const run = (args: string[]) => spawnSync(process.execPath, [...retinad, ...args
 t.test('bad keys and values are named by their path', async (t) => {
   t.strictSame(checkConfig({ executor: { maxTasks: 2000, foo: 1, deviceType: 'x', pluginDevMode: 'yes' }, bogus: 1 }).sort(), [
     'bogus: unknown key (known: executor, scheduler)',
-    'executor.foo: unknown key (known: listen, dataDir, token, tokenFile, advertise, deviceId, trustedKeys, pluginDevMode, tlsCert, tlsKey, tlsCa, insecure, metricsPublic, allowPrivateUrls, scheduler, maxTasks, deviceType, longitude, latitude, pluginWorkers, pluginThreads, pluginMaxBatch, pluginMaxMemory, mediaDir, packageDir, peer)',
+    'executor.foo: unknown key (known: listen, dataDir, token, tokenFile, advertise, deviceId, trustedKeys, pluginDevMode, tlsCert, tlsKey, tlsCa, insecure, metricsPublic, allowPrivateUrls, scheduler, commandChannel, maxTasks, deviceType, longitude, latitude, pluginWorkers, pluginThreads, pluginMaxBatch, pluginMaxMemory, mediaDir, packageDir, peer)',
     'executor.deviceType: must be an integer 0..2 (got "x")',
     'executor.maxTasks: must be an integer 1..1024 (got 2000)',
     'executor.pluginDevMode: must be true or false (got "yes")',

@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { createBaseServer } from './http-server.ts';
 import { timeRoutes } from './routes/time.ts';
 import { featureRoutes } from './routes/features.ts';
+import { executorPolicyRoutes } from './routes/executor-policy.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { sampleRoutes } from './routes/samples.ts';
@@ -16,6 +17,7 @@ export function createExecutorServer(e: Executor, opts: { token?: string; log: L
   void app.register(metricsRoutes([http, e.metrics.registry]));
   void app.register(timeRoutes({ now: () => e.clock.now() }));
   void app.register(sampleRoutes({ sampleSet: (name) => e.samples.read(name) }));
+  void app.register(executorPolicyRoutes(e));
   void app.register(featureRoutes({ featureSearch: (q) => e.features.search(q.TaskID ?? null, q.Vector, q.K ?? 10) }));
   void app.register(commandRoutes(e.handlers(), { failureExtras: {
     total_res_query: { TotalResourceList: [] },

@@ -19,6 +19,10 @@ import { taskUpdateRoutes } from './routes/task-update.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { schedulingRoutes } from './routes/scheduling.ts';
+import { cascadeRoutes } from './routes/cascade.ts';
+import { attachCommandChannel } from './routes/command-channel.ts';
+import { ChannelHub } from '../net/ws-channel.ts';
 
 export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
   const http = new Registry();
@@ -36,11 +40,21 @@ export function createSchedulerServer(s: Scheduler, opts: { token?: string; log:
   void app.register(repositoryRoutes(api));
   void app.register(deviceRoutes(api));
   void app.register(taskUpdateRoutes(api));
+  void app.register(schedulingRoutes(api));
   void app.register(consoleRoutes());
+  void app.register(cascadeRoutes(api));
   void app.register(commandRoutes(api.commandHandlers(), {
-    failureExtras: { task_status_query: { TaskStatusSet: [] } },
+    failureExtras: { task_status_query: { TaskStatusSet: [] }, total_res_query: { TotalResourceList: [] }, available_res_query: { AvailableResourceList: [] }, algorithm_res_query: { AlgResourceList: [] } },
     // Executors send results as themselves; initiators control and query their own tasks.
     access: { task_result: ['device'], task_ops_control: ['initiator'], task_status_query: ['initiator'] },
   }));
+  // NAT: devices that cannot be reached at their CommandURL get their commands over the channel
+  // they opened; a new channel gets the algorithm query its registration could not deliver.
+  const hub = new ChannelHub({ onAttach: (id) => void s.refreshAlgorithms(id).catch(() => undefined) });
+  attachCommandChannel(app, { hub, authenticate: (t) => s.authenticate(t), senderId: s.client.senderId });
+  s.client.setCommandChannel((base) => {
+    const id = api.deviceByCommandUrl(base);
+    return id !== undefined && hub.has(id) ? (env) => hub.request(id, env, 10_000) : undefined;
+  });
   return app;
 }

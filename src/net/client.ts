@@ -64,10 +64,26 @@ export function setTrustedCa(ca: Buffer | undefined): void {
   trustedCa = ca;
 }
 
+/** The extra CA set with `setTrustedCa` (the command channel verifies the scheduler with it too). */
+export function getTrustedCa(): Buffer | undefined {
+  return trustedCa;
+}
+
+/** Another way to a node's `/System/Command` (its WebSocket command channel), by the node's base URL. */
+export type CommandChannel = (baseUrl: string) => ((envelope: Record<string, unknown>) => Promise<HttpReply>) | undefined;
+
+/** Errors that mean the peer could not be connected to at all (as behind NAT), not that it failed. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+function connectFailed(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  return CONNECT_FAILURES.has(String(e.code)) || CONNECT_FAILURES.has(String(e.cause?.code));
+}
+
 /** A keep-alive JSON client. */
 export class RetinaClient {
   private readonly agent: Agent;
   private nextIdx = 1;
+  private channel: CommandChannel | undefined;
   constructor(private readonly opts: ClientOptions) {
     // With --tls-ca, peers are verified against that CA as well as the system store (https only).
     this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, ...(trustedCa ? { connect: { ca: [...rootCertificates, trustedCa.toString('utf8')] } } : {}) });
@@ -78,6 +94,16 @@ export class RetinaClient {
     const i = this.nextIdx;
     this.nextIdx = this.nextIdx >= 2147483647 ? 1 : this.nextIdx + 1;
     return i;
+  }
+
+  /** Our sender identity (X-Sender-ID). */
+  get senderId(): string {
+    return this.opts.senderId;
+  }
+
+  /** Commands that cannot connect over HTTP go down this channel when it has one for the node (NAT). */
+  setCommandChannel(channel: CommandChannel | undefined): void {
+    this.channel = channel;
   }
 
   /** The bearer token in use. */
@@ -106,6 +132,10 @@ export class RetinaClient {
     try {
       res = await request(url, { method, headers, body: payload, dispatcher: this.agent, headersTimeout: timeout, bodyTimeout: timeout });
     } catch (err) {
+      // A node we cannot connect to may have opened its command channel to us: same envelope there.
+      const via = method === 'POST' && url.endsWith('/System/Command') && connectFailed(err) && body !== undefined && !(body instanceof JsonText)
+        ? this.channel?.(url.slice(0, -'/System/Command'.length)) : undefined;
+      if (via) return via(body as Record<string, unknown>).catch((e: Error) => { throw new PeerError(`${method} ${url}: ${(err as Error).message}; command channel: ${e.message}`); });
       throw new PeerError(`${method} ${url}: ${(err as Error).message}`);
     }
     const text = await readCapped(res.body, this.opts.maxReplyBytes ?? REPLY_MAX_BYTES).catch((err: Error) => {

@@ -24,6 +24,15 @@ export const ExceptionCode = {
 export type ExceptionCode = (typeof ExceptionCode)[keyof typeof ExceptionCode];
 export const EXCEPTION_CODE_VALUES = [10, 20, 30, 40, 50, 60] as const;
 
+/**
+ * ExceptionCodes of ours, by table 31's "支持扩展其他情况". 90: ended by task_ops_control Stop.
+ * Table 31 has no ExecutionStatus for a stopped task and does not declare ExecutionStatus
+ * extensible, so a stopped task or subtask reports ExecutionStatus 0 (it has ended) with
+ * ExceptionCode 90 — a state of its own that clients of the table still read as "ended"
+ * (docs/CONFORMANCE.md, departures).
+ */
+export const ExtendedExceptionCode = { Stopped: 90 } as const;
+
 /** Table 23 Control. */
 export const Control = { Start: 0, Stop: 1, Pause: 2, Resume: 3, UpdateArgs: 4 } as const;
 export type Control = (typeof Control)[keyof typeof Control];

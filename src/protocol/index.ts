@@ -15,6 +15,8 @@ export * from './task-control.ts';
 export * from './task-result.ts';
 export * from './task-status.ts';
 export * from './task-info.ts';
+export * from './topology.ts';
+export * from './scheduling-policy.ts';
 export * from './session.ts';
 export * from './command.ts';
 export * from './command-handler.ts';

@@ -8,6 +8,7 @@ import { Arr, DeviceID, Float, Int32, JsonObject, Long, Obj, Opt, StrLt, StrMax,
 import { StatusCodeField, ReplyMessage } from './common.ts';
 import { DevTaskStatus } from './task-status.ts';
 import { TaskInfo } from './task-info.ts';
+import { TaskTopologyRecord } from './topology.ts';
 import { AlgInfo } from './algorithm.ts';
 import { TotalResource, AvailableResource } from './resource.ts';
 import { DEVICE_TYPE_VALUES } from './codes.ts';
@@ -27,6 +28,8 @@ export const TaskStatusReport = Type.Unsafe<DevTaskStatus | DevTaskStatus[]>({
 
 /** `GET /System/TaskInfo/{TaskID}` reply (Annex A). */
 export const TaskInfoReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()), TaskInfo: Opt(TaskInfo) });
+/** `GET /System/TaskTopology/{TaskID}`: the record TaskInfo.TaskTopology names (S1). */
+export const TaskTopologyReply = Obj({ StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()), TaskTopology: Opt(TaskTopologyRecord) });
 
 /** One task in `GET /System/TaskList` (ours): what a console lists. */
 export const TaskSummary = Obj({

@@ -4,6 +4,9 @@ import { CommandIdx, CommandTypeField, ResourceQueryBody, StatusCodeField, Reply
 import { DEVICE_TYPE_VALUES, IS_VALID_VALUES } from './codes.ts';
 
 /** One precision/power pair ("int8" / "32 TOPS"). The table gives no length, so none is set. */
+/** Tables 4 and 7 count TotalMemory and AvailableMemory in MB ("单位MB"), read as 2^20 bytes (what executors report). */
+export const MEMORY_MB_BYTES = 1024 * 1024;
+
 export const PowerEntry = Obj({ Precision: Type.String(), ComputingPower: Type.String() });
 
 /**

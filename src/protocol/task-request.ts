@@ -1,5 +1,6 @@
 /** Clause 9.5: task request (tables 16–18) and this project's CustomInfo (PROTOCOL.md). */
-import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, type Static } from './fields.ts';
+import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, Type, type Static } from './fields.ts';
+import { StageCondition } from './topology.ts';
 import { StatusCodeField } from './common.ts';
 import { StrEnum } from './fields.ts';
 import { DEVICE_TYPE_VALUES } from './codes.ts';
@@ -45,10 +46,15 @@ export type TaskInput = Static<typeof TaskInput>;
 export const TimeWindow = Obj({ StartTime: Opt(DateTime()), EndTime: Opt(DateTime()) });
 
 /**
- * A manual decomposition (M1, M2): a serial chain of stages, each an algorithm with its own
- * AlgArgs, optionally on a given DeviceType (0 device, 1 edge, 2 cloud); each stage after the
- * first works on the results of the one before it (e.g. detect on the camera's device,
- * recognise the crops on the edge).
+ * A manual decomposition (M1, M2): a DAG of stages, each an algorithm with its own AlgArgs,
+ * optionally on a given DeviceType (0 device, 1 edge, 2 cloud). `After` names the stages it
+ * works after (absent: the stage before it in the list, so a plain list is a serial chain;
+ * `[]`: it reads the inputs' streams itself — parallel with the others). A stage runs once per
+ * input (fan-out over inputs) unless `Join` makes it one subtask fed by every instance of its
+ * upstream stages (fan-in, e.g. fusion). `Input` "Stream" makes a stage after others read its
+ * input's stream rather than their results. `When` makes it conditional: it is placed and
+ * started only once an upstream result meets the condition (M6), and with results input it
+ * receives only the results that do.
  */
 export const TopologySpec = Obj({
   Stages: Arr(Obj({
@@ -57,9 +63,35 @@ export const TopologySpec = Obj({
     AlgID: Opt(Int32()),
     AlgArgs: Opt(JsonObject()),
     DeviceType: Opt(StrEnum(DEVICE_TYPE_VALUES, 31)),
+    After: Opt(Arr(StrMax(32, { minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 8 })),
+    Join: Opt(Type.Boolean()),
+    Input: Opt(StrEnum(['Stream', 'Results'] as const, 16)),
+    When: Opt(StageCondition),
   }), { minItems: 1, maxItems: 8 }),
 });
 export type TopologySpec = Static<typeof TopologySpec>;
+
+/** One retry rule (SB10): failures with these ExceptionCodes are retried so many times, the wait growing by Backoff each time. */
+export const RetryRule = Obj({
+  ExceptionCodes: Arr(Int32(), { minItems: 1, maxItems: 16 }),
+  MaxAttempts: Int32({ minimum: 0, maximum: 100 }),
+  IntervalMs: Opt(Int32({ minimum: 0, maximum: 3_600_000 })),
+  Backoff: Opt(Type.Number({ minimum: 1, maximum: 10 })),
+  MaxIntervalMs: Opt(Int32({ minimum: 0, maximum: 3_600_000 })),
+});
+export type RetryRule = Static<typeof RetryRule>;
+
+/**
+ * What the scheduler does when a subtask fails (SB10, SB11, S7): `Retry` rules by ExceptionCode
+ * (the first rule naming the code applies; a code no rule names is not retried), and what
+ * happens to the rest of the task when a subtask fails for good: `Rollback` stops and cleans its
+ * other subtasks (the results delivered are kept), `Continue` lets them run.
+ */
+export const FailurePolicy = Obj({
+  Retry: Opt(Arr(RetryRule, { maxItems: 8 })),
+  OnFailure: Opt(StrEnum(['Rollback', 'Continue'] as const, 16)),
+});
+export type FailurePolicy = Static<typeof FailurePolicy>;
 
 /**
  * InitiationInfo.CustomInfo as PROTOCOL.md defines it: where the data comes from and which
@@ -74,6 +106,7 @@ export const CustomInfo = Obj({
   TaskAttr: Opt(Int32({ minimum: 0 })),
   TimeRange: Opt(Arr(TimeWindow)),
   Topology: Opt(TopologySpec),
+  FailurePolicy: Opt(FailurePolicy),
   NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
 });
 export type CustomInfo = Static<typeof CustomInfo>;

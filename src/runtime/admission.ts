@@ -7,6 +7,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseRetinaDateTime, type TaskDispatchInfo } from '../protocol/index.ts';
 import type { LoadedPlugin } from '../plugins/registry.ts';
+import { fusionArgs } from './runners/fusion.ts';
 import type { AlgorithmEntry } from './algorithms.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
@@ -39,7 +40,10 @@ export class Admission {
     const url = t.InputInfo.StreamURL;
     // A plugin stage may work on another task's results instead of a stream (EB4).
     const downstream = !!plugin && !url && (t.Dependencies?.length ?? 0) > 0;
-    if (!url && !downstream) {
+    if (builtin?.kind === 'fusion') {
+      // The fusion stage reads no stream: it is fed by the stages it depends on.
+      if (!t.Dependencies?.length) return `Dependencies: ${builtin.AlgType} fuses the results of other subtasks and needs at least one`;
+    } else if (!url && !downstream) {
       return plugin ? 'InputInfo.StreamURL: is required (or Dependencies, for a stage that works on another task\'s results)' : `InputInfo.StreamURL: is required for ${builtin!.AlgType}`;
     }
     if (downstream && !plugin!.manifest.cropStage) return `Dependencies: ${plugin!.manifest.AlgType} has no crop stage to run on upstream results`;
@@ -92,6 +96,7 @@ function modelsProblem(t: TaskDispatchInfo, plugin: LoadedPlugin | undefined): s
 
 /** A built-in algorithm's own arguments: transcoding options must make sense for its input. */
 function builtinArgsProblem(alg: AlgorithmEntry, t: TaskDispatchInfo): string | null {
+  if (alg.kind === 'fusion') { const a = fusionArgs(t.InputInfo.AlgArgs ?? {}); return typeof a === 'string' ? a : null; }
   if (alg.kind !== 'transcode') return null;
   try {
     transcodeOptionsFromArgs(t.InputInfo.StreamURL!, t.InputInfo.AlgArgs ?? {});

@@ -5,8 +5,8 @@
 import { AlgStatus, TaskType, type AlgInfo } from '../protocol/index.ts';
 
 export interface AlgorithmEntry {
-  /** How the executor runs it: sampled frames → JPEG, or re-encoded video slices. */
-  kind: 'frames' | 'transcode';
+  /** How the executor runs it: sampled frames → JPEG, re-encoded video slices, or upstream results fused. */
+  kind: 'frames' | 'transcode' | 'fusion';
   AlgID: number;
   AlgType: string;
   AlgVersion: string;
@@ -34,6 +34,19 @@ export const VIDEO_TRANSCODE: Omit<AlgorithmEntry, 'installedAt'> = {
   AlgVersion: '1.0.0',
   TaskType: TaskType.VideoImageCodec,
   Description: 'Re-encodes to H.264/H.265 (AlgArgs Codec, BitrateKbps, Width, Height, SliceSeconds) and sends each slice as a VideoResult',
+};
+
+/**
+ * Built-in fusion (TaskType 10): a stage after several others (Dependencies, no StreamURL) that
+ * releases their results grouped by time window, in Ts order per source (runners/fusion.ts).
+ */
+export const RESULT_FUSION: Omit<AlgorithmEntry, 'installedAt'> = {
+  kind: 'fusion',
+  AlgID: 1004,
+  AlgType: 'result_fusion',
+  AlgVersion: '1.0.0',
+  TaskType: TaskType.DataFusion,
+  Description: 'Fuses the results of its upstream subtasks per time window (AlgArgs WindowMs, MaxDelayMs), ordered by Ts within each source',
 };
 
 export class AlgorithmRegistry {

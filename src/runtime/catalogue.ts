@@ -10,7 +10,7 @@ import type { AlgorithmEntry, AlgorithmRegistry } from './algorithms.ts';
 
 /** How an algorithm runs: a built-in runner, or a plugin in the sandbox pool. */
 export type Runnable =
-  | { kind: 'frames' | 'transcode'; builtin: AlgorithmEntry; plugin?: undefined }
+  | { kind: 'frames' | 'transcode' | 'fusion'; builtin: AlgorithmEntry; plugin?: undefined }
   | { kind: 'plugin'; plugin: LoadedPlugin; builtin?: undefined };
 
 export class AlgorithmCatalogue {

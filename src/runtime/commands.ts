@@ -8,6 +8,7 @@ import {
   type AlgorithmResQuery, type AvailableResQuery, type CommandHandlers, type CommandReplyBody, type OpsControl, type TaskDispatch,
   type TaskDispatchInfo, type TaskOpsControl, type TaskResult, type TaskResultBody, type TaskStatusQuery, type TotalResQuery,
 } from '../protocol/index.ts';
+import { matchesResourceFilters, needsTotal } from '../protocol/resource-filters.ts';
 import type { Logger } from '../log.ts';
 import type { Admission } from './admission.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
@@ -25,6 +26,8 @@ import type { UrlGuard } from './url-guard.ts';
 
 export interface CommandRooms {
   deviceId: string;
+  /** Where this executor registered (the Longitude/Latitude filters of tables 2 and 5). */
+  location?: { longitude?: string; latitude?: string };
   monitor: ResourceMonitor;
   catalogue: AlgorithmCatalogue;
   store: TaskStore;
@@ -63,14 +66,15 @@ async function onTotalResQuery(r: CommandRooms, c: TotalResQuery): Promise<Comma
   const body = c.MessageBody;
   if (!selected(r, body.DeviceList)) return { StatusCode: '0', TotalResourceList: [] };
   const total = await r.monitor.total();
-  const cr = total.ResourceInfo.ComputeResource;
-  const match = (!body.ProductType || body.ProductType === total.ProductType) && (!body.Chip || (cr?.Chip ?? '').includes(body.Chip)) &&
-    (!body.DriverVersion || body.DriverVersion === cr?.DriverVersion);
-  return { StatusCode: '0', TotalResourceList: match ? [total] : [] };
+  return { StatusCode: '0', TotalResourceList: matchesResourceFilters(body, total, r.location) ? [total] : [] };
 }
 
+/** Table 5 has table 2's filters: applied to this executor too (its TotalResource read only when a filter needs it). */
 async function onAvailableResQuery(r: CommandRooms, c: AvailableResQuery): Promise<CommandReplyBody> {
-  if (!selected(r, c.MessageBody.DeviceList)) return { StatusCode: '0', AvailableResourceList: [] };
+  const body = c.MessageBody;
+  if (!selected(r, body.DeviceList)) return { StatusCode: '0', AvailableResourceList: [] };
+  const total = needsTotal(body) ? await r.monitor.total() : undefined;
+  if (!matchesResourceFilters(body, total, r.location)) return { StatusCode: '0', AvailableResourceList: [] };
   return { StatusCode: '0', AvailableResourceList: [await r.monitor.available()] };
 }
 

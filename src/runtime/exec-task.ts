@@ -2,7 +2,7 @@
  * One task as the executor holds it (EB6): the dispatch info, its state machine and what it has
  * produced. States follow table 31: queued(3) → running(1) ⇄ paused(2) → done(0) | error(4).
  */
-import { EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
+import { EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, parseRetinaDateTime, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
 import type { ProviderUse } from '../plugins/worker-task.ts';
 import { providerLabel } from '../plugins/providers.ts';
 
@@ -42,6 +42,8 @@ export class ExecTask {
   algArgs: Record<string, unknown>;
   /** Source position reached, for a resume (ms). */
   lastPtsMs = -1;
+  /** Frames a file source will give at TaskFrameRate (its duration known), for Progress. */
+  expectedFrames?: number;
   readonly receivedAt = Date.now();
   /** Where the task's models run, from its plugin calls (empty for a task without models). */
   executionProviders: ModelPlacement[] = [];
@@ -99,12 +101,27 @@ export class ExecTask {
     return this.status === ExecutionStatus.Done || this.status === ExecutionStatus.Error;
   }
 
+  /**
+   * 9.9 Progress while running: frames done over frames expected (a file whose duration is
+   * known), else time elapsed over the TimeRange window it runs in (live); 100 only when done.
+   */
+  currentProgress(now = Date.now()): number {
+    if (this.status !== ExecutionStatus.Running) return this.progress;
+    if (this.expectedFrames) return Math.min(99, Math.floor((100 * this.framesIn) / this.expectedFrames));
+    for (const w of this.info.ExecutionCond?.TimeRange ?? []) {
+      const s = w.StartTime ? parseRetinaDateTime(w.StartTime) : NaN;
+      const e = w.EndTime ? parseRetinaDateTime(w.EndTime) : NaN;
+      if (s <= now && now < e) return Math.min(99, Math.floor((100 * (now - s)) / (e - s)));
+    }
+    return this.progress;
+  }
+
   /** Table 31 <TaskStatus>. */
   toStatus(): TaskStatus {
     const s: TaskStatus = {
       TaskID: this.info.TaskID,
       ExecutionStatus: this.status,
-      Progress: this.progress,
+      Progress: this.currentProgress(),
       ResourcesOccupied: {
         FramesOut: this.framesOut, RunMs: this.startedAt ? (this.endedAt ?? Date.now()) - this.startedAt : 0,
         ...(this.executionProviders.length ? { ExecutionProviders: this.executionProviders } : {}),

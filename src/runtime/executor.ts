@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
 import type { ExecTask } from './exec-task.ts';
 import { Outbox } from './outbox.ts';
-import { AlgorithmRegistry, FRAME_EXTRACTION, VIDEO_TRANSCODE } from './algorithms.ts';
+import { AlgorithmRegistry, FRAME_EXTRACTION, RESULT_FUSION, VIDEO_TRANSCODE } from './algorithms.ts';
 import { AlgorithmCatalogue } from './catalogue.ts';
 import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
@@ -129,6 +129,7 @@ export class Executor {
     });
     this.algorithms.add({ ...FRAME_EXTRACTION, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
+    this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.samples = new SampleStore(path.join(o.dataDir, 'samples'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
@@ -175,6 +176,16 @@ export class Executor {
     await this.session?.start();
   }
 
+  /** SB5: the limit on tasks running here (`--max-tasks`), read and changed at run time. */
+  get taskLimit(): { max: number; running: number } {
+    return { max: this.queue.maxRunning, running: this.queue.running };
+  }
+
+  setMaxRunningTasks(n: number): void {
+    this.queue.setMaxRunning(n);
+    this.o.log.info({ maxRunningTasks: n }, 'limit on running tasks changed');
+  }
+
   /** Stops tasks, logs out and closes storage. Results already queued stay on disk for the next start. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -194,7 +205,7 @@ export class Executor {
   /** Handlers for `POST /System/Command`. */
   handlers(): CommandHandlers {
     return commandHandlers({
-      deviceId: this.o.deviceId, monitor: this.monitor, catalogue: this.catalogue, store: this.store,
+      deviceId: this.o.deviceId, location: { longitude: this.o.longitude, latitude: this.o.latitude }, monitor: this.monitor, catalogue: this.catalogue, store: this.store,
       admission: this.admission, installer: this.installer, queue: this.queue, runs: this.runs, routing: this.routing,
       outbox: this.outbox, features: this.features, urlGuard: this.urlGuard, changed: (t) => this.changed(t), log: this.o.log,
     });

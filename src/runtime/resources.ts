@@ -6,7 +6,7 @@
 import si from 'systeminformation';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
-import type { AvailableResource, TotalResource, DeviceType } from '../protocol/index.ts';
+import { MEMORY_MB_BYTES, type AvailableResource, type TotalResource, type DeviceType } from '../protocol/index.ts';
 import { accelerators, cpuFlags, hostAccelerators, liveGpus } from './accelerators.ts';
 import { acceleratorAvailability, acceleratorTotals, gpuCompute, type DecodeSessions } from './accelerator-report.ts';
 import { providerSupport, supportedProviders } from '../plugins/ort-support.ts';
@@ -26,7 +26,7 @@ export interface ResourceIdentity {
   log?: Logger;
 }
 
-const MB = 1024 * 1024;
+const MB = MEMORY_MB_BYTES;
 
 /** FP32 FLOPs per cycle per core from the ISA: FMA on 8 lanes ×2 units for AVX2, 16 lanes for AVX-512. */
 function flopsPerCycle(flags: string): number {

@@ -50,6 +50,20 @@ export class TaskQueue {
     }
   }
 
+  /** SB5: the limit changed at run time; a raised one starts queued tasks now (a lowered one lets running tasks finish). */
+  setMaxRunning(n: number): void {
+    this.o.maxRunning = n;
+    this.schedule();
+  }
+
+  get maxRunning(): number {
+    return this.o.maxRunning;
+  }
+
+  get running(): number {
+    return this.runningCount();
+  }
+
   private runningCount(): number {
     let n = 0;
     for (const t of this.o.tasks()) if (t.status === ExecutionStatus.Running || t.status === ExecutionStatus.Paused) n++;

@@ -13,6 +13,11 @@ import { runFrames } from './runners/frames.ts';
 import { runPlugin } from './runners/plugin.ts';
 import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
+import { startFusion } from './runners/fusion.ts';
+import { probeDurationMs } from './media/duration.ts';
+
+/** Progress points between two reports of a running task. */
+const PROGRESS_STEP = 10;
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
@@ -33,6 +38,8 @@ export class TaskRuns {
   private readonly decodedAtEnd = new Map<string, number>();
   /** Downstream stages waiting for upstream results, by their TaskID. */
   private readonly inboxes = new Map<string, (b: TaskResultBody) => void>();
+  /** Progress report timers of running stream tasks, by TaskID. */
+  private readonly progressTimers = new Map<string, NodeJS.Timeout>();
   /** HTTP(S) sources' leases on the source proxy, by TaskID: a refusal there is the task's error. */
   private readonly leases = new Map<string, ProxyLease>();
 
@@ -79,10 +86,10 @@ export class TaskRuns {
     const found = this.o.catalogue.resolve(t.info.AlgModelInfo.AlgID, t.info.AlgModelInfo.AlgVersion);
     const builtin = found.ok ? found.run.builtin : undefined;
     const plugin = found.ok ? found.run.plugin : undefined;
-    if (builtin?.kind === 'transcode' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
+    if (builtin?.kind === 'transcode' || builtin?.kind === 'fusion' || (plugin && !t.info.InputInfo.StreamURL && t.info.Dependencies?.length)) {
       let started: Started & { inbox?: (b: TaskResultBody) => void };
       try {
-        started = builtin ? startTranscode(ctx, t, this.proxyFor(t)) : startDownstream(ctx, t, plugin!);
+        started = builtin?.kind === 'fusion' ? startFusion(ctx, t) : builtin ? startTranscode(ctx, t, this.proxyFor(t)) : startDownstream(ctx, t, plugin!);
       } catch (err) {
         this.finish(t, err as Error);
         return;
@@ -112,6 +119,7 @@ export class TaskRuns {
     }
     this.sources.set(t.id, source);
     this.o.queue.stopAtWindowEnd(t, () => source.close());
+    this.trackProgress(t, startMs, fps);
     const loop = plugin ? runPlugin(ctx, t, source, plugin) : runFrames(ctx, t, source);
     void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
   }
@@ -155,8 +163,26 @@ export class TaskRuns {
     this.sources.get(t.id)?.close();
   }
 
+  /**
+   * 9.9: a file's frames expected come from its duration; Progress is reported as it moves (in
+   * steps of PROGRESS_STEP points, so a long task is not a stream of reports).
+   */
+  private trackProgress(t: ExecTask, startMs: number, fps: number): void {
+    const url = t.info.InputInfo.StreamURL ?? '';
+    if (fps > 0) void probeDurationMs(url).then((ms) => { if (ms !== undefined && ms > startMs) t.expectedFrames = Math.max(1, Math.ceil(((ms - startMs) / 1000) * fps)); });
+    clearInterval(this.progressTimers.get(t.id));
+    const timer = setInterval(() => {
+      const p = t.currentProgress();
+      if (p - t.progress >= PROGRESS_STEP) { t.progress = p; this.o.ctx.changed(t); }
+    }, 1000);
+    timer.unref();
+    this.progressTimers.set(t.id, timer);
+  }
+
   /** Stops the task's input and timers now (a stop by command; the caller sets the status). */
   halt(t: ExecTask): void {
+    clearInterval(this.progressTimers.get(t.id));
+    this.progressTimers.delete(t.id);
     const n = this.framesDecoded(t.id);
     if (n !== undefined) this.decodedAtEnd.set(t.id, n);
     this.sources.get(t.id)?.close();

@@ -5,12 +5,17 @@
  * flight; a slot is held until the task's subtasks are dispatched.
  */
 import { randomUUID } from 'node:crypto';
-import { CustomInfo, ExecutionStatus, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { ACTIVE_STATUSES, type TaskRow } from './store.ts';
+import { STOPPED_DESC } from './control.ts';
+import { TaskSlots } from './policies/slots.ts';
+import { staticPriority } from './strategies/static-priority.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
 import { feasible, placementWishes, whyNot, type PlacementRequest } from './placement/index.ts';
 import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
+import { automaticTopology, stageAlg, topologyProblem } from './orchestration/dag.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -22,22 +27,27 @@ const FIRST_LIST_WAIT_MS = 3000;
 
 /** What a Topology stage asks of an executor: its algorithm (else the task's) and DeviceType, with the task's wishes. */
 function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable<CustomInfo['Topology']>['Stages'][number]): PlacementRequest {
-  return { ...req, algId: st.AlgID ?? custom.AlgID, algType: st.AlgType ?? (st.AlgID === undefined ? custom.AlgType : undefined), deviceType: st.DeviceType };
+  return { ...req, ...stageAlg(custom, st), deviceType: st.DeviceType };
 }
 
 export class Admission {
-  constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {}
+  /** SB5: the limit on tasks running at once (changeable at run time), and the order waiting ones start in (M3, M5). */
+  readonly slots: TaskSlots;
+
+  constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
+    this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
+  }
 
   /**
    * A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against
    * its policy. Accepted when some online executor can serve it; dispatched in the background.
    * Refused as busy when the intake is full; the slot is held until its subtasks are dispatched.
    */
-  async submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  async submit(basic: TaskBasicInfo, owner?: TaskOwner, taskId?: string): Promise<SubmitOutcome> {
     if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
     let out: SubmitOutcome;
     try {
-      out = await this.admit(basic, owner);
+      out = await this.admit(basic, owner, taskId);
     } catch (err) {
       this.a.intake.leave();
       throw err;
@@ -46,14 +56,59 @@ export class Admission {
     return out;
   }
 
-  /** Places all of an accepted task's subtasks, then frees its intake slot. */
-  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): void {
-    void this.c.placer.placeAll(taskId, plans, req)
-      .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
-      .finally(() => this.a.intake.leave());
+  /**
+   * Places all of an accepted task's subtasks once it has a slot (SB5: it may wait, queued, for
+   * one), then frees its intake slot — at once for a task that waits, so waiting fills no intake.
+   */
+  private placeAccepted(taskId: string, plans: SubtaskPlan[], req: PlacementRequest, basic: TaskBasicInfo, owner: string | null, intake = true, queuedAt = Date.now()): void {
+    const w = { taskId, priority: basic.Priority ?? 5, queuedAt, owner, ...(basic.TaskType !== undefined ? { taskType: basic.TaskType } : {}) };
+    const started = this.slots.submit(w, (atOnce) => {
+      // Deleted or stopped while it waited: it does not start, and its slot goes on.
+      if (!this.c.store.task(taskId) || this.c.flags.stopped.has(taskId)) {
+        if (this.c.store.task(taskId)) this.c.store.setTaskStatus(taskId, ExecutionStatus.Done, ExtendedExceptionCode.Stopped, STOPPED_DESC);
+        this.slots.ended(taskId);
+        if (atOnce && intake) this.a.intake.leave();
+        return;
+      }
+      void this.c.placer.placeAll(taskId, plans, req)
+        .catch((err: Error) => this.c.log.error({ task: taskId, err: err.message }, 'placement failed'))
+        .finally(() => {
+          if (atOnce && intake) this.a.intake.leave();
+          // Nothing of it runs (nothing placed, or everything already ended): the slot is free again.
+          if (!this.c.store.subtasks(taskId).some((x) => ACTIVE_STATUSES.includes(x.status))) this.slots.ended(taskId);
+        });
+    });
+    if (!started) {
+      if (intake) this.a.intake.leave();
+      this.c.store.setTaskStatus(taskId, ExecutionStatus.Queued, null, 'waiting for a slot (the scheduler\'s MaxConcurrentTasks)');
+      this.c.log.info({ task: taskId, ...this.slots.current, strategy: this.slots.current.strategy.name }, 'task waits for a slot');
+    }
   }
 
-  private async admit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
+  /**
+   * SB9, SB5, after a restart: tasks with subtasks running hold their slots again, and tasks that
+   * were accepted but not yet placed (waiting for a slot, or cut off mid-placement) wait again.
+   */
+  resumeWaiting(): void {
+    const queued: TaskRow[] = [];
+    for (const t of this.c.store.tasksByStatus(ACTIVE_STATUSES)) {
+      if (this.c.store.subtasks(t.task_id).length) this.slots.adopt(t.task_id);
+      else if (t.status === ExecutionStatus.Queued) queued.push(t);
+    }
+    for (const t of queued) {
+      const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
+      const custom = JSON.parse(t.custom_info) as CustomInfo;
+      const w = placementWishes(basic.Constraints, custom);
+      if (!w.ok) continue;
+      const me = { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl };
+      const plans = custom.Topology ? planTopology(t.task_id, basic, custom, me) : planSubtasks(t.task_id, basic, custom, me);
+      this.c.log.info({ task: t.task_id }, 'accepted task not yet placed before the restart: waits for a slot again');
+      this.placeAccepted(t.task_id, plans, { algId: custom.AlgID, algType: custom.AlgType, ...w.value }, basic, t.owner, false, t.created_at);
+    }
+  }
+
+  /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */
+  private async admit(basic: TaskBasicInfo, owner?: TaskOwner, fixedId?: string): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
     // PROTOCOL.md puts the data source and the algorithm, so without it there is nothing to run.
     if (basic.InitiationInfo.CustomInfo === undefined) {
@@ -62,14 +117,16 @@ export class Admission {
     const ci = parse(CustomInfo, basic.InitiationInfo.CustomInfo);
     if (!ci.ok) return { ok: false, message: `InitiationInfo.CustomInfo: ${ci.message}` };
     const custom = ci.value;
+    // M1: automatic decomposition builds the same DAG a manual Topology would (kept with the task).
+    custom.Topology ??= automaticTopology(basic, custom);
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         if (st.AlgID === undefined && st.AlgType === undefined && custom.AlgID === undefined && custom.AlgType === undefined) {
           return { ok: false, message: `InitiationInfo.CustomInfo.Topology: stage "${st.Name}" names no AlgID or AlgType` };
         }
       }
-      const names = custom.Topology.Stages.map((x) => x.Name);
-      if (new Set(names).size !== names.length) return { ok: false, message: 'InitiationInfo.CustomInfo.Topology: stage names must be unique' };
+      const why = topologyProblem(custom.Topology);
+      if (why) return { ok: false, message: why };
     }
     if (custom.AlgID === undefined && custom.AlgType === undefined && !custom.Topology) {
       if (basic.TaskType === TaskType.FrameExtraction) custom.AlgType = 'frame_extraction';
@@ -92,13 +149,13 @@ export class Admission {
     if (custom.Topology) {
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!feasible(sreq, this.c.view)) return { ok: false, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (!feasible(sreq, this.c.view)) return { ok: false, short: true, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
       }
-      const taskId = randomUUID();
+      const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req);
+      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner?.name ?? null);
       return this.accepted(taskId, custom);
     }
     if (req.pinned) {
@@ -114,14 +171,14 @@ export class Admission {
       const what = custom.AlgID !== undefined ? `AlgID ${custom.AlgID}` : `AlgType "${custom.AlgType}"`;
       // The reason the filters gave (memory, decode capacity, area…) beats a bare "no".
       const why = whyNot(req, this.c.view);
-      return { ok: false, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
+      return { ok: false, short: true, message: `no online executor offers ${what}${why ? ` that can take it (${why})` : ''}` };
     }
-    const taskId = randomUUID();
+    const taskId = fixedId ?? randomUUID();
     this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl });
-    this.placeAccepted(taskId, plans, req);
+    this.placeAccepted(taskId, plans, req, basic, owner?.name ?? null);
     return this.accepted(taskId, custom);
   }
 

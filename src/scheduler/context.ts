@@ -4,7 +4,7 @@
  */
 import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStore } from './store.ts';
+import type { SchedulerStore, SubtaskRow } from './store.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { PlacementRequest, PlacementView } from './placement/index.ts';
 import type { AlgorithmRepository } from './repository.ts';
@@ -13,7 +13,7 @@ import type { Liveness } from './liveness.ts';
 import type { TaskView } from './task-view.ts';
 import type { SchedulerOptions } from './options.ts';
 import type { SubtaskPlan } from './planner.ts';
-import type { DevTaskStatus } from '../protocol/index.ts';
+import type { DevTaskStatus, TaskResultBody } from '../protocol/index.ts';
 import type { Reservations } from './reservations.ts';
 
 /** Coordination between dispatch and reconciliation (all in memory; a restart starts clean). */
@@ -48,6 +48,18 @@ export interface StaleStopper {
   stopStale(deviceId: string, subtaskId: string): Promise<void>;
 }
 
+/** What the dispatcher and reconciler ask of the orchestrator. */
+export interface Orchestration {
+  /** Records a conditional stage, unplaced, until its condition is met. */
+  hold(taskId: string, plan: SubtaskPlan): void;
+  /** A result reached the scheduler: judge conditions, relay to started conditional stages. */
+  onResult(body: TaskResultBody): void;
+  /** A subtask finished: the stages after it finish too once all they depend on has, or are skipped. */
+  upstreamDone(done: SubtaskRow): Promise<void>;
+  /** Tells a results-consuming stage to finish when everything it depends on has. */
+  finishIfFed(dep: SubtaskRow): Promise<void>;
+}
+
 export interface SchedulerParts {
   o: SchedulerOptions;
   log: Logger;
@@ -66,4 +78,6 @@ export interface SchedulerParts {
   algFileUrl(algId: number, version: string): string;
   placer: Placer;
   stale: StaleStopper;
+  /** Conditional stages and the finishing of stages after others (orchestration/). */
+  orchestrator: Orchestration;
 }

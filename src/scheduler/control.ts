@@ -4,7 +4,7 @@
  * (or one of its subtasks). Controls fan out to the executors running the subtasks; status
  * answers come from what the executors reported.
  */
-import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
@@ -51,6 +51,8 @@ export async function applyControls(ctx: ControlContext, list: OpsControl[]): Pr
       for (const id of whole ? [op.TaskID] : t.subs.map((x) => x.subtask_id)) ctx.stopped.add(id);
     }
     if (op.Control === Control.Start) for (const id of [op.TaskID, t.taskId, ...t.subs.map((x) => x.subtask_id)]) ctx.stopped.delete(id);
+    // A task with nothing placed yet (waiting for a slot, SB5) ends here, stopped: it will not start.
+    if (op.Control === Control.Stop && !t.subs.length) ctx.store.setTaskStatus(t.taskId, ExecutionStatus.Done, ExtendedExceptionCode.Stopped, STOPPED_DESC);
     for (const s of t.subs) {
       const why = await controlSubtask(ctx, s, op);
       if (why) problems.push(`subtask ${s.subtask_id}: ${why}`);
@@ -72,7 +74,7 @@ async function controlSubtask(ctx: ControlContext, s: SubtaskRow, op: OpsControl
   if (!dev?.command_url || !dev.online) {
     // Nobody runs it (waiting for a retry, or its executor is gone): a stop ends it here.
     if (op.Control === Control.Stop) {
-      ctx.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      ctx.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionCode: ExtendedExceptionCode.Stopped, exceptionDesc: STOPPED_DESC });
       return null;
     }
     if (op.Control === Control.UpdateArgs) return null;

@@ -159,7 +159,8 @@ export class DeviceRegistry {
     const d: DeviceState = { ...(old ?? { algs: [], listed: false }), row, matched: new Map() };
     this.byId.set(i.deviceId, d);
     this.index(d);
-    if (!old) this.sortedCache = null;
+    // A re-registration replaces the state object: the sorted list must not keep the old one (DeviceList, cascade aggregates).
+    this.sortedCache = null;
   }
 
   /**

@@ -3,10 +3,19 @@
  * task_dispatch, records where each subtask went — and places a task's subtasks in order
  * (downstream stages first, so upstream ones know where to send their results).
  */
-import { CommandType, ExceptionCode, ExecutionStatus, TaskDispatchReply, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, ExecutionStatus, TaskDispatchReply, type CustomInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { place as planFor, type PlacementRequest } from './placement/index.ts';
 import type { SubtaskPlan } from './planner.ts';
 import { modelList } from './model-list.ts';
+import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
+import { placementFailureCode } from './policies/placement-cause.ts';
+import { rollback, rollsBack } from './policies/rollback.ts';
+
+/** What a stage asks of an executor: its algorithm and DeviceType; one that reads no stream decodes nothing. */
+export function stageRequest(req: PlacementRequest, plan: SubtaskPlan): PlacementRequest {
+  if (!plan.stage) return req;
+  return { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.readsStream ? {} : { decodeUnits: undefined }) };
+}
 import type { Placer, SchedulerParts } from './context.ts';
 
 /** Executors ranked per page of the placement; the next page excludes those tried. */
@@ -17,26 +26,28 @@ export class Dispatcher implements Placer {
 
   /** Places a task's subtasks in turn (downstream stages first), then derives the task's status. */
   async placeAll(taskId: string, plans: SubtaskPlan[], req: PlacementRequest): Promise<void> {
-    // A stage sends its results to the next one: place downstream first, then point upstream at it.
-    const downstreamOf = new Map(plans.filter((p) => p.stage?.upstream).map((p) => [p.stage!.upstream!, p]));
-    const order = plans.some((p) => p.stage) ? [...plans].reverse() : plans;
+    const dag = plans.some((p) => p.stage);
+    const task = dag ? this.c.store.task(taskId) : undefined;
+    const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
+    // M6: a conditional stage is recorded, unplaced, until an upstream result meets its condition.
+    for (const plan of plans) if (plan.stage?.when) this.c.orchestrator.hold(taskId, plan);
+    // A stage sends its results to the ones after it: place downstream first, then point upstream at them.
+    const order = dag ? [...plans].reverse() : plans;
     for (const plan of order) {
       // A Stop that arrives while a large task is still being placed ends the placing too.
       if (this.c.flags.stopped.has(taskId) || this.c.flags.closed) {
         this.c.log.info({ task: taskId, unplaced: order.length - order.indexOf(plan) }, 'task stopped during placement: the rest is not placed');
         break;
       }
-      const down = downstreamOf.get(plan.subtaskId);
-      if (down) {
-        const placed = this.c.store.subtask(down.subtaskId);
-        const dev = placed ? this.c.devices.row(placed.device_id) : undefined;
-        if (dev?.command_url) plan.dispatch = { ...plan.dispatch, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
-      }
-      // A later stage decodes nothing: it works on the results the stage before it sends.
-      const preq: PlacementRequest = plan.stage ? { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.upstream ? { decodeUnits: undefined } : {}) } : req;
-      await this.place(taskId, plan, preq, 1, new Set());
+      if (plan.stage?.when) continue;
+      if (custom) plan.dispatch = { ...plan.dispatch, DstDeviceList: destinationsOf(this.edges, custom, taskId, plan.subtaskId) };
+      await this.place(taskId, plan, stageRequest(req, plan), 1, new Set());
     }
     this.c.tasks.update(taskId);
+  }
+
+  private get edges(): EdgeDeps {
+    return { store: this.c.store, devices: this.c.devices, scheduler: { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl } };
   }
 
   /** Places and dispatches one subtask, trying the ranked executors in turn; returns the executor, or null. */
@@ -53,7 +64,8 @@ export class Dispatcher implements Placer {
     const preq = { ...req, exclude, nearDeviceId: near };
     // The ranking comes a page at a time: the first executor usually accepts.
     let base = exclude;
-    let ranked = planFor(preq, this.c.view, PAGE).ranked;
+    const first = planFor(preq, this.c.view, PAGE);
+    let ranked = first.ranked;
     // With nobody else left, the excluded executor is still better than giving up — also when it
     // runs the algorithm only from our repository (its algorithm list may predate the install).
     if (!ranked.length && exclude.size) {
@@ -107,12 +119,17 @@ export class Dispatcher implements Placer {
     } finally {
       this.c.flags.dispatching.delete(plan.subtaskId);
     }
-    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : 'no online executor offers the algorithm';
+    const why = first.rejected.length ? `; rejected: ${first.rejected.slice(0, 4).map((r) => `${r.deviceId}: ${r.why}`).join('; ')}` : '';
+    const desc = errors.length ? `no executor accepted the subtask: ${errors.join('; ')}` : `no online executor offers the algorithm${why}`;
     this.c.log.warn({ task: taskId, subtask: plan.subtaskId, desc }, 'subtask not placed');
     if (!this.c.store.subtask(plan.subtaskId)) {
       this.c.store.insertSubtask({ subtaskId: plan.subtaskId, taskId, deviceId: '-', dispatch: plan.dispatch, status: ExecutionStatus.Error, attempts: attempt });
     }
-    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: ExceptionCode.ShortOfResources, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    const code = placementFailureCode(first.rejected, errors);
+    this.c.store.setSubtaskStatus(plan.subtaskId, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+    // SB11: a subtask nobody can take fails for good; its task may roll back like after a final failure.
+    const task = this.c.store.task(taskId);
+    if (task && rollsBack(JSON.parse(task.custom_info) as CustomInfo)) void rollback(this.c, this.c.store.subtask(plan.subtaskId)!, code);
     // A dispatch whose answer was lost (a timeout) may still have been accepted: this failure is
     // the scheduler's guess, not the executor's word, so that executor's reports still count.
     this.c.flags.unconfirmedFailures.add(plan.subtaskId);

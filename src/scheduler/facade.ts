@@ -7,11 +7,13 @@ import os from 'node:os';
 import {
   CommandType, formatRetinaDateTime,
   type AvailableResource, type CommandHandlers, type DeviceListReply, type DeviceListQuery, type DeviceManageRequest, type DeviceManageReply, DEVICE_PAGE_MAX, type DevTaskStatus, type RegisterRequest,
-  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TotalResource,
+  type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TaskTopologyRecord, type SchedulingPolicyReply, type SchedulingPolicyUpdate, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
 import type { Principal, TaskUpdateReply, TaskUpdateRequest } from '../protocol/index.ts';
 import { updateTask } from './task-update.ts';
+import { taskTopology } from './orchestration/record.ts';
+import { builtinTaskOrder } from './strategies/index.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
@@ -45,7 +47,15 @@ export class SchedulerFacade {
 
   /** A TaskRequest; an initiator's is reviewed against its policy and the task is kept as its own. */
   submit(basic: TaskBasicInfo, who: Principal): Promise<SubmitOutcome> {
-    return this.s.submit(basic, who.kind === 'initiator' ? { name: who.name, policy: who.policy } : undefined);
+    const owner = who.kind === 'initiator' ? { name: who.name, policy: who.policy } : undefined;
+    // Cascade B.3: approval above when configured; handed upwards when no executor here can take it.
+    return this.s.cascade.submit(basic, owner, () => this.s.submit(basic, owner));
+  }
+
+  /** B.3 step 3: a lower scheduler (a device session of ours) asks this level to approve a request. */
+  reviewFromBelow(basic: TaskBasicInfo): { StatusCode: '0' | '1'; Message?: string } {
+    const why = this.s.cascade.review(basic);
+    return why ? { StatusCode: '1', Message: why } : { StatusCode: '0' };
   }
 
   /** Whether `who` may see or control task (or subtask) `id`: nodes all, an initiator its own. */
@@ -64,6 +74,24 @@ export class SchedulerFacade {
   /** Another initiator's task is answered as unknown: its existence is not revealed either. */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined {
     return this.owns(who, taskId) ? this.s.taskInfo(taskId) : undefined;
+  }
+
+  /** SB5, M3: the limit on running tasks and the order waiting ones start in. */
+  schedulingPolicy(): SchedulingPolicyReply {
+    const p = this.s.admission.slots.current;
+    return { StatusCode: '0', SchedulingPolicy: { ...(p.maxConcurrentTasks !== undefined ? { MaxConcurrentTasks: p.maxConcurrentTasks } : {}), TaskOrder: p.strategy.name, RunningTasks: p.running, WaitingTasks: p.waiting } };
+  }
+
+  /** SB5: changes the limit (null: none) or the built-in order now; a raised limit starts waiting tasks at once. */
+  setSchedulingPolicy(u: SchedulingPolicyUpdate): SchedulingPolicyReply {
+    const strategy = u.TaskOrder !== undefined ? builtinTaskOrder(u.TaskOrder) : undefined;
+    this.s.admission.slots.set({ ...(u.MaxConcurrentTasks !== undefined ? { maxConcurrentTasks: u.MaxConcurrentTasks ?? undefined } : {}), ...(strategy ? { strategy } : {}) });
+    return this.schedulingPolicy();
+  }
+
+  /** S1: the TaskTopology record of a task `who` may see. */
+  taskTopology(taskId: string, who: Principal): TaskTopologyRecord | undefined {
+    return this.owns(who, taskId) ? taskTopology(this.s.store, taskId) : undefined;
   }
 
   /** The newest tasks `who` may see (an initiator: its own). */
@@ -129,6 +157,12 @@ export class SchedulerFacade {
     return { StatusCode: '0', DeviceList: page, Host: os.hostname(), ...(next !== undefined ? { Next: next } : {}) };
   }
 
+  /** The device whose CommandURL is `url` (a command that could not connect may take its channel). */
+  deviceByCommandUrl(url: string): string | undefined {
+    const bare = (u: string) => u.replace(/\/+$/, '');
+    return this.s.devices.all().find((d) => d.row.command_url !== null && bare(d.row.command_url) === bare(url))?.row.device_id;
+  }
+
   /** SM1: add, remove, enable or disable executors. */
   manageDevices(r: DeviceManageRequest): DeviceManageReply {
     const Results = this.s.management.devices(r.Action, r.DeviceList);
@@ -153,9 +187,10 @@ export class SchedulerFacade {
     return this.s.management.deleteTask(taskId);
   }
 
-  /** The commands a scheduler accepts at `/System/Command`: results from executors, control and queries from initiators. */
+  /** The commands a scheduler accepts at `/System/Command`: results from executors, control and queries from initiators, and (cascade) resource queries and dispatches from above. */
   commandHandlers(): CommandHandlers {
     return {
+      ...this.s.cascade.handlers(),
       [CommandType.TaskResult]: async (cmd, ctx) => {
         const r = this.s.onTaskResult(cmd, ctx.sender, ctx.principal.kind === 'device' ? ctx.principal.deviceId : undefined);
         return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
@@ -164,13 +199,15 @@ export class SchedulerFacade {
       [CommandType.TaskOpsControl]: async (cmd, ctx) => {
         const list = cmd.MessageBody.OpsControlList;
         const foreign = list.filter((op) => !this.owns(ctx.principal, op.TaskID));
-        const problems = [...foreign.map((op) => `TaskID: no task or subtask "${op.TaskID}" on this scheduler`),
-          ...await this.s.control(list.filter((op) => !foreign.includes(op)))];
+        // Tasks handed to the upper scheduler (B.3 assisted) are controlled there.
+        const up = await this.s.cascade.controlAssisted(list.filter((op) => !foreign.includes(op)));
+        const problems = [...foreign.map((op) => `TaskID: no task or subtask "${op.TaskID}" on this scheduler`), ...up.problems, ...await this.s.control(up.rest)];
         return problems.length ? { StatusCode: '1', Message: problems.join('; ') } : { StatusCode: '0' };
       },
       [CommandType.TaskStatusQuery]: async (cmd, ctx) => {
         const set = this.s.queryStatus(cmd.MessageBody);
-        if (ctx.principal.kind === 'node') return { StatusCode: '0', TaskStatusSet: set };
+        // A node (operator, upper scheduler) with HierarchicalQuery "1" gets the devices' own answers merged in (9.9).
+        if (ctx.principal.kind === 'node') return this.s.cascade.status(cmd, set);
         const who = ctx.principal;
         return { StatusCode: '0', TaskStatusSet: set.map((d) => ({ ...d, TaskStatusList: (d.TaskStatusList ?? []).filter((st) => this.owns(who, st.TaskID)) })) };
       },

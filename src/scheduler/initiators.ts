@@ -39,6 +39,12 @@ export class Initiators {
     return this.byDigest.size;
   }
 
+  /** The policy of the initiator named `name` (cascade B.3: a lower scheduler names the initiator it forwards a request for). */
+  policyOf(name: string): InitiatorPolicy | undefined {
+    for (const e of this.byDigest.values()) if (e.Name === name) { const { Name: _n, TokenSha256: _d, ...policy } = e; return policy; }
+    return undefined;
+  }
+
   /** The initiator this bearer token belongs to, if any (looked up by digest: no secret comparison to time). */
   authenticate(token: string): Principal | undefined {
     const e = this.byDigest.get(createHash('sha256').update(token).digest('hex'));

@@ -3,12 +3,15 @@ import type { Logger } from '../log.ts';
 import type { InitiatorPolicy } from '../protocol/index.ts';
 import type { Clock } from './liveness.ts';
 import type { Initiators } from './initiators.ts';
+import type { TaskOrderStrategy } from './strategies/index.ts';
+import type { UpstreamConfig } from './cascade/config.ts';
 
 /** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
 export interface TaskOwner { name: string; policy: InitiatorPolicy }
 
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
-export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number } };
+/** `short`: refused because no executor here can take it (cascade: the upper scheduler may place it, B.3). */
+export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number }; short?: boolean };
 
 export interface SchedulerOptions {
   deviceId: string;
@@ -32,6 +35,10 @@ export interface SchedulerOptions {
   allowPrivateUrls?: boolean;
   /** TaskRequests placed or being placed at once; past it, intake answers 503 (default 64). */
   maxIntake?: number;
+  /** SB5: tasks running at once (default: no limit); changeable at run time (`PUT /System/SchedulingPolicy`). */
+  maxConcurrentTasks?: number;
+  /** M3, M5: the order waiting tasks start in (`--task-order`: a built-in name or a loaded module; default `priority`). */
+  taskOrder?: TaskOrderStrategy;
   /** Time source for liveness (tests inject one; default Date.now). */
   now?: Clock;
   /** Initiators' credentials and policies (`--initiators FILE`). */
@@ -40,5 +47,9 @@ export interface SchedulerOptions {
   maxResultsPerTask?: number;
   /** Publish results and status changes to this MQTT broker too (`--mqtt-url`). */
   mqtt?: { url: string; prefix?: string; password?: string };
+  /** Cascade (5.2): the upper scheduler this one registers with as a device (`--upstream`). */
+  upstream?: UpstreamConfig;
+  /** How long a device below may take to answer a HierarchicalQuery "1" (default 3 s). */
+  queryDeadlineMs?: number;
   log: Logger;
 }

@@ -3,25 +3,27 @@
  * elsewhere (resuming where they stopped), migration away from lost executors, re-pointing the
  * stages that feed a moved one, and stopping copies left on executors a subtask moved away from.
  */
-import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type SubtaskRow } from './store.ts';
 import { placementWishes, type PlacementRequest } from './placement/index.ts';
 import { STOPPED_DESC } from './control.ts';
 import { acceptsReport } from './lifecycle.ts';
 import type { SchedulerParts, StaleStopper } from './context.ts';
+import { stageAlg, stageOfSubtask } from './orchestration/dag.ts';
+import { retryDelayMs, retryRule } from './policies/retry.ts';
+import { rollback, rollsBack } from './policies/rollback.ts';
+import { shortOf } from './policies/shortage.ts';
+import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 
 const ACTIVE = ACTIVE_STATUSES;
-/** Exception codes worth another try elsewhere; a missing source (60) or unsupported env (10) is not. */
-const RETRYABLE = new Set<number>([ExceptionCode.ShortOfResources, ExceptionCode.TooSlow, ExceptionCode.RunError]);
 
-/** The Topology stage a subtask runs (its id ends in `.<stage name>`; names have no dots). */
-function stageOf(custom: CustomInfo, subtaskId: string): NonNullable<CustomInfo['Topology']>['Stages'][number] | undefined {
-  const name = subtaskId.slice(subtaskId.lastIndexOf('.') + 1);
-  return custom.Topology?.Stages.find((st) => st.Name === name);
-}
 
 export class Reconciler implements StaleStopper {
   constructor(private readonly c: SchedulerParts) {}
+
+  private get edges(): EdgeDeps {
+    return { store: this.c.store, devices: this.c.devices, scheduler: { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl } };
+  }
 
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor. Returns unknown TaskIDs. */
   onTaskStatus(dts: DevTaskStatus): string[] {
@@ -49,13 +51,15 @@ export class Reconciler implements StaleStopper {
         this.c.log.info({ subtask: st.TaskID, device: dts.DeviceID, status: sub.status, reported: st.ExecutionStatus }, 'stale status report ignored');
         continue;
       }
-      this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
+      // A subtask ended by a Stop says so (ExceptionCode 90, codes.ts), whether its executor did or not.
+      const stopped = st.ExecutionStatus === ExecutionStatus.Done && (st.ExceptionDesc === STOPPED_DESC || this.c.flags.stopped.has(sub.task_id) || this.c.flags.stopped.has(st.TaskID));
+      this.c.store.setSubtaskStatus(st.TaskID, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: stopped ? ExtendedExceptionCode.Stopped : st.ExceptionCode ?? null, exceptionDesc: stopped ? STOPPED_DESC : st.ExceptionDesc ?? null });
       if (st.ExecutionStatus === ExecutionStatus.Done || st.ExecutionStatus === ExecutionStatus.Error) this.c.reservations.ended(st.TaskID);
       if (st.ExecutionStatus === ExecutionStatus.Error) {
         const fresh = this.c.store.subtask(st.TaskID)!;
         this.subtaskFailed(fresh, st.ExceptionCode ?? ExceptionCode.RunError, st.ExceptionDesc ?? 'error', false);
       }
-      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.finishDependents(this.c.store.subtask(st.TaskID)!);
+      if (st.ExecutionStatus === ExecutionStatus.Done && sub.status !== ExecutionStatus.Done) void this.c.orchestrator.upstreamDone(this.c.store.subtask(st.TaskID)!);
       this.c.tasks.update(sub.task_id);
     }
     return unknown;
@@ -89,7 +93,7 @@ export class Reconciler implements StaleStopper {
   private subtaskFailed(s: SubtaskRow, code: number, desc: string, executorLost: boolean): void {
     if (this.c.flags.stopped.has(s.task_id) || this.c.flags.stopped.has(s.subtask_id)) {
       // Stopped by its initiator: an executor lost meanwhile ends it as stopped, not as an error.
-      if (executorLost) this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionDesc: STOPPED_DESC });
+      if (executorLost) this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Done, exceptionCode: ExtendedExceptionCode.Stopped, exceptionDesc: STOPPED_DESC });
       else this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
       this.c.tasks.update(s.task_id);
       return;
@@ -99,28 +103,32 @@ export class Reconciler implements StaleStopper {
       this.c.log.info({ subtask: s.subtask_id, why: desc }, 'failure of a subtask already being rescheduled ignored');
       return;
     }
-    const max = this.c.o.maxRetries ?? 2;
-    const retryable = executorLost || RETRYABLE.has(code);
-    if (!retryable || s.attempts > max || this.c.flags.closed) {
-      this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
-      this.c.tasks.update(s.task_id);
-      return;
-    }
     const task = this.c.store.task(s.task_id);
     if (!task) return;
+    const custom = JSON.parse(task.custom_info) as CustomInfo;
+    const defaults = { maxRetries: this.c.o.maxRetries ?? 2, retryIntervalMs: this.c.o.retryIntervalMs ?? 2000 };
+    // SB10: the task's FailurePolicy (or the defaults) decides by ExceptionCode; attempts count placements.
+    const rule = retryRule(custom.FailurePolicy, code, executorLost, defaults);
+    if (!rule || s.attempts > rule.MaxAttempts || this.c.flags.closed) {
+      this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Error, exceptionCode: code, exceptionDesc: cutUtf8(desc, EXCEPTION_DESC_MAX_BYTES) });
+      this.c.tasks.update(s.task_id);
+      // SB11: the rest of the task is stopped and cleaned, so it reports one consistent state.
+      if (!this.c.flags.closed && rollsBack(custom)) void rollback(this.c, this.c.store.subtask(s.subtask_id)!, code);
+      return;
+    }
     const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
     const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
     // SB12: a subtask that reads a stream resumes after what it already delivered.
     const resume = dispatch.InputInfo.StreamURL ? this.c.store.resumeAfterMs(s.subtask_id, 1000 / fps) : null;
     const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
     if (resume !== null) args.StartOffsetMs = resume;
-    const custom = JSON.parse(task.custom_info) as CustomInfo;
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
-    const stage = stageOf(custom, s.subtask_id);
+    const stage = stageOfSubtask(custom.Topology, s.subtask_id);
     const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
-    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.Dependencies?.length ? { decodeUnits: undefined } : {}),
-      algId: dispatch.AlgModelInfo.AlgID || (stage ? stage.AlgID : custom.AlgID),
-      algType: dispatch.AlgModelInfo.AlgID ? undefined : (stage ? stage.AlgType : custom.AlgType), deviceType: stage?.DeviceType };
+    const alg = stage ? stageAlg(custom, stage.spec) : { algId: custom.AlgID, algType: custom.AlgType };
+    const req: PlacementRequest = { ...(wishes.ok ? wishes.value : {}), ...(dispatch.InputInfo.StreamURL ? {} : { decodeUnits: undefined }),
+      algId: dispatch.AlgModelInfo.AlgID || alg.algId,
+      algType: dispatch.AlgModelInfo.AlgID ? undefined : alg.algType, deviceType: stage?.spec.DeviceType };
     this.c.store.setSubtaskStatus(s.subtask_id, { status: ExecutionStatus.Queued, exceptionCode: code, exceptionDesc: cutUtf8(`retrying: ${desc}`, EXCEPTION_DESC_MAX_BYTES) });
     this.c.log.warn({ subtask: s.subtask_id, from: s.device_id, attempt: s.attempts + 1, why: desc }, 'rescheduling subtask');
     // Reports about the old placement are ignored from here until the subtask is placed again.
@@ -131,7 +139,7 @@ export class Reconciler implements StaleStopper {
       // Not while closing, and not if the subtask was stopped while it waited.
       if (this.c.flags.closed || this.c.store.subtask(s.subtask_id)?.status !== ExecutionStatus.Queued) { this.endPlacement(s.subtask_id); return; }
       void this.placeAgain(s, { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: args } }, req, waitUntil);
-    }, executorLost ? 0 : this.c.o.retryIntervalMs ?? 2000);
+    }, executorLost ? 0 : retryDelayMs(rule, s.attempts, defaults));
     t.unref();
     this.c.flags.retryTimers.add(t);
   }
@@ -142,9 +150,9 @@ export class Reconciler implements StaleStopper {
    * executor, and if they are already done it is told to finish after what it has.
    */
   private async placeAgain(s: SubtaskRow, dispatch: TaskDispatchInfo, req: PlacementRequest, waitUntil: number): Promise<void> {
-    const down = this.c.store.subtasks(s.task_id).find((x) => (JSON.parse(x.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === s.subtask_id));
-    const downDev = down ? this.c.devices.row(down.device_id) : undefined;
-    if (downDev?.command_url) dispatch = { ...dispatch, DstDeviceList: [{ DeviceID: downDev.device_id, OutputURL: downDev.command_url }] };
+    const task = this.c.store.task(s.task_id);
+    const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
+    if (custom?.Topology) dispatch = { ...dispatch, DstDeviceList: destinationsOf(this.edges, custom, s.task_id, s.subtask_id) };
     const waiting = Date.now() < waitUntil;
     const placed = await this.c.placer.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
     if (!placed && waiting && this.c.store.subtask(s.subtask_id)?.status === ExecutionStatus.Queued && !this.c.flags.closed) {
@@ -166,7 +174,7 @@ export class Reconciler implements StaleStopper {
       const up = this.c.store.subtask(dep.TaskID);
       if (!up) continue;
       const upInfo = JSON.parse(up.dispatch_info) as TaskDispatchInfo;
-      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
+      const moved: TaskDispatchInfo = { ...upInfo, DstDeviceList: custom ? destinationsOf(this.edges, custom, s.task_id, up.subtask_id) : [{ DeviceID: dev.device_id, OutputURL: dev.command_url }] };
       this.c.store.setSubtaskDispatch(up.subtask_id, moved);
       // Results the dead stage took but never passed on: the upstream sends again those of frames
       // after the last one this stage's results reached us for.
@@ -185,27 +193,8 @@ export class Reconciler implements StaleStopper {
       }
     }
     // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
-    const upstream = dispatch.Dependencies.map((d) => this.c.store.subtask(d.TaskID));
-    const [first] = upstream;
-    if (first && upstream.every((u) => u?.status === ExecutionStatus.Done)) {
-      await this.finishDependents(first);
-    }
-  }
-
-  /** M2: when a stage finishes, the stages that consume its results are told to finish too (they drain first). */
-  private async finishDependents(done: SubtaskRow): Promise<void> {
-    for (const s of this.c.store.subtasks(done.task_id)) {
-      const info = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
-      if (!info.Dependencies?.some((d) => d.TaskID === done.subtask_id) || !ACTIVE.includes(s.status)) continue;
-      const dev = this.c.devices.row(s.device_id);
-      if (!dev?.command_url) continue;
-      try {
-        await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: dev.device_id,
-          MessageBody: { OpsControlList: [{ DeviceID: dev.device_id, TaskID: s.subtask_id, Control: Control.Stop }] } }, TaskOpsControlReply);
-      } catch (err) {
-        this.c.log.warn({ subtask: s.subtask_id, err: (err as Error).message }, 'could not tell a dependent stage to finish');
-      }
-    }
+    const moved = this.c.store.subtask(s.subtask_id);
+    if (moved) await this.c.orchestrator.finishIfFed(moved);
   }
 
   /** S7: an executor is lost (offline, unregistered): its active subtasks move elsewhere. */
@@ -222,6 +211,20 @@ export class Reconciler implements StaleStopper {
     for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
       if (this.c.flags.dispatching.has(s.subtask_id)) continue;
       this.subtaskFailed(s, ExceptionCode.RunError, why, true);
+      void this.stopStale(deviceId, s.subtask_id);
+    }
+  }
+
+  /** S7: subtasks on an executor whose TotalResource report can no longer hold them move elsewhere, and its copies are stopped. */
+  resourcesChanged(deviceId: string): void {
+    const total = this.c.devices.get(deviceId)?.total;
+    for (const s of this.c.store.subtasksOnDevice(deviceId, ACTIVE)) {
+      const task = this.c.flags.dispatching.has(s.subtask_id) ? undefined : this.c.store.task(s.task_id);
+      if (!task) continue;
+      const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, JSON.parse(task.custom_info) as CustomInfo);
+      const why = shortOf(total, wishes.ok ? wishes.value.memoryBytes : undefined);
+      if (!why) continue;
+      this.subtaskFailed(s, ExceptionCode.ShortOfResources, why, true);
       void this.stopStale(deviceId, s.subtask_id);
     }
   }

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { AlgStatus, CommandType, HierarchicalQuery, AlgorithmResQueryReply, type AvailableResource, type DevTaskStatus, type OpsControl, type Principal, type RegisterRequest, type TaskBasicInfo, type TaskInfo, type TaskResult, type TaskStatus, type TaskStatusQuery, type TotalResource } from '../protocol/index.ts';
+import { AlgStatus, type AvailableResource, type DevTaskStatus, type OpsControl, type Principal, type RegisterRequest, type TaskBasicInfo, type TaskInfo, type TaskResult, type TaskStatus, type TaskStatusQuery, type TotalResource } from '../protocol/index.ts';
 import { RetinaClient } from '../net/client.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { SchedulerStore, type TaskRow } from './store.ts';
@@ -25,11 +25,14 @@ import { MqttSink } from './mqtt-sink.ts';
 import { Coordination, type SchedulerParts } from './context.ts';
 import { TaskView } from './task-view.ts';
 import { Reservations } from './reservations.ts';
+import { queryAlgorithms } from './algorithm-query.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Reconciler } from './reconciler.ts';
+import { Orchestrator } from './orchestration/orchestrator.ts';
 import { Admission } from './admission.ts';
 import { Management } from './management.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
+import { cascadeFor, type Cascade } from './cascade/cascade.ts';
 
 export type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
 
@@ -58,16 +61,19 @@ export class Scheduler {
   private readonly tasks: TaskView;
   private readonly dispatcher: Dispatcher;
   private readonly reconciler: Reconciler;
-  private readonly admission: Admission;
+  private readonly orchestrator: Orchestrator;
+  readonly admission: Admission;
   /** SM1, S4: executors and tasks managed through the interface. */
   readonly management: Management;
+  /** 5.2: this scheduler as a level of a cascade (queries below; with `upstream`, the session and relay above). */
+  readonly cascade: Cascade;
 
   constructor(readonly o: SchedulerOptions) {
     this.now = o.now ?? (() => Date.now());
     this.liveness = new Liveness(this.now, () => this.keepaliveSec * 3 * 1000);
     this.intake = new IntakeGate(o.maxIntake ?? 64);
     this.algorithms = new AlgorithmRefresh({
-      query: (id) => this.queryAlgorithms(id), log: o.log, periodMs: o.algRefreshMs,
+      query: (id) => queryAlgorithms(this.devices, this.client, id), log: o.log, periodMs: o.algRefreshMs,
       stale: (olderThan) => this.devices.stale(this.now(), olderThan),
     });
     this.store = new SchedulerStore(o.dataDir);
@@ -86,19 +92,25 @@ export class Scheduler {
     const key = trainedModelsKey(o.dataDir); // DC3: what training publishes is signed with it, and trusted here
     this.repository = new AlgorithmRepository(o.dataDir, withTrainedKey(TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), key.publicPem), o.pluginDevMode);
     const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log, update: { store: this.store, devices: this.devices, repository: this.repository, client: this.client, algFileUrl: (id, v) => this.algFileUrl(id, v), log: o.log } });
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, mqtt: this.mqtt, notifySecret, trained });
+    // Results and status changes go to MQTT and, for subtasks an upper scheduler dispatched here, upwards (B.2).
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id), trained,
+      mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body); this.cascade.publish(id, what); } } });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, reservations: this.reservations, algFileUrl: (id, v) => this.algFileUrl(id, v),
       placer: { placeAll: (...a) => this.dispatcher.placeAll(...a), place: (...a) => this.dispatcher.place(...a) },
       stale: { stopStale: (d, s) => this.reconciler.stopStale(d, s) },
+      orchestrator: { hold: (...a) => this.orchestrator.hold(...a), onResult: (b) => this.orchestrator.onResult(b),
+        upstreamDone: (d) => this.orchestrator.upstreamDone(d), finishIfFed: (d) => this.orchestrator.finishIfFed(d) },
     };
+    this.orchestrator = new Orchestrator(parts);
     this.dispatcher = new Dispatcher(parts);
     this.reconciler = new Reconciler(parts);
     this.admission = new Admission(parts, { intake: this.intake, algorithms: this.algorithms, notifySecret });
     this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
       control: (list) => this.control(list),
       forget: (id) => { for (const [tok, d] of this.sessions) if (d === id) this.sessions.delete(tok); this.liveness.forget(id); } });
+    this.cascade = cascadeFor(this, { update: (id) => this.tasks.update(id), notifyStatus: (id) => this.tasks.notifyStatus(id), notifySecret });
   }
 
   /** AlgFileURL of a published package. */
@@ -135,10 +147,13 @@ export class Scheduler {
     this.monitorTimer = setInterval(() => { this.devices.flush(); this.checkLiveness(); }, this.checkEveryMs);
     this.monitorTimer.unref();
     this.algorithms.start();
+    this.admission.resumeWaiting();
+    this.cascade.start();
   }
 
   async close(): Promise<void> {
     this.flags.closed = true;
+    await this.cascade.close();
     if (this.monitorTimer) clearInterval(this.monitorTimer);
     this.algorithms.stop();
     for (const t of this.flags.retryTimers) clearTimeout(t);
@@ -199,6 +214,7 @@ export class Scheduler {
   reportTotal(r: TotalResource): boolean {
     const ok = this.devices.setTotal(r);
     if (ok && this.devices.row(r.DeviceID)?.command_url) this.algorithms.kick(r.DeviceID);
+    if (ok) this.reconciler.resourcesChanged(r.DeviceID); // S7: a shrunk executor loses what it cannot hold
     return ok;
   }
 
@@ -212,23 +228,6 @@ export class Scheduler {
   /** SR3: asks an executor for its algorithms (joining a query already in flight to it). */
   refreshAlgorithms(deviceId: string): Promise<void> {
     return this.algorithms.refresh(deviceId);
-  }
-
-  /** One algorithm_res_query; only AlgorithmRefresh calls it, so at most one per device is in flight. */
-  private async queryAlgorithms(deviceId: string): Promise<void> {
-    const d = this.devices.row(deviceId);
-    if (!d?.command_url) return;
-    let reply: AlgorithmResQueryReply;
-    try {
-      reply = await this.client.sendCommand(d.command_url, {
-        CommandType: CommandType.AlgorithmResQuery, DeviceID: deviceId,
-        MessageBody: { DeviceList: [{ DeviceID: deviceId, HierarchicalQuery: HierarchicalQuery.No }] },
-      }, AlgorithmResQueryReply);
-    } catch (err) {
-      throw new Error(`algorithm_res_query to ${deviceId}: ${(err as Error).message}`);
-    }
-    const mine = reply.AlgResourceList.find((a) => a.DeviceID === deviceId) ?? { DeviceID: deviceId, AlgInfoList: [] };
-    this.devices.setAlgs(deviceId, mine);
   }
 
   /** Marks devices that missed three keepalives offline and moves their work (S7). */
@@ -249,17 +248,11 @@ export class Scheduler {
     }
   }
 
-
-  /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
-  get stopped(): Set<string> {
-    return this.flags.stopped;
-  }
-
   // ---- tasks -----------------------------------------------------------------------------
 
-  /** A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against its policy. */
-  submit(basic: TaskBasicInfo, owner?: TaskOwner): Promise<SubmitOutcome> {
-    return this.admission.submit(basic, owner);
+  /** A TaskRequest; `owner` is the initiator submitting it (absent for a node), reviewed against its policy; `taskId` kept when given (cascade). */
+  submit(basic: TaskBasicInfo, owner?: TaskOwner, taskId?: string): Promise<SubmitOutcome> {
+    return this.admission.submit(basic, owner, taskId);
   }
 
   /** `PATCH /System/TaskStatus/`: one DevTaskStatus from an executor (its writes in one transaction). Returns unknown TaskIDs. */
@@ -269,7 +262,10 @@ export class Scheduler {
 
   /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
   onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
-    return this.tasks.onTaskResult(cmd, sender, fromDevice);
+    const out = this.tasks.onTaskResult(cmd, sender, fromDevice);
+    // M6: a fresh result may meet a conditional stage's condition, or feed a started one.
+    if (out.ok && out.fresh) this.orchestrator.onResult(cmd.MessageBody);
+    return out.ok ? { ok: true } : out;
   }
 
   /** Table 31 status of the whole task. */

@@ -154,7 +154,7 @@ export class SchedulerStore implements SchedulerStateStore {
 
   setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
     const cur = this.task(id);
-    if (!cur || (cur.status === status && cur.exception_code === exceptionCode)) return false;
+    if (!cur || (cur.status === status && cur.exception_code === exceptionCode && cur.exception_desc === exceptionDesc)) return false;
     this.batch(() => {
       this.stmt('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
         .run(status, exceptionCode, exceptionDesc, Date.now(), id);

@@ -3,13 +3,14 @@
  * ExecutionStatus derived from its subtasks (pushed to NotifyURL and MQTT when it changes), and
  * results stored once per sender + CommandIdx, within a quota per task, and forwarded.
  */
-import { CommandType, ExecutionStatus, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import type { Logger } from '../log.ts';
 import type { SchedulerStore, TaskRow } from './store.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
 import type { MqttSink } from './mqtt-sink.ts';
+import { taskTopologyPath } from './orchestration/record.ts';
 
 export interface TaskViewDeps {
   o: { deviceId: string; maxResultsPerTask?: number };
@@ -17,11 +18,14 @@ export interface TaskViewDeps {
   store: SchedulerStore;
   devices: DeviceRegistry;
   notifier: Notifier;
-  mqtt: MqttSink | null;
+  /** Where results and status changes are also published: MQTT, and the cascade's relay upwards. */
+  mqtt: Pick<MqttSink, 'publish'> | null;
   /** Signs NotifyURL pushes (one derived key per task). */
   notifySecret: Buffer;
   /** Turns training results into published model versions (trained-models.ts). */
   trained?: { onResult(taskId: string, body: TaskResultBody): void };
+  /** Told when a task reaches a final status (its slot is free, SB5). */
+  ended?: (taskId: string) => void;
 }
 
 export class TaskView {
@@ -39,11 +43,18 @@ export class TaskView {
     let code: number | null = null;
     let desc: string | null = null;
     if (has(ExecutionStatus.Error)) {
-      const bad = subs.find((x) => x.status === ExecutionStatus.Error)!;
+      // The real cause first: a subtask rolled back because of another (30) is not why the task failed.
+      const failed = subs.filter((x) => x.status === ExecutionStatus.Error);
+      const bad = failed.find((x) => x.exception_code !== ExceptionCode.UpstreamFailed) ?? failed[0]!;
       status = ExecutionStatus.Error;
       code = bad.exception_code;
       desc = `subtask ${bad.subtask_id}: ${bad.exception_desc ?? ''}`;
-    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) status = ExecutionStatus.Done;
+    } else if (subs.every((x) => x.status === ExecutionStatus.Done)) {
+      status = ExecutionStatus.Done;
+      // Ended by a Stop: its own state (ExceptionCode 90), not "completed" — unless nothing was stopped.
+      const stopped = subs.find((x) => x.exception_code === ExtendedExceptionCode.Stopped);
+      if (stopped) { code = ExtendedExceptionCode.Stopped; desc = stopped.exception_desc; }
+    }
     else if (has(ExecutionStatus.Running)) status = ExecutionStatus.Running;
     else if (has(ExecutionStatus.Paused)) status = ExecutionStatus.Paused;
     else if (has(ExecutionStatus.Done)) status = ExecutionStatus.Running; // some finished, others waiting
@@ -51,6 +62,7 @@ export class TaskView {
     if (this.d.store.setTaskStatus(taskId, status, code, desc)) {
       this.d.log.info({ task: taskId, status }, 'task status');
       this.notifyStatus(taskId);
+      if (status === ExecutionStatus.Done || status === ExecutionStatus.Error) this.d.ended?.(taskId);
     }
   }
 
@@ -112,11 +124,13 @@ export class TaskView {
     if (basic.TaskType !== undefined) info.TaskType = basic.TaskType;
     if (basic.Priority !== undefined) info.Priority = basic.Priority;
     if (basic.Constraints !== undefined) info.Constraints = basic.Constraints;
+    // Table A.1 TaskTopology identifies where the task's DAG is kept: its record's path here.
+    if ((JSON.parse(t.custom_info) as CustomInfo).Topology) info.TaskTopology = taskTopologyPath(taskId);
     return info;
   }
 
   /** Stores a task_result (once per sender + CommandIdx) and forwards it to the initiator. */
-  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
+  onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true; fresh: boolean } | { ok: false; message: string } {
     const body: TaskResultBody = cmd.MessageBody;
     const sub = this.d.store.subtask(body.TaskID);
     // A device session sends results only for subtasks it runs now (issue 10: no forged results).
@@ -142,7 +156,7 @@ export class TaskView {
       const url = this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
     }
-    return { ok: true };
+    return { ok: true, fresh };
   }
 
 }

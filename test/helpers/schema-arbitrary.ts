@@ -80,6 +80,8 @@ export function arbitraryOf(schema: TSchema, depth = 0): fc.Arbitrary<unknown> {
     return fc.record(rec, { requiredKeys: [...required] });
   }
   if (s.type === 'boolean') return fc.boolean();
+  // A union (e.g. a condition's Value: string, number or boolean): any one of its members.
+  if (Array.isArray(s.anyOf)) return fc.oneof(...(s.anyOf as TSchema[]).map((x) => arbitraryOf(x, depth + 1)));
   return jsonLeaf;
 }
 

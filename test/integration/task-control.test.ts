@@ -75,5 +75,6 @@ t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a runni
   const end = await waitTaskEnd(cluster, id, 15_000);
   t.equal(end.ExecutionStatus, 0, 'ExecutionStatus 0');
   t.ok(end.SubtaskInfoList!.every((s) => s.TaskStatusInfo.ExceptionDesc === 'stopped by task_ops_control'), 'each subtask says it was stopped');
+  t.ok(end.SubtaskInfoList!.every((s) => s.TaskStatusInfo.ExceptionCode === 90), 'with ExceptionCode 90, stopped: a state of its own, distinct from done (9.7)');
   t.ok((await count()) < 40, `${await count()} results of the 40 the two clips hold (${stoppedAt} at the stop)`);
 });

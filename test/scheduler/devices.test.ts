@@ -78,3 +78,14 @@ t.test('SR2: active subtasks per device are counted as subtasks are written, and
   t.strictSame([...store.activeCountByDevice()].sort(), [['a', 1], ['b', 1]]);
   store.close();
 });
+
+t.test('SM2: a device that registers again is seen as it is now by every reader of the registry (all(), rows())', async (t) => {
+  const reg = new DeviceRegistry(new SchedulerStore(mkdtempSync(path.join(os.tmpdir(), 'retinad-devreg-'))));
+  reg.register({ deviceId: 'a', deviceType: '1', productType: 'p', commandUrl: 'http://a' }, 1000);
+  t.equal(reg.all()[0]?.row.online, 1);
+  reg.setOnline('a', false);
+  t.equal(reg.rows()[0]?.online, 0, 'offline');
+  reg.register({ deviceId: 'a', deviceType: '1', productType: 'p', commandUrl: 'http://a2' }, 2000);
+  t.equal(reg.all()[0]?.row.online, 1, 'online again after re-registering (was a stale cached object)');
+  t.equal(reg.rows()[0]?.command_url, 'http://a2', 'with its new CommandURL');
+});

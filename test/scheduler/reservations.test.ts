@@ -47,16 +47,18 @@ t.test('S3: the ledger charges, moves, releases on end and on a report that show
 });
 
 t.test('S3/SR1: placement subtracts the charges from the reported memory and decode capacity', async (t) => {
-  const devices = [{ row: row('a'), algs: [FX], listed: true, available: avail({ mem: 3e9 }, [30]) }, { row: row('b'), algs: [FX], listed: true, available: avail({ mem: 3e9 }, [30]) }];
-  const charged: Record<string, { memoryBytes: number; decodeUnits: number }> = { a: { memoryBytes: 2e9, decodeUnits: 0 }, b: { memoryBytes: 0, decodeUnits: 20 } };
+  const GiB = 1024 ** 3;
+  // Table 7 reports MB: 3072 MB = 3 GiB.
+  const devices = [{ row: row('a'), algs: [FX], listed: true, available: avail({ mem: 3072 }, [30]) }, { row: row('b'), algs: [FX], listed: true, available: avail({ mem: 3072 }, [30]) }];
+  const charged: Record<string, { memoryBytes: number; decodeUnits: number }> = { a: { memoryBytes: 2 * GiB, decodeUnits: 0 }, b: { memoryBytes: 0, decodeUnits: 20 } };
   const v = { ...view(devices), reserved: (id: string) => charged[id] ?? { memoryBytes: 0, decodeUnits: 0 } };
-  const p = place({ algId: 1001, memoryBytes: 2e9, decodeUnits: 15 }, v);
+  const p = place({ algId: 1001, memoryBytes: 2 * GiB, decodeUnits: 15 }, v);
   t.strictSame(p.ranked.map((c) => c.device.device_id), [], 'neither: a has 1 GB unpromised, b 10 units');
   t.strictSame(p.rejected, [
-    { deviceId: 'a', why: 'AvailableMemory 3000000000 bytes (2000000000 of it promised to subtasks placed since), subtask needs 2000000000' },
+    { deviceId: 'a', why: 'AvailableMemory 3072 MB (2048 MB of it promised to subtasks placed since), subtask needs 2048 MB' },
     { deviceId: 'b', why: 'AvailDecodePerf 30 (1080P@1FPS units), 20 of it promised to subtasks placed since, subtask needs 15' },
   ]);
-  t.strictSame(place({ algId: 1001, memoryBytes: 1e9, decodeUnits: 10 }, v).ranked.map((c) => c.device.device_id).sort(), ['a', 'b'], 'what fits the unpromised rest still fits');
+  t.strictSame(place({ algId: 1001, memoryBytes: GiB, decodeUnits: 10 }, v).ranked.map((c) => c.device.device_id).sort(), ['a', 'b'], 'what fits the unpromised rest still fits');
 });
 
 t.test('S3 end to end: a real scheduler never promises the same memory twice, and frees it when the subtask ends', async (t) => {
@@ -65,7 +67,8 @@ t.test('S3 end to end: a real scheduler never promises the same memory twice, an
   const b = await fakeExecutor('edge-b', { seen });
   const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', keepaliveSec: 60, log: pino({ level: 'silent' }) });
   t.teardown(async () => { await s.close(); a.close(); b.close(); });
-  const report = (id: string): AvailableResource => ({ DeviceID: id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 3e9 } } });
+  // Table 7: MB. 3072 MB free on each; each subtask needs 2 GiB.
+  const report = (id: string): AvailableResource => ({ DeviceID: id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 3072 } } });
   for (const [id, url] of [['edge-a', a.url], ['edge-b', b.url]] as const) {
     s.register({ DeviceID: id, DeviceType: '1', ProductType: 'fake', CommandURL: url });
     await s.refreshAlgorithms(id);
@@ -74,7 +77,7 @@ t.test('S3 end to end: a real scheduler never promises the same memory twice, an
   s.start();
   // Bin-packing prefers the fuller executor: without the ledger both would go to the same one.
   const submit = async (name: string) => {
-    const r = await s.submit({ TaskName: name, TaskType: 1, Constraints: { Strategy: 'bin-packing', MemoryBytes: 2e9 },
+    const r = await s.submit({ TaskName: name, TaskType: 1, Constraints: { Strategy: 'bin-packing', MemoryBytes: 2 * 1024 ** 3 },
       InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: `rtsp://cam/${name}` }], AlgType: 'frame_extraction' } } });
     if (!r.ok) return { refused: r.message };
     await waitFor(`${name} placed`, async () => s.store.subtasks(r.taskId)[0]?.device_id);
@@ -93,7 +96,7 @@ t.test('S3 end to end: a real scheduler never promises the same memory twice, an
   const one = await placed('one');
   const two = await placed('two');
   t.not(one.device_id, two.device_id, `2 GB each on executors with 3 GB: ${one.device_id} and ${two.device_id}`);
-  t.match(await refused('three'), /^no online executor offers AlgType "frame_extraction" that can take it \(edge-a: AvailableMemory 3000000000 bytes \(2000000000 of it promised/,
+  t.match(await refused('three'), /^no online executor offers AlgType "frame_extraction" that can take it \(edge-a: AvailableMemory 3072 MB \(2048 MB of it promised/,
     'a third is refused at intake: no executor has 2 GB unpromised, and the reply says why');
   // The first ends: its 2 GB are free again, though the executor has not reported since.
   s.onTaskStatus({ DeviceID: one.device_id, TaskStatusList: [{ TaskID: one.subtask_id, ExecutionStatus: ExecutionStatus.Done, Progress: 100 }] });
@@ -101,11 +104,11 @@ t.test('S3 end to end: a real scheduler never promises the same memory twice, an
   t.equal(four.device_id, one.device_id, 'the memory of a finished subtask is placed again');
   // A report taken while the second runs carries its use: its charge ends, the report rules.
   s.onTaskStatus({ DeviceID: two.device_id, TaskStatusList: [{ TaskID: two.subtask_id, ExecutionStatus: ExecutionStatus.Running, Progress: 1 }] });
-  s.reportAvailable({ DeviceID: two.device_id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 1e9 } } });
+  s.reportAvailable({ DeviceID: two.device_id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 1024 } } });
   s.onTaskStatus({ DeviceID: four.device_id, TaskStatusList: [{ TaskID: four.subtask_id, ExecutionStatus: ExecutionStatus.Done, Progress: 100 }] });
   const five = await placed('five');
   t.equal(five.device_id, four.device_id, `the report (1 GB free on ${two.device_id}) now rules, not its charge and the report both: the other executor is chosen`);
   s.onTaskStatus({ DeviceID: five.device_id, TaskStatusList: [{ TaskID: five.subtask_id, ExecutionStatus: ExecutionStatus.Done, Progress: 100 }] });
-  s.reportAvailable({ DeviceID: two.device_id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 2.5e9 } } });
-  t.equal((await placed('six')).device_id, two.device_id, 'a report with 2.5 GB free while the second runs: not charged twice, so 2 GB fit there');
+  s.reportAvailable({ DeviceID: two.device_id, ResourceInfo: { IsValid: 'Y', CommonResource: { AvailableMemory: 2560 } } });
+  t.equal((await placed('six')).device_id, two.device_id, 'a report with 2.5 GB free while the second runs: not charged twice, so 2 GiB fit there');
 });

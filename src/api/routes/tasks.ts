@@ -1,12 +1,13 @@
 /**
  * Tasks at the scheduler: `POST /System/TaskRequest` (9.1, tables 17/18), `PATCH
- * /System/TaskStatus` (9.10, table 32) and `GET /System/TaskInfo/{TaskID}` (Annex A).
+ * /System/TaskStatus` (9.10, table 32), `GET /System/TaskInfo/{TaskID}` (Annex A) and the
+ * `GET /System/TaskTopology/{TaskID}` record its TaskTopology names.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
-  FailureReply, TaskBasicInfo, TaskHistoryReply, TaskIDParams, TaskInfoReply, TaskListQuery, TaskListReply, TaskRequestReply, TaskStatusReport, messageMaxBytes,
-  type DevTaskStatus, type Principal, type TaskInfo,
+  FailureReply, TaskBasicInfo, TaskHistoryReply, TaskIDParams, TaskInfoReply, TaskTopologyReply, TaskListQuery, TaskListReply, TaskRequestReply, TaskStatusReport, messageMaxBytes,
+  type DevTaskStatus, type Principal, type TaskInfo, type TaskTopologyRecord,
 } from '../../protocol/index.ts';
 import type { SubmitOutcome } from '../../scheduler/scheduler.ts';
 import { OK, actsAs, failure, principalOf } from '../http-server.ts';
@@ -19,6 +20,8 @@ export interface TaskApi {
   reportStatus(list: DevTaskStatus[]): string[];
   /** Undefined for a task `who` may not see (answered as unknown). */
   taskInfo(taskId: string, who: Principal): TaskInfo | undefined;
+  /** S1: the DAG TaskInfo.TaskTopology names; undefined for a task `who` may not see or one without a topology. */
+  taskTopology(taskId: string, who: Principal): TaskTopologyRecord | undefined;
   /** The newest tasks `who` may see. */
   taskList(limit: number, who: Principal): TaskListReply;
   /** S4: stops (if running) and deletes a task with its results; false for one `who` may not see. */
@@ -56,6 +59,12 @@ export function taskRoutes(api: TaskApi): FastifyPluginAsync {
       const info = api.taskInfo(req.params.TaskID, principalOf(req));
       if (!info) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}"`));
       return { StatusCode: '0' as const, TaskInfo: info };
+    });
+
+    app.get('/System/TaskTopology/:TaskID', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'The task DAG TaskInfo.TaskTopology names: stages, subtasks, edges (S1, table A.1)', params: TaskIDParams, response: { 200: TaskTopologyReply, '4xx': FailureReply } } }, async (req, reply) => {
+      const topology = api.taskTopology(req.params.TaskID, principalOf(req));
+      if (!topology) return reply.code(404).send(failure(`TaskID: no task "${req.params.TaskID}" with a topology`));
+      return { StatusCode: '0' as const, TaskTopology: topology };
     });
 
     app.delete('/System/TaskInfo/:TaskID', { config: { access: ['initiator'] }, schema: { tags: ['tasks'], summary: 'Delete a task with its subtasks, history and results (S4); a running one is stopped first', params: TaskIDParams, response: { 200: FailureReply, '4xx': FailureReply } } }, async (req, reply) => {

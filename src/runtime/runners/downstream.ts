@@ -7,6 +7,7 @@ import { PluginCallError } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import type { RunContext, Started } from './context.ts';
 import { emitResult } from './emit.ts';
+import { placeByTs } from '../fusion-order.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
@@ -22,7 +23,8 @@ export function startDownstream(ctx: RunContext, t: ExecTask, p: LoadedPlugin): 
     backend: 'native', next: async () => null, stats: () => ({ backend: 'native', decode: 'upstream', codec: '', width: 0, height: 0, framesSampled: 0, framesDecoded: 0, reconnects: 0, sourceFps: 0 }),
     close: () => { t.draining = true; wake?.(); },
   };
-  const deliver = (b: TaskResultBody) => { inbox.push(b); wake?.(); };
+  // B6: a late result (a replay after a migration) is placed by Ts among what waits, not appended.
+  const deliver = (b: TaskResultBody) => { placeByTs(inbox, b); wake?.(); };
   // The crop stage's input, checked once (on the first crop) for the whole task.
   let cropInput: PreparedInput | undefined;
   const loop = async () => {

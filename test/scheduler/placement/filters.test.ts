@@ -33,11 +33,14 @@ t.test('S1: a stage DeviceType filters executors of another type; none asked pas
   t.equal(deviceType.check({}, cand('a', { row: { device_type: '2' } })), null);
 });
 
-t.test('SR1/S3: memory: reported AvailableMemory below the need drops; equal, unreported or no need passes', async (t) => {
-  t.equal(memory.check({ memoryBytes: 1000 }, cand('a', { available: avail({ mem: 999 }) })), 'AvailableMemory 999 bytes, subtask needs 1000');
-  t.equal(memory.check({ memoryBytes: 1000 }, cand('a', { available: avail({ mem: 1000 }) })), null);
-  t.equal(memory.check({ memoryBytes: 1000 }, cand('a', { available: avail({ cpu: 5 }) })), null, 'memory not reported');
-  t.equal(memory.check({ memoryBytes: 1000 }, cand('a')), null, 'no AvailableResource at all');
+t.test('SR1/S3: memory: reported AvailableMemory (MB, table 7) below the need (bytes) drops; equal, unreported or no need passes', async (t) => {
+  const MiB = 1024 * 1024;
+  t.equal(memory.check({ memoryBytes: 1000 * MiB }, cand('a', { available: avail({ mem: 999 }) })), 'AvailableMemory 999 MB, subtask needs 1000 MB');
+  t.equal(memory.check({ memoryBytes: 1000 * MiB }, cand('a', { available: avail({ mem: 1000 }) })), null, 'exactly enough');
+  t.equal(memory.check({ memoryBytes: 1000 * MiB + 1 }, cand('a', { available: avail({ mem: 1000 }) })), 'AvailableMemory 1000 MB, subtask needs 1001 MB', 'a byte over is over');
+  t.equal(memory.check({ memoryBytes: 1000 }, cand('a', { available: avail({ mem: 1 }) })), null, '1 MB holds 1000 bytes: the units are not mixed');
+  t.equal(memory.check({ memoryBytes: 1000 * MiB }, cand('a', { available: avail({ cpu: 5 }) })), null, 'memory not reported');
+  t.equal(memory.check({ memoryBytes: 1000 * MiB }, cand('a')), null, 'no AvailableResource at all');
   t.equal(memory.check({}, cand('a', { available: avail({ mem: 0 }) })), null, 'no need stated');
 });
 

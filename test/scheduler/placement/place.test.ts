@@ -28,12 +28,12 @@ t.test('S2: nobody has it: every executor may download the published version; wi
 
 t.test('SR1/S3: reported memory and decode capacity, and the area, drop executors', async (t) => {
   const devices = [
-    { ...dev('small', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 100 }) },
-    { ...dev('slow', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 1e9 }, [5]) },
-    { ...dev('far', { longitude: '10', latitude: '10' }), available: avail({ mem: 1e9 }, [50]) },
-    { ...dev('ok', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 1e9 }, [50]) },
+    { ...dev('small', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 500 }) },
+    { ...dev('slow', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 4096 }, [5]) },
+    { ...dev('far', { longitude: '10', latitude: '10' }), available: avail({ mem: 4096 }, [50]) },
+    { ...dev('ok', { longitude: '116.5', latitude: '39.5' }), available: avail({ mem: 4096 }, [50]) },
   ];
-  const p = place({ algId: 1001, memoryBytes: 1000, decodeUnits: 25, area: { lonMin: 116, lonMax: 117, latMin: 39, latMax: 40 } }, view(devices));
+  const p = place({ algId: 1001, memoryBytes: 1024 ** 3, decodeUnits: 25, area: { lonMin: 116, lonMax: 117, latMin: 39, latMax: 40 } }, view(devices));
   t.strictSame(ids(p), ['ok']);
   t.strictSame(p.rejected.map((r) => `${r.deviceId}:${r.why.split(' ')[0]}`), ['small:AvailableMemory', 'slow:AvailDecodePerf', 'far:at']);
 });

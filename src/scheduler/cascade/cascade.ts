@@ -1,0 +1,162 @@
+/**
+ * Clause 5.2, Annex B.2: this scheduler as one level of a cascade. Below it, the devices it
+ * queries level by level (9.2, 9.4, 9.9 with HierarchicalQuery "1"); above it, when started with
+ * `--upstream`, the upper scheduler it registers with as a device, reports its site to, takes
+ * subtasks from (task_dispatch, planned and placed here) and relays their status and results to.
+ * The scheduler wires one of these; its rooms know nothing of the cascade.
+ */
+import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
+import type { RetinaClient } from '../../net/client.ts';
+import type { Logger } from '../../log.ts';
+import { ACTIVE_STATUSES, type SchedulerStore, type TaskRow } from '../store.ts';
+import type { DeviceRegistry } from '../devices.ts';
+import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
+import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
+import { CascadeLinks } from './links.ts';
+import { UpstreamSession } from './upstream.ts';
+import { UpwardRelay } from './relay.ts';
+import { onDispatchFromAbove } from './from-above.ts';
+import type { UpstreamConfig } from './config.ts';
+
+export type { UpstreamConfig } from './config.ts';
+import { AssistedTasks } from './assisted.ts';
+import { BottomUp } from './bottom-up.ts';
+import { reviewFromBelow } from './review.ts';
+import type { Initiators } from '../initiators.ts';
+import { RetinaClient as Client } from '../../net/client.ts';
+import { algorithmQuery, availableQuery, statusQuery, totalQuery, type QueryDeps } from './queries.ts';
+
+
+export interface CascadeDeps {
+  deviceId: string;
+  publicUrl: string;
+  token?: string;
+  upstream?: UpstreamConfig;
+  queryDeadlineMs?: number;
+  store: SchedulerStore;
+  devices: DeviceRegistry;
+  client: RetinaClient;
+  log: Logger;
+  now(): number;
+  submit(basic: TaskBasicInfo, taskId: string): Promise<SubmitOutcome>;
+  forget(taskId: string): Promise<void>;
+  statusOf(taskId: string): TaskStatus | undefined;
+  /** The task view's: re-derive a task's status (and tell its initiator), announce it, store a result. */
+  update(taskId: string): void;
+  notifyStatus(taskId: string): void;
+  onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
+  notifySecret: Buffer;
+  /** This level's initiators (reviews of requests from below, B.3). */
+  initiators?: Initiators;
+}
+
+export class Cascade {
+  readonly links: CascadeLinks;
+  readonly upstream: UpstreamSession | null;
+  private readonly relay: UpwardRelay | null;
+  private readonly q: QueryDeps;
+  private readonly assisted: AssistedTasks | null;
+  private readonly bottomUp: BottomUp | null;
+  /** The node token's client for the upstream URL only (TaskRequest, TaskInfo, TaskResult, control of assisted tasks). */
+  private readonly nodeClient: Client | null;
+
+  constructor(private readonly d: CascadeDeps) {
+    this.links = new CascadeLinks(d.store.db);
+    const deviceType = d.upstream?.deviceType ?? '1';
+    // A lower scheduler gives its devices less time than its upper one gives it (3 s), so its merged answer arrives in time.
+    this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs ?? (d.upstream ? 2000 : 3000) };
+    this.upstream = d.upstream ? new UpstreamSession({ upstreamUrl: d.upstream.url, deviceId: d.deviceId, deviceType, commandUrl: d.upstream.commandUrl ?? d.publicUrl, token: d.token,
+      longitude: d.upstream.longitude, latitude: d.upstream.latitude, log: d.log, reports: () => this.reports() }) : null;
+    this.relay = this.upstream ? new UpwardRelay({ deviceId: d.deviceId, store: d.store, links: this.links, upstream: this.upstream, log: d.log, statusOf: d.statusOf,
+      active: (id) => { const t = d.store.task(id); return t !== undefined && ACTIVE_STATUSES.includes(t.status); } }) : null;
+    const up = this.upstream;
+    this.nodeClient = up ? new Client({ token: d.token, senderId: `${d.deviceId}/assist-${process.pid}`, timeoutMs: 10_000 }) : null;
+    this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.store.db, log: d.log,
+      update: d.update, onTaskResult: d.onTaskResult }) : null;
+    this.bottomUp = up && this.nodeClient && this.assisted ? new BottomUp({ upstream: up, nodeClient: this.nodeClient, assisted: this.assisted, approval: d.upstream?.approval ?? false,
+      store: d.store, notifySecret: d.notifySecret, log: d.log, notifyStatus: d.notifyStatus }) : null;
+  }
+
+  /** The site's reports and a signature of its algorithm union. */
+  private reports() {
+    const site = siteDevices(this.d.devices.all());
+    return { total: aggregateTotal(this.d.deviceId, this.q.deviceType, site), available: aggregateAvailable(this.d.deviceId, site),
+      algs: JSON.stringify(unionAlgorithms(site).map((a) => [a.AlgID, a.AlgVersion, a.AlgStatus])) };
+  }
+
+  /** The task view's sink: status changes and results of tasks from above go up. */
+  publish(taskId: string, what: 'results' | 'status'): void {
+    this.relay?.publish(taskId, what);
+  }
+
+  start(): void {
+    this.upstream?.start();
+    this.relay?.kick();
+    this.assisted?.start();
+  }
+
+  async close(): Promise<void> {
+    this.assisted?.stop();
+    await this.relay?.stop();
+    await this.upstream?.stop();
+    await this.nodeClient?.close();
+  }
+
+  /** B.3: a TaskRequest submitted here: approval above when configured, `local` scheduling, else assisted scheduling above. */
+  submit(basic: TaskBasicInfo, owner: TaskOwner | undefined, local: () => Promise<SubmitOutcome>): Promise<SubmitOutcome> {
+    return this.bottomUp ? this.bottomUp.submit(basic, owner, local) : local();
+  }
+
+  /** Controls naming tasks handed upwards go there; the rest are returned for this scheduler. */
+  controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
+    return this.assisted ? this.assisted.control(list) : Promise.resolve({ rest: list, problems: [] });
+  }
+
+  /** B.3 step 3 at the upper level: null when a request a lower scheduler forwards is approved, else why not. */
+  review(basic: TaskBasicInfo): string | null {
+    return reviewFromBelow(basic, this.d.initiators);
+  }
+
+  /** `task_status_query` as this level answers it: `local` from the store, merged with the devices' own answers for "1". */
+  status(c: TaskStatusQuery, local: DevTaskStatus[]): Promise<CommandReplyBody> {
+    return statusQuery(this.q, c, local);
+  }
+
+  /** The commands a scheduler takes as one level of a cascade: the three resource queries, and task_dispatch from above. */
+  handlers(): CommandHandlers {
+    const h: CommandHandlers = {
+      [CommandType.TotalResQuery]: (c) => totalQuery(this.q, c),
+      [CommandType.AvailableResQuery]: (c) => availableQuery(this.q, c),
+      [CommandType.AlgorithmResQuery]: (c) => algorithmQuery(this.q, c.MessageBody.DeviceList),
+    };
+    if (this.upstream) {
+      const up = this.upstream;
+      h[CommandType.TaskDispatch] = (c) => onDispatchFromAbove({ deviceId: this.d.deviceId, store: this.d.store, links: this.links, now: this.d.now,
+        submit: this.d.submit, forget: this.d.forget, announce: (id) => this.relay?.publish(id, 'status') }, c, up.upperId ?? 'upper');
+    }
+    return h;
+  }
+}
+
+/** What the scheduler offers its cascade (structural: the cascade imports no scheduler class). */
+export interface CascadeHost {
+  o: SchedulerOptions;
+  store: SchedulerStore;
+  devices: DeviceRegistry;
+  client: RetinaClient;
+  management: { deleteTask(taskId: string): Promise<boolean> };
+  submit(basic: TaskBasicInfo, owner: undefined, taskId: string): Promise<SubmitOutcome>;
+  taskStatus(task: TaskRow): TaskStatus;
+  onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
+  clock(): number;
+}
+
+/** The cascade of a scheduler, wired to it; `view` is what its task view offers (private to it). */
+export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'notifyStatus' | 'notifySecret'>): Cascade {
+  return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
+    ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
+    store: s.store, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
+    submit: (basic, taskId) => s.submit(basic, undefined, taskId),
+    forget: async (taskId) => { await s.management.deleteTask(taskId); },
+    statusOf: (taskId) => { const t = s.store.task(taskId); return t && s.taskStatus(t); } });
+}
