@@ -12,9 +12,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
 import { compareVersions, type TaskResultBody } from '../protocol/index.ts';
-import { generateKeys } from '../plugins/keys.ts';
 import { buildPackage, verifyPackage } from '../plugins/package-file.ts';
-import { TrustStore } from '../plugins/keys.ts';
+import { generateKeys, TrustStore } from '../plugins/keys.ts';
 import { writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
 import { weightsFromBase64 } from '../plugins/train-blob.ts';
 import type { AlgorithmRepository } from './repository.ts';
@@ -88,10 +87,6 @@ export class TrainedModels {
   private readonly done = new Set<string>();
   /** Federated rounds waiting for their other edges: task → subtask → update. */
   private readonly rounds = new Map<string, Map<string, Update>>();
-  /** What each training task published, for its initiator and tests (GET /System/TaskResult carries it too). */
-  readonly published = new Map<string, string>();
-  /** Training tasks whose model was not published, and why. */
-  readonly refused = new Map<string, string>();
 
   constructor(private readonly d: TrainedModelsDeps) {}
 
@@ -111,7 +106,6 @@ export class TrainedModels {
       const min = custom.AlgArgs?.MinAccuracy;
       if (typeof min === 'number' && !(typeof tm.ValidationAccuracy === 'number' && tm.ValidationAccuracy >= min)) {
         this.done.add(taskId);
-        this.refused.set(taskId, `ValidationAccuracy ${String(tm.ValidationAccuracy)} is below MinAccuracy ${min}`);
         this.d.log.warn({ task: taskId, validation: tm.ValidationAccuracy, min }, 'trained model failed its accuracy check; not published');
         return;
       }
@@ -147,7 +141,6 @@ export class TrainedModels {
     const manifest = { ...rest, AlgVersion: version, models: (m.models ?? []).map((x) => (x === model ? { ...x, ModelVersion: version, sha256: createHash('sha256').update(onnx).digest('hex') } : x)) };
     const entry = this.d.repository.publish(buildPackage(manifest, files, this.d.key.privatePem));
     this.done.add(taskId);
-    this.published.set(taskId, entry.AlgVersion);
     this.d.log.info({ task: taskId, AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, samples }, 'trained model published');
     void this.pushDown(entry.AlgID, entry.AlgVersion);
   }
