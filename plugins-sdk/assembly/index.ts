@@ -100,3 +100,8 @@ export function log(msg: string): void {
   const b = String.UTF8.encode(msg);
   host_log(changetype<usize>(b), b.byteLength);
 }
+
+/** Returns raw bytes to the host (packed pointer and length): the training ABI's weights block. */
+export function outputBytes(buf: ArrayBuffer): i64 {
+  return (<i64>changetype<usize>(buf) << 32) | <i64>buf.byteLength;
+}

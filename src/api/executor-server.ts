@@ -9,12 +9,14 @@ import { featureRoutes } from './routes/features.ts';
 import { executorPolicyRoutes } from './routes/executor-policy.ts';
 import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { sampleRoutes } from './routes/samples.ts';
 
 export function createExecutorServer(e: Executor, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
   const http = new Registry();
   const app = createBaseServer({ logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'executor' });
   void app.register(metricsRoutes([http, e.metrics.registry]));
   void app.register(timeRoutes({ now: () => e.clock.now() }));
+  void app.register(sampleRoutes({ sampleSet: (name) => e.samples.read(name) }));
   void app.register(executorPolicyRoutes(e));
   void app.register(featureRoutes({ featureSearch: (q) => e.features.search(q.TaskID ?? null, q.Vector, q.K ?? 10) }));
   void app.register(commandRoutes(e.handlers(), { failureExtras: {

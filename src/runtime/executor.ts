@@ -22,6 +22,8 @@ import type { RunContext } from './runners/context.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { PluginPool } from '../plugins/pool.ts';
 import { Batcher } from '../plugins/batcher.ts';
+import { TrainPool } from '../plugins/train-pool.ts';
+import { SampleStore } from './sample-store.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
@@ -104,6 +106,9 @@ export class Executor {
   readonly metrics: ExecutorMetrics;
   private pool: PluginPool | null = null;
   private batcher: Batcher | null = null;
+  private trainer: TrainPool | null = null;
+  /** EC5: samples this edge keeps (hard examples), served by GET /System/Samples/{Set}. */
+  readonly samples: SampleStore;
   private closed = false;
 
   constructor(readonly o: ExecutorOptions) {
@@ -126,6 +131,7 @@ export class Executor {
     this.algorithms.add({ ...VIDEO_TRANSCODE, installedAt: this.clock.nowDateTime() });
     this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
+    this.samples = new SampleStore(path.join(o.dataDir, 'samples'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
@@ -190,6 +196,7 @@ export class Executor {
     this.store.close();
     this.outbox.close();
     await this.pool?.close();
+    await this.trainer?.close();
     await this.client.close();
     await this.sourceProxy.close();
     this.db.close();
@@ -253,6 +260,9 @@ export class Executor {
       changed: (t: ExecTask) => self.changed(t),
       pluginPool: () => self.pluginPool(),
       pluginBatcher: () => self.pluginBatcher(),
+      trainPool: () => (self.trainer ??= new TrainPool()),
+      get sampleStore() { return self.samples; },
+      authFor: async (url: string): Promise<Record<string, string>> => (self.o.token && (await self.urlGuard.trusted(url)) ? { authorization: `Bearer ${self.o.token}` } : {}),
       get metrics() { return self.metrics; },
       get sourceProxy() { return self.sourceProxy; },
     };

@@ -21,6 +21,9 @@ const PROGRESS_STEP = 10;
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
+import { runTrain } from './runners/train.ts';
+import { isSampleSetUrl, openSampleSource } from './sample-source.ts';
+import { TaskType } from '../protocol/index.ts';
 
 export interface TaskRunsOptions {
   ctx: RunContext;
@@ -97,12 +100,19 @@ export class TaskRuns {
       void started.done.then(() => end(null), (err: Error) => end(err));
       return;
     }
+    // TaskType 7: the plugin's training export over the task's sample set (runners/train.ts).
+    if (plugin && t.info.TaskType === TaskType.AITraining) {
+      const pool = ctx.trainPool?.();
+      if (!pool) { this.finish(t, new Error('TaskType: 7 (AI training) is not available in this runtime')); return; }
+      void runTrain(ctx, t, plugin, pool).then(() => this.finish(t, null), (err: Error) => this.finish(t, err));
+      return;
+    }
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
     const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
     let source: FrameSource;
     try {
       const httpProxy = this.proxyFor(t);
-      source = openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
+      source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!, ctx.authFor) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
     } catch (err) {
       this.finish(t, err as Error);
       return;

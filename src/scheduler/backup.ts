@@ -19,7 +19,8 @@ import Database from 'better-sqlite3';
 /** The format marker; a restore refuses a file without it. */
 const FORMAT = 'retinad-scheduler-backup/1';
 /** What, besides scheduler.db, a scheduler's data directory holds that matters (relative paths). */
-const STATE = ['repository', 'notify.secret', 'trusted-keys'];
+// trained-models.key signs what training publishes: executors trust its .pub, so a restore keeps it.
+const STATE = ['repository', 'notify.secret', 'trusted-keys', 'trained-models.key', 'trained-models.pub'];
 /** A backup never carries more than this in files (packages are capped far below). */
 const MAX_FILES_BYTES = 8 * 1024 ** 3;
 
@@ -128,7 +129,7 @@ export function restoreScheduler(from: string, dataDir: string): BackupSummary {
     for (const r of rows) {
       const abs = path.join(dataDir, path.normalize(r.path));
       mkdirSync(path.dirname(abs), { recursive: true });
-      writeFileSync(abs, r.data, { mode: r.path === 'notify.secret' ? 0o600 : 0o644 });
+      writeFileSync(abs, r.data, { mode: r.path === 'notify.secret' || r.path === 'trained-models.key' ? 0o600 : 0o644 });
     }
     renameSync(tmp, target);
     return summary;

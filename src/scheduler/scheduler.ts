@@ -16,6 +16,7 @@ import { applyControls, queryStatus, type ControlContext } from './control.ts';
 import { Notifier } from './notifier.ts';
 import { loadSecret } from './secret.ts';
 import { AlgorithmRepository } from './repository.ts';
+import { TrainedModels, trainedModelsKey, withTrainedKey } from './trained-models.ts';
 import { SchedulerMetrics } from './metrics.ts';
 import { Liveness, type Clock } from './liveness.ts';
 import { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -88,9 +89,11 @@ export class Scheduler {
     const notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
     this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
-    this.repository = new AlgorithmRepository(o.dataDir, TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), o.pluginDevMode);
+    const key = trainedModelsKey(o.dataDir); // DC3: what training publishes is signed with it, and trusted here
+    this.repository = new AlgorithmRepository(o.dataDir, withTrainedKey(TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), key.publicPem), o.pluginDevMode);
+    const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log, update: { store: this.store, devices: this.devices, repository: this.repository, client: this.client, algFileUrl: (id, v) => this.algFileUrl(id, v), log: o.log } });
     // Results and status changes go to MQTT and, for subtasks an upper scheduler dispatched here, upwards (B.2).
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id),
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id), trained,
       mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body); this.cascade.publish(id, what); } } });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,

@@ -22,6 +22,8 @@ export interface TaskViewDeps {
   mqtt: Pick<MqttSink, 'publish'> | null;
   /** Signs NotifyURL pushes (one derived key per task). */
   notifySecret: Buffer;
+  /** Turns training results into published model versions (trained-models.ts). */
+  trained?: { onResult(taskId: string, body: TaskResultBody): void };
   /** Told when a task reaches a final status (its slot is free, SB5). */
   ended?: (taskId: string) => void;
 }
@@ -149,6 +151,7 @@ export class TaskView {
     if (fresh) {
       this.resultCounts.set(taskId, held + 1);
       this.d.mqtt?.publish(taskId, 'results', body);
+      this.d.trained?.onResult(taskId, body);
       const task = this.d.store.task(taskId)!;
       const url = this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });

@@ -10,6 +10,8 @@ import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
+import type { TrainPool } from '../../plugins/train-pool.ts';
+import type { SampleStore } from '../sample-store.ts';
 import type { ExecutorMetrics } from '../metrics.ts';
 import type { ProxyLease } from '../../net/source-proxy.ts';
 
@@ -34,6 +36,12 @@ export interface RunContext {
   changed(t: ExecTask): void;
   pluginPool(): PluginPool;
   pluginBatcher(): Batcher;
+  /** The sandbox pool training calls (rd_train) run in, made on first use (absent in tools that only infer). */
+  trainPool?(): TrainPool;
+  /** The executor's bounded sample store (hard examples, EC5). */
+  readonly sampleStore?: SampleStore;
+  /** The Authorization header a fetch from `url` may carry (the node token, to trusted executors only). */
+  authFor?(url: string): Promise<Record<string, string>>;
   /** Stage latencies and plugin calls, for /metrics. */
   readonly metrics: ExecutorMetrics;
   /** The proxy HTTP(S) sources go through (the URL policy on every redirect and playlist entry); absent in tools that open only local files. */

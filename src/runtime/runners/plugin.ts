@@ -11,6 +11,7 @@ import type { LoadedPlugin } from '../../plugins/registry.ts';
 import type { RunContext } from './context.ts';
 import { admit } from './admit.ts';
 import { emitResult } from './emit.ts';
+import { mineHardExamples } from './hard-examples.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
@@ -26,6 +27,12 @@ export async function runPlugin(ctx: RunContext, t: ExecTask, source: FrameSourc
     // so the next stage has them all when it is told to finish.
     if (ctx.destinations(t.info).some((d) => d !== ctx.schedulerUrl)) await ctx.outbox.flush(t.id, 30_000);
   }
+}
+
+/** Classes of the frame model's first output (its last dimension), for samples filed by class; 256 when unknown. */
+function classCount(m: LoadedPlugin['manifest']): number {
+  const last = m.models?.find((x) => x.stage !== 'crop')?.outputs[0]?.shape.at(-1);
+  return typeof last === 'number' && last >= 2 && last <= 256 ? last : 256;
 }
 
 /** A frame on its way: decoded, preprocessed, its plugin call started. */
@@ -102,12 +109,13 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
         ctx.changed(t);
         return;
       }
-      if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
       if (t.noteProviders(r.providers)) ctx.changed(t);
       ctx.metrics.observeStage('queue', r.queueMs);
       ctx.metrics.observeStage('inference', r.inferMs);
       ctx.metrics.observeStage('post', r.postMs);
       results = ((r.output as { Results?: unknown[] })?.Results ?? []).filter((x): x is Record<string, unknown> => !!x && typeof x === 'object');
+      mineHardExamples(ctx, t, frame, r.input, results, classCount(m));
+      if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
       // Boxes come in input-tensor pixels; map them back to the frame.
       const boxes: Box[] = [];
       for (const x of results) {

@@ -5,7 +5,7 @@
  * subtask, each with its reason; the task's strategy scores the rest once and ranks them.
  * Each filter and scorer is one file; adding one touches its file and a list here.
  */
-import type { AlgInfo, AvailableResource } from '../../protocol/index.ts';
+import { compareVersions, type AlgInfo, type AvailableResource } from '../../protocol/index.ts';
 import type { DeviceRow } from '../store.ts';
 import { online } from './filters/online.ts';
 import { enabled } from './filters/enabled.ts';
@@ -105,13 +105,15 @@ export function place(req: PlacementRequest, view: PlacementView, limit = Infini
   const key = matchKey(req);
   const c = scratch();
   const own = new Ranking(req, view.seq(), limit);
+  const pub = view.published(req);
   scan(req, view, offering(req, view), limit, own, (d) => {
     const alg = d.listed ? algorithmOf(req, key, d) : undefined;
-    return alg && fill(c, d, alg, view, false);
+    // A newer published version (e.g. a trained model, DC3) goes to new tasks: the executor fetches it.
+    const newer = alg && pub && pub.AlgID === alg.AlgID && compareVersions(pub.AlgVersion, alg.AlgVersion) > 0;
+    return alg && fill(c, d, newer ? pub : alg, view, !!newer);
   });
   if (own.size) return { ...own.result(), fromRepository: false };
   // Nobody offers it: any executor can fetch the published package (AlgFileURL, table 20).
-  const pub = view.published(req);
   if (!pub) return { ...own.result(), fromRepository: false };
   const all = new Ranking(req, view.seq(), limit);
   scan(req, view, everyone(req, view), limit, all, (d) => fill(c, d, pub, view, true));

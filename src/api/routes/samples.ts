@@ -1,0 +1,36 @@
+/**
+ * `GET /System/Samples/{Set}` (ours, EC5): a sample set the executor keeps (RDS1), whole or a
+ * byte range (`Range: bytes=n-m`, 206), with its SHA-256 (`X-Content-SHA256`) and an ETag, so a
+ * fetcher resumes after a cut and checks what it assembled (src/net/ranged-fetch.ts).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { FailureReply, Obj, StrMax, Type } from '../../protocol/index.ts';
+
+const SampleBytes = Type.Unsafe<Buffer>({ type: 'string', contentMediaType: 'application/octet-stream' });
+/** The set's name, optionally with `.rds` (a StreamURL that names a sample set ends so). */
+const SampleParams = Obj({ Set: StrMax(68, { pattern: '^[A-Za-z0-9_-]{1,64}(\\.rds)?$' }) });
+
+/** What the samples route needs of the executor. */
+export interface SamplesApi {
+  sampleSet(name: string): { bytes: Buffer; sha256: string } | undefined;
+}
+
+export function sampleRoutes(api: SamplesApi): FastifyPluginAsync {
+  return async (base) => {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>();
+    app.get('/System/Samples/:Set', { config: { access: ['device', 'initiator'] }, schema: { tags: ['samples'], summary: 'A stored sample set (RDS1), whole or a byte range, with its SHA-256', params: SampleParams, response: { 200: SampleBytes, 206: SampleBytes, '4xx': FailureReply } } }, async (req, reply) => {
+      const s = api.sampleSet(req.params.Set.replace(/\.rds$/, ''));
+      if (!s) return reply.code(404).send({ StatusCode: '1' as const, Message: `Set: no sample set "${req.params.Set}" here` });
+      const etag = `"${s.sha256.slice(0, 32)}"`;
+      void reply.header('etag', etag).header('x-content-sha256', s.sha256).header('accept-ranges', 'bytes').type('application/octet-stream');
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      const ifRange = req.headers['if-range'];
+      if (!m || (ifRange && ifRange !== etag)) return reply.send(s.bytes);
+      const start = Number(m[1]);
+      const end = m[2] ? Math.min(Number(m[2]), s.bytes.length - 1) : s.bytes.length - 1;
+      if (start >= s.bytes.length || end < start) return reply.code(416).header('content-range', `bytes */${s.bytes.length}`).send({ StatusCode: '1' as const, Message: `Range: ${req.headers.range} is outside the ${s.bytes.length} bytes` });
+      return reply.code(206).header('content-range', `bytes ${start}-${end}/${s.bytes.length}`).send(s.bytes.subarray(start, end + 1));
+    });
+  };
+}

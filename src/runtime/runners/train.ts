@@ -1,0 +1,88 @@
+/**
+ * A training task (TaskType 7, AI training): the task's sample set (InputInfo.StreamURL, an
+ * "RDS1" file over HTTP(S) or a local file the URL policy allowed) goes through the plugin's
+ * `rd_train` in the sandbox, one call per epoch, starting from the weights of the model the
+ * dispatched AlgVersion ships. The result is one AnalysisResult whose ResultData.TrainedModel
+ * carries the new weights and the metrics: the scheduler turns them into the next signed model
+ * version (or, federated, averages them with the other edges'). Raw samples never leave here.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ExecTask } from '../exec-task.ts';
+import type { LoadedPlugin } from '../../plugins/registry.ts';
+import { readClassifierOnnx } from '../../plugins/onnx-writer.ts';
+import { headAccuracy } from '../../plugins/head-eval.ts';
+import { weightsToBase64, type SampleSet } from '../../plugins/train-blob.ts';
+import { loadSampleSet } from '../sample-source.ts';
+import type { TrainArgs, TrainPool } from '../../plugins/train-pool.ts';
+import type { RunContext } from './context.ts';
+import { emitResult } from './emit.ts';
+
+/** AnalysisResult.Type of a training outcome (the task's TaskType, 7). */
+export const TRAINED_MODEL_RESULT_TYPE = 7;
+
+/** Thrown for a training task that cannot run as dispatched: the message names the field. */
+export class TrainArgsError extends Error {}
+
+/** AlgArgs of a training task, checked: each bad one is named with the rule. */
+export function trainArgs(a: Record<string, unknown>): TrainArgs {
+  const num = (k: string, def: number, min: number, max: number, integer: boolean): number => {
+    const v = a[k] ?? def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      throw new TrainArgsError(`InputInfo.AlgArgs.${k}: ${JSON.stringify(v)} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}`);
+    }
+    return v;
+  };
+  const lr = num('LearningRate', 0.5, 0, 10, false);
+  if (lr <= 0) throw new TrainArgsError('InputInfo.AlgArgs.LearningRate: must be above 0');
+  return { Epochs: num('Epochs', 5, 1, 200, true), LearningRate: lr, BatchSize: num('BatchSize', 32, 1, 4096, true), L2: num('L2', 0.0001, 0, 1, false) };
+}
+
+/** The sample set a training task names (HTTP(S), in checked ranges from an executor's store, or a local file). */
+async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
+  try {
+    return await loadSampleSet(url, ctx.authFor);
+  } catch (err) {
+    throw new TrainArgsError((err as Error).message);
+  }
+}
+
+/** Runs training task `t` on plugin `p` to its one result. */
+export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, pool: TrainPool): Promise<void> {
+  const args = trainArgs(t.algArgs);
+  const url = t.info.InputInfo.StreamURL;
+  if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
+  const model = p.models.find((m) => m.stage === 'frame');
+  if (!model) throw new TrainArgsError(`AlgID ${p.manifest.AlgID} ${p.manifest.AlgVersion}: the package has no model to train`);
+  const samples = await loadSamples(ctx, url);
+  let w = readClassifierOnnx(await readFile(model.path));
+  // Restart: train from zero weights (a baseline), not from the dispatched version's model.
+  if (t.algArgs.Restart === true) w = { ...w, weights: new Float32Array(w.weights.length), bias: new Float32Array(w.bias.length) };
+  if (w.dim !== samples.dim || w.classes !== samples.classes) {
+    throw new TrainArgsError(`InputInfo.StreamURL: samples are ${samples.dim}-dimensional with ${samples.classes} classes; the model takes ${w.dim} and ${w.classes}`);
+  }
+  t.framesIn = samples.labels.length;
+  const history: Array<Record<string, number>> = [];
+  for (let e = 0; e < args.Epochs; e++) {
+    if (t.finished || ctx.closed) return; // stopped: no half-trained model goes out
+    const r = await pool.epoch(p, samples, w, args, e);
+    w = r.weights;
+    history.push(r.metrics);
+    t.progress = Math.min(99, Math.round(((e + 1) * 100) / args.Epochs));
+    ctx.changed(t);
+  }
+  // The accuracy check (AlgArgs.ValidationURL): on data the training did not see; the scheduler
+  // publishes the model only when it reaches AlgArgs.MinAccuracy.
+  const vurl = t.algArgs.ValidationURL;
+  if (vurl !== undefined && typeof vurl !== 'string') throw new TrainArgsError('InputInfo.AlgArgs.ValidationURL: must be a URL text');
+  const validation = vurl ? headAccuracy(w, await loadSamples(ctx, vurl)) : undefined;
+  t.framesOut = 1;
+  emitResult(ctx, t, {
+    Ts: ctx.clock.now(),
+    models: p.models.map((m) => ({ ModelID: m.ModelID, ModelVersion: m.ModelVersion })),
+    TaskResultData: { AnalysisResult: [{ Type: TRAINED_MODEL_RESULT_TYPE, ResultData: { TrainedModel: {
+      Dim: w.dim, Classes: w.classes, Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
+      Weights: weightsToBase64(w), ...(validation !== undefined ? { ValidationAccuracy: validation } : {}), Metrics: history[history.length - 1] ?? {}, History: history,
+    } } }] },
+  });
+  await ctx.outbox.flush(t.id, 30_000);
+}

@@ -1,0 +1,162 @@
+/**
+ * Trained models become algorithm versions (DC3, EC7, DC5, EC2): a training task's result
+ * (ResultData.TrainedModel: weights, sample count, metrics) is turned into an ONNX model
+ * (plugins/onnx-writer.ts), packed with the package it was trained from as the next AlgVersion,
+ * signed with the scheduler's trained-models key and published to the repository, from where
+ * dispatches and TaskUpdate push it down. A federated task's rounds (AlgArgs.Federated) are
+ * averaged first: each edge's weights count by its SampleCount (FedAvg) and only the aggregate
+ * is published. The key is <data-dir>/trained-models.key; executors trust its .pub.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from '../log.ts';
+import { compareVersions, type TaskResultBody } from '../protocol/index.ts';
+import { buildPackage, verifyPackage } from '../plugins/package-file.ts';
+import { generateKeys, TrustStore } from '../plugins/keys.ts';
+import { writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
+import { weightsFromBase64 } from '../plugins/train-blob.ts';
+import type { AlgorithmRepository } from './repository.ts';
+import { ACTIVE_STATUSES, type SchedulerStore } from './store.ts';
+import { updateTask, type TaskUpdateParts } from './task-update.ts';
+
+/** The scheduler's signing key for trained models: read from the data directory, made on first start. */
+export function trainedModelsKey(dataDir: string): { privatePem: string; publicPem: string } {
+  const key = path.join(dataDir, 'trained-models.key');
+  const pub = path.join(dataDir, 'trained-models.pub');
+  if (!existsSync(key)) {
+    const k = generateKeys();
+    writeFileSync(key, k.privatePem, { mode: 0o600 });
+    writeFileSync(pub, k.publicPem);
+  }
+  return { privatePem: readFileSync(key, 'utf8'), publicPem: readFileSync(pub, 'utf8') };
+}
+
+/** `trust` with the trained-models key added: the repository accepts what this scheduler signs. */
+export function withTrainedKey(trust: TrustStore, publicPem: string): TrustStore {
+  trust.add(publicPem);
+  return trust;
+}
+
+/** One edge's update in a federated round. */
+interface Update { weights: ClassifierWeights; samples: number }
+
+/** FedAvg: the average of the updates, each weighted by its sample count. */
+export function federatedAverage(updates: ReadonlyArray<Update>): ClassifierWeights {
+  const [first] = updates;
+  if (!first) throw new Error('federatedAverage: no updates');
+  const total = updates.reduce((s, u) => s + u.samples, 0);
+  const weights = new Float32Array(first.weights.weights.length);
+  const bias = new Float32Array(first.weights.bias.length);
+  for (const u of updates) {
+    const f = u.samples / total;
+    u.weights.weights.forEach((v, i) => { weights[i]! += f * v; });
+    u.weights.bias.forEach((v, i) => { bias[i]! += f * v; });
+  }
+  return { dim: first.weights.dim, classes: first.weights.classes, weights, bias };
+}
+
+/** The next free patch version after the newest published one (1.0.3 → 1.0.4). */
+function nextVersion(repo: AlgorithmRepository, algId: number): string {
+  const newest = repo.newest({ algId })?.AlgVersion ?? '1.0.0';
+  const parts = newest.split(/[.+-]/).map((x) => Number.parseInt(x, 10));
+  const [a = 1, b = 0, c = 0] = parts.map((x) => (Number.isFinite(x) ? x : 0));
+  let v = `${a}.${b}.${c + 1}`;
+  while (repo.has(algId, v) || compareVersions(v, newest) <= 0) v = `${a}.${b}.${Number.parseInt(v.split('.')[2]!, 10) + 1}`;
+  return v;
+}
+
+export interface TrainedModelsDeps {
+  key: { privatePem: string; publicPem: string };
+  repository: AlgorithmRepository;
+  store: SchedulerStore;
+  log: Logger;
+  /** How a published version reaches running tasks whose policy allows it (SB2's TaskUpdate). */
+  update?: TaskUpdateParts;
+}
+
+/**
+ * A running task's model-update policy, AlgArgs.ModelUpdate (the host's, like StartOffsetMs):
+ * "switch" moves it to a newly trained version at a frame boundary; anything else, or none,
+ * keeps it on its version and only new tasks get the new one.
+ */
+export const MODEL_UPDATE_SWITCH = 'switch';
+
+export class TrainedModels {
+  /** Training tasks already published (a result delivered twice publishes once). */
+  private readonly done = new Set<string>();
+  /** Federated rounds waiting for their other edges: task → subtask → update. */
+  private readonly rounds = new Map<string, Map<string, Update>>();
+
+  constructor(private readonly d: TrainedModelsDeps) {}
+
+  /** Takes in a stored task result; publishes a version when it completes a training task. */
+  onResult(taskId: string, body: TaskResultBody): void {
+    const tm = body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel as Record<string, unknown> | undefined;
+    if (!tm || this.done.has(taskId)) return;
+    try {
+      const dim = Number(tm.Dim), classes = Number(tm.Classes), samples = Number(tm.SampleCount);
+      if (!Number.isInteger(samples) || samples < 1) throw new Error('TrainedModel.SampleCount: must be a positive integer');
+      if (typeof tm.Weights !== 'string') throw new Error('TrainedModel.Weights: must be base64 text');
+      const weights = weightsFromBase64('TrainedModel.Weights', tm.Weights, dim, classes);
+      const task = this.d.store.task(taskId);
+      const custom = task ? JSON.parse(task.custom_info) as { AlgArgs?: Record<string, unknown> } : {};
+      // The accuracy check: below the task's MinAccuracy the version is not published (rolled back
+      // before roll-out: running and new tasks keep the current one).
+      const min = custom.AlgArgs?.MinAccuracy;
+      if (typeof min === 'number' && !(typeof tm.ValidationAccuracy === 'number' && tm.ValidationAccuracy >= min)) {
+        this.done.add(taskId);
+        this.d.log.warn({ task: taskId, validation: tm.ValidationAccuracy, min }, 'trained model failed its accuracy check; not published');
+        return;
+      }
+      if (custom.AlgArgs?.Federated === true) {
+        const subs = this.d.store.subtasks(taskId);
+        const round = this.rounds.get(taskId) ?? new Map<string, Update>();
+        round.set(body.TaskID, { weights, samples });
+        this.rounds.set(taskId, round);
+        if (round.size < subs.length) return; // wait for the other edges
+        this.rounds.delete(taskId);
+        this.publish(taskId, body, federatedAverage([...round.values()]), [...round.values()].reduce((s, u) => s + u.samples, 0));
+      } else {
+        this.publish(taskId, body, weights, samples);
+      }
+    } catch (err) {
+      this.d.log.warn({ task: taskId, err: (err as Error).message }, 'trained model refused');
+    }
+  }
+
+  /** Packs `w` into the package it was trained from as the next version, signs and publishes it. */
+  private publish(taskId: string, body: TaskResultBody, w: ClassifierWeights, samples: number): void {
+    const base = this.d.repository.read(body.AlgID, body.AlgVersion);
+    if (!base) throw new Error(`AlgID ${body.AlgID} ${body.AlgVersion}: not in the repository, nothing to pack the model into`);
+    const v = verifyPackage(base, new TrustStore(), { devMode: true }); // verified when it was published
+    const m = v.manifest;
+    const model = m.models?.find((x) => x.stage !== 'crop');
+    if (!model) throw new Error(`AlgID ${body.AlgID} ${body.AlgVersion}: the package has no frame model`);
+    const version = nextVersion(this.d.repository, m.AlgID);
+    const onnx = writeClassifierOnnx(w, { channels: 3, height: m.input.height, width: m.input.width }, `trained by task ${taskId} on ${samples} samples from ${body.AlgVersion}`);
+    const files = new Map(v.files);
+    files.set(model.file, onnx);
+    const { files: _old, ...rest } = m;
+    const manifest = { ...rest, AlgVersion: version, models: (m.models ?? []).map((x) => (x === model ? { ...x, ModelVersion: version, sha256: createHash('sha256').update(onnx).digest('hex') } : x)) };
+    const entry = this.d.repository.publish(buildPackage(manifest, files, this.d.key.privatePem));
+    this.done.add(taskId);
+    this.d.log.info({ task: taskId, AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, samples }, 'trained model published');
+    void this.pushDown(entry.AlgID, entry.AlgVersion);
+  }
+
+  /** DEC2, EC3: running tasks of the algorithm whose policy says "switch" move to `version`, rolling. */
+  private async pushDown(algId: number, version: string): Promise<void> {
+    const parts = this.d.update;
+    if (!parts) return;
+    for (const task of this.d.store.tasksByStatus(ACTIVE_STATUSES)) {
+      const custom = JSON.parse(task.custom_info) as { AlgID?: number; AlgArgs?: Record<string, unknown> };
+      if (custom.AlgArgs?.ModelUpdate !== MODEL_UPDATE_SWITCH) continue;
+      const subs = this.d.store.subtasks(task.task_id).filter((s) => ACTIVE_STATUSES.includes(s.status));
+      const behind = subs.some((s) => { const a = (JSON.parse(s.dispatch_info) as { AlgModelInfo: { AlgID: number; AlgVersion: string } }).AlgModelInfo; return a.AlgID === algId && compareVersions(a.AlgVersion, version) < 0; });
+      if (!behind) continue;
+      const out = await updateTask(parts, task.task_id, { AlgVersion: version, MaxParallel: 1 });
+      this.d.log.info({ task: task.task_id, version, outcomes: out?.map((o) => `${o.DeviceID}:${o.StatusCode}${o.Message ? ` ${o.Message}` : ''}`) }, 'trained model pushed to a running task');
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/** A learning cluster: nodes that trust the examples' key and the scheduler's trained-models key; task submission. */
+import path from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { startCluster, type Cluster } from './cluster.ts';
+import { generateKeys, keyId } from '../../src/plugins/keys.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+/** A cluster whose nodes trust the examples' key and the scheduler's trained-models key (made here, before it starts). */
+export async function learningCluster(dir: string, n: number): Promise<{ cluster: Cluster; trainedKeyId: string }> {
+  const keys = path.join(dir, 'keys');
+  mkdirSync(keys, { recursive: true });
+  mkdirSync(path.join(dir, 'scheduler'), { recursive: true });
+  const k = generateKeys();
+  writeFileSync(path.join(dir, 'scheduler', 'trained-models.key'), k.privatePem, { mode: 0o600 });
+  writeFileSync(path.join(dir, 'scheduler', 'trained-models.pub'), k.publicPem);
+  writeFileSync(path.join(keys, 'trained-models.pub'), k.publicPem);
+  writeFileSync(path.join(keys, 'examples.pub'), readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub')));
+  const trust = ['--trusted-keys', keys];
+  // edge-1 is the cloud (DeviceType 2), where training runs.
+  const cluster = await startCluster(dir, n, { keepaliveSec: 5, schedulerArgs: trust, executorArgs: trust, executorArgsFor: (i) => (i === 1 ? ['--device-type', '2'] : []) });
+  return { cluster, trainedKeyId: keyId(createPublicKey(k.publicPem)) };
+}
+
+/** Submits a task over Inputs on given executors; its TaskID. */
+export async function submit(c: Cluster, taskType: number, inputs: Array<{ DeviceID: string; StreamURL: string }>, algArgs: Record<string, unknown> = {}, algId = 2201): Promise<string> {
+  const r = await c.client.send('POST', `${c.scheduler.url}/System/TaskRequest/`, {
+    TaskName: `learning ${taskType}`, TaskType: taskType, Constraints: { DeployOn: 'input-device' },
+    InitiationInfo: { DeviceID: 'learning-test', CustomInfo: { AlgID: algId, TaskFrameRate: 25, AlgArgs: algArgs, Inputs: inputs } },
+  });
+  const id = (r.body as { TaskID?: string }).TaskID;
+  if (!id) throw new Error(`task refused: ${JSON.stringify(r.body)}`);
+  return id;
+}
+
