@@ -9,6 +9,7 @@ import { parse, RegisterReply, SystemTimeReply, type DeviceType } from '../proto
 import type { Logger } from '../log.ts';
 import type { CorrectedClock } from './clock.ts';
 import type { ResourceMonitor } from './resources.ts';
+import { retryUntilDone } from '../net/retry.ts';
 
 export interface SessionOptions {
   schedulerUrl: string;
@@ -65,18 +66,11 @@ export class SchedulerSession {
     return this.registering;
   }
 
-  private async registerLoop(): Promise<void> {
-    let delay = 250;
-    while (!this.stopped) {
-      try {
-        await this.register();
-        return;
-      } catch (err) {
-        this.o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'register with scheduler failed');
-        await new Promise((r) => setTimeout(r, delay).unref());
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
+  private registerLoop(): Promise<void> {
+    return retryUntilDone(() => this.register(), {
+      stopped: () => this.stopped,
+      failed: (err, retryInMs) => this.o.log.warn({ err: err.message, retryInMs }, 'register with scheduler failed'),
+    });
   }
 
   private async register(): Promise<void> {

@@ -11,6 +11,7 @@ import { RetinaClient, joinUrl } from '../../net/client.ts';
 import { parse, RegisterReply, type AvailableResource, type DeviceType, type TotalResource } from '../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
 import { SCHEDULER_PRODUCT_TYPE } from './aggregate.ts';
+import { retryUntilDone } from '../../net/retry.ts';
 
 export interface UpstreamOptions {
   upstreamUrl: string;
@@ -76,18 +77,11 @@ export class UpstreamSession {
     return this.registering;
   }
 
-  private async registerLoop(): Promise<void> {
-    let delay = 250;
-    while (!this.stopped) {
-      try {
-        await this.register();
-        return;
-      } catch (err) {
-        this.o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'register with upper scheduler failed');
-        await new Promise((r) => setTimeout(r, delay).unref());
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
+  private registerLoop(): Promise<void> {
+    return retryUntilDone(() => this.register(), {
+      stopped: () => this.stopped,
+      failed: (err, retryInMs) => this.o.log.warn({ err: err.message, retryInMs }, 'register with upper scheduler failed'),
+    });
   }
 
   private async register(): Promise<void> {
