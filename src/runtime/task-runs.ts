@@ -2,7 +2,7 @@
  * Running tasks: which runner a task gets (frames, plugin, transcode, downstream), the input
  * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
  */
-import { ExceptionCode, ExecutionStatus, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { ExceptionCode, ExecutionStatus, TaskType, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
@@ -15,15 +15,14 @@ import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
 import { startFusion } from './runners/fusion.ts';
 import { probeDurationMs } from './media/duration.ts';
-
-/** Progress points between two reports of a running task. */
-const PROGRESS_STEP = 10;
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
 import { runTrain } from './runners/train.ts';
 import { isSampleSetUrl, openSampleSource } from './sample-source.ts';
-import { TaskType } from '../protocol/index.ts';
+
+/** Progress points between two reports of a running task. */
+const PROGRESS_STEP = 10;
 
 export interface TaskRunsOptions {
   ctx: RunContext;

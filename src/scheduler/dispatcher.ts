@@ -10,13 +10,13 @@ import { modelList } from './model-list.ts';
 import { destinationsOf, type EdgeDeps } from './orchestration/edges.ts';
 import { placementFailureCode } from './policies/placement-cause.ts';
 import { rollback, rollsBack } from './policies/rollback.ts';
+import type { Placer, SchedulerParts } from './context.ts';
 
 /** What a stage asks of an executor: its algorithm and DeviceType; one that reads no stream decodes nothing. */
 export function stageRequest(req: PlacementRequest, plan: SubtaskPlan): PlacementRequest {
   if (!plan.stage) return req;
   return { ...req, algId: plan.stage.algId, algType: plan.stage.algType, deviceType: plan.stage.deviceType, ...(plan.stage.readsStream ? {} : { decodeUnits: undefined }) };
 }
-import type { Placer, SchedulerParts } from './context.ts';
 
 /** Executors ranked per page of the placement; the next page excludes those tried. */
 const PAGE = 16;

@@ -13,9 +13,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type DeviceInput, type DeviceRow, type SchedulerStateStore, type StoredResult, type SubtaskInput, type SubtaskRow, type SubtaskStatusUpdate, type TaskRow } from './store-types.ts';
+import { SCHEMA } from './store-schema.ts';
 
 export * from './store-types.ts';
-import { SCHEMA } from './store-schema.ts';
 
 
 const isActive = (status: number) => ACTIVE_STATUSES.includes(status);

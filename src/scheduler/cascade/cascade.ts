@@ -17,11 +17,11 @@ import { UpstreamSession } from './upstream.ts';
 import { UpwardRelay } from './relay.ts';
 import { onDispatchFromAbove } from './from-above.ts';
 import type { UpstreamConfig } from './config.ts';
-
-export type { UpstreamConfig } from './config.ts';
 import { AssistedTasks } from './assisted.ts';
 import { BottomUp } from './bottom-up.ts';
 import { reviewFromBelow } from './review.ts';
+
+export type { UpstreamConfig } from './config.ts';
 import type { Initiators } from '../initiators.ts';
 import { RetinaClient as Client } from '../../net/client.ts';
 import { algorithmQuery, availableQuery, statusQuery, totalQuery, type QueryDeps } from './queries.ts';
