@@ -47,7 +47,12 @@ export class MqttSink {
     });
     this.client.on('connect', () => { o.log.info({ broker: redact(o.url) }, 'MQTT connected'); void this.drain(); });
     this.client.on('error', (err) => o.log.warn({ broker: redact(o.url), err: err.message }, 'MQTT error'));
+    // A connection lost while acknowledgements are awaited ends that wait (they may never come
+    // for this connection); 'connect' starts again from what the table still holds.
+    this.client.on('close', () => { const w = this.lost; this.lost = null; w?.(); });
   }
+
+  private lost: (() => void) | null = null;
 
   /** Topic of a task's results or status. */
   topic(taskId: string, what: 'results' | 'status'): string {
@@ -83,8 +88,11 @@ export class MqttSink {
         const acks = rows.map((r) => this.client.publishAsync(r.topic, r.payload, { qos: 1 }).then(() => {
           this.db.prepare('DELETE FROM mqtt_outbox WHERE seq = ?').run(r.seq);
         }));
-        const outcome = await Promise.allSettled(acks);
-        if (outcome.some((x) => x.status === 'rejected')) break; // the connection went; 'connect' resumes
+        const gone = new Promise<'gone'>((r) => { this.lost = () => r('gone'); });
+        const outcome = await Promise.race([Promise.allSettled(acks), gone]);
+        this.lost = null;
+        // The connection went: 'connect' resumes (QoS 1 may then send a row twice, never lose one).
+        if (outcome === 'gone' || outcome.some((x) => x.status === 'rejected')) break;
       }
     } finally {
       this.draining = false;
