@@ -8,38 +8,7 @@ import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArg
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 import { ConfigError, loadConfig } from './config-file.ts';
-
-const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
-
-Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL [--command-channel]] [--token-file F | --token T]
-                    [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
-                    [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
-                    [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
-  retinad scheduler backup --data-dir DIR --out FILE      (while it runs: one consistent file)
-  retinad scheduler restore --data-dir NEWDIR --from FILE (into an empty directory)
-  retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
-                    [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--max-concurrent-tasks N] [--task-order NAME|FILE] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
-                    [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
-                    [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--upstream-advertise URL] [--command-channel]]   (cascade)
-  retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
-  retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
-                    decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
-  retinad demo      [--clip FILE] [--out DIR]
-  retinad version   [--json] [--providers]   package, native addon, decoder backend, accelerators;
-                                      --providers also loads ONNX Runtime and tries each execution provider
-
---config FILE (YAML or JSON) holds the flags of executor/scheduler under "executor:" / "scheduler:",
-keys in camelCase (--max-tasks → maxTasks); flags given here win. --metrics-public serves /metrics
-without the token (both roles).
---media-dir DIR (repeatable): file:// StreamURLs only under these; --package-dir DIR likewise for
-file:// AlgFileURLs (else only the scheduler's repository). URLs to this node itself (loopback,
-its own addresses) are refused unless --allow-private-urls; link-local ones always. --peer URL
-(repeatable): another executor trusted with the node token besides those the scheduler registered.
---tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
---token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
-loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
-`;
+import { HELP } from './cli-help.ts';
 
 class UsageError extends Error {}
 

@@ -9,7 +9,7 @@ import { parse, RegisterReply, SystemTimeReply, type DeviceType } from '../proto
 import type { Logger } from '../log.ts';
 import type { CorrectedClock } from './clock.ts';
 import type { ResourceMonitor } from './resources.ts';
-import { retryUntilDone } from '../net/retry.ts';
+import { repeat, retryUntilDone, type Repeater } from '../net/retry.ts';
 
 export interface SessionOptions {
   schedulerUrl: string;
@@ -32,7 +32,7 @@ export interface SessionOptions {
 
 export class SchedulerSession {
   private keepaliveMs = 5000;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly jobs: Repeater[] = [];
   private registering: Promise<void> | null = null;
   private stopped = false;
   registered = false;
@@ -49,15 +49,7 @@ export class SchedulerSession {
   }
 
   private every(ms: () => number, fn: () => Promise<void>): void {
-    // tick catches fn's failure itself and the rest cannot throw, so the timers may drop its promise.
-    const tick = async () => {
-      if (this.stopped) return;
-      try { await fn(); } catch (err) { this.o.log.debug({ err }, 'session job failed'); }
-      if (!this.stopped) { const t = setTimeout(() => void tick(), ms()); t.unref(); this.timers.push(t); }
-    };
-    const t = setTimeout(() => void tick(), ms());
-    t.unref();
-    this.timers.push(t);
+    this.jobs.push(repeat(ms, fn, (err) => this.o.log.debug({ err }, 'session job failed')));
   }
 
   /** Registers once; concurrent callers share the attempt. */
@@ -140,7 +132,7 @@ export class SchedulerSession {
   /** Stops the jobs and logs out (best effort, bounded). */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const j of this.jobs) j.stop();
     if (!this.registered) return;
     try {
       await Promise.race([

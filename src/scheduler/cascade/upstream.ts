@@ -11,7 +11,7 @@ import { RetinaClient, joinUrl } from '../../net/client.ts';
 import { parse, RegisterReply, type AvailableResource, type DeviceType, type TotalResource } from '../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
 import { SCHEDULER_PRODUCT_TYPE } from './aggregate.ts';
-import { retryUntilDone } from '../../net/retry.ts';
+import { repeat, retryUntilDone, type Repeater } from '../../net/retry.ts';
 
 export interface UpstreamOptions {
   upstreamUrl: string;
@@ -33,7 +33,7 @@ export class UpstreamSession {
   /** Speaks to the upper scheduler only: the node token at Register, the session token after. */
   readonly client: RetinaClient;
   private keepaliveMs = 5000;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly jobs: Repeater[] = [];
   private registering: Promise<void> | null = null;
   private stopped = false;
   private sentTotal = '';
@@ -61,14 +61,7 @@ export class UpstreamSession {
   }
 
   private every(ms: () => number, fn: () => Promise<void>): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      try { await fn(); } catch (err) { this.o.log.debug({ err: (err as Error).message }, 'upstream job failed'); }
-      if (!this.stopped) { const t = setTimeout(() => void tick(), ms()); t.unref(); this.timers.push(t); }
-    };
-    const t = setTimeout(() => void tick(), ms());
-    t.unref();
-    this.timers.push(t);
+    this.jobs.push(repeat(ms, fn, (err) => this.o.log.debug({ err: err.message }, 'upstream job failed')));
   }
 
   /** Registers once; concurrent callers share the attempt. */
@@ -138,7 +131,7 @@ export class UpstreamSession {
   /** Stops the jobs and logs out (best effort, bounded). */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const j of this.jobs) j.stop();
     if (this.registered) {
       await Promise.race([
         this.client.send('POST', joinUrl(this.o.upstreamUrl, '/System/UnRegister'), { UnRegisterObject: { DeviceID: this.o.deviceId } }).catch(() => undefined),
