@@ -34,10 +34,17 @@ t.test('9.7/9.9, S4, SB6, SB7, B2: pause, resume, update, query and stop a runni
   // Pause: both executors hold the task; no new results.
   t.equal((await control(2)).StatusCode, '0', 'pause accepted');
   await waitFor('both paused', async () => ((await statuses()).every((x) => x === 2) ? true : undefined), 10_000);
-  // What was produced before the pause may still be on its way: poll until the count settles
-  // (the same on two polls a frame interval apart), with a deadline.
+  // What was produced before the pause may still be on its way (a frame being encoded, the
+  // outbox's delivery): poll until the count settles — the same on three polls a frame interval
+  // apart — with a deadline.
   let last = -1;
-  const atPause = await waitFor('results to settle', async () => { const now = await count(); const settled = now === last; last = now; return settled ? now : undefined; }, 15_000, 500);
+  let same = 0;
+  const atPause = await waitFor('results to settle', async () => {
+    const now = await count();
+    same = now === last ? same + 1 : 0;
+    last = now;
+    return same >= 2 ? now : undefined;
+  }, 15_000, 500);
   // No new results while paused: absence needs a window; three frame intervals at 2 fps would each
   // have brought a result from each stream.
   await new Promise((r) => setTimeout(r, 3 * 500));

@@ -298,5 +298,38 @@ t.test('frame extraction uses the same admission: it stops at a stop', async (t)
     },
   };
   await runFrames(h.ctx, h.task, source);
-  t.equal(h.outbox.pending('T1'), 3, 'the frame taken before the stop was sent; none after');
+  t.equal(h.outbox.pending('T1'), 2, 'the frames taken before the stop were sent; not the one that arrived after it');
 });
+
+/** A source whose next() waits until the test lets the frame through: a decode in progress. */
+function gatedSource(events: string[]) {
+  const inner = scriptedSource(4, events);
+  const gates: Array<() => void> = [];
+  const source: FrameSource = {
+    ...inner.source,
+    next: async () => { await new Promise<void>((r) => gates.push(r)); return inner.source.next(); },
+  };
+  return { source, seen: inner.seen, gates };
+}
+
+for (const runner of ['plugin', 'frames'] as const) {
+  t.test(`9.7 (${runner} runner): a frame that arrives after the pause is held until the resume, not run or emitted`, async (t) => {
+    const h = harness(t);
+    h.pool.auto();
+    const { source, seen, gates } = gatedSource(h.events);
+    const done = runner === 'plugin' ? runPlugin(h.ctx, h.task, source, plugin()) : runFrames(h.ctx, h.task, source);
+    await until('a decode in progress', () => gates.length === 1);
+    h.task.transition(ExecutionStatus.Paused);
+    gates.shift()!();
+    await until('the frame decoded', () => seen.decoded === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(h.task.framesOut, 0, 'nothing produced while paused');
+    t.equal(h.outbox.pending('T1'), 0, 'nothing emitted while paused');
+    t.strictSame(seen.released, [], 'the frame is held, not dropped');
+    h.task.transition(ExecutionStatus.Running);
+    await until('the held frame emitted', () => h.outbox.pending('T1') === 1);
+    for (let i = 0; i < 4; i++) { await until('the next decode', () => gates.length > 0); gates.shift()!(); }
+    await done;
+    t.equal(h.outbox.pending('T1'), 4, 'every frame emitted after the resume, none lost');
+  });
+}

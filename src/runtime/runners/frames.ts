@@ -13,6 +13,8 @@ export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSourc
     if (!(await admit(ctx, t))) return;
     const f = await source.next();
     if (!f) return;
+    // A frame that arrives after a pause is held until the resume, not emitted.
+    if (!(await admit(ctx, t))) { f.release(); return; }
     t.framesIn++;
     try {
       if (firstWall < 0) { firstWall = ctx.clock.now(); firstPts = f.ptsMs; }

@@ -71,7 +71,9 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
     const f = await source.next();
     if (!f) return null;
     ctx.metrics.observeStage('decode', performance.now() - td);
-    if (t.finished || ctx.closed) { f.release(); return null; }
+    // A frame that arrives after a pause is held until the resume, not run: a paused task
+    // produces nothing new once ExecutionStatus 2 is visible.
+    if (!(await admit(ctx, t))) { f.release(); return null; }
     t.framesIn++;
     const input = temporal ? new SharedArrayBuffer(frame.bytes) : (spare.pop() ?? new ArrayBuffer(frame.bytes));
     let info: PreprocessInfo;
