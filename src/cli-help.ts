@@ -12,6 +12,7 @@ Usage:
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--max-concurrent-tasks N] [--task-order NAME|FILE] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
                     [--upstream URL --device-id ID [--device-type 1|2] [--longitude L --latitude L] [--upstream-approval] [--upstream-advertise URL] [--command-channel]]   (cascade)
+                    [--store etcd://HOST:PORT[,HOST:PORT…] [--results DIR] [--lease-ttl SECONDS]]   (replicas: state in etcd, one leads)
   retinad plugin    install FILE | list | remove ALGID VERSION  --data-dir DIR [--trusted-keys DIR] [--plugin-dev-mode]
   retinad bench     [--plugin FILE.rpk] [--quick] [--json] [--out DIR] [--data-dir DIR] [--trusted-keys DIR] [--plugin-dev-mode]
                     decode capacity, plugin fps/latency vs streams, utilisation (docs/OPERATIONS.md)
@@ -29,4 +30,7 @@ its own addresses) are refused unless --allow-private-urls; link-local ones alwa
 --tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
+--store etcd://…: any number of schedulers on one etcd; one leads (lease of --lease-ttl, default 5 s),
+the others serve reads and answer writes with 503 naming the leader. --results DIR holds result
+payloads and must be the same (shared) directory for every replica. docs/OPERATIONS.md.
 `;

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArgs } from './roles.ts';
+import { parseEtcdUrl, runSchedulerReplica } from './replica-role.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 import { ConfigError, loadConfig } from './config-file.ts';
@@ -134,8 +135,16 @@ const OPTIONS = {
   'max-intake': { type: 'string' }, 'max-concurrent-tasks': { type: 'string' }, 'task-order': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
   upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'upstream-advertise': { type: 'string' }, 'command-channel': { type: 'boolean' },
+  store: { type: 'string' }, results: { type: 'string' }, 'lease-ttl': { type: 'string' },
   config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' }, providers: { type: 'boolean' },
 } as const;
+
+/** `--store etcd://host:port[,…]`, checked here so that a typo stops the start with the rule. */
+function storeUrl(v: string | undefined): string {
+  if (v === undefined) return '';
+  try { parseEtcdUrl(v); } catch (err) { throw new UsageError((err as Error).message); }
+  return v;
+}
 
 function parseFlags(args: string[], positionals: boolean) {
   return parseArgs({ args, strict: true, options: OPTIONS, allowPositionals: positionals });
@@ -224,7 +233,9 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       return;
     }
     case 'scheduler':
-      await runScheduler({ upstream: upstreamArgs(values), commandChannel: channelFlag(values['command-channel'], values.upstream, '--upstream'),
+      if (values.store === undefined && (values.results !== undefined || values['lease-ttl'] !== undefined)) throw new UsageError('--results, --lease-ttl: only with --store etcd://…');
+      await (values.store === undefined ? runScheduler : runSchedulerReplica)({ store: storeUrl(values.store), results: values.results, leaseTtlSec: int(values['lease-ttl'], '--lease-ttl', 2, 60),
+        upstream: upstreamArgs(values), commandChannel: channelFlag(values['command-channel'], values.upstream, '--upstream'),
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
         advertise: url(values.advertise, '--advertise'), keepaliveSec: int(values.keepalive, '--keepalive', 1, 3600),

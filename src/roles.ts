@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from './log.ts';
 import { Executor } from './runtime/executor.ts';
-import { Scheduler } from './scheduler/scheduler.ts';
+import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { Initiators } from './scheduler/initiators.ts';
 import { createExecutorServer } from './api/executor-server.ts';
 import { createSchedulerServer } from './api/scheduler-server.ts';
@@ -42,13 +42,13 @@ export interface TlsArgs {
   tlsCa?: Buffer;
 }
 
-function announce(role: string, url: string, log: Logger): void {
+export function announce(role: string, url: string, log: Logger): void {
   log.info({ url }, `${role} listening`);
   process.stdout.write(`retinad ${role} listening on ${url}\n`);
   process.send?.({ type: 'ready', role, url });
 }
 
-function onShutdown(log: Logger, fn: () => Promise<void>): void {
+export function onShutdown(log: Logger, fn: () => Promise<void>): void {
   let done = false;
   const stop = (why: string) => {
     if (done) return;
@@ -136,7 +136,7 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
  * Finds the port first (when 0 is asked) so the URL can be put into the node before its routes
  * exist, then listens for real on it.
  */
-async function bindThen(l: Listen, scheme: 'http' | 'https', build: (url: string) => Promise<FastifyInstance>): Promise<{ url: string; app: FastifyInstance }> {
+export async function bindThen(l: Listen, scheme: 'http' | 'https', build: (url: string) => Promise<FastifyInstance>): Promise<{ url: string; app: FastifyInstance }> {
   let port = l.port;
   if (port === 0) {
     const net = await import('node:net');
@@ -186,6 +186,24 @@ export interface SchedulerArgs extends TlsArgs {
   upstream?: UpstreamConfig;
   /** NAT: receive the upper scheduler's commands over a WebSocket too (`--command-channel`). */
   commandChannel?: boolean;
+  /** B3, SB9: `etcd://host:port[,host:port]`: a replica of a scheduler whose state is in etcd. */
+  store?: string;
+  /** With `store`: the directory of result payloads every replica reads (a shared volume). */
+  results?: string;
+  /** With `store`: the leader's lease, seconds (how soon a follower takes over a dead leader). */
+  leaseTtlSec?: number;
+}
+
+/** The Scheduler's options from the command line (`url`: where this process is reached). */
+export async function schedulerOptions(a: SchedulerArgs, url: string, log: Logger): Promise<SchedulerOptions> {
+  // Read before binding: a broken file stops the start with the field and the rule.
+  const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
+  if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
+  const taskOrder = a.taskOrder ? await loadTaskOrder(a.taskOrder) : undefined;
+  return { initiators, mqtt: a.mqtt, maxConcurrentTasks: a.maxConcurrentTasks, taskOrder, upstream: a.upstream,
+    deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? url, token: a.token,
+    keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
+  };
 }
 
 /** `retinad scheduler …` */
@@ -194,15 +212,8 @@ export async function runScheduler(a: SchedulerArgs): Promise<void> {
   const l = parseListen(a.listen);
   let scheduler: Scheduler | null = null;
   setTrustedCa(a.tlsCa);
-  // Read before binding: a broken file stops the start with the field and the rule.
-  const initiators = a.initiators ? Initiators.load(a.initiators) : undefined;
-  if (initiators) log.info({ initiators: initiators.size }, 'initiators loaded');
-  const taskOrder = a.taskOrder ? await loadTaskOrder(a.taskOrder) : undefined;
   const { url, app } = await bindThen(l, a.tls ? 'https' : 'http', async (u) => {
-    scheduler = new Scheduler({ initiators, mqtt: a.mqtt, maxConcurrentTasks: a.maxConcurrentTasks, taskOrder, upstream: a.upstream,
-      deviceId: a.deviceId ?? 'scheduler', dataDir: path.resolve(a.dataDir), publicUrl: a.advertise ?? u, token: a.token,
-      keepaliveSec: a.keepaliveSec, maxRetries: a.maxRetries, maxIntake: a.maxIntake, maxResultsPerTask: a.maxResultsPerTask, log, trustedKeysDir: a.trustedKeys, pluginDevMode: a.pluginDevMode, allowPrivateUrls: a.allowPrivateUrls,
-    });
+    scheduler = new Scheduler(await schedulerOptions(a, u, log));
     return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic });
   });
   scheduler!.start();

@@ -23,13 +23,24 @@ import { schedulingRoutes } from './routes/scheduling.ts';
 import { cascadeRoutes } from './routes/cascade.ts';
 import { attachCommandChannel } from './routes/command-channel.ts';
 import { ChannelHub } from '../net/ws-channel.ts';
+import { replicaHooks, type ReplicaRole } from './routes/replica.ts';
 
-export function createSchedulerServer(s: Scheduler, opts: { token?: string; log: Logger; tls?: { key: Buffer; cert: Buffer }; metricsPublic?: boolean }): FastifyInstance {
+export interface SchedulerServerOptions {
+  token?: string;
+  log: Logger;
+  tls?: { key: Buffer; cert: Buffer };
+  metricsPublic?: boolean;
+  /** A replica on a shared store (etcd): its term's epoch, or that it follows. */
+  replica?: Omit<ReplicaRole, 'durable'>;
+}
+
+export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions): FastifyInstance {
   const http = new Registry();
   const app = createBaseServer({
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
     authenticate: (t) => s.authenticate(t),
   });
+  replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
   const api = new SchedulerFacade(s);
   void app.register(metricsRoutes([http, s.metrics.registry]));
   void app.register(timeRoutes(api));

@@ -19,6 +19,11 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Largest reply body read, in bytes (default REPLY_MAX_BYTES); a larger one is cut off while it streams. */
   maxReplyBytes?: number;
+  /**
+   * Awaited before every request: a scheduler replica sends nothing that rests on writes its
+   * shared store has not yet made durable (and nothing at all once it may no longer write).
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 /**
@@ -111,6 +116,13 @@ export class RetinaClient {
     return this.opts.token;
   }
 
+  private readonly fixed: Record<string, string> = {};
+
+  /** A header sent with every request from now on (a replica's X-Retinad-Epoch); undefined removes it. */
+  setHeader(name: string, value: string | undefined): void {
+    if (value === undefined) delete this.fixed[name.toLowerCase()]; else this.fixed[name.toLowerCase()] = value;
+  }
+
   /** Sets the bearer token (after registration hands out a session token). */
   setToken(token: string | undefined): void {
     this.opts.token = token;
@@ -118,7 +130,8 @@ export class RetinaClient {
 
   /** Sends one request; rejects with PeerError on network failure, timeout or a non-JSON reply. */
   async send(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<HttpReply> {
-    const headers: Record<string, string> = { 'x-sender-id': this.opts.senderId, accept: 'application/json', ...extraHeaders };
+    if (this.opts.beforeSend) await this.opts.beforeSend();
+    const headers: Record<string, string> = { 'x-sender-id': this.opts.senderId, accept: 'application/json', ...this.fixed, ...extraHeaders };
     // An explicit Authorization (Digest, or '' for none) replaces the bearer token.
     if (!('authorization' in extraHeaders) && this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (headers.authorization === '') delete headers.authorization;

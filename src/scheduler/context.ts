@@ -4,7 +4,7 @@
  */
 import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStore, SubtaskRow } from './store.ts';
+import type { SchedulerStateStore, SubtaskRow } from './store.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { PlacementRequest, PlacementView } from './placement/index.ts';
 import type { AlgorithmRepository } from './repository.ts';
@@ -63,7 +63,7 @@ export interface Orchestration {
 export interface SchedulerParts {
   o: SchedulerOptions;
   log: Logger;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   devices: DeviceRegistry;
   view: PlacementView;
   client: RetinaClient;

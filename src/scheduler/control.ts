@@ -7,13 +7,13 @@
 import { CommandType, Control, EXECUTION_STATUS_VALUES, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskOpsControlReply, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskStatus, type TaskStatusQuery, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
-import { ACTIVE_STATUSES, type SchedulerStore, type SubtaskRow } from './store.ts';
+import { ACTIVE_STATUSES, type SchedulerStateStore, type SubtaskRow } from './store.ts';
 
 const ACTIVE = ACTIVE_STATUSES;
 export const STOPPED_DESC = 'stopped by task_ops_control';
 
 export interface ControlContext {
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   client: RetinaClient;
   log: Logger;
   deviceId: string;

@@ -51,17 +51,29 @@ export class DeviceRegistry {
   private readonly lastPlacedAt = new Map<string, number>();
 
   constructor(private readonly store: SchedulerStateStore) {
-    for (const row of store.devices()) {
-      const d: DeviceState = { row, algs: [], listed: false, matched: new Map() };
-      const algs = parse<AlgResource>(row.alg_resource);
-      if (algs) { d.algs = algs.AlgInfoList; d.listed = true; }
-      const total = parse<TotalResource>(row.total_resource);
-      if (total) d.total = total;
-      const avail = parse<AvailableResource>(row.available_resource);
-      if (avail) d.available = avail;
-      this.byId.set(row.device_id, d);
-      this.index(d);
-    }
+    for (const row of store.devices()) this.load(row);
+  }
+
+  /** A stored row into memory, parsed once. */
+  private load(row: DeviceRow): void {
+    const d: DeviceState = { row, algs: [], listed: false, matched: new Map() };
+    const algs = parse<AlgResource>(row.alg_resource);
+    if (algs) { d.algs = algs.AlgInfoList; d.listed = true; }
+    const total = parse<TotalResource>(row.total_resource);
+    if (total) d.total = total;
+    const avail = parse<AvailableResource>(row.available_resource);
+    if (avail) d.available = avail;
+    this.byId.set(row.device_id, d);
+    this.index(d);
+  }
+
+  /** A follower replica: the device as the shared store holds it now (another replica wrote it). */
+  reload(id: string): void {
+    const old = this.byId.get(id);
+    if (old) { this.unindex(old); this.unsaved.delete(old); this.byId.delete(id); }
+    this.sortedCache = null;
+    const row = this.store.device(id);
+    if (row) this.load(row);
   }
 
   private index(d: DeviceState): void {

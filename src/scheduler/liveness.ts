@@ -8,6 +8,7 @@ export type Clock = () => number;
 
 export class Liveness {
   private readonly lastSeen = new Map<string, number>();
+  private lastCheckAt = 0;
 
   constructor(private readonly now: Clock, private readonly limitMs: () => number) {}
 
@@ -36,5 +37,24 @@ export class Liveness {
     }
     for (const e of out) this.lastSeen.delete(e.deviceId);
     return out;
+  }
+
+  /** The periodic check starts now (after a start or restart: no stall is counted before it). */
+  startChecks(at: number = this.now()): void {
+    this.lastCheckAt = at;
+  }
+
+  /**
+   * The periodic check, run every `everyMs`: the devices to mark offline, or null when this
+   * check came more than one limit late. After the scheduler itself stalled (a busy event loop,
+   * a paused VM or process), timers run before the keepalives that queued up meanwhile are
+   * read: nobody is judged until they have been.
+   */
+  check(everyMs: number, stallMs: number): Array<{ deviceId: string; silentMs: number }> | { stalledMs: number } {
+    const now = this.now();
+    const late = now - this.lastCheckAt - everyMs;
+    this.lastCheckAt = now;
+    if (late > stallMs) return { stalledMs: late };
+    return this.expired();
   }
 }

@@ -5,6 +5,7 @@ import type { Clock } from './liveness.ts';
 import type { Initiators } from './initiators.ts';
 import type { TaskOrderStrategy } from './strategies/index.ts';
 import type { UpstreamConfig } from './cascade/config.ts';
+import type { SchedulerStateStore } from './store-types.ts';
 
 /** An initiator submitting a task: its name (kept as the task's owner) and its policy. */
 export interface TaskOwner { name: string; policy: InitiatorPolicy }
@@ -51,5 +52,7 @@ export interface SchedulerOptions {
   upstream?: UpstreamConfig;
   /** How long a device below may take to answer a HierarchicalQuery "1" (default 3 s). */
   queryDeadlineMs?: number;
+  /** B3, SB9: a store shared by replicas (etcd); default the SQLite file in the data dir. */
+  store?: SchedulerStateStore;
   log: Logger;
 }

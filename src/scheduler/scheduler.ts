@@ -4,12 +4,15 @@
  * reconciler for tasks, the task view for what initiators read, and control. Knows executors
  * only through protocol messages.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AlgStatus, type AvailableResource, type DevTaskStatus, type OpsControl, type Principal, type RegisterRequest, type TaskBasicInfo, type TaskInfo, type TaskResult, type TaskStatus, type TaskStatusQuery, type TotalResource } from '../protocol/index.ts';
 import { RetinaClient } from '../net/client.ts';
 import { TrustStore } from '../plugins/keys.ts';
-import { SchedulerStore, type TaskRow } from './store.ts';
+import type { SchedulerStateStore, TaskRow } from './store.ts';
+import { openState } from './state.ts';
+import { SessionTokens } from './sessions.ts';
+import type Database from 'better-sqlite3';
 import { DeviceRegistry } from './devices.ts';
 import type { PlacementView } from './placement/index.ts';
 import { applyControls, queryStatus, type ControlContext } from './control.ts';
@@ -37,7 +40,10 @@ import { cascadeFor, type Cascade } from './cascade/cascade.ts';
 export type { SchedulerOptions, SubmitOutcome, TaskOwner } from './options.ts';
 
 export class Scheduler {
-  readonly store: SchedulerStore;
+  readonly store: SchedulerStateStore;
+  /** This process's own SQLite (state.ts): the store's database, or a file of its own beside a shared store. */
+  readonly localDb: Database.Database;
+  private readonly closeState: () => void;
   /** Devices in memory, indexed (written through to the store). */
   readonly devices: DeviceRegistry;
   /** What placement reads: the registry, active counts, the repository. */
@@ -48,9 +54,8 @@ export class Scheduler {
   /** Prometheus metrics (served at /metrics by the API). */
   readonly metrics: SchedulerMetrics;
   private readonly notifier: Notifier;
-  private readonly sessions = new Map<string, string>(); // session token → DeviceID
+  private readonly sessions = new SessionTokens();
   private monitorTimer: NodeJS.Timeout | null = null;
-  private lastCheckAt = 0;
   private readonly flags = new Coordination();
   private readonly now: Clock;
   readonly liveness: Liveness;
@@ -76,19 +81,23 @@ export class Scheduler {
       query: (id) => queryAlgorithms(this.devices, this.client, id), log: o.log, periodMs: o.algRefreshMs,
       stale: (olderThan) => this.devices.stale(this.now(), olderThan),
     });
-    this.store = new SchedulerStore(o.dataDir);
+    const state = openState(o.dataDir, o.store);
+    this.store = state.store;
+    this.localDb = state.localDb;
+    this.closeState = state.close;
     this.devices = new DeviceRegistry(this.store);
     this.reservations = new Reservations((id) => this.store.subtask(id), this.now);
     this.view = this.devices.view((id) => this.store.activeCount(id), (req) => {
       const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
       return pub && { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
     }, (id) => this.reservations.held(id));
-    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000 });
+    // Commands rest on what the store holds: with a shared store, none leaves before its writes are durable.
+    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000, beforeSend: o.store ? () => this.store.durable() : undefined });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
     const notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
     this.metrics = new SchedulerMetrics({ taskCounts: () => this.store.taskCountsByStatus(), devices: () => this.devices.rows() });
-    this.mqtt = o.mqtt ? new MqttSink(this.store.db, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
+    this.mqtt = o.mqtt ? new MqttSink(this.localDb, { ...o.mqtt, schedulerId: o.deviceId, log: o.log }) : null;
     const key = trainedModelsKey(o.dataDir); // DC3: what training publishes is signed with it, and trusted here
     this.repository = new AlgorithmRepository(o.dataDir, withTrainedKey(TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), key.publicPem), o.pluginDevMode);
     const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log, update: { store: this.store, devices: this.devices, repository: this.repository, client: this.client, algFileUrl: (id, v) => this.algFileUrl(id, v), log: o.log } });
@@ -109,7 +118,7 @@ export class Scheduler {
     this.admission = new Admission(parts, { intake: this.intake, algorithms: this.algorithms, notifySecret });
     this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
       control: (list) => this.control(list),
-      forget: (id) => { for (const [tok, d] of this.sessions) if (d === id) this.sessions.delete(tok); this.liveness.forget(id); } });
+      forget: (id) => { this.sessions.forget(id); this.liveness.forget(id); } });
     this.cascade = cascadeFor(this, { update: (id) => this.tasks.update(id), notifyStatus: (id) => this.tasks.notifyStatus(id), notifySecret });
   }
 
@@ -142,7 +151,7 @@ export class Scheduler {
       this.liveness.seen(id, now);
     }
     this.devices.flush();
-    this.lastCheckAt = now;
+    this.liveness.startChecks(now);
     // Keepalive stamps reach the store with each liveness check, one transaction for all.
     this.monitorTimer = setInterval(() => { this.devices.flush(); this.checkLiveness(); }, this.checkEveryMs);
     this.monitorTimer.unref();
@@ -161,15 +170,13 @@ export class Scheduler {
     await this.mqtt?.close();
     await this.client.close();
     this.devices.flush();
-    this.store.close();
+    this.closeState();
   }
 
   /** Registers or re-registers a device; returns its session token. */
   register(r: RegisterRequest['RegisterObject']): string {
     this.devices.register({ deviceId: r.DeviceID, deviceType: r.DeviceType, productType: r.ProductType, deviceName: r.DeviceName, commandUrl: r.CommandURL, longitude: r.Longitude, latitude: r.Latitude }, this.now());
-    for (const [tok, id] of this.sessions) if (id === r.DeviceID) this.sessions.delete(tok);
-    const token = randomBytes(24).toString('hex');
-    this.sessions.set(token, r.DeviceID);
+    const token = this.sessions.issue(r.DeviceID);
     this.liveness.seen(r.DeviceID);
     this.o.log.info({ device: r.DeviceID, commandUrl: r.CommandURL }, 'device registered');
     if (r.CommandURL) this.algorithms.kick(r.DeviceID);
@@ -178,7 +185,7 @@ export class Scheduler {
 
   /** Who a bearer token other than the node token belongs to: a device session or an initiator. */
   authenticate(token: string): Principal | undefined {
-    const deviceId = this.sessions.get(token);
+    const deviceId = this.sessions.deviceOf(token);
     if (deviceId !== undefined) return { kind: 'device', deviceId };
     return this.o.initiators?.authenticate(token);
   }
@@ -202,7 +209,7 @@ export class Scheduler {
   unregister(deviceId: string): boolean {
     const d = this.devices.row(deviceId);
     if (!d) return false;
-    for (const [tok, id] of this.sessions) if (id === deviceId) this.sessions.delete(tok);
+    this.sessions.forget(deviceId);
     this.devices.setOnline(deviceId, false);
     this.liveness.forget(deviceId);
     this.o.log.info({ device: deviceId }, 'device unregistered');
@@ -232,16 +239,9 @@ export class Scheduler {
 
   /** Marks devices that missed three keepalives offline and moves their work (S7). */
   private checkLiveness(): void {
-    const now = this.now();
-    // After the scheduler itself stalled (a busy event loop, a paused VM), timers run before the
-    // keepalives that queued up meanwhile are read: judge nobody until they have been.
-    const late = now - this.lastCheckAt - this.checkEveryMs;
-    this.lastCheckAt = now;
-    if (late > this.keepaliveSec * 1000) {
-      this.o.log.warn({ lateMs: late }, 'scheduler was stalled; liveness check deferred');
-      return;
-    }
-    for (const { deviceId, silentMs } of this.liveness.expired()) {
+    const judged = this.liveness.check(this.checkEveryMs, this.keepaliveSec * 1000);
+    if (!Array.isArray(judged)) return void this.o.log.warn({ lateMs: judged.stalledMs }, 'scheduler was stalled; liveness check deferred');
+    for (const { deviceId, silentMs } of judged) {
       this.devices.setOnline(deviceId, false);
       this.o.log.warn({ device: deviceId, silentMs }, 'device missed 3 keepalives: offline');
       this.reconciler.deviceLost(deviceId, `executor ${deviceId} went offline`);

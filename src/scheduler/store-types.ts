@@ -90,6 +90,12 @@ export interface SchedulerStateStore {
   results(taskId: string, after: number, limit: number, maxBytes?: number): StoredResult[] & { full?: boolean };
   resultCount(taskId: string): number;
   resumeAfterMs(subtaskId: string, frameMs: number): number | null;
+  /**
+   * Resolves once every write made before the call is durable: at once for SQLite (its writes
+   * are synchronous); when the group commit holding them is acknowledged for a shared store.
+   * Rejects when this node may no longer write (a replica that lost its leadership).
+   */
+  durable(): Promise<void>;
   /** Runs `fn` in one transaction (a burst of writes commits once). */
   batch<T>(fn: () => T): T;
   close(): void;

@@ -56,6 +56,11 @@ export class SchedulerStore implements SchedulerStateStore {
     if (n > 0) this.active.set(deviceId, n); else this.active.delete(deviceId);
   }
 
+  /** SQLite writes are synchronous: durable once made. */
+  durable(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): void {
     this.db.close();
   }

@@ -6,7 +6,7 @@
 import { CommandType, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStore, TaskRow } from './store.ts';
+import type { SchedulerStateStore, TaskRow } from './store.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
 import type { MqttSink } from './mqtt-sink.ts';
@@ -15,7 +15,7 @@ import { taskTopologyPath } from './orchestration/record.ts';
 export interface TaskViewDeps {
   o: { deviceId: string; maxResultsPerTask?: number };
   log: Logger;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   devices: DeviceRegistry;
   notifier: Notifier;
   /** Where results and status changes are also published: MQTT, and the cascade's relay upwards. */

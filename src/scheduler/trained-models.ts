@@ -17,7 +17,7 @@ import { generateKeys, TrustStore } from '../plugins/keys.ts';
 import { writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
 import { weightsFromBase64 } from '../plugins/train-blob.ts';
 import type { AlgorithmRepository } from './repository.ts';
-import { ACTIVE_STATUSES, type SchedulerStore } from './store.ts';
+import { ACTIVE_STATUSES, type SchedulerStateStore } from './store.ts';
 import { updateTask, type TaskUpdateParts } from './task-update.ts';
 
 /** The scheduler's signing key for trained models: read from the data directory, made on first start. */
@@ -69,7 +69,7 @@ function nextVersion(repo: AlgorithmRepository, algId: number): string {
 export interface TrainedModelsDeps {
   key: { privatePem: string; publicPem: string };
   repository: AlgorithmRepository;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   log: Logger;
   /** How a published version reaches running tasks whose policy allows it (SB2's TaskUpdate). */
   update?: TaskUpdateParts;

@@ -72,7 +72,7 @@ t.test('EM1: a keepalive counts from when it arrived, not from when its handler 
   /** One liveness check at `at`, as a punctual monitor runs it (no stall). */
   const checkAt = (at: number) => {
     now = at;
-    (s as unknown as { lastCheckAt: number }).lastCheckAt = at - 500;
+    s.liveness.startChecks(at - 500);
     (s as unknown as { checkLiveness(): void }).checkLiveness();
   };
   checkAt(arrived + 3000);

@@ -101,7 +101,7 @@ t.test('SB10/S7: a retry whose dispatch is in flight when its target goes offlin
   // Meanwhile the retry's target misses its keepalives (the first one keeps sending).
   clock.set(clock.get() + 3500);
   s.keepalive(first);
-  (s as unknown as { lastCheckAt: number }).lastCheckAt = clock.get() - 500;
+  s.liveness.startChecks(clock.get() - 500);
   (s as unknown as { checkLiveness(): void }).checkLiveness();
   t.equal(s.store.device(second)?.online, 0, 'the retry target is marked offline while its dispatch is in flight');
   await new Promise((r) => setTimeout(r, 50));

@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import { joinUrl, type RetinaClient } from '../../net/client.ts';
 import { CommandType, ExecutionStatus, type OpsControl, type TaskInfo, type TaskResult, type TaskResultBody, type TaskResultPage } from '../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
-import type { SchedulerStore } from '../store.ts';
+import type { SchedulerStateStore } from '../store.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS cascade_assisted (
   task_id TEXT PRIMARY KEY,
@@ -26,7 +26,7 @@ export interface AssistedDeps {
   upperId(): string;
   /** Holds the node token; sends only to the upstream URL. */
   client: RetinaClient;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   db: Database.Database;
   log: Logger;
   /** Re-derives a task's status from its subtasks and tells its initiator. */

@@ -10,7 +10,7 @@ import { joinUrl, type RetinaClient } from '../../net/client.ts';
 import { notifyKey } from '../../net/notify-signature.ts';
 import { CustomInfo, ExecutionStatus, parse, type TaskBasicInfo } from '../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
-import type { SchedulerStore } from '../store.ts';
+import type { SchedulerStateStore } from '../store.ts';
 import type { SubmitOutcome, TaskOwner } from '../options.ts';
 import type { UpstreamSession } from './upstream.ts';
 import type { AssistedTasks } from './assisted.ts';
@@ -22,7 +22,7 @@ export interface BottomUpDeps {
   assisted: AssistedTasks;
   /** Forward every request for approval first (`--upstream-approval`). */
   approval: boolean;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   notifySecret: Buffer;
   log: Logger;
   /** Announces a task's status to its initiator (the first, queued one). */

@@ -5,10 +5,11 @@
  * subtasks from (task_dispatch, planned and placed here) and relays their status and results to.
  * The scheduler wires one of these; its rooms know nothing of the cascade.
  */
+import type Database from 'better-sqlite3';
 import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
 import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
-import { ACTIVE_STATUSES, type SchedulerStore, type TaskRow } from '../store.ts';
+import { ACTIVE_STATUSES, type SchedulerStateStore, type TaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
 import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
@@ -33,7 +34,9 @@ export interface CascadeDeps {
   token?: string;
   upstream?: UpstreamConfig;
   queryDeadlineMs?: number;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
+  /** This process's own SQLite (links to tasks above, assisted tasks). */
+  localDb: Database.Database;
   devices: DeviceRegistry;
   client: RetinaClient;
   log: Logger;
@@ -61,7 +64,7 @@ export class Cascade {
   private readonly nodeClient: Client | null;
 
   constructor(private readonly d: CascadeDeps) {
-    this.links = new CascadeLinks(d.store.db);
+    this.links = new CascadeLinks(d.localDb);
     const deviceType = d.upstream?.deviceType ?? '1';
     // A lower scheduler gives its devices less time than its upper one gives it (3 s), so its merged answer arrives in time.
     this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs ?? (d.upstream ? 2000 : 3000) };
@@ -71,7 +74,7 @@ export class Cascade {
       active: (id) => { const t = d.store.task(id); return t !== undefined && ACTIVE_STATUSES.includes(t.status); } }) : null;
     const up = this.upstream;
     this.nodeClient = up ? new Client({ token: d.token, senderId: `${d.deviceId}/assist-${process.pid}`, timeoutMs: 10_000 }) : null;
-    this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.store.db, log: d.log,
+    this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.localDb, log: d.log,
       update: d.update, onTaskResult: d.onTaskResult }) : null;
     this.bottomUp = up && this.nodeClient && this.assisted ? new BottomUp({ upstream: up, nodeClient: this.nodeClient, assisted: this.assisted, approval: d.upstream?.approval ?? false,
       store: d.store, notifySecret: d.notifySecret, log: d.log, notifyStatus: d.notifyStatus }) : null;
@@ -141,7 +144,8 @@ export class Cascade {
 /** What the scheduler offers its cascade (structural: the cascade imports no scheduler class). */
 export interface CascadeHost {
   o: SchedulerOptions;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
+  localDb: Database.Database;
   devices: DeviceRegistry;
   client: RetinaClient;
   management: { deleteTask(taskId: string): Promise<boolean> };
@@ -155,7 +159,7 @@ export interface CascadeHost {
 export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'notifyStatus' | 'notifySecret'>): Cascade {
   return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
     ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
-    store: s.store, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
+    store: s.store, localDb: s.localDb, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
     submit: (basic, taskId) => s.submit(basic, undefined, taskId),
     forget: async (taskId) => { await s.management.deleteTask(taskId); },
     statusOf: (taskId) => { const t = s.store.task(taskId); return t && s.taskStatus(t); } });

@@ -7,13 +7,13 @@
  * its outcome reaches the upper scheduler as the subtask's status.
  */
 import { type CommandReplyBody, type CustomInfo, type TaskBasicInfo, type TaskDispatch, type TaskDispatchInfo } from '../../protocol/index.ts';
-import { ACTIVE_STATUSES, type SchedulerStore } from '../store.ts';
+import { ACTIVE_STATUSES, type SchedulerStateStore } from '../store.ts';
 import type { SubmitOutcome } from '../options.ts';
 import type { CascadeLinks } from './links.ts';
 
 export interface FromAboveDeps {
   deviceId: string;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   links: CascadeLinks;
   now(): number;
   submit(basic: TaskBasicInfo, taskId: string): Promise<SubmitOutcome>;

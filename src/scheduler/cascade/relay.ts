@@ -11,7 +11,7 @@
 import { joinUrl } from '../../net/client.ts';
 import { CommandType, type TaskResultBody, type TaskStatus } from '../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
-import type { SchedulerStore } from '../store.ts';
+import type { SchedulerStateStore } from '../store.ts';
 import type { CascadeLinks } from './links.ts';
 import type { UpstreamSession } from './upstream.ts';
 
@@ -21,7 +21,7 @@ const STATUS_EVERY_MS = 3000;
 
 export interface RelayDeps {
   deviceId: string;
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   links: CascadeLinks;
   upstream: UpstreamSession;
   log: Logger;

@@ -4,7 +4,7 @@
  * Topology, so a placement, a migration and a conditional start all derive the same answer.
  */
 import type { CustomInfo, TaskDispatchInfo } from '../../protocol/index.ts';
-import type { SchedulerStore, SubtaskRow } from '../store.ts';
+import type { SchedulerStateStore, SubtaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
 import { stageOfSubtask } from './dag.ts';
 
@@ -12,13 +12,13 @@ import { stageOfSubtask } from './dag.ts';
 export const UNPLACED = '-';
 
 export interface EdgeDeps {
-  store: SchedulerStore;
+  store: SchedulerStateStore;
   devices: DeviceRegistry;
   scheduler: { deviceId: string; url: string };
 }
 
 /** The subtasks of `taskId` that list `subtaskId` in their Dependencies. */
-export function dependentsOf(store: SchedulerStore, taskId: string, subtaskId: string): SubtaskRow[] {
+export function dependentsOf(store: SchedulerStateStore, taskId: string, subtaskId: string): SubtaskRow[] {
   return store.subtasks(taskId).filter((s) => (JSON.parse(s.dispatch_info) as TaskDispatchInfo).Dependencies?.some((d) => d.TaskID === subtaskId));
 }
 

@@ -4,7 +4,7 @@
  * Dependencies. TaskInfo.TaskTopology names where it is served (`taskTopologyPath`).
  */
 import type { CustomInfo, TaskDispatchInfo, TaskTopologyRecord } from '../../protocol/index.ts';
-import type { SchedulerStore } from '../store.ts';
+import type { SchedulerStateStore } from '../store.ts';
 import { dagStages, stageOfSubtask } from './dag.ts';
 
 /** TaskInfo.TaskTopology ("载体标识", ≤ 256 bytes): the path of the record on this scheduler. */
@@ -13,7 +13,7 @@ export function taskTopologyPath(taskId: string): string {
 }
 
 /** The record, or undefined for a task that is not a DAG (one independent subtask per input). */
-export function taskTopology(store: SchedulerStore, taskId: string): TaskTopologyRecord | undefined {
+export function taskTopology(store: SchedulerStateStore, taskId: string): TaskTopologyRecord | undefined {
   const task = store.task(taskId);
   const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
   if (!custom?.Topology) return undefined;

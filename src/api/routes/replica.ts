@@ -1,0 +1,46 @@
+/**
+ * B3, SB9: what a scheduler replica adds to every route. A reply acknowledges the writes made
+ * for it, so it waits until they are durable in the shared store (one group commit serves every
+ * request in flight); replies carry the leader's epoch (X-Retinad-Epoch) so executors learn it
+ * and refuse a deposed leader's commands; a follower serves reads from its copy of the store and
+ * answers every write with 503, naming the leader (X-Retinad-Leader) — only the leader writes.
+ */
+import type { FastifyInstance } from 'fastify';
+
+export interface ReplicaRole {
+  /** Resolves once every write made so far is durable; rejects when this replica may no longer write. */
+  durable(): Promise<void>;
+  /** The epoch of the term this replica leads, when it leads. */
+  epoch?: string;
+  /** Set on a follower: the leader's URL, when one is known. */
+  follower?: { leader(): string | undefined };
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A refusal in the standard's envelope (Message ≤ 128 bytes). */
+const refusal = (message: string) => ({ StatusCode: '1', Message: message.slice(0, 128) });
+
+export function replicaHooks(app: FastifyInstance, role: ReplicaRole): void {
+  if (role.follower) {
+    const follower = role.follower;
+    app.addHook('onRequest', async (req, reply) => {
+      if (READS.has(req.method)) return;
+      const leader = follower.leader();
+      if (leader) void reply.header('x-retinad-leader', leader);
+      return reply.code(503).header('retry-after', '1')
+        .send(refusal(leader ? `not the leader: writes go to ${leader}` : 'no leader: an election is under way'));
+    });
+  }
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (role.epoch) void reply.header('x-retinad-epoch', role.epoch);
+    try {
+      await role.durable();
+    } catch {
+      // The writes behind this reply may not be kept: it must not acknowledge them.
+      void reply.code(503).header('retry-after', '1').header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify(refusal('this replica is no longer the leader: retry at another'));
+    }
+    return payload;
+  });
+}

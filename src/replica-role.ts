@@ -1,0 +1,87 @@
+/**
+ * `retinad scheduler --store etcd://…`: one replica of a scheduler whose state is in etcd
+ * (issue 14; B3, SB9). Every replica keeps a copy of the store (loaded, then watched) and serves
+ * reads from it; one leads, chosen by an etcd election on a lease. The leader builds its memory
+ * from the store when its term begins, places, dispatches and judges liveness; every write it
+ * makes is fenced by its term, and every command carries the term's epoch. A follower answers
+ * writes with 503 naming the leader. A leader that loses its lease exits (like
+ * kube-controller-manager): a deposed leader must not act on memory it can no longer trust, and
+ * its supervisor (systemd, Restart=always) starts it again as a follower.
+ */
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createLogger } from './log.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { createSchedulerServer } from './api/scheduler-server.ts';
+import { setTrustedCa } from './net/client.ts';
+import { EtcdStore } from './scheduler/etcd/etcd-store.ts';
+import { LeaderElection, type Term } from './scheduler/etcd/election.ts';
+import { announce, bindThen, onShutdown, parseListen, schedulerOptions, type SchedulerArgs } from './roles.ts';
+
+/** Exit status of a leader that lost its term (EX_TEMPFAIL: start me again). */
+export const LOST_LEADERSHIP_EXIT = 75;
+
+/** `etcd://host:port[,host:port…]` → the client's endpoints. */
+export function parseEtcdUrl(s: string): string[] {
+  const m = /^etcd:\/\/([^/?#]+)\/?$/.exec(s);
+  const hosts = m?.[1]?.split(',') ?? [];
+  if (!hosts.length || hosts.some((h) => !/^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(h) || Number(h.slice(h.lastIndexOf(':') + 1)) > 65535)) {
+    throw new Error(`--store: "${s}" is not etcd://host:port[,host:port…]`);
+  }
+  return hosts.map((h) => `http://${h}`);
+}
+
+/** `retinad scheduler --store etcd://… --results DIR` */
+export async function runSchedulerReplica(a: SchedulerArgs & { store: string }): Promise<void> {
+  const log = createLogger('scheduler');
+  const endpoints = parseEtcdUrl(a.store);
+  const l = parseListen(a.listen);
+  setTrustedCa(a.tlsCa);
+  const resultsDir = path.resolve(a.results ?? path.join(a.dataDir, 'results'));
+  const store = await EtcdStore.open({ endpoints, resultsDir, log, writerId: `${a.deviceId ?? 'scheduler'}/${randomUUID().slice(0, 8)}` });
+  store.setReadOnly(true);
+  let election: LeaderElection | null = null;
+  let scheduler: Scheduler | null = null;
+  let app: FastifyInstance | null = null;
+  const serve = async (u: string, term: Term | null) => {
+    scheduler = new Scheduler({ ...(await schedulerOptions(a, u, log)), store });
+    if (term) scheduler.client.setHeader('x-retinad-epoch', term.epoch);
+    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic,
+      replica: term ? { epoch: term.epoch } : { follower: { leader: () => election?.leader } } });
+  };
+  // A follower first: reads from its copy; devices another replica wrote are reloaded as they change.
+  const bound = await bindThen(l, a.tls ? 'https' : 'http', (u) => serve(u, null));
+  const url = a.advertise ?? bound.url;
+  const port = Number(new URL(bound.url).port);
+  app = bound.app;
+  store.onChange((c) => { if (c.kind === 'device' && !store.writable) scheduler?.devices.reload(c.id); });
+  const exitLost = (why: string, err?: unknown) => {
+    log.error({ err, why }, 'leadership lost: exiting so that a follower leads and this process starts again as one');
+    process.exit(LOST_LEADERSHIP_EXIT);
+  };
+  store.onFenced(() => exitLost('a write was fenced: another replica leads'));
+  election = new LeaderElection({ endpoints, name: 'retinad-scheduler', value: url, ttlSec: a.leaseTtlSec, log });
+  election.on('lost', (err: unknown) => exitLost('the leader lease expired', err));
+  election.on('elected', (term: Term) => void lead(term).catch((err: unknown) => exitLost('taking the lead failed', err)));
+  const lead = async (term: Term) => {
+    // Everything the previous leader made durable precedes this term's key: read it all first.
+    await store.caughtUp(term.epoch);
+    store.setFence({ key: term.key, createRevision: term.epoch });
+    store.setReadOnly(false);
+    await app?.close();
+    await scheduler?.close();
+    app = await serve(url, term);
+    await app.listen({ host: l.host, port });
+    scheduler!.start();
+    log.info({ epoch: term.epoch }, 'leading: memory rebuilt from the store');
+  };
+  await election.start();
+  announce('scheduler', url, log);
+  onShutdown(log, async () => {
+    await election?.close();
+    await app?.close();
+    await scheduler?.close();
+    await store.close();
+  });
+}
