@@ -29,6 +29,7 @@ import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
 import { hostAccelerators } from './accelerators.ts';
 import { SchedulerSession } from './session.ts';
+import { SchedulerReplicas } from './replicas.ts';
 import { decoderBackendInfo } from './backend.ts';
 import { loadInstanceId } from './instance-id.ts';
 import { TaskStore } from './task-store.ts';
@@ -47,7 +48,8 @@ export interface ExecutorOptions {
   dataDir: string;
   /** URL other nodes use to reach this executor's `/System/Command`. */
   commandUrl: string;
-  schedulerUrl?: string;
+  /** The scheduler, or its replicas in the order they are tried (issue 14). */
+  schedulerUrl?: string | readonly string[];
   token?: string;
   deviceType?: DeviceType;
   productType?: string;
@@ -116,6 +118,7 @@ export class Executor {
     const instanceId = loadInstanceId(o.dataDir);
     this.db = openDatabase(path.join(o.dataDir, 'executor.db'));
     this.store = new TaskStore(this.db);
+    const replicas = o.schedulerUrl !== undefined && o.schedulerUrl.length ? new SchedulerReplicas(o.schedulerUrl) : undefined;
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${instanceId}` });
     this.monitor = new ResourceMonitor({
       deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
@@ -135,9 +138,9 @@ export class Executor {
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
-    if (o.schedulerUrl) {
+    if (replicas) {
       this.session = new SchedulerSession({
-        schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
+        replicas, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
         commandUrl: o.commandUrl, token: o.token, client: this.client, clock: this.clock, monitor: this.monitor, log: o.log,
         longitude: o.longitude, latitude: o.latitude,
       });
@@ -147,10 +150,10 @@ export class Executor {
     this.sourceProxy.start().catch((err: Error) => o.log.error({ err: err.message }, 'the source proxy cannot listen: HTTP(S) sources will fail'));
     this.urlGuard = new UrlGuard({
       policy, packageDirs: o.packageDirs ?? [],
-      schedulerUrl: o.schedulerUrl, peers: o.peers ?? [], client: this.client,
+      schedulers: replicas, peers: o.peers ?? [], client: this.client,
     });
     this.routing = new Routing({
-      deviceId: o.deviceId, schedulerUrl: o.schedulerUrl, token: o.token, client: this.client, session: this.session, log: o.log, trusted: (dest) => this.urlGuard.trusted(dest),
+      deviceId: o.deviceId, replicas, token: o.token, client: this.client, session: this.session, log: o.log, trusted: (dest) => this.urlGuard.trusted(dest),
       outbox: () => this.outbox, task: (id) => this.store.get(id), save: (t) => this.store.save(t), closed: () => this.closed,
     });
     // Results a next stage on another executor acknowledged are kept for a replay if it moves.
@@ -248,7 +251,7 @@ export class Executor {
     const self = this;
     return {
       get deviceId() { return self.o.deviceId; },
-      get schedulerUrl() { return self.o.schedulerUrl; },
+      get schedulerUrl() { return self.routing.schedulerUrl; },
       get longitude() { return self.o.longitude; },
       get latitude() { return self.o.latitude; },
       get decoder() { return self.o.decoder; },
