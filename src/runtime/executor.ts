@@ -30,6 +30,7 @@ import { ResourceMonitor } from './resources.ts';
 import { hostAccelerators } from './accelerators.ts';
 import { SchedulerSession } from './session.ts';
 import { SchedulerReplicas } from './replicas.ts';
+import { EpochFence, type EpochRefusal } from './epoch-fence.ts';
 import { decoderBackendInfo } from './backend.ts';
 import { loadInstanceId } from './instance-id.ts';
 import { TaskStore } from './task-store.ts';
@@ -96,6 +97,8 @@ export class Executor {
   private readonly db: Database.Database;
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
+  /** B3: the highest scheduler leader epoch seen; older commands are refused. */
+  readonly fence: EpochFence;
   private readonly urlGuard: UrlGuard;
   /** HTTP(S) sources go through it: the URL policy on every redirect and playlist entry. */
   private readonly sourceProxy: SourceProxy;
@@ -118,6 +121,7 @@ export class Executor {
     const instanceId = loadInstanceId(o.dataDir);
     this.db = openDatabase(path.join(o.dataDir, 'executor.db'));
     this.store = new TaskStore(this.db);
+    this.fence = new EpochFence(this.db, o.log);
     const replicas = o.schedulerUrl !== undefined && o.schedulerUrl.length ? new SchedulerReplicas(o.schedulerUrl) : undefined;
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${instanceId}` });
     this.monitor = new ResourceMonitor({
@@ -140,7 +144,7 @@ export class Executor {
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
     if (replicas) {
       this.session = new SchedulerSession({
-        replicas, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
+        replicas, epoch: this.fence, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
         commandUrl: o.commandUrl, token: o.token, client: this.client, clock: this.clock, monitor: this.monitor, log: o.log,
         longitude: o.longitude, latitude: o.latitude,
       });
@@ -212,6 +216,11 @@ export class Executor {
       admission: this.admission, installer: this.installer, queue: this.queue, runs: this.runs, routing: this.routing,
       outbox: this.outbox, features: this.features, urlGuard: this.urlGuard, changed: (t) => this.changed(t), log: this.o.log,
     });
+  }
+
+  /** B3: whether a command with this X-Retinad-Epoch header may run (null), or why not. */
+  admitEpoch(header: string | string[] | undefined): EpochRefusal | null {
+    return this.fence.admit(header);
   }
 
   /** EB2: why this executor cannot run `t`, or null when it can. */

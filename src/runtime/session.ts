@@ -5,9 +5,10 @@
  * retried with capped backoff; a scheduler that forgot us (restart) is registered with again.
  * With several replicas (issue 14) the session uses one at a time: when it stops answering
  * (no connection, timeout, HTTP 5xx) the next one is registered with, round robin, with the
- * backoff only once each has failed in turn.
+ * backoff only once each has failed in turn. Replies' leader epochs go to the fence.
  */
 import { joinUrl, PeerError, type HttpReply, type RetinaClient } from '../net/client.ts';
+import { EPOCH_HEADER } from '../net/epoch.ts';
 import { parse, RegisterReply, SystemTimeReply, type DeviceType } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { CorrectedClock } from './clock.ts';
@@ -41,6 +42,8 @@ export interface SessionOptions {
   log: Logger;
   timeSyncMs?: number;
   resourceReportMs?: number;
+  /** Where the leader epochs of Register and Keepalive replies go (the fence). */
+  epoch?: { observe(header: string | string[] | undefined, from: string): void };
 }
 
 export class SchedulerSession {
@@ -119,6 +122,10 @@ export class SchedulerSession {
     await this.ensureRegistered();
   }
 
+  private observeEpoch(r: HttpReply, from: string): void {
+    this.o.epoch?.observe(r.headers[EPOCH_HEADER.toLowerCase()], from);
+  }
+
   private async register(): Promise<void> {
     const body = {
       RegisterObject: {
@@ -141,6 +148,7 @@ export class SchedulerSession {
       const msg = reply.ok ? reply.value.Message : JSON.stringify(r.body)?.slice(0, 200);
       throw new (r.status >= 500 ? ReplicaUnavailable : Error)(`Register refused (HTTP ${r.status}): ${msg ?? ''}`);
     }
+    this.observeEpoch(r, at);
     this.keepaliveMs = (reply.value.KeepaliveInterval ?? 5) * 1000;
     if (reply.value.SessionToken) this.o.client.setToken(reply.value.SessionToken);
     this.schedulerId = reply.value.SchedulerID;
@@ -163,6 +171,7 @@ export class SchedulerSession {
       if (this.o.replicas.many && unanswered(err)) return this.failOver(at, `Keepalive: ${(err as Error).message}`);
       throw err;
     }
+    this.observeEpoch(r, at);
     if (this.o.replicas.many && r.status >= 500) return this.failOver(at, `Keepalive: HTTP ${r.status}`);
     if (r.status === 401 || r.status === 404 || (r.body as { StatusCode?: string })?.StatusCode === '1') {
       // The scheduler restarted or dropped us: log in again (and drop a stale session token).
