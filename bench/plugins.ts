@@ -41,6 +41,7 @@ import { ExecTask } from '../src/runtime/exec-task.ts';
 import { ExecutorMetrics, type Stage } from '../src/runtime/metrics.ts';
 import { Outbox } from '../src/runtime/outbox.ts';
 import { Routing } from '../src/runtime/routing.ts';
+import { SchedulerReplicas } from '../src/runtime/replicas.ts';
 import type { RunContext } from '../src/runtime/runners/context.ts';
 import { runPlugin } from '../src/runtime/runners/plugin.ts';
 import { ExecutionStatus, TaskAttr } from '../src/protocol/index.ts';
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     const tasks = new Map<string, ExecTask>();
     // Routing and the outbox refer to each other (as in executor.ts): routing reads it through a holder.
     const holder: { outbox?: Outbox } = {};
-    const routing = new Routing({ deviceId: 'bench-executor', schedulerUrl: sink.url, client, outbox: () => holder.outbox!, task: (id) => tasks.get(id),
+    const routing = new Routing({ deviceId: 'bench-executor', replicas: new SchedulerReplicas(sink.url), client, outbox: () => holder.outbox!, task: (id) => tasks.get(id),
       save: () => undefined, closed: () => false, trusted: async () => false, log });
     const outbox = holder.outbox = new Outbox(db, (dest, seq, msg) => routing.deliver(dest, seq, msg), log, (dest, task) => routing.feedsNextStage(dest, task));
     outbox.start();

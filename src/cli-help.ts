@@ -2,7 +2,7 @@
 export const HELP = `retinad — digital-retina device–edge–cloud collaboration runtime (T/AI 116.6)
 
 Usage:
-  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL [--command-channel]] [--token-file F | --token T]
+  retinad executor  --listen HOST:PORT --device-id ID --data-dir DIR [--scheduler URL[,URL…] [--command-channel]] [--token-file F | --token T]
                     [--advertise URL] [--max-tasks N] [--device-type 0|1|2] [--longitude L --latitude L]
                     [--trusted-keys DIR] [--plugin-dev-mode] [--plugin-workers N] [--plugin-threads N]
                     [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
@@ -27,6 +27,9 @@ without the token (both roles).
 file:// AlgFileURLs (else only the scheduler's repository). URLs to this node itself (loopback,
 its own addresses) are refused unless --allow-private-urls; link-local ones always. --peer URL
 (repeatable): another executor trusted with the node token besides those the scheduler registered.
+--scheduler A,B,… names the scheduler's replicas: the executor registers with the first that
+answers and moves to the next when it stops answering; results and reports for one follow it.
+Commands with an X-Retinad-Epoch older than the highest seen (a deposed leader's) are refused.
 --tls-cert F --tls-key F serve HTTPS; --tls-ca F verifies peers' certificates (both roles).
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.

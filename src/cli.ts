@@ -51,6 +51,19 @@ function url(v: string | undefined, flag: string): string | undefined {
   }
 }
 
+/** `--scheduler URL[,URL…]`: the scheduler, or its replicas in the order they are tried (a config file may give a list). */
+function urls(v: string | string[] | undefined, flag: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim());
+  if (list.some((s) => !s)) throw new UsageError(`${flag}: an empty URL in "${list.join(',')}" (give URL[,URL…])`);
+  if (list.length > 16) throw new UsageError(`${flag}: at most 16 URLs (got ${list.length})`);
+  const out = list.map((s) => url(s, flag)!);
+  const origins = out.map((u) => new URL(u).origin);
+  const twice = origins.findIndex((o, i) => origins.indexOf(o) !== i);
+  if (twice >= 0) throw new UsageError(`${flag}: ${origins[twice]} is given twice (each replica is its own host:port)`);
+  return out;
+}
+
 /** The MQTT sink's settings: a broker URL (mqtt:, mqtts:, ws:, wss:), a topic prefix, a password from a file. */
 function mqttArgs(url: string | undefined, prefix: string | undefined, passwordFile: string | undefined): { url: string; prefix?: string; password?: string } | undefined {
   if (url === undefined) {
@@ -214,7 +227,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
       await runExecutor({
         listen: listen(values.listen), deviceId: deviceId(values['device-id'], '--device-id'), dataDir: need(values['data-dir'], '--data-dir'),
-        scheduler: url(values.scheduler, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
+        scheduler: urls(values.scheduler as string | string[] | undefined, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
         maxTasks: int(values['max-tasks'], '--max-tasks', 1, 1024), deviceType: dt as DeviceType | undefined,
         longitude: values.longitude, latitude: values.latitude,
         trustedKeys: values['trusted-keys'], pluginDevMode: values['plugin-dev-mode'],

@@ -36,7 +36,8 @@ const COMMON = {
 
 export const ExecutorConfig = Type.Object({
   ...COMMON,
-  scheduler: str('scheduler URL'),
+  // One URL, "A,B", or a list: the scheduler's replicas in the order they are tried.
+  scheduler: Type.Union([str('scheduler URL'), list('scheduler replicas\' URLs, tried in order')], { description: 'scheduler URL, or its replicas\' URLs' }),
   commandChannel: bool('NAT: receive the scheduler\'s commands over a WebSocket too'),
   maxTasks: int(1, 1024, 'tasks running at once'),
   deviceType: int(0, 2, 'DeviceType 0|1|2'),
@@ -86,7 +87,7 @@ function expected(s: TSchema): string {
   if (s.type === 'boolean') return 'must be true or false';
   if (s.type === 'array') return 'must be a list of non-empty strings';
   if (s.type === 'string') return 'must be a non-empty string';
-  if (s.anyOf) return 'must be a string or a number';
+  if (s.anyOf) return (s.anyOf as TSchema[]).some((x) => x.type === 'array') ? 'must be a URL or a list of URLs' : 'must be a string or a number';
   return 'must be a mapping of keys to values';
 }
 

@@ -73,7 +73,8 @@ export interface ExecutorArgs extends TlsArgs {
   listen: string;
   deviceId: string;
   dataDir: string;
-  scheduler?: string;
+  /** The scheduler, or its replicas in the order they are tried (`--scheduler URL[,URL…]`). */
+  scheduler?: string[];
   token?: string;
   advertise?: string;
   maxTasks?: number;
@@ -97,7 +98,7 @@ export interface ExecutorArgs extends TlsArgs {
  * commands that come down it run through this node's own `/System/Command` route, as the node
  * token's (the channel leads to the configured scheduler only), de-duplicated by its sender.
  */
-export function commandChannel(app: FastifyInstance, url: string, nodeToken: string | undefined, session: { token(): string | undefined; ready(): boolean }, log: Logger): ChannelClient {
+export function commandChannel(app: FastifyInstance, url: string | (() => string), nodeToken: string | undefined, session: { token(): string | undefined; ready(): boolean }, log: Logger): ChannelClient {
   const ch = new ChannelClient({ url, token: session.token, ready: session.ready, ca: getTrustedCa(), log,
     deliver: async (text, sender) => (await app.inject({ method: 'POST', url: '/System/Command', payload: text,
       headers: { 'content-type': 'application/json', 'x-sender-id': sender, ...(nodeToken ? { authorization: `Bearer ${nodeToken}` } : {}) } })).json() });
@@ -123,7 +124,9 @@ export async function runExecutor(a: ExecutorArgs): Promise<void> {
   log.info({ decoder: decoderBackendInfo() }, 'decoder backend');
   announce('executor', url, log);
   const ex = executor!;
-  const channel = a.commandChannel && a.scheduler ? commandChannel(app, a.scheduler, a.token, { token: () => ex.client.token, ready: () => ex.session?.registered ?? false }, log) : null;
+  // With replicas the channel goes to the one the session registered with, read at each reconnect.
+  const session = ex.session;
+  const channel = a.commandChannel && session ? commandChannel(app, () => session.schedulerUrl, a.token, { token: () => ex.client.token, ready: () => session.registered }, log) : null;
   onShutdown(log, async () => {
     channel?.stop();
     await executor?.close();

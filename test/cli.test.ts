@@ -13,6 +13,8 @@ t.test('bad flags exit 2 with a message naming the flag', async (t) => {
     [['executor', '--listen', 'nope', '--device-id', 'x', '--data-dir', '/tmp/x'], /--listen: "nope" is not HOST:PORT/],
     [['executor', '--listen', '127.0.0.1:0', '--device-id', '一二三四五六七', '--data-dir', '/tmp/x'], /--device-id: DeviceID must be at most 20 UTF-8 bytes \(got 21\)/],
     [['executor', '--listen', '127.0.0.1:0', '--device-id', 'x', '--data-dir', '/tmp/x', '--scheduler', 'ftp://x'], /--scheduler: "ftp:\/\/x" is not an http\(s\) URL/],
+    [['executor', '--listen', '127.0.0.1:0', '--device-id', 'x', '--data-dir', '/tmp/x', '--scheduler', 'http://a:1,ftp://x'], /--scheduler: "ftp:\/\/x" is not an http\(s\) URL/],
+    [['executor', '--listen', '127.0.0.1:0', '--device-id', 'x', '--data-dir', '/tmp/x', '--scheduler', 'http://a:1,,http://b:1'], /--scheduler: an empty URL in "http:\/\/a:1,,http:\/\/b:1"/],
     [['scheduler', '--listen', '127.0.0.1:0', '--data-dir', '/tmp/x', '--keepalive', '0'], /--keepalive: must be an integer 1\.\.3600/],
     [['scheduler', '--bogus'], /Unknown option '--bogus'/],
     [['frobnicate'], /unknown command "frobnicate"/],

@@ -49,6 +49,16 @@ t.test('YAML and JSON load to flag values; a token in a world-readable file is r
   t.throws(() => loadConfig(path.join(dir, 'tok.yaml'), 'executor'), /executor\.token: .* is readable by every user/);
 });
 
+t.test('scheduler: one URL, "A,B", or a list of replicas; anything else is named', async (t) => {
+  const dir = t.testdir({ 'r.yaml': 'executor:\n  scheduler:\n    - http://a:7100\n    - http://b:7100\n', 'dup.yaml': 'executor:\n  scheduler: [http://a:7100, http://a:7100/x]\n' });
+  t.strictSame(loadConfig(path.join(dir, 'r.yaml'), 'executor'), { scheduler: ['http://a:7100', 'http://b:7100'] }, 'a YAML list: the replicas, in order');
+  t.strictSame(checkConfig({ executor: { scheduler: 'http://a:7100,http://b:7100' } }), [], 'a comma-separated string too');
+  t.strictSame(checkConfig({ executor: { scheduler: 5 } }), ['executor.scheduler: must be a URL or a list of URLs (got 5)']);
+  const dup = run(['executor', '--config', path.join(dir, 'dup.yaml'), '--listen', '127.0.0.1:0', '--device-id', 'e', '--data-dir', path.join(dir, 'd')]);
+  t.equal(dup.status, 2);
+  t.match(dup.stderr, /config: executor\.scheduler: http:\/\/a:7100 is given twice/, 'a replica twice is named by its key');
+});
+
 t.test('the shipped example configs are valid', async (t) => {
   for (const f of ['executor.yaml', 'scheduler.yaml']) {
     t.strictSame(checkConfig(parseYaml(readFileSync(path.join(root, 'packaging', 'config', f), 'utf8'))), [], f);

@@ -19,7 +19,7 @@ export function createExecutorServer(e: Executor, opts: { token?: string; log: L
   void app.register(sampleRoutes({ sampleSet: (name) => e.samples.read(name) }));
   void app.register(executorPolicyRoutes(e));
   void app.register(featureRoutes({ featureSearch: (q) => e.features.search(q.TaskID ?? null, q.Vector, q.K ?? 10) }));
-  void app.register(commandRoutes(e.handlers(), { failureExtras: {
+  void app.register(commandRoutes(e.handlers(), { fence: (h) => e.admitEpoch(h), failureExtras: {
     total_res_query: { TotalResourceList: [] },
     available_res_query: { AvailableResourceList: [] },
     algorithm_res_query: { AlgResourceList: [] },

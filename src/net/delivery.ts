@@ -4,8 +4,11 @@
  */
 import type { HttpReply } from './client.ts';
 
-/** Absent `permanent` means retry. */
-export type DeliveryOutcome = { ok: true } | { ok: false; permanent?: boolean; message: string };
+/**
+ * Absent `permanent` means retry; `retryInMs` (a retry) says when, instead of the sender's own
+ * backoff — 0 when the next attempt goes elsewhere (another scheduler replica).
+ */
+export type DeliveryOutcome = { ok: true } | { ok: false; permanent?: boolean; retryInMs?: number; message: string };
 
 /**
  * Judges a reply: HTTP 200 with StatusCode "0" is done; 401 (session lost), 408, 429 and 5xx

@@ -82,8 +82,8 @@ export class ChannelHub {
 }
 
 export interface ChannelClientOptions {
-  /** The scheduler's base URL (http or https): the channel is its `/System/Command`. */
-  url: string;
+  /** The scheduler's base URL (http or https): the channel is its `/System/Command`. A function: read at each (re)connect (the replica the session uses now). */
+  url: string | (() => string);
   /** The session token the channel authenticates with (undefined until registered). */
   token(): string | undefined;
   /** Whether the session is registered (the channel opens only then). */
@@ -122,7 +122,8 @@ export class ChannelClient {
     if (this.stopped) return;
     const token = this.o.token();
     if (!this.o.ready() || !token) { this.later(); return; }
-    const url = `${this.o.url.replace(/^http/, 'ws')}/System/Command`;
+    const base = typeof this.o.url === 'string' ? this.o.url : this.o.url();
+    const url = `${base.replace(/^http/, 'ws')}/System/Command`;
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: CHANNEL_MAX_BYTES, handshakeTimeout: 10_000, ...(this.o.ca ? { ca: this.o.ca } : {}) });
     this.ws = ws;
     let sender = 'channel';

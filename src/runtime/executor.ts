@@ -29,6 +29,8 @@ import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
 import { hostAccelerators } from './accelerators.ts';
 import { SchedulerSession } from './session.ts';
+import { SchedulerReplicas } from './replicas.ts';
+import { EpochFence, type EpochRefusal } from './epoch-fence.ts';
 import { decoderBackendInfo } from './backend.ts';
 import { loadInstanceId } from './instance-id.ts';
 import { TaskStore } from './task-store.ts';
@@ -47,7 +49,8 @@ export interface ExecutorOptions {
   dataDir: string;
   /** URL other nodes use to reach this executor's `/System/Command`. */
   commandUrl: string;
-  schedulerUrl?: string;
+  /** The scheduler, or its replicas in the order they are tried (issue 14). */
+  schedulerUrl?: string | readonly string[];
   token?: string;
   deviceType?: DeviceType;
   productType?: string;
@@ -94,6 +97,8 @@ export class Executor {
   private readonly db: Database.Database;
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
+  /** B3: the highest scheduler leader epoch seen; older commands are refused. */
+  readonly fence: EpochFence;
   private readonly urlGuard: UrlGuard;
   /** HTTP(S) sources go through it: the URL policy on every redirect and playlist entry. */
   private readonly sourceProxy: SourceProxy;
@@ -116,6 +121,8 @@ export class Executor {
     const instanceId = loadInstanceId(o.dataDir);
     this.db = openDatabase(path.join(o.dataDir, 'executor.db'));
     this.store = new TaskStore(this.db);
+    this.fence = new EpochFence(this.db, o.log);
+    const replicas = o.schedulerUrl !== undefined && o.schedulerUrl.length ? new SchedulerReplicas(o.schedulerUrl) : undefined;
     this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${instanceId}` });
     this.monitor = new ResourceMonitor({
       deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor', dataDir: o.dataDir,
@@ -135,9 +142,9 @@ export class Executor {
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
-    if (o.schedulerUrl) {
+    if (replicas) {
       this.session = new SchedulerSession({
-        schedulerUrl: o.schedulerUrl, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
+        replicas, epoch: this.fence, deviceId: o.deviceId, deviceType: o.deviceType ?? DeviceType.Edge, productType: o.productType ?? 'retinad-executor',
         commandUrl: o.commandUrl, token: o.token, client: this.client, clock: this.clock, monitor: this.monitor, log: o.log,
         longitude: o.longitude, latitude: o.latitude,
       });
@@ -147,10 +154,10 @@ export class Executor {
     this.sourceProxy.start().catch((err: Error) => o.log.error({ err: err.message }, 'the source proxy cannot listen: HTTP(S) sources will fail'));
     this.urlGuard = new UrlGuard({
       policy, packageDirs: o.packageDirs ?? [],
-      schedulerUrl: o.schedulerUrl, peers: o.peers ?? [], client: this.client,
+      schedulers: replicas, peers: o.peers ?? [], client: this.client,
     });
     this.routing = new Routing({
-      deviceId: o.deviceId, schedulerUrl: o.schedulerUrl, token: o.token, client: this.client, session: this.session, log: o.log, trusted: (dest) => this.urlGuard.trusted(dest),
+      deviceId: o.deviceId, replicas, token: o.token, client: this.client, session: this.session, log: o.log, trusted: (dest) => this.urlGuard.trusted(dest),
       outbox: () => this.outbox, task: (id) => this.store.get(id), save: (t) => this.store.save(t), closed: () => this.closed,
     });
     // Results a next stage on another executor acknowledged are kept for a replay if it moves.
@@ -211,6 +218,11 @@ export class Executor {
     });
   }
 
+  /** B3: whether a command with this X-Retinad-Epoch header may run (null), or why not. */
+  admitEpoch(header: string | string[] | undefined): EpochRefusal | null {
+    return this.fence.admit(header);
+  }
+
   /** EB2: why this executor cannot run `t`, or null when it can. */
   checkExecutable(t: TaskDispatchInfo): string | null {
     return this.admission.check(t);
@@ -248,7 +260,7 @@ export class Executor {
     const self = this;
     return {
       get deviceId() { return self.o.deviceId; },
-      get schedulerUrl() { return self.o.schedulerUrl; },
+      get schedulerUrl() { return self.routing.schedulerUrl; },
       get longitude() { return self.o.longitude; },
       get latitude() { return self.o.latitude; },
       get decoder() { return self.o.decoder; },

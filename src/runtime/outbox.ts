@@ -240,7 +240,8 @@ export class Outbox {
             });
             continue;
           }
-          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 10));
+          // The sender may say when (0: the next attempt goes to another scheduler replica).
+          const backoff = res.retryInMs ?? Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 10));
           this.db.prepare('UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?').run(attempts, Date.now() + backoff, row.id);
           if (attempts === 1 || attempts % 10 === 0) this.log.warn({ dest: row.dest_url, attempts, reason: res.message }, 'outbox: delivery failed, will retry');
           nextDelay = nextDelay < 0 ? backoff : Math.min(nextDelay, backoff);

@@ -2,18 +2,22 @@
  * Where a task's results and status go (ED1, ED3, EM4, M2): each DstDevice's OutputURL, else
  * the scheduler; how each is delivered (the outbox's sender); and a task re-pointed when the
  * scheduler moved the stage that consumes its results, with a replay of what that stage lost.
+ * Scheduler replicas (issue 14): what goes to one is queued under the first configured URL, and
+ * a replica that does not answer is left for the session's current one, or the next.
  */
 import type { TaskDispatchInfo } from '../protocol/index.ts';
-import { baseUrl, joinUrl, JsonText, type RetinaClient } from '../net/client.ts';
+import { baseUrl, joinUrl, JsonText, PeerError, type HttpReply, type RetinaClient } from '../net/client.ts';
 import { deliveryOutcome, type DeliveryOutcome } from '../net/delivery.ts';
 import type { Logger } from '../log.ts';
 import type { ExecTask } from './exec-task.ts';
 import type { Outbox, OutboxMessage, QueuedMessage } from './outbox.ts';
+import { SchedulerReplicas } from './replicas.ts';
 import type { SchedulerSession } from './session.ts';
 
 export interface RoutingOptions {
   deviceId: string;
-  schedulerUrl?: string;
+  /** The scheduler's replicas (one for a single scheduler); none without a scheduler. */
+  replicas?: SchedulerReplicas;
   /** The node token: what another executor knows us by. */
   token?: string;
   client: RetinaClient;
@@ -29,22 +33,31 @@ export interface RoutingOptions {
 }
 
 export class Routing {
+  /** Destination → the replica its messages go to since the one before did not answer, and how many did not in a row. */
+  private readonly moved = new Map<string, { via: string; misses: number }>();
+
   constructor(private readonly o: RoutingOptions) {}
 
-  /** Base URLs results go to: each DstDevice's OutputURL, else the scheduler. */
+  /** Where messages to the scheduler are queued (the first configured replica), or undefined without one. */
+  get schedulerUrl(): string | undefined {
+    return this.o.replicas?.home;
+  }
+
+  /** Base URLs results go to: each DstDevice's OutputURL (a replica's own base URL: the scheduler's queue), else the scheduler. */
   destinations(info: TaskDispatchInfo): string[] {
     const out = new Set<string>();
+    const scheduler = this.schedulerUrl;
     for (const d of info.DstDeviceList) {
-      if (d.OutputURL) out.add(baseUrl(d.OutputURL));
-      else if (this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+      const b = d.OutputURL ? baseUrl(d.OutputURL) : scheduler;
+      if (b !== undefined) out.add(scheduler !== undefined && this.o.replicas?.isBase(b) ? scheduler : b);
     }
-    if (!out.size && this.o.schedulerUrl) out.add(this.o.schedulerUrl);
+    if (!out.size && scheduler !== undefined) out.add(scheduler);
     return [...out];
   }
 
   /** True when task `taskId` sends to `dest` as to another executor running a next stage, not the scheduler (only those results are kept for a replay). */
   feedsNextStage(dest: string, taskId: string): boolean {
-    if (dest === this.o.schedulerUrl) return false;
+    if (dest === this.schedulerUrl) return false;
     const scheduler = this.o.session?.schedulerId;
     const d = this.o.task(taskId)?.info.DstDeviceList.find((x) => x.OutputURL && baseUrl(x.OutputURL) === dest);
     return !!d && d.DeviceID !== undefined && d.DeviceID !== scheduler;
@@ -54,20 +67,58 @@ export class Routing {
   async deliver(dest: string, seq: number, msg: OutboxMessage | QueuedMessage): Promise<DeliveryOutcome> {
     const body = 'bodyJson' in msg ? new JsonText(msg.path === '/System/Command' ? withCommandIdx(msg.bodyJson, seq) : msg.bodyJson)
       : msg.path === '/System/Command' ? { ...msg.body, CommandIdx: seq } : msg.body;
+    const replicas = this.o.replicas;
+    const replica = replicas?.replicaOf(dest);
     // The scheduler knows our session token; another executor knows only the node token — and
     // only an executor we trust gets it: an OutputURL came in a request, it could be anyone's.
-    let auth: Record<string, string> | undefined;
-    if (dest !== this.o.schedulerUrl) auth = this.o.token && (await this.o.trusted(dest)) ? { authorization: `Bearer ${this.o.token}` } : { authorization: '' };
-    const r = await this.o.client.send(msg.method, joinUrl(dest, msg.path), body, auth);
+    if (replica === undefined) {
+      const auth = this.o.token && (await this.o.trusted(dest)) ? { authorization: `Bearer ${this.o.token}` } : { authorization: '' };
+      return deliveryOutcome(await this.o.client.send(msg.method, joinUrl(dest, msg.path), body, auth));
+    }
+    const to = replicas!.many ? this.target(dest, replica) : dest;
+    let r: HttpReply;
+    try {
+      r = await this.o.client.send(msg.method, joinUrl(to, msg.path), body);
+    } catch (err) {
+      if (replicas!.many && err instanceof PeerError) return this.missed(dest, to, err.message);
+      throw err;
+    }
+    const out = deliveryOutcome(r);
+    if (replicas!.many && r.status >= 500 && !out.ok) return this.missed(dest, to, out.message);
+    const m = this.moved.get(dest);
+    if (m) m.misses = 0;
     // Only the scheduler's 401 means our session is gone; a peer's says nothing about it.
-    if (r.status === 401 && dest === this.o.schedulerUrl && this.o.session) void this.o.session.ensureRegistered();
-    return deliveryOutcome(r);
+    if (r.status === 401 && this.o.session) void this.o.session.ensureRegistered();
+    return out;
+  }
+
+  /** The URL a message to `dest` (on `replica`) goes to now: the scheduler's queue follows the session until a delivery finds a replica silent. */
+  private target(dest: string, replica: string): string {
+    const via = this.moved.get(dest)?.via ?? (dest === this.schedulerUrl && this.o.session ? this.o.session.schedulerUrl : replica);
+    return via === replica ? dest : SchedulerReplicas.rebase(dest, replica, via);
+  }
+
+  /**
+   * A delivery to `sentTo` found its replica silent (no connection, timeout, 5xx): the next attempt
+   * goes to the same path on the session's replica, or the next one if that was it. Nothing queued
+   * moves: the rows keep their destination and order, only where they are sent changes.
+   */
+  private missed(dest: string, sentTo: string, why: string): DeliveryOutcome {
+    const replicas = this.o.replicas!;
+    const from = replicas.replicaOf(sentTo)!;
+    const current = this.o.session?.schedulerUrl;
+    const via = current !== undefined && current !== from ? current : replicas.after(from);
+    const misses = (this.moved.get(dest)?.misses ?? 0) + 1;
+    this.moved.set(dest, { via, misses });
+    this.o.log.warn({ dest, from, to: via, why }, 'outbox: scheduler replica did not answer; the next attempt goes to another');
+    // On to the next replica at once; once each has missed in turn, the outbox's own backoff.
+    return { ok: false, message: why, ...(misses < replicas.urls.length ? { retryInMs: 0 } : {}) };
   }
 
   /** Queues a status report (EM4) behind the task's results, so order holds. */
   report(t: ExecTask): void {
-    if (!this.o.schedulerUrl || this.o.closed()) return;
-    this.o.outbox().enqueue([this.o.schedulerUrl], t.id, {
+    if (!this.schedulerUrl || this.o.closed()) return;
+    this.o.outbox().enqueue([this.schedulerUrl], t.id, {
       method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.o.deviceId, TaskStatusList: [t.toStatus()] },
     });
   }
@@ -91,7 +142,7 @@ export class Routing {
     if (!same) t.info = { ...t.info, DstDeviceList: info.DstDeviceList };
     const after = this.destinations(t.info);
     const outbox = this.o.outbox();
-    const replayed = typeof from === 'number' ? outbox.replay(t.id, after.filter((d) => d !== this.o.schedulerUrl), from) : 0;
+    const replayed = typeof from === 'number' ? outbox.replay(t.id, after.filter((d) => d !== this.schedulerUrl), from) : 0;
     const moved = same ? 0 : outbox.retarget(t.id, before, after);
     this.o.save(t);
     this.o.log.info({ task: t.id, to: info.DstDeviceList.map((d) => d.DeviceID), moved, replayed }, 'task re-pointed to new destinations');

@@ -8,12 +8,14 @@
 import type { TaskDispatchInfo } from '../protocol/index.ts';
 import { checkUrl, type UrlPolicy } from '../net/url-policy.ts';
 import { baseUrl, type RetinaClient } from '../net/client.ts';
+import type { SchedulerReplicas } from './replicas.ts';
 
 export interface UrlGuardOptions {
   policy: UrlPolicy;
   /** Directories file:// AlgFileURLs may be read from. */
   packageDirs: readonly string[];
-  schedulerUrl?: string;
+  /** The scheduler's replicas: each one's repository is the scheduler's; the current one is asked who registered. */
+  schedulers?: SchedulerReplicas;
   /** Base URLs of executors trusted with the node token without asking the scheduler. */
   peers: readonly string[];
   /** Talks to the scheduler (its session token), to learn which executors it registered. */
@@ -51,12 +53,12 @@ export class UrlGuard {
     return url;
   }
 
-  /** True when `url` is in the configured scheduler's algorithm repository (downloads there carry our session token). */
+  /** True when `url` is in a configured scheduler replica's algorithm repository (downloads there carry our session token). */
   isRepository(url: string): boolean {
-    if (!this.o.schedulerUrl) return false;
+    if (!this.o.schedulers) return false;
     try {
       const u = new URL(url);
-      return u.origin === origin(this.o.schedulerUrl) && u.pathname.startsWith(REPOSITORY) && !u.username && !u.password;
+      return this.o.schedulers.replicaOf(url) !== undefined && u.pathname.startsWith(REPOSITORY) && !u.username && !u.password;
     } catch {
       return false;
     }
@@ -74,12 +76,12 @@ export class UrlGuard {
     // Asked again at most every 10 s: a stage that moved to a newly registered executor is known soon.
     if (this.registered && Date.now() - this.registered.at < 10_000) return this.registered.origins;
     const origins = new Set<string>();
-    if (this.o.schedulerUrl) {
+    if (this.o.schedulers) {
       try {
         // Paged (1,000 a page): followed to the end, at most 100 pages (100,000 executors).
         let after: string | undefined;
         for (let page = 0; page < 100; page++) {
-          const r = await this.o.client.send('GET', `${baseUrl(this.o.schedulerUrl)}/System/DeviceList${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+          const r = await this.o.client.send('GET', `${baseUrl(this.o.schedulers.current)}/System/DeviceList${after ? `?after=${encodeURIComponent(after)}` : ''}`);
           const body = r.body as { DeviceList?: Array<{ CommandURL?: string }>; Next?: string };
           for (const d of body.DeviceList ?? []) {
             const x = d.CommandURL ? origin(d.CommandURL) : null;

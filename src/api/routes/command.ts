@@ -40,6 +40,8 @@ export interface CommandRouteOptions {
   failureExtras?: Partial<Record<CommandType, Record<string, unknown>>>;
   /** Who besides a node may send each type (a scheduler: devices send task_result, initiators control their tasks). */
   access?: Partial<Record<CommandType, Right[]>>;
+  /** Leader fencing (X-Retinad-Epoch): null when the command may run, else the refusal (nothing runs). */
+  fence?: (epochHeader: string | string[] | undefined) => { status: number; message: string } | null;
 }
 
 /** The command route with the role's handlers. */
@@ -69,6 +71,9 @@ export function commandRoutes(handlers: CommandHandlers, o: CommandRouteOptions 
         return reply.code(403).send(failure(`CommandType: a ${principal.kind} may not send "${type}" here`, echo, REPLY_MESSAGE_MAX_BYTES[type]));
       }
       const extras = failureExtras[type] ?? {};
+      // Checked before the command runs or its reply is replayed: a deposed leader changes nothing.
+      const fenced = o.fence?.(req.headers['x-retinad-epoch']);
+      if (fenced) return reply.code(fenced.status).send(failure(fenced.message, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]));
       const full = parse(COMMAND_SCHEMAS[type], req.body);
       if (!full.ok) return reply.code(400).send(failure(full.message, { ...echo, ...extras }, REPLY_MESSAGE_MAX_BYTES[type]));
 
