@@ -58,7 +58,7 @@ export interface StoredResult {
   body: TaskResultBody;
 }
 
-/** What the scheduler's rooms need of durable state; SQLite is the default implementation. */
+/** What the scheduler's rooms need of durable state; SQLite is the default implementation, etcd/ the one for replicas. */
 export interface SchedulerStateStore {
   upsertDevice(d: DeviceInput, now?: number): void;
   device(id: string): DeviceRow | undefined;
@@ -92,7 +92,14 @@ export interface SchedulerStateStore {
   resumeAfterMs(subtaskId: string, frameMs: number): number | null;
   /** Runs `fn` in one transaction (a burst of writes commits once). */
   batch<T>(fn: () => T): T;
-  close(): void;
+  /**
+   * Resolves once every write made before the call is committed (at once for SQLite, whose
+   * writes are synchronous; the etcd store commits in the background). Rejects when the writes
+   * can no longer be committed (the etcd store lost its leadership).
+   */
+  durable(): Promise<void>;
+  /** Closes the store; the etcd store first waits (bounded) for its writes to commit. */
+  close(): void | Promise<void>;
 }
 
 export interface DeviceInput { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }
