@@ -49,7 +49,15 @@ export class SchedulerStore implements SchedulerStateStore {
 
   batch<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn)();
+    // The active counts live outside SQLite: a rolled-back batch must put them back too.
+    const active = [...this.active];
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.active.clear();
+      for (const [id, n] of active) this.active.set(id, n);
+      throw err;
+    }
   }
 
   private countActive(deviceId: string, delta: number): void {
