@@ -23,6 +23,10 @@ export interface EtcdProcess {
   endpoint: string;
   /** Kills etcd (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Freezes etcd (SIGSTOP): it keeps its ports and data but answers nothing, as an unreachable one. */
+  pause(): void;
+  /** Lets a paused etcd run again (SIGCONT). */
+  resume(): void;
 }
 
 function freePort(): Promise<number> {
@@ -59,6 +63,7 @@ export async function startEtcd(dir: string, timeoutMs = 20_000): Promise<EtcdPr
     child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
     const stop = async (): Promise<void> => {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT'); // a paused etcd cannot act on SIGTERM
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited(child);
@@ -67,7 +72,7 @@ export async function startEtcd(dir: string, timeoutMs = 20_000): Promise<EtcdPr
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && child.exitCode === null) {
       const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
-      if (ok) return { endpoint, stop };
+      if (ok) return { endpoint, stop, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
       await new Promise((r) => setTimeout(r, 100));
     }
     await stop();

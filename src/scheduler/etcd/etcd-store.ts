@@ -17,7 +17,7 @@ import { Committer, type Fence } from './committer.ts';
 import { META_KEY } from './keys.ts';
 import type { Change, Mirror } from './mirror.ts';
 import { loadMirror, parseEnvelope, PrefixWatch } from './replica.ts';
-import { FsResultFiles, type ResultFiles } from './result-files.ts';
+import { FsResultFiles, unsafeWriterId, type ResultFiles } from './result-files.ts';
 import { MirrorWrites } from './writes.ts';
 
 export interface EtcdStoreOptions {
@@ -28,12 +28,14 @@ export interface EtcdStoreOptions {
   /** Where result bodies are kept (shared by the replicas that serve results). */
   resultsDir: string;
   log: Logger;
-  /** Names this process's writes; unique per process (default: a random UUID). */
+  /** Names this process's writes, unique per process: 1–64 of A-Z a-z 0-9 . _ - (default: a random UUID). */
   writerId?: string;
   /** Where result bodies go instead of files under resultsDir (an object store, later). */
   files?: ResultFiles;
   /** How long close() waits for queued writes to commit (default 5000 ms). */
   closeTimeoutMs?: number;
+  /** How long one etcd call may take before it fails and is retried (default 10000 ms). */
+  callTimeoutMs?: number;
 }
 
 export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
@@ -53,8 +55,15 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
     const prefix = o.prefix ?? '/retinad/';
     if (!prefix) throw new Error('etcd store: prefix must not be empty (the store would own the whole keyspace)');
     const writerId = o.writerId ?? randomUUID();
+    const badWriter = unsafeWriterId(writerId);
+    if (badWriter) throw new Error(`etcd store: ${badWriter}`);
     // Range pages and watch replies of large rows can pass gRPC's default 4 MiB receive limit.
-    const client = new Etcd3({ hosts: o.endpoints, grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 } });
+    const callMs = o.callTimeoutMs ?? 10_000;
+    const client = new Etcd3({
+      hosts: o.endpoints,
+      grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callMs }),
+    });
     try {
       const { mirror, revision } = await loadMirror(client.kv, prefix, o.log);
       const committer = new Committer({

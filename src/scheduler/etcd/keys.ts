@@ -22,8 +22,8 @@ export const EVENTS_PER_TASK = 256;
 export interface TaskEntry { row: TaskRow; n: number }
 export interface SubtaskEntry { row: SubtaskRow; n: number }
 export interface EventRow { seq: number; task_id: string; subtask_id: string | null; device_id: string | null; status: number; exception_code: number | null; at: number }
-/** One stored result without its body; `bytes` is the body's JSON length (results()' maxBytes). */
-export interface ResultEntry { seq: number; task_id: string; subtask_id: string; device_id: string; ts: number; dedup_key: string | null; bytes: number; received_at: number }
+/** One stored result without its body; `bytes` is the body's JSON length (results()' maxBytes), `writer` names its body file. */
+export interface ResultEntry { seq: number; task_id: string; subtask_id: string; device_id: string; ts: number; dedup_key: string | null; bytes: number; received_at: number; writer: string }
 export interface DedupEntry { task_id: string; seq: number }
 /** The highest numbers handed out: result and event seqs, task and subtask ordinals. */
 export interface Counters { result: number; event: number; task: number; subtask: number }

@@ -90,7 +90,7 @@ export abstract class MirrorReads {
 
   /** The body of an indexed result; undefined (logged) when its file is missing or damaged. */
   protected body(r: ResultEntry): TaskResultBody | undefined {
-    const text = this.files.get(r.task_id, r.seq);
+    const text = this.files.get({ taskId: r.task_id, seq: r.seq, writer: r.writer });
     if (text !== undefined) {
       try { return JSON.parse(text) as TaskResultBody; } catch { /* logged below */ }
     }

@@ -143,7 +143,7 @@ export abstract class MirrorWrites extends MirrorReads {
       for (const r of [...this.mirror.results.get(taskId) ?? []]) {
         this.set(resultKey(taskId, r.seq), null);
         if (r.dedup_key !== null) this.set(dedupKey(r.dedup_key), null);
-        this.tx!.after.push(() => this.files.delete(taskId, r.seq));
+        this.tx!.after.push(() => this.files.delete({ taskId, seq: r.seq, writer: r.writer }));
       }
       for (const e of [...this.mirror.events.get(taskId) ?? []]) this.set(eventKey(taskId, e.seq), null);
       for (const id of [...this.mirror.subtasksOfTask.get(taskId) ?? []]) this.set(subtaskKey(id), null);
@@ -206,9 +206,10 @@ export abstract class MirrorWrites extends MirrorReads {
       if (dedup !== null && this.mirror.dedup.has(dedup)) return false;
       // The body is on disk before its index can reach etcd; a rolled-back write removes it again.
       const text = JSON.stringify(body);
-      this.files.put(taskId, seq, text);
-      tx.undo.push(() => this.files.delete(taskId, seq));
-      const entry: ResultEntry = { seq, task_id: taskId, subtask_id: body.TaskID, device_id: body.DeviceID, ts: body.Ts, dedup_key: dedup, bytes: text.length, received_at: Date.now() };
+      const ref = { taskId, seq, writer: this.writerId };
+      this.files.put(ref, text);
+      tx.undo.push(() => this.files.delete(ref));
+      const entry: ResultEntry = { seq, task_id: taskId, subtask_id: body.TaskID, device_id: body.DeviceID, ts: body.Ts, dedup_key: dedup, bytes: text.length, received_at: Date.now(), writer: this.writerId };
       const rk = resultKey(taskId, seq);
       this.set(rk, entry);
       if (dedup === null) return true;
@@ -219,10 +220,10 @@ export abstract class MirrorWrites extends MirrorReads {
     });
   }
 
-  /** Another writer holds the result's dedup key: this copy leaves the mirror and the disk. */
+  /** Another writer holds the result's dedup key: this copy leaves the mirror (unless the watch replaced it already) and the disk. */
   private dropResult(r: ResultEntry): void {
     const key = resultKey(r.task_id, r.seq);
-    if (this.mirror.get(key)) this.mirror.apply(key, null);
-    this.files.delete(r.task_id, r.seq);
+    if (this.mirror.get(key) === r) this.mirror.apply(key, null);
+    this.files.delete({ taskId: r.task_id, seq: r.seq, writer: r.writer });
   }
 }
