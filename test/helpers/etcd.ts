@@ -27,6 +27,8 @@ export interface EtcdProcess {
   pause(): void;
   /** Lets a paused etcd run again (SIGCONT). */
   resume(): void;
+  /** Stops etcd and starts it again on the same ports and data: every client connection drops. */
+  restart(): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -44,39 +46,55 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts etcd with its data in `dir`/etcd-<n>; resolves once /health answers. */
+/** One etcd process on given ports; resolves once /health answers, else rejects with its stderr. */
+async function launch(dataDir: string, client: number, peer: number, timeoutMs: number): Promise<{ stop(): Promise<void>; child: ChildProcess }> {
+  const endpoint = `http://127.0.0.1:${client}`;
+  const peerUrl = `http://127.0.0.1:${peer}`;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+  const child = spawn(ETCD_BIN, [
+    '--name', 'test', '--data-dir', dataDir,
+    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `test=${peerUrl}`, '--initial-cluster-state', 'new',
+    '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
+  ], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT'); // a paused etcd cannot act on SIGTERM
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited(child);
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && child.exitCode === null) {
+    if (await fetch(`${endpoint}/health`).then((r) => r.ok, () => false)) return { stop, child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`etcd did not answer at ${endpoint} within ${timeoutMs} ms (exit ${child.exitCode ?? child.signalCode}): ${stderr.trim().slice(-1000)}`);
+}
+
+/** Starts etcd with its data in `dir`/etcd-<port>; resolves once /health answers. */
 export async function startEtcd(dir: string, timeoutMs = 20_000): Promise<EtcdProcess> {
-  let lastError = '';
+  let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [client, peer] = [await freePort(), await freePort()];
-    const endpoint = `http://127.0.0.1:${client}`;
-    const peerUrl = `http://127.0.0.1:${peer}`;
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
-    const child = spawn(ETCD_BIN, [
-      '--name', 'test', '--data-dir', path.join(dir, `etcd-${client}`),
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `test=${peerUrl}`, '--initial-cluster-state', 'new',
-      '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
-    ], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
-    const stop = async (): Promise<void> => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGCONT'); // a paused etcd cannot act on SIGTERM
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited(child);
-      clearTimeout(timer);
-    };
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && child.exitCode === null) {
-      const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
-      if (ok) return { endpoint, stop, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
-      await new Promise((r) => setTimeout(r, 100));
+    const dataDir = path.join(dir, `etcd-${client}`);
+    try {
+      let run = await launch(dataDir, client, peer, timeoutMs);
+      return {
+        endpoint: `http://127.0.0.1:${client}`,
+        stop: () => run.stop(),
+        pause: () => run.child.kill('SIGSTOP'),
+        resume: () => run.child.kill('SIGCONT'),
+        restart: async () => { await run.stop(); run = await launch(dataDir, client, peer, timeoutMs); },
+      };
+    } catch (err) {
+      lastError = err; // most likely a port taken between freePort() and etcd's bind
     }
-    await stop();
-    lastError = `etcd did not answer at ${endpoint} within ${timeoutMs} ms (exit ${child.exitCode ?? child.signalCode}): ${stderr.trim().slice(-1000)}`;
   }
-  throw new Error(lastError);
+  throw lastError;
 }

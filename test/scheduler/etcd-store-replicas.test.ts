@@ -138,6 +138,59 @@ t.test('etcd store replicas', { skip: etcdMissing }, async (t) => {
     await until(() => a.results('t', 0, 5)[0]?.body.Ts === 1, 'the deposed one reads the new leader\'s result too');
   });
 
+  t.test('B3: reload() reads the prefix again and applies the difference, as after the watch lost its place to a compaction', async (t) => {
+    const { o, a, b } = await pair(t);
+    const changes: Change[] = [];
+    b.onChange((c) => changes.push(c));
+    // A put B's watch skips: it carries B's writer id, as the echo of B's own write would.
+    const ghost = { device_id: 'ghost', device_type: '1', product_type: 'p', device_name: null, command_url: null, longitude: null, latitude: null, online: 1, enabled: 1, registered_at: 5, last_seen: 5, total_resource: null, available_resource: null, alg_resource: null, alg_checked_at: 0 };
+    const put = await client.put(`${o.prefix}devices/ghost`).value(JSON.stringify({ w: b.writerId, v: ghost })).exec();
+    // A write B's mirror holds that etcd never got: B is fenced, so it is not sent.
+    const fenceKey = `/election-${n}/b`;
+    await client.put(fenceKey).value('b');
+    b.setFence({ key: fenceKey, createRevision: (await client.get(fenceKey).exec()).kvs[0]!.create_revision });
+    await client.delete().key(fenceKey);
+    b.upsertDevice({ deviceId: 'unsent', deviceType: '1', productType: 'p' }, 6);
+    await t.rejects(b.durable(), /leadership was lost/);
+    const rev = Number(put.header.revision);
+    await until(() => b.revision >= rev && a.device('ghost') !== undefined, 'both watches passed the ghost put');
+    t.equal(b.device('ghost'), undefined, 'B\'s watch skipped it');
+    await b.reload();
+    t.strictSame(b.device('ghost'), ghost, 'the reload brought it');
+    t.equal(b.device('unsent'), undefined, 'and dropped what etcd does not hold');
+    t.strictSame(readAll(b), readAll(a), 'B reads what A reads');
+    t.ok(changes.some((c) => c.id === 'ghost') && changes.some((c) => c.id === 'unsent'), 'onChange named both');
+    a.upsertDevice({ deviceId: 'later', deviceType: '1', productType: 'p' }, 7);
+    await until(() => b.device('later') !== undefined, 'B watches again after the reload');
+  });
+
+  t.test('B3: a follower whose watch must resume from a compacted revision reloads the prefix, then follows again', async (t) => {
+    const own = await startEtcd(dir);
+    const c = new Etcd3({ hosts: own.endpoint });
+    t.teardown(async () => { c.close(); await own.stop(); });
+    const o = { endpoints: [own.endpoint], prefix: '/compacted/', resultsDir: path.join(dir, 'results-compacted'), log };
+    const a = await EtcdStore.open(o);
+    const b = await EtcdStore.open(o);
+    t.teardown(async () => { await a.close(); await b.close(); });
+    a.upsertDevice({ deviceId: 'one', deviceType: '1', productType: 'p' }, 1);
+    await a.durable();
+    await until(() => b.device('one') !== undefined, 'B follows A');
+    // Something only a reload can bring: a put B's watch skips (it carries B's writer id).
+    const ghost = { ...b.device('one')!, device_id: 'ghost' };
+    const put = await c.put(`${o.prefix}devices/ghost`).value(JSON.stringify({ w: b.writerId, v: ghost })).exec();
+    await until(() => b.revision >= Number(put.header.revision), 'B\'s watch passed the ghost put');
+    t.equal(b.device('ghost'), undefined);
+    // Revisions move on outside the prefix and are compacted: B's resume point is gone.
+    for (let i = 0; i < 5; i++) await c.put(`/elsewhere/${i}`).value('x');
+    await c.kv.compact({ revision: (await c.get('/elsewhere/0').exec()).header.revision, physical: true });
+    await own.restart(); // every watch stream drops and must resume
+    await until(() => b.device('ghost') !== undefined, 'B reloaded once etcd refused to resume its watch', 40_000);
+    t.strictSame(b.device('ghost'), ghost);
+    a.upsertDevice({ deviceId: 'two', deviceType: '1', productType: 'p' }, 2);
+    await a.durable();
+    await until(() => b.device('two') !== undefined, 'B follows A again', 40_000);
+  });
+
   t.test('two unfenced writers with one dedup key: the txn compare keeps one result, both mirrors end with it', async (t) => {
     const { o, a, b } = await pair(t);
     t.ok(a.insertResult('t', body('s', 1), 'same'), 'A stores it (its mirror had no such key)');

@@ -43,7 +43,7 @@ t.test('etcd store', { skip: etcdMissing }, async (t) => {
     await again.close();
   });
 
-  t.test('durable(): a write is in etcd once it resolves; a burst of writes shares txns (group commit)', async (t) => {
+  t.test('SB9: durable(): a write is in etcd once it resolves; a burst of writes shares txns (group commit)', async (t) => {
     const o = options();
     const store = await EtcdStore.open(o);
     t.teardown(() => store.close());
@@ -108,7 +108,7 @@ t.test('etcd store', { skip: etcdMissing }, async (t) => {
     t.equal(again.resumeAfterMs('c-sub', 40), 999 + 40);
   });
 
-  t.test('etcd not answering: commits are retried with backoff, in order, and land once it answers', async (t) => {
+  t.test('SB9: etcd not answering: commits are retried with backoff, in order, and land once it answers', async (t) => {
     const own = await startEtcd(dir);
     t.teardown(() => own.stop());
     const o = { ...options(), endpoints: [own.endpoint], callTimeoutMs: 300 };

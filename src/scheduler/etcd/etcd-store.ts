@@ -130,7 +130,7 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
   private async startWatch(): Promise<void> {
     this.watch = await PrefixWatch.start(this.client, this.prefix, this.applied, this.log, (evs) => this.onEvents(evs), (why) => {
       this.log.warn({ why }, 'etcd store: watch lost its place; reloading');
-      this.resyncing ??= this.resync().finally(() => { this.resyncing = null; });
+      void this.reload(); // never rejects: it retries until it succeeds or the store closes
     });
   }
 
@@ -138,6 +138,10 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
   private async onEvents(events: IEvent[]): Promise<void> {
     const before = this.applied;
     let top = before;
+    // A delete carries no writer id: it is ours when its revision is one of our txns'. A txn of
+    // ours at or below these revisions was sent before etcd sent them, so once the one in flight
+    // now has answered, its revision is known.
+    if (events.some((ev) => ev.type === 'Delete')) await this.committer.settled();
     for (const ev of events) {
       const rev = Number(ev.kv.mod_revision);
       if (rev <= before) continue; // replayed after a reconnect
@@ -145,8 +149,6 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
       const key = ev.kv.key.subarray(Buffer.byteLength(this.prefix)).toString();
       let change: Change | null;
       if (ev.type === 'Delete') {
-        // A delete carries no writer id: it is ours when its revision is one of our txns'.
-        await this.committer.settled();
         if (this.committer.ownRevisions.has(rev)) continue;
         change = this.mirror.apply(key, null);
       } else {
@@ -166,7 +168,16 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
     }
   }
 
-  /** Reloads the prefix after the watch lost its place, applies the difference, watches again. */
+  /**
+   * Reads the whole prefix again, applies the difference to the mirror (onChange names each
+   * change) and watches from there. The watch does this when etcd compacted away the revision it
+   * had to resume from; an operator may too.
+   */
+  reload(): Promise<void> {
+    this.resyncing ??= this.resync().finally(() => { this.resyncing = null; });
+    return this.resyncing;
+  }
+
   private async resync(): Promise<void> {
     await this.watch?.stop();
     this.watch = null;

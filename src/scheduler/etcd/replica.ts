@@ -61,6 +61,8 @@ export async function loadMirror(kv: KVClient, prefix: string, log: Logger, page
 export class PrefixWatch {
   private chain: Promise<void> = Promise.resolve();
   private last: number;
+  /** etcd cancelled the watch (and etcd3 dropped it): there is nothing left to cancel. */
+  private dead = false;
 
   private constructor(private readonly watcher: Watcher, from: number, private readonly log: Logger) {
     this.last = from;
@@ -80,13 +82,20 @@ export class PrefixWatch {
     // Runs after etcd3's own handler, which set the resume point to the reply's header revision.
     watcher.on('connected', () => { watcher.request.start_revision = String(w.last + 1); });
     watcher.on('disconnected', (err) => log.warn({ err: err.message }, 'etcd store: watch disconnected; it resumes by itself'));
-    watcher.on('error', (err) => lost(err.message));
+    watcher.on('error', (err) => { w.dead = true; lost(err.message); });
     return w;
   }
 
   /** Cancels the watch and waits for the events already given to be applied. */
   async stop(): Promise<void> {
-    try { await this.watcher.cancel(); } catch (err) { this.log.warn({ err: (err as Error).message }, 'etcd store: cancelling the watch failed'); }
+    if (!this.dead) {
+      // etcd3 waits for the cancel to be confirmed, which a dropped stream may never do: bounded.
+      let timer: NodeJS.Timeout | undefined;
+      const cancelled = this.watcher.cancel().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'etcd store: cancelling the watch failed'));
+      await Promise.race([cancelled, new Promise<void>((resolve) => { timer = setTimeout(resolve, 2000); })]);
+      clearTimeout(timer);
+      this.dead = true;
+    }
     await this.chain;
   }
 }
