@@ -108,6 +108,22 @@ t.test('etcd store', { skip: etcdMissing }, async (t) => {
     t.equal(again.resumeAfterMs('c-sub', 40), 999 + 40);
   });
 
+  t.test('open() refuses a prefix that could range over another store\'s keys; durable() after close() rejects rather than wait forever', async (t) => {
+    await t.rejects(EtcdStore.open({ ...options(), prefix: '/retinad' }), /must end with \//);
+    await t.rejects(EtcdStore.open({ ...options(), prefix: '/' }), /must end with \//);
+    const store = await EtcdStore.open({ ...options(), callTimeoutMs: 300, closeTimeoutMs: 200 });
+    etcd.pause();
+    try {
+      store.upsertDevice({ deviceId: 'x', deviceType: '1', productType: 'p' }, 1);
+      const pending = store.durable();
+      await store.close();
+      await t.rejects(pending, /closed before 1 queued write/);
+      await t.rejects(store.durable(), /closed before/);
+    } finally {
+      etcd.resume();
+    }
+  });
+
   t.test('SB9: etcd not answering: commits are retried with backoff, in order, and land once it answers', async (t) => {
     const own = await startEtcd(dir);
     t.teardown(() => own.stop());

@@ -88,6 +88,7 @@ export class Committer {
     if (this.fencedError) return Promise.reject(this.fencedError);
     const id = this.nextId - 1;
     if (this.done >= id) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new Error(`etcd store closed before ${this.queue.length} queued write(s) were committed`));
     return new Promise((resolve, reject) => this.waiters.push({ id, resolve, reject }));
   }
 

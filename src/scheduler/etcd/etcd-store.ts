@@ -53,7 +53,8 @@ export class EtcdStore extends MirrorWrites implements SchedulerStateStore {
   /** Connects, loads every key under the prefix into memory and watches it from there. */
   static async open(o: EtcdStoreOptions): Promise<EtcdStore> {
     const prefix = o.prefix ?? '/retinad/';
-    if (!prefix) throw new Error('etcd store: prefix must not be empty (the store would own the whole keyspace)');
+    // Without the closing slash, '/retinad' would also range over '/retinad2/…', another store's keys.
+    if (!prefix.endsWith('/') || prefix.length < 2) throw new Error(`etcd store: prefix ${JSON.stringify(prefix)} must end with / and name something before it ('/retinad/')`);
     const writerId = o.writerId ?? randomUUID();
     const badWriter = unsafeWriterId(writerId);
     if (badWriter) throw new Error(`etcd store: ${badWriter}`);
