@@ -43,6 +43,22 @@ t.test('etcd store', { skip: etcdMissing }, async (t) => {
     await again.close();
   });
 
+  t.test('SB9: a dedup key freed by deleteTask and used again in the same batch is stored (no compare can hold there)', async (t) => {
+    const o = options();
+    const store = await EtcdStore.open(o);
+    store.insertResult('old', body('s', 1), 'k');
+    await store.durable();
+    store.batch(() => {
+      store.deleteTask('old');
+      t.ok(store.insertResult('new', body('s', 2), 'k'), 'the key is free again');
+    });
+    await store.durable();
+    await store.close();
+    const again = await EtcdStore.open(o);
+    t.strictSame([again.resultCount('old'), again.resultCount('new')], [0, 1], 'etcd holds the new one (found by the contract test, seed 3)');
+    await again.close();
+  });
+
   t.test('SB9: durable(): a write is in etcd once it resolves; a burst of writes shares txns (group commit)', async (t) => {
     const o = options();
     const store = await EtcdStore.open(o);

@@ -214,8 +214,11 @@ export abstract class MirrorWrites extends MirrorReads {
       this.set(rk, entry);
       if (dedup === null) return true;
       const dk = dedupKey(dedup);
+      // Already in this unit means deleted in it (a deleteTask before, in the same batch): the key
+      // exists in etcd until this very txn, so no compare can hold; the delete proves it is ours.
+      const reused = tx.ops.has(this.prefix + dk);
       this.set(dk, { task_id: taskId, seq });
-      tx.guards.push({ key: this.prefix + dk, value: tx.ops.get(this.prefix + dk)!, drop: [this.prefix + rk, this.prefix + dk], onConflict: () => this.dropResult(entry) });
+      if (!reused) tx.guards.push({ key: this.prefix + dk, value: tx.ops.get(this.prefix + dk)!, drop: [this.prefix + rk, this.prefix + dk], onConflict: () => this.dropResult(entry) });
       return true;
     });
   }
