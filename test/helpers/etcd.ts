@@ -60,6 +60,10 @@ async function launch(dataDir: string, client: number, peer: number, timeoutMs: 
   ], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+  // A test process that ends without stop() (a failed assertion's throw, tap's timeout) takes etcd along.
+  const orphan = () => { child.kill('SIGCONT'); child.kill('SIGKILL'); };
+  process.once('exit', orphan);
+  child.once('exit', () => process.removeListener('exit', orphan));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGCONT'); // a paused etcd cannot act on SIGTERM

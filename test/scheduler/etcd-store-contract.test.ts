@@ -8,7 +8,7 @@
 import t from 'tap';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -23,7 +23,7 @@ const log = pino({ level: 'silent' });
 t.test('SB9/B3: every read of the etcd store equals the SQLite store\'s after the same writes, before and after a reopen', { skip: etcdMissing }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-etcd-contract-'));
   const etcd = await startEtcd(dir);
-  t.teardown(() => etcd.stop());
+  t.teardown(async () => { await etcd.stop(); rmSync(dir, { recursive: true, force: true }); });
   let run = 0;
   await fc.assert(fc.asyncProperty(opSequence, async (ops) => {
     run++;

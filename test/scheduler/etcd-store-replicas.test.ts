@@ -5,7 +5,7 @@
  * unfenced writers with one dedup key store one result.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -33,7 +33,7 @@ t.test('etcd store replicas', { skip: etcdMissing }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-etcd-replicas-'));
   const etcd = await startEtcd(dir);
   const client = new Etcd3({ hosts: etcd.endpoint });
-  t.teardown(async () => { client.close(); await etcd.stop(); });
+  t.teardown(async () => { client.close(); await etcd.stop(); rmSync(dir, { recursive: true, force: true }); });
   let n = 0;
   /** Two stores on one new prefix, sharing the results directory. */
   const pair = async (t: Test) => {
@@ -167,11 +167,10 @@ t.test('etcd store replicas', { skip: etcdMissing }, async (t) => {
   t.test('B3: a follower whose watch must resume from a compacted revision reloads the prefix, then follows again', async (t) => {
     const own = await startEtcd(dir);
     const c = new Etcd3({ hosts: own.endpoint });
-    t.teardown(async () => { c.close(); await own.stop(); });
     const o = { endpoints: [own.endpoint], prefix: '/compacted/', resultsDir: path.join(dir, 'results-compacted'), log };
     const a = await EtcdStore.open(o);
     const b = await EtcdStore.open(o);
-    t.teardown(async () => { await a.close(); await b.close(); });
+    t.teardown(async () => { await a.close(); await b.close(); c.close(); await own.stop(); });
     a.upsertDevice({ deviceId: 'one', deviceType: '1', productType: 'p' }, 1);
     await a.durable();
     await until(() => b.device('one') !== undefined, 'B follows A');

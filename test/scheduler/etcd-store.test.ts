@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -25,7 +25,7 @@ t.test('etcd store', { skip: etcdMissing }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-etcd-store-'));
   const etcd = await startEtcd(dir);
   const client = new Etcd3({ hosts: etcd.endpoint });
-  t.teardown(async () => { client.close(); await etcd.stop(); });
+  t.teardown(async () => { client.close(); await etcd.stop(); rmSync(dir, { recursive: true, force: true }); });
   let n = 0;
   const options = () => ({ endpoints: [etcd.endpoint], prefix: `/store-${++n}/`, resultsDir: path.join(dir, `results-${n}`), log });
 

@@ -1,14 +1,15 @@
 /** The SQLite store's batch() (SB9): a batch that throws leaves nothing, the in-memory active counts included. */
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SchedulerStore } from '../../src/scheduler/store.ts';
 import { ExecutionStatus, type CustomInfo, type TaskBasicInfo, type TaskDispatchInfo } from '../../src/protocol/index.ts';
 
 t.test('SB9: a rolled-back batch puts the active counts back with the rows (found by the etcd store contract test)', async (t) => {
-  const store = new SchedulerStore(mkdtempSync(path.join(os.tmpdir(), 'retinad-store-batch-')));
-  t.teardown(() => store.close());
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-store-batch-'));
+  const store = new SchedulerStore(dir);
+  t.teardown(() => { store.close(); rmSync(dir, { recursive: true, force: true }); });
   store.insertTask('t1', {} as TaskBasicInfo, {} as CustomInfo, ExecutionStatus.Queued);
   const counts = store.activeCountByDevice();
   t.throws(() => store.batch(() => {

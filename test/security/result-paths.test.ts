@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -31,6 +31,7 @@ const hostile = fc.oneof(
 t.test('issue 14: a TaskID names one directory right under the results root, or is refused before the disk is touched', async (t) => {
   const sandbox = mkdtempSync(path.join(os.tmpdir(), 'retinad-result-paths-'));
   const root = path.join(sandbox, 'results');
+  t.teardown(() => rmSync(sandbox, { recursive: true, force: true }));
   const files = new FsResultFiles(root);
   mkdirSync(path.join(sandbox, 'outside'));
   const outside = tree(sandbox).filter((p) => !p.startsWith('results'));
@@ -62,9 +63,8 @@ t.test('issue 14: a TaskID names one directory right under the results root, or 
 t.test('issue 14: EtcdStore.insertResult refuses a hostile TaskID and stores nothing', { skip: etcdMissing }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinad-result-paths-etcd-'));
   const etcd = await startEtcd(dir);
-  t.teardown(() => etcd.stop());
   const store = await EtcdStore.open({ endpoints: [etcd.endpoint], prefix: '/paths/', resultsDir: path.join(dir, 'results'), log: pino({ level: 'silent' }) });
-  t.teardown(() => store.close());
+  t.teardown(async () => { await store.close(); await etcd.stop(); rmSync(dir, { recursive: true, force: true }); });
   const body = { TaskID: 's', DeviceID: 'd', DstDeviceList: [], AlgID: 1, AlgVersion: '1', Ts: 1, TaskResultData: {} } as unknown as TaskResultBody;
   for (const id of ['../../escape', 'a/b', '..']) {
     t.throws(() => store.insertResult(id, body, `k-${id}`), /cannot name a results directory/);
