@@ -10,7 +10,8 @@
  * Loopback only, bounded in count and time.
  *
  *   node --import tsx bench/scheduler.ts [EXECUTORS=1000] [TASKS=2000]
- *   env: BENCH_KEEPALIVE (s, default 5), BENCH_CONCURRENCY (default 32), BENCH_LABEL, BENCH_OUT
+ *   env: BENCH_KEEPALIVE (s, default 5), BENCH_CONCURRENCY (default 32), BENCH_LABEL, BENCH_OUT,
+ *        BENCH_STORE=etcd (the scheduler as a replica on a real etcd this bench starts; default SQLite)
  * Writes bench/results/scheduler.json (merged by label and size).
  */
 import http from 'node:http';
@@ -20,6 +21,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 
 import { Agent, request } from 'undici';
 import { startRole } from '../src/child-role.ts';
 import { digestAuthorization } from '../src/net/digest.ts';
+import { startEtcd } from '../test/helpers/etcd.ts';
 
 const EXECUTORS = Number(process.argv[2] ?? 1000);
 const TASKS = Number(process.argv[3] ?? 2000);
@@ -28,6 +30,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const LABEL = process.env.BENCH_LABEL ?? 'after';
 const OUT = process.env.BENCH_OUT ?? path.join(import.meta.dirname, 'results', 'scheduler.json');
 const TOKEN = 'bench-token-0123456789abcdef';
+const STORE = process.env.BENCH_STORE === 'etcd' ? 'etcd' : 'sqlite';
 const PHASE_LIMIT_MS = 180_000; // no phase runs longer: a collapsed scheduler still ends the bench
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -59,8 +62,15 @@ interface Executor { id: string; session: string }
 async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'retinad-bench-sched-'));
   const logFile = path.join(dataDir, 'scheduler.log');
-  const sched = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN, '--keepalive', String(KEEPALIVE)], { logFile });
+  const etcd = STORE === 'etcd' ? await startEtcd(path.join(dataDir, 'etcd')) : null;
+  const storeArgs = etcd ? ['--store', `etcd://${new URL(etcd.endpoint).host}`, '--results', path.join(dataDir, 'results')] : [];
+  const sched = await startRole(['scheduler', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN, '--keepalive', String(KEEPALIVE), ...storeArgs], { logFile });
   const base = sched.url;
+  // A replica serves as leader once elected: its replies carry the term's epoch.
+  for (let i = 0; etcd && i < 200; i++) {
+    if ((await call(base, 'GET', '/System/Time', undefined, { authorization: `Bearer ${TOKEN}` })).headers['x-retinad-epoch']) break;
+    await sleep(100);
+  }
   const pid = sched.child.pid!;
   let rssPeak = 0;
   const rssTimer = setInterval(() => {
@@ -204,13 +214,14 @@ async function main() {
   clearInterval(rssTimer);
   rssPeak = Math.max(rssPeak, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
   await sched.stop();
+  await etcd?.stop();
   srv.closeAllConnections();
   srv.close();
   await agent.close();
 
   const r2 = (x: number) => Math.round(x * 100) / 100;
   const result = {
-    label: LABEL, executors: EXECUTORS, tasks: TASKS, keepaliveSec: KEEPALIVE, concurrency: CONCURRENCY, date: new Date().toISOString(), cores: os.cpus().length,
+    label: LABEL, store: STORE, executors: EXECUTORS, tasks: TASKS, keepaliveSec: KEEPALIVE, concurrency: CONCURRENCY, date: new Date().toISOString(), cores: os.cpus().length,
     baseline: { noopRps: r2(baseRps), noopP50Ms: r2(pct(baseLat, 50)), noopP99Ms: r2(pct(baseLat, 99)) },
     registerPerSec: r2(registerPerSec), registerFailures,
     accepted: sentAt.size, refused, busy503, placed,
@@ -226,7 +237,7 @@ async function main() {
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(path.dirname(OUT), { recursive: true });
   const prev = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')) as Array<typeof result>) : [];
-  writeFileSync(OUT, JSON.stringify([...prev.filter((p) => !(p.label === LABEL && p.executors === EXECUTORS && p.tasks === TASKS)), result], null, 2) + '\n');
+  writeFileSync(OUT, JSON.stringify([...prev.filter((p) => !(p.label === LABEL && (p.store ?? 'sqlite') === STORE && p.executors === EXECUTORS && p.tasks === TASKS)), result], null, 2) + '\n');
 }
 
 main().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });

@@ -65,8 +65,9 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
   election.on('lost', (err: unknown) => exitLost('the leader lease expired', err));
   election.on('elected', (term: Term) => void lead(term).catch((err: unknown) => exitLost('taking the lead failed', err)));
   const lead = async (term: Term) => {
-    // Everything the previous leader made durable precedes this term's key: read it all first.
-    await store.caughtUp(term.epoch);
+    // Everything the previous leader made durable precedes this term's key: read it all again
+    // (a consistent range at a revision after the election), then write only under the fence.
+    await store.reload();
     store.setFence({ key: term.key, createRevision: term.epoch });
     store.setReadOnly(false);
     await app?.close();

@@ -58,7 +58,7 @@ export interface StoredResult {
   body: TaskResultBody;
 }
 
-/** What the scheduler's rooms need of durable state; SQLite is the default implementation. */
+/** What the scheduler's rooms need of durable state; SQLite is the default implementation, etcd/ the one for replicas. */
 export interface SchedulerStateStore {
   upsertDevice(d: DeviceInput, now?: number): void;
   device(id: string): DeviceRow | undefined;
@@ -90,15 +90,16 @@ export interface SchedulerStateStore {
   results(taskId: string, after: number, limit: number, maxBytes?: number): StoredResult[] & { full?: boolean };
   resultCount(taskId: string): number;
   resumeAfterMs(subtaskId: string, frameMs: number): number | null;
-  /**
-   * Resolves once every write made before the call is durable: at once for SQLite (its writes
-   * are synchronous); when the group commit holding them is acknowledged for a shared store.
-   * Rejects when this node may no longer write (a replica that lost its leadership).
-   */
-  durable(): Promise<void>;
   /** Runs `fn` in one transaction (a burst of writes commits once). */
   batch<T>(fn: () => T): T;
-  close(): void;
+  /**
+   * Resolves once every write made before the call is committed (at once for SQLite, whose
+   * writes are synchronous; the etcd store commits in the background). Rejects when the writes
+   * can no longer be committed (the etcd store lost its leadership).
+   */
+  durable(): Promise<void>;
+  /** Closes the store; the etcd store first waits (bounded) for its writes to commit. */
+  close(): void | Promise<void>;
 }
 
 export interface DeviceInput { deviceId: string; deviceType: string; productType: string; deviceName?: string; commandUrl?: string; longitude?: string; latitude?: string }

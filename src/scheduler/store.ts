@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type DeviceInput, type DeviceRow, type SchedulerStateStore, type StoredResult, type SubtaskInput, type SubtaskRow, type SubtaskStatusUpdate, type TaskRow } from './store-types.ts';
 import { SCHEMA } from './store-schema.ts';
+import { resumePointMs } from './resume-point.ts';
 
 export * from './store-types.ts';
 
@@ -48,7 +49,15 @@ export class SchedulerStore implements SchedulerStateStore {
 
   batch<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn)();
+    // The active counts live outside SQLite: a rolled-back batch must put them back too.
+    const active = [...this.active];
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.active.clear();
+      for (const [id, n] of active) this.active.set(id, n);
+      throw err;
+    }
   }
 
   private countActive(deviceId: string, delta: number): void {
@@ -56,7 +65,7 @@ export class SchedulerStore implements SchedulerStateStore {
     if (n > 0) this.active.set(deviceId, n); else this.active.delete(deviceId);
   }
 
-  /** SQLite writes are synchronous: durable once made. */
+  /** SQLite writes are synchronous: what was written is already committed. */
   durable(): Promise<void> {
     return Promise.resolve();
   }
@@ -265,21 +274,12 @@ export class SchedulerStore implements SchedulerStateStore {
     return (this.stmt('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
   }
 
-  /** Last source position (ImageInfo.Pts) a subtask reached, for resuming it elsewhere (SB12). */
   /**
    * Where a moved subtask resumes (SB12), in source milliseconds, from the last result stored
-   * for it: after the last frame (a frame interval of `frameMs` past its Pts, for images and
-   * analysis results) or at the end of the last video slice. Null when nothing was stored.
+   * for it (resume-point.ts says how). Null when nothing was stored.
    */
   resumeAfterMs(subtaskId: string, frameMs: number): number | null {
     const r = this.stmt('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
-    if (!r) return null;
-    const data = (JSON.parse(r.body) as TaskResultBody).TaskResultData;
-    const img = (data.ImageResult as { ImageInfo?: { Pts?: unknown } } | undefined)?.ImageInfo?.Pts;
-    if (typeof img === 'number') return Math.round(img + frameMs);
-    const slice = (data.VideoResult as { VideoSliceInfo?: { StartMs?: unknown; DurationMs?: unknown } } | undefined)?.VideoSliceInfo;
-    if (typeof slice?.StartMs === 'number' && typeof slice.DurationMs === 'number') return Math.round(slice.StartMs + slice.DurationMs);
-    const pts = (data.AnalysisResult ?? []).map((a) => (a.ResultData as { Pts?: unknown } | undefined)?.Pts).filter((x): x is number => typeof x === 'number');
-    return pts.length ? Math.round(Math.max(...pts) + frameMs) : null;
+    return r ? resumePointMs(JSON.parse(r.body) as TaskResultBody, frameMs) : null;
   }
 }

@@ -131,5 +131,5 @@ t.test('B3: a leader SIGSTOPped past its lease is replaced; resumed, its command
   t.equal(list.length, 40, 'all 40 frames');
   const counts = dispatchCounts(dir, 2);
   t.strictSame([...counts.values()], [1, 1], `each subtask dispatched once, by either leader: ${JSON.stringify([...counts])}`);
-  for (const s of end.SubtaskInfoList ?? []) t.equal(s.TaskStatusInfo.ExecutionStatus, 0, `subtask ${s.TaskID} ran once to the end`);
+  for (const [i, s] of (end.SubtaskInfoList ?? []).entries()) t.equal(s.TaskStatusInfo.ExecutionStatus, 0, `subtask ${i + 1} ran to the end`);
 });
