@@ -39,7 +39,7 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
   const l = parseListen(a.listen);
   setTrustedCa(a.tlsCa);
   const resultsDir = path.resolve(a.results ?? path.join(a.dataDir, 'results'));
-  const store = await EtcdStore.open({ endpoints, resultsDir, log, writerId: `${a.deviceId ?? 'scheduler'}/${randomUUID().slice(0, 8)}` });
+  const store = await EtcdStore.open({ endpoints, resultsDir, log, writerId: `${(a.deviceId ?? 'scheduler').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40)}.${randomUUID().slice(0, 8)}` });
   store.setReadOnly(true);
   let election: LeaderElection | null = null;
   let scheduler: Scheduler | null = null;

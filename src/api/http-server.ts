@@ -48,6 +48,8 @@ export interface BaseServerOptions {
   tls?: { key: Buffer; cert: Buffer };
   /** Count requests by route and status into this registry (served at /metrics). */
   metrics?: Registry;
+  /** Runs before authentication: a follower replica turns writes away whoever sends them. */
+  preAuth?: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 /** `{ StatusCode: "0" }`, the plain success reply. */
@@ -148,6 +150,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   if (opts.openapi) registerOpenApi(app, opts.openapi);
   if (!opts.token) opts.logger.warn('no --token / RETINAD_TOKEN set: the API accepts unauthenticated requests');
   app.decorateRequest('principal', null);
+  if (opts.preAuth) app.addHook('onRequest', opts.preAuth);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!opts.token) { req.principal = NODE; return; }
     const access = (req.routeOptions.config as RouteConfig | undefined)?.access;

@@ -23,7 +23,7 @@ import { schedulingRoutes } from './routes/scheduling.ts';
 import { cascadeRoutes } from './routes/cascade.ts';
 import { attachCommandChannel } from './routes/command-channel.ts';
 import { ChannelHub } from '../net/ws-channel.ts';
-import { replicaHooks, type ReplicaRole } from './routes/replica.ts';
+import { followerGate, replicaHooks, type ReplicaRole } from './routes/replica.ts';
 
 export interface SchedulerServerOptions {
   token?: string;
@@ -38,7 +38,7 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
   const http = new Registry();
   const app = createBaseServer({
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
-    authenticate: (t) => s.authenticate(t),
+    authenticate: (t) => s.authenticate(t), preAuth: opts.replica?.follower && followerGate(opts.replica.follower),
   });
   replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
   const api = new SchedulerFacade(s);

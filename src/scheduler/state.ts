@@ -3,6 +3,7 @@
  * file of this process's own beside it, or the embedded default, one SQLite file for both.
  */
 import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
 import { SchedulerStore } from './store.ts';
@@ -18,6 +19,7 @@ export interface SchedulerState {
 
 export function openState(dataDir: string, shared?: SchedulerStateStore): SchedulerState {
   if (shared) {
+    mkdirSync(dataDir, { recursive: true });
     const localDb = openDatabase(path.join(dataDir, 'scheduler-local.db'));
     return { store: shared, localDb, close: () => localDb.close() };
   }

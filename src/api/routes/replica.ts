@@ -5,7 +5,7 @@
  * and refuse a deposed leader's commands; a follower serves reads from its copy of the store and
  * answers every write with 503, naming the leader (X-Retinad-Leader) — only the leader writes.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface ReplicaRole {
   /** Resolves once every write made so far is durable; rejects when this replica may no longer write. */
@@ -21,17 +21,22 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** A refusal in the standard's envelope (Message ≤ 128 bytes). */
 const refusal = (message: string) => ({ StatusCode: '1', Message: message.slice(0, 128) });
 
+/**
+ * A follower's gate, run before authentication: a write gets 503 naming the leader whoever sent
+ * it (a session token is the leader's to judge: here it would be a 401, and a 401 does not tell
+ * an executor to move on).
+ */
+export function followerGate(follower: NonNullable<ReplicaRole['follower']>) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    if (READS.has(req.method)) return undefined;
+    const leader = follower.leader();
+    if (leader) void reply.header('x-retinad-leader', leader);
+    return reply.code(503).header('retry-after', '1')
+      .send(refusal(leader ? `not the leader: writes go to ${leader}` : 'no leader: an election is under way'));
+  };
+}
+
 export function replicaHooks(app: FastifyInstance, role: ReplicaRole): void {
-  if (role.follower) {
-    const follower = role.follower;
-    app.addHook('onRequest', async (req, reply) => {
-      if (READS.has(req.method)) return;
-      const leader = follower.leader();
-      if (leader) void reply.header('x-retinad-leader', leader);
-      return reply.code(503).header('retry-after', '1')
-        .send(refusal(leader ? `not the leader: writes go to ${leader}` : 'no leader: an election is under way'));
-    });
-  }
   app.addHook('onSend', async (_req, reply, payload) => {
     if (role.epoch) void reply.header('x-retinad-epoch', role.epoch);
     try {
