@@ -158,6 +158,9 @@ export class Scheduler {
     this.algorithms.start();
     this.admission.resumeWaiting();
     this.cascade.start();
+    // A replica's new term: each executor hears its epoch at once, in a question it answers
+    // anyway (what do you run?), so a deposed leader's commands are refused from now on.
+    if (this.o.store) for (const id of this.devices.onlineSet()) void this.reconciler.reconcile(id);
   }
 
   async close(): Promise<void> {
