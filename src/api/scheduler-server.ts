@@ -40,7 +40,8 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
     authenticate: (t) => s.authenticate(t), preAuth: opts.replica?.follower && followerGate(opts.replica.follower),
   });
-  replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
+  // With SQLite every write is durable once made: only a replica's replies wait for a commit.
+  if (opts.replica) replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
   const api = new SchedulerFacade(s);
   void app.register(metricsRoutes([http, s.metrics.registry]));
   void app.register(timeRoutes(api));
