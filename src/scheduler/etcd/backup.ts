@@ -156,7 +156,6 @@ export async function backupEtcdStore(o: EtcdBackupOptions): Promise<EtcdBackupS
     });
     const keys = Number(range.count);
     if (!keys) throw new Error(`--store: etcd at ${where} holds no keys under ${prefix}: no scheduler replicas' state to back up`);
-    db.pragma('journal_mode = OFF');
     createContainer(db, ETCD_FORMAT);
     db.exec('CREATE TABLE backup_snapshot (n INTEGER PRIMARY KEY, data BLOB NOT NULL)');
     db.exec('BEGIN');
