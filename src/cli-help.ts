@@ -8,6 +8,9 @@ Usage:
                     [--plugin-max-batch N] [--plugin-max-memory MB] [--media-dir DIR]… [--package-dir DIR]… [--peer URL]… [--allow-private-urls]
   retinad scheduler backup --data-dir DIR --out FILE      (while it runs: one consistent file)
   retinad scheduler restore --data-dir NEWDIR --from FILE (into an empty directory)
+  retinad scheduler backup --store etcd://HOST:PORT[,…] --results DIR [--data-dir DIR] --out FILE   (replicas: etcd's snapshot + result files)
+  retinad scheduler restore --from FILE --etcd-data-dir NEWDIR --results NEWDIR [--data-dir NEWDIR]
+                    [--etcd-name NAME] [--etcd-peer-url URL]   (needs etcdctl, Debian etcd-client; then start etcd on NEWDIR)
   retinad scheduler --listen HOST:PORT --data-dir DIR [--token-file F | --token T] [--device-id ID] [--advertise URL]
                     [--keepalive SECONDS] [--max-retries N] [--max-intake N] [--max-concurrent-tasks N] [--task-order NAME|FILE] [--trusted-keys DIR] [--plugin-dev-mode] [--allow-private-urls]
                     [--initiators FILE] [--max-results-per-task N] [--mqtt-url URL [--mqtt-topic-prefix P] [--mqtt-password-file F]]
@@ -36,4 +39,7 @@ loopback without a token needs --insecure. Port 0 picks a free port; the URL is 
 --store etcd://…: any number of schedulers on one etcd; one leads (lease of --lease-ttl, default 5 s),
 the others serve reads and answer writes with 503 naming the leader. --results DIR holds result
 payloads and must be the same (shared) directory for every replica. docs/OPERATIONS.md.
+Backups (SB9): every SHA-256 is checked before a restore writes anything, and it writes only into
+empty directories. An etcd restore is a one-member etcd (--etcd-name, default "default";
+--etcd-peer-url, default http://localhost:2380); revisions, hence leader epochs, carry on.
 `;

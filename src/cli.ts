@@ -148,7 +148,7 @@ const OPTIONS = {
   'max-intake': { type: 'string' }, 'max-concurrent-tasks': { type: 'string' }, 'task-order': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
   'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
   upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'upstream-advertise': { type: 'string' }, 'command-channel': { type: 'boolean' },
-  store: { type: 'string' }, results: { type: 'string' }, 'lease-ttl': { type: 'string' },
+  store: { type: 'string' }, results: { type: 'string' }, 'lease-ttl': { type: 'string' }, 'etcd-data-dir': { type: 'string' }, 'etcd-name': { type: 'string' }, 'etcd-peer-url': { type: 'string' },
   config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' }, providers: { type: 'boolean' },
 } as const;
 
@@ -212,12 +212,14 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
     process.stdout.write(HELP);
     return;
   }
-  // SB9: `scheduler backup` / `scheduler restore` work on a data directory, not on a node.
+  // SB9: `scheduler backup` / `scheduler restore` work on a data directory or an etcd store, not on a node.
   if (cmd === 'scheduler' && positionals.length) {
     const { schedulerStateCommand } = await import('./scheduler/backup-cli.ts');
-    await schedulerStateCommand(positionals, { dataDir: need(values['data-dir'], '--data-dir'), out: values.out, from: values.from });
+    await schedulerStateCommand(positionals, { dataDir: values['data-dir'], out: values.out, from: values.from, store: values.store === undefined ? undefined : parseEtcdUrl(storeUrl(values.store)),
+      results: values.results, etcdDataDir: values['etcd-data-dir'], etcdName: values['etcd-name'], etcdPeerUrl: values['etcd-peer-url'] });
     return;
   }
+  for (const k of ['etcd-data-dir', 'etcd-name', 'etcd-peer-url'] as const) if (values[k] !== undefined) throw new UsageError(`--${k}: only for \`retinad scheduler restore\` of an etcd store backup`);
   const token = cmd === 'executor' || cmd === 'scheduler' ? nodeToken(values.token, values['token-file'], values.listen, values.insecure === true) : undefined;
   switch (cmd) {
     case 'executor': {

@@ -2,27 +2,23 @@
  * Backup and restore of a scheduler's state (SB9: fast recovery after a fault), for the embedded
  * SQLite store: `retinad scheduler backup --data-dir DIR --out FILE` while the scheduler runs,
  * `retinad scheduler restore --data-dir NEWDIR --from FILE` on the machine that takes over.
+ * (The etcd store of scheduler replicas has its own: etcd-backup.ts, etcd-restore.ts.)
  *
  * The backup is one file, itself a SQLite database: a consistent snapshot of scheduler.db taken
  * with SQLite's online backup (the running scheduler keeps writing; the copy is one moment),
- * plus a table holding every other file the state needs — the algorithm repository's packages
- * and index, the NotifyURL signing secret (without it the keys handed to initiators no longer
- * verify), trusted publisher keys. One file is checked (quick_check, a format marker, a SHA-256
- * per file) before anything is written, and a restore never overwrites a data directory that
- * holds state.
+ * plus the container's tables (backup-archive.ts) holding every other file the state needs — the
+ * algorithm repository's packages and index, the NotifyURL signing secret (without it the keys
+ * handed to initiators no longer verify), trusted publisher keys. One file is checked
+ * (quick_check, a format marker, a SHA-256 per file) before anything is written, and a restore
+ * never overwrites a data directory that holds state.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-
-/** The format marker; a restore refuses a file without it. */
-const FORMAT = 'retinad-scheduler-backup/1';
-/** What, besides scheduler.db, a scheduler's data directory holds that matters (relative paths). */
-// trained-models.key signs what training publishes: executors trust its .pub, so a restore keeps it.
-const STATE = ['repository', 'notify.secret', 'trusted-keys', 'trained-models.key', 'trained-models.pub'];
-/** A backup never carries more than this in files (packages are capped far below). */
-const MAX_FILES_BYTES = 8 * 1024 ** 3;
+import {
+  checkFiles, checkFormat, createContainer, fileData, holdsState, inside, isStatePath, MAX_STATE_BYTES, openContainer, putFiles, readMeta,
+  SECRET_STATE, SQLITE_FORMAT, stateFiles,
+} from './backup-archive.ts';
 
 export interface BackupSummary {
   file: string;
@@ -30,18 +26,6 @@ export interface BackupSummary {
   devices: number;
   files: number;
   bytes: number;
-}
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** Regular files under `dir` (relative to `root`), symlinks not followed. */
-function filesUnder(root: string, rel: string): string[] {
-  const abs = path.join(root, rel);
-  if (!existsSync(abs)) return [];
-  const st = lstatSync(abs);
-  if (st.isFile()) return [rel];
-  if (!st.isDirectory()) return [];
-  return readdirSync(abs).flatMap((n) => filesUnder(root, path.join(rel, n)));
 }
 
 /** Writes a backup of the scheduler state in `dataDir` to `out` (replaced atomically). */
@@ -58,22 +42,10 @@ export async function backupScheduler(dataDir: string, out: string): Promise<Bac
   }
   const db = new Database(tmp);
   try {
-    let bytes = 0;
-    const files = STATE.flatMap((r) => filesUnder(dataDir, r));
-    db.exec(`CREATE TABLE backup_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE backup_files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, data BLOB NOT NULL)`);
-    const put = db.prepare('INSERT INTO backup_files (path, sha256, data) VALUES (?, ?, ?)');
-    db.transaction(() => {
-      for (const rel of files) {
-        const data = readFileSync(path.join(dataDir, rel));
-        bytes += data.length;
-        if (bytes > MAX_FILES_BYTES) throw new Error(`${dataDir}: more than ${MAX_FILES_BYTES} bytes of state files; not a scheduler data directory?`);
-        put.run(rel.split(path.sep).join('/'), sha256(data), data);
-      }
-      db.prepare('INSERT INTO backup_meta (key, value) VALUES (?, ?), (?, ?)').run('format', FORMAT, 'created', new Date().toISOString());
-    })();
+    createContainer(db, SQLITE_FORMAT);
+    const { files, bytes } = putFiles(db, dataDir, stateFiles(dataDir), '', MAX_STATE_BYTES);
     const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-    const summary = { file: out, tasks: count('tasks'), devices: count('devices'), files: files.length, bytes };
+    const summary = { file: out, tasks: count('tasks'), devices: count('devices'), files, bytes };
     db.close();
     renameSync(tmp, out);
     return summary;
@@ -86,39 +58,22 @@ export async function backupScheduler(dataDir: string, out: string): Promise<Bac
 
 /** Restores the backup `from` into `dataDir`, which must hold no scheduler state. */
 export function restoreScheduler(from: string, dataDir: string): BackupSummary {
-  if (!existsSync(from)) throw new Error(`--from: ${from} does not exist`);
-  const target = path.join(dataDir, 'scheduler.db');
-  if (existsSync(target) || STATE.some((r) => existsSync(path.join(dataDir, r)))) {
-    throw new Error(`--data-dir: ${dataDir} already holds scheduler state; restore into an empty directory (a restore never overwrites)`);
-  }
-  let db: Database.Database;
+  const db = openContainer(from);
   try {
-    db = new Database(from, { readonly: true, fileMustExist: true });
-    const check = (db.pragma('quick_check') as Array<{ quick_check: string }>).map((r) => r.quick_check);
-    if (check.some((c) => c !== 'ok')) throw new Error(`damaged (${check.slice(0, 2).join('; ')})`);
-  } catch (err) {
-    throw new Error(`--from: ${from} is not a usable backup: ${(err as Error).message}`);
-  }
-  try {
-    const format = (() => { try { return (db.prepare("SELECT value FROM backup_meta WHERE key = 'format'").get() as { value: string } | undefined)?.value; } catch { return undefined; } })();
-    if (format !== FORMAT) throw new Error(`--from: ${from} is not a retinad scheduler backup (format ${format ?? 'missing'}, expected ${FORMAT})`);
-    const rows = db.prepare('SELECT path, sha256, data FROM backup_files').all() as Array<{ path: string; sha256: string; data: Buffer }>;
-    for (const r of rows) {
-      const rel = path.normalize(r.path);
-      // Paths come from the file: only the state's own places, never out of the data directory.
-      if (path.isAbsolute(rel) || rel.split(path.sep).includes('..') || !STATE.some((s) => rel === s || rel.startsWith(s + path.sep))) {
-        throw new Error(`--from: ${from} names a file outside a scheduler's state (${r.path.slice(0, 80)})`);
-      }
-      if (sha256(r.data) !== r.sha256) throw new Error(`--from: ${from}: ${r.path} does not match its SHA-256; the backup is damaged`);
+    if (holdsState(dataDir)) {
+      throw new Error(`--data-dir: ${dataDir} already holds scheduler state; restore into an empty directory (a restore never overwrites)`);
     }
+    checkFormat(readMeta(db), from, SQLITE_FORMAT);
+    // Paths come from the file: only the state's own places, never out of the data directory.
+    const files = checkFiles(db, from, isStatePath, "a scheduler's state");
+    const target = path.join(dataDir, 'scheduler.db');
     mkdirSync(dataDir, { recursive: true });
     const tmp = `${target}.restoring`;
     rmSync(tmp, { force: true });
     // The database without the backup's own tables, written whole before it takes the real name.
-    db.close();
     writeFileSync(tmp, readFileSync(from));
+    const summary: BackupSummary = { file: from, tasks: 0, devices: 0, files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
     const clean = new Database(tmp);
-    const summary: BackupSummary = { file: from, tasks: 0, devices: 0, files: rows.length, bytes: rows.reduce((n, r) => n + r.data.length, 0) };
     try {
       clean.exec('DROP TABLE backup_files; DROP TABLE backup_meta; VACUUM');
       summary.tasks = (clean.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
@@ -126,14 +81,14 @@ export function restoreScheduler(from: string, dataDir: string): BackupSummary {
     } finally {
       clean.close();
     }
-    for (const r of rows) {
-      const abs = path.join(dataDir, path.normalize(r.path));
+    for (const f of files) {
+      const abs = inside(dataDir, f.parts);
       mkdirSync(path.dirname(abs), { recursive: true });
-      writeFileSync(abs, r.data, { mode: r.path === 'notify.secret' || r.path === 'trained-models.key' ? 0o600 : 0o644 });
+      writeFileSync(abs, fileData(db, f.path), { mode: SECRET_STATE.includes(f.path) ? 0o600 : 0o644 });
     }
     renameSync(tmp, target);
     return summary;
   } finally {
-    if (db.open) db.close();
+    db.close();
   }
 }

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { findEtcdctl } from '../../src/scheduler/etcd/restore.ts';
 
 /** Where the binary is; RETINAD_ETCD_BIN overrides. */
 export const ETCD_BIN = process.env.RETINAD_ETCD_BIN ?? '/usr/bin/etcd';
@@ -81,12 +82,16 @@ async function launch(dataDir: string, client: number, peer: number, timeoutMs: 
   throw new Error(`etcd did not answer at ${endpoint} within ${timeoutMs} ms (exit ${child.exitCode ?? child.signalCode}): ${stderr.trim().slice(-1000)}`);
 }
 
-/** Starts etcd with its data in `dir`/etcd-<port>; resolves once /health answers. */
-export async function startEtcd(dir: string, timeoutMs = 20_000): Promise<EtcdProcess> {
+/**
+ * Starts etcd with its data in `dir`/etcd-<port>, or in `o.dataDir` (one that exists, e.g. made by
+ * `etcdctl snapshot restore`: etcd then keeps the member and cluster it holds); resolves once
+ * /health answers.
+ */
+export async function startEtcd(dir: string, timeoutMs = 20_000, o: { dataDir?: string } = {}): Promise<EtcdProcess> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [client, peer] = [await freePort(), await freePort()];
-    const dataDir = path.join(dir, `etcd-${client}`);
+    const dataDir = o.dataDir ?? path.join(dir, `etcd-${client}`);
     try {
       let run = await launch(dataDir, client, peer, timeoutMs);
       return {
@@ -102,3 +107,8 @@ export async function startEtcd(dir: string, timeoutMs = 20_000): Promise<EtcdPr
   }
   throw lastError;
 }
+
+/** False when etcdctl (Debian's etcd-client) is on PATH; else why restore tests skip. */
+export const etcdctlMissing: string | false = (() => {
+  try { findEtcdctl(); return false; } catch (err) { return (err as Error).message; }
+})();

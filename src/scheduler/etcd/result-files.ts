@@ -51,6 +51,12 @@ export function unsafeWriterId(id: string): string | null {
   return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(id) ? null : `writer id ${JSON.stringify(id)}: use 1–64 of A-Z a-z 0-9 . _ - (not starting with .)`;
 }
 
+/** True when `name` is a body's file name as `FsResultFiles.put` leaves it (`<seq>-<writer>.json`; not a temporary file). */
+export function isBodyFileName(name: string): boolean {
+  const m = /^(\d{1,16})-(.+)\.json$/.exec(name);
+  return m !== null && unsafeWriterId(m[2]!) === null;
+}
+
 /** Bodies as files under one directory. */
 export class FsResultFiles implements ResultFiles {
   private readonly root: string;
