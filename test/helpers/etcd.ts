@@ -28,6 +28,8 @@ export interface EtcdProcess {
   pause(): void;
   /** Lets a paused etcd run again (SIGCONT). */
   resume(): void;
+  /** The etcd process's id (benches read its CPU time). */
+  readonly pid: number | undefined;
   /** Stops etcd and starts it again on the same ports and data: every client connection drops. */
   restart(): Promise<void>;
 }
@@ -99,6 +101,7 @@ export async function startEtcd(dir: string, timeoutMs = 20_000, o: { dataDir?: 
         stop: () => run.stop(),
         pause: () => run.child.kill('SIGSTOP'),
         resume: () => run.child.kill('SIGCONT'),
+        get pid() { return run.child.pid; },
         restart: async () => { await run.stop(); run = await launch(dataDir, client, peer, timeoutMs); },
       };
     } catch (err) {
