@@ -37,7 +37,7 @@ Commands with an X-Retinad-Epoch older than the highest seen (a deposed leader's
 --token defaults to $RETINAD_TOKEN; --token-file (mode 600) keeps it out of ps. Listening beyond
 loopback without a token needs --insecure. Port 0 picks a free port; the URL is printed when ready.
 --store etcd://…: any number of schedulers on one etcd; one leads (lease of --lease-ttl, default 5 s),
-the others serve reads and answer writes with 503 naming the leader. --results DIR holds result
+the others serve reads and pass writes to the leader. --results DIR holds result
 payloads and must be the same (shared) directory for every replica. docs/OPERATIONS.md.
 Backups (SB9): every SHA-256 is checked before a restore writes anything, and it writes only into
 empty directories. An etcd restore is a one-member etcd (--etcd-name, default "default";

@@ -3,10 +3,10 @@
  * (issue 14; B3, SB9). Every replica keeps a copy of the store (loaded, then watched) and serves
  * reads from it; one leads, chosen by an etcd election on a lease. The leader builds its memory
  * from the store when its term begins, places, dispatches and judges liveness; every write it
- * makes is fenced by its term, and every command carries the term's epoch. A follower answers
- * writes with 503 naming the leader. A leader that loses its lease exits (like
+ * makes is fenced by its term, and every command carries the term's epoch. A follower passes
+ * writes to the leader. A leader that loses its lease exits (like
  * kube-controller-manager): a deposed leader must not act on memory it can no longer trust, and
- * its supervisor (systemd, Restart=always) starts it again as a follower.
+ * its supervisor (the systemd unit restarts it on failure) starts it again as a follower.
  */
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';

@@ -36,10 +36,12 @@ export interface SchedulerServerOptions {
 
 export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions): FastifyInstance {
   const http = new Registry();
+  const gate = opts.replica?.follower && followerGate(opts.replica.follower);
   const app = createBaseServer({
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
-    authenticate: (t) => s.authenticate(t), preAuth: opts.replica?.follower && followerGate(opts.replica.follower),
+    authenticate: (t) => s.authenticate(t), preAuth: gate,
   });
+  if (gate) app.addHook('onClose', () => gate.close());
   // With SQLite every write is durable once made: only a replica's replies wait for a commit.
   if (opts.replica) replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
   const api = new SchedulerFacade(s);

@@ -3,9 +3,10 @@
  * for it, so it waits until they are durable in the shared store (one group commit serves every
  * request in flight); replies carry the leader's epoch (X-Retinad-Epoch) so executors learn it
  * and refuse a deposed leader's commands; a follower serves reads from its copy of the store and
- * answers every write with 503, naming the leader (X-Retinad-Leader) — only the leader writes.
+ * passes every write to the leader (follower-forward.ts) — only the leader writes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { forwardToLeader, type Forwarder } from './follower-forward.ts';
 
 export interface ReplicaRole {
   /** Resolves once every write made so far is durable; rejects when this replica may no longer write. */
@@ -22,18 +23,14 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const refusal = (message: string) => ({ StatusCode: '1', Message: message.slice(0, 128) });
 
 /**
- * A follower's gate, run before authentication: a write gets 503 naming the leader whoever sent
- * it (a session token is the leader's to judge: here it would be a 401, and a 401 does not tell
- * an executor to move on).
+ * A follower's gate, run before authentication: a write is passed to the leader whoever sent it
+ * (a session token is the leader's to judge; judged here it would be a 401, which does not tell
+ * an executor to move on); reads go on to this replica's own routes.
  */
-export function followerGate(follower: NonNullable<ReplicaRole['follower']>) {
-  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    if (READS.has(req.method)) return undefined;
-    const leader = follower.leader();
-    if (leader) void reply.header('x-retinad-leader', leader);
-    return reply.code(503).header('retry-after', '1')
-      .send(refusal(leader ? `not the leader: writes go to ${leader}` : 'no leader: an election is under way'));
-  };
+export function followerGate(follower: NonNullable<ReplicaRole['follower']>): Forwarder {
+  const forward = forwardToLeader(() => follower.leader());
+  const gate = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => (READS.has(req.method) ? undefined : forward(req, reply));
+  return Object.assign(gate, { close: () => forward.close() });
 }
 
 export function replicaHooks(app: FastifyInstance, role: ReplicaRole): void {
