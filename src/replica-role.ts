@@ -68,10 +68,11 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
     // Everything the previous leader made durable precedes this term's key: read it all again
     // (a consistent range at a revision after the election), then write only under the fence.
     await store.reload();
-    store.setFence({ key: term.key, createRevision: term.epoch });
-    store.setReadOnly(false);
+    // The follower's server and rooms go first, while the store still refuses writes.
     await app?.close();
     await scheduler?.close();
+    store.setFence({ key: term.key, createRevision: term.epoch });
+    store.setReadOnly(false);
     app = await serve(url, term);
     await app.listen({ host: l.host, port });
     scheduler!.start();
