@@ -68,9 +68,10 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
     // Everything the previous leader made durable precedes this term's key: read it all again
     // (a consistent range at a revision after the election), then write only under the fence.
     await store.reload();
-    // The follower's server and rooms go first, while the store still refuses writes.
-    await app?.close();
-    await scheduler?.close();
+    // The follower's server and rooms go first, while the store still refuses writes; a failure
+    // to close them is logged, not a reason to give up the lead.
+    await app?.close().catch((err: unknown) => log.warn({ err }, 'closing the follower server failed'));
+    await scheduler?.close().catch((err: unknown) => log.warn({ err }, 'closing the follower rooms failed'));
     store.setFence({ key: term.key, createRevision: term.epoch });
     store.setReadOnly(false);
     app = await serve(url, term);
