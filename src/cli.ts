@@ -2,10 +2,10 @@
  * `retinad executor | scheduler | demo | version` — the command line. Flags are checked here and
  * a bad one is reported by name before anything starts.
  */
-import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArgs } from './roles.ts';
 import { parseEtcdUrl, runSchedulerReplica } from './replica-role.ts';
+import { parseFlags, type Values } from './cli-options.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
 import { ConfigError, loadConfig } from './config-file.ts';
@@ -139,30 +139,12 @@ function tlsArgs(cert: string | undefined, key: string | undefined, ca: string |
   return out;
 }
 
-const OPTIONS = {
-  listen: { type: 'string' }, 'device-id': { type: 'string' }, 'data-dir': { type: 'string' }, scheduler: { type: 'string' },
-  token: { type: 'string' }, advertise: { type: 'string' }, 'max-tasks': { type: 'string' }, 'device-type': { type: 'string' },
-  longitude: { type: 'string' }, latitude: { type: 'string' }, keepalive: { type: 'string' }, 'max-retries': { type: 'string' },
-  clip: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
-  'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-  'max-intake': { type: 'string' }, 'max-concurrent-tasks': { type: 'string' }, 'task-order': { type: 'string' }, 'max-results-per-task': { type: 'string' }, initiators: { type: 'string' }, 'mqtt-url': { type: 'string' }, 'mqtt-topic-prefix': { type: 'string' }, 'mqtt-password-file': { type: 'string' }, 'media-dir': { type: 'string', multiple: true }, 'package-dir': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'allow-private-urls': { type: 'boolean' },
-  'trusted-keys': { type: 'string' }, 'plugin-dev-mode': { type: 'boolean' }, 'plugin-workers': { type: 'string' }, 'plugin-threads': { type: 'string' }, 'plugin-max-batch': { type: 'string' }, 'plugin-max-memory': { type: 'string' },
-  upstream: { type: 'string' }, 'upstream-approval': { type: 'boolean' }, 'upstream-advertise': { type: 'string' }, 'command-channel': { type: 'boolean' },
-  store: { type: 'string' }, results: { type: 'string' }, 'lease-ttl': { type: 'string' }, 'etcd-data-dir': { type: 'string' }, 'etcd-name': { type: 'string' }, 'etcd-peer-url': { type: 'string' },
-  config: { type: 'string' }, 'metrics-public': { type: 'boolean' }, quick: { type: 'boolean' }, plugin: { type: 'string' }, providers: { type: 'boolean' },
-} as const;
-
 /** `--store etcd://host:port[,…]`, checked here so that a typo stops the start with the rule. */
 function storeUrl(v: string | undefined): string {
   if (v === undefined) return '';
   try { parseEtcdUrl(v); } catch (err) { throw new UsageError((err as Error).message); }
   return v;
 }
-
-function parseFlags(args: string[], positionals: boolean) {
-  return parseArgs({ args, strict: true, options: OPTIONS, allowPositionals: positionals });
-}
-type Values = ReturnType<typeof parseFlags>['values'];
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;

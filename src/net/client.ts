@@ -33,7 +33,7 @@ export interface ClientOptions {
 export const REPLY_MAX_BYTES = 16 << 20;
 
 /** Reads a reply body up to `max` bytes; past that the transfer is aborted and an error names the limit. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number): Promise<string> {
+export async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body) {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { HOST_ABI_VERSION, INPUT_HEADER_BYTES, INPUT_MAGIC } from './abi.ts';
+import { pluginImports } from './wasm-imports.ts';
 import type { ProviderSpec, ProviderUse, TensorDtype, WorkerModel, WorkerReply, WorkerTask } from './worker-task.ts';
 
 type Ort = typeof import('onnxruntime-node');
@@ -73,13 +74,6 @@ async function sessionFor(path: string, opts: { executionProviders: ProviderSpec
 
 function readString(mem: WebAssembly.Memory, ptr: number, len: number): string {
   return new TextDecoder().decode(new Uint8Array(mem.buffer, ptr, len));
-}
-
-/** AssemblyScript strings: UTF-16 with the byte length at ptr - 4. */
-function readAsString(mem: WebAssembly.Memory, ptr: number): string {
-  if (!ptr) return '';
-  const [len = 0] = new Uint32Array(mem.buffer, ptr - 4, 1);
-  return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, Math.min(len, 512) >> 1));
 }
 
 /** One input block, measured first and then written straight into the plugin's memory — one copy of each tensor. */
@@ -147,21 +141,7 @@ function callPlugin(task: WorkerTask, input: PlannedInput): string {
 }
 
 function callIn(memory: WebAssembly.Memory, task: WorkerTask, input: PlannedInput): string {
-  let logged = 0;
-  const imports = {
-    env: {
-      memory,
-      abort(msg: number, file: number, line: number, col: number) {
-        throw new Error(`plugin aborted: ${readAsString(memory, msg)} at ${readAsString(memory, file)}:${line}:${col}`);
-      },
-      seed: () => 0x5eed, // no entropy or clock from the host: deterministic
-    },
-    rd: {
-      rd_log(ptr: number, len: number) {
-        if (logged++ < 20) console.error(`[plugin] ${readString(memory, ptr, Math.min(len, 1000))}`);
-      },
-    },
-  };
+  const imports = pluginImports(memory);
   const instance = new WebAssembly.Instance(moduleFor(task.wasmPath), imports);
   const ex = instance.exports as unknown as PluginExports;
   const abi = ex.rd_abi_version();

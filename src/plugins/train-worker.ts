@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HOST_ABI_VERSION, INPUT_HEADER_BYTES, INPUT_MAGIC } from './abi.ts';
+import { pluginImports } from './wasm-imports.ts';
 
 /** One training call: the input block's parts, as the host lays them out (abi.ts). */
 export interface TrainCall {
@@ -25,30 +26,10 @@ export interface TrainCall {
 
 const modules = new Map<string, WebAssembly.Module>();
 
-function readAsString(mem: WebAssembly.Memory, ptr: number): string {
-  if (!ptr) return '';
-  const [len = 0] = new Uint32Array(mem.buffer, ptr - 4, 1);
-  return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, Math.min(len, 512) >> 1));
-}
-
 /** Runs the training export once and returns its output bytes. */
 export default function train(c: TrainCall): Uint8Array {
   const memory = new WebAssembly.Memory({ initial: c.memInitial, maximum: c.memMax });
-  let logged = 0;
-  const imports = {
-    env: {
-      memory,
-      abort(msg: number, file: number, line: number, col: number) {
-        throw new Error(`plugin aborted: ${readAsString(memory, msg)} at ${readAsString(memory, file)}:${line}:${col}`);
-      },
-      seed: () => 0x5eed,
-    },
-    rd: {
-      rd_log(ptr: number, len: number) {
-        if (logged++ < 20) console.error(`[plugin] ${new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, Math.min(len, 1000)))}`);
-      },
-    },
-  };
+  const imports = pluginImports(memory);
   let m = modules.get(c.wasmPath);
   if (!m) { m = new WebAssembly.Module(readFileSync(c.wasmPath)); modules.set(c.wasmPath, m); }
   const ex = new WebAssembly.Instance(m, imports).exports as Record<string, unknown>;

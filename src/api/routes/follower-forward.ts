@@ -8,6 +8,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
+import { readCapped } from '../../net/client.ts';
+import { failure } from '../http-server.ts';
 
 /** Request headers passed on: what the leader needs to judge and parse the request. */
 const PASS_IN = ['authorization', 'content-type', 'content-length', 'accept', 'x-sender-id'];
@@ -16,7 +18,8 @@ const PASS_OUT = ['content-type', 'www-authenticate', 'retry-after', 'x-retinad-
 /** A reply larger than this is not relayed (the standard's replies are a few KiB). */
 const MAX_REPLY_BYTES = 16 << 20;
 
-const refusal = (message: string) => ({ StatusCode: '1', Message: message.slice(0, 128) });
+/** A refusal in the standard's envelope; 128 bytes suit every route (table 18's limit). */
+const refusal = (message: string) => failure(message, {}, 128);
 
 export interface Forwarder {
   (req: FastifyRequest, reply: FastifyReply): Promise<unknown>;
@@ -34,15 +37,9 @@ export function forwardToLeader(leader: () => string | undefined, timeoutMs = 15
       const res = await request(new URL(req.url, to).toString(), {
         method: req.method as 'POST', headers, body: req.raw, dispatcher: agent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
       });
-      const chunks: Buffer[] = [];
-      let n = 0;
-      for await (const c of res.body as AsyncIterable<Buffer>) {
-        n += c.length;
-        if (n > MAX_REPLY_BYTES) { res.body.destroy(); throw new Error(`the leader's reply is over ${MAX_REPLY_BYTES} bytes`); }
-        chunks.push(c);
-      }
+      const body = await readCapped(res.body, MAX_REPLY_BYTES);
       for (const h of PASS_OUT) { const v = res.headers[h]; if (typeof v === 'string') void reply.header(h, v); }
-      return reply.code(res.statusCode).header('x-retinad-forwarded-to', to).send(Buffer.concat(chunks, n));
+      return reply.code(res.statusCode).header('x-retinad-forwarded-to', to).send(body);
     } catch (err) {
       // The leader died or is cut off: the client tries again (an executor moves to another replica).
       return reply.code(503).header('retry-after', '1').header('x-retinad-leader', to)

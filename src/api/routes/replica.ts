@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forwardToLeader, type Forwarder } from './follower-forward.ts';
+import { failure } from '../http-server.ts';
 
 export interface ReplicaRole {
   /** Resolves once every write made so far is durable; rejects when this replica may no longer write. */
@@ -19,8 +20,8 @@ export interface ReplicaRole {
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** A refusal in the standard's envelope (Message ≤ 128 bytes). */
-const refusal = (message: string) => ({ StatusCode: '1', Message: message.slice(0, 128) });
+/** A refusal in the standard's envelope (Message ≤ 128 bytes, table 18's limit, fits every route). */
+const refusal = (message: string) => failure(message, {}, 128);
 
 /**
  * A follower's gate, run before authentication: a write is passed to the leader whoever sent it
