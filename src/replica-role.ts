@@ -44,15 +44,21 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
   let election: LeaderElection | null = null;
   let scheduler: Scheduler | null = null;
   let app: FastifyInstance | null = null;
+  // The leader a follower passes writes to. Never itself: the observation can name this replica a
+  // moment before its campaign is told it won (both watch the old key's deletion), and a write
+  // passed to itself would come back to this same gate, again and again, while the lead waits
+  // for this server to close. Until the term begins, that is an election under way (503).
+  let url = '';
+  const followerLeader = () => { const l = election?.leader; return l === url ? undefined : l; };
   const serve = async (u: string, term: Term | null) => {
     scheduler = new Scheduler({ ...(await schedulerOptions(a, u, log)), store });
     if (term) scheduler.client.setHeader('x-retinad-epoch', term.epoch);
     return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic,
-      replica: term ? { epoch: term.epoch } : { follower: { leader: () => election?.leader } } });
+      replica: term ? { epoch: term.epoch } : { follower: { leader: followerLeader } } });
   };
   // A follower first: reads from its copy; devices another replica wrote are reloaded as they change.
   const bound = await bindThen(l, a.tls ? 'https' : 'http', (u) => serve(u, null));
-  const url = a.advertise ?? bound.url;
+  url = a.advertise ?? bound.url;
   const port = Number(new URL(bound.url).port);
   app = bound.app;
   store.onChange((c) => { if (c.kind === 'device' && !store.writable) scheduler?.devices.reload(c.id); });

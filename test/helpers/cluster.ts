@@ -64,13 +64,13 @@ export async function startCluster(dir: string, n = 2, opts: { keepaliveSec?: nu
   };
 }
 
-/** Polls until `fn` returns a value other than undefined. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+/** Polls until `fn` returns a value other than undefined. `what` may be a function: said (and so computed) only on a timeout. */
+export async function waitFor<T>(what: string | (() => string), fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

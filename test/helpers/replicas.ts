@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { startRole, type RoleProcess } from '../../src/child-role.ts';
 import { RetinaClient } from '../../src/net/client.ts';
@@ -41,7 +41,7 @@ export async function startReplicas(dir: string, o: { replicas: number; executor
   }
   const client = new RetinaClient({ token, senderId: 'test-initiator' });
   const etcdClient = new Etcd3({ hosts: etcd.endpoint });
-  const leader = async (timeoutMs = 20_000, not?: RoleProcess) => waitFor('a leader', async () => {
+  const leader = async (timeoutMs = 20_000, not?: RoleProcess) => waitFor(() => `a leader; ${electionTrail(dir, replicas.length)}`, async () => {
     const url = await etcdClient.election('retinad-scheduler').leader().catch(() => undefined);
     const r = replicas.find((x) => x.url === url && x !== not && x.child.exitCode === null && x.child.signalCode === null);
     if (!r) return undefined;
@@ -66,4 +66,15 @@ export async function startReplicas(dir: string, o: { replicas: number; executor
       await etcd.stop();
     },
   };
+}
+
+/** What each replica logged about the election and its terms: said when no leader is found, so a failure on CI explains itself. */
+function electionTrail(dir: string, n: number): string {
+  const out: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const f = path.join(dir, `scheduler-${i}.log`);
+    const lines = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => /lead|campaign|elect|lost|term|fenc|listen|clos/i.test(l)) : [];
+    out.push(`scheduler-${i}: ${lines.slice(-10).map((l) => l.slice(0, 300)).join(' | ') || '(nothing)'}`);
+  }
+  return out.join(' ;; ');
 }

@@ -5,7 +5,7 @@
  * store transaction (the fence), so a deposed leader can neither command nor write.
  */
 import { EventEmitter } from 'node:events';
-import { Etcd3, type Campaign, type ElectionObserver } from 'etcd3';
+import { Election, Etcd3, type Campaign, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.ts';
 
 export interface Term {
@@ -30,7 +30,9 @@ export interface ElectionOptions {
 export class LeaderElection extends EventEmitter {
   private readonly client: Etcd3;
   private campaign: Campaign | null = null;
-  private observer: ElectionObserver | null = null;
+  private watcher: Watcher | null = null;
+  /** The etcd revision of the observation in force: a slower, older answer does not replace it. */
+  private seen = -1n;
   private leaderValue: string | undefined;
   private term: Term | null = null;
   private closed = false;
@@ -52,19 +54,52 @@ export class LeaderElection extends EventEmitter {
 
   /** Starts observing the leader and campaigning; resolves once observing. */
   async start(): Promise<void> {
+    await this.observe();
+    this.campaignAgain();
+  }
+
+  /**
+   * Who leads: the key of the election created first, looked up again whenever a key of the
+   * election comes or goes (and when the watch reconnects). Not etcd3's ElectionObserver: when
+   * several campaign keys arrive in one watch response it takes the last, so a replica could name
+   * a follower as leader until that follower's key went — and pass writes to it.
+   */
+  private async observe(): Promise<void> {
+    const ns = this.client.namespace(`${Election.prefix}/${this.o.name}/`);
+    const look = async (): Promise<void> => {
+      try {
+        const r = await ns.getAll().sort('Create', 'Ascend').limit(1).exec();
+        const revision = BigInt(r.header.revision);
+        if (revision < this.seen || this.closed) return;
+        this.seen = revision;
+        const v = r.kvs[0]?.value.toString();
+        if (v !== this.leaderValue) { this.leaderValue = v; this.o.log.info({ leader: v }, 'scheduler leader changed'); }
+      } catch (err) {
+        this.o.log.warn({ err }, 'leader observation failed; looking again when the watch reconnects');
+      }
+    };
+    this.watcher = await ns.watch().prefix('').create();
+    this.watcher.on('put', () => void look()).on('delete', () => void look()).on('connected', () => void look())
+      .on('error', (err) => this.o.log.warn({ err }, 'leader observation watch failed'));
+    await look();
+  }
+
+  private campaignAgain(): void {
     const election = this.client.election(this.o.name, this.o.ttlSec ?? 5);
-    this.observer = await election.observe();
-    this.leaderValue = this.observer.leader();
-    this.observer.on('change', (v) => { this.leaderValue = v; this.o.log.info({ leader: v }, 'scheduler leader changed'); });
-    this.observer.on('error', (err) => this.o.log.warn({ err }, 'leader observation failed'));
     const c = election.campaign(this.o.value);
     this.campaign = c;
+    // Only the current campaign's events count. etcd3's Campaign still says 'elected' after it was
+    // resigned (once the key before it goes, its wait ends either way), and a campaign replaced
+    // after a lost lease still reports that loss: acted on, either would resign the campaign that
+    // replaced it and send this replica to the back of the queue, again and again.
+    const current = () => !this.closed && this.campaign === c;
     c.on('error', (err) => {
-      if (this.closed) return;
-      if (this.term) { this.term = null; this.emit('lost', err); } else this.o.log.warn({ err }, 'campaign failed; retrying');
-      if (!this.term && !this.closed) setTimeout(() => { if (!this.closed && this.campaign === c) void this.restart(); }, 1000).unref();
+      if (!current()) return;
+      if (this.term) { this.term = null; this.emit('lost', err); return; }
+      this.o.log.warn({ err }, 'campaign failed; retrying');
+      setTimeout(() => { if (current()) void this.restart(); }, 1000).unref();
     });
-    c.on('elected', () => void this.onElected(c));
+    c.on('elected', () => { if (current()) void this.onElected(c); });
   }
 
   private async onElected(c: Campaign): Promise<void> {
@@ -72,12 +107,13 @@ export class LeaderElection extends EventEmitter {
       const key = await c.getCampaignKey();
       const kv = (await this.client.get(key).exec()).kvs[0];
       if (!kv) throw new Error(`campaign key ${key} vanished as it was elected`);
+      if (this.campaign !== c || this.closed) return;
       this.term = { key, epoch: kv.create_revision };
       this.o.log.info({ epoch: this.term.epoch }, 'this replica leads');
       this.emit('elected', this.term);
     } catch (err) {
-      this.o.log.warn({ err }, 'elected, but the term could not be read; resigning');
-      await c.resign().catch(() => undefined);
+      if (this.campaign !== c || this.closed) return;
+      this.o.log.warn({ err }, 'elected, but the term could not be read; campaigning again');
       void this.restart();
     }
   }
@@ -85,17 +121,17 @@ export class LeaderElection extends EventEmitter {
   /** A failed campaign (etcd unreachable at its start) is begun again. */
   private async restart(): Promise<void> {
     if (this.closed || this.term) return;
-    await this.campaign?.resign().catch(() => undefined);
-    this.campaign = null;
-    await this.observer?.cancel().catch(() => undefined);
-    await this.start().catch((err: unknown) => this.o.log.warn({ err }, 'campaign restart failed'));
+    const c = this.campaign;
+    this.campaign = null; // its events are stale from here on
+    await c?.resign().catch(() => undefined);
+    if (!this.closed) this.campaignAgain();
   }
 
   /** Resigns (a follower takes over at once, not after the TTL) and closes the client. */
   async close(): Promise<void> {
     this.closed = true;
     await this.campaign?.resign().catch(() => undefined);
-    await this.observer?.cancel().catch(() => undefined);
+    await this.watcher?.cancel().catch(() => undefined);
     this.client.close();
   }
 }
