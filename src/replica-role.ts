@@ -17,7 +17,8 @@ import { createSchedulerServer } from './api/scheduler-server.ts';
 import { setTrustedCa } from './net/client.ts';
 import { EtcdStore } from './scheduler/etcd/etcd-store.ts';
 import { LeaderElection, type Term } from './scheduler/etcd/election.ts';
-import { announce, bindThen, onShutdown, parseListen, schedulerOptions, type SchedulerArgs } from './roles.ts';
+import { HandoverListener } from './api/handover-listener.ts';
+import { announce, listenUrl, onShutdown, parseListen, schedulerOptions, type SchedulerArgs } from './roles.ts';
 
 /** Exit status of a leader that lost its term (EX_TEMPFAIL: start me again). */
 export const LOST_LEADERSHIP_EXIT = 75;
@@ -50,17 +51,22 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
   // for this server to close. Until the term begins, that is an election under way (503).
   let url = '';
   const followerLeader = () => { const l = election?.leader; return l === url ? undefined : l; };
+  // One socket for the replica's life; the follower's app and then the leader's serve behind it.
+  const listener = new HandoverListener(a.tls);
   const serve = async (u: string, term: Term | null) => {
     scheduler = new Scheduler({ ...(await schedulerOptions(a, u, log)), store });
     if (term) scheduler.client.setHeader('x-retinad-epoch', term.epoch);
-    return createSchedulerServer(scheduler, { token: a.token, log, tls: a.tls, metricsPublic: a.metricsPublic,
+    const slot = listener.slot();
+    const built = createSchedulerServer(scheduler, { token: a.token, log, metricsPublic: a.metricsPublic, serverFactory: slot.serverFactory,
       replica: term ? { epoch: term.epoch } : { follower: { leader: followerLeader } } });
+    await built.ready();
+    slot.activate();
+    return built;
   };
   // A follower first: reads from its copy; devices another replica wrote are reloaded as they change.
-  const bound = await bindThen(l, a.tls ? 'https' : 'http', (u) => serve(u, null));
-  url = a.advertise ?? bound.url;
-  const port = Number(new URL(bound.url).port);
-  app = bound.app;
+  await listener.listen(l.host, l.port);
+  url = a.advertise ?? listenUrl(l.host, listener.port, a.tls ? 'https' : 'http');
+  app = await serve(url, null);
   store.onChange((c) => { if (c.kind === 'device' && !store.writable) scheduler?.devices.reload(c.id); });
   const exitLost = (why: string, err?: unknown) => {
     log.error({ err, why }, 'leadership lost: exiting so that a follower leads and this process starts again as one');
@@ -74,14 +80,15 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
     // Everything the previous leader made durable precedes this term's key: read it all again
     // (a consistent range at a revision after the election), then write only under the fence.
     await store.reload();
-    // The follower's server and rooms go first, while the store still refuses writes; a failure
-    // to close them is logged, not a reason to give up the lead.
+    // The follower's app and rooms go first, while the store still refuses writes (requests that
+    // come meanwhile get a 503: an election is under way); a failure to close them is logged, not
+    // a reason to give up the lead.
+    listener.deactivate();
     await app?.close().catch((err: unknown) => log.warn({ err }, 'closing the follower server failed'));
     await scheduler?.close().catch((err: unknown) => log.warn({ err }, 'closing the follower rooms failed'));
     store.setFence({ key: term.key, createRevision: term.epoch });
     store.setReadOnly(false);
     app = await serve(url, term);
-    await app.listen({ host: l.host, port });
     scheduler!.start();
     log.info({ epoch: term.epoch }, 'leading: memory rebuilt from the store');
   };
@@ -90,6 +97,7 @@ export async function runSchedulerReplica(a: SchedulerArgs & { store: string }):
   onShutdown(log, async () => {
     await election?.close();
     await app?.close();
+    await listener.close();
     await scheduler?.close();
     await store.close();
   });

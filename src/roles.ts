@@ -31,7 +31,11 @@ export function parseListen(s: string): Listen {
 
 function urlOf(app: FastifyInstance, host: string, scheme: 'http' | 'https'): string {
   const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return listenUrl(host, typeof addr === 'object' && addr ? addr.port : 0, scheme);
+}
+
+/** The URL a role listening on host:port is reached at (a wildcard host: this machine's name). */
+export function listenUrl(host: string, port: number, scheme: 'http' | 'https'): string {
   const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
   return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }

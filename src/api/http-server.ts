@@ -3,7 +3,7 @@
  * answered as `{ StatusCode: "1", Message }`, bearer-token auth on every route but the ones a
  * role marks public, and nothing a client sends able to crash the process.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -48,6 +48,8 @@ export interface BaseServerOptions {
   tls?: { key: Buffer; cert: Buffer };
   /** Count requests by route and status into this registry (served at /metrics). */
   metrics?: Registry;
+  /** Serve on a server made elsewhere (handover-listener.ts: one socket, apps swapped behind it); it owns TLS then. */
+  serverFactory?: FastifyServerFactory;
   /** Runs before authentication: a follower replica turns writes away whoever sends them. */
   preAuth?: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
@@ -138,7 +140,8 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     requestTimeout: 120_000,
     // A TaskID is up to 128 UTF-8 bytes: percent-encoded in a path that is up to 384 characters.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
-    ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(opts.serverFactory ? { serverFactory: opts.serverFactory }
+      : opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
   };
   const app = Fastify(fopts) as unknown as FastifyInstance;
 

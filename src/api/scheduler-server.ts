@@ -2,7 +2,7 @@
  * The scheduler's HTTP face: every REST path of PROTOCOL.md plus `POST /System/Command`, as one
  * route plugin per concern over the scheduler's façade.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { SchedulerFacade } from '../scheduler/facade.ts';
@@ -32,6 +32,8 @@ export interface SchedulerServerOptions {
   metricsPublic?: boolean;
   /** A replica on a shared store (etcd): its term's epoch, or that it follows. */
   replica?: Omit<ReplicaRole, 'durable'>;
+  /** Serve behind a replica's handover listener (it owns the socket and TLS). */
+  serverFactory?: FastifyServerFactory;
 }
 
 export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions): FastifyInstance {
@@ -39,7 +41,7 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
   const gate = opts.replica?.follower && followerGate(opts.replica.follower);
   const app = createBaseServer({
     logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'scheduler',
-    authenticate: (t) => s.authenticate(t), preAuth: gate,
+    authenticate: (t) => s.authenticate(t), preAuth: gate, serverFactory: opts.serverFactory,
   });
   if (gate) app.addHook('onClose', () => gate.close());
   // With SQLite every write is durable once made: only a replica's replies wait for a commit.
