@@ -18,6 +18,8 @@ export interface RepoEntry {
   signedBy: string | null;
   /** The package's models (table 20 ModelList of the dispatches that install it). */
   models?: Array<{ ModelID: number; ModelVersion: string }>;
+  /** The training task whose result this version is (DC3): a task publishes once, across restarts. */
+  trainedBy?: string;
 }
 
 export class AlgorithmRepository {
@@ -32,7 +34,7 @@ export class AlgorithmRepository {
   }
 
   /** Verifies and stores a package; a different package under an existing version is refused. */
-  publish(pkg: Buffer): RepoEntry {
+  publish(pkg: Buffer, meta: { trainedBy?: string } = {}): RepoEntry {
     const v = verifyPackage(pkg, this.trust, { devMode: this.devMode });
     const m: PluginManifest = v.manifest;
     const file = this.file(m.AlgID, m.AlgVersion);
@@ -44,7 +46,8 @@ export class AlgorithmRepository {
     writeFileSync(`${file}.tmp`, pkg);
     renameSync(`${file}.tmp`, file);
     const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy: v.signedBy,
-      ...(m.models?.length ? { models: m.models.map((x) => ({ ModelID: x.ModelID, ModelVersion: x.ModelVersion })) } : {}) };
+      ...(m.models?.length ? { models: m.models.map((x) => ({ ModelID: x.ModelID, ModelVersion: x.ModelVersion })) } : {}),
+      ...(meta.trainedBy ? { trainedBy: meta.trainedBy } : {}) };
     this.index = [...this.index.filter((x) => !(x.AlgID === e.AlgID && x.AlgVersion === e.AlgVersion)), e];
     writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify(this.index, null, 2));
     return e;

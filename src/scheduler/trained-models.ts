@@ -56,6 +56,29 @@ export function federatedAverage(updates: ReadonlyArray<Update>): ClassifierWeig
   return { dim: first.weights.dim, classes: first.weights.classes, weights, bias };
 }
 
+/** The weights a stored training result carries, or undefined when it carries none that read. */
+function updateOf(body: TaskResultBody): Update | undefined {
+  const tm = body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel as Record<string, unknown> | undefined;
+  const samples = Number(tm?.SampleCount);
+  if (!tm || typeof tm.Weights !== 'string' || !Number.isInteger(samples) || samples < 1) return undefined;
+  try {
+    return { weights: weightsFromBase64('TrainedModel.Weights', tm.Weights, Number(tm.Dim), Number(tm.Classes)), samples };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A federated round as stored: each subtask's latest update (a subtask that trained again counts once). */
+function storedRound(store: SchedulerStateStore, taskId: string): Map<string, Update> {
+  const round = new Map<string, Update>();
+  for (let after = 0; ;) {
+    const page = store.results(taskId, after, 200);
+    for (const r of page) { const u = updateOf(r.body); if (u) round.set(r.body.TaskID, u); }
+    if (page.length < 200) return round;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
 /** The next free patch version after the newest published one (1.0.3 → 1.0.4). */
 function nextVersion(repo: AlgorithmRepository, algId: number): string {
   const newest = repo.newest({ algId })?.AlgVersion ?? '1.0.0';
@@ -83,10 +106,12 @@ export interface TrainedModelsDeps {
 export const MODEL_UPDATE_SWITCH = 'switch';
 
 export class TrainedModels {
-  /** Training tasks already published (a result delivered twice publishes once). */
+  /**
+   * Training tasks already judged (published, or refused by their accuracy check). A result
+   * delivered twice publishes once; after a restart the repository says which tasks published
+   * (`trainedBy` of its entries), so this set is only a cache of it.
+   */
   private readonly done = new Set<string>();
-  /** Federated rounds waiting for their other edges: task → subtask → update. */
-  private readonly rounds = new Map<string, Map<string, Update>>();
 
   constructor(private readonly d: TrainedModelsDeps) {}
 
@@ -94,6 +119,7 @@ export class TrainedModels {
   onResult(taskId: string, body: TaskResultBody): void {
     const tm = body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel as Record<string, unknown> | undefined;
     if (!tm || this.done.has(taskId)) return;
+    if (this.d.repository.list().some((e) => e.trainedBy === taskId)) { this.done.add(taskId); return; }
     try {
       const dim = Number(tm.Dim), classes = Number(tm.Classes), samples = Number(tm.SampleCount);
       if (!Number.isInteger(samples) || samples < 1) throw new Error('TrainedModel.SampleCount: must be a positive integer');
@@ -110,13 +136,12 @@ export class TrainedModels {
         return;
       }
       if (custom.AlgArgs?.Federated === true) {
-        const subs = this.d.store.subtasks(taskId);
-        const round = this.rounds.get(taskId) ?? new Map<string, Update>();
-        round.set(body.TaskID, { weights, samples });
-        this.rounds.set(taskId, round);
-        if (round.size < subs.length) return; // wait for the other edges
-        this.rounds.delete(taskId);
-        this.publish(taskId, body, federatedAverage([...round.values()]), [...round.values()].reduce((s, u) => s + u.samples, 0));
+        // The round is what the store holds, not what this process saw: a scheduler restarted
+        // (or a replica that took the lead) between two edges' updates still completes it.
+        const round = storedRound(this.d.store, taskId);
+        if (round.size < this.d.store.subtasks(taskId).length) return; // wait for the other edges
+        const updates = [...round.values()];
+        this.publish(taskId, body, federatedAverage(updates), updates.reduce((s, u) => s + u.samples, 0));
       } else {
         this.publish(taskId, body, weights, samples);
       }
@@ -139,7 +164,7 @@ export class TrainedModels {
     files.set(model.file, onnx);
     const { files: _old, ...rest } = m;
     const manifest = { ...rest, AlgVersion: version, models: (m.models ?? []).map((x) => (x === model ? { ...x, ModelVersion: version, sha256: createHash('sha256').update(onnx).digest('hex') } : x)) };
-    const entry = this.d.repository.publish(buildPackage(manifest, files, this.d.key.privatePem));
+    const entry = this.d.repository.publish(buildPackage(manifest, files, this.d.key.privatePem), { trainedBy: taskId });
     this.done.add(taskId);
     this.d.log.info({ task: taskId, AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, samples }, 'trained model published');
     void this.pushDown(entry.AlgID, entry.AlgVersion);

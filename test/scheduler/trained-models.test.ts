@@ -1,0 +1,90 @@
+/**
+ * EC2, EE2 (federated rounds) and DC3 (a training task publishes once) across a scheduler
+ * restart: the round is read from the store, not from the memory of the process that saw its
+ * first updates, and which task published which version is kept in the repository. Real SQLite
+ * store, real repository on disk, the example digit classifier package, real ONNX written and
+ * read back.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { SchedulerStore } from '../../src/scheduler/store.ts';
+import { AlgorithmRepository } from '../../src/scheduler/repository.ts';
+import { TrainedModels, federatedAverage, trainedModelsKey, withTrainedKey } from '../../src/scheduler/trained-models.ts';
+import { TrustStore } from '../../src/plugins/keys.ts';
+import { readTarGz } from '../../src/plugins/package-file.ts';
+import { readClassifierOnnx } from '../../src/plugins/onnx-writer.ts';
+import type { ClassifierWeights } from '../../src/plugins/onnx-writer.ts';
+import type { CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody } from '../../src/protocol/index.ts';
+import { buildExamples, example } from '../helpers/examples.ts';
+
+const log = pino({ level: 'silent' });
+const DIM = 400, CLASSES = 10, ALG = 2201;
+
+function weights(seed: number): ClassifierWeights {
+  const w = new Float32Array(DIM * CLASSES).map((_, i) => Math.sin(seed * 7.1 + i * 0.37));
+  const b = new Float32Array(CLASSES).map((_, i) => Math.cos(seed + i));
+  return { dim: DIM, classes: CLASSES, weights: w, bias: b };
+}
+const b64 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+function update(sub: string, w: ClassifierWeights, samples: number): TaskResultBody {
+  // The blob the training runner sends: weights then bias, float32 little-endian.
+  const blob = new Float32Array(DIM * CLASSES + CLASSES);
+  blob.set(w.weights, 0); blob.set(w.bias, DIM * CLASSES);
+  return { TaskID: sub, DeviceID: `edge-${sub}`, DstDeviceList: [], AlgID: ALG, AlgVersion: '1.0.0', Ts: Date.now(),
+    TaskResultData: { AnalysisResult: [{ ResultData: { TrainedModel: { Weights: b64(blob), Dim: DIM, Classes: CLASSES, SampleCount: samples } } }] } } as unknown as TaskResultBody;
+}
+
+t.test('EC2, EE2, DC3: a federated round completes across a scheduler restart, and publishes once', async (t) => {
+  t.equal(buildExamples(), 0, 'example plugins built');
+  const dir = t.testdir({});
+  const dataDir = path.join(dir, 'scheduler');
+  mkdirSync(dataDir, { recursive: true });
+  const key = trainedModelsKey(dataDir);
+  const trust = withTrainedKey(new TrustStore(), key.publicPem);
+  trust.add(readFileSync(path.join(path.dirname(example('digit_classifier-1.0.0')), 'keys', 'publisher.pub'), 'utf8'));
+  const open = () => {
+    const store = new SchedulerStore(dataDir);
+    const repository = new AlgorithmRepository(dataDir, trust);
+    return { store, repository, trained: new TrainedModels({ key, repository, store, log }) };
+  };
+
+  let life = open();
+  life.repository.publish(readFileSync(example('digit_classifier-1.0.0')));
+  life.store.insertTask('round-1', { TaskName: 'round 1' } as unknown as TaskBasicInfo, { AlgID: ALG, AlgArgs: { Federated: true } } as unknown as CustomInfo, 1);
+  for (const s of ['a', 'b', 'c']) life.store.insertSubtask({ subtaskId: s, taskId: 'round-1', deviceId: `edge-${s}`, dispatch: {} as TaskDispatchInfo, status: 1 });
+  const updates = [{ sub: 'a', w: weights(1), n: 500 }, { sub: 'b', w: weights(2), n: 300 }, { sub: 'c', w: weights(3), n: 200 }];
+  const deliver = (u: (typeof updates)[number]) => {
+    const body = update(u.sub, u.w, u.n);
+    t.ok(life.store.insertResult('round-1', body, `edge-${u.sub}#1`), `edge ${u.sub}'s update stored`);
+    life.trained.onResult('round-1', body);
+  };
+
+  deliver(updates[0]!);
+  t.equal(life.repository.list().length, 1, 'one edge of three: nothing published yet');
+  // The scheduler process ends between two edges' updates; a new one opens the same files.
+  life.store.close();
+  life = open();
+  deliver(updates[1]!);
+  t.equal(life.repository.list().length, 1, 'two of three: still waiting');
+  deliver(updates[2]!);
+  const published = life.repository.list().filter((e) => e.AlgVersion !== '1.0.0');
+  t.equal(published.length, 1, 'the third update completes the round after the restart: one version published');
+  t.equal(published[0]?.trainedBy, 'round-1', 'the repository records which task it came from');
+
+  const model = readClassifierOnnx(readTarGz(life.repository.read(ALG, published[0]!.AlgVersion)!).get('files/models/digits.onnx')!);
+  const expected = federatedAverage(updates.map((u) => ({ weights: u.w, samples: u.n })));
+  let maxErr = 0;
+  for (let i = 0; i < expected.weights.length; i++) maxErr = Math.max(maxErr, Math.abs(expected.weights[i]! - model.weights[i]!));
+  t.ok(maxErr < 1e-6, `the published weights are the FedAvg of all three updates, the one before the restart included (max error ${maxErr.toExponential(1)})`);
+
+  // Restarted again, a late duplicate of the round's result (another CommandIdx) publishes nothing more.
+  life.store.close();
+  life = open();
+  const again = update('c', weights(9), 10);
+  life.store.insertResult('round-1', again, 'edge-c#2');
+  life.trained.onResult('round-1', again);
+  t.equal(life.repository.list().length, 2, 'a task publishes once, across restarts');
+  life.store.close();
+});
