@@ -14,7 +14,8 @@ import type { Logger } from '../log.ts';
 import { compareVersions, type TaskResultBody } from '../protocol/index.ts';
 import { buildPackage, verifyPackage } from '../plugins/package-file.ts';
 import { generateKeys, TrustStore } from '../plugins/keys.ts';
-import { writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
+import { readClassifierOnnx, writeClassifierOnnx, type ClassifierWeights } from '../plugins/onnx-writer.ts';
+import { applyDelta, deltaFromWire } from '../plugins/weight-delta.ts';
 import { weightsFromBase64 } from '../plugins/train-blob.ts';
 import type { AlgorithmRepository } from './repository.ts';
 import { ACTIVE_STATUSES, type SchedulerStateStore } from './store.ts';
@@ -56,24 +57,36 @@ export function federatedAverage(updates: ReadonlyArray<Update>): ClassifierWeig
   return { dim: first.weights.dim, classes: first.weights.classes, weights, bias };
 }
 
-/** The weights a stored training result carries, or undefined when it carries none that read. */
-function updateOf(body: TaskResultBody): Update | undefined {
+/** The weights of a published version's trained model (the base an edge's change is added to). */
+type BaseOf = (algId: number, version: string) => ClassifierWeights;
+
+/**
+ * The weights a training result stands for: sent whole (TrainedModel.Weights), or as the change
+ * from the version the edge was dispatched (TrainedModel.Delta, EE2) added to that version.
+ */
+function updateOf(body: TaskResultBody, base: BaseOf): Update {
   const tm = body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel as Record<string, unknown> | undefined;
-  const samples = Number(tm?.SampleCount);
-  if (!tm || typeof tm.Weights !== 'string' || !Number.isInteger(samples) || samples < 1) return undefined;
-  try {
-    return { weights: weightsFromBase64('TrainedModel.Weights', tm.Weights, Number(tm.Dim), Number(tm.Classes)), samples };
-  } catch {
-    return undefined;
+  if (!tm) throw new Error('ResultData.TrainedModel: missing');
+  const dim = Number(tm.Dim), classes = Number(tm.Classes), samples = Number(tm.SampleCount);
+  if (!Number.isInteger(samples) || samples < 1) throw new Error('TrainedModel.SampleCount: must be a positive integer');
+  if (tm.Delta !== undefined) {
+    const from = base(body.AlgID, body.AlgVersion);
+    if (from.dim !== dim || from.classes !== classes) throw new Error(`TrainedModel.Dim/Classes: ${dim}×${classes}, the base version ${body.AlgVersion} is ${from.dim}×${from.classes}`);
+    return { weights: applyDelta(from, deltaFromWire('TrainedModel.Delta', tm.Delta, dim, classes)), samples };
   }
+  if (typeof tm.Weights !== 'string') throw new Error('TrainedModel.Weights: must be base64 text (or Delta, the change)');
+  return { weights: weightsFromBase64('TrainedModel.Weights', tm.Weights, dim, classes), samples };
 }
 
-/** A federated round as stored: each subtask's latest update (a subtask that trained again counts once). */
-function storedRound(store: SchedulerStateStore, taskId: string): Map<string, Update> {
+/** A federated round as stored: each subtask's latest readable update (a subtask that trained again counts once). */
+function storedRound(store: SchedulerStateStore, taskId: string, base: BaseOf): Map<string, Update> {
   const round = new Map<string, Update>();
   for (let after = 0; ;) {
     const page = store.results(taskId, after, 200);
-    for (const r of page) { const u = updateOf(r.body); if (u) round.set(r.body.TaskID, u); }
+    for (const r of page) {
+      if (!r.body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel) continue;
+      try { round.set(r.body.TaskID, updateOf(r.body, base)); } catch { /* refused when it arrived: logged then */ }
+    }
     if (page.length < 200) return round;
     after = page[page.length - 1]!.seq;
   }
@@ -115,16 +128,30 @@ export class TrainedModels {
 
   constructor(private readonly d: TrainedModelsDeps) {}
 
+  /** A published version's model weights, read from its package (the base of an edge's change). */
+  private readonly bases = new Map<string, ClassifierWeights>();
+  private readonly base: BaseOf = (algId, version) => {
+    const hit = this.bases.get(`${algId}@${version}`);
+    if (hit) return hit;
+    const pkg = this.d.repository.read(algId, version);
+    if (!pkg) throw new Error(`TrainedModel.Delta: base AlgID ${algId} ${version} is not in the repository`);
+    const v = verifyPackage(pkg, new TrustStore(), { devMode: true }); // verified when it was published
+    const model = v.manifest.models?.find((x) => x.stage !== 'crop');
+    const onnx = model && v.files.get(model.file);
+    if (!onnx) throw new Error(`TrainedModel.Delta: base AlgID ${algId} ${version} has no frame model`);
+    const w = readClassifierOnnx(onnx);
+    if (this.bases.size >= 8) this.bases.delete(this.bases.keys().next().value!); // a published version never changes
+    this.bases.set(`${algId}@${version}`, w);
+    return w;
+  };
+
   /** Takes in a stored task result; publishes a version when it completes a training task. */
   onResult(taskId: string, body: TaskResultBody): void {
     const tm = body.TaskResultData.AnalysisResult?.[0]?.ResultData?.TrainedModel as Record<string, unknown> | undefined;
     if (!tm || this.done.has(taskId)) return;
     if (this.d.repository.list().some((e) => e.trainedBy === taskId)) { this.done.add(taskId); return; }
     try {
-      const dim = Number(tm.Dim), classes = Number(tm.Classes), samples = Number(tm.SampleCount);
-      if (!Number.isInteger(samples) || samples < 1) throw new Error('TrainedModel.SampleCount: must be a positive integer');
-      if (typeof tm.Weights !== 'string') throw new Error('TrainedModel.Weights: must be base64 text');
-      const weights = weightsFromBase64('TrainedModel.Weights', tm.Weights, dim, classes);
+      const { weights, samples } = updateOf(body, this.base);
       const task = this.d.store.task(taskId);
       const custom = task ? JSON.parse(task.custom_info) as { AlgArgs?: Record<string, unknown> } : {};
       // The accuracy check: below the task's MinAccuracy the version is not published (rolled back
@@ -138,7 +165,7 @@ export class TrainedModels {
       if (custom.AlgArgs?.Federated === true) {
         // The round is what the store holds, not what this process saw: a scheduler restarted
         // (or a replica that took the lead) between two edges' updates still completes it.
-        const round = storedRound(this.d.store, taskId);
+        const round = storedRound(this.d.store, taskId, this.base);
         if (round.size < this.d.store.subtasks(taskId).length) return; // wait for the other edges
         const updates = [...round.values()];
         this.publish(taskId, body, federatedAverage(updates), updates.reduce((s, u) => s + u.samples, 0));

@@ -16,6 +16,8 @@ import { TrustStore } from '../../src/plugins/keys.ts';
 import { readTarGz } from '../../src/plugins/package-file.ts';
 import { readClassifierOnnx } from '../../src/plugins/onnx-writer.ts';
 import type { ClassifierWeights } from '../../src/plugins/onnx-writer.ts';
+import { applyDelta, deltaToWire, weightDelta } from '../../src/plugins/weight-delta.ts';
+import { verifyPackage } from '../../src/plugins/package-file.ts';
 import type { CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody } from '../../src/protocol/index.ts';
 import { buildExamples, example } from '../helpers/examples.ts';
 
@@ -87,4 +89,54 @@ t.test('EC2, EE2, DC3: a federated round completes across a scheduler restart, a
   life.trained.onResult('round-1', again);
   t.equal(life.repository.list().length, 2, 'a task publishes once, across restarts');
   life.store.close();
+});
+
+t.test('EE2: a round of changes (gradient exchange, whole and top-k) is added to the version the edges started from', async (t) => {
+  const dir = t.testdir({});
+  const dataDir = path.join(dir, 'scheduler');
+  mkdirSync(dataDir, { recursive: true });
+  const key = trainedModelsKey(dataDir);
+  const trust = withTrainedKey(new TrustStore(), key.publicPem);
+  trust.add(readFileSync(path.join(path.dirname(example('digit_classifier-1.0.0')), 'keys', 'publisher.pub'), 'utf8'));
+  const store = new SchedulerStore(dataDir);
+  t.teardown(() => store.close());
+  const repository = new AlgorithmRepository(dataDir, trust);
+  const warnings: string[] = [];
+  const trained = new TrainedModels({ key, repository, store, log: pino({ level: 'warn' }, { write: (l: string) => { warnings.push(l); } }) });
+  const pkg = readFileSync(example('digit_classifier-1.0.0'));
+  repository.publish(pkg);
+  const v = verifyPackage(pkg, trust);
+  const model = v.manifest.models!.find((m) => m.stage !== 'crop')!;
+  const base = readClassifierOnnx(v.files.get(model.file)!);
+  const edges = [{ sub: 'a', w: weights(4), n: 400 }, { sub: 'b', w: weights(5), n: 100 }];
+  const changeOf = (w: ClassifierWeights) => ({ dim: DIM, classes: CLASSES, weights: w.weights.map((x, i) => base.weights[i]! + x * 0.01), bias: w.bias.map((x, i) => base.bias[i]! + x * 0.01) });
+  const round = (id: string, share: number, corrupt = false) => {
+    store.insertTask(id, { TaskName: id } as unknown as TaskBasicInfo, { AlgID: ALG, AlgArgs: { Federated: true, Exchange: 'gradients', TopK: share } } as unknown as CustomInfo, 1);
+    for (const e of edges) store.insertSubtask({ subtaskId: `${id}.${e.sub}`, taskId: id, deviceId: `edge-${e.sub}`, dispatch: {} as TaskDispatchInfo, status: 1 });
+    for (const [i, e] of edges.entries()) {
+      const delta = weightDelta(base, changeOf(e.w), share);
+      const wire = corrupt && i === 1 ? { Values: deltaToWire(delta).Values } : deltaToWire(delta); // sparse values without their positions
+      const body = { TaskID: `${id}.${e.sub}`, DeviceID: `edge-${e.sub}`, DstDeviceList: [], AlgID: ALG, AlgVersion: '1.0.0', Ts: 1,
+        TaskResultData: { AnalysisResult: [{ ResultData: { TrainedModel: { Delta: wire, Dim: DIM, Classes: CLASSES, SampleCount: e.n } } }] } } as unknown as TaskResultBody;
+      store.insertResult(id, body, `${id}#${i}`);
+      trained.onResult(id, body);
+    }
+    return repository.list().find((x) => x.trainedBy === id);
+  };
+  const maxErr = (a: ClassifierWeights, b: ClassifierWeights) => Math.max(...[...a.weights, ...a.bias].map((x, i) => Math.abs(x - [...b.weights, ...b.bias][i]!)));
+  const read = (e: { AlgVersion: string }) => readClassifierOnnx(readTarGz(repository.read(ALG, e.AlgVersion)!).get('files/models/digits.onnx')!);
+
+  const whole = round('g-whole', 1);
+  t.ok(whole, 'whole changes: a version published');
+  const fedAvg = federatedAverage(edges.map((e) => ({ weights: changeOf(e.w), samples: e.n })));
+  t.ok(maxErr(read(whole!), fedAvg) < 1e-5, 'whole changes give exactly FedAvg of the weights the edges trained');
+
+  const sparse = round('g-top10', 0.1);
+  t.ok(sparse, 'top-10 % changes: a version published');
+  const expected = federatedAverage(edges.map((e) => ({ weights: applyDelta(base, weightDelta(base, changeOf(e.w), 0.1)), samples: e.n })));
+  t.ok(maxErr(read(sparse!), expected) < 1e-5, 'top-k: the base plus the sample-weighted mean of the kept changes');
+  t.ok(maxErr(read(sparse!), base) > 0, 'and it moved from the base');
+
+  t.notOk(round('g-bad', 0.1, true), 'a round with an unreadable change publishes nothing');
+  t.match(warnings.join(''), /TrainedModel\.Delta\.Values: 401 values; a dense delta of 400×10 weights and 10 biases has 4010/, 'the refusal names the field and the rule');
 });

@@ -12,6 +12,7 @@ import type { LoadedPlugin } from '../../plugins/registry.ts';
 import { readClassifierOnnx } from '../../plugins/onnx-writer.ts';
 import { headAccuracy } from '../../plugins/head-eval.ts';
 import { weightsToBase64, type SampleSet } from '../../plugins/train-blob.ts';
+import { deltaToWire, weightDelta } from '../../plugins/weight-delta.ts';
 import { loadSampleSet } from '../sample-source.ts';
 import type { TrainArgs, TrainPool } from '../../plugins/train-pool.ts';
 import type { RunContext } from './context.ts';
@@ -37,6 +38,21 @@ export function trainArgs(a: Record<string, unknown>): TrainArgs {
   return { Epochs: num('Epochs', 5, 1, 200, true), LearningRate: lr, BatchSize: num('BatchSize', 32, 1, 4096, true), L2: num('L2', 0.0001, 0, 1, false) };
 }
 
+/**
+ * What goes up (EE2): the weights (AlgArgs.Exchange "weights", the default) or the change the
+ * training made to them ("gradients"), of which only the AlgArgs.TopK share of positions with the
+ * largest change when TopK < 1.
+ */
+export function exchangeArgs(a: Record<string, unknown>): { gradients: boolean; share: number } {
+  const ex = a.Exchange ?? 'weights';
+  if (ex !== 'weights' && ex !== 'gradients') throw new TrainArgsError(`InputInfo.AlgArgs.Exchange: ${JSON.stringify(ex)} must be "weights" or "gradients"`);
+  const share = a.TopK ?? 1;
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) throw new TrainArgsError(`InputInfo.AlgArgs.TopK: ${JSON.stringify(share)} must be a number in (0, 1]`);
+  if (share < 1 && ex !== 'gradients') throw new TrainArgsError('InputInfo.AlgArgs.TopK: only with Exchange "gradients" (weights are sent whole)');
+  if (ex === 'gradients' && a.Restart === true) throw new TrainArgsError('InputInfo.AlgArgs.Restart: a change is added to the dispatched version, so it cannot start from zero');
+  return { gradients: ex === 'gradients', share };
+}
+
 /** The sample set a training task names (HTTP(S), in checked ranges from an executor's store, or a local file). */
 async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
   try {
@@ -49,6 +65,7 @@ async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
 /** Runs training task `t` on plugin `p` to its one result. */
 export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, pool: TrainPool): Promise<void> {
   const args = trainArgs(t.algArgs);
+  const exchange = exchangeArgs(t.algArgs);
   const url = t.info.InputInfo.StreamURL;
   if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
   const model = p.models.find((m) => m.stage === 'frame');
@@ -61,6 +78,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
     throw new TrainArgsError(`InputInfo.StreamURL: samples are ${samples.dim}-dimensional with ${samples.classes} classes; the model takes ${w.dim} and ${w.classes}`);
   }
   t.framesIn = samples.labels.length;
+  const start = w;
   const history: Array<Record<string, number>> = [];
   for (let e = 0; e < args.Epochs; e++) {
     if (t.finished || ctx.closed) return; // stopped: no half-trained model goes out
@@ -81,7 +99,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
     models: p.models.map((m) => ({ ModelID: m.ModelID, ModelVersion: m.ModelVersion })),
     TaskResultData: { AnalysisResult: [{ Type: TRAINED_MODEL_RESULT_TYPE, ResultData: { TrainedModel: {
       Dim: w.dim, Classes: w.classes, Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
-      Weights: weightsToBase64(w), ...(validation !== undefined ? { ValidationAccuracy: validation } : {}), Metrics: history[history.length - 1] ?? {}, History: history,
+      ...(exchange.gradients ? { Delta: deltaToWire(weightDelta(start, w, exchange.share)) } : { Weights: weightsToBase64(w) }), ...(validation !== undefined ? { ValidationAccuracy: validation } : {}), Metrics: history[history.length - 1] ?? {}, History: history,
     } } }] },
   });
   await ctx.outbox.flush(t.id, 30_000);
