@@ -186,7 +186,10 @@ export class TrainedModels {
     const model = m.models?.find((x) => x.stage !== 'crop');
     if (!model) throw new Error(`AlgID ${body.AlgID} ${body.AlgVersion}: the package has no frame model`);
     const version = nextVersion(this.d.repository, m.AlgID);
-    const onnx = writeClassifierOnnx(w, { channels: 3, height: m.input.height, width: m.input.width }, `trained by task ${taskId} on ${samples} samples from ${body.AlgVersion}`);
+    // DC6: compressed for devices when the training task asked (the executor checked the value).
+    const task = this.d.store.task(taskId);
+    const compress = task && (JSON.parse(task.custom_info) as { AlgArgs?: { Compress?: unknown } }).AlgArgs?.Compress === 'int8' ? 'int8' : 'none';
+    const onnx = writeClassifierOnnx(w, { channels: 3, height: m.input.height, width: m.input.width }, `trained by task ${taskId} on ${samples} samples from ${body.AlgVersion}${compress === 'int8' ? ', int8' : ''}`, compress);
     const files = new Map(v.files);
     files.set(model.file, onnx);
     const { files: _old, ...rest } = m;

@@ -53,6 +53,16 @@ export function exchangeArgs(a: Record<string, unknown>): { gradients: boolean; 
   return { gradients: ex === 'gradients', share };
 }
 
+/**
+ * DC6: AlgArgs.Compress "int8" has the scheduler publish the trained model compressed for devices
+ * (int8 weights, a scale per class); checked here, where a bad value fails the task by name.
+ */
+export function compressArg(a: Record<string, unknown>): 'none' | 'int8' {
+  const c = a.Compress ?? 'none';
+  if (c !== 'none' && c !== 'int8') throw new TrainArgsError(`InputInfo.AlgArgs.Compress: ${JSON.stringify(c)} must be "none" or "int8"`);
+  return c;
+}
+
 /** The sample set a training task names (HTTP(S), in checked ranges from an executor's store, or a local file). */
 async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
   try {
@@ -66,6 +76,7 @@ async function loadSamples(ctx: RunContext, url: string): Promise<SampleSet> {
 export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, pool: TrainPool): Promise<void> {
   const args = trainArgs(t.algArgs);
   const exchange = exchangeArgs(t.algArgs);
+  compressArg(t.algArgs);
   const url = t.info.InputInfo.StreamURL;
   if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
   const model = p.models.find((m) => m.stage === 'frame');
