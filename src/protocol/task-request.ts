@@ -1,6 +1,7 @@
 /** Clause 9.5: task request (tables 16–18) and this project's CustomInfo (PROTOCOL.md). */
 import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, Type, type Static } from './fields.ts';
 import { StageCondition } from './topology.ts';
+import { StartOn } from './task-event.ts';
 import { StatusCodeField } from './common.ts';
 import { StrEnum } from './fields.ts';
 import { DEVICE_TYPE_VALUES } from './codes.ts';
@@ -108,5 +109,7 @@ export const CustomInfo = Obj({
   Topology: Opt(TopologySpec),
   FailurePolicy: Opt(FailurePolicy),
   NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
+  /** Ours (M3, SB4): hold the task queued until this event (task-event.ts). */
+  StartOn: Opt(StartOn),
 });
 export type CustomInfo = Static<typeof CustomInfo>;
