@@ -14,7 +14,7 @@ import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
 import { feasible, placementWishes, whyNot, type PlacementRequest } from './placement/index.ts';
-import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
+import { partsProblem, planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { automaticTopology, stageAlg, topologyProblem } from './orchestration/dag.ts';
 import { EventTriggers, WAITING_EVENT_DESC } from './orchestration/triggers.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
@@ -157,6 +157,8 @@ export class Admission {
       const why = reviewInitiator(owner.name, owner.policy, custom);
       if (why) return { ok: false, message: why };
     }
+    const split = partsProblem(custom);
+    if (split) return { ok: false, message: split };
     if (custom.StartOn) {
       const why = this.triggers.problem(custom.StartOn, owner?.name ?? null);
       if (why) return { ok: false, message: why };
