@@ -130,7 +130,7 @@ export class TaskRuns {
     }
     this.sources.set(t.id, source);
     this.o.queue.stopAtWindowEnd(t, () => source.close());
-    this.trackProgress(t, startMs, fps, t.slice?.endMs);
+    this.trackProgress(t, source, startMs, fps, t.slice?.endMs);
     const loop = plugin ? runPlugin(ctx, t, source, plugin) : runFrames(ctx, t, source);
     void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
   }
@@ -175,15 +175,23 @@ export class TaskRuns {
   }
 
   /**
-   * 9.9: a file's frames expected come from its duration; Progress is reported as it moves (in
-   * steps of PROGRESS_STEP points, so a long task is not a stream of reports).
+   * 9.9: frames expected come from the source's duration — a local file's probed at once, any
+   * other's (an HTTP file, a VOD playlist) as its container stated it when the decoder opened it;
+   * a live stream states none. Progress is reported as it moves (in steps of PROGRESS_STEP
+   * points, so a long task is not a stream of reports).
    */
-  private trackProgress(t: ExecTask, startMs: number, fps: number, endMs = Infinity): void {
-    const url = t.info.InputInfo.StreamURL ?? '';
+  private trackProgress(t: ExecTask, source: FrameSource, startMs: number, fps: number, endMs = Infinity): void {
     // A part of a split file (SB7) expects the frames of its own slice only.
-    if (fps > 0) void probeDurationMs(url).then((ms) => { const to = ms === undefined ? undefined : Math.min(ms, endMs); if (to !== undefined && to > startMs) t.expectedFrames = Math.max(1, Math.ceil(((to - startMs) / 1000) * fps)); });
+    const expect = (ms: number | undefined) => {
+      const to = ms === undefined ? undefined : Math.min(ms, endMs);
+      if (!t.expectedFrames && fps > 0 && to !== undefined && to > startMs) t.expectedFrames = Math.max(1, Math.ceil(((to - startMs) / 1000) * fps));
+    };
+    void probeDurationMs(t.info.InputInfo.StreamURL ?? '').then(expect);
     clearInterval(this.progressTimers.get(t.id));
     const timer = setInterval(() => {
+      if (!t.expectedFrames) {
+        try { expect(source.stats().durationMs); } catch { /* a source closing under us: nothing more to learn */ }
+      }
       const p = t.currentProgress();
       if (p - t.progress >= PROGRESS_STEP) { t.progress = p; this.o.ctx.changed(t); }
     }, 1000);
