@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startCluster, waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
+import { startRole } from '../../src/child-role.ts';
 import { clip } from '../helpers/media.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import type { TaskInfo, TaskResultBody } from '../../src/protocol/index.ts';
@@ -93,4 +94,44 @@ t.test('M3, SB4: tasks held for another task start on its result (StartOn.TaskID
   const st = await cluster.client.command(cluster.scheduler.url, { CommandType: 'task_status_query', CommandIdx: cluster.client.commandIdx(),
     MessageBody: { DeviceList: [{ DeviceID: a.SubtaskInfoList![0]!.TaskDispatchInfo.DstDeviceList[0]!.DeviceID, HierarchicalQuery: '0', TaskIDList: [onMotion] }] } });
   t.match(JSON.stringify(st), /not run: the task it waited for/, 'its status says why it never ran');
+});
+
+t.test('M3, SB4, SB9: a held task is held again after the scheduler restarts, and its event still starts it; a stopped held task never starts', async (t) => {
+  const dir = t.testdir({});
+  const own = await startCluster(path.join(dir, 'c'), 1);
+  let restarted = false;
+  t.teardown(async () => { if (!restarted) await own.stop(); });
+  const file = pathToFileURL(clip(path.join(dir, 'go.mp4'), { seconds: 2 })).href;
+  const send = (url: string, body: unknown) => own.client.send('POST', url, body);
+  const task = { TaskName: 'held', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: file }], AlgType: 'frame_extraction', TaskFrameRate: 2, StartOn: { Event: 'go' } } } };
+  const kept = ((await send(`${own.scheduler.url}/System/TaskRequest/`, task)).body as { TaskID: string }).TaskID;
+  const stopped = ((await send(`${own.scheduler.url}/System/TaskRequest/`, task)).body as { TaskID: string }).TaskID;
+  const stop = await own.client.command(own.scheduler.url, { CommandType: 'task_ops_control', CommandIdx: own.client.commandIdx(), MessageBody: { OpsControlList: [{ TaskID: stopped, Control: 1 }] } });
+  t.equal(stop.StatusCode, '0', JSON.stringify(stop));
+
+  const port = new URL(own.scheduler.url).port;
+  const gone = new Promise((r) => own.scheduler.child.once('exit', r));
+  own.scheduler.child.kill('SIGKILL');
+  await gone;
+  const again = await startRole(['scheduler', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'c', 'scheduler'), '--keepalive', '1', '--allow-private-urls'],
+    { env: { RETINAD_TOKEN: own.token, RETINAD_LOG_LEVEL: 'debug' }, logFile: path.join(dir, 'scheduler-2.log') });
+  restarted = true;
+  t.teardown(async () => { await Promise.all(own.executors.map((e) => e.stop(3000))); await again.stop(3000); await own.client.close(); });
+  const S = again.url;
+  await waitFor('the executor to register again', async () => {
+    const list = ((await own.client.send('GET', `${S}/System/DeviceList`)).body as { DeviceList: Array<{ Online: boolean; AlgInfoList: unknown[] }> }).DeviceList;
+    return list.some((d) => d.Online && d.AlgInfoList.length) ? true : undefined;
+  }, 30_000);
+  const infoOf = async (id: string) => ((await own.client.send('GET', `${S}/System/TaskInfo/${id}`)).body as { TaskInfo: TaskInfo }).TaskInfo;
+  t.equal((await infoOf(kept)).ExecutionStatus, 3, 'still held after the restart');
+  t.equal((await infoOf(kept)).SubtaskInfoList?.length ?? 0, 0, 'nothing placed by the restart');
+
+  const go = await send(`${S}/System/TaskEvent`, { Event: 'go' });
+  t.strictSame((go.body as { Started: string[] }).Started, [kept], 'the event starts the held task, not the stopped one');
+  const done = await waitTaskEnd({ ...own, scheduler: again }, kept, 90_000);
+  t.equal(done.ExecutionStatus, 0);
+  t.ok(((await own.client.send('GET', `${S}/System/TaskResult/${kept}?limit=500`)).body as { TaskResultList: TaskResultBody[] }).TaskResultList.length >= 2, 'it produced results');
+  const st = await infoOf(stopped);
+  t.equal(st.ExecutionStatus, 0, 'the stopped held task ended');
+  t.equal(st.SubtaskInfoList?.length ?? 0, 0, 'and was never placed');
 });
