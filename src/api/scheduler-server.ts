@@ -20,6 +20,7 @@ import { commandRoutes } from './routes/command.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { schedulingRoutes } from './routes/scheduling.ts';
+import { taskEventRoutes } from './routes/task-event.ts';
 import { cascadeRoutes } from './routes/cascade.ts';
 import { attachCommandChannel } from './routes/command-channel.ts';
 import { ChannelHub } from '../net/ws-channel.ts';
@@ -57,6 +58,7 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
   void app.register(deviceRoutes(api));
   void app.register(taskUpdateRoutes(api));
   void app.register(schedulingRoutes(api));
+  void app.register(taskEventRoutes(api));
   void app.register(consoleRoutes());
   void app.register(cascadeRoutes(api));
   void app.register(commandRoutes(api.commandHandlers(), {

@@ -1,6 +1,7 @@
 /** Clause 9.5: task request (tables 16–18) and this project's CustomInfo (PROTOCOL.md). */
 import { Arr, DateTime, DeviceID, Int32, JsonObject, Obj, Opt, StrMax, Type, type Static } from './fields.ts';
 import { StageCondition } from './topology.ts';
+import { StartOn } from './task-event.ts';
 import { StatusCodeField } from './common.ts';
 import { StrEnum } from './fields.ts';
 import { DEVICE_TYPE_VALUES } from './codes.ts';
@@ -35,10 +36,17 @@ export type TaskRequestReply = Static<typeof TaskRequestReply>;
 /** Most data sources one task may name (each becomes a subtask; a task with 20,000 kept dispatching after Stop). */
 export const TASK_INPUTS_MAX = 256;
 
-/** One data source of a task (PROTOCOL.md CustomInfo.Inputs). */
+/** Most parts one file input may be split into (SB7). */
+export const INPUT_PARTS_MAX = 16;
+
+/**
+ * One data source of a task (PROTOCOL.md CustomInfo.Inputs). Ours, `Parts` (M2, SB7): a file
+ * split into that many consecutive time slices, one subtask each, spread over executors.
+ */
 export const TaskInput = Obj({
   StreamURL: StrMax(256, { minLength: 1, format: 'uri-ish' }),
   DeviceID: Opt(DeviceID()),
+  Parts: Opt(Int32({ minimum: 1, maximum: INPUT_PARTS_MAX })),
 });
 export type TaskInput = Static<typeof TaskInput>;
 
@@ -108,5 +116,7 @@ export const CustomInfo = Obj({
   Topology: Opt(TopologySpec),
   FailurePolicy: Opt(FailurePolicy),
   NotifyURL: Opt(StrMax(256, { format: 'uri-ish' })),
+  /** Ours (M3, SB4): hold the task queued until this event (task-event.ts). */
+  StartOn: Opt(StartOn),
 });
 export type CustomInfo = Static<typeof CustomInfo>;

@@ -2,6 +2,7 @@
  * One task as the executor holds it (EB6): the dispatch info, its state machine and what it has
  * produced. States follow table 31: queued(3) → running(1) ⇄ paused(2) → done(0) | error(4).
  */
+import type { SliceRange } from './media/slice.ts';
 import { EXCEPTION_DESC_MAX_BYTES, ExecutionStatus, cutUtf8, parseRetinaDateTime, type TaskDispatchInfo, type TaskStatus } from '../protocol/index.ts';
 import type { ProviderUse } from '../plugins/worker-task.ts';
 import { providerLabel } from '../plugins/providers.ts';
@@ -44,6 +45,8 @@ export class ExecTask {
   lastPtsMs = -1;
   /** Frames a file source will give at TaskFrameRate (its duration known), for Progress. */
   expectedFrames?: number;
+  /** The part of its file a split subtask reads (SB7, media/slice.ts), once its duration is known. */
+  slice?: SliceRange;
   readonly receivedAt = Date.now();
   /** Where the task's models run, from its plugin calls (empty for a task without models). */
   executionProviders: ModelPlacement[] = [];

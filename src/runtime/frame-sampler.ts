@@ -100,6 +100,12 @@ export function parseStreamLine(line: string): SourceStreamInfo | null {
   return { codec, fps: fps !== undefined ? Number(fps) : 0, bt709: /\bbt709\b/.test(rest) };
 }
 
+/** The duration ffmpeg states for an input (`Duration: 00:00:10.00, …`) in ms; undefined for N/A or another line. */
+export function parseDurationLine(line: string): number | undefined {
+  const m = /^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(line);
+  return m ? Math.round(((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000) : undefined;
+}
+
 /**
  * Runs one sampling job. Emits 'frame' (SampledFrame), then exactly one of 'end' (clean EOF)
  * or 'error' (SourceError). `pause()`/`resume()` apply back-pressure to ffmpeg.
@@ -110,6 +116,8 @@ export class FrameSampler extends EventEmitter {
   private readonly y4m = new Y4mSplitter();
   /** The input stream as ffmpeg described it, once known. */
   stream: SourceStreamInfo | null = null;
+  /** The input's duration as ffmpeg read it at open (ms; undefined: unknown or live), for Progress. */
+  durationMs: number | undefined;
   private inputDone = false;
   private readonly ptsQueue: number[] = [];
   private readonly pending: Buffer[] = [];
@@ -176,6 +184,7 @@ export class FrameSampler extends EventEmitter {
     for (const line of lines) {
       if (/^Output #/.test(line)) this.inputDone = true;
       if (!this.inputDone && !this.stream) this.stream = parseStreamLine(line);
+      if (!this.inputDone && this.durationMs === undefined) this.durationMs = parseDurationLine(line);
       const m = /\[Parsed_showinfo[^\]]*\].*\bpts_time:\s*(-?[\d.]+)/.exec(line);
       if (m) this.ptsQueue.push(Math.round(Number(m[1]) * 1000));
     }

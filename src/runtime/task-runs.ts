@@ -15,6 +15,7 @@ import { startTranscode } from './runners/transcode.ts';
 import { startDownstream } from './runners/downstream.ts';
 import { startFusion } from './runners/fusion.ts';
 import { probeDurationMs } from './media/duration.ts';
+import { endAt, resolveSlice, sliceArg } from './media/slice.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
@@ -107,18 +108,29 @@ export class TaskRuns {
       return;
     }
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;
-    const startMs = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
+    // SB7: one part of a split file: its range is known once the file's duration is.
+    const part = sliceArg(t.algArgs);
+    if (part && !t.slice) {
+      void resolveSlice(t.info.InputInfo.StreamURL ?? '', part, fps).then((r) => {
+        t.slice = r;
+        if (t.status === ExecutionStatus.Running && !this.sources.has(t.id)) this.begin(t);
+      }, (err: Error) => this.finish(t, err));
+      return;
+    }
+    const offset = typeof t.algArgs.StartOffsetMs === 'number' && t.algArgs.StartOffsetMs > 0 ? t.algArgs.StartOffsetMs : 0;
+    const startMs = Math.max(offset, t.slice?.startMs ?? 0);
     let source: FrameSource;
     try {
       const httpProxy = this.proxyFor(t);
       source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!, ctx.authFor) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
+      if (t.slice && Number.isFinite(t.slice.endMs)) source = endAt(source, t.slice.endMs, fps > 0 ? 500 / fps : 0);
     } catch (err) {
       this.finish(t, err as Error);
       return;
     }
     this.sources.set(t.id, source);
     this.o.queue.stopAtWindowEnd(t, () => source.close());
-    this.trackProgress(t, startMs, fps);
+    this.trackProgress(t, source, startMs, fps, t.slice?.endMs);
     const loop = plugin ? runPlugin(ctx, t, source, plugin) : runFrames(ctx, t, source);
     void loop.then(() => this.finish(t, null, source), (err: Error) => this.finish(t, err, source));
   }
@@ -163,14 +175,23 @@ export class TaskRuns {
   }
 
   /**
-   * 9.9: a file's frames expected come from its duration; Progress is reported as it moves (in
-   * steps of PROGRESS_STEP points, so a long task is not a stream of reports).
+   * 9.9: frames expected come from the source's duration — a local file's probed at once, any
+   * other's (an HTTP file, a VOD playlist) as its container stated it when the decoder opened it;
+   * a live stream states none. Progress is reported as it moves (in steps of PROGRESS_STEP
+   * points, so a long task is not a stream of reports).
    */
-  private trackProgress(t: ExecTask, startMs: number, fps: number): void {
-    const url = t.info.InputInfo.StreamURL ?? '';
-    if (fps > 0) void probeDurationMs(url).then((ms) => { if (ms !== undefined && ms > startMs) t.expectedFrames = Math.max(1, Math.ceil(((ms - startMs) / 1000) * fps)); });
+  private trackProgress(t: ExecTask, source: FrameSource, startMs: number, fps: number, endMs = Infinity): void {
+    // A part of a split file (SB7) expects the frames of its own slice only.
+    const expect = (ms: number | undefined) => {
+      const to = ms === undefined ? undefined : Math.min(ms, endMs);
+      if (!t.expectedFrames && fps > 0 && to !== undefined && to > startMs) t.expectedFrames = Math.max(1, Math.ceil(((to - startMs) / 1000) * fps));
+    };
+    void probeDurationMs(t.info.InputInfo.StreamURL ?? '').then(expect);
     clearInterval(this.progressTimers.get(t.id));
     const timer = setInterval(() => {
+      if (!t.expectedFrames) {
+        try { expect(source.stats().durationMs); } catch { /* a source closing under us: nothing more to learn */ }
+      }
       const p = t.currentProgress();
       if (p - t.progress >= PROGRESS_STEP) { t.progress = p; this.o.ctx.changed(t); }
     }, 1000);

@@ -14,8 +14,9 @@ import { notifyKey } from '../net/notify-signature.ts';
 import { checkUrl } from '../net/url-policy.ts';
 import { sameOrigin } from './secret.ts';
 import { feasible, placementWishes, whyNot, type PlacementRequest } from './placement/index.ts';
-import { planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
+import { partsProblem, planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { automaticTopology, stageAlg, topologyProblem } from './orchestration/dag.ts';
+import { EventTriggers, WAITING_EVENT_DESC } from './orchestration/triggers.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -33,9 +34,12 @@ function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable
 export class Admission {
   /** SB5: the limit on tasks running at once (changeable at run time), and the order waiting ones start in (M3, M5). */
   readonly slots: TaskSlots;
+  /** M3, SB4: tasks held until their event (CustomInfo.StartOn). */
+  readonly triggers: EventTriggers;
 
   constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
     this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
+    this.triggers = new EventTriggers({ store: c.store, log: c.log, release: (id) => this.release(id), notifyStatus: (id) => c.tasks.notifyStatus(id) });
   }
 
   /**
@@ -96,15 +100,32 @@ export class Admission {
       else if (t.status === ExecutionStatus.Queued) queued.push(t);
     }
     for (const t of queued) {
-      const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
       const custom = JSON.parse(t.custom_info) as CustomInfo;
-      const w = placementWishes(basic.Constraints, custom);
-      if (!w.ok) continue;
-      const me = { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl };
-      const plans = custom.Topology ? planTopology(t.task_id, basic, custom, me) : planSubtasks(t.task_id, basic, custom, me);
-      this.c.log.info({ task: t.task_id }, 'accepted task not yet placed before the restart: waits for a slot again');
-      this.placeAccepted(t.task_id, plans, { algId: custom.AlgID, algType: custom.AlgType, ...w.value }, basic, t.owner, false, t.created_at);
+      // Still waiting for its event (M3): held again, not placed.
+      if (custom.StartOn && t.exception_desc === WAITING_EVENT_DESC) this.triggers.hold(t.task_id, t.owner, custom.StartOn, false);
+      else this.release(t.task_id, t.created_at, 'accepted task not yet placed before the restart: waits for a slot again');
     }
+  }
+
+  /** Places an accepted task that is not placed yet (held for an event, or cut off by a restart); it may wait for a slot. */
+  private release(taskId: string, queuedAt = Date.now(), why?: string): void {
+    const t = this.c.store.task(taskId);
+    if (!t) return;
+    const basic = JSON.parse(t.basic_info) as TaskBasicInfo;
+    const custom = JSON.parse(t.custom_info) as CustomInfo;
+    const w = placementWishes(basic.Constraints, custom);
+    if (!w.ok) return;
+    const me = { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl };
+    const plans = custom.Topology ? planTopology(taskId, basic, custom, me) : planSubtasks(taskId, basic, custom, me);
+    if (why) this.c.log.info({ task: taskId }, why);
+    this.placeAccepted(taskId, plans, { algId: custom.AlgID, algType: custom.AlgType, ...w.value }, basic, t.owner, false, queuedAt);
+  }
+
+  /** An accepted task starts now, or (StartOn) is held until its event without holding the intake. */
+  private begin(taskId: string, plans: SubtaskPlan[], req: PlacementRequest, basic: TaskBasicInfo, custom: CustomInfo, owner: string | null): void {
+    if (!custom.StartOn) return this.placeAccepted(taskId, plans, req, basic, owner);
+    this.a.intake.leave();
+    this.triggers.hold(taskId, owner, custom.StartOn);
   }
 
   /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */
@@ -136,6 +157,12 @@ export class Admission {
       const why = reviewInitiator(owner.name, owner.policy, custom);
       if (why) return { ok: false, message: why };
     }
+    const split = partsProblem(custom);
+    if (split) return { ok: false, message: split };
+    if (custom.StartOn) {
+      const why = this.triggers.problem(custom.StartOn, owner?.name ?? null);
+      if (why) return { ok: false, message: why };
+    }
     if (custom.NotifyURL !== undefined) {
       const why = await this.notifyUrlProblem(custom.NotifyURL);
       if (why) return { ok: false, message: why };
@@ -155,7 +182,7 @@ export class Admission {
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
       this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner?.name ?? null);
+      this.begin(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, custom, owner?.name ?? null);
       return this.accepted(taskId, custom);
     }
     if (req.pinned) {
@@ -178,7 +205,7 @@ export class Admission {
     this.c.log.info({ task: taskId, name: basic.TaskName, inputs: custom.Inputs.length }, 'task accepted');
     this.c.tasks.notifyStatus(taskId);
     const plans = planSubtasks(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl });
-    this.placeAccepted(taskId, plans, req, basic, owner?.name ?? null);
+    this.begin(taskId, plans, req, basic, custom, owner?.name ?? null);
     return this.accepted(taskId, custom);
   }
 

@@ -33,6 +33,8 @@ export class Dispatcher implements Placer {
     for (const plan of plans) if (plan.stage?.when) this.c.orchestrator.hold(taskId, plan);
     // A stage sends its results to the ones after it: place downstream first, then point upstream at them.
     const order = dag ? [...plans].reverse() : plans;
+    // SB7: the executors each split input's parts went to, so its next part goes elsewhere while it can.
+    const spread = new Map<string, Set<string>>();
     for (const plan of order) {
       // A Stop that arrives while a large task is still being placed ends the placing too.
       if (this.c.flags.stopped.has(taskId) || this.c.flags.closed) {
@@ -41,7 +43,9 @@ export class Dispatcher implements Placer {
       }
       if (plan.stage?.when) continue;
       if (custom) plan.dispatch = { ...plan.dispatch, DstDeviceList: destinationsOf(this.edges, custom, taskId, plan.subtaskId) };
-      await this.place(taskId, plan, stageRequest(req, plan), 1, new Set());
+      const taken = plan.spread ? spread.get(plan.spread) ?? new Set<string>() : new Set<string>();
+      const placed = await this.place(taskId, plan, stageRequest(req, plan), 1, new Set(taken));
+      if (placed && plan.spread) spread.set(plan.spread, taken.add(placed));
     }
     this.c.tasks.update(taskId);
   }

@@ -10,7 +10,7 @@ import {
   type RepositoryEntry, type TaskBasicInfo, type TaskHistoryReply, type TaskListReply, type TaskInfo, type TaskResultPage, type TaskTopologyRecord, type SchedulingPolicyReply, type SchedulingPolicyUpdate, type TotalResource,
 } from '../protocol/index.ts';
 import type { Scheduler, SubmitOutcome } from './scheduler.ts';
-import type { Principal, TaskUpdateReply, TaskUpdateRequest } from '../protocol/index.ts';
+import type { Principal, TaskEvent, TaskEventReply, TaskUpdateReply, TaskUpdateRequest } from '../protocol/index.ts';
 import { updateTask } from './task-update.ts';
 import { taskTopology } from './orchestration/record.ts';
 import { builtinTaskOrder } from './strategies/index.ts';
@@ -87,6 +87,12 @@ export class SchedulerFacade {
     const strategy = u.TaskOrder !== undefined ? builtinTaskOrder(u.TaskOrder) : undefined;
     this.s.admission.slots.set({ ...(u.MaxConcurrentTasks !== undefined ? { maxConcurrentTasks: u.MaxConcurrentTasks ?? undefined } : {}), ...(strategy ? { strategy } : {}) });
     return this.schedulingPolicy();
+  }
+
+  /** M3, SB4: a pushed event starts the held tasks waiting for it — a node's any, an initiator's only its own; a device's none. */
+  taskEvent(e: TaskEvent, who: Principal): TaskEventReply {
+    if (who.kind === 'device') return { StatusCode: '1', Message: 'a device session may not push task events', Started: [] };
+    return { StatusCode: '0', Started: this.s.admission.triggers.onEvent(e, who.kind === 'initiator' ? who.name : null) };
   }
 
   /** S1: the TaskTopology record of a task `who` may see. */

@@ -12,4 +12,6 @@ export interface SubtaskPlan {
   dispatch: TaskDispatchInfo;
   /** The device the input belongs to, for data locality. */
   nearDeviceId?: string;
+  /** Parts of one input split in time (SB7) share a key: each goes to an executor the others did not take, while there is one. */
+  spread?: string;
 }

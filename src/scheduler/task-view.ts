@@ -26,6 +26,8 @@ export interface TaskViewDeps {
   trained?: { onResult(taskId: string, body: TaskResultBody): void };
   /** Told when a task reaches a final status (its slot is free, SB5). */
   ended?: (taskId: string) => void;
+  /** Told each time a task's status (or its ExceptionDesc) changes: tasks held for it may start (M3). */
+  changed?: (taskId: string, status: number) => void;
 }
 
 export class TaskView {
@@ -63,6 +65,7 @@ export class TaskView {
       this.d.log.info({ task: taskId, status }, 'task status');
       this.notifyStatus(taskId);
       if (status === ExecutionStatus.Done || status === ExecutionStatus.Error) this.d.ended?.(taskId);
+      this.d.changed?.(taskId, status);
     }
   }
 

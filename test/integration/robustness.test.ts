@@ -32,6 +32,7 @@ const SCHEDULER_ENDPOINTS: Endpoint[] = [
   { method: 'POST', path: '/System/Command', schema: P.TaskResult },
   { method: 'POST', path: '/System/Command', schema: P.TaskOpsControl },
   { method: 'POST', path: '/System/Command', schema: P.TaskStatusQuery },
+  { method: 'POST', path: '/System/TaskEvent', schema: P.TaskEvent },
 ];
 const EXECUTOR_ENDPOINTS: Endpoint[] = Object.values(P.COMMAND_SCHEMAS).map((schema) => ({ method: 'POST', path: '/System/Command', schema }));
 

@@ -6,6 +6,7 @@ import { ExecTask } from '../../src/runtime/exec-task.ts';
 import { probeDurationMs } from '../../src/runtime/media/duration.ts';
 import { ExecutionStatus, formatRetinaDateTime, type TaskDispatchInfo } from '../../src/protocol/index.ts';
 import { clip } from '../helpers/media.ts';
+import { parseDurationLine } from '../../src/runtime/frame-sampler.ts';
 
 const info = (extra: Partial<TaskDispatchInfo> = {}): TaskDispatchInfo => ({ TaskID: 'p', TaskAttr: 0, AlgModelInfo: { AlgID: 1001, AlgVersion: '1.0.0' }, InputInfo: { StreamURL: 'file:///x.mp4' }, DstDeviceList: [], ...extra });
 
@@ -33,4 +34,10 @@ t.test('9.9: a live task in a TimeRange window reports the time elapsed over the
   t.ok(p >= 19 && p <= 21, `2 s into a 10 s window: ${p} %`);
   task.transition(ExecutionStatus.Paused);
   t.equal(task.currentProgress(now), task.progress, 'paused: the last reported value stands');
+});
+
+t.test('9.9: the pipe backend reads the duration ffmpeg states when it opens a source; a live one states none', async (t) => {
+  t.equal(parseDurationLine('  Duration: 00:01:02.50, start: 0.000000, bitrate: 2041 kb/s'), 62_500);
+  t.equal(parseDurationLine('  Duration: N/A, start: 1.400000, bitrate: N/A'), undefined, 'a live stream');
+  t.equal(parseDurationLine('    Stream #0:0: Video: h264'), undefined);
 });

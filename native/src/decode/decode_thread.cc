@@ -221,6 +221,7 @@ int DecodeThread::OpenInput(std::string* kind, std::string* msg) {
     stats_.width = dec_->width;
     stats_.height = dec_->height;
     stats_.src_fps = src_fps;
+    stats_.duration_ms = fmt_->duration != AV_NOPTS_VALUE && fmt_->duration > 0 ? fmt_->duration / 1000.0 : 0;
     stats_.rotation = rotation_;
     if (stats_.backend == "none" || stats_.backend == "software" || backend != "software") stats_.backend = backend;
   }

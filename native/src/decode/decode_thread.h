@@ -42,6 +42,7 @@ struct DecoderStats {
   int64_t reconnects = 0;
   int width = 0, height = 0, rotation = 0;
   double src_fps = 0;
+  double duration_ms = 0;  // the container's duration as read at open (0: unknown or live), for Progress
   std::string codec, backend = "none", pix_fmt;
 };
 

@@ -160,6 +160,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
     o.Set("height", s.height);
     o.Set("rotation", s.rotation);
     o.Set("sourceFps", s.src_fps);
+    o.Set("durationMs", s.duration_ms);
     o.Set("codec", s.codec);
     o.Set("backend", s.backend);
     return o;

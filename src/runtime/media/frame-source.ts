@@ -51,6 +51,8 @@ export interface FrameSourceStats {
   reconnects: number;
   /** Frame rate of the source as its container states it (0 when unknown). */
   sourceFps: number;
+  /** The source's duration as its container states it, read when it opened (absent: unknown, or live). */
+  durationMs?: number;
 }
 
 export interface FrameSource {
@@ -119,7 +121,7 @@ class NativeFrameSource implements FrameSource {
 
   stats(): FrameSourceStats {
     const s = this.dec.stats();
-    return { backend: 'native', decode: s.backend, codec: s.codec, width: s.width, height: s.height, framesSampled: s.framesSampled, framesDecoded: s.framesDecoded, reconnects: s.reconnects, sourceFps: s.sourceFps };
+    return { backend: 'native', decode: s.backend, codec: s.codec, width: s.width, height: s.height, framesSampled: s.framesSampled, framesDecoded: s.framesDecoded, reconnects: s.reconnects, sourceFps: s.sourceFps, ...(s.durationMs ? { durationMs: s.durationMs } : {}) };
   }
 }
 
@@ -191,7 +193,7 @@ class PipeFrameSource implements FrameSource {
   stats(): FrameSourceStats {
     const st = this.sampler.stream;
     return { backend: 'ffmpeg-pipe', decode: 'software', codec: st?.codec ?? '', width: this.size.width, height: this.size.height,
-      framesSampled: this.sampled, framesDecoded: 0, reconnects: 0, sourceFps: st?.fps ?? 0 };
+      framesSampled: this.sampled, framesDecoded: 0, reconnects: 0, sourceFps: st?.fps ?? 0, ...(this.sampler.durationMs ? { durationMs: this.sampler.durationMs } : {}) };
   }
 }
 

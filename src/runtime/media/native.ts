@@ -48,6 +48,8 @@ export interface NativeDecoderStats {
   height: number;
   rotation: number;
   sourceFps: number;
+  /** The container's duration read at open (0: unknown or live; absent in addons built before it). */
+  durationMs?: number;
   codec: string;
   /** "software", "cuda", "vaapi" or "none" before the source opened. */
   backend: string;

@@ -40,3 +40,13 @@ export function emitResult(ctx: RunContext, t: ExecTask, part: ResultPart): void
   const body = resultBody(ctx, t, part);
   ctx.outbox.enqueue(ctx.destinations(t.info), t.id, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: ctx.deviceId, MessageBody: body } });
 }
+
+/**
+ * Ts of a frame: when it was captured, on the corrected clock — the first frame's arrival plus
+ * media time since. A part of a split file (SB7) counts from the origin all its parts share
+ * (`TsOriginMs`, the scheduler's), so the parts' results keep the order of one reading.
+ */
+export function frameTs(t: ExecTask, ptsMs: number, firstWall: number, firstPts: number): number {
+  const origin = t.algArgs.TsOriginMs;
+  return typeof origin === 'number' && Number.isFinite(origin) ? origin + ptsMs : firstWall + (ptsMs - firstPts);
+}

@@ -3,7 +3,7 @@ import type { ExecTask } from '../exec-task.ts';
 import type { FrameSource } from '../media/frame-source.ts';
 import type { RunContext } from './context.ts';
 import { admit } from './admit.ts';
-import { emitResult } from './emit.ts';
+import { emitResult, frameTs } from './emit.ts';
 
 /** The frame loop of one task: honours pause, and waits while its results back up in the outbox. */
 export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSource): Promise<void> {
@@ -21,8 +21,7 @@ export async function runFrames(ctx: RunContext, t: ExecTask, source: FrameSourc
       const jpeg = await f.jpeg(Number(t.algArgs.JpegQuality ?? 90));
       t.framesOut++;
       t.lastPtsMs = f.ptsMs;
-      // Ts: when the frame was captured, on the corrected clock: first frame's arrival + media time since.
-      const ts = firstWall + (f.ptsMs - firstPts);
+      const ts = frameTs(t, f.ptsMs, firstWall, firstPts);
       emitResult(ctx, t, { Ts: ts, TaskResultData: {
         ImageResult: {
           ImageData: jpeg.toString('base64'),

@@ -10,7 +10,7 @@ import { PluginCallError, type CallResult } from '../../plugins/pool.ts';
 import type { LoadedPlugin } from '../../plugins/registry.ts';
 import type { RunContext } from './context.ts';
 import { admit } from './admit.ts';
-import { emitResult } from './emit.ts';
+import { emitResult, frameTs } from './emit.ts';
 import { mineHardExamples } from './hard-examples.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
@@ -137,7 +137,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
     }
     t.framesOut++;
     emitResult(ctx, t, {
-      Ts: firstWall + (f.ptsMs - firstPts), models: m.models,
+      Ts: frameTs(t, f.ptsMs, firstWall, firstPts), models: m.models,
       TaskResultData: { AnalysisResult: results.map((x) => ({
         ...(typeof x.Type === 'number' ? { Type: x.Type } : {}),
         ...(x.FeatureInfo && typeof x.FeatureInfo === 'object' ? { FeatureInfo: x.FeatureInfo as Record<string, unknown> } : {}),
