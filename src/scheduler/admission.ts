@@ -20,7 +20,8 @@ import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.t
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
 import type { SchedulerParts } from './context.ts';
-import type { SubmitOutcome, TaskOwner } from './options.ts';
+import type { PartAssist, SubmitOutcome, TaskOwner } from './options.ts';
+import { detachable } from './cascade/partial.ts';
 
 /** How long a TaskRequest nobody could serve waits for just-registered devices' first algorithm lists. */
 const FIRST_LIST_WAIT_MS = 3000;
@@ -33,6 +34,8 @@ function stageRequest(req: PlacementRequest, custom: CustomInfo, st: NonNullable
 export class Admission {
   /** SB5: the limit on tasks running at once (changeable at run time), and the order waiting ones start in (M3, M5). */
   readonly slots: TaskSlots;
+  /** Cascade B.3: stages no executor here can take are handed upwards (set by the cascade when it has an upstream). */
+  partAssist?: PartAssist;
 
   constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
     this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
@@ -147,15 +150,27 @@ export class Admission {
     // first algorithm lists of devices that just registered and are still answering.
     if (!this.servable(req, custom)) await this.a.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
     if (custom.Topology) {
+      const short: string[] = [];
+      let why = '';
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!feasible(sreq, this.c.view)) return { ok: false, short: true, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (feasible(sreq, this.c.view)) continue;
+        short.push(st.Name);
+        why ||= `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}`;
       }
+      // B.3: some stages can run here and the others stand alone: only those go up (a request
+      // from above, fixedId, is never split again: its scheduler places it elsewhere instead).
+      const part = short.length && short.length < custom.Topology.Stages.length && !fixedId && this.partAssist && detachable(custom, short) ? this.partAssist : undefined;
+      if (short.length && !part) return { ok: false, short: true, message: why };
+      const up = part ? await part.send(basic, custom, short, owner) : undefined;
+      if (up && !up.ok) return { ok: false, message: `${why}; upper scheduler: ${up.message}` };
       const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
-      this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
+      if (part && up?.ok) part.adopt(taskId, up.upperId, basic, custom, short);
+      this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name), ...(up?.ok ? { above: short, upperTask: up.upperId } : {}) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.placeAccepted(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, owner?.name ?? null);
+      const plans = planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }).filter((p) => !short.includes(p.stage?.name ?? ''));
+      this.placeAccepted(taskId, plans, req, basic, owner?.name ?? null);
       return this.accepted(taskId, custom);
     }
     if (req.pinned) {

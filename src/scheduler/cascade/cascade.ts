@@ -11,7 +11,7 @@ import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStateStore, type TaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
-import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
+import type { PartAssist, SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
 import { CascadeLinks } from './links.ts';
 import { UpstreamSession } from './upstream.ts';
@@ -77,7 +77,12 @@ export class Cascade {
     this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.localDb, log: d.log,
       update: d.update, onTaskResult: d.onTaskResult }) : null;
     this.bottomUp = up && this.nodeClient && this.assisted ? new BottomUp({ upstream: up, nodeClient: this.nodeClient, assisted: this.assisted, approval: d.upstream?.approval ?? false,
-      store: d.store, notifySecret: d.notifySecret, log: d.log, notifyStatus: d.notifyStatus }) : null;
+      store: d.store, notifySecret: d.notifySecret, log: d.log, deviceId: d.deviceId, notifyStatus: d.notifyStatus }) : null;
+  }
+
+  /** B.3: the admission's hook for handing part of a task upwards (only with an upstream). */
+  get partAssist(): PartAssist | undefined {
+    return this.bottomUp?.part;
   }
 
   /** The site's reports and a signature of its algorithm union. */
@@ -149,6 +154,7 @@ export interface CascadeHost {
   devices: DeviceRegistry;
   client: RetinaClient;
   management: { deleteTask(taskId: string): Promise<boolean> };
+  admission: { partAssist?: PartAssist };
   submit(basic: TaskBasicInfo, owner: undefined, taskId: string): Promise<SubmitOutcome>;
   taskStatus(task: TaskRow): TaskStatus;
   onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
@@ -157,10 +163,12 @@ export interface CascadeHost {
 
 /** The cascade of a scheduler, wired to it; `view` is what its task view offers (private to it). */
 export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'notifyStatus' | 'notifySecret'>): Cascade {
-  return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
+  const c = new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
     ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
     store: s.store, localDb: s.localDb, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
     submit: (basic, taskId) => s.submit(basic, undefined, taskId),
     forget: async (taskId) => { await s.management.deleteTask(taskId); },
     statusOf: (taskId) => { const t = s.store.task(taskId); return t && s.taskStatus(t); } });
+  s.admission.partAssist = c.partAssist;
+  return c;
 }
