@@ -5,7 +5,7 @@
  * flight; a slot is held until the task's subtasks are dispatched.
  */
 import { randomUUID } from 'node:crypto';
-import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo, type TaskDispatchInfo } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type TaskRow } from './store.ts';
 import { STOPPED_DESC } from './control.ts';
 import { TaskSlots } from './policies/slots.ts';
@@ -108,6 +108,31 @@ export class Admission {
       this.c.log.info({ task: t.task_id }, 'accepted task not yet placed before the restart: waits for a slot again');
       this.placeAccepted(t.task_id, plans, { algId: custom.AlgID, algType: custom.AlgType, ...w.value }, basic, t.owner, false, t.created_at);
     }
+  }
+
+  /**
+   * Cascade B.2: a stage fed by other subtasks' results that the upper scheduler dispatched here
+   * (no StreamURL; `d.Dependencies` name its upstreams, whose results the upper scheduler
+   * forwards here). Placed like a stage of a task of ours — by its algorithm and the task's
+   * Constraints, decoding nothing — as one subtask that keeps those Dependencies.
+   */
+  async submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome> {
+    if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
+    const custom = basic.InitiationInfo.CustomInfo as CustomInfo;
+    const w = placementWishes(basic.Constraints, custom);
+    const req: PlacementRequest | undefined = w.ok ? { algId: d.AlgModelInfo.AlgID, ...w.value, decodeUnits: undefined } : undefined;
+    const why = !w.ok ? w.message : feasible(req!, this.c.view) ? '' : `no online executor offers AlgID ${d.AlgModelInfo.AlgID} that can take it (${whyNot(req!, this.c.view) || 'none offers it'})`;
+    if (why) {
+      this.a.intake.leave();
+      return { ok: false, message: why, ...(w.ok ? { short: true } : {}) };
+    }
+    this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, null);
+    this.c.log.info({ task: taskId, fedBy: d.Dependencies?.map((x) => x.TaskID) }, 'task accepted (a stage fed by results, from above)');
+    this.c.tasks.notifyStatus(taskId);
+    const me = { DeviceID: this.c.o.deviceId, OutputURL: this.c.o.publicUrl };
+    const plan = { subtaskId: `${taskId}.1`, dispatch: { ...d, TaskID: `${taskId}.1`, ParentTaskID: taskId, DstDeviceList: [me] } };
+    this.placeAccepted(taskId, [plan], req!, basic, null);
+    return { ok: true, taskId };
   }
 
   /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */

@@ -5,7 +5,7 @@
  */
 import type { CustomInfo, TaskBasicInfo, TaskDispatchInfo } from '../protocol/index.ts';
 import { planDag } from './orchestration/dag.ts';
-import type { SubtaskPlan } from './subtask-plan.ts';
+import { executionCond, type SubtaskPlan } from './subtask-plan.ts';
 
 export type { SubtaskPlan } from './subtask-plan.ts';
 
@@ -29,7 +29,8 @@ export function planSubtasks(taskId: string, basic: TaskBasicInfo, custom: Custo
     if (basic.Desc !== undefined) dispatch.Desc = basic.Desc;
     if (basic.TaskType !== undefined) dispatch.TaskType = basic.TaskType;
     if (basic.Priority !== undefined) dispatch.Priority = basic.Priority;
-    if (custom.TimeRange?.length) dispatch.ExecutionCond = { TimeRange: custom.TimeRange };
+    const cond = executionCond(basic, custom);
+    if (cond) dispatch.ExecutionCond = cond;
     return { subtaskId: dispatch.TaskID, dispatch, nearDeviceId: input.DeviceID };
   });
 }

@@ -6,7 +6,8 @@
 import { CommandType, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStateStore, TaskRow } from './store.ts';
+import type { SchedulerStateStore, SubtaskRow, TaskRow } from './store.ts';
+import { dependentsOf } from './orchestration/edges.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
 import type { MqttSink } from './mqtt-sink.ts';
@@ -26,6 +27,11 @@ export interface TaskViewDeps {
   trained?: { onResult(taskId: string, body: TaskResultBody): void };
   /** Told when a task reaches a final status (its slot is free, SB5). */
   ended?: (taskId: string) => void;
+}
+
+/** Whether a subtask sends its results to the stages after it only, not to this scheduler (a mirrored subtask, B.3, feeds none). */
+function intermediate(store: SchedulerStateStore, sub: SubtaskRow, self: string): boolean {
+  return (JSON.parse(sub.dispatch_info) as TaskDispatchInfo).DstDeviceList.every((x) => x.DeviceID !== self) && dependentsOf(store, sub.task_id, sub.subtask_id).length > 0;
 }
 
 export class TaskView {
@@ -153,7 +159,9 @@ export class TaskView {
       this.d.mqtt?.publish(taskId, 'results', body);
       this.d.trained?.onResult(taskId, body);
       const task = this.d.store.task(taskId)!;
-      const url = this.notifyUrl(task);
+      // A stage's result meant for the stages after it (cascade B.2: relayed here by a lower
+      // scheduler, then passed on) is not the task's result: the initiator is not sent it.
+      const url = sub && intermediate(this.d.store, sub, this.d.o.deviceId) ? undefined : this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
     }
     return { ok: true, fresh };

@@ -55,8 +55,10 @@ t.before(async () => {
   writeFileSync(path.join(dir, 'lower-initiators.json'), JSON.stringify({ Initiators: [{ Name: 'alice', TokenSha256: sha, Sources: ['*'] }] }));
   c = await startCascade(path.join(dir, 'cascade'), { 'lower-a': ['edge-a1'], 'lower-b': ['edge-b1'] }, {
     topArgs: ['--initiators', path.join(dir, 'top-initiators.json')],
-    // lower-a asks the top to approve every request; only lower-b's site lies in AREA.
+    // lower-a asks the top to approve every request; only lower-b's site lies in AREA, and its
+    // executor: the task's Constraints travel down with the dispatch and hold there too (B.2).
     lowerArgs: (id) => (id === 'lower-a' ? ['--upstream-approval', '--initiators', path.join(dir, 'lower-initiators.json')] : ['--longitude', '116.400000', '--latitude', '39.900000']),
+    executorArgs: (id) => (id === 'edge-b1' ? ['--longitude', '116.410000', '--latitude', '39.910000'] : []),
   });
   alice = new RetinaClient({ token, senderId: 'alice' });
 });

@@ -6,7 +6,7 @@
  * The scheduler wires one of these; its rooms know nothing of the cascade.
  */
 import type Database from 'better-sqlite3';
-import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
+import { CommandType, Control, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
 import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStateStore, type TaskRow } from '../store.ts';
@@ -21,6 +21,7 @@ import type { UpstreamConfig } from './config.ts';
 import { AssistedTasks } from './assisted.ts';
 import { BottomUp } from './bottom-up.ts';
 import { reviewFromBelow } from './review.ts';
+import { FedStages } from './fed.ts';
 
 export type { UpstreamConfig } from './config.ts';
 import type { Initiators } from '../initiators.ts';
@@ -42,6 +43,8 @@ export interface CascadeDeps {
   log: Logger;
   now(): number;
   submit(basic: TaskBasicInfo, taskId: string): Promise<SubmitOutcome>;
+  /** A results-fed stage from above (admission.ts submitFed). */
+  submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome>;
   forget(taskId: string): Promise<void>;
   statusOf(taskId: string): TaskStatus | undefined;
   /** The task view's: re-derive a task's status (and tell its initiator), announce it, store a result. */
@@ -60,11 +63,14 @@ export class Cascade {
   private readonly q: QueryDeps;
   private readonly assisted: AssistedTasks | null;
   private readonly bottomUp: BottomUp | null;
+  /** Stages from above fed by results the upper scheduler forwards (B.2). */
+  private readonly fed: FedStages;
   /** The node token's client for the upstream URL only (TaskRequest, TaskInfo, TaskResult, control of assisted tasks). */
   private readonly nodeClient: Client | null;
 
   constructor(private readonly d: CascadeDeps) {
     this.links = new CascadeLinks(d.localDb);
+    this.fed = new FedStages({ db: d.localDb, store: d.store, devices: d.devices, client: d.client, log: d.log });
     const deviceType = d.upstream?.deviceType ?? '1';
     // A lower scheduler gives its devices less time than its upper one gives it (3 s), so its merged answer arrives in time.
     this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs ?? (d.upstream ? 2000 : 3000) };
@@ -115,9 +121,28 @@ export class Cascade {
     return this.bottomUp ? this.bottomUp.submit(basic, owner, local) : local();
   }
 
-  /** Controls naming tasks handed upwards go there; the rest are returned for this scheduler. */
-  controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
-    return this.assisted ? this.assisted.control(list) : Promise.resolve({ rest: list, problems: [] });
+  /**
+   * Controls naming tasks handed upwards go there; a Stop from above for a stage fed by results
+   * lets it finish (FedStages.finish); the rest are returned for this scheduler.
+   */
+  async controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
+    const finish = list.filter((op) => op.Control === Control.Stop && this.links.has(op.TaskID) && this.fed.isFed(op.TaskID));
+    const problems: string[] = [];
+    for (const op of finish) {
+      const why = await this.fed.finish(op.TaskID);
+      if (why) problems.push(why);
+    }
+    const others = list.filter((op) => !finish.includes(op));
+    const up = this.assisted ? await this.assisted.control(others) : { rest: others, problems: [] };
+    return { rest: up.rest, problems: [...problems, ...up.problems] };
+  }
+
+  /**
+   * A task_result from a node (the upper scheduler) naming a subtask that feeds a stage from
+   * above: passed on to that stage's executor here (B.2). Null when it feeds nothing here.
+   */
+  feedFromAbove(body: TaskResultBody): Promise<CommandReplyBody> | null {
+    return this.fed.feeds(body.TaskID) ? this.fed.forward(body) : null;
   }
 
   /** B.3 step 3 at the upper level: null when a request a lower scheduler forwards is approved, else why not. */
@@ -140,7 +165,12 @@ export class Cascade {
     if (this.upstream) {
       const up = this.upstream;
       h[CommandType.TaskDispatch] = (c) => onDispatchFromAbove({ deviceId: this.d.deviceId, store: this.d.store, links: this.links, now: this.d.now,
-        submit: this.d.submit, forget: this.d.forget, announce: (id) => this.relay?.publish(id, 'status') }, c, up.upperId ?? 'upper');
+        submit: this.d.submit, forget: this.d.forget, announce: (id) => this.relay?.publish(id, 'status'),
+        submitFed: async (basic, taskId, d) => {
+          const out = await this.d.submitFed(basic, taskId, d);
+          if (out.ok) this.fed.record(taskId, (d.Dependencies ?? []).map((x) => x.TaskID));
+          return out;
+        } }, c, up.upperId ?? 'upper');
     }
     return h;
   }
@@ -154,7 +184,7 @@ export interface CascadeHost {
   devices: DeviceRegistry;
   client: RetinaClient;
   management: { deleteTask(taskId: string): Promise<boolean> };
-  admission: { partAssist?: PartAssist };
+  admission: { partAssist?: PartAssist; submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome> };
   submit(basic: TaskBasicInfo, owner: undefined, taskId: string): Promise<SubmitOutcome>;
   taskStatus(task: TaskRow): TaskStatus;
   onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
@@ -167,6 +197,7 @@ export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'n
     ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
     store: s.store, localDb: s.localDb, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
     submit: (basic, taskId) => s.submit(basic, undefined, taskId),
+    submitFed: (basic, taskId, d) => s.admission.submitFed(basic, taskId, d),
     forget: async (taskId) => { await s.management.deleteTask(taskId); },
     statusOf: (taskId) => { const t = s.store.task(taskId); return t && s.taskStatus(t); } });
   s.admission.partAssist = c.partAssist;
