@@ -29,9 +29,14 @@ export interface TaskViewDeps {
   ended?: (taskId: string) => void;
 }
 
-/** Whether a subtask sends its results to the stages after it only, not to this scheduler (a mirrored subtask, B.3, feeds none). */
-function intermediate(store: SchedulerStateStore, sub: SubtaskRow, self: string): boolean {
-  return (JSON.parse(sub.dispatch_info) as TaskDispatchInfo).DstDeviceList.every((x) => x.DeviceID !== self) && dependentsOf(store, sub.task_id, sub.subtask_id).length > 0;
+/**
+ * Whether a subtask sends its results to the stages after it only, not to this scheduler. A
+ * subtask mirrored from the upper scheduler (B.3) names that one and feeds nothing here; only a
+ * task with stages has stages after (checked before reading every subtask's Dependencies).
+ */
+function intermediate(store: SchedulerStateStore, task: TaskRow, sub: SubtaskRow, self: string): boolean {
+  if ((JSON.parse(sub.dispatch_info) as TaskDispatchInfo).DstDeviceList.some((x) => x.DeviceID === self)) return false;
+  return (JSON.parse(task.custom_info) as CustomInfo).Topology !== undefined && dependentsOf(store, sub.task_id, sub.subtask_id).length > 0;
 }
 
 export class TaskView {
@@ -161,7 +166,7 @@ export class TaskView {
       const task = this.d.store.task(taskId)!;
       // A stage's result meant for the stages after it (cascade B.2: relayed here by a lower
       // scheduler, then passed on) is not the task's result: the initiator is not sent it.
-      const url = sub && intermediate(this.d.store, sub, this.d.o.deviceId) ? undefined : this.notifyUrl(task);
+      const url = sub && intermediate(this.d.store, task, sub, this.d.o.deviceId) ? undefined : this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
     }
     return { ok: true, fresh };

@@ -121,6 +121,9 @@ export class AssistedTasks {
         const st = s.TaskStatusInfo;
         if (!this.d.store.subtask(id)) this.d.store.insertSubtask({ subtaskId: id, taskId, deviceId: upper, dispatch: s.TaskDispatchInfo, status: st.ExecutionStatus, attempts: 1 });
         const cur = this.d.store.subtask(id);
+        // A part's subtask shown before the upper scheduler placed it: its dispatch as placed there.
+        const dispatch = JSON.stringify(s.TaskDispatchInfo);
+        if (cur && cur.dispatch_info !== dispatch) this.d.store.setSubtaskDispatch(id, s.TaskDispatchInfo);
         if (cur && (cur.status !== st.ExecutionStatus || cur.progress !== (st.Progress ?? 0))) {
           this.d.store.setSubtaskStatus(id, { status: st.ExecutionStatus, progress: st.Progress, exceptionCode: st.ExceptionCode ?? null, exceptionDesc: st.ExceptionDesc ?? null });
         }

@@ -92,7 +92,7 @@ export class BottomUp {
       adopt: (taskId, upperId, basic, custom, stages) => {
         // The subtasks the part will have above (the same planner there), shown here at once.
         const part = partRequest(basic, custom, stages, this.d.deviceId, undefined);
-        const plans = planTopology(upperId, part, part.InitiationInfo.CustomInfo as CustomInfo, { deviceId: 'upper', url: this.d.upstream.url });
+        const plans = planTopology(upperId, part, part.InitiationInfo.CustomInfo as CustomInfo, { deviceId: this.d.upstream.upperId ?? 'upper', url: this.d.upstream.url });
         this.d.assisted.addPart(taskId, upperId, plans.map((p) => ({ subtaskId: p.subtaskId, dispatch: p.dispatch })));
         this.d.log.info({ task: taskId, upperTask: upperId, stages }, 'part of the task handed to the upper scheduler (assisted scheduling)');
       },
