@@ -14,7 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/cluster.ts';
 import { startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
 import { makeSampleClip } from '../../src/demo.ts';
-import { ExecutionStatus, type DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { slowSource } from '../helpers/slow-source.ts';
+import { Control, ExecutionStatus, ExtendedExceptionCode, type DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
 import { defined } from '../helpers/defined.ts';
 
 /** A tiny initiator: records the statuses and results the top pushes to its NotifyURL. */
@@ -118,4 +119,25 @@ t.test('B.2: a lower scheduler refuses a stage from above that none of its execu
   }, 30_000, 250);
   t.match(fuse.TaskStatusInfo.ExceptionDesc, /lower-b: .*edge-b\d: at [\d.]+,[\d.]+, outside the task's area/, `lower-b's reason: ${fuse.TaskStatusInfo.ExceptionDesc}`);
   t.equal(await info(defined(c.lower.get('lower-b'), 'lower-b').url, `${id}.1.fuse`), undefined, 'nothing of it was accepted at lower-b');
+});
+
+t.test('B.2, 9.7 down the cascade: a stop at the top ends a stage fed across sites too, recorded as stopped (90) at the top, while its executor finishes what it was given', async (t) => {
+  const src = await slowSource(path.join(media, 'stop.ts'), 60);
+  t.teardown(() => src.close());
+  const r = await c.client.send('POST', `${c.top.url}/System/TaskRequest/`, { TaskType: 1, TaskName: 'stopped across sites', Constraints: AREA,
+    InitiationInfo: { DeviceID: 'initiator-1', CustomInfo: { Inputs: [{ StreamURL: src.url }], Topology: TOPOLOGY, TaskFrameRate: 2 } } });
+  const id = defined((r.body as { TaskID?: string }).TaskID, JSON.stringify(r.body));
+  const lowerB = defined(c.lower.get('lower-b'), 'lower-b').url;
+  await waitFor('both stages running', async () => {
+    const ti = await info(c.top.url, id);
+    return ti?.SubtaskInfoList?.length === 2 && ti.SubtaskInfoList.every((s) => s.TaskStatusInfo.ExecutionStatus === ExecutionStatus.Running)
+      && (await info(lowerB, `${id}.1.fuse`))?.ExecutionStatus === ExecutionStatus.Running ? true : undefined;
+  }, 45_000, 250);
+  const stop = await c.client.command(c.top.url, { CommandType: 'task_ops_control', CommandIdx: c.client.commandIdx(), MessageBody: { OpsControlList: [{ TaskID: id, Control: Control.Stop }] } });
+  t.equal(stop.StatusCode, '0', `stop accepted at the top: ${stop.Message ?? ''}`);
+  const end = await ended(c.top.url, id, 30_000);
+  t.equal(end.ExecutionStatus, ExecutionStatus.Done);
+  for (const s of defined(end.SubtaskInfoList, 'subtasks')) t.equal(s.TaskStatusInfo.ExceptionCode, ExtendedExceptionCode.Stopped, `${s.TaskDispatchInfo.TaskID}: stopped (90) at the top`);
+  const atB = await ended(lowerB, `${id}.1.fuse`, 30_000);
+  t.equal(atB.ExecutionStatus, ExecutionStatus.Done, 'the fed stage ended at lower-b');
 });
