@@ -110,6 +110,7 @@ t.test('B.3 step 4, assisted scheduling: a request no local executor can take is
   t.ok(here.SubtaskInfoList?.length && here.SubtaskInfoList.every((s) => s.TaskExecutor.DeviceID === 'top'), 'its subtasks were placed above');
   const top = defined(await info(c.top.url, id), 'the task at the top');
   t.strictSame(top.DeviceList, ['lower-b'], 'the top placed it at the site in the area');
+  t.match(top.Constraints, { AvoidDevices: ['lower-a'] }, 'told to avoid the site that asked');
   await waitFor('results and the end at the initiator', async () => (init.results.length >= 18 && init.statuses.at(-1) === 0 ? true : undefined), 30_000, 250);
   t.ok(init.results.length >= 18, `${init.results.length} results pushed to NotifyURL by lower-a`);
   const stored = ((await alice.send('GET', `${lowerA()}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList: TaskResultBody[] }).TaskResultList;

@@ -15,7 +15,7 @@ import type { Logger } from '../../log.ts';
 import type { SchedulerStateStore } from '../store.ts';
 import type { PartAssist, SubmitOutcome, TaskOwner } from '../options.ts';
 import { planTopology } from '../planner.ts';
-import { partRequest } from './partial.ts';
+import { avoiding, partRequest } from './partial.ts';
 import type { UpstreamSession } from './upstream.ts';
 import type { AssistedTasks } from './assisted.ts';
 
@@ -100,7 +100,8 @@ export class BottomUp {
   }
 
   private async assist(basic: TaskBasicInfo, owner: TaskOwner | undefined, localWhy: string): Promise<SubmitOutcome> {
-    const up = await this.sendUp(forUpper(basic, owner));
+    // Told to avoid this site: it found no executor here (its aggregate report may still look able).
+    const up = await this.sendUp(avoiding(forUpper(basic, owner), this.d.deviceId));
     if (!up.ok) return { ok: false, message: `${localWhy}; upper scheduler: ${up.message}` };
     const taskId = up.upperId;
     // Accepted above: kept here as this scheduler's task, so the initiator reads and controls it here.

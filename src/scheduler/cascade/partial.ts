@@ -32,11 +32,12 @@ export function partRequest(basic: TaskBasicInfo, custom: CustomInfo, names: rea
   const stages = custom.Topology!.Stages.filter((s) => names.includes(s.Name)).map((s) => ({ ...s, After: [] }));
   const part: Record<string, unknown> = { ...custom, Topology: { Stages: stages } };
   delete part.NotifyURL;
+  return avoiding({ ...basic, InitiationInfo: { ...basic.InitiationInfo, ...(applicant !== undefined ? { Applicant: applicant } : {}), CustomInfo: part } }, selfId);
+}
+
+/** `basic` with `selfId` added to Constraints.AvoidDevices (once): what a lower scheduler hands up, it could not place itself. */
+export function avoiding(basic: TaskBasicInfo, selfId: string): TaskBasicInfo {
   const avoid = basic.Constraints?.AvoidDevices;
   const avoided = Array.isArray(avoid) ? avoid.filter((x): x is string => typeof x === 'string') : [];
-  return {
-    ...basic,
-    Constraints: { ...(basic.Constraints ?? {}), AvoidDevices: [...new Set([...avoided, selfId])] },
-    InitiationInfo: { ...basic.InitiationInfo, ...(applicant !== undefined ? { Applicant: applicant } : {}), CustomInfo: part },
-  };
+  return { ...basic, Constraints: { ...(basic.Constraints ?? {}), AvoidDevices: [...new Set([...avoided, selfId])] } };
 }
