@@ -3,7 +3,7 @@
  * placed here, among its own executors, as a local task under the same TaskID. The dispatch
  * (table 20) is read back into a TaskRequest (table 17 + PROTOCOL.md's CustomInfo): its stream,
  * algorithm, arguments (StartOffsetMs of a resumed subtask included), frame rate and time
- * window, and the task's Constraints (carried in ExecutionCond.ExtendedInfo, planner.ts), so the
+ * window, and the task's Constraints (in ExecutionCond.ExtendedInfo, subtask-plan.ts), so the
  * placement here honours them too. A stage fed by another subtask's results (no StreamURL,
  * Dependencies naming its upstreams) is placed here as one subtask with those Dependencies; the
  * upper scheduler forwards the upstreams' results here and this scheduler passes them on to the
