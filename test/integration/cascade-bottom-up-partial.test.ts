@@ -94,7 +94,7 @@ t.test('B.3 step 4, part of a task: the stage lower-a can place runs at lower-a,
 
   const edgeAtTop = (await results(c.top.url, upper)).length;
   await waitFor('results of both parts and the end at the initiator', async () => (init.statuses.at(-1) === ExecutionStatus.Done
-    && init.results.filter((r) => r.TaskID === above.TaskDispatchInfo.TaskID).length >= edgeAtTop && init.results.some((r) => r.TaskID === local.TaskDispatchInfo.TaskID) ? true : undefined), 30_000, 250);
+    && init.results.filter((r) => r.TaskID === above.TaskDispatchInfo.TaskID).length >= edgeAtTop && init.results.some((r) => r.TaskID === local.TaskDispatchInfo.TaskID) ? true : undefined), 60_000, 250);
   const mine = init.results.filter((r) => r.TaskID === local.TaskDispatchInfo.TaskID);
   const theirs = init.results.filter((r) => r.TaskID === above.TaskDispatchInfo.TaskID);
   t.ok(mine.length >= 18, `${mine.length} results of the stage at lower-a`);
@@ -119,11 +119,11 @@ t.test('B.3 step 4, part of a task: a stop at lower-a stops both parts (the one 
   t.equal((await info(lowerB(), atB))?.ExecutionStatus, ExecutionStatus.Running, 'the part above runs at lower-b');
   const r = await c.client.command(lowerA(), { CommandType: 'task_ops_control', CommandIdx: c.client.commandIdx(), MessageBody: { OpsControlList: [{ TaskID: id, Control: Control.Stop }] } });
   t.equal(r.StatusCode, '0', `stop accepted at lower-a: ${r.Message ?? ''}`);
-  const end = await ended(lowerA(), id, 30_000);
+  const end = await ended(lowerA(), id, 60_000);
   t.equal(end.ExecutionStatus, ExecutionStatus.Done, 'ended at lower-a');
-  const atLowerB = await ended(lowerB(), atB, 30_000);
+  const atLowerB = await ended(lowerB(), atB, 60_000);
   t.equal(atLowerB.SubtaskInfoList?.[0]?.TaskStatusInfo.ExceptionDesc, 'stopped by task_ops_control', 'the stop reached lower-b\'s executor through the top');
-  const atTop = await ended(c.top.url, upper, 30_000);
+  const atTop = await ended(c.top.url, upper, 60_000);
   t.equal(atTop.ExecutionStatus, ExecutionStatus.Done, 'the part ended at the top');
   const local = defined(end.SubtaskInfoList?.find((s) => s.TaskExecutor.DeviceID === 'edge-a1'), 'the part at lower-a');
   t.equal(local.TaskStatusInfo.ExceptionDesc, 'stopped by task_ops_control', 'the part at lower-a was stopped, not run to its end');

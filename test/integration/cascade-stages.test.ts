@@ -95,7 +95,7 @@ t.test('B.2, M2 across levels: a stage fed by another stage\'s results travels d
 
   const frames = ((await c.client.send('GET', `${c.top.url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList: TaskResultBody[] }).TaskResultList.filter((x) => x.TaskID === `${id}.1.frames`);
   t.ok(frames.length >= 18, `${frames.length} frames relayed up from lower-a`);
-  await waitFor('fused results and the end at the initiator', async () => (init.statuses.at(-1) === ExecutionStatus.Done && init.results.length ? true : undefined), 30_000, 250);
+  await waitFor('fused results and the end at the initiator', async () => (init.statuses.at(-1) === ExecutionStatus.Done && init.results.length ? true : undefined), 60_000, 250);
   const fused = init.results.filter((x) => x.TaskID === fuseId);
   t.ok(fused.length >= 1, `${fused.length} fused results at the initiator`);
   t.equal(init.results.length, fused.length, 'only the task\'s results (the last stage\'s): frames feed the fuse stage, not the initiator');
@@ -116,7 +116,7 @@ t.test('B.2: a lower scheduler refuses a stage from above that none of its execu
   const fuse = await waitFor('the fed stage refused at lower-b', async () => {
     const s = (await info(c.top.url, id))?.SubtaskInfoList?.find((x) => x.TaskDispatchInfo.TaskID === `${id}.1.fuse`);
     return s && s.TaskStatusInfo.ExecutionStatus === ExecutionStatus.Error ? s : undefined;
-  }, 30_000, 250);
+  }, 60_000, 250);
   t.match(fuse.TaskStatusInfo.ExceptionDesc, /lower-b: .*edge-b\d: at [\d.]+,[\d.]+, outside the task's area/, `lower-b's reason: ${fuse.TaskStatusInfo.ExceptionDesc}`);
   t.equal(await info(defined(c.lower.get('lower-b'), 'lower-b').url, `${id}.1.fuse`), undefined, 'nothing of it was accepted at lower-b');
 });
@@ -135,9 +135,9 @@ t.test('B.2, 9.7 down the cascade: a stop at the top ends a stage fed across sit
   }, 45_000, 250);
   const stop = await c.client.command(c.top.url, { CommandType: 'task_ops_control', CommandIdx: c.client.commandIdx(), MessageBody: { OpsControlList: [{ TaskID: id, Control: Control.Stop }] } });
   t.equal(stop.StatusCode, '0', `stop accepted at the top: ${stop.Message ?? ''}`);
-  const end = await ended(c.top.url, id, 30_000);
+  const end = await ended(c.top.url, id, 60_000);
   t.equal(end.ExecutionStatus, ExecutionStatus.Done);
   for (const s of defined(end.SubtaskInfoList, 'subtasks')) t.equal(s.TaskStatusInfo.ExceptionCode, ExtendedExceptionCode.Stopped, `${s.TaskDispatchInfo.TaskID}: stopped (90) at the top`);
-  const atB = await ended(lowerB, `${id}.1.fuse`, 30_000);
+  const atB = await ended(lowerB, `${id}.1.fuse`, 60_000);
   t.equal(atB.ExecutionStatus, ExecutionStatus.Done, 'the fed stage ended at lower-b');
 });

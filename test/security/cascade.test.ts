@@ -56,13 +56,13 @@ t.test('B.2: a device session at the lower scheduler cannot feed a stage dispatc
   const r = await c.client.send('POST', `${c.top.url}/System/TaskRequest/`, { TaskType: 1, TaskName: 'fed', InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: src.url }], Topology: topology, TaskFrameRate: 2 } } });
   const id = defined((r.body as { TaskID?: string }).TaskID, JSON.stringify(r.body));
   const info = async (url: string, tid: string) => ((await c.client.send('GET', `${url}/System/TaskInfo/${tid}`)).body as { TaskInfo?: TaskInfo }).TaskInfo;
-  await waitFor('the fed stage running at lower-b', async () => ((await info(lowerB, `${id}.1.fuse`))?.ExecutionStatus === ExecutionStatus.Running ? true : undefined), 30_000, 250);
+  await waitFor('the fed stage running at lower-b', async () => ((await info(lowerB, `${id}.1.fuse`))?.ExecutionStatus === ExecutionStatus.Running ? true : undefined), 60_000, 250);
   // Mallory registered a device of her own at lower-b (the node token is what registers; a stolen session is the same).
   const reg = await mallory.sendDigest(`${lowerB}/System/Register`, { RegisterObject: { DeviceID: 'mallory', DeviceType: '0', ProductType: 'x' } }, 'mallory', c.token);
   mallory.setToken((reg.body as { SessionToken: string }).SessionToken);
   const results = async () => ((await c.client.send('GET', `${c.top.url}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList: TaskResultBody[] }).TaskResultList;
   // A well-formed result of the feeding stage, as the real one sends them, with Mallory's content.
-  const real = await waitFor('a result of the feeding stage', async () => (await results()).find((x) => x.TaskID === `${id}.1.frames`), 30_000, 250);
+  const real = await waitFor('a result of the feeding stage', async () => (await results()).find((x) => x.TaskID === `${id}.1.frames`), 60_000, 250);
   const forged = await mallory.command(lowerB, { CommandType: 'task_result', CommandIdx: 1, DeviceID: 'lower-b',
     MessageBody: { ...real, DeviceID: 'mallory', TaskResultData: { AnalysisResult: [{ ResultData: { Forged: true } }] } } });
   t.match(forged, { StatusCode: '1', Message: /is not a subtask device mallory runs/ }, 'refused as a device result, not forwarded');
