@@ -17,6 +17,7 @@ import type { SubtaskPlan } from '../subtask-plan.ts';
 import type { Orchestration, SchedulerParts } from '../context.ts';
 import { conditionStage, stageAlg, stageOfSubtask, type DagStage } from './dag.ts';
 import { UNPLACED, dependentsOf, destinationsOf, fedDirectly } from './edges.ts';
+import { SCHEDULER_PRODUCT_TYPE } from '../cascade/aggregate.ts';
 
 export const WAITING_DESC = 'waiting for its condition (When)';
 export const NOT_RUN_DESC = 'not run: its condition (When) was never met';
@@ -75,13 +76,13 @@ export class Orchestrator implements Orchestration {
   }
 
   /**
-   * Cascade B.2: a result of a subtask told to send its results to other stages only (its
-   * DstDeviceList does not name this scheduler) still arrives here when the subtask runs at a
-   * lower scheduler, which relays every result upwards; from here it goes on to each started
-   * stage it feeds directly (at another site: that scheduler passes it to its executor).
+   * Cascade B.2: a subtask running at a lower scheduler sends its results here only (that
+   * scheduler relays every result upwards and does not read the DstDeviceList it was given), so
+   * from here each goes on to every started stage it feeds directly (at another site, that
+   * site's scheduler passes it to its executor). An executor sends to those stages itself.
    */
   private passOn(sub: SubtaskRow, body: TaskResultBody): void {
-    if (!(JSON.parse(sub.dispatch_info) as TaskDispatchInfo).DstDeviceList.every((x) => x.DeviceID !== this.c.o.deviceId)) return;
+    if (this.c.devices.row(sub.device_id)?.product_type !== SCHEDULER_PRODUCT_TYPE) return;
     const task = this.c.store.task(sub.task_id);
     const custom = task && JSON.parse(task.custom_info) as CustomInfo;
     if (!custom) return;
