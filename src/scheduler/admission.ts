@@ -5,7 +5,7 @@
  * flight; a slot is held until the task's subtasks are dispatched.
  */
 import { randomUUID } from 'node:crypto';
-import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo } from '../protocol/index.ts';
+import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo, type TaskDispatchInfo } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type TaskRow } from './store.ts';
 import { STOPPED_DESC } from './control.ts';
 import { TaskSlots } from './policies/slots.ts';
@@ -21,7 +21,8 @@ import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.t
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
 import type { SchedulerParts } from './context.ts';
-import type { SubmitOutcome, TaskOwner } from './options.ts';
+import type { PartAssist, SubmitOutcome, TaskOwner } from './options.ts';
+import { detachable } from './cascade/partial.ts';
 
 /** How long a TaskRequest nobody could serve waits for just-registered devices' first algorithm lists. */
 const FIRST_LIST_WAIT_MS = 3000;
@@ -36,6 +37,8 @@ export class Admission {
   readonly slots: TaskSlots;
   /** M3, SB4: tasks held until their event (CustomInfo.StartOn). */
   readonly triggers: EventTriggers;
+  /** Cascade B.3: stages no executor here can take are handed upwards (set by the cascade when it has an upstream). */
+  partAssist?: PartAssist;
 
   constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
     this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
@@ -128,6 +131,31 @@ export class Admission {
     this.triggers.hold(taskId, owner, custom.StartOn);
   }
 
+  /**
+   * Cascade B.2: a stage fed by other subtasks' results that the upper scheduler dispatched here
+   * (no StreamURL; `d.Dependencies` name its upstreams, whose results the upper scheduler
+   * forwards here). Placed like a stage of a task of ours — by its algorithm and the task's
+   * Constraints, decoding nothing — as one subtask that keeps those Dependencies.
+   */
+  async submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome> {
+    if (!this.a.intake.tryEnter()) return { ok: false, message: busyMessage(this.a.intake.max), busy: { retryAfterSec: INTAKE_RETRY_AFTER_SEC } };
+    const custom = basic.InitiationInfo.CustomInfo as CustomInfo;
+    const w = placementWishes(basic.Constraints, custom);
+    const req: PlacementRequest | undefined = w.ok ? { algId: d.AlgModelInfo.AlgID, ...w.value, decodeUnits: undefined } : undefined;
+    const why = !w.ok ? w.message : feasible(req!, this.c.view) ? '' : `no online executor offers AlgID ${d.AlgModelInfo.AlgID} that can take it (${whyNot(req!, this.c.view) || 'none offers it'})`;
+    if (why) {
+      this.a.intake.leave();
+      return { ok: false, message: why, ...(w.ok ? { short: true } : {}) };
+    }
+    this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, null);
+    this.c.log.info({ task: taskId, fedBy: d.Dependencies?.map((x) => x.TaskID) }, 'task accepted (a stage fed by results, from above)');
+    this.c.tasks.notifyStatus(taskId);
+    const me = { DeviceID: this.c.o.deviceId, OutputURL: this.c.o.publicUrl };
+    const plan = { subtaskId: `${taskId}.1`, dispatch: { ...d, TaskID: `${taskId}.1`, ParentTaskID: taskId, DstDeviceList: [me] } };
+    this.placeAccepted(taskId, [plan], req!, basic, null);
+    return { ok: true, taskId };
+  }
+
   /** `fixedId`: the TaskID to keep (a subtask an upper scheduler dispatched here, cascade B.2); else a new one. */
   private async admit(basic: TaskBasicInfo, owner?: TaskOwner, fixedId?: string): Promise<SubmitOutcome> {
     // Table 17 makes CustomInfo optional and the request is valid without it; but it is where
@@ -174,15 +202,27 @@ export class Admission {
     // first algorithm lists of devices that just registered and are still answering.
     if (!this.servable(req, custom)) await this.a.algorithms.settle(this.unlistedDevices(), FIRST_LIST_WAIT_MS);
     if (custom.Topology) {
+      const short: string[] = [];
+      let why = '';
       for (const st of custom.Topology.Stages) {
         const sreq = stageRequest(req, custom, st);
-        if (!feasible(sreq, this.c.view)) return { ok: false, short: true, message: `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}` };
+        if (feasible(sreq, this.c.view)) continue;
+        short.push(st.Name);
+        why ||= `Topology stage "${st.Name}": no online executor${st.DeviceType !== undefined ? ` of DeviceType ${st.DeviceType}` : ''} offers ${sreq.algId !== undefined ? `AlgID ${sreq.algId}` : `AlgType "${sreq.algType}"`}`;
       }
+      // B.3: some stages can run here and the others stand alone: only those go up (a request
+      // from above, fixedId, is never split again: its scheduler places it elsewhere instead).
+      const part = short.length && short.length < custom.Topology.Stages.length && !fixedId && this.partAssist && detachable(custom, short) ? this.partAssist : undefined;
+      if (short.length && !part) return { ok: false, short: true, message: why };
+      const up = part ? await part.send(basic, custom, short, owner) : undefined;
+      if (up && !up.ok) return { ok: false, message: `${why}; upper scheduler: ${up.message}` };
       const taskId = fixedId ?? randomUUID();
       this.c.store.insertTask(taskId, basic, custom, ExecutionStatus.Queued, owner?.name ?? null);
-      this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name) }, 'task accepted (manual topology)');
+      if (part && up?.ok) part.adopt(taskId, up.upperId, basic, custom, short);
+      this.c.log.info({ task: taskId, name: basic.TaskName, stages: custom.Topology.Stages.map((x) => x.Name), ...(up?.ok ? { above: short, upperTask: up.upperId } : {}) }, 'task accepted (manual topology)');
       this.c.tasks.notifyStatus(taskId);
-      this.begin(taskId, planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }), req, basic, custom, owner?.name ?? null);
+      const plans = planTopology(taskId, basic, custom, { deviceId: this.c.o.deviceId, url: this.c.o.publicUrl }).filter((p) => !short.includes(p.stage?.name ?? ''));
+      this.begin(taskId, plans, req, basic, custom, owner?.name ?? null);
       return this.accepted(taskId, custom);
     }
     if (req.pinned) {

@@ -198,6 +198,9 @@ export class SchedulerFacade {
     return {
       ...this.s.cascade.handlers(),
       [CommandType.TaskResult]: async (cmd, ctx) => {
+        // B.2: the upper scheduler (a node) forwarding an upstream's result to a stage placed here.
+        const fed = ctx.principal.kind === 'node' ? this.s.cascade.feedFromAbove(cmd.MessageBody) : null;
+        if (fed) return fed;
         const r = this.s.onTaskResult(cmd, ctx.sender, ctx.principal.kind === 'device' ? ctx.principal.deviceId : undefined);
         return r.ok ? { StatusCode: '0' } : { StatusCode: '1', Message: r.message };
       },

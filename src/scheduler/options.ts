@@ -1,6 +1,6 @@
 /** The scheduler's options and the outcomes its intake returns. */
 import type { Logger } from '../log.ts';
-import type { InitiatorPolicy } from '../protocol/index.ts';
+import type { CustomInfo, InitiatorPolicy, TaskBasicInfo } from '../protocol/index.ts';
 import type { Clock } from './liveness.ts';
 import type { Initiators } from './initiators.ts';
 import type { TaskOrderStrategy } from './strategies/index.ts';
@@ -13,6 +13,16 @@ export interface TaskOwner { name: string; policy: InitiatorPolicy }
 /** An accepted task (with the key its NotifyURL pushes are signed with), or why not. */
 /** `short`: refused because no executor here can take it (cascade: the upper scheduler may place it, B.3). */
 export type SubmitOutcome = { ok: true; taskId: string; notifyKey?: string } | { ok: false; message: string; busy?: { retryAfterSec: number }; short?: boolean };
+
+/**
+ * B.3 step 4, part of a task: the cascade hands the stages no executor here can take to the upper
+ * scheduler (`send`: its TaskID for them, or why not), then, once the task is recorded here,
+ * follows that part as this task's (`adopt`). Present only with an upstream.
+ */
+export interface PartAssist {
+  send(basic: TaskBasicInfo, custom: CustomInfo, stages: string[], owner: TaskOwner | undefined): Promise<{ ok: true; upperId: string } | { ok: false; message: string }>;
+  adopt(taskId: string, upperId: string, basic: TaskBasicInfo, custom: CustomInfo, stages: string[]): void;
+}
 
 export interface SchedulerOptions {
   deviceId: string;

@@ -5,7 +5,7 @@
  */
 import { TASK_INPUTS_MAX, type CustomInfo, type TaskBasicInfo, type TaskDispatchInfo } from '../protocol/index.ts';
 import { planDag } from './orchestration/dag.ts';
-import type { SubtaskPlan } from './subtask-plan.ts';
+import { executionCond, type SubtaskPlan } from './subtask-plan.ts';
 
 export type { SubtaskPlan } from './subtask-plan.ts';
 
@@ -39,7 +39,8 @@ export function planSubtasks(taskId: string, basic: TaskBasicInfo, custom: Custo
       if (basic.Desc !== undefined) dispatch.Desc = basic.Desc;
       if (basic.TaskType !== undefined) dispatch.TaskType = basic.TaskType;
       if (basic.Priority !== undefined) dispatch.Priority = basic.Priority;
-      if (custom.TimeRange?.length) dispatch.ExecutionCond = { TimeRange: custom.TimeRange };
+      const cond = executionCond(basic, custom);
+      if (cond) dispatch.ExecutionCond = cond;
       return { subtaskId: dispatch.TaskID, dispatch, nearDeviceId: input.DeviceID, ...(parts > 1 ? { spread: `input-${i}` } : {}) };
     });
   });

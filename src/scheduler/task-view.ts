@@ -6,7 +6,8 @@
 import { CommandType, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, formatRetinaDateTime, type CustomInfo, type SubtaskInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskInfo, type TaskResult, type TaskResultBody, type TaskStatus, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import { notifyKey } from '../net/notify-signature.ts';
 import type { Logger } from '../log.ts';
-import type { SchedulerStateStore, TaskRow } from './store.ts';
+import type { SchedulerStateStore, SubtaskRow, TaskRow } from './store.ts';
+import { dependentsOf } from './orchestration/edges.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
 import type { MqttSink } from './mqtt-sink.ts';
@@ -28,6 +29,16 @@ export interface TaskViewDeps {
   ended?: (taskId: string) => void;
   /** Told each time a task's status (or its ExceptionDesc) changes: tasks held for it may start (M3). */
   changed?: (taskId: string, status: number) => void;
+}
+
+/**
+ * Whether a subtask sends its results to the stages after it only, not to this scheduler. A
+ * subtask mirrored from the upper scheduler (B.3) names that one and feeds nothing here; only a
+ * task with stages has stages after (checked before reading every subtask's Dependencies).
+ */
+function intermediate(store: SchedulerStateStore, task: TaskRow, sub: SubtaskRow, self: string): boolean {
+  if ((JSON.parse(sub.dispatch_info) as TaskDispatchInfo).DstDeviceList.some((x) => x.DeviceID === self)) return false;
+  return (JSON.parse(task.custom_info) as CustomInfo).Topology !== undefined && dependentsOf(store, sub.task_id, sub.subtask_id).length > 0;
 }
 
 export class TaskView {
@@ -156,7 +167,9 @@ export class TaskView {
       this.d.mqtt?.publish(taskId, 'results', body);
       this.d.trained?.onResult(taskId, body);
       const task = this.d.store.task(taskId)!;
-      const url = this.notifyUrl(task);
+      // A stage's result meant for the stages after it (cascade B.2: relayed here by a lower
+      // scheduler, then passed on) is not the task's result: the initiator is not sent it.
+      const url = sub && intermediate(this.d.store, task, sub, this.d.o.deviceId) ? undefined : this.notifyUrl(task);
       if (url) this.d.notifier.push(url, { method: 'POST', path: '/System/Command', body: { CommandType: CommandType.TaskResult, DeviceID: this.d.o.deviceId, MessageBody: body }, key: notifyKey(this.d.notifySecret, taskId) });
     }
     return { ok: true, fresh };

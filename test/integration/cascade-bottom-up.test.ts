@@ -55,8 +55,10 @@ t.before(async () => {
   writeFileSync(path.join(dir, 'lower-initiators.json'), JSON.stringify({ Initiators: [{ Name: 'alice', TokenSha256: sha, Sources: ['*'] }] }));
   c = await startCascade(path.join(dir, 'cascade'), { 'lower-a': ['edge-a1'], 'lower-b': ['edge-b1'] }, {
     topArgs: ['--initiators', path.join(dir, 'top-initiators.json')],
-    // lower-a asks the top to approve every request; only lower-b's site lies in AREA.
+    // lower-a asks the top to approve every request; only lower-b's site lies in AREA, and its
+    // executor: the task's Constraints travel down with the dispatch and hold there too (B.2).
     lowerArgs: (id) => (id === 'lower-a' ? ['--upstream-approval', '--initiators', path.join(dir, 'lower-initiators.json')] : ['--longitude', '116.400000', '--latitude', '39.900000']),
+    executorArgs: (id) => (id === 'edge-b1' ? ['--longitude', '116.410000', '--latitude', '39.910000'] : []),
   });
   alice = new RetinaClient({ token, senderId: 'alice' });
 });
@@ -108,6 +110,7 @@ t.test('B.3 step 4, assisted scheduling: a request no local executor can take is
   t.ok(here.SubtaskInfoList?.length && here.SubtaskInfoList.every((s) => s.TaskExecutor.DeviceID === 'top'), 'its subtasks were placed above');
   const top = defined(await info(c.top.url, id), 'the task at the top');
   t.strictSame(top.DeviceList, ['lower-b'], 'the top placed it at the site in the area');
+  t.match(top.Constraints, { AvoidDevices: ['lower-a'] }, 'told to avoid the site that asked');
   await waitFor('results and the end at the initiator', async () => (init.results.length >= 18 && init.statuses.at(-1) === 0 ? true : undefined), 30_000, 250);
   t.ok(init.results.length >= 18, `${init.results.length} results pushed to NotifyURL by lower-a`);
   const stored = ((await alice.send('GET', `${lowerA()}/System/TaskResult/${id}?limit=500`)).body as { TaskResultList: TaskResultBody[] }).TaskResultList;

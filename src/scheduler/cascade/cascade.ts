@@ -6,12 +6,12 @@
  * The scheduler wires one of these; its rooms know nothing of the cascade.
  */
 import type Database from 'better-sqlite3';
-import { CommandType, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskResult, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
+import { CommandType, Control, type CommandHandlers, type CommandReplyBody, type DevTaskStatus, type OpsControl, type TaskBasicInfo, type TaskDispatchInfo, type TaskResult, type TaskResultBody, type TaskStatus, type TaskStatusQuery } from '../../protocol/index.ts';
 import type { RetinaClient } from '../../net/client.ts';
 import type { Logger } from '../../log.ts';
 import { ACTIVE_STATUSES, type SchedulerStateStore, type TaskRow } from '../store.ts';
 import type { DeviceRegistry } from '../devices.ts';
-import type { SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
+import type { PartAssist, SchedulerOptions, SubmitOutcome, TaskOwner } from '../options.ts';
 import { aggregateAvailable, aggregateTotal, siteDevices, unionAlgorithms } from './aggregate.ts';
 import { CascadeLinks } from './links.ts';
 import { UpstreamSession } from './upstream.ts';
@@ -21,6 +21,7 @@ import type { UpstreamConfig } from './config.ts';
 import { AssistedTasks } from './assisted.ts';
 import { BottomUp } from './bottom-up.ts';
 import { reviewFromBelow } from './review.ts';
+import { FedStages } from './fed.ts';
 
 export type { UpstreamConfig } from './config.ts';
 import type { Initiators } from '../initiators.ts';
@@ -42,6 +43,8 @@ export interface CascadeDeps {
   log: Logger;
   now(): number;
   submit(basic: TaskBasicInfo, taskId: string): Promise<SubmitOutcome>;
+  /** A results-fed stage from above (admission.ts submitFed). */
+  submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome>;
   forget(taskId: string): Promise<void>;
   statusOf(taskId: string): TaskStatus | undefined;
   /** The task view's: re-derive a task's status (and tell its initiator), announce it, store a result. */
@@ -60,11 +63,14 @@ export class Cascade {
   private readonly q: QueryDeps;
   private readonly assisted: AssistedTasks | null;
   private readonly bottomUp: BottomUp | null;
+  /** Stages from above fed by results the upper scheduler forwards (B.2). */
+  private readonly fed: FedStages;
   /** The node token's client for the upstream URL only (TaskRequest, TaskInfo, TaskResult, control of assisted tasks). */
   private readonly nodeClient: Client | null;
 
   constructor(private readonly d: CascadeDeps) {
     this.links = new CascadeLinks(d.localDb);
+    this.fed = new FedStages({ db: d.localDb, store: d.store, devices: d.devices, client: d.client, log: d.log });
     const deviceType = d.upstream?.deviceType ?? '1';
     // A lower scheduler gives its devices less time than its upper one gives it (3 s), so its merged answer arrives in time.
     this.q = { deviceId: d.deviceId, deviceType, devices: d.devices, client: d.client, deadlineMs: d.queryDeadlineMs ?? (d.upstream ? 2000 : 3000) };
@@ -77,7 +83,12 @@ export class Cascade {
     this.assisted = up && this.nodeClient ? new AssistedTasks({ upstreamUrl: up.url, upperId: () => up.upperId ?? 'upper', client: this.nodeClient, store: d.store, db: d.localDb, log: d.log,
       update: d.update, onTaskResult: d.onTaskResult }) : null;
     this.bottomUp = up && this.nodeClient && this.assisted ? new BottomUp({ upstream: up, nodeClient: this.nodeClient, assisted: this.assisted, approval: d.upstream?.approval ?? false,
-      store: d.store, notifySecret: d.notifySecret, log: d.log, notifyStatus: d.notifyStatus }) : null;
+      store: d.store, notifySecret: d.notifySecret, log: d.log, deviceId: d.deviceId, notifyStatus: d.notifyStatus }) : null;
+  }
+
+  /** B.3: the admission's hook for handing part of a task upwards (only with an upstream). */
+  get partAssist(): PartAssist | undefined {
+    return this.bottomUp?.part;
   }
 
   /** The site's reports and a signature of its algorithm union. */
@@ -110,9 +121,28 @@ export class Cascade {
     return this.bottomUp ? this.bottomUp.submit(basic, owner, local) : local();
   }
 
-  /** Controls naming tasks handed upwards go there; the rest are returned for this scheduler. */
-  controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
-    return this.assisted ? this.assisted.control(list) : Promise.resolve({ rest: list, problems: [] });
+  /**
+   * Controls naming tasks handed upwards go there; a Stop from above for a stage fed by results
+   * lets it finish (FedStages.finish); the rest are returned for this scheduler.
+   */
+  async controlAssisted(list: OpsControl[]): Promise<{ rest: OpsControl[]; problems: string[] }> {
+    const finish = list.filter((op) => op.Control === Control.Stop && this.links.has(op.TaskID) && this.fed.isFed(op.TaskID));
+    const problems: string[] = [];
+    for (const op of finish) {
+      const why = await this.fed.finish(op.TaskID);
+      if (why) problems.push(why);
+    }
+    const others = list.filter((op) => !finish.includes(op));
+    const up = this.assisted ? await this.assisted.control(others) : { rest: others, problems: [] };
+    return { rest: up.rest, problems: [...problems, ...up.problems] };
+  }
+
+  /**
+   * A task_result from a node (the upper scheduler) naming a subtask that feeds a stage from
+   * above: passed on to that stage's executor here (B.2). Null when it feeds nothing here.
+   */
+  feedFromAbove(body: TaskResultBody): Promise<CommandReplyBody> | null {
+    return this.fed.feeds(body.TaskID) ? this.fed.forward(body) : null;
   }
 
   /** B.3 step 3 at the upper level: null when a request a lower scheduler forwards is approved, else why not. */
@@ -135,7 +165,12 @@ export class Cascade {
     if (this.upstream) {
       const up = this.upstream;
       h[CommandType.TaskDispatch] = (c) => onDispatchFromAbove({ deviceId: this.d.deviceId, store: this.d.store, links: this.links, now: this.d.now,
-        submit: this.d.submit, forget: this.d.forget, announce: (id) => this.relay?.publish(id, 'status') }, c, up.upperId ?? 'upper');
+        submit: this.d.submit, forget: this.d.forget, announce: (id) => this.relay?.publish(id, 'status'),
+        submitFed: async (basic, taskId, d) => {
+          const out = await this.d.submitFed(basic, taskId, d);
+          if (out.ok) this.fed.record(taskId, (d.Dependencies ?? []).map((x) => x.TaskID));
+          return out;
+        } }, c, up.upperId ?? 'upper');
     }
     return h;
   }
@@ -149,6 +184,7 @@ export interface CascadeHost {
   devices: DeviceRegistry;
   client: RetinaClient;
   management: { deleteTask(taskId: string): Promise<boolean> };
+  admission: { partAssist?: PartAssist; submitFed(basic: TaskBasicInfo, taskId: string, d: TaskDispatchInfo): Promise<SubmitOutcome> };
   submit(basic: TaskBasicInfo, owner: undefined, taskId: string): Promise<SubmitOutcome>;
   taskStatus(task: TaskRow): TaskStatus;
   onTaskResult(cmd: TaskResult, sender: string): { ok: boolean };
@@ -157,10 +193,13 @@ export interface CascadeHost {
 
 /** The cascade of a scheduler, wired to it; `view` is what its task view offers (private to it). */
 export function cascadeFor(s: CascadeHost, view: Pick<CascadeDeps, 'update' | 'notifyStatus' | 'notifySecret'>): Cascade {
-  return new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
+  const c = new Cascade({ deviceId: s.o.deviceId, publicUrl: s.o.publicUrl, token: s.o.token, upstream: s.o.upstream, queryDeadlineMs: s.o.queryDeadlineMs, initiators: s.o.initiators,
     ...view, onTaskResult: (cmd, sender) => s.onTaskResult(cmd, sender),
     store: s.store, localDb: s.localDb, devices: s.devices, client: s.client, log: s.o.log, now: () => s.clock(),
     submit: (basic, taskId) => s.submit(basic, undefined, taskId),
+    submitFed: (basic, taskId, d) => s.admission.submitFed(basic, taskId, d),
     forget: async (taskId) => { await s.management.deleteTask(taskId); },
     statusOf: (taskId) => { const t = s.store.task(taskId); return t && s.taskStatus(t); } });
+  s.admission.partAssist = c.partAssist;
+  return c;
 }

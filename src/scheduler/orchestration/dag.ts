@@ -5,7 +5,7 @@
  * input in parallel, then one fusion stage fed by all of them.
  */
 import { TaskType, type CustomInfo, type StageCondition, type TaskBasicInfo, type TaskDispatchInfo, type TopologySpec } from '../../protocol/index.ts';
-import type { SubtaskPlan } from '../subtask-plan.ts';
+import { executionCond, type SubtaskPlan } from '../subtask-plan.ts';
 
 type StageSpec = TopologySpec['Stages'][number];
 
@@ -126,7 +126,8 @@ export function planDag(taskId: string, basic: TaskBasicInfo, custom: CustomInfo
       if (basic.TaskType !== undefined) dispatch.TaskType = basic.TaskType;
       if (basic.Priority !== undefined) dispatch.Priority = basic.Priority;
       // Timed windows hold for every stage (SB4): a stage outside the window does not run either.
-      if (custom.TimeRange?.length) dispatch.ExecutionCond = { TimeRange: custom.TimeRange };
+      const cond = executionCond(basic, custom);
+      if (cond) dispatch.ExecutionCond = cond;
       const { algId, algType } = stageAlg(custom, st.spec);
       out.push({ subtaskId: id, dispatch, nearDeviceId: st.readsStream ? input?.DeviceID : undefined,
         stage: { name: st.name, algId, algType, deviceType: st.spec.DeviceType, upstreams, readsStream: st.readsStream, ...(st.when ? { when: st.when } : {}) } });

@@ -16,7 +16,8 @@ import { isFinal } from '../lifecycle.ts';
 import type { SubtaskPlan } from '../subtask-plan.ts';
 import type { Orchestration, SchedulerParts } from '../context.ts';
 import { conditionStage, stageAlg, stageOfSubtask, type DagStage } from './dag.ts';
-import { UNPLACED, dependentsOf, destinationsOf } from './edges.ts';
+import { UNPLACED, dependentsOf, destinationsOf, fedDirectly } from './edges.ts';
+import { SCHEDULER_PRODUCT_TYPE } from '../cascade/aggregate.ts';
 
 export const WAITING_DESC = 'waiting for its condition (When)';
 export const NOT_RUN_DESC = 'not run: its condition (When) was never met';
@@ -52,8 +53,10 @@ export class Orchestrator implements Orchestration {
 
   onResult(body: TaskResultBody): void {
     const sub = this.c.store.subtask(body.TaskID);
-    const custom = sub && this.conditionalTask(sub.task_id);
-    if (!sub || !custom) return;
+    if (!sub) return;
+    this.passOn(sub, body);
+    const custom = this.conditionalTask(sub.task_id);
+    if (!custom) return;
     const from = stageOfSubtask(custom.Topology, sub.subtask_id)?.name;
     for (const dep of dependentsOf(this.c.store, sub.task_id, sub.subtask_id)) {
       const st = stageOfSubtask(custom.Topology, dep.subtask_id);
@@ -69,6 +72,22 @@ export class Orchestrator implements Orchestration {
         continue;
       }
       if (!st.readsStream && ACTIVE_STATUSES.includes(dep.status)) this.relay(dep.subtask_id, body);
+    }
+  }
+
+  /**
+   * Cascade B.2: a subtask running at a lower scheduler sends its results here only (that
+   * scheduler relays every result upwards and does not read the DstDeviceList it was given), so
+   * from here each goes on to every started stage it feeds directly (at another site, that
+   * site's scheduler passes it to its executor). An executor sends to those stages itself.
+   */
+  private passOn(sub: SubtaskRow, body: TaskResultBody): void {
+    if (this.c.devices.row(sub.device_id)?.product_type !== SCHEDULER_PRODUCT_TYPE) return;
+    const task = this.c.store.task(sub.task_id);
+    const custom = task && JSON.parse(task.custom_info) as CustomInfo;
+    if (!custom) return;
+    for (const dep of dependentsOf(this.c.store, sub.task_id, sub.subtask_id)) {
+      if (fedDirectly(custom, dep) && dep.device_id !== UNPLACED && ACTIVE_STATUSES.includes(dep.status)) this.relay(dep.subtask_id, body);
     }
   }
 
@@ -94,7 +113,7 @@ export class Orchestrator implements Orchestration {
     if (placed && !st.readsStream) await this.finishIfFed(this.c.store.subtask(dep.subtask_id)!);
   }
 
-  /** Sends one result on to a started conditional stage (after the ones before it). */
+  /** Sends one result on to a started stage (a conditional one, or one fed across levels), after the ones before it. */
   private relay(subtaskId: string, body: TaskResultBody): void {
     const prev = this.relays.get(subtaskId) ?? Promise.resolve();
     const next = prev.then(async () => {
@@ -104,7 +123,7 @@ export class Orchestrator implements Orchestration {
       try {
         await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskResult, DeviceID: dev.device_id, MessageBody: body }, TaskResultReply);
       } catch (err) {
-        this.c.log.warn({ subtask: subtaskId, from: body.TaskID, err: (err as Error).message }, 'could not relay a result to a conditional stage');
+        this.c.log.warn({ subtask: subtaskId, from: body.TaskID, err: (err as Error).message }, 'could not relay a result to a stage it feeds');
       }
     });
     this.relays.set(subtaskId, next);

@@ -4,17 +4,23 @@
  * `AcceleratorMemoryMB` (an accelerator the subtask needs, and its GPU memory), a bounding box with the
  * field names of tables 2/5 (`LongitudeMin`, `LongitudeMax`, `LatitudeMin`, `LatitudeMax`), and
  * `DeployOn: "input-device"` (SB2, batch deployment: each input runs on the executor its
- * `Inputs[i].DeviceID` names — one TaskRequest deploys the algorithm on many executors).
+ * `Inputs[i].DeviceID` names — one TaskRequest deploys the algorithm on many executors), and
+ * `AvoidDevices` (DeviceIDs the task must not run on; a lower scheduler asking for help with part
+ * of a task names itself, cascade B.3).
  * Decode load comes from the task itself: one input × TaskFrameRate per subtask.
  */
 import { ACCELERATOR_PREFERENCES, type AcceleratorPreference, type CustomInfo } from '../../protocol/index.ts';
 import { STRATEGY_NAMES } from './strategies.ts';
 import type { Area, PlacementRequest } from './types.ts';
 
-export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'pinned' | 'accelerator' | 'acceleratorMemoryMB'>;
+export type PlacementWishes = Pick<PlacementRequest, 'strategy' | 'memoryBytes' | 'decodeUnits' | 'area' | 'pinned' | 'accelerator' | 'acceleratorMemoryMB' | 'avoid'>;
 
 /** The values Constraints.DeployOn takes. */
 export const DEPLOY_ON = ['input-device'] as const;
+/** Most DeviceIDs Constraints.AvoidDevices may name (a request is bounded; a site names itself). */
+export const AVOID_DEVICES_MAX = 64;
+/** Table 4's DeviceID: at most 20 bytes. */
+const DEVICE_ID_MAX_BYTES = 20;
 
 /** The wishes, or a message naming the field, its problem and what is allowed. */
 export function placementWishes(constraints: Record<string, unknown> | undefined, custom: CustomInfo): { ok: true; value: PlacementWishes } | { ok: false; message: string } {
@@ -48,6 +54,13 @@ export function placementWishes(constraints: Record<string, unknown> | undefined
   if (am !== undefined) {
     if (typeof am !== 'number' || !Number.isInteger(am) || am < 0) return { ok: false, message: 'Constraints.AcceleratorMemoryMB: must be a whole number of MB ≥ 0' };
     out.acceleratorMemoryMB = am;
+  }
+  const avoid = constraints.AvoidDevices;
+  if (avoid !== undefined) {
+    const bad = !Array.isArray(avoid) || avoid.length > AVOID_DEVICES_MAX
+      || avoid.some((x) => typeof x !== 'string' || !x || Buffer.byteLength(x) > DEVICE_ID_MAX_BYTES);
+    if (bad) return { ok: false, message: `Constraints.AvoidDevices: must be a list of at most ${AVOID_DEVICES_MAX} DeviceIDs (each 1–${DEVICE_ID_MAX_BYTES} bytes)` };
+    out.avoid = avoid as string[];
   }
   const names = ['LongitudeMin', 'LongitudeMax', 'LatitudeMin', 'LatitudeMax'] as const;
   if (names.some((n) => constraints[n] !== undefined)) {

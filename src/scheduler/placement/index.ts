@@ -11,6 +11,7 @@ import { online } from './filters/online.ts';
 import { enabled } from './filters/enabled.ts';
 import { commandUrl } from './filters/command-url.ts';
 import { excluded } from './filters/excluded.ts';
+import { avoided } from './filters/avoided.ts';
 import { deviceType } from './filters/device-type.ts';
 import { memory } from './filters/memory.ts';
 import { decode } from './filters/decode.ts';
@@ -27,7 +28,7 @@ export { placementWishes, type PlacementWishes } from './constraints.ts';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY } from './strategies.ts';
 
 /** Filters in the order their reasons are reported. */
-export const FILTERS: readonly Filter[] = [pinned, online, enabled, commandUrl, excluded, deviceType, memory, decode, area, accelerator];
+export const FILTERS: readonly Filter[] = [pinned, online, enabled, commandUrl, excluded, avoided, deviceType, memory, decode, area, accelerator];
 
 /** A device as the view hands it over: its row with its reports already parsed. */
 export interface ViewDevice {

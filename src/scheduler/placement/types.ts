@@ -14,6 +14,8 @@ export interface PlacementRequest {
   algType?: string;
   /** Devices that must not be chosen (e.g. the one that just failed). */
   exclude?: Set<string>;
+  /** Devices the task itself rules out (Constraints.AvoidDevices; cascade B.3: the site that asked for help). */
+  avoid?: readonly string[];
   /** Preferred device for data locality (the camera's own box), M4. */
   nearDeviceId?: string;
   /** Only executors of this DeviceType (0 device, 1 edge, 2 cloud). */

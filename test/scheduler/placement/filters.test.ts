@@ -4,6 +4,7 @@ import { online } from '../../../src/scheduler/placement/filters/online.ts';
 import { enabled } from '../../../src/scheduler/placement/filters/enabled.ts';
 import { commandUrl } from '../../../src/scheduler/placement/filters/command-url.ts';
 import { excluded } from '../../../src/scheduler/placement/filters/excluded.ts';
+import { avoided } from '../../../src/scheduler/placement/filters/avoided.ts';
 import { deviceType } from '../../../src/scheduler/placement/filters/device-type.ts';
 import { memory } from '../../../src/scheduler/placement/filters/memory.ts';
 import { decode } from '../../../src/scheduler/placement/filters/decode.ts';
@@ -25,6 +26,12 @@ t.test('S7: the excluded executor is dropped, others pass', async (t) => {
   t.equal(excluded.check({ exclude: new Set(['a']) }, cand('a')), 'excluded');
   t.equal(excluded.check({ exclude: new Set(['a']) }, cand('b')), null);
   t.equal(excluded.check({}, cand('a')), null);
+});
+
+t.test('B.3 step 4: a device the task avoids (Constraints.AvoidDevices: the lower scheduler that asked for help) is dropped, naming why; others pass', async (t) => {
+  t.equal(avoided.check({ avoid: ['lower-a'] }, cand('lower-a')), 'the task asks to avoid it (Constraints.AvoidDevices)');
+  t.equal(avoided.check({ avoid: ['lower-a'] }, cand('lower-b')), null);
+  t.equal(avoided.check({}, cand('lower-a')), null);
 });
 
 t.test('S1: a stage DeviceType filters executors of another type; none asked passes all', async (t) => {
