@@ -8,7 +8,7 @@
  * insists that its data directory is 0700, so it is left for etcd to create.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { findEtcdctl } from '../../src/scheduler/etcd/restore.ts';
@@ -24,7 +24,7 @@ export interface EtcdProcess {
   endpoint: string;
   /** Kills etcd (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
   stop(): Promise<void>;
-  /** Freezes etcd (SIGSTOP): it keeps its ports and data but answers nothing, as an unreachable one. */
+  /** Freezes etcd (SIGSTOP): it keeps its ports and data but answers nothing, as an unreachable one. Returns once it is stopped. */
   pause(): void;
   /** Lets a paused etcd run again (SIGCONT). */
   resume(): void;
@@ -43,6 +43,22 @@ function freePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Returns once the kernel shows `pid` stopped (state T in /proc/<pid>/stat), at most 2 s: a
+ * signal is delivered when the process next runs, so without this a request sent right after
+ * pause() can still be answered — on a loaded machine, often enough to fail a test.
+ */
+function waitStopped(pid: number | undefined): void {
+  if (!pid) return;
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
+    let state = '';
+    try { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); state = s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3); } catch { return; }
+    if (state === 'T' || state === 't' || state === 'Z') return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  }
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -99,7 +115,7 @@ export async function startEtcd(dir: string, timeoutMs = 20_000, o: { dataDir?: 
       return {
         endpoint: `http://127.0.0.1:${client}`,
         stop: () => run.stop(),
-        pause: () => run.child.kill('SIGSTOP'),
+        pause: () => { run.child.kill('SIGSTOP'); waitStopped(run.child.pid); },
         resume: () => run.child.kill('SIGCONT'),
         get pid() { return run.child.pid; },
         restart: async () => { await run.stop(); run = await launch(dataDir, client, peer, timeoutMs); },
