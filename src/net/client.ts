@@ -177,10 +177,11 @@ export class RetinaClient {
   /**
    * Sends a command to a node's `/System/Command` and returns its reply, validated by `Reply`.
    * Rejects with CommandRefused when the peer answered StatusCode "1", and with PeerError when it
-   * could not be reached or its reply is not what `Reply` describes.
+   * could not be reached or its reply is not what `Reply` describes. `commandIdx`: the same one
+   * for every attempt of one delivery, so the receiver counts a repeat once.
    */
-  async sendCommand<K extends CommandType, S extends TSchema>(baseUrl: string, command: OutgoingCommand<K>, Reply: S): Promise<Static<S>> {
-    const r = await this.send('POST', joinUrl(baseUrl, '/System/Command'), { ...command, CommandIdx: this.commandIdx() });
+  async sendCommand<K extends CommandType, S extends TSchema>(baseUrl: string, command: OutgoingCommand<K>, Reply: S, commandIdx = this.commandIdx()): Promise<Static<S>> {
+    const r = await this.send('POST', joinUrl(baseUrl, '/System/Command'), { ...command, CommandIdx: commandIdx });
     const b = r.body as { StatusCode?: unknown; Message?: unknown } | undefined;
     // A refusal need not carry the reply's lists, so it is read before the schema is applied.
     if (b && typeof b === 'object' && b.StatusCode === '1') throw new CommandRefused(typeof b.Message === 'string' && b.Message ? b.Message : 'refused', r.status);

@@ -9,7 +9,7 @@
  * other edges go executor → executor); a conditional stage whose judged upstream finishes
  * without a match never runs and ends done (0) with ExceptionDesc saying so.
  */
-import { CommandType, Control, ExecutionStatus, TaskOpsControlReply, TaskResultReply, conditionMet, type CustomInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskResultBody } from '../../protocol/index.ts';
+import { CommandType, Control, ExecutionStatus, TaskOpsControlReply, conditionMet, type CustomInfo, type TaskBasicInfo, type TaskDispatchInfo, type TaskResultBody } from '../../protocol/index.ts';
 import { ACTIVE_STATUSES, type SubtaskRow } from '../store.ts';
 import { placementWishes, type PlacementRequest } from '../placement/index.ts';
 import { isFinal } from '../lifecycle.ts';
@@ -18,20 +18,23 @@ import type { Orchestration, SchedulerParts } from '../context.ts';
 import { conditionStage, stageAlg, stageOfSubtask, type DagStage } from './dag.ts';
 import { UNPLACED, dependentsOf, destinationsOf, fedDirectly } from './edges.ts';
 import { SCHEDULER_PRODUCT_TYPE } from '../cascade/aggregate.ts';
+import { StageFeed } from './stage-feed.ts';
 
 export const WAITING_DESC = 'waiting for its condition (When)';
 export const NOT_RUN_DESC = 'not run: its condition (When) was never met';
 
 export class Orchestrator implements Orchestration {
-  /** Relays in flight per conditional stage: results reach it one at a time, in arrival order. */
-  private readonly relays = new Map<string, Promise<void>>();
+  /** Relays per stage fed by the scheduler: one at a time, in arrival order, retried (stage-feed.ts). */
+  private readonly feed: StageFeed;
   /** Conditional stages being placed, with the results to relay once they are. */
   private readonly starting = new Map<string, TaskResultBody[]>();
 
   /** Per task: its CustomInfo when its Topology has a conditional stage, else null (results are judged only for those). */
   private readonly judged = new Map<string, CustomInfo | null>();
 
-  constructor(private readonly c: SchedulerParts) {}
+  constructor(private readonly c: SchedulerParts) {
+    this.feed = new StageFeed({ store: c.store, devices: c.devices, client: c.client, log: c.log, closed: () => c.flags.closed });
+  }
 
   /** The task's CustomInfo if any of its stages has When; read once per task, not per result. */
   private conditionalTask(taskId: string): CustomInfo | null {
@@ -115,19 +118,7 @@ export class Orchestrator implements Orchestration {
 
   /** Sends one result on to a started stage (a conditional one, or one fed across levels), after the ones before it. */
   private relay(subtaskId: string, body: TaskResultBody): void {
-    const prev = this.relays.get(subtaskId) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      const row = this.c.store.subtask(subtaskId);
-      const dev = row && this.c.devices.row(row.device_id);
-      if (!dev?.command_url) return;
-      try {
-        await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskResult, DeviceID: dev.device_id, MessageBody: body }, TaskResultReply);
-      } catch (err) {
-        this.c.log.warn({ subtask: subtaskId, from: body.TaskID, err: (err as Error).message }, 'could not relay a result to a stage it feeds');
-      }
-    });
-    this.relays.set(subtaskId, next);
-    void next.finally(() => { if (this.relays.get(subtaskId) === next) this.relays.delete(subtaskId); });
+    this.feed.send(subtaskId, body);
   }
 
   async upstreamDone(done: SubtaskRow): Promise<void> {
@@ -159,7 +150,7 @@ export class Orchestrator implements Orchestration {
     const info = JSON.parse(dep.dispatch_info) as TaskDispatchInfo;
     if (!ACTIVE_STATUSES.includes(dep.status) || info.InputInfo.StreamURL || dep.device_id === UNPLACED) return;
     if (!(info.Dependencies ?? []).every((d) => { const u = this.c.store.subtask(d.TaskID); return u && isFinal(u.status); })) return;
-    await this.relays.get(dep.subtask_id);
+    await this.feed.drained(dep.subtask_id);
     const dev = this.c.devices.row(dep.device_id);
     if (!dev?.command_url) return;
     try {
