@@ -3,12 +3,14 @@
  * register with it (`--upstream`), and executors under each lower scheduler.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { startRole, type RoleProcess } from '../../src/child-role.ts';
 import { RetinaClient } from '../../src/net/client.ts';
 import { EXECUTOR_TEST_ARGS, waitFor } from './cluster.ts';
 import { defined } from './defined.ts';
+import type { DevTaskStatus, TaskResultBody } from '../../src/protocol/index.ts';
 
 export interface CascadeCluster {
   token: string;
@@ -89,3 +91,25 @@ export async function startCascade(dir: string, sites: Record<string, string[]>,
     throw err;
   }
 }
+
+/** A tiny initiator: records the statuses and results pushed to its NotifyURL. */
+export function initiator(): Promise<{ url: string; statuses: number[]; results: TaskResultBody[]; close(): void }> {
+  const state = { statuses: [] as number[], results: [] as TaskResultBody[] };
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const j = JSON.parse(body || '{}');
+      if (req.method === 'PATCH' && req.url?.startsWith('/System/TaskStatus')) for (const s of (j as DevTaskStatus).TaskStatusList ?? []) state.statuses.push(s.ExecutionStatus);
+      else if (req.url === '/System/Command' && j.CommandType === 'task_result') state.results.push(j.MessageBody as TaskResultBody);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ StatusCode: '0', CommandType: j.CommandType, CommandIdx: j.CommandIdx }));
+    });
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
+    resolve({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, statuses: state.statuses, results: state.results, close: () => { srv.closeAllConnections(); srv.close(); } });
+  }));
+}
+
+/** Beijing: the area the cascade tests constrain tasks to (executors register inside or outside it). */
+export const AREA = { LongitudeMin: '116.000000', LongitudeMax: '117.000000', LatitudeMin: '39.000000', LatitudeMax: '40.000000' };

@@ -1,9 +1,12 @@
 /** A learning cluster: nodes that trust the examples' key and the scheduler's trained-models key; task submission. */
 import path from 'node:path';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { createPublicKey } from 'node:crypto';
 import { startCluster, type Cluster } from './cluster.ts';
 import { generateKeys, keyId } from '../../src/plugins/keys.ts';
+import { encodeSamples, type SampleSet } from '../../src/plugins/train-blob.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -34,3 +37,26 @@ export async function submit(c: Cluster, taskType: number, inputs: Array<{ Devic
   return id;
 }
 
+
+/** The published versions of AlgID `algId` in the scheduler's repository, in its order. */
+export async function publishedVersions(c: Cluster, algId = 2201): Promise<string[]> {
+  const list = ((await c.client.send('GET', `${c.scheduler.url}/System/AlgorithmRepository`)).body as { AlgorithmList: Array<{ AlgID: number; AlgVersion: string }> }).AlgorithmList;
+  return list.filter((x) => x.AlgID === algId).map((x) => x.AlgVersion);
+}
+
+/**
+ * Each edge's own disk for sample sets (a directory per edge under a short temp path: a
+ * StreamURL is at most 256 bytes). `put` writes a set there as RDS1 and returns its file URL.
+ */
+export function edgeDisks(): { put(edge: string, name: string, s: SampleSet): string; remove(): void } {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ed-'));
+  return {
+    put(edge, name, s) {
+      mkdirSync(path.join(root, edge), { recursive: true });
+      const f = path.join(root, edge, name);
+      writeFileSync(f, encodeSamples(s));
+      return pathToFileURL(f).href;
+    },
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}

@@ -8,34 +8,14 @@
  * a stop at lower-a stops both parts.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/cluster.ts';
-import { startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
+import { initiator, startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { makeSampleClip } from '../../src/demo.ts';
-import { Control, ExecutionStatus, imageInfoPts, type DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { Control, ExecutionStatus, imageInfoPts, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
 import { defined } from '../helpers/defined.ts';
-
-/** A tiny initiator: records the statuses and results pushed to its NotifyURL. */
-function initiator(): Promise<{ url: string; statuses: number[]; results: TaskResultBody[]; close(): void }> {
-  const state = { statuses: [] as number[], results: [] as TaskResultBody[] };
-  const srv = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const j = JSON.parse(body || '{}');
-      if (req.method === 'PATCH' && req.url?.startsWith('/System/TaskStatus')) for (const s of (j as DevTaskStatus).TaskStatusList ?? []) state.statuses.push(s.ExecutionStatus);
-      else if (req.url === '/System/Command' && j.CommandType === 'task_result') state.results.push(j.MessageBody as TaskResultBody);
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ StatusCode: '0', CommandType: j.CommandType, CommandIdx: j.CommandIdx }));
-    });
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
-    resolve({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, statuses: state.statuses, results: state.results, close: () => { srv.closeAllConnections(); srv.close(); } });
-  }));
-}
 
 /** Two independent stages over the same input: one any edge executor runs, one only a cloud-level site (DeviceType 2) may. */
 const TOPOLOGY = { Stages: [{ Name: 'edge', After: [], AlgType: 'frame_extraction' }, { Name: 'cloud', After: [], AlgType: 'frame_extraction', DeviceType: '2' }] };

@@ -8,37 +8,15 @@
  * the dispatch: lower-b chooses the executor inside the task's area, not the one outside it.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/cluster.ts';
-import { startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
+import { initiator, AREA, startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
 import { makeSampleClip } from '../../src/demo.ts';
 import { slowSource } from '../helpers/slow-source.ts';
-import { Control, ExecutionStatus, ExtendedExceptionCode, type DevTaskStatus, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
+import { Control, ExecutionStatus, ExtendedExceptionCode, type TaskInfo, type TaskResultBody } from '../../src/protocol/index.ts';
 import { defined } from '../helpers/defined.ts';
 
-/** A tiny initiator: records the statuses and results the top pushes to its NotifyURL. */
-function initiator(): Promise<{ url: string; statuses: number[]; results: TaskResultBody[]; close(): void }> {
-  const state = { statuses: [] as number[], results: [] as TaskResultBody[] };
-  const srv = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const j = JSON.parse(body || '{}');
-      if (req.method === 'PATCH' && req.url?.startsWith('/System/TaskStatus')) for (const s of (j as DevTaskStatus).TaskStatusList ?? []) state.statuses.push(s.ExecutionStatus);
-      else if (req.url === '/System/Command' && j.CommandType === 'task_result') state.results.push(j.MessageBody as TaskResultBody);
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ StatusCode: '0', CommandType: j.CommandType, CommandIdx: j.CommandIdx }));
-    });
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
-    resolve({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, statuses: state.statuses, results: state.results, close: () => { srv.closeAllConnections(); srv.close(); } });
-  }));
-}
-
-/** Beijing; everyone registers inside it but edge-b1 (Shanghai). */
-const AREA = { LongitudeMin: '116.000000', LongitudeMax: '117.000000', LatitudeMin: '39.000000', LatitudeMax: '40.000000' };
 const AT: Record<string, [string, string]> = {
   'lower-a': ['116.400000', '39.900000'], 'lower-b': ['116.500000', '39.800000'],
   'edge-a1': ['116.410000', '39.910000'], 'edge-b1': ['121.470000', '31.230000'], 'edge-b2': ['116.510000', '39.810000'],

@@ -8,34 +8,14 @@
  * other site after the last stored result.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/cluster.ts';
-import { deviceList, startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
+import { initiator, deviceList, startCascade, type CascadeCluster } from '../helpers/cascade-cluster.ts';
 import { slowSource } from '../helpers/slow-source.ts';
 import { makeSampleClip } from '../../src/demo.ts';
 import { imageInfoPts, type AlgResource, type AvailableResource, type DevTaskStatus, type TaskInfo, type TaskResultBody, type TotalResource } from '../../src/protocol/index.ts';
 import { defined } from '../helpers/defined.ts';
-
-/** A tiny initiator: records the statuses and results the top scheduler pushes to NotifyURL. */
-function initiator(): Promise<{ url: string; statuses: number[]; results: TaskResultBody[]; close(): void }> {
-  const state = { statuses: [] as number[], results: [] as TaskResultBody[] };
-  const srv = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const j = JSON.parse(body || '{}');
-      if (req.method === 'PATCH' && req.url?.startsWith('/System/TaskStatus')) for (const s of (j as DevTaskStatus).TaskStatusList ?? []) state.statuses.push(s.ExecutionStatus);
-      else if (req.url === '/System/Command' && j.CommandType === 'task_result') state.results.push(j.MessageBody as TaskResultBody);
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ StatusCode: '0', CommandType: j.CommandType, CommandIdx: j.CommandIdx }));
-    });
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
-    resolve({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, statuses: state.statuses, results: state.results, close: () => { srv.closeAllConnections(); srv.close(); } });
-  }));
-}
 
 const SITES = { 'lower-a': ['edge-a1'], 'lower-b': ['edge-b1'] };
 const ALL = ['top', 'lower-a', 'lower-b', 'edge-a1', 'edge-b1'];

@@ -8,16 +8,12 @@
 import t from 'tap';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
-import { learningCluster, submit } from '../helpers/learning.ts';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
+import { learningCluster, publishedVersions, submit } from '../helpers/learning.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, accuracyBy, haveDigits, loadDigits, serveSamples, split, subset } from '../helpers/digits.ts';
 import { readTarGz } from '../../src/plugins/package-file.ts';
 
-async function versions(c: Cluster): Promise<string[]> {
-  const list = ((await c.client.send('GET', `${c.scheduler.url}/System/AlgorithmRepository`)).body as { AlgorithmList: Array<{ AlgID: number; AlgVersion: string }> }).AlgorithmList;
-  return list.filter((x) => x.AlgID === 2201).map((x) => x.AlgVersion);
-}
 
 t.test('DC6: the cloud model compressed to int8 for devices: a quarter of the bytes, held-out accuracy within a point', { skip: haveDigits() ? false : 'opencv-doc (digits.png) is not installed' }, async (t) => {
   t.equal(buildExamples(), 0, 'example plugins built');
@@ -35,7 +31,7 @@ t.test('DC6: the cloud model compressed to int8 for devices: a quarter of the by
   const train = async (args: Record<string, unknown>, version: string) => {
     const id = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url('train') }], { Epochs: 5, LearningRate: 0.5, BatchSize: 32, Restart: true, ...args });
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `training for ${version} done`);
-    await waitFor(`${version} published`, async () => ((await versions(cluster)).includes(version) ? true : undefined), 15_000);
+    await waitFor(`${version} published`, async () => ((await publishedVersions(cluster)).includes(version) ? true : undefined), 15_000);
     return readTarGz(readFileSync(path.join(dir, 'scheduler', 'repository', '2201', `${version}.rpk`))).get('files/models/digits.onnx')!;
   };
   const evaluate = async (version: string) => {

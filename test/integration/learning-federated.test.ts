@@ -9,25 +9,18 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
+import { readFileSync } from 'node:fs';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, accuracyBy, haveDigits, loadDigits, serveSamples, skewedShards, split, subset } from '../helpers/digits.ts';
-import { learningCluster, submit } from '../helpers/learning.ts';
-import { encodeSamples, weightsFromBase64 } from '../../src/plugins/train-blob.ts';
+import { edgeDisks, learningCluster, publishedVersions, submit } from '../helpers/learning.ts';
+import { weightsFromBase64 } from '../../src/plugins/train-blob.ts';
 import { readClassifierOnnx } from '../../src/plugins/onnx-writer.ts';
 import { readTarGz } from '../../src/plugins/package-file.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
 
 const ROUNDS = 10;
 
-/** The published versions of the digit classifier, newest last. */
-async function versions(c: Cluster): Promise<string[]> {
-  const list = ((await c.client.send('GET', `${c.scheduler.url}/System/AlgorithmRepository`)).body as { AlgorithmList: Array<{ AlgID: number; AlgVersion: string }> }).AlgorithmList;
-  return list.filter((x) => x.AlgID === 2201).map((x) => x.AlgVersion);
-}
 
 t.test('EC2, EE2, EE3: three edges with skewed shards train federated for 10 rounds; the scheduler averages their weights by sample count and pushes the aggregate; raw samples stay on the edges', { skip: haveDigits() ? false : 'opencv-doc (digits.png) is not installed' }, async (t) => {
   t.equal(buildExamples(), 0, 'example plugins built');
@@ -44,10 +37,9 @@ t.test('EC2, EE2, EE3: three edges with skewed shards train federated for 10 rou
   const edges = cluster.executorIds;
   // Each shard lives on its edge's own disk: the only copy of those samples outside this test.
   // (A short path of their own: a StreamURL is at most 256 bytes.)
-  const disks = mkdtempSync(path.join(os.tmpdir(), 'fl-'));
-  t.teardown(() => rmSync(disks, { recursive: true, force: true }));
-  const local = (edge: string, name: string, s: Parameters<typeof encodeSamples>[0]) => { mkdirSync(path.join(disks, edge), { recursive: true }); const f = path.join(disks, edge, name); writeFileSync(f, encodeSamples(s)); return pathToFileURL(f).href; };
-  const files = shards.map((s, i) => local(edges[i]!, 'shard.rds', s));
+  const disks = edgeDisks();
+  t.teardown(() => disks.remove());
+  const files = shards.map((s, i) => disks.put(edges[i]!, 'shard.rds', s));
   t.comment(`shards: ${shards.map((s, i) => `${edges[i]} ${s.labels.length} samples, classes ${[...new Set(s.labels)].sort().join('')}`).join('; ')}`);
 
   const evaluate = async (): Promise<{ version: string; accuracy: number }> => {
@@ -60,10 +52,10 @@ t.test('EC2, EE2, EE3: three edges with skewed shards train federated for 10 rou
   const perRound: Array<{ version: string; accuracy: number }> = [];
   let lastRound: TaskResultBody[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    const before = (await versions(cluster)).length;
+    const before = (await publishedVersions(cluster)).length;
     const id = await submit(cluster, 7, files.map((f, i) => ({ DeviceID: edges[i]!, StreamURL: f })), { Federated: true, Epochs: 1, LearningRate: 0.5, BatchSize: 32 });
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `round ${r}: all three edges trained`);
-    await waitFor(`round ${r}'s aggregate published`, async () => ((await versions(cluster)).length > before ? true : undefined), 15_000);
+    await waitFor(`round ${r}'s aggregate published`, async () => ((await publishedVersions(cluster)).length > before ? true : undefined), 15_000);
     lastRound = await allResults(cluster.client, cluster.scheduler.url, id);
     perRound.push(await evaluate());
   }
@@ -87,14 +79,14 @@ t.test('EC2, EE2, EE3: three edges with skewed shards train federated for 10 rou
 
   // Baselines, from zero weights for the same 10 epochs: one edge's shard alone, and all shards pooled.
   const baseline = async (f: string, device: string): Promise<number> => {
-    const n = (await versions(cluster)).length;
+    const n = (await publishedVersions(cluster)).length;
     const id = await submit(cluster, 7, [{ DeviceID: device, StreamURL: f }], { Epochs: ROUNDS, LearningRate: 0.5, BatchSize: 32, Restart: true });
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `baseline on ${path.basename(f)} trained`);
-    await waitFor('baseline published', async () => ((await versions(cluster)).length > n ? true : undefined), 15_000);
+    await waitFor('baseline published', async () => ((await publishedVersions(cluster)).length > n ? true : undefined), 15_000);
     return (await evaluate()).accuracy;
   };
   const alone = await baseline(files[0]!, edges[0]!);
-  const pooledFile = local(edges[0]!, 'pooled.rds', subset(digits, pool));
+  const pooledFile = disks.put(edges[0]!, 'pooled.rds', subset(digits, pool));
   const pooled = await baseline(pooledFile, edges[0]!);
   const fed = perRound[ROUNDS - 1]!.accuracy;
   t.comment(`FIGURE federated: rounds ${perRound.map((x) => x.accuracy.toFixed(4)).join(' ')} | edge-1 shard alone ${alone.toFixed(4)} | pooled ${pooled.toFixed(4)}`);

@@ -7,22 +7,13 @@
  * bytes an edge sends per round against whole weights.
  */
 import t from 'tap';
-import path from 'node:path';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, accuracyBy, haveDigits, loadDigits, serveSamples, skewedShards, split, subset } from '../helpers/digits.ts';
-import { learningCluster, submit } from '../helpers/learning.ts';
-import { encodeSamples } from '../../src/plugins/train-blob.ts';
+import { edgeDisks, learningCluster, publishedVersions, submit } from '../helpers/learning.ts';
 
 const ROUNDS = 5;
 
-async function versions(c: Cluster): Promise<string[]> {
-  const list = ((await c.client.send('GET', `${c.scheduler.url}/System/AlgorithmRepository`)).body as { AlgorithmList: Array<{ AlgID: number; AlgVersion: string }> }).AlgorithmList;
-  return list.filter((x) => x.AlgID === 2201).map((x) => x.AlgVersion);
-}
 
 t.test('EE2: three edges exchange top-10 % gradient changes for 5 rounds; the scheduler adds their weighted mean to the version they started from', { skip: haveDigits() ? false : 'opencv-doc (digits.png) is not installed' }, async (t) => {
   t.equal(buildExamples(), 0, 'example plugins built');
@@ -37,14 +28,9 @@ t.test('EE2: three edges exchange top-10 % gradient changes for 5 rounds; the sc
   t.teardown(() => cluster.stop());
   t.equal(publish(cluster, example('digit_classifier-1.0.0')).status, 0, 'digit_classifier 1.0.0 published');
   const edges = cluster.executorIds;
-  const disks = mkdtempSync(path.join(os.tmpdir(), 'ge-'));
-  t.teardown(() => rmSync(disks, { recursive: true, force: true }));
-  const files = shards.map((s, i) => {
-    mkdirSync(path.join(disks, edges[i]!), { recursive: true });
-    const f = path.join(disks, edges[i]!, 'shard.rds');
-    writeFileSync(f, encodeSamples(s));
-    return pathToFileURL(f).href;
-  });
+  const disks = edgeDisks();
+  t.teardown(() => disks.remove());
+  const files = shards.map((s, i) => disks.put(edges[i]!, 'shard.rds', s));
 
   const evaluate = async (): Promise<{ version: string; accuracy: number }> => {
     const id = await submit(cluster, 6, [{ DeviceID: edges[0]!, StreamURL: data.url('heldout') }]);
@@ -56,10 +42,10 @@ t.test('EE2: three edges exchange top-10 % gradient changes for 5 rounds; the sc
   const perRound: Array<{ version: string; accuracy: number }> = [];
   const sent: number[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    const n = (await versions(cluster)).length;
+    const n = (await publishedVersions(cluster)).length;
     const id = await submit(cluster, 7, files.map((f, i) => ({ DeviceID: edges[i]!, StreamURL: f })), { Federated: true, Exchange: 'gradients', TopK: 0.1, Epochs: 1, LearningRate: 0.5, BatchSize: 32 });
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `round ${r}: all three edges trained`);
-    await waitFor(`round ${r}'s aggregate published`, async () => ((await versions(cluster)).length > n ? true : undefined), 15_000);
+    await waitFor(`round ${r}'s aggregate published`, async () => ((await publishedVersions(cluster)).length > n ? true : undefined), 15_000);
     const results = await allResults(cluster.client, cluster.scheduler.url, id);
     const updates = results.map((b) => b.TaskResultData.AnalysisResult![0]!.ResultData!.TrainedModel as { Delta?: { Indices?: string; Values: string }; Weights?: unknown });
     t.ok(updates.length === 3 && updates.every((u) => u.Delta?.Indices && u.Weights === undefined), `round ${r}: each edge sent a sparse change, not its weights`);

@@ -38,14 +38,20 @@ function update(sub: string, w: ClassifierWeights, samples: number): TaskResultB
     TaskResultData: { AnalysisResult: [{ ResultData: { TrainedModel: { Weights: b64(blob), Dim: DIM, Classes: CLASSES, SampleCount: samples } } }] } } as unknown as TaskResultBody;
 }
 
-t.test('EC2, EE2, DC3: a federated round completes across a scheduler restart, and publishes once', async (t) => {
-  t.equal(buildExamples(), 0, 'example plugins built');
-  const dir = t.testdir({});
+/** A scheduler's data directory: its trained-models key, trusted beside the examples' publisher key. */
+function schedulerDir(dir: string) {
   const dataDir = path.join(dir, 'scheduler');
   mkdirSync(dataDir, { recursive: true });
   const key = trainedModelsKey(dataDir);
   const trust = withTrainedKey(new TrustStore(), key.publicPem);
   trust.add(readFileSync(path.join(path.dirname(example('digit_classifier-1.0.0')), 'keys', 'publisher.pub'), 'utf8'));
+  return { dataDir, key, trust };
+}
+
+t.test('EC2, EE2, DC3: a federated round completes across a scheduler restart, and publishes once', async (t) => {
+  t.equal(buildExamples(), 0, 'example plugins built');
+  const dir = t.testdir({});
+  const { dataDir, key, trust } = schedulerDir(dir);
   const open = () => {
     const store = new SchedulerStore(dataDir);
     const repository = new AlgorithmRepository(dataDir, trust);
@@ -93,11 +99,7 @@ t.test('EC2, EE2, DC3: a federated round completes across a scheduler restart, a
 
 t.test('EE2: a round of changes (gradient exchange, whole and top-k) is added to the version the edges started from', async (t) => {
   const dir = t.testdir({});
-  const dataDir = path.join(dir, 'scheduler');
-  mkdirSync(dataDir, { recursive: true });
-  const key = trainedModelsKey(dataDir);
-  const trust = withTrainedKey(new TrustStore(), key.publicPem);
-  trust.add(readFileSync(path.join(path.dirname(example('digit_classifier-1.0.0')), 'keys', 'publisher.pub'), 'utf8'));
+  const { dataDir, key, trust } = schedulerDir(dir);
   const store = new SchedulerStore(dataDir);
   t.teardown(() => store.close());
   const repository = new AlgorithmRepository(dataDir, trust);
