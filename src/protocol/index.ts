@@ -17,6 +17,7 @@ export * from './task-status.ts';
 export * from './task-info.ts';
 export * from './topology.ts';
 export * from './task-event.ts';
+export * from './co-evolve.ts';
 export * from './scheduling-policy.ts';
 export * from './session.ts';
 export * from './command.ts';

@@ -5,7 +5,7 @@
  * flight; a slot is held until the task's subtasks are dispatched.
  */
 import { randomUUID } from 'node:crypto';
-import { CustomInfo, ExecutionStatus, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo, type TaskDispatchInfo } from '../protocol/index.ts';
+import { CustomInfo, ExecutionStatus, coEvolveOf, ExtendedExceptionCode, TaskType, parse, type TaskBasicInfo, type TaskDispatchInfo, type TaskResultBody } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type TaskRow } from './store.ts';
 import { STOPPED_DESC } from './control.ts';
 import { TaskSlots } from './policies/slots.ts';
@@ -17,6 +17,7 @@ import { feasible, placementWishes, whyNot, type PlacementRequest } from './plac
 import { partsProblem, planSubtasks, planTopology, type SubtaskPlan } from './planner.ts';
 import { automaticTopology, stageAlg, topologyProblem } from './orchestration/dag.ts';
 import { EventTriggers, WAITING_EVENT_DESC } from './orchestration/triggers.ts';
+import { CoEvolution } from './orchestration/co-evolution.ts';
 import { INTAKE_RETRY_AFTER_SEC, busyMessage, type IntakeGate } from './intake.ts';
 import { reviewInitiator } from './initiators.ts';
 import type { AlgorithmRefresh } from './algorithm-refresh.ts';
@@ -37,12 +38,27 @@ export class Admission {
   readonly slots: TaskSlots;
   /** M3, SB4: tasks held until their event (CustomInfo.StartOn). */
   readonly triggers: EventTriggers;
+  /** EC8: tasks whose AlgArgs.CoEvolve runs label-and-train rounds on their hard examples. */
+  readonly coEvolution: CoEvolution;
   /** Cascade B.3: stages no executor here can take are handed upwards (set by the cascade when it has an upstream). */
   partAssist?: PartAssist;
 
   constructor(private readonly c: SchedulerParts, private readonly a: { intake: IntakeGate; algorithms: AlgorithmRefresh; notifySecret: Buffer }) {
     this.slots = new TaskSlots({ maxConcurrentTasks: c.o.maxConcurrentTasks, strategy: c.o.taskOrder ?? staticPriority });
     this.triggers = new EventTriggers({ store: c.store, log: c.log, release: (id) => this.release(id), notifyStatus: (id) => c.tasks.notifyStatus(id) });
+    this.coEvolution = new CoEvolution({ store: c.store, devices: c.devices, log: c.log, initiators: c.o.initiators, submit: (b, owner) => this.submit(b, owner) });
+  }
+
+  /** A fresh result (M3 triggers, EC8 co-evolution rounds). */
+  onResult(body: TaskResultBody): void {
+    this.triggers.onResult(body);
+    this.coEvolution.onResult(body);
+  }
+
+  /** A task's status changed (M3 triggers, EC8 co-evolution rounds). */
+  onStatus(taskId: string, status: number): void {
+    this.triggers.onStatus(taskId, status);
+    this.coEvolution.onStatus(taskId, status);
   }
 
   /**
@@ -187,6 +203,8 @@ export class Admission {
     }
     const split = partsProblem(custom);
     if (split) return { ok: false, message: split };
+    const co = coEvolveOf(custom.AlgArgs);
+    if (co && !co.ok) return { ok: false, message: co.message };
     if (custom.StartOn) {
       const why = this.triggers.problem(custom.StartOn, owner?.name ?? null);
       if (why) return { ok: false, message: why };

@@ -102,7 +102,7 @@ export class Scheduler {
     this.repository = new AlgorithmRepository(o.dataDir, withTrainedKey(TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys')), key.publicPem), o.pluginDevMode);
     const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log, update: { store: this.store, devices: this.devices, repository: this.repository, client: this.client, algFileUrl: (id, v) => this.algFileUrl(id, v), log: o.log } });
     // Results and status changes go to MQTT and, for subtasks an upper scheduler dispatched here, upwards (B.2).
-    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id), trained, changed: (id, st) => this.admission.triggers.onStatus(id, st),
+    this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id), trained, changed: (id, st) => this.admission.onStatus(id, st),
       mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body); this.cascade.publish(id, what); } } });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
@@ -267,7 +267,7 @@ export class Scheduler {
   onTaskResult(cmd: TaskResult, sender: string, fromDevice?: string): { ok: true } | { ok: false; message: string } {
     const out = this.tasks.onTaskResult(cmd, sender, fromDevice);
     // M6: a fresh result may meet a conditional stage's condition, or feed a started one; M3: or start a held task.
-    if (out.ok && out.fresh) { this.orchestrator.onResult(cmd.MessageBody); this.admission.triggers.onResult(cmd.MessageBody); }
+    if (out.ok && out.fresh) { this.orchestrator.onResult(cmd.MessageBody); this.admission.onResult(cmd.MessageBody); }
     return out.ok ? { ok: true } : out;
   }
 

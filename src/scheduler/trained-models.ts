@@ -206,7 +206,8 @@ export class TrainedModels {
     if (!parts) return;
     for (const task of this.d.store.tasksByStatus(ACTIVE_STATUSES)) {
       const custom = JSON.parse(task.custom_info) as { AlgID?: number; AlgArgs?: Record<string, unknown> };
-      if (custom.AlgArgs?.ModelUpdate !== MODEL_UPDATE_SWITCH) continue;
+      // EC8: a task that co-evolves (AlgArgs.CoEvolve) takes what its rounds train.
+      if (custom.AlgArgs?.ModelUpdate !== MODEL_UPDATE_SWITCH && custom.AlgArgs?.CoEvolve === undefined) continue;
       const subs = this.d.store.subtasks(task.task_id).filter((s) => ACTIVE_STATUSES.includes(s.status));
       const behind = subs.some((s) => { const a = (JSON.parse(s.dispatch_info) as { AlgModelInfo: { AlgID: number; AlgVersion: string } }).AlgModelInfo; return a.AlgID === algId && compareVersions(a.AlgVersion, version) < 0; });
       if (!behind) continue;

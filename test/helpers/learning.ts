@@ -5,7 +5,9 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { createPublicKey } from 'node:crypto';
 import { startCluster, type Cluster } from './cluster.ts';
-import { generateKeys, keyId } from '../../src/plugins/keys.ts';
+import { generateKeys, keyId, TrustStore } from '../../src/plugins/keys.ts';
+import { buildPackage, verifyPackage } from '../../src/plugins/package-file.ts';
+import { example, publish } from './examples.ts';
 import { encodeSamples, type SampleSet } from '../../src/plugins/train-blob.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -59,4 +61,14 @@ export function edgeDisks(): { put(edge: string, name: string, s: SampleSet): st
     },
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** Publishes the example as another algorithm (AlgID 2202, the edge's), signed with the examples' key. */
+export function publishEdgeVariant(c: Cluster): void {
+  const v = verifyPackage(readFileSync(example('digit_classifier-1.0.0')), new TrustStore(), { devMode: true });
+  const { files: _f, ...m } = v.manifest;
+  const key = readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.key'), 'utf8');
+  const file = path.join(c.dir, 'edge-variant.rpk');
+  writeFileSync(file, buildPackage({ ...m, AlgID: 2202, AlgType: 'digit_classifier_edge' }, v.files, key));
+  if (publish(c, file).status !== 0) throw new Error('edge variant not published');
 }

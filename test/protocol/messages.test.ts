@@ -45,6 +45,7 @@ const MESSAGES: Record<string, P.TSchema> = {
   'Time reply': P.SystemTimeReply,
   'command envelope': P.CommandEnvelope,
   'CustomInfo': P.CustomInfo,
+  'AlgArgs.CoEvolve (ours, EC8)': P.CoEvolve,
 };
 
 const RUNS = Number(process.env.RETINAD_FC_RUNS ?? 60);
