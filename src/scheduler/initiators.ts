@@ -93,5 +93,8 @@ export function reviewInitiator(name: string, policy: InitiatorPolicy, custom: C
   for (const a of algs) {
     if (!algorithmAllowed(policy, a.id, a.type)) return `${a.where}: ${a.id !== undefined ? `AlgID ${a.id}` : `AlgType "${a.type ?? ''}"`} is not an algorithm initiator "${name}" may use`;
   }
+  // EC8: a co-evolving task's rounds run its teacher under this initiator: asked here, not when a round is refused.
+  const teacher = (custom.AlgArgs?.CoEvolve as { TeacherAlgID?: unknown } | undefined)?.TeacherAlgID;
+  if (typeof teacher === 'number' && !algorithmAllowed(policy, teacher, undefined)) return `InitiationInfo.CustomInfo.AlgArgs.CoEvolve.TeacherAlgID: AlgID ${teacher} is not an algorithm initiator "${name}" may use`;
   return null;
 }
