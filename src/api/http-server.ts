@@ -93,11 +93,13 @@ export function truncateBytes(s: string, max: number): string {
   return buf.subarray(0, end).toString('utf8') + '...';
 }
 
-/** Constant time in the secret's content and its length: both sides are hashed to 32 bytes first. */
-function sameSecret(a: string, b: string): boolean {
-  const x = createHash('sha256').update(a).digest();
-  const y = createHash('sha256').update(b).digest();
-  return timingSafeEqual(x, y);
+/**
+ * Constant time in the secret's content and its length: both sides are hashed to 32 bytes first
+ * (the node's own token once, when the server is made: it is asked on every request).
+ */
+function secretMatcher(secret: string): (presented: string) => boolean {
+  const y = createHash('sha256').update(secret).digest();
+  return (presented) => timingSafeEqual(createHash('sha256').update(presented).digest(), y);
 }
 
 /** A refusal a handler throws: answered with its status and Message like any other failure. */
@@ -152,6 +154,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   // Before any route: the generator collects routes as they are added.
   if (opts.openapi) registerOpenApi(app, opts.openapi);
   if (!opts.token) opts.logger.warn('no --token / RETINAD_TOKEN set: the API accepts unauthenticated requests');
+  const isNodeToken = opts.token ? secretMatcher(opts.token) : undefined;
   app.decorateRequest('principal', null);
   if (opts.preAuth) app.addHook('onRequest', opts.preAuth);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -160,7 +163,7 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
     if (access === 'public' || isDocsPath(req.routeOptions.url) || (opts.metricsPublic && req.routeOptions.url === '/metrics')) return;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const token = m?.[1];
-    const p = token === undefined ? undefined : sameSecret(token, opts.token) ? NODE : opts.authenticate?.(token);
+    const p = token === undefined ? undefined : isNodeToken?.(token) ? NODE : opts.authenticate?.(token);
     if (!p) {
       reply.code(401).header('WWW-Authenticate', 'Bearer realm="retinad"');
       return reply.send(failure(m ? 'Authorization: bearer token not accepted' : 'Authorization: a bearer token is required', {}, routeMessageMax(req)));

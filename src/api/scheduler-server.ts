@@ -24,7 +24,7 @@ import { taskEventRoutes } from './routes/task-event.ts';
 import { cascadeRoutes } from './routes/cascade.ts';
 import { attachCommandChannel } from './routes/command-channel.ts';
 import { ChannelHub } from '../net/ws-channel.ts';
-import { followerGate, replicaHooks, type ReplicaRole } from './routes/replica.ts';
+import { durableReplies, followerGate, replicaHooks, type ReplicaRole } from './routes/replica.ts';
 
 export interface SchedulerServerOptions {
   token?: string;
@@ -45,8 +45,9 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
     authenticate: (t) => s.authenticate(t), preAuth: gate, serverFactory: opts.serverFactory,
   });
   if (gate) app.addHook('onClose', () => gate.close());
-  // With SQLite every write is durable once made: only a replica's replies wait for a commit.
+  // Writes are committed in groups (SQLite and etcd alike): a reply waits for its group's commit.
   if (opts.replica) replicaHooks(app, { durable: () => s.store.durable(), ...opts.replica });
+  else durableReplies(app, () => s.store.durable());
   const api = new SchedulerFacade(s);
   void app.register(metricsRoutes([http, s.metrics.registry]));
   void app.register(timeRoutes(api));

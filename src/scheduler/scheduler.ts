@@ -91,8 +91,8 @@ export class Scheduler {
       const pub = this.repository.newest({ algId: req.algId, algType: req.algType });
       return pub && { AlgID: pub.AlgID, AlgType: pub.AlgType, AlgVersion: pub.AlgVersion, AlgStatus: AlgStatus.Unused };
     }, (id) => this.reservations.held(id));
-    // Commands rest on what the store holds: with a shared store, none leaves before its writes are durable.
-    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000, beforeSend: o.store ? () => this.store.durable() : undefined });
+    // Commands rest on what the store holds: none leaves before its writes are durable (group commit).
+    this.client = new RetinaClient({ token: o.token, senderId: `${o.deviceId}/${randomUUID().slice(0, 8)}`, timeoutMs: 10_000, beforeSend: () => this.store.durable() });
     // NotifyURLs come from requests: their client holds no token (pushes are signed per task).
     this.notifier = new Notifier(new RetinaClient({ senderId: o.deviceId, timeoutMs: 10_000 }), o.log);
     const notifySecret = loadSecret(path.join(o.dataDir, 'notify.secret'));
@@ -103,7 +103,7 @@ export class Scheduler {
     const trained = new TrainedModels({ key, repository: this.repository, store: this.store, log: o.log, update: { store: this.store, devices: this.devices, repository: this.repository, client: this.client, algFileUrl: (id, v) => this.algFileUrl(id, v), log: o.log } });
     // Results and status changes go to MQTT and, for subtasks an upper scheduler dispatched here, upwards (B.2).
     this.tasks = new TaskView({ o, log: o.log, store: this.store, devices: this.devices, notifier: this.notifier, notifySecret, ended: (id) => this.admission.slots.ended(id), trained, changed: (id, st) => this.admission.onStatus(id, st),
-      mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body); this.cascade.publish(id, what); } } });
+      mqtt: { publish: (id, what, body) => { this.mqtt?.publish(id, what, body()); this.cascade.publish(id, what); } } });
     const parts: SchedulerParts = {
       o, log: o.log, store: this.store, devices: this.devices, view: this.view, client: this.client, repository: this.repository, metrics: this.metrics,
       liveness: this.liveness, tasks: this.tasks, flags: this.flags, reservations: this.reservations, algFileUrl: (id, v) => this.algFileUrl(id, v),

@@ -3,7 +3,8 @@
  * history and every result, in SQLite (WAL). Everything the scheduler knows survives a restart.
  *
  * Statements are prepared once (cached by their SQL) and a row and its status event are written
- * in one transaction; `batch()` groups a burst (a status report listing many subtasks). Active
+ * in one transaction; `batch()` groups a burst (a status report listing many subtasks), and
+ * batches are committed a group per turn of the event loop (group-commit.ts). Active
  * subtasks per device are counted in memory as subtasks are written, not with a COUNT per task.
  */
 import type Database from 'better-sqlite3';
@@ -15,29 +16,38 @@ import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDis
 import { ACTIVE_STATUSES, type DeviceInput, type DeviceRow, type SchedulerStateStore, type StoredResult, type SubtaskInput, type SubtaskRow, type SubtaskStatusUpdate, type TaskRow } from './store-types.ts';
 import { SCHEMA } from './store-schema.ts';
 import { resumePointMs } from './resume-point.ts';
+import { GroupCommit } from './group-commit.ts';
+import { ActiveCounts } from './active-counts.ts';
+import { RowCache } from './row-cache.ts';
 
 export * from './store-types.ts';
-
 
 const isActive = (status: number) => ACTIVE_STATUSES.includes(status);
 
 export class SchedulerStore implements SchedulerStateStore {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
+  /** Task and subtask rows as last read (row-cache.ts): every write here drops what it changes. */
+  private readonly rows = new RowCache();
+  /** Writes are committed a group per turn of the event loop. */
+  private readonly group: GroupCommit;
+  /** Runs a function in a transaction (a savepoint inside the group): made once, not per batch. */
+  private readonly inTransaction: (fn: () => unknown) => unknown;
   /** Active (running, paused, queued) subtasks per device, kept as subtasks are written. */
-  private readonly active = new Map<string, number>();
+  private readonly active = new ActiveCounts();
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.db = openDatabase(path.join(dataDir, 'scheduler.db'));
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    // A group that failed to commit is gone from the rows: what is kept beside them is read again.
+    this.group = new GroupCommit(this.db, () => { this.rows.clear(); this.active.reload(this.db); });
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     // Added with initiator credentials (issue 10): who submitted a task; NULL = a node.
     const cols = this.db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'owner')) this.db.exec('ALTER TABLE tasks ADD COLUMN owner TEXT');
-    const rows = this.db.prepare(`SELECT device_id, COUNT(*) AS n FROM subtasks WHERE status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) GROUP BY device_id`)
-      .all(...ACTIVE_STATUSES) as Array<{ device_id: string; n: number }>;
-    for (const r of rows) this.active.set(r.device_id, r.n);
+    this.active.reload(this.db);
   }
 
   /** The statement for `sql`, prepared on first use and kept. */
@@ -47,42 +57,27 @@ export class SchedulerStore implements SchedulerStateStore {
     return st;
   }
 
+  /**
+   * Runs `fn`'s writes as one unit inside the group commit under way (group-commit.ts), in a
+   * savepoint: when it throws, only its own writes are undone.
+   */
   batch<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    // The active counts live outside SQLite: a rolled-back batch must put them back too. Only
-    // the changes made in the batch are noted (copying every device's count per batch cost
-    // O(devices) per status report: half the throughput at 10,000 executors).
-    const journal: Array<[string, number]> = [];
-    this.activeJournal = journal;
+    this.group.open();
     try {
-      return this.db.transaction(fn)();
+      return this.active.batch(() => this.inTransaction(fn) as T);
     } catch (err) {
-      for (let i = journal.length - 1; i >= 0; i--) this.bump(journal[i]![0], -journal[i]![1]);
+      this.rows.clear(); // rows read inside it may be ones it wrote
       throw err;
-    } finally {
-      this.activeJournal = null;
     }
   }
 
-  /** The changes to `active` in the batch under way, to undo if it rolls back. */
-  private activeJournal: Array<[string, number]> | null = null;
-
-  private countActive(deviceId: string, delta: number): void {
-    this.activeJournal?.push([deviceId, delta]);
-    this.bump(deviceId, delta);
-  }
-
-  private bump(deviceId: string, delta: number): void {
-    const n = (this.active.get(deviceId) ?? 0) + delta;
-    if (n > 0) this.active.set(deviceId, n); else this.active.delete(deviceId);
-  }
-
-  /** SQLite writes are synchronous: what was written is already committed. */
+  /** Resolves once every write made so far is committed. */
   durable(): Promise<void> {
-    return Promise.resolve();
+    return this.group.durable();
   }
 
   close(): void {
+    this.group.commit();
     this.db.close();
   }
 
@@ -125,13 +120,15 @@ export class SchedulerStore implements SchedulerStateStore {
 
   /** S4: deletes a task with its subtasks, status history and results, in one transaction. */
   deleteTask(taskId: string): boolean {
-    return this.batch(() => {
-      for (const s of this.subtasks(taskId)) if (ACTIVE_STATUSES.includes(s.status)) this.countActive(s.device_id, -1);
+    const gone = this.batch(() => {
+      for (const s of this.subtasks(taskId)) if (ACTIVE_STATUSES.includes(s.status)) this.active.count(s.device_id, -1);
       this.stmt('DELETE FROM results WHERE task_id = ?').run(taskId);
       this.stmt('DELETE FROM status_events WHERE task_id = ?').run(taskId);
       this.stmt('DELETE FROM subtasks WHERE task_id = ?').run(taskId);
       return this.stmt('DELETE FROM tasks WHERE task_id = ?').run(taskId).changes > 0;
     });
+    this.rows.clear(); // its rows were read on the way
+    return gone;
   }
 
   setTotalResource(r: TotalResource): boolean {
@@ -150,6 +147,7 @@ export class SchedulerStore implements SchedulerStateStore {
   /** `owner`: the initiator that submitted it (null for a node). */
   insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner: string | null = null): void {
     const now = Date.now();
+    this.rows.dropTask(taskId);
     this.batch(() => {
       this.stmt('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now, owner);
@@ -158,7 +156,7 @@ export class SchedulerStore implements SchedulerStateStore {
   }
 
   task(id: string): TaskRow | undefined {
-    return this.stmt('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined;
+    return this.rows.task(id, () => this.stmt('SELECT * FROM tasks WHERE task_id = ?').get(id) as TaskRow | undefined);
   }
 
   /** The newest tasks first (an initiator's own when `owner` is given). */
@@ -181,6 +179,7 @@ export class SchedulerStore implements SchedulerStateStore {
   setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
     const cur = this.task(id);
     if (!cur || (cur.status === status && cur.exception_code === exceptionCode && cur.exception_desc === exceptionDesc)) return false;
+    this.rows.dropTask(id);
     this.batch(() => {
       this.stmt('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
         .run(status, exceptionCode, exceptionDesc, Date.now(), id);
@@ -193,6 +192,7 @@ export class SchedulerStore implements SchedulerStateStore {
   insertSubtask(s: SubtaskInput): void {
     const now = Date.now();
     const prev = this.subtask(s.subtaskId);
+    this.rows.dropSubtask(s.subtaskId, s.taskId);
     this.batch(() => {
       this.stmt(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(subtask_id) DO UPDATE SET device_id = excluded.device_id, dispatch_info = excluded.dispatch_info,
@@ -200,21 +200,23 @@ export class SchedulerStore implements SchedulerStateStore {
         .run(s.subtaskId, s.taskId, s.deviceId, JSON.stringify(s.dispatch), s.status, s.attempts ?? 1, now, now);
       this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
     });
-    if (prev && isActive(prev.status)) this.countActive(prev.device_id, -1);
-    if (isActive(s.status)) this.countActive(s.deviceId, 1);
+    if (prev && isActive(prev.status)) this.active.count(prev.device_id, -1);
+    if (isActive(s.status)) this.active.count(s.deviceId, 1);
   }
 
   /** Replaces a subtask's dispatch info in place (its destinations changed); status is kept. */
   setSubtaskDispatch(id: string, dispatch: TaskDispatchInfo): void {
+    const cur = this.subtask(id);
+    if (cur) this.rows.dropSubtask(id, cur.task_id);
     this.stmt('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(JSON.stringify(dispatch), Date.now(), id);
   }
 
   subtask(id: string): SubtaskRow | undefined {
-    return this.stmt('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined;
+    return this.rows.subtask(id, () => this.stmt('SELECT * FROM subtasks WHERE subtask_id = ?').get(id) as SubtaskRow | undefined);
   }
 
   subtasks(taskId: string): SubtaskRow[] {
-    return this.stmt('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[];
+    return this.rows.subtasks(taskId, () => this.stmt('SELECT * FROM subtasks WHERE task_id = ? ORDER BY subtask_id').all(taskId) as SubtaskRow[]);
   }
 
   subtasksOnDevice(deviceId: string, statuses: readonly number[]): SubtaskRow[] {
@@ -223,12 +225,12 @@ export class SchedulerStore implements SchedulerStateStore {
 
   /** Active subtasks on a device (from memory). */
   activeCount(deviceId: string): number {
-    return this.active.get(deviceId) ?? 0;
+    return this.active.get(deviceId);
   }
 
   /** Active subtasks per device (from memory; a live view, not a copy). */
   activeCountByDevice(): ReadonlyMap<string, number> {
-    return this.active;
+    return this.active.byDevice;
   }
 
   /** Records a status report for a subtask; false when nothing changed. */
@@ -237,13 +239,14 @@ export class SchedulerStore implements SchedulerStateStore {
     if (!cur) return false;
     const progress = u.progress ?? cur.progress;
     const changed = cur.status !== u.status;
+    this.rows.dropSubtask(id, cur.task_id);
     this.batch(() => {
       this.stmt('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
         .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, Date.now(), id);
       if (changed) this.event(cur.task_id, id, cur.device_id, u.status, u.exceptionCode ?? null);
     });
     const was = isActive(cur.status);
-    if (was !== isActive(u.status)) this.countActive(cur.device_id, was ? -1 : 1);
+    if (was !== isActive(u.status)) this.active.count(cur.device_id, was ? -1 : 1);
     return changed;
   }
 

@@ -10,7 +10,6 @@ import type { SchedulerStateStore, SubtaskRow, TaskRow } from './store.ts';
 import { dependentsOf } from './orchestration/edges.ts';
 import type { DeviceRegistry } from './devices.ts';
 import type { Notifier } from './notifier.ts';
-import type { MqttSink } from './mqtt-sink.ts';
 import { taskTopologyPath } from './orchestration/record.ts';
 
 export interface TaskViewDeps {
@@ -19,8 +18,11 @@ export interface TaskViewDeps {
   store: SchedulerStateStore;
   devices: DeviceRegistry;
   notifier: Notifier;
-  /** Where results and status changes are also published: MQTT, and the cascade's relay upwards. */
-  mqtt: Pick<MqttSink, 'publish'> | null;
+  /**
+   * Where results and status changes are also published: MQTT, and the cascade's relay upwards.
+   * The body is made only when someone takes it (a status costs a read of the task's subtasks).
+   */
+  mqtt: { publish(taskId: string, what: 'results' | 'status', body: () => unknown): void } | null;
   /** Signs NotifyURL pushes (one derived key per task). */
   notifySecret: Buffer;
   /** Turns training results into published model versions (trained-models.ts). */
@@ -73,7 +75,8 @@ export class TaskView {
     else if (has(ExecutionStatus.Done)) status = ExecutionStatus.Running; // some finished, others waiting
     else status = ExecutionStatus.Queued;
     if (this.d.store.setTaskStatus(taskId, status, code, desc)) {
-      this.d.log.info({ task: taskId, status }, 'task status');
+      // Every change at debug (thousands a second at fleet scale); how a task ended at info.
+      this.d.log[status === ExecutionStatus.Done || status === ExecutionStatus.Error ? 'info' : 'debug']({ task: taskId, status }, 'task status');
       this.notifyStatus(taskId);
       if (status === ExecutionStatus.Done || status === ExecutionStatus.Error) this.d.ended?.(taskId);
       this.d.changed?.(taskId, status);
@@ -102,8 +105,9 @@ export class TaskView {
     const task = this.d.store.task(taskId);
     if (!task) return;
     const url = this.notifyUrl(task);
-    const status = this.taskStatus(task);
-    if (url) this.d.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.d.o.deviceId, TaskStatusList: [status] }, key: notifyKey(this.d.notifySecret, taskId) });
+    let made: TaskStatus | undefined;
+    const status = () => (made ??= this.taskStatus(task));
+    if (url) this.d.notifier.push(url, { method: 'PATCH', path: '/System/TaskStatus/', body: { DeviceID: this.d.o.deviceId, TaskStatusList: [status()] }, key: notifyKey(this.d.notifySecret, taskId) });
     this.d.mqtt?.publish(taskId, 'status', status);
   }
 
@@ -164,7 +168,7 @@ export class TaskView {
     const fresh = this.d.store.insertResult(taskId, body, key);
     if (fresh) {
       this.resultCounts.set(taskId, held + 1);
-      this.d.mqtt?.publish(taskId, 'results', body);
+      this.d.mqtt?.publish(taskId, 'results', () => body);
       this.d.trained?.onResult(taskId, body);
       const task = this.d.store.task(taskId)!;
       // A stage's result meant for the stages after it (cascade B.2: relayed here by a lower

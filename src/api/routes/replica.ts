@@ -37,12 +37,24 @@ export function followerGate(follower: NonNullable<ReplicaRole['follower']>): Fo
 export function replicaHooks(app: FastifyInstance, role: ReplicaRole): void {
   app.addHook('onSend', async (_req, reply, payload) => {
     if (role.epoch) void reply.header('x-retinad-epoch', role.epoch);
+    return payload;
+  });
+  durableReplies(app, role.durable, 'this replica is no longer the leader: retry at another');
+}
+
+/**
+ * A reply acknowledges the writes made for it: it leaves once they are durable (the store
+ * commits writes in groups, one commit for every request in flight). When they cannot be
+ * kept, the reply says so (503 + Retry-After) instead of acknowledging them.
+ */
+export function durableReplies(app: FastifyInstance, durable: () => Promise<void>, why = 'the scheduler could not store this request\'s writes: retry'): void {
+  app.addHook('onSend', async (_req, reply, payload) => {
     try {
-      await role.durable();
+      await durable();
     } catch {
       // The writes behind this reply may not be kept: it must not acknowledge them.
       void reply.code(503).header('retry-after', '1').header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify(refusal('this replica is no longer the leader: retry at another'));
+      return JSON.stringify(refusal(why));
     }
     return payload;
   });

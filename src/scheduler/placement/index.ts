@@ -123,13 +123,15 @@ export function place(req: PlacementRequest, view: PlacementView, limit = Infini
 
 /**
  * How many feasible executors a paged placement scores in a fleet of `n` candidates: all of a
- * small fleet, else Kubernetes' adaptive share (percentageOfNodesToScore: 50 % less 1 % per
- * 125 executors, at least 5 %), and never fewer than SCORE_AT_LEAST.
+ * small fleet, else SCORE_AT_LEAST from a rotating start. Kubernetes scores an adaptive share
+ * (50 % less 1 % per 125 nodes, at least 100 nodes: 420 of 1,000) and Nomad only ceil(log2 n)
+ * (10 of 1,000); each costs a filter-and-score pass per executor, which at a thousand executors
+ * was most of what a placement cost. A fixed window of Kubernetes' floor keeps the cost flat in
+ * the fleet's size while successive windows still sweep the whole fleet (the start rotates by a
+ * window per placement), so load spreads as evenly; the data's own device is always seen.
  */
 export function scoreCount(n: number): number {
-  if (n <= SCORE_AT_LEAST) return n;
-  const share = Math.max(5, 50 - n / 125) / 100;
-  return Math.max(SCORE_AT_LEAST, Math.ceil(n * share));
+  return Math.min(n, SCORE_AT_LEAST);
 }
 export const SCORE_AT_LEAST = 100;
 

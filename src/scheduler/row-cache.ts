@@ -1,0 +1,55 @@
+/**
+ * Task and subtask rows as last read, kept beside the SQLite store: a task's path through the
+ * scheduler reads its row and its subtasks many times (intake, placement, each status report,
+ * the task's aggregate status), each a statement and a JSON-heavy row. The store is the only
+ * writer, so each of its writes drops what it changes and the next read fetches it again; a
+ * rollback drops everything. Callers get copies: a row they change does not change the cache.
+ * Bounded: the oldest entries go first.
+ */
+import type { SubtaskRow, TaskRow } from './store-types.ts';
+
+const MAX = 20_000;
+
+function put<K, V>(m: Map<K, V>, k: K, v: V): V {
+  if (m.size >= MAX) m.delete(m.keys().next().value as K);
+  m.set(k, v);
+  return v;
+}
+
+export class RowCache {
+  private readonly tasks = new Map<string, TaskRow>();
+  private readonly subtaskRows = new Map<string, SubtaskRow>();
+  private readonly lists = new Map<string, SubtaskRow[]>();
+
+  task(id: string, read: () => TaskRow | undefined): TaskRow | undefined {
+    const hit = this.tasks.get(id) ?? (() => { const r = read(); return r && put(this.tasks, id, r); })();
+    return hit && { ...hit };
+  }
+
+  subtask(id: string, read: () => SubtaskRow | undefined): SubtaskRow | undefined {
+    const hit = this.subtaskRows.get(id) ?? (() => { const r = read(); return r && put(this.subtaskRows, id, r); })();
+    return hit && { ...hit };
+  }
+
+  subtasks(taskId: string, read: () => SubtaskRow[]): SubtaskRow[] {
+    const hit = this.lists.get(taskId) ?? put(this.lists, taskId, read());
+    return hit.map((r) => ({ ...r }));
+  }
+
+  /** The task's row changed. */
+  dropTask(id: string): void {
+    this.tasks.delete(id);
+  }
+
+  /** A subtask's row changed (and so did its task's list). */
+  dropSubtask(id: string, taskId: string): void {
+    this.subtaskRows.delete(id);
+    this.lists.delete(taskId);
+  }
+
+  clear(): void {
+    this.tasks.clear();
+    this.subtaskRows.clear();
+    this.lists.clear();
+  }
+}
