@@ -14,11 +14,16 @@ import type { Principal, TaskEvent, TaskEventReply, TaskUpdateReply, TaskUpdateR
 import { updateTask } from './task-update.ts';
 import { taskTopology } from './orchestration/record.ts';
 import { builtinTaskOrder } from './strategies/index.ts';
+import { RepositoryTransfer, type TransferOutcome } from './cascade/transfer.ts';
+import type { TransferRequest } from '../protocol/index.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
 
 export class SchedulerFacade {
+  /** EC7: made on first use (most schedulers never transfer). */
+  private transfers: RepositoryTransfer | undefined;
+
   constructor(private readonly s: Scheduler) {}
 
   now(): number {
@@ -139,6 +144,18 @@ export class SchedulerFacade {
 
   algorithmPackage(algId: number, version: string): Buffer | undefined {
     return this.s.repository.read(algId, version);
+  }
+
+  /** EC7: a version moves between this repository and a configured peer's. */
+  transfer(r: TransferRequest): Promise<TransferOutcome> {
+    const s = this.s;
+    this.transfers ??= new RepositoryTransfer({ deviceId: s.o.deviceId, token: s.o.token, repository: s.repository, devices: s.devices, log: s.o.log, now: () => s.clock(),
+      upstream: () => (s.cascade.upstream ? { url: s.cascade.upstream.url, upperId: s.cascade.upstream.upperId } : null) });
+    return this.transfers.run(r);
+  }
+
+  async closeTransfers(): Promise<void> {
+    await this.transfers?.close();
   }
 
   /** A page of executors in DeviceID order after `q.after`, filtered; `Next` when more follow. */

@@ -1,0 +1,145 @@
+/**
+ * EC7 (5.3.3 g): algorithm/model versions move between this scheduler's repository and a
+ * peer's, both ways. Peers are only those this scheduler was configured with: the upper
+ * scheduler of `--upstream` (named by the SchedulerID it answered Register with) and the lower
+ * schedulers registered here (ProductType retinad-scheduler, named by DeviceID, reached at their
+ * registered CommandURL, as task_dispatch reaches them). A request names a peer, never a URL, so
+ * the node token goes nowhere a request chose (issue 10).
+ *
+ * The receiving side always fetches: a pull GETs the peer's package (its AlgFileURL path); a push
+ * asks the peer to pull from us. So the receiver alone decides where bytes come from, bounds their
+ * size, checks the signature against its own trusted keys before storing anything and records
+ * which peer a version came from (RepoEntry.TransferredFrom).
+ */
+import { Agent, request } from 'undici';
+import { rootCertificates } from 'node:tls';
+import { RetinaClient, getTrustedCa, joinUrl, baseUrl } from '../../net/client.ts';
+import { parse, TransferReply, type TransferRequest } from '../../protocol/index.ts';
+import { PackageError } from '../../plugins/package-file.ts';
+import type { Logger } from '../../log.ts';
+import { VersionConflict, type AlgorithmRepository } from '../repository.ts';
+import type { DeviceRegistry } from '../devices.ts';
+import { SCHEDULER_PRODUCT_TYPE } from './aggregate.ts';
+
+/** Largest package a transfer takes in (64 MiB): the examples' models are far smaller; larger is refused while it streams. */
+export const TRANSFER_MAX_BYTES = 64 << 20;
+
+/** A transfer's outcome: the reply, or a refusal with its HTTP status and a Message naming the field. */
+export type TransferOutcome = { ok: true; reply: TransferReply } | { ok: false; status: number; message: string };
+
+export interface TransferDeps {
+  deviceId: string;
+  /** The node token: sent to configured peers only. */
+  token?: string;
+  repository: AlgorithmRepository;
+  devices: DeviceRegistry;
+  /** The upper scheduler when configured (`--upstream`): its URL and the SchedulerID it gave. */
+  upstream(): { url: string; upperId?: string } | null;
+  log: Logger;
+  now(): number;
+  maxBytes?: number;
+}
+
+const refuse = (status: number, message: string): TransferOutcome => ({ ok: false, status, message });
+
+export class RepositoryTransfer {
+  private readonly agent: Agent;
+  private readonly client: RetinaClient;
+
+  constructor(private readonly d: TransferDeps) {
+    const ca = getTrustedCa();
+    this.agent = new Agent({ keepAliveTimeout: 10_000, ...(ca ? { connect: { ca: [...rootCertificates, ca.toString('utf8')] } } : {}) });
+    // A push waits while the peer pulls (up to the bound): longer than a command's 10 s.
+    this.client = new RetinaClient({ token: d.token, senderId: `${d.deviceId}/transfer`, timeoutMs: 120_000 });
+  }
+
+  /** The base URL of configured peer `peer`, or why it is not one. */
+  private peerUrl(peer: string): { url: string } | { why: string } {
+    const up = this.d.upstream();
+    if (up && up.upperId === peer) return { url: up.url };
+    const row = this.d.devices.row(peer);
+    if (row && row.product_type === SCHEDULER_PRODUCT_TYPE && row.command_url && /^https?:\/\//.test(row.command_url)) return { url: baseUrl(row.command_url) };
+    return { why: `Peer: "${peer}" is not a configured peer (the upper scheduler, or a lower one registered here)` };
+  }
+
+  /** Runs one request: a pull into this repository, or a push (the peer pulls from us). */
+  async run(r: TransferRequest): Promise<TransferOutcome> {
+    const peer = this.peerUrl(r.Peer);
+    if ('why' in peer) return refuse(404, peer.why);
+    try {
+      return r.Direction === 'pull' ? await this.pull(r, peer.url) : await this.push(r, peer.url);
+    } catch (err) {
+      const msg = (err as Error).message;
+      this.d.log.warn({ AlgID: r.AlgID, AlgVersion: r.AlgVersion, Peer: r.Peer, Direction: r.Direction, err: msg }, 'repository transfer refused');
+      if (err instanceof VersionConflict) return refuse(409, `AlgVersion: ${msg}`);
+      if (err instanceof PackageError) return refuse(422, `package from ${r.Peer} refused: ${trustWording(msg)}`);
+      return refuse(502, `Peer: ${r.Peer}: ${msg}`);
+    }
+  }
+
+  private async pull(r: TransferRequest, url: string): Promise<TransferOutcome> {
+    const got = await this.download(joinUrl(url, `/System/AlgorithmRepository/${r.AlgID}/${encodeURIComponent(r.AlgVersion)}.rpk`));
+    if ('status' in got) {
+      return got.status === 404 ? refuse(404, `AlgVersion: ${r.Peer} has no AlgID ${r.AlgID} ${r.AlgVersion}`)
+        : got.status === 413 ? refuse(413, `package from ${r.Peer} exceeds ${this.max} bytes: refused while it streamed`)
+          : refuse(502, `Peer: ${r.Peer} answered HTTP ${got.status}`);
+    }
+    const { entry, already } = this.d.repository.receive(got.pkg, r, r.Peer, this.d.now());
+    this.d.log.info({ AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, from: r.Peer, signedBy: entry.signedBy, already }, 'algorithm version transferred in');
+    return { ok: true, reply: { StatusCode: '0', AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, Peer: r.Peer, Direction: 'pull', size: entry.size, signedBy: entry.signedBy ?? '', Already: already } };
+  }
+
+  private async push(r: TransferRequest, url: string): Promise<TransferOutcome> {
+    if (!this.d.repository.has(r.AlgID, r.AlgVersion)) return refuse(404, `AlgVersion: no AlgID ${r.AlgID} ${r.AlgVersion} in this repository to push`);
+    // The peer pulls from us: it names us as its peer, and fetches from where it has us configured.
+    const res = await this.client.send('POST', joinUrl(url, '/System/AlgorithmRepository/Transfer'), { AlgID: r.AlgID, AlgVersion: r.AlgVersion, Peer: this.d.deviceId, Direction: 'pull' });
+    const body = parse(TransferReply, res.body);
+    if (res.status === 200 && body.ok && body.value.StatusCode === '0') {
+      this.d.log.info({ AlgID: r.AlgID, AlgVersion: r.AlgVersion, to: r.Peer, already: body.value.Already }, 'algorithm version transferred out');
+      return { ok: true, reply: { ...body.value, Peer: r.Peer, Direction: 'push' } };
+    }
+    const why = (res.body as { Message?: unknown } | undefined)?.Message;
+    return refuse(res.status >= 400 && res.status < 500 ? res.status : 502, `Peer: ${r.Peer} refused the push: ${typeof why === 'string' ? why : `HTTP ${res.status}`}`);
+  }
+
+  private get max(): number {
+    return this.d.maxBytes ?? TRANSFER_MAX_BYTES;
+  }
+
+  /** GETs a package with the node token (a configured peer's URL only), stopping at the bound. */
+  private async download(url: string): Promise<{ pkg: Buffer } | { status: number }> {
+    const headers: Record<string, string> = { 'x-sender-id': `${this.d.deviceId}/transfer` };
+    if (this.d.token) headers.authorization = `Bearer ${this.d.token}`;
+    const res = await request(url, { method: 'GET', headers, dispatcher: this.agent, headersTimeout: 30_000, bodyTimeout: 60_000 });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return { status: res.statusCode };
+    }
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.max) {
+      res.body.destroy();
+      return { status: 413 };
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      n += (c as Buffer).length;
+      if (n > this.max) {
+        res.body.destroy();
+        return { status: 413 };
+      }
+      chunks.push(c as Buffer);
+    }
+    return { pkg: Buffer.concat(chunks) };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.agent.close();
+  }
+}
+
+/** The package reader speaks of an executor's keys; here it is this repository's. */
+function trustWording(msg: string): string {
+  return msg.replace(/is not among this executor's trusted publisher keys/, 'is not trusted by this repository (add its .pub to --trusted-keys)');
+}
