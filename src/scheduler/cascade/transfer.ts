@@ -81,7 +81,7 @@ export class RepositoryTransfer {
     const got = await this.download(joinUrl(url, `/System/AlgorithmRepository/${r.AlgID}/${encodeURIComponent(r.AlgVersion)}.rpk`));
     if ('status' in got) {
       return got.status === 404 ? refuse(404, `AlgVersion: ${r.Peer} has no AlgID ${r.AlgID} ${r.AlgVersion}`)
-        : got.status === 413 ? refuse(413, `package from ${r.Peer} exceeds ${this.max} bytes: refused while it streamed`)
+        : got.status === 413 ? refuse(413, `package from ${r.Peer} exceeds ${this.max} bytes: refused, not read further`)
           : refuse(502, `Peer: ${r.Peer} answered HTTP ${got.status}`);
     }
     const { entry, already } = this.d.repository.receive(got.pkg, r, r.Peer, this.d.now());
