@@ -52,15 +52,16 @@ export class AlgorithmRepository {
    * to another. It must be the version asked for; one already held is kept (`already`) when
    * its manifest (which pins every file by SHA-256) is the same, refused when it differs.
    */
-  receive(pkg: Buffer, want: { AlgID: number; AlgVersion: string }, from: string, now: number): { entry: RepoEntry; already: boolean } {
+  receive(pkg: Buffer, want: { AlgID: number; AlgVersion: string }, from: string, now: number): { entry: RepoEntry; already: boolean; signedBy: string } {
     const v = verifyPackage(pkg, this.trust, { devMode: false });
     const m = v.manifest;
     if (m.AlgID !== want.AlgID || m.AlgVersion !== want.AlgVersion) throw new PackageError(`manifest: AlgID ${m.AlgID} ${m.AlgVersion.slice(0, 19)}, not the AlgID ${want.AlgID} ${want.AlgVersion} asked for`);
     const same = this.sameAsStored(m, v.manifestBytes);
     if (same === false) throw new VersionConflict(`AlgID ${m.AlgID} ${m.AlgVersion} is already here with other contents (a version never changes)`);
     const held = this.entry(m.AlgID, m.AlgVersion);
-    if (same && held) return { entry: held, already: true };
-    return { entry: this.store(pkg, m, v.signedBy, { TransferredFrom: from, transferredAt: now }), already: false };
+    const signedBy = v.signedBy ?? ''; // never null here: dev mode is off
+    if (same && held) return { entry: held, already: true, signedBy };
+    return { entry: this.store(pkg, m, v.signedBy, { TransferredFrom: from, transferredAt: now }), already: false, signedBy };
   }
 
   /** Undefined when the version is not stored; else whether the stored manifest is `manifestBytes`. */

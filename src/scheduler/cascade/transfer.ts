@@ -84,9 +84,9 @@ export class RepositoryTransfer {
         : got.status === 413 ? refuse(413, `package from ${r.Peer} exceeds ${this.max} bytes: refused, not read further`)
           : refuse(502, `Peer: ${r.Peer} answered HTTP ${got.status}`);
     }
-    const { entry, already } = this.d.repository.receive(got.pkg, r, r.Peer, this.d.now());
-    this.d.log.info({ AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, from: r.Peer, signedBy: entry.signedBy, already }, 'algorithm version transferred in');
-    return { ok: true, reply: { StatusCode: '0', AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, Peer: r.Peer, Direction: 'pull', size: entry.size, signedBy: entry.signedBy ?? '', Already: already } };
+    const { entry, already, signedBy } = this.d.repository.receive(got.pkg, r, r.Peer, this.d.now());
+    this.d.log.info({ AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, from: r.Peer, signedBy, already }, 'algorithm version transferred in');
+    return { ok: true, reply: { StatusCode: '0', AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, Peer: r.Peer, Direction: 'pull', size: entry.size, signedBy, Already: already } };
   }
 
   private async push(r: TransferRequest, url: string): Promise<TransferOutcome> {
