@@ -26,7 +26,12 @@ export interface RepoEntry {
 }
 
 /** A transferred version this repository already holds with other contents (a version never changes). */
-export class VersionConflict extends PackageError {}
+export class VersionConflict extends PackageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionConflict';
+  }
+}
 
 export class AlgorithmRepository {
   private readonly dir: string;

@@ -24,6 +24,12 @@ import { SCHEDULER_PRODUCT_TYPE } from './aggregate.ts';
 /** Largest package a transfer takes in (64 MiB): the examples' models are far smaller; larger is refused while it streams. */
 export const TRANSFER_MAX_BYTES = 64 << 20;
 
+/** Transfers under way at once: each may hold a package of up to the bound in memory. */
+export const TRANSFERS_AT_ONCE = 2;
+
+/** The longest one download may take, however slowly a peer drips its bytes. */
+const DOWNLOAD_DEADLINE_MS = 300_000;
+
 /** A transfer's outcome: the reply, or a refusal with its HTTP status and a Message naming the field. */
 export type TransferOutcome = { ok: true; reply: TransferReply } | { ok: false; status: number; message: string };
 
@@ -45,6 +51,7 @@ const refuse = (status: number, message: string): TransferOutcome => ({ ok: fals
 export class RepositoryTransfer {
   private readonly agent: Agent;
   private readonly client: RetinaClient;
+  private running = 0;
 
   constructor(private readonly d: TransferDeps) {
     const ca = getTrustedCa();
@@ -66,6 +73,8 @@ export class RepositoryTransfer {
   async run(r: TransferRequest): Promise<TransferOutcome> {
     const peer = this.peerUrl(r.Peer);
     if ('why' in peer) return refuse(404, peer.why);
+    if (this.running >= TRANSFERS_AT_ONCE) return refuse(429, `transfers: ${TRANSFERS_AT_ONCE} already under way here; try again when one has ended`);
+    this.running++;
     try {
       return r.Direction === 'pull' ? await this.pull(r, peer.url) : await this.push(r, peer.url);
     } catch (err) {
@@ -74,6 +83,8 @@ export class RepositoryTransfer {
       if (err instanceof VersionConflict) return refuse(409, `AlgVersion: ${msg}`);
       if (err instanceof PackageError) return refuse(422, `package from ${r.Peer} refused: ${trustWording(msg)}`);
       return refuse(502, `Peer: ${r.Peer}: ${msg}`);
+    } finally {
+      this.running--;
     }
   }
 
@@ -110,7 +121,7 @@ export class RepositoryTransfer {
   private async download(url: string): Promise<{ pkg: Buffer } | { status: number }> {
     const headers: Record<string, string> = { 'x-sender-id': `${this.d.deviceId}/transfer` };
     if (this.d.token) headers.authorization = `Bearer ${this.d.token}`;
-    const res = await request(url, { method: 'GET', headers, dispatcher: this.agent, headersTimeout: 30_000, bodyTimeout: 60_000 });
+    const res = await request(url, { method: 'GET', headers, dispatcher: this.agent, headersTimeout: 30_000, bodyTimeout: 60_000, signal: AbortSignal.timeout(DOWNLOAD_DEADLINE_MS) });
     if (res.statusCode !== 200) {
       await res.body.dump();
       return { status: res.statusCode };
