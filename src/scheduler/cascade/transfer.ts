@@ -66,6 +66,8 @@ export class RepositoryTransfer {
     if (up && up.upperId === peer) return { url: up.url };
     const row = this.d.devices.row(peer);
     if (row && row.product_type === SCHEDULER_PRODUCT_TYPE && row.command_url && /^https?:\/\//.test(row.command_url)) return { url: baseUrl(row.command_url) };
+    // The upper scheduler's ID is known once it answered Register.
+    if (up && up.upperId === undefined) return { why: `Peer: "${peer}" is not a lower scheduler here, and the upper scheduler has not answered Register yet` };
     return { why: `Peer: "${peer}" is not a configured peer (the upper scheduler, or a lower one registered here)` };
   }
 
