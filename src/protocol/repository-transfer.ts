@@ -9,14 +9,19 @@
 import { Int32, Obj, Opt, StrEnum, StrLt, StrMax, Type, type Static } from './fields.ts';
 import { ReplyMessage, StatusCodeField } from './common.ts';
 
+/** Largest package a transfer takes in (64 MiB): the examples' models are far smaller; larger is refused unstored. */
+export const TRANSFER_MAX_BYTES = 64 << 20;
+
+/** AlgVersion as a manifest allows it (plugins/manifest.ts): no `/`, so never a path. */
+const AlgVersionField = () => StrLt(20, { minLength: 1, pattern: '^[0-9A-Za-z.+-]+$', ruleText: 'must be an AlgVersion: 1-19 of 0-9 A-Z a-z . + -' });
+
 /** Largest body of a transfer request: four short fields. */
 export const TRANSFER_REQUEST_MAX_BYTES = 4 * 1024;
 
 /** `POST /System/AlgorithmRepository/Transfer`. */
 export const TransferRequest = Obj({
   AlgID: Int32({ minimum: 1 }),
-  /** The manifest's rule (plugins/manifest.ts): no `/`, so never a path. */
-  AlgVersion: StrLt(20, { minLength: 1, pattern: '^[0-9A-Za-z.+-]+$', ruleText: 'must be an AlgVersion: 1-19 of 0-9 A-Z a-z . + -' }),
+  AlgVersion: AlgVersionField(),
   /** A configured peer's DeviceID (DeviceID: ≤20 bytes); `/ : \ ? #` and spaces are refused so a URL or path never passes for one. */
   Peer: StrMax(20, { minLength: 1, pattern: '^[^/:\\\\?#\\s]+$', ruleText: 'must be a configured peer\'s DeviceID (the upper scheduler, or a lower one registered here), not a URL or path' }),
   /** "pull": the version comes from Peer into this repository; "push": Peer takes it from this one. */
@@ -38,3 +43,14 @@ export const TransferReply = Obj({
   Already: Type.Boolean(),
 });
 export type TransferReply = Static<typeof TransferReply>;
+
+/**
+ * `POST /System/AlgorithmRepository/Transfer/Upload?AlgID=&AlgVersion=` (application/octet-stream):
+ * how a lower scheduler pushes a version up — over its own session with the upper one, so it works
+ * where the upper cannot connect to it (NAT), and the sender is who its session says.
+ */
+export const TransferUploadQuery = Obj({
+  AlgID: Type.String({ pattern: '^[1-9]\\d{0,9}$', ruleText: 'must be a decimal AlgID ≥ 1' }),
+  AlgVersion: AlgVersionField(),
+});
+export type TransferUploadQuery = Static<typeof TransferUploadQuery>;

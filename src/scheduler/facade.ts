@@ -148,10 +148,19 @@ export class SchedulerFacade {
 
   /** EC7: a version moves between this repository and a configured peer's. */
   transfer(r: TransferRequest): Promise<TransferOutcome> {
+    return this.transferRoom().run(r);
+  }
+
+  /** EC7: a version a lower scheduler (`who`, its device session) pushes up. */
+  transferUpload(who: Principal, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<TransferOutcome> {
+    return this.transferRoom().received(who.kind === 'device' ? who.deviceId : undefined, want, pkg);
+  }
+
+  private transferRoom(): RepositoryTransfer {
     const s = this.s;
     this.transfers ??= new RepositoryTransfer({ deviceId: s.o.deviceId, token: s.o.token, repository: s.repository, devices: s.devices, log: s.o.log, now: () => s.clock(),
-      upstream: () => (s.cascade.upstream ? { url: s.cascade.upstream.url, upperId: s.cascade.upstream.upperId } : null) });
-    return this.transfers.run(r);
+      upstream: () => { const up = s.cascade.upstream; return up ? { url: up.url, upperId: up.upperId, sessionToken: up.client.token } : null; } });
+    return this.transfers;
   }
 
   async closeTransfers(): Promise<void> {

@@ -26,9 +26,9 @@ export interface TransferCascade {
 /**
  * A cascade of `sites` where every lower scheduler's trained-models key is made beforehand; the
  * top, the lower schedulers and the executors trust the examples' key and the keys of `trusted`
- * (lower schedulers' IDs) only.
+ * (lower schedulers' IDs) only; `lowerArgs` adds flags to a lower scheduler's.
  */
-export async function transferCascade(dir: string, sites: Record<string, string[]>, trusted: string[]): Promise<TransferCascade> {
+export async function transferCascade(dir: string, sites: Record<string, string[]>, trusted: string[], lowerArgs: (id: string) => string[] = () => []): Promise<TransferCascade> {
   const trust = path.join(dir, 'trust');
   mkdirSync(trust, { recursive: true });
   writeFileSync(path.join(trust, 'examples.pub'), readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub')));
@@ -43,7 +43,7 @@ export async function transferCascade(dir: string, sites: Record<string, string[
     keys.set(id, { privatePem: k.privatePem, publicPem: k.publicPem, keyId: keyId(createPublicKey(k.publicPem)) });
   }
   const args = () => ['--trusted-keys', trust];
-  const c = await startCascade(cascade, sites, { topArgs: args(), lowerArgs: args, executorArgs: args });
+  const c = await startCascade(cascade, sites, { topArgs: args(), lowerArgs: (id) => [...args(), ...lowerArgs(id)], executorArgs: args });
   return { c, keys };
 }
 

@@ -21,7 +21,7 @@ import { defined } from '../helpers/defined.ts';
 import { buildPackage, readTarGz, verifyPackage, writeTarGz } from '../../src/plugins/package-file.ts';
 import { TrustStore } from '../../src/plugins/keys.ts';
 import { TransferRequest } from '../../src/protocol/index.ts';
-import { TRANSFER_MAX_BYTES } from '../../src/scheduler/cascade/transfer.ts';
+import { TRANSFER_MAX_BYTES } from '../../src/protocol/index.ts';
 
 let x: TransferCascade;
 let dir: string;
@@ -189,4 +189,41 @@ t.test('EC7: generated malformed Transfer bodies get 400 naming the field and th
   t.equal(big.statusCode, 413, 'a body past 4 KiB is refused unread');
   await big.body.dump();
   t.strictSame(seen, [], 'still nobody else contacted');
+});
+
+/** Registers `id` at the top as a device of ProductType `product` (Digest with the node token); its session token. */
+async function sessionAtTop(id: string, product: string): Promise<string> {
+  const { RetinaClient } = await import('../../src/net/client.ts');
+  const c = new RetinaClient({ senderId: id });
+  try {
+    const r = await c.sendDigest(`${url('top')}/System/Register`, { RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: product, CommandURL: 'http://127.0.0.1:9' } }, id, x.c.token);
+    return defined((r.body as { SessionToken?: string }).SessionToken, `session of ${id}: ${JSON.stringify(r.body)}`);
+  } finally {
+    await c.close();
+  }
+}
+const upload = async (bearer: string, pkg: Buffer, q = 'AlgID=2006&AlgVersion=4.0.0') => {
+  const r = await request(`${url('top')}/System/AlgorithmRepository/Transfer/Upload?${q}`, { method: 'POST', body: pkg, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/octet-stream' } });
+  return { status: r.statusCode, body: await r.body.json() as { StatusCode?: string; Message?: string; Peer?: string } };
+};
+
+t.test('EC7: a push up (Transfer/Upload) is taken only from a lower scheduler\'s session, with the receiver\'s checks', async (t) => {
+  const good = versionOf('motion_detection-1.0.0', '4.0.0', key('lower-a').privatePem);
+  t.match(await upload(x.c.token, good), { status: 403, body: { Message: /^Authorization: only a lower scheduler registered here/ } }, 'the node token names nobody: refused');
+  t.match(await upload(await sessionAtTop('fake-exec', 'retinad-executor'), good), { status: 403 }, 'an executor\'s session: refused');
+  t.notOk(await atTop('4.0.0'));
+
+  const lower = await sessionAtTop('fake-lower', 'retinad-scheduler');
+  t.match(await upload(lower, versionOf('motion_detection-1.0.0', '4.0.0', key('lower-b').privatePem)), { status: 422, body: { Message: /signature: key [0-9a-f]{16} is not trusted by this repository/ } }, 'an untrusted key: refused');
+  const tampered = (() => { const e = readTarGz(good); const m = JSON.parse(defined(e.get('manifest.json'), 'manifest').toString()) as Record<string, unknown>; e.set('manifest.json', Buffer.from(JSON.stringify({ ...m, AlgType: 'x' }, null, 2))); return writeTarGz([...e].map(([p, data]) => ({ path: p, data }))); })();
+  t.match(await upload(lower, tampered), { status: 422, body: { Message: /signature: does not match the manifest/ } }, 'tampered: refused');
+  t.match(await upload(lower, good, 'AlgID=2006&AlgVersion=4.0.1'), { status: 422, body: { Message: /not the AlgID 2006 4\.0\.1 asked for/ } }, 'another version than named: refused');
+  t.match(await upload(lower, good, 'AlgID=2006&AlgVersion=..%2F..%2Fx'), { status: 400, body: { Message: /^AlgVersion: / } }, 'a path as AlgVersion: refused');
+  t.match(await upload(lower, Buffer.alloc(TRANSFER_MAX_BYTES + 1, 1)), { status: 413 }, 'oversized: refused unread');
+  t.notOk(await atTop('4.0.0'), 'none of it stored');
+
+  const ok = await upload(lower, good);
+  t.match(ok, { status: 200, body: { StatusCode: '0', Peer: 'fake-lower' } }, 'a lower scheduler\'s session uploads');
+  t.equal((await atTop('4.0.0'))?.TransferredFrom, 'fake-lower', 'provenance is the session\'s DeviceID, not a claim in the request');
+  t.strictSame(seen, [], 'the attacker\'s server was never contacted');
 });

@@ -5,15 +5,19 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { FailureReply, TRANSFER_REQUEST_MAX_BYTES, TransferReply, TransferRequest } from '../../protocol/index.ts';
-import { failure } from '../http-server.ts';
+import { FailureReply, TRANSFER_MAX_BYTES, TRANSFER_REQUEST_MAX_BYTES, TransferReply, TransferRequest, TransferUploadQuery, type Principal } from '../../protocol/index.ts';
+import { failure, principalOf } from '../http-server.ts';
 
 /** Table 18's Message limit, which these replies keep. */
 const MESSAGE_MAX = 128;
 
-/** What the transfer route needs of the scheduler. */
+type Outcome = { ok: true; reply: TransferReply } | { ok: false; status: number; message: string };
+
+/** What the transfer routes need of the scheduler. */
 export interface RepositoryTransferApi {
-  transfer(r: TransferRequest): Promise<{ ok: true; reply: TransferReply } | { ok: false; status: number; message: string }>;
+  transfer(r: TransferRequest): Promise<Outcome>;
+  /** A lower scheduler's push up, over its device session. */
+  transferUpload(who: Principal, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<Outcome>;
   closeTransfers(): Promise<void>;
 }
 
@@ -27,6 +31,17 @@ export function repositoryTransferRoutes(api: RepositoryTransferApi): FastifyPlu
       schema: { tags: ['repository'], summary: 'EC7: pull a version from a configured peer\'s repository, or push one to it', body: TransferRequest, response: { 200: TransferReply, '4xx': FailureReply, '5xx': FailureReply } },
     }, async (req, reply) => {
       const out = await api.transfer(req.body);
+      if (out.ok) return out.reply;
+      return reply.code(out.status).send(failure(out.message, {}, MESSAGE_MAX));
+    });
+    // Only this route takes raw bytes here (the parser is scoped to this plugin), at most the transfer bound.
+    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: TRANSFER_MAX_BYTES }, (_req, body, done) => done(null, body));
+    app.post('/System/AlgorithmRepository/Transfer/Upload', {
+      config: { access: ['device'], messageMaxBytes: MESSAGE_MAX }, bodyLimit: TRANSFER_MAX_BYTES,
+      schema: { tags: ['repository'], summary: 'EC7: a lower scheduler pushes a version up (the .rpk bytes, over its device session)', querystring: TransferUploadQuery, response: { 200: TransferReply, '4xx': FailureReply, '5xx': FailureReply } },
+    }, async (req, reply) => {
+      if (!Buffer.isBuffer(req.body)) return reply.code(400).send(failure('body: send the .rpk bytes as application/octet-stream', {}, MESSAGE_MAX));
+      const out = await api.transferUpload(principalOf(req), { AlgID: Number(req.query.AlgID), AlgVersion: req.query.AlgVersion }, req.body);
       if (out.ok) return out.reply;
       return reply.code(out.status).send(failure(out.message, {}, MESSAGE_MAX));
     });

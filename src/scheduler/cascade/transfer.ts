@@ -6,23 +6,21 @@
  * registered CommandURL, as task_dispatch reaches them). A request names a peer, never a URL, so
  * the node token goes nowhere a request chose (issue 10).
  *
- * The receiving side always fetches: a pull GETs the peer's package (its AlgFileURL path); a push
- * asks the peer to pull from us. So the receiver alone decides where bytes come from, bounds their
- * size, checks the signature against its own trusted keys before storing anything and records
- * which peer a version came from (RepoEntry.TransferredFrom).
+ * A pull GETs the peer's package (its AlgFileURL path). A push down asks the lower scheduler to
+ * pull from us; a push up uploads over this scheduler's own session with the upper one, which it
+ * can always reach (the upper may not reach it: NAT) and which names the sender. Either way the
+ * receiving side bounds the size, checks the signature against its own trusted keys before
+ * storing anything and records which peer a version came from (RepoEntry.TransferredFrom).
  */
 import { Agent, request } from 'undici';
 import { rootCertificates } from 'node:tls';
 import { RetinaClient, getTrustedCa, joinUrl, baseUrl } from '../../net/client.ts';
-import { parse, TransferReply, type TransferRequest } from '../../protocol/index.ts';
+import { parse, TRANSFER_MAX_BYTES, TransferReply, type TransferRequest } from '../../protocol/index.ts';
 import { PackageError } from '../../plugins/package-file.ts';
 import type { Logger } from '../../log.ts';
 import { VersionConflict, type AlgorithmRepository } from '../repository.ts';
 import type { DeviceRegistry } from '../devices.ts';
 import { SCHEDULER_PRODUCT_TYPE } from './aggregate.ts';
-
-/** Largest package a transfer takes in (64 MiB): the examples' models are far smaller; larger is refused while it streams. */
-export const TRANSFER_MAX_BYTES = 64 << 20;
 
 /** Transfers under way at once: each may hold a package of up to the bound in memory. */
 export const TRANSFERS_AT_ONCE = 2;
@@ -39,8 +37,8 @@ export interface TransferDeps {
   token?: string;
   repository: AlgorithmRepository;
   devices: DeviceRegistry;
-  /** The upper scheduler when configured (`--upstream`): its URL and the SchedulerID it gave. */
-  upstream(): { url: string; upperId?: string } | null;
+  /** The upper scheduler when configured (`--upstream`): its URL, the SchedulerID and the session token it gave. */
+  upstream(): { url: string; upperId?: string; sessionToken?: string } | null;
   log: Logger;
   now(): number;
   maxBytes?: number;
@@ -71,14 +69,31 @@ export class RepositoryTransfer {
     return { why: `Peer: "${peer}" is not a configured peer (the upper scheduler, or a lower one registered here)` };
   }
 
-  /** Runs one request: a pull into this repository, or a push (the peer pulls from us). */
+  /** Runs one request: a pull into this repository, or a push (down: the peer pulls from us; up: an upload). */
   async run(r: TransferRequest): Promise<TransferOutcome> {
     const peer = this.peerUrl(r.Peer);
     if ('why' in peer) return refuse(404, peer.why);
+    const up = this.d.upstream();
+    return this.guarded(r, () => (r.Direction === 'pull' ? this.pull(r, peer.url) : up?.upperId === r.Peer ? this.pushUp(r, peer.url, up.sessionToken) : this.push(r, peer.url)));
+  }
+
+  /**
+   * A push up from a lower scheduler (Transfer/Upload): taken only from a device session of a
+   * lower scheduler registered here (`sender`, its DeviceID), which becomes TransferredFrom.
+   */
+  received(sender: string | undefined, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<TransferOutcome> {
+    const row = sender === undefined ? undefined : this.d.devices.row(sender);
+    if (sender === undefined || row?.product_type !== SCHEDULER_PRODUCT_TYPE) return Promise.resolve(refuse(403, 'Authorization: only a lower scheduler registered here uploads a version (over its device session)'));
+    const r: TransferRequest = { ...want, Peer: sender, Direction: 'push' };
+    return this.guarded(r, async () => this.store(r, pkg));
+  }
+
+  /** One transfer at a time slot; a refusal of any kind becomes an outcome naming why. */
+  private async guarded(r: TransferRequest, work: () => Promise<TransferOutcome>): Promise<TransferOutcome> {
     if (this.running >= TRANSFERS_AT_ONCE) return refuse(429, `transfers: ${TRANSFERS_AT_ONCE} already under way here; try again when one has ended`);
     this.running++;
     try {
-      return r.Direction === 'pull' ? await this.pull(r, peer.url) : await this.push(r, peer.url);
+      return await work();
     } catch (err) {
       const msg = (err as Error).message;
       this.d.log.warn({ AlgID: r.AlgID, AlgVersion: r.AlgVersion, Peer: r.Peer, Direction: r.Direction, err: msg }, 'repository transfer refused');
@@ -97,22 +112,46 @@ export class RepositoryTransfer {
         : got.status === 413 ? refuse(413, `package from ${r.Peer} exceeds ${this.max} bytes: refused, not read further`)
           : refuse(502, `Peer: ${r.Peer} answered HTTP ${got.status}`);
     }
-    const { entry, already, signedBy } = this.d.repository.receive(got.pkg, r, r.Peer, this.d.now());
+    return this.store(r, got.pkg);
+  }
+
+  /** Verifies and stores a package from peer `r.Peer` (repository.receive: nothing is written unless it passes). */
+  private store(r: TransferRequest, pkg: Buffer): TransferOutcome {
+    const { entry, already, signedBy } = this.d.repository.receive(pkg, r, r.Peer, this.d.now());
     this.d.log.info({ AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, from: r.Peer, signedBy, already }, 'algorithm version transferred in');
-    return { ok: true, reply: { StatusCode: '0', AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, Peer: r.Peer, Direction: 'pull', size: entry.size, signedBy, Already: already } };
+    return { ok: true, reply: { StatusCode: '0', AlgID: entry.AlgID, AlgVersion: entry.AlgVersion, Peer: r.Peer, Direction: r.Direction, size: entry.size, signedBy, Already: already } };
+  }
+
+  /** Push up: the package over our session with the upper scheduler (its session token, not the node token: it names us). */
+  private async pushUp(r: TransferRequest, url: string, sessionToken: string | undefined): Promise<TransferOutcome> {
+    const pkg = this.d.repository.read(r.AlgID, r.AlgVersion);
+    if (!pkg) return refuse(404, `AlgVersion: no AlgID ${r.AlgID} ${r.AlgVersion} in this repository to push`);
+    if (!sessionToken) return refuse(502, `Peer: ${r.Peer}: no session with the upper scheduler yet (Register pending)`);
+    const res = await request(joinUrl(url, `/System/AlgorithmRepository/Transfer/Upload?AlgID=${r.AlgID}&AlgVersion=${encodeURIComponent(r.AlgVersion)}`), {
+      method: 'POST', body: pkg, dispatcher: this.agent, headersTimeout: 120_000, bodyTimeout: 120_000,
+      headers: { authorization: `Bearer ${sessionToken}`, 'content-type': 'application/octet-stream', 'x-sender-id': `${this.d.deviceId}/transfer` },
+    });
+    let body: unknown;
+    try { body = await res.body.json(); } catch { body = undefined; }
+    return this.relayed(r, res.statusCode, body);
   }
 
   private async push(r: TransferRequest, url: string): Promise<TransferOutcome> {
     if (!this.d.repository.has(r.AlgID, r.AlgVersion)) return refuse(404, `AlgVersion: no AlgID ${r.AlgID} ${r.AlgVersion} in this repository to push`);
     // The peer pulls from us: it names us as its peer, and fetches from where it has us configured.
     const res = await this.client.send('POST', joinUrl(url, '/System/AlgorithmRepository/Transfer'), { AlgID: r.AlgID, AlgVersion: r.AlgVersion, Peer: this.d.deviceId, Direction: 'pull' });
-    const body = parse(TransferReply, res.body);
-    if (res.status === 200 && body.ok && body.value.StatusCode === '0') {
+    return this.relayed(r, res.status, res.body);
+  }
+
+  /** The receiving peer's answer to a push, as ours. */
+  private relayed(r: TransferRequest, status: number, reply: unknown): TransferOutcome {
+    const body = parse(TransferReply, reply);
+    if (status === 200 && body.ok && body.value.StatusCode === '0') {
       this.d.log.info({ AlgID: r.AlgID, AlgVersion: r.AlgVersion, to: r.Peer, already: body.value.Already }, 'algorithm version transferred out');
       return { ok: true, reply: { ...body.value, Peer: r.Peer, Direction: 'push' } };
     }
-    const why = (res.body as { Message?: unknown } | undefined)?.Message;
-    return refuse(res.status >= 400 && res.status < 500 ? res.status : 502, `Peer: ${r.Peer} refused the push: ${typeof why === 'string' ? why : `HTTP ${res.status}`}`);
+    const why = (reply as { Message?: unknown } | undefined)?.Message;
+    return refuse(status >= 400 && status < 500 ? status : 502, `Peer: ${r.Peer} refused the push: ${typeof why === 'string' ? why : `HTTP ${status}`}`);
   }
 
   private get max(): number {
