@@ -5,13 +5,16 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { FailureReply, TRANSFER_MAX_BYTES, TRANSFER_REQUEST_MAX_BYTES, TransferReply, TransferRequest, TransferUploadQuery, type Principal } from '../../protocol/index.ts';
+import { FailureReply, TRANSFER_MAX_BYTES, TRANSFER_REQUEST_MAX_BYTES, TransferReply, TransferRequest, TransferUploadQuery, Type, type Principal } from '../../protocol/index.ts';
 import { failure, principalOf } from '../http-server.ts';
 
 /** Table 18's Message limit, which these replies keep. */
 const MESSAGE_MAX = 128;
 
 type Outcome = { ok: true; reply: TransferReply } | { ok: false; status: number; message: string };
+
+/** The .rpk bytes as sent: any octets (the repository checks them); declared so OpenAPI shows the media type. */
+const PackageBody = Type.Unsafe<Buffer>({ contentMediaType: 'application/octet-stream', description: 'the .rpk package' });
 
 /** What the transfer routes need of the scheduler. */
 export interface RepositoryTransferApi {
@@ -38,7 +41,7 @@ export function repositoryTransferRoutes(api: RepositoryTransferApi): FastifyPlu
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: TRANSFER_MAX_BYTES }, (_req, body, done) => done(null, body));
     app.post('/System/AlgorithmRepository/Transfer/Upload', {
       config: { access: ['device'], messageMaxBytes: MESSAGE_MAX }, bodyLimit: TRANSFER_MAX_BYTES,
-      schema: { tags: ['repository'], summary: 'EC7: a lower scheduler pushes a version up (the .rpk bytes, over its device session)', querystring: TransferUploadQuery, response: { 200: TransferReply, '4xx': FailureReply, '5xx': FailureReply } },
+      schema: { tags: ['repository'], summary: 'EC7: a lower scheduler pushes a version up (the .rpk bytes, over its device session)', querystring: TransferUploadQuery, body: PackageBody, response: { 200: TransferReply, '4xx': FailureReply, '5xx': FailureReply } },
     }, async (req, reply) => {
       if (!Buffer.isBuffer(req.body)) return reply.code(400).send(failure('body: send the .rpk bytes as application/octet-stream', {}, MESSAGE_MAX));
       const out = await api.transferUpload(principalOf(req), { AlgID: Number(req.query.AlgID), AlgVersion: req.query.AlgVersion }, req.body);
