@@ -132,7 +132,7 @@ t.test('EC7: a peer serving another version than the one asked for is refused', 
   t.notOk(await atTop('1.0.6'));
 });
 
-t.test('EC7: an oversized package is refused while it streams; the receiver lives on', async (t) => {
+t.test('EC7: an oversized package is refused unstored (by its Content-Length, or where the stream passes the bound); the receiver lives on', async (t) => {
   await servedAtLowerA(t, '1.0.7', () => Buffer.alloc(TRANSFER_MAX_BYTES + 1, 7));
   const r = await pull('top', 'lower-a', '1.0.7');
   t.equal(r.status, 413, JSON.stringify(r.body));
@@ -219,7 +219,10 @@ t.test('EC7: a push up (Transfer/Upload) is taken only from a lower scheduler\'s
   t.match(await upload(lower, tampered), { status: 422, body: { Message: /signature: does not match the manifest/ } }, 'tampered: refused');
   t.match(await upload(lower, good, 'AlgID=2006&AlgVersion=4.0.1'), { status: 422, body: { Message: /not the AlgID 2006 4\.0\.1 asked for/ } }, 'another version than named: refused');
   t.match(await upload(lower, good, 'AlgID=2006&AlgVersion=..%2F..%2Fx'), { status: 400, body: { Message: /^AlgVersion: / } }, 'a path as AlgVersion: refused');
-  t.match(await upload(lower, Buffer.alloc(TRANSFER_MAX_BYTES + 1, 1)), { status: 413 }, 'oversized: refused unread');
+  // Refused on its Content-Length: the 413 may come, or the socket close, before the sender has written it all.
+  const big = await upload(lower, Buffer.alloc(TRANSFER_MAX_BYTES + 1, 1)).catch((err: { code?: string }) => ({ status: err.code ?? 'error', body: {} }));
+  t.ok(big.status === 413 || ['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(String(big.status)), `oversized: refused unread (${big.status})`);
+  t.equal((await x.c.client.send('GET', `${url('top')}/System/Time`)).status, 200, 'the top still answers');
   t.notOk(await atTop('4.0.0'), 'none of it stored');
 
   const ok = await upload(lower, good);

@@ -88,7 +88,7 @@ export class RepositoryTransfer {
     return this.guarded(r, async () => this.store(r, pkg));
   }
 
-  /** One transfer at a time slot; a refusal of any kind becomes an outcome naming why. */
+  /** Runs `work` in one of the TRANSFERS_AT_ONCE slots; a refusal of any kind becomes an outcome naming why. */
   private async guarded(r: TransferRequest, work: () => Promise<TransferOutcome>): Promise<TransferOutcome> {
     if (this.running >= TRANSFERS_AT_ONCE) return refuse(429, `transfers: ${TRANSFERS_AT_ONCE} already under way here; try again when one has ended`);
     this.running++;
