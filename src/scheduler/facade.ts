@@ -151,6 +151,11 @@ export class SchedulerFacade {
     return this.transferRoom().run(r);
   }
 
+  /** EC7: whether `who` may push a version up here (a device session of a registered lower scheduler). */
+  mayUpload(who: Principal | null): boolean {
+    return who?.kind === 'device' && this.transferRoom().isLower(who.deviceId);
+  }
+
   /** EC7: a version a lower scheduler (`who`, its device session) pushes up. */
   transferUpload(who: Principal, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<TransferOutcome> {
     return this.transferRoom().received(who.kind === 'device' ? who.deviceId : undefined, want, pkg);

@@ -192,11 +192,11 @@ t.test('EC7: generated malformed Transfer bodies get 400 naming the field and th
 });
 
 /** Registers `id` at the top as a device of ProductType `product` (Digest with the node token); its session token. */
-async function sessionAtTop(id: string, product: string): Promise<string> {
+async function sessionAtTop(id: string, product: string, commandUrl = 'http://127.0.0.1:9'): Promise<string> {
   const { RetinaClient } = await import('../../src/net/client.ts');
   const c = new RetinaClient({ senderId: id });
   try {
-    const r = await c.sendDigest(`${url('top')}/System/Register`, { RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: product, CommandURL: 'http://127.0.0.1:9' } }, id, x.c.token);
+    const r = await c.sendDigest(`${url('top')}/System/Register`, { RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: product, CommandURL: commandUrl } }, id, x.c.token);
     return defined((r.body as { SessionToken?: string }).SessionToken, `session of ${id}: ${JSON.stringify(r.body)}`);
   } finally {
     await c.close();
@@ -229,4 +229,35 @@ t.test('EC7: a push up (Transfer/Upload) is taken only from a lower scheduler\'s
   t.match(ok, { status: 200, body: { StatusCode: '0', Peer: 'fake-lower' } }, 'a lower scheduler\'s session uploads');
   t.equal((await atTop('4.0.0'))?.TransferredFrom, 'fake-lower', 'provenance is the session\'s DeviceID, not a claim in the request');
   t.strictSame(seen, [], 'the attacker\'s server was never contacted');
+});
+
+t.test('EC7: a registered lower scheduler streaming a package past the bound (no Content-Length) is cut off there', async (t) => {
+  const MAX = 80 << 20;
+  let sent = 0;
+  let auth: string | undefined;
+  const drip = http.createServer((req, res) => {
+    if (!req.url?.startsWith('/System/AlgorithmRepository/')) { req.resume(); res.setHeader('content-type', 'application/json'); res.end('{"StatusCode":"0"}'); return; }
+    auth = req.headers.authorization;
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no Content-Length to refuse by
+    const chunk = Buffer.alloc(1 << 20, 3);
+    let closed = false;
+    res.on('close', () => { closed = true; });
+    const pump = (): void => {
+      while (!closed && sent < MAX) {
+        sent += chunk.length;
+        if (!res.write(chunk)) { res.once('drain', pump); return; }
+      }
+      if (!closed) res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((r) => drip.listen(0, '127.0.0.1', r));
+  t.teardown(() => { drip.closeAllConnections(); drip.close(); });
+  await sessionAtTop('fake-peer', 'retinad-scheduler', `http://127.0.0.1:${(drip.address() as { port: number }).port}`);
+  const r = await pull('top', 'fake-peer', '5.0.0');
+  t.equal(r.status, 413, JSON.stringify(r.body));
+  t.match(r.body.Message, new RegExp(`^package from fake-peer exceeds ${TRANSFER_MAX_BYTES} bytes`));
+  t.ok(sent < MAX, `the top stopped reading near the bound (${sent >> 20} MiB offered of ${MAX >> 20})`);
+  t.equal(auth, `Bearer ${x.c.token}`, 'a registered lower scheduler is a configured peer: the node token goes there (the positive control)');
+  t.notOk(await atTop('5.0.0'));
 });

@@ -16,9 +16,13 @@ type Outcome = { ok: true; reply: TransferReply } | { ok: false; status: number;
 /** The .rpk bytes as sent: any octets (the repository checks them); declared so OpenAPI shows the media type. */
 const PackageBody = Type.Unsafe<Buffer>({ contentMediaType: 'application/octet-stream', description: 'the .rpk package' });
 
+const UPLOAD_REFUSED = 'Authorization: only a lower scheduler registered here uploads a version (over its device session)';
+
 /** What the transfer routes need of the scheduler. */
 export interface RepositoryTransferApi {
   transfer(r: TransferRequest): Promise<Outcome>;
+  /** Whether `who` may upload (a device session of a lower scheduler registered here): asked before the body is read. */
+  mayUpload(who: Principal | null): boolean;
   /** A lower scheduler's push up, over its device session. */
   transferUpload(who: Principal, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<Outcome>;
   closeTransfers(): Promise<void>;
@@ -41,6 +45,10 @@ export function repositoryTransferRoutes(api: RepositoryTransferApi): FastifyPlu
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: TRANSFER_MAX_BYTES }, (_req, body, done) => done(null, body));
     app.post('/System/AlgorithmRepository/Transfer/Upload', {
       config: { access: ['device'], messageMaxBytes: MESSAGE_MAX }, bodyLimit: TRANSFER_MAX_BYTES,
+      // Before the body is read: an executor's session must not make us take in 64 MiB to be refused.
+      preParsing: async (req, reply) => {
+        if (!api.mayUpload(req.principal)) void reply.code(403).send(failure(UPLOAD_REFUSED, {}, MESSAGE_MAX));
+      },
       schema: { tags: ['repository'], summary: 'EC7: a lower scheduler pushes a version up (the .rpk bytes, over its device session)', querystring: TransferUploadQuery, body: PackageBody, response: { 200: TransferReply, '4xx': FailureReply, '5xx': FailureReply } },
     }, async (req, reply) => {
       if (!Buffer.isBuffer(req.body)) return reply.code(400).send(failure('body: send the .rpk bytes as application/octet-stream', {}, MESSAGE_MAX));

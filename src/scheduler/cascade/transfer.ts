@@ -82,10 +82,14 @@ export class RepositoryTransfer {
    * lower scheduler registered here (`sender`, its DeviceID), which becomes TransferredFrom.
    */
   received(sender: string | undefined, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<TransferOutcome> {
-    const row = sender === undefined ? undefined : this.d.devices.row(sender);
-    if (sender === undefined || row?.product_type !== SCHEDULER_PRODUCT_TYPE) return Promise.resolve(refuse(403, 'Authorization: only a lower scheduler registered here uploads a version (over its device session)'));
+    if (sender === undefined || !this.isLower(sender)) return Promise.resolve(refuse(403, 'Authorization: only a lower scheduler registered here uploads a version (over its device session)'));
     const r: TransferRequest = { ...want, Peer: sender, Direction: 'push' };
     return this.guarded(r, async () => this.store(r, pkg));
+  }
+
+  /** Whether `deviceId` is a lower scheduler registered here. */
+  isLower(deviceId: string): boolean {
+    return this.d.devices.row(deviceId)?.product_type === SCHEDULER_PRODUCT_TYPE;
   }
 
   /** Runs `work` in one of the TRANSFERS_AT_ONCE slots; a refusal of any kind becomes an outcome naming why. */
