@@ -2,6 +2,8 @@
  * EC7: `POST /System/AlgorithmRepository/Transfer` — an algorithm/model version moves between
  * this scheduler's repository and a configured peer's (docs/PROTOCOL-EXTENSIONS.md). The body
  * names the peer by DeviceID, never by URL; replies keep to table 18's 128-byte Message.
+ * `POST /System/AlgorithmRepository/Transfer/Upload` is how a lower scheduler pushes a version
+ * up, over its own device session.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
