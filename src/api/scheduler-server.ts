@@ -14,6 +14,7 @@ import { resourceRoutes } from './routes/resources.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { resultRoutes } from './routes/results.ts';
 import { repositoryRoutes } from './routes/repository.ts';
+import { repositoryTransferRoutes } from './routes/repository-transfer.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { taskUpdateRoutes } from './routes/task-update.ts';
 import { commandRoutes } from './routes/command.ts';
@@ -56,6 +57,7 @@ export function createSchedulerServer(s: Scheduler, opts: SchedulerServerOptions
   void app.register(taskRoutes(api));
   void app.register(resultRoutes(api));
   void app.register(repositoryRoutes(api));
+  void app.register(repositoryTransferRoutes(api));
   void app.register(deviceRoutes(api));
   void app.register(taskUpdateRoutes(api));
   void app.register(schedulingRoutes(api));

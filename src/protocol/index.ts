@@ -23,4 +23,5 @@ export * from './session.ts';
 export * from './command.ts';
 export * from './command-handler.ts';
 export * from './node-api.ts';
+export * from './repository-transfer.ts';
 export * from './principal.ts';

@@ -74,6 +74,8 @@ export const RepositoryEntry = Obj({
   size: Long({ minimum: 0 }),
   signedBy: Type.Union([StrMax(128), Type.Null()]),
   AlgFileURL: StrMax(512),
+  /** EC7: the peer (DeviceID) this version was transferred from; absent when published here. */
+  TransferredFrom: Opt(StrMax(20)),
 });
 export type RepositoryEntry = Static<typeof RepositoryEntry>;
 

@@ -14,11 +14,16 @@ import type { Principal, TaskEvent, TaskEventReply, TaskUpdateReply, TaskUpdateR
 import { updateTask } from './task-update.ts';
 import { taskTopology } from './orchestration/record.ts';
 import { builtinTaskOrder } from './strategies/index.ts';
+import { RepositoryTransfer, type TransferOutcome } from './cascade/transfer.ts';
+import type { TransferRequest } from '../protocol/index.ts';
 
 /** A result page holds at most this much stored JSON (and at least one result). */
 export const RESULT_PAGE_MAX_BYTES = 16 << 20;
 
 export class SchedulerFacade {
+  /** EC7: made on first use (most schedulers never transfer). */
+  private transfers: RepositoryTransfer | undefined;
+
   constructor(private readonly s: Scheduler) {}
 
   now(): number {
@@ -139,6 +144,32 @@ export class SchedulerFacade {
 
   algorithmPackage(algId: number, version: string): Buffer | undefined {
     return this.s.repository.read(algId, version);
+  }
+
+  /** EC7: a version moves between this repository and a configured peer's. */
+  transfer(r: TransferRequest): Promise<TransferOutcome> {
+    return this.transferRoom().run(r);
+  }
+
+  /** EC7: whether `who` may push a version up here (a device session of a registered lower scheduler). */
+  mayUpload(who: Principal | null): boolean {
+    return who?.kind === 'device' && this.transferRoom().isLower(who.deviceId);
+  }
+
+  /** EC7: a version a lower scheduler (`who`, its device session) pushes up. */
+  transferUpload(who: Principal, want: { AlgID: number; AlgVersion: string }, pkg: Buffer): Promise<TransferOutcome> {
+    return this.transferRoom().received(who.kind === 'device' ? who.deviceId : undefined, want, pkg);
+  }
+
+  private transferRoom(): RepositoryTransfer {
+    const s = this.s;
+    this.transfers ??= new RepositoryTransfer({ deviceId: s.o.deviceId, token: s.o.token, repository: s.repository, devices: s.devices, log: s.o.log, now: () => s.clock(),
+      upstream: () => { const up = s.cascade.upstream; return up ? { url: up.url, upperId: up.upperId, sessionToken: up.client.token } : null; } });
+    return this.transfers;
+  }
+
+  async closeTransfers(): Promise<void> {
+    await this.transfers?.close();
   }
 
   /** A page of executors in DeviceID order after `q.after`, filtered; `Next` when more follow. */

@@ -20,6 +20,17 @@ export interface RepoEntry {
   models?: Array<{ ModelID: number; ModelVersion: string }>;
   /** The training task whose result this version is (DC3): a task publishes once, across restarts. */
   trainedBy?: string;
+  /** EC7: the configured peer (DeviceID) this version was transferred from, and when (ms). */
+  TransferredFrom?: string;
+  transferredAt?: number;
+}
+
+/** A transferred version this repository already holds with other contents (a version never changes). */
+export class VersionConflict extends PackageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionConflict';
+  }
 }
 
 export class AlgorithmRepository {
@@ -36,18 +47,44 @@ export class AlgorithmRepository {
   /** Verifies and stores a package; a different package under an existing version is refused. */
   publish(pkg: Buffer, meta: { trainedBy?: string } = {}): RepoEntry {
     const v = verifyPackage(pkg, this.trust, { devMode: this.devMode });
-    const m: PluginManifest = v.manifest;
+    if (this.sameAsStored(v.manifest, v.manifestBytes) === false) throw new PackageError(`AlgID ${v.manifest.AlgID} version ${v.manifest.AlgVersion} is already published with other contents; publish a new AlgVersion`);
+    return this.store(pkg, v.manifest, v.signedBy, meta);
+  }
+
+  /**
+   * EC7: stores a version transferred from the configured peer `from`. Always checked against
+   * this repository's trusted keys — never dev mode: a transfer crosses from one trust domain
+   * to another. It must be the version asked for; one already held is kept (`already`) when
+   * its manifest (which pins every file by SHA-256) is the same, refused when it differs.
+   */
+  receive(pkg: Buffer, want: { AlgID: number; AlgVersion: string }, from: string, now: number): { entry: RepoEntry; already: boolean; signedBy: string } {
+    const v = verifyPackage(pkg, this.trust, { devMode: false });
+    const m = v.manifest;
+    if (m.AlgID !== want.AlgID || m.AlgVersion !== want.AlgVersion) throw new PackageError(`manifest: AlgID ${m.AlgID} ${m.AlgVersion.slice(0, 19)}, not the AlgID ${want.AlgID} ${want.AlgVersion} asked for`);
+    const same = this.sameAsStored(m, v.manifestBytes);
+    if (same === false) throw new VersionConflict(`AlgID ${m.AlgID} ${m.AlgVersion} is already here with other contents (a version never changes)`);
+    const held = this.entry(m.AlgID, m.AlgVersion);
+    const signedBy = v.signedBy ?? ''; // never null here: dev mode is off
+    if (same && held) return { entry: held, already: true, signedBy };
+    return { entry: this.store(pkg, m, v.signedBy, { TransferredFrom: from, transferredAt: now }), already: false, signedBy };
+  }
+
+  /** Undefined when the version is not stored; else whether the stored manifest is `manifestBytes`. */
+  private sameAsStored(m: PluginManifest, manifestBytes: Buffer): boolean | undefined {
     const file = this.file(m.AlgID, m.AlgVersion);
-    if (existsSync(file)) {
-      const old = verifyPackage(readFileSync(file), this.trust, { devMode: true });
-      if (!old.manifestBytes.equals(v.manifestBytes)) throw new PackageError(`AlgID ${m.AlgID} version ${m.AlgVersion} is already published with other contents; publish a new AlgVersion`);
-    }
+    if (!existsSync(file)) return undefined;
+    return verifyPackage(readFileSync(file), this.trust, { devMode: true }).manifestBytes.equals(manifestBytes);
+  }
+
+  private store(pkg: Buffer, m: PluginManifest, signedBy: string | null, meta: Pick<RepoEntry, 'trainedBy' | 'TransferredFrom' | 'transferredAt'>): RepoEntry {
+    const file = this.file(m.AlgID, m.AlgVersion);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(`${file}.tmp`, pkg);
     renameSync(`${file}.tmp`, file);
-    const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy: v.signedBy,
+    const e: RepoEntry = { AlgID: m.AlgID, AlgType: m.AlgType, AlgVersion: m.AlgVersion, size: pkg.length, signedBy,
       ...(m.models?.length ? { models: m.models.map((x) => ({ ModelID: x.ModelID, ModelVersion: x.ModelVersion })) } : {}),
-      ...(meta.trainedBy ? { trainedBy: meta.trainedBy } : {}) };
+      ...(meta.trainedBy ? { trainedBy: meta.trainedBy } : {}),
+      ...(meta.TransferredFrom ? { TransferredFrom: meta.TransferredFrom, transferredAt: meta.transferredAt } : {}) };
     this.index = [...this.index.filter((x) => !(x.AlgID === e.AlgID && x.AlgVersion === e.AlgVersion)), e];
     writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify(this.index, null, 2));
     return e;
