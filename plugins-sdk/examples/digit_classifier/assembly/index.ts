@@ -2,6 +2,8 @@
 // - rd_process (inference, TaskType 6): the ONNX model has run on the frame; report its class.
 // - rd_train (training, TaskType 7): one epoch of mini-batch SGD over the samples the host
 //   hands in, starting from the current weights; returns the new weights and the epoch's metrics.
+//   With AlgArgs Objective 1 the samples carry no labels but the action the model took and the
+//   reward it got (contextual bandit, DC7): a REINFORCE step with the set's mean reward as baseline.
 // The host turns the weights into the next model version (ONNX); this module never sees a file.
 import { abiVersion, alloc, readInput, output, outputBytes } from "../../../assembly/index";
 
@@ -28,7 +30,9 @@ const WEIGHTS_MAGIC: u32 = 0x31574452;
 /**
  * Training: width = feature dimension D, height = classes C; buffers: [0] features f32 N×D,
  * [1] labels u8 N, [2] weights f32 D×C, [3] bias f32 C. AlgArgs: LearningRate, BatchSize,
- * L2, Epoch (seeds the shuffle, so a run is reproducible).
+ * L2, Epoch (seeds the shuffle, so a run is reproducible). Objective 1 (reward): [1] holds the
+ * action each sample was given (the class chosen) and [4] its reward f32 N; the loss is
+ * −(r − b)·log p(action), b the mean reward, so dlogits = (p − onehot(action))·(r − b).
  */
 export function rd_train(ptr: usize, len: u32): i64 {
   const inp = readInput(ptr, len);
@@ -36,6 +40,12 @@ export function rd_train(ptr: usize, len: u32): i64 {
   const X = inp.buffers[0], Y = inp.buffers[1];
   const N = <i32>Y.byteLength;
   if (<i32>X.byteLength != N * D * 4 || <i32>inp.buffers[2].byteLength != D * C * 4 || <i32>inp.buffers[3].byteLength != C * 4) abort("rd_train: buffer sizes do not match width (features), height (classes) and the label count");
+  const reward = inp.argNumber("Objective", 0) == 1;
+  if (reward && (inp.buffers.length < 5 || <i32>inp.buffers[4].byteLength != N * 4)) abort("rd_train: Objective 1 needs the rewards, float32 per sample, in buffer 4");
+  const R: usize = reward ? inp.buffers[4].dataStart : 0;
+  // The baseline: the set's mean reward, so an action is pushed up only when it did better than usual.
+  let baseline: f32 = 0;
+  if (reward) { for (let i = 0; i < N; i++) baseline += load<f32>(R + (<usize>i << 2)); baseline /= <f32>max(N, 1); }
   const lr = <f32>inp.argNumber("LearningRate", 0.5);
   const B = max(1, <i32>inp.argNumber("BatchSize", 32));
   const l2 = <f32>inp.argNumber("L2", 0.0001);
@@ -71,8 +81,10 @@ export function rd_train(ptr: usize, len: u32): i64 {
       let sum: f32 = 0;
       for (let c = 0; c < C; c++) { z[c] = Mathf.exp(z[c] - mx); sum += z[c]; }
       for (let c = 0; c < C; c++) z[c] /= sum;
-      loss -= Math.log(max(<f64>z[y], 1e-12));
-      z[y] -= 1; // dLoss/dlogits
+      const adv: f32 = reward ? load<f32>(R + (<usize>i << 2)) - baseline : 1;
+      loss -= <f64>adv * Math.log(max(<f64>z[y], 1e-12));
+      z[y] -= 1; // dLoss/dlogits: p − onehot(y), times the advantage for a reward
+      if (reward) for (let c = 0; c < C; c++) z[c] *= adv;
       for (let c = 0; c < C; c++) gb[c] += z[c];
       for (let d = 0; d < D; d++) {
         const xv = load<f32>(x + (<usize>d << 2));
@@ -85,7 +97,9 @@ export function rd_train(ptr: usize, len: u32): i64 {
     for (let j = 0; j < D * C; j++) W[j] -= step * gW[j] + lr * l2 * W[j];
     for (let c = 0; c < C; c++) b[c] -= step * gb[c];
   }
-  const metrics = String.UTF8.encode("{\"Loss\":" + (loss / <f64>max(N, 1)).toString() + ",\"TrainAccuracy\":" + (<f64>correct / <f64>max(N, 1)).toString() + ",\"Samples\":" + N.toString() + "}");
+  // With rewards, TrainAccuracy is the share of samples whose action the model (before each step) would take again.
+  const extra = reward ? ",\"MeanReward\":" + (<f64>baseline).toString() : "";
+  const metrics = String.UTF8.encode("{\"Loss\":" + (loss / <f64>max(N, 1)).toString() + ",\"TrainAccuracy\":" + (<f64>correct / <f64>max(N, 1)).toString() + ",\"Samples\":" + N.toString() + extra + "}");
   const out = new ArrayBuffer(16 + (D * C + C) * 4 + metrics.byteLength);
   const o = changetype<usize>(out);
   store<u32>(o, WEIGHTS_MAGIC);
