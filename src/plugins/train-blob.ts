@@ -40,8 +40,8 @@ export interface SampleFeedback {
 export const NO_LABEL = 255;
 /** "RDS2", little-endian: RDS1 with feedback. */
 export const FEEDBACK_SAMPLES_MAGIC = 0x32534452;
-/** Rewards are bounded so that one sample cannot outweigh a set (and a typo cannot diverge training). */
-export const REWARD_MIN = -1;
+/** Rewards are 0..1 (the chance the action was right; bandit feedback: 1 or 0), so one sample cannot outweigh a set. */
+export const REWARD_MIN = 0;
 export const REWARD_MAX = 1;
 
 export class BlobError extends Error {

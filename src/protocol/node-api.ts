@@ -181,13 +181,13 @@ export const FeedbackParams = Obj({ Set: StrMax(64, { pattern: '^[A-Za-z0-9_-]{1
 
 /**
  * `POST /System/Samples/{Set}/Feedback` (ours, DC7): the application's verdict on results a
- * device's model gave — per result (its Pts), a reward in −1..1 (bandit feedback: 1 the action
+ * device's model gave — per result (its Pts), a reward in 0..1 (bandit feedback: 1 the action
  * was right, 0 it was not) and optionally the right class.
  */
 export const FeedbackRequest = Obj({
   Feedback: Arr(Obj({
     Pts: Long({ minimum: 0 }),
-    Reward: Float({ minimum: -1, maximum: 1 }),
+    Reward: Float({ minimum: 0, maximum: 1 }),
     Label: Opt(Int32({ minimum: 0, maximum: 254 })),
   }, { additionalProperties: false }), { minItems: 1, maxItems: FEEDBACK_MAX_ENTRIES }),
 }, { additionalProperties: false });

@@ -28,12 +28,12 @@ function feedbackSet(n: number, dim: number, classes: number, over: Partial<Samp
 }
 
 t.test('DC7: an RDS2 set (actions, rewards, Pts, labels or none) reads back as written', async (t) => {
-  const s = feedbackSet(5, 4, 3, { labels: Uint8Array.from([0, NO_LABEL, 2, NO_LABEL, 1]), rewards: Float32Array.from([1, 0, -1, Number.NaN, 0.5]) });
+  const s = feedbackSet(5, 4, 3, { labels: Uint8Array.from([0, NO_LABEL, 2, NO_LABEL, 1]), rewards: Float32Array.from([1, 0, 0.25, Number.NaN, 0.5]) });
   const back = decodeSamples(encodeFeedbackSamples(s));
   t.strictSame(Array.from(back.labels), Array.from(s.labels));
   t.strictSame(Array.from(back.features), Array.from(s.features));
   t.strictSame(Array.from(back.feedback!.actions), Array.from(s.feedback.actions));
-  t.strictSame(Array.from(back.feedback!.rewards).map(String), ['1', '0', '-1', 'NaN', '0.5'], 'NaN: no reward yet');
+  t.strictSame(Array.from(back.feedback!.rewards).map(String), ['1', '0', '0.25', 'NaN', '0.5'], 'NaN: no reward yet');
   t.strictSame(Array.from(back.feedback!.pts), [0, 40, 80, 120, 160]);
   t.equal(decodeSamples(encodeSamples({ dim: 4, classes: 3, features: new Float32Array(4), labels: Uint8Array.from([1]) })).feedback, undefined, 'an RDS1 set has no feedback');
 });
@@ -44,8 +44,8 @@ t.test('DC7: malformed RDS2 sets are refused naming the field and the rule', asy
   const patch = (f: (b: Buffer) => void) => { const b = Buffer.from(good); f(b); return b; };
   t.throws(() => decodeSamples(patch((b) => { b[at.labels + 1] = 3; })), /samples\.labels\[1\]: 3 is neither a class below 3 nor 255 \(no label\)/);
   t.throws(() => decodeSamples(patch((b) => { b[at.actions] = 9; })), /samples\.actions\[0\]: 9 is not a class below 3/);
-  t.throws(() => decodeSamples(patch((b) => b.writeFloatLE(1.5, at.rewards + 4))), /samples\.rewards\[1\]: 1\.5 must be in -1\.\.1 \(or NaN: no reward yet\)/);
-  t.throws(() => decodeSamples(patch((b) => b.writeFloatLE(Number.POSITIVE_INFINITY, at.rewards))), /samples\.rewards\[0\]: Infinity must be in -1\.\.1/);
+  t.throws(() => decodeSamples(patch((b) => b.writeFloatLE(1.5, at.rewards + 4))), /samples\.rewards\[1\]: 1\.5 must be in 0\.\.1 \(or NaN: no reward yet\)/);
+  t.throws(() => decodeSamples(patch((b) => b.writeFloatLE(Number.POSITIVE_INFINITY, at.rewards))), /samples\.rewards\[0\]: Infinity must be in 0\.\.1/);
   t.throws(() => decodeSamples(patch((b) => b.writeDoubleLE(-1, at.pts + 8))), /samples\.pts\[1\]: -1 must be a finite number ≥ 0/);
   t.throws(() => decodeSamples(patch((b) => b.writeUInt32LE(256, 12))), /samples\.classes: 256 must be in 2\.\.255/);
   t.throws(() => decodeSamples(good.subarray(0, good.length - 1)), /samples: \d+ bytes, the RDS2 header \(count 2, dim 4\) needs exactly/);
@@ -69,7 +69,7 @@ t.test('DC7: malformed RDS2 sets are refused naming the field and the rule', asy
     if (!f) return; // the magic was flipped to RDS1's and the rest happens to fit: checked as RDS1
     for (let i = 0; i < s.labels.length; i++) {
       if (f.actions[i]! >= s.classes || (s.labels[i]! >= s.classes && s.labels[i] !== NO_LABEL)) throw new Error(`sample ${i}: class out of range accepted`);
-      if (!Number.isNaN(f.rewards[i]) && !(f.rewards[i]! >= -1 && f.rewards[i]! <= 1)) throw new Error(`sample ${i}: reward ${f.rewards[i]} accepted`);
+      if (!Number.isNaN(f.rewards[i]) && !(f.rewards[i]! >= 0 && f.rewards[i]! <= 1)) throw new Error(`sample ${i}: reward ${f.rewards[i]} accepted`);
       if (!Number.isFinite(f.pts[i]) || f.pts[i]! < 0) throw new Error(`sample ${i}: Pts ${f.pts[i]} accepted`);
     }
     if (!s.features.every(Number.isFinite)) throw new Error('a non-finite feature accepted');
@@ -91,7 +91,7 @@ t.test('DC7: the objective picks what a set can teach; a reward objective over l
   t.throws(() => samplesFor('labels', feedbackSet(2, 4, 3)), /no sample in the set has a label; train on its rewards/);
 });
 
-t.test('DC7: the example rd_train learns a policy from bandit feedback alone (REINFORCE with a baseline), in the sandbox', async (t) => {
+t.test('DC7: the example rd_train learns a policy from bandit feedback alone (a policy gradient on how likely each observed reward is), in the sandbox', async (t) => {
   t.equal(buildExamples(), 0, 'example plugins built');
   const dim = 8, classes = 3, n = 600;
   // Class c lights features 2c and 2c+1; a little noise everywhere.
@@ -119,8 +119,8 @@ t.test('DC7: the example rd_train learns a policy from bandit feedback alone (RE
     meanReward = r.metrics.MeanReward!;
   }
   const acc = headAccuracy(w, labelled);
-  t.comment(`FIGURE reward-only policy: random logging policy (mean reward ${meanReward.toFixed(3)}), 10 epochs of REINFORCE → accuracy ${acc.toFixed(3)} on the true classes`);
-  t.ok(Math.abs(meanReward - rewards.reduce((a, b) => a + b) / n) < 1e-6, 'MeanReward is the baseline: the set\'s mean reward');
+  t.comment(`FIGURE reward-only policy: random logging policy (mean reward ${meanReward.toFixed(3)}), 10 epochs from rewards alone → accuracy ${acc.toFixed(3)} on the true classes`);
+  t.ok(Math.abs(meanReward - rewards.reduce((a, b) => a + b) / n) < 1e-6, 'MeanReward: the set\'s mean reward');
   t.ok(acc > 0.9, `a policy learned from rewards alone: ${acc.toFixed(3)}`);
   await t.rejects(pool.epoch(plugin, { ...set, feedback: undefined }, w, { Epochs: 1, LearningRate: 1, BatchSize: 16, L2: 0, Objective: 'reward' }, 0), /Objective "reward" needs samples with actions and rewards/);
 });
