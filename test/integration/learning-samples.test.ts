@@ -9,20 +9,14 @@
  */
 import t from 'tap';
 import http from 'node:http';
-import path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
-import { waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
+import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, haveDigits, loadDigits, serveSamples, split, subset } from '../helpers/digits.ts';
-import { learningCluster, submit } from '../helpers/learning.ts';
-import { buildPackage, verifyPackage } from '../../src/plugins/package-file.ts';
-import { TrustStore } from '../../src/plugins/keys.ts';
+import { learningCluster, publishVariant, submit } from '../helpers/learning.ts';
 import { decodeSamples } from '../../src/plugins/train-blob.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
-
-const root = path.resolve(import.meta.dirname, '..', '..');
 
 /** A forwarding proxy to `target` that adds the node token; `mode` cuts the first answer halfway or flips a byte. */
 async function flakyLink(target: string, token: string, mode: 'cut' | 'corrupt'): Promise<{ url: string; requests: Array<Record<string, unknown>>; close(): void }> {
@@ -47,16 +41,6 @@ async function flakyLink(target: string, token: string, mode: 'cut' | 'corrupt')
   return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, requests, close: () => { srv.closeAllConnections(); srv.close(); } };
 }
 
-/** Publishes the example as another algorithm (AlgID 2202, the edge's), signed with the examples' key. */
-function publishEdgeVariant(c: Cluster): void {
-  const v = verifyPackage(readFileSync(example('digit_classifier-1.0.0')), new TrustStore(), { devMode: true });
-  const { files: _f, ...m } = v.manifest;
-  const key = readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.key'), 'utf8');
-  const file = path.join(c.dir, 'edge-variant.rpk');
-  writeFileSync(file, buildPackage({ ...m, AlgID: 2202, AlgType: 'digit_classifier_edge' }, v.files, key));
-  if (publish(c, file).status !== 0) throw new Error('edge variant not published');
-}
-
 t.test('DC4, EC5, DC6, EC8: edge hard examples go to a stronger cloud stage (fetched in checked, resumed ranges); joint accuracy rises; the edge learns from the cloud\'s labels', { skip: haveDigits() ? false : 'opencv-doc (digits.png) is not installed' }, async (t) => {
   t.equal(buildExamples(), 0, 'example plugins built');
   const dir = t.testdir({});
@@ -69,7 +53,7 @@ t.test('DC4, EC5, DC6, EC8: edge hard examples go to a stronger cloud stage (fet
   t.teardown(() => cluster.stop());
   const [cloud, edge] = cluster.executorIds as [string, string];
   t.equal(publish(cluster, example('digit_classifier-1.0.0')).status, 0, 'cloud classifier 1.0.0 published');
-  publishEdgeVariant(cluster);
+  publishVariant(cluster, 2202, 'digit_classifier_edge');
   const trained = async (algId: number, set: string, epochs: number) => {
     const id = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url(set) }], { Epochs: epochs }, algId);
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `AlgID ${algId} trained on ${set}`);

@@ -13,6 +13,7 @@ import { BlobError, decodeSamples, encodeFeedbackSamples, encodeSamples, NO_LABE
 import { headAccuracy } from '../../src/plugins/head-eval.ts';
 import { TrainPool } from '../../src/plugins/train-pool.ts';
 import type { LoadedPlugin } from '../../src/plugins/loaded-plugin.ts';
+import type { ClassifierWeights } from '../../src/plugins/onnx-writer.ts';
 import { objectiveArg, samplesFor } from '../../src/runtime/runners/train-objective.ts';
 import { buildExamples } from '../helpers/examples.ts';
 import { FC_SEED } from '../helpers/seed.ts';
@@ -109,7 +110,7 @@ t.test('DC7: the example rd_train learns a policy from bandit feedback alone (a 
   } as unknown as LoadedPlugin;
   const pool = new TrainPool();
   t.teardown(() => pool.close());
-  let w = { dim, classes, weights: new Float32Array(dim * classes), bias: new Float32Array(classes) };
+  let w: ClassifierWeights = { dim, classes, weights: new Float32Array(dim * classes), bias: new Float32Array(classes) };
   const labelled = { dim, classes, features, labels: truth };
   t.equal(headAccuracy(w, labelled), truth.filter((y) => y === 0).length / n, 'zero weights: every sample is class 0');
   let meanReward = 0;
