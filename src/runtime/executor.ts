@@ -142,7 +142,7 @@ export class Executor {
     this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.samples = new SampleStore(path.join(o.dataDir, 'samples'));
-    this.feedback = new FeedbackStore(path.join(o.dataDir, 'feedback'));
+    this.feedback = new FeedbackStore(path.join(o.dataDir, 'feedback'), 10_000, (err) => o.log.warn({ err: err.message }, 'a feedback set could not be written; kept in memory'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');

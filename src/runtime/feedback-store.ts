@@ -40,7 +40,8 @@ export class FeedbackStore {
   private readonly dirty = new Map<string, Held>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly dir: string, readonly maxPerSet = 10_000) {
+  /** `onError` hears of a write that failed in the background (a full or vanished disk): the samples stay in memory and the next change retries. */
+  constructor(private readonly dir: string, readonly maxPerSet = 10_000, private readonly onError: (err: Error) => void = () => undefined) {
     mkdirSync(dir, { recursive: true });
   }
 
@@ -101,15 +102,19 @@ export class FeedbackStore {
     this.timer ??= setTimeout(() => this.flush(), SAVE_DELAY_MS).unref();
   }
 
-  /** Writes every changed set now (the executor calls it when it closes). */
+  /** Writes every changed set now (the executor calls it when it closes); a failure goes to `onError`, never up. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const [name, h] of this.dirty) {
-      writeFileSync(`${this.file(name)}.tmp`, this.encode(h.rows, h));
-      renameSync(`${this.file(name)}.tmp`, this.file(name));
+      try {
+        writeFileSync(`${this.file(name)}.tmp`, this.encode(h.rows, h));
+        renameSync(`${this.file(name)}.tmp`, this.file(name));
+        this.dirty.delete(name);
+      } catch (err) {
+        this.onError(err as Error);
+      }
     }
-    this.dirty.clear();
   }
 
   private encode(rows: Row[], h: Held): Buffer {
