@@ -104,4 +104,9 @@ t.test('DC6, DC7: a device\'s rewards for what its model did (no labels) train t
   t.comment(`FIGURE reinforcement (DC6, DC7): cloud model ${before.version} ${before.accuracy.toFixed(4)} -> ${after.version} ${after.accuracy.toFixed(4)} after 3 epochs on the rewards of ${stream.labels.length} device results (mean reward ${deviceAccuracy.toFixed(4)}, no labels); supervised on the same samples with labels ${supervised.accuracy.toFixed(4)}`);
   t.ok(after.accuracy > before.accuracy + 0.04, `the device's rewards improve the cloud model: ${before.accuracy.toFixed(3)} → ${after.accuracy.toFixed(3)}`);
   t.ok(after.accuracy > supervised.accuracy - 0.05, `within 0.05 of supervised learning with labels (${supervised.accuracy.toFixed(3)})`);
+
+  // A FeedbackSet that cannot be a set's name fails the task by name, before any frame.
+  const bad = await waitTaskEnd(cluster, await submit(cluster, 6, [{ DeviceID: device, StreamURL: data.url('heldout') }], { FeedbackSet: '../fb' }), 60_000);
+  t.equal(bad.ExecutionStatus, 4, 'a bad FeedbackSet fails the task');
+  t.match(JSON.stringify(bad), /InputInfo\.AlgArgs\.FeedbackSet: \\"\.\.\/fb\\" must be 1\.\.64 letters/, 'naming the field');
 });

@@ -1,11 +1,13 @@
 /**
  * DC7: a device's feedback store keeps what its model did (features, action, Pts) bounded — the
  * oldest go first — takes rewards and labels by Pts (the newest sample with that Pts), serves
- * only the samples that got feedback (RDS2), and keeps both kinds across a restart.
+ * only the samples that got feedback (RDS2), and keeps both kinds across a restart; a
+ * FeedbackSet that is not a set name is refused naming the field.
  */
 import t from 'tap';
 import { FeedbackError, FeedbackStore } from '../../src/runtime/feedback-store.ts';
 import { decodeSamples, NO_LABEL } from '../../src/plugins/train-blob.ts';
+import { feedbackSetArg } from '../../src/runtime/runners/feedback.ts';
 
 t.test('DC7: kept samples wait for feedback by Pts; only those with feedback are served; bounded; a restart keeps both', async (t) => {
   const dir = t.testdir({});
@@ -32,4 +34,10 @@ t.test('DC7: kept samples wait for feedback by Pts; only those with feedback are
   t.throws(() => s.keep('../etc', new Float32Array(2), 0, 0, 3), /feedback set "\.\.\/etc": letters, digits, _ and - only/);
   t.throws(() => s.keep('fb', new Float32Array(3), 0, 0, 3), /3 features, the set holds 2/);
   t.throws(() => s.keep('big', new Float32Array(2), 0, 0, 256), /256 classes, a feedback set holds 2\.\.255/);
+});
+
+t.test('DC7: AlgArgs.FeedbackSet must be a set name', async (t) => {
+  t.equal(feedbackSetArg({}), undefined);
+  t.equal(feedbackSetArg({ FeedbackSet: 'fb-1' }), 'fb-1');
+  for (const bad of ['../x', '', 'a'.repeat(65), 7, null]) t.throws(() => feedbackSetArg({ FeedbackSet: bad }), /InputInfo\.AlgArgs\.FeedbackSet: .* must be 1\.\.64 letters, digits, _ or -/, JSON.stringify(bad));
 });

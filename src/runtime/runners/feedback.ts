@@ -25,6 +25,8 @@ export function feedbackSetArg(a: Record<string, unknown>): string | undefined {
 export function keepForFeedback(ctx: RunContext, t: ExecTask, frame: PreparedInput, ptsMs: number, tensor: ArrayBuffer | undefined, results: Array<Record<string, unknown>>, classes: number): void {
   const set = feedbackSetArg(t.algArgs);
   if (!set || !ctx.feedbackStore || !tensor) return;
+  // One name, one set: GET /System/Samples/{Set} would serve the hard-example set instead.
+  if (ctx.sampleStore?.count(set)) throw new FeedbackArgsError(`InputInfo.AlgArgs.FeedbackSet: "${set}" is a hard-example or label set on this executor; give the feedback set another name`);
   for (const x of results) {
     const c = (x.ResultData as { Class?: unknown } | undefined)?.Class;
     // The Pts the result will carry (plugin.ts rounds it so): the key feedback names it by.

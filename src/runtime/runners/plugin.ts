@@ -12,7 +12,7 @@ import type { RunContext } from './context.ts';
 import { admit } from './admit.ts';
 import { emitResult, frameTs } from './emit.ts';
 import { mineHardExamples } from './hard-examples.ts';
-import { keepForFeedback } from './feedback.ts';
+import { feedbackSetArg, keepForFeedback } from './feedback.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
@@ -57,6 +57,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
   const frame = preparedInput(m.input);
   const crop = m.cropStage ? preparedInput(m.cropStage.input) : undefined;
   const temporal = !!m.input.previousFrame;
+  feedbackSetArg(t.algArgs); // a bad FeedbackSet fails the task before its first frame
   // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the
   // worker, which moves it back after the call for a later frame.
   const spare: ArrayBuffer[] = [];
