@@ -16,7 +16,7 @@ export function createExecutorServer(e: Executor, opts: { token?: string; log: L
   const app = createBaseServer({ logger: opts.log, token: opts.token, tls: opts.tls, metrics: http, metricsPublic: opts.metricsPublic, openapi: 'executor' });
   void app.register(metricsRoutes([http, e.metrics.registry]));
   void app.register(timeRoutes({ now: () => e.clock.now() }));
-  void app.register(sampleRoutes({ sampleSet: (name) => e.samples.read(name) }));
+  void app.register(sampleRoutes({ sampleSet: (name) => e.samples.read(name) ?? e.feedback.read(name), giveFeedback: (name, entries) => e.feedback.give(name, entries) }));
   void app.register(executorPolicyRoutes(e));
   void app.register(featureRoutes({ featureSearch: (q) => e.features.search(q.TaskID ?? null, q.Vector, q.K ?? 10) }));
   void app.register(commandRoutes(e.handlers(), { fence: (h) => e.admitEpoch(h), failureExtras: {

@@ -1,7 +1,9 @@
 /**
  * The bytes of the learning loop, checked field by field: a sample set ("RDS1": labelled
- * feature vectors, what edges keep and training reads) and the training ABI's weights block
- * ("RDW1": what `rd_train` returns). A malformed one is refused with the field and the rule.
+ * feature vectors, what edges keep and training reads; "RDS2": the same with the action a
+ * model took on each sample and the reward it got, DC7) and the training ABI's
+ * weights block ("RDW1": what `rd_train` returns). A malformed one is refused with the field
+ * and the rule.
  */
 import type { ClassifierWeights } from './onnx-writer.ts';
 
@@ -14,13 +16,33 @@ const WEIGHTS_HEADER = 16;
 /** Largest sample set one task reads (features are float32). */
 export const MAX_SAMPLE_BYTES = 256 << 20;
 
-/** Labelled samples: `features` is count×dim row-major, `labels` one class index each. */
+/**
+ * Labelled samples: `features` is count×dim row-major, `labels` one class index each. A set with
+ * feedback (RDS2, DC7) also has, per sample, the action taken (the class a model chose), its
+ * reward (NaN: none yet) and the result's Pts; its labels may be NO_LABEL.
+ */
 export interface SampleSet {
   dim: number;
   classes: number;
   features: Float32Array;
   labels: Uint8Array;
+  feedback?: SampleFeedback;
 }
+
+/** Per-sample feedback of an RDS2 set, each array one value per sample. */
+export interface SampleFeedback {
+  actions: Uint8Array;
+  rewards: Float32Array;
+  pts: Float64Array;
+}
+
+/** The label byte of an RDS2 sample nobody labelled (a set with it has at most 255 classes). */
+export const NO_LABEL = 255;
+/** "RDS2", little-endian: RDS1 with feedback. */
+export const FEEDBACK_SAMPLES_MAGIC = 0x32534452;
+/** Rewards are 0..1 (the chance the action was right; bandit feedback: 1 or 0), so one sample cannot outweigh a set. */
+export const REWARD_MIN = 0;
+export const REWARD_MAX = 1;
 
 export class BlobError extends Error {
   constructor(message: string) {
@@ -40,12 +62,13 @@ export function encodeSamples(s: SampleSet): Buffer {
   return out;
 }
 
-/** Decodes and checks a sample set (sizes, labels in range, finite features). */
+/** Decodes and checks a sample set, RDS1 or RDS2 (sizes, labels in range, finite features). */
 export function decodeSamples(b: Uint8Array): SampleSet {
   if (b.byteLength > MAX_SAMPLE_BYTES) throw new BlobError(`samples: ${b.byteLength} bytes, more than the ${MAX_SAMPLE_BYTES} allowed`);
   if (b.byteLength < SAMPLES_HEADER) throw new BlobError(`samples: ${b.byteLength} bytes, shorter than the ${SAMPLES_HEADER}-byte header`);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (dv.getUint32(0, true) !== SAMPLES_MAGIC) throw new BlobError('samples: does not start with "RDS1"');
+  if (dv.getUint32(0, true) === FEEDBACK_SAMPLES_MAGIC) return decodeFeedbackSamples(b);
+  if (dv.getUint32(0, true) !== SAMPLES_MAGIC) throw new BlobError('samples: does not start with "RDS1" or "RDS2"');
   const n = dv.getUint32(4, true), dim = dv.getUint32(8, true), classes = dv.getUint32(12, true);
   if (n < 1) throw new BlobError('samples.count: must be at least 1');
   if (dim < 1 || dim > 1 << 20) throw new BlobError(`samples.dim: ${dim} must be in 1..${1 << 20}`);
@@ -59,6 +82,50 @@ export function decodeSamples(b: Uint8Array): SampleSet {
   for (let i = 0; i < n; i++) if (labels[i]! >= classes) throw new BlobError(`samples.labels[${i}]: ${labels[i]} is not a class below ${classes}`);
   for (let i = 0; i < features.length; i++) if (!Number.isFinite(features[i])) throw new BlobError(`samples.features[${i}]: not a finite number`);
   return { dim, classes, features, labels };
+}
+
+/**
+ * Encodes a set with feedback (RDS2): magic, count, dim, classes (u32 each), features f32 N×D,
+ * labels u8 N (NO_LABEL: none), actions u8 N, rewards f32 N (NaN: none yet), pts f64 N.
+ */
+export function encodeFeedbackSamples(s: SampleSet & { feedback: SampleFeedback }): Buffer {
+  const n = s.labels.length, f = s.feedback;
+  if (s.features.length !== n * s.dim) throw new BlobError(`samples.features: ${s.features.length} values, must be count × dim = ${n * s.dim}`);
+  if (f.actions.length !== n || f.rewards.length !== n || f.pts.length !== n) throw new BlobError(`samples.feedback: actions, rewards and pts must have ${n} values each`);
+  const fo = SAMPLES_HEADER, lo = fo + n * s.dim * 4, ao = lo + n, ro = ao + n, po = ro + n * 4;
+  const out = Buffer.alloc(po + n * 8);
+  out.writeUInt32LE(FEEDBACK_SAMPLES_MAGIC, 0); out.writeUInt32LE(n, 4); out.writeUInt32LE(s.dim, 8); out.writeUInt32LE(s.classes, 12);
+  const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  bytes(s.features).copy(out, fo); bytes(s.labels).copy(out, lo); bytes(f.actions).copy(out, ao); bytes(f.rewards).copy(out, ro); bytes(f.pts).copy(out, po);
+  return out;
+}
+
+/** Decodes and checks an RDS2 set: every field in range, each refusal naming the field and the sample. */
+function decodeFeedbackSamples(b: Uint8Array): SampleSet {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = dv.getUint32(4, true), dim = dv.getUint32(8, true), classes = dv.getUint32(12, true);
+  if (n < 1) throw new BlobError('samples.count: must be at least 1');
+  if (dim < 1 || dim > 1 << 20) throw new BlobError(`samples.dim: ${dim} must be in 1..${1 << 20}`);
+  if (classes < 2 || classes > 255) throw new BlobError(`samples.classes: ${classes} must be in 2..255 (labels are one byte, 255 is "no label")`);
+  const want = SAMPLES_HEADER + n * (dim * 4 + 1 + 1 + 4 + 8);
+  if (b.byteLength !== want) throw new BlobError(`samples: ${b.byteLength} bytes, the RDS2 header (count ${n}, dim ${dim}) needs exactly ${want}`);
+  // One aligned copy each: the input may sit at any offset.
+  const copy = <T>(at: number, len: number, make: (buf: ArrayBuffer) => T): T => { const c = new Uint8Array(len); c.set(b.subarray(at, at + len)); return make(c.buffer); };
+  const fo = SAMPLES_HEADER, lo = fo + n * dim * 4, ao = lo + n, ro = ao + n, po = ro + n * 4;
+  const features = copy(fo, n * dim * 4, (x) => new Float32Array(x));
+  const labels = copy(lo, n, (x) => new Uint8Array(x));
+  const actions = copy(ao, n, (x) => new Uint8Array(x));
+  const rewards = copy(ro, n * 4, (x) => new Float32Array(x));
+  const pts = copy(po, n * 8, (x) => new Float64Array(x));
+  for (let i = 0; i < n; i++) {
+    if (labels[i]! >= classes && labels[i] !== NO_LABEL) throw new BlobError(`samples.labels[${i}]: ${labels[i]} is neither a class below ${classes} nor ${NO_LABEL} (no label)`);
+    if (actions[i]! >= classes) throw new BlobError(`samples.actions[${i}]: ${actions[i]} is not a class below ${classes}`);
+    const r = rewards[i]!;
+    if (!Number.isNaN(r) && !(r >= REWARD_MIN && r <= REWARD_MAX)) throw new BlobError(`samples.rewards[${i}]: ${r} must be in ${REWARD_MIN}..${REWARD_MAX} (or NaN: no reward yet)`);
+    if (!Number.isFinite(pts[i]) || pts[i]! < 0) throw new BlobError(`samples.pts[${i}]: ${pts[i]} must be a finite number ≥ 0`);
+  }
+  for (let i = 0; i < features.length; i++) if (!Number.isFinite(features[i])) throw new BlobError(`samples.features[${i}]: not a finite number`);
+  return { dim, classes, features, labels, feedback: { actions, rewards, pts } };
 }
 
 /** The weights block a training call returned, with its metrics (JSON object). */

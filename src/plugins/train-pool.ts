@@ -15,12 +15,17 @@ const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./train-worker.ts'
 /** The export a training plugin provides beside `rd_process`. */
 export const TRAIN_EXPORT = 'rd_train';
 
+/** What training learns from: the samples' labels, or the actions taken and their rewards (DC7). */
+export type TrainObjective = 'labels' | 'reward';
+
 /** Hyper-parameters of one training run (AlgArgs of a TaskType 7 task). */
 export interface TrainArgs {
   Epochs: number;
   LearningRate: number;
   BatchSize: number;
   L2: number;
+  /** Absent: "labels". */
+  Objective?: TrainObjective;
 }
 
 export class TrainPool {
@@ -33,11 +38,14 @@ export class TrainPool {
   async epoch(p: LoadedPlugin, s: SampleSet, w: ClassifierWeights, args: TrainArgs, epoch: number): Promise<TrainOutput> {
     const m = p.manifest;
     const u8 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    // Objective "reward" (DC7): buffer 1 holds the actions taken, a fifth buffer their rewards.
+    const reward = args.Objective === 'reward';
+    if (reward && !s.feedback) throw new Error(`${m.AlgType} ${m.AlgVersion}: Objective "reward" needs samples with actions and rewards`);
     const call: TrainCall = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20, exportName: TRAIN_EXPORT, dim: s.dim, classes: s.classes,
-      args: { LearningRate: args.LearningRate, BatchSize: args.BatchSize, L2: args.L2, Epoch: epoch },
-      buffers: [u8(s.features), s.labels, u8(w.weights), u8(w.bias)],
+      args: { LearningRate: args.LearningRate, BatchSize: args.BatchSize, L2: args.L2, Epoch: epoch, ...(reward ? { Objective: 1 } : {}) },
+      buffers: reward && s.feedback ? [u8(s.features), s.feedback.actions, u8(w.weights), u8(w.bias), u8(s.feedback.rewards)] : [u8(s.features), s.labels, u8(w.weights), u8(w.bias)],
     };
     // Training calls have no ONNX Runtime inside: an overrun terminates the worker at once.
     const signal = AbortSignal.timeout(m.limits.callDeadlineMs);
@@ -49,7 +57,10 @@ export class TrainPool {
       if (signal.aborted) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} exceeded limits.callDeadlineMs (${m.limits.callDeadlineMs} ms) for one epoch of ${s.labels.length} samples`);
       throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} failed: ${e.message}`);
     }
-    return decodeWeightsBlock(bytes, { dim: s.dim, classes: s.classes });
+    const out = decodeWeightsBlock(bytes, { dim: s.dim, classes: s.classes });
+    // A plugin that knows no rewards would have trained on the actions as if they were labels.
+    if (reward && out.metrics.MeanReward === undefined) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} does not support Objective "reward" (its metrics lack MeanReward; docs/PLUGINS.md "Training ABI")`);
+    return out;
   }
 
   async close(): Promise<void> {

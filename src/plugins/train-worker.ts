@@ -20,7 +20,7 @@ export interface TrainCall {
   dim: number;
   classes: number;
   args: Record<string, unknown>;
-  /** features f32, labels u8, weights f32, bias f32. */
+  /** features f32, labels u8 (actions, for Objective "reward"), weights f32, bias f32, and with Objective "reward" rewards f32. */
   buffers: Uint8Array[];
 }
 

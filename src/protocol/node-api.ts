@@ -174,3 +174,27 @@ export const TaskUpdateReply = Obj({
   Results: Arr(Obj({ SubtaskID: StrMax(128), DeviceID: DeviceID(), StatusCode: StatusCodeField(), Message: Opt(ReplyMessage()) })),
 });
 export type TaskUpdateReply = Static<typeof TaskUpdateReply>;
+
+/** At most this many feedback entries in one `POST /System/Samples/{Set}/Feedback` (a set holds at most 10,000 samples). */
+export const FEEDBACK_MAX_ENTRIES = 10_000;
+
+/** `/System/Samples/{Set}/Feedback`: a feedback set's name (also a file name: letters, digits, `_`, `-`). */
+export const FeedbackParams = Obj({ Set: StrMax(64, { pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+
+/**
+ * `POST /System/Samples/{Set}/Feedback` (ours, DC7): the application's verdict on results a
+ * device's model gave — per result (its Pts), a reward in 0..1 (bandit feedback: 1 the action
+ * was right, 0 it was not) and optionally the right class.
+ */
+export const FeedbackRequest = Obj({
+  Feedback: Arr(Obj({
+    Pts: Long({ minimum: 0 }),
+    Reward: Float({ minimum: 0, maximum: 1 }),
+    Label: Opt(Int32({ minimum: 0, maximum: 254 })),
+  }, { additionalProperties: false }), { minItems: 1, maxItems: FEEDBACK_MAX_ENTRIES }),
+}, { additionalProperties: false });
+export type FeedbackRequest = Static<typeof FeedbackRequest>;
+
+/** Its reply: how many kept samples the feedback reached, and the Pts that named none. */
+export const FeedbackReply = Obj({ StatusCode: StatusCodeField(), Applied: Int32({ minimum: 0 }), Unmatched: Arr(Long({ minimum: 0 }), { maxItems: FEEDBACK_MAX_ENTRIES }) });
+export type FeedbackReply = Static<typeof FeedbackReply>;

@@ -24,6 +24,7 @@ import { PluginPool } from '../plugins/pool.ts';
 import { Batcher } from '../plugins/batcher.ts';
 import { TrainPool } from '../plugins/train-pool.ts';
 import { SampleStore } from './sample-store.ts';
+import { FeedbackStore } from './feedback-store.ts';
 import { TrustStore } from '../plugins/keys.ts';
 import { FeatureIndex } from './feature-index.ts';
 import { ResourceMonitor } from './resources.ts';
@@ -114,6 +115,8 @@ export class Executor {
   private trainer: TrainPool | null = null;
   /** EC5: samples this edge keeps (hard examples), served by GET /System/Samples/{Set}. */
   readonly samples: SampleStore;
+  /** DC7: what this device's models did, waiting for the application's rewards (AlgArgs.FeedbackSet). */
+  readonly feedback: FeedbackStore;
   private closed = false;
 
   constructor(readonly o: ExecutorOptions) {
@@ -139,6 +142,7 @@ export class Executor {
     this.algorithms.add({ ...RESULT_FUSION, installedAt: this.clock.nowDateTime() });
     const trust = TrustStore.fromDir(o.trustedKeysDir ?? path.join(o.dataDir, 'trusted-keys'));
     this.samples = new SampleStore(path.join(o.dataDir, 'samples'));
+    this.feedback = new FeedbackStore(path.join(o.dataDir, 'feedback'), 10_000, (err) => o.log.warn({ err: err.message }, 'a feedback set could not be written; kept in memory'));
     this.plugins = new PluginRegistry(o.dataDir, trust, { call: (p, c) => this.pluginPool().call(p, c), providers: (p) => this.pool?.providers(p) ?? [] }, { devMode: o.pluginDevMode, maxMemoryMB: o.pluginMaxMemoryMB });
     this.catalogue = new AlgorithmCatalogue(this.algorithms, this.plugins);
     if (o.pluginDevMode) o.log.warn('plugin dev mode: unsigned and unknown-key packages are accepted');
@@ -202,6 +206,7 @@ export class Executor {
     await this.session?.stop();
     this.store.close();
     this.outbox.close();
+    this.feedback.flush();
     await this.pool?.close();
     await this.trainer?.close();
     await this.client.close();
@@ -274,6 +279,7 @@ export class Executor {
       pluginBatcher: () => self.pluginBatcher(),
       trainPool: () => (self.trainer ??= new TrainPool()),
       get sampleStore() { return self.samples; },
+      get feedbackStore() { return self.feedback; },
       authFor: async (url: string): Promise<Record<string, string>> => (self.o.token && (await self.urlGuard.trusted(url)) ? { authorization: `Bearer ${self.o.token}` } : {}),
       get metrics() { return self.metrics; },
       get sourceProxy() { return self.sourceProxy; },

@@ -14,11 +14,11 @@ import type { TaskDispatchInfo } from '../protocol/index.ts';
  * (detect/recognize in a topology), ReplayFromMs (a re-point's replay), Slice and TsOriginMs (a
  * part of a split file, SB7: media/slice.ts), and the learning loop's
  * (docs/PLUGINS.md "Training ABI"): ModelUpdate, CoEvolve, HardExampleThreshold, HardExampleSet, LabelSet, Federated,
- * Restart, ValidationURL, MinAccuracy. Not the plugin's (its AlgArgs schema never sees them), and
+ * Restart, ValidationURL, MinAccuracy, FeedbackSet, Objective. Not the plugin's (its AlgArgs schema never sees them), and
  * never an update by themselves.
  */
 export const HOST_ALG_ARGS: ReadonlySet<string> = new Set(['StartOffsetMs', 'Stage', 'ReplayFromMs', 'Slice', 'TsOriginMs',
-  'ModelUpdate', 'CoEvolve', 'HardExampleThreshold', 'HardExampleSet', 'LabelSet', 'Federated', 'Restart', 'ValidationURL', 'MinAccuracy']);
+  'ModelUpdate', 'CoEvolve', 'HardExampleThreshold', 'HardExampleSet', 'LabelSet', 'Federated', 'Restart', 'ValidationURL', 'MinAccuracy', 'FeedbackSet', 'Objective']);
 
 /** The plugin's own arguments of a dispatch (host ones left out), as canonical JSON. */
 function ownArgs(t: TaskDispatchInfo): string {

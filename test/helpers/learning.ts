@@ -12,8 +12,11 @@ import { encodeSamples, type SampleSet } from '../../src/plugins/train-blob.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
-/** A cluster whose nodes trust the examples' key and the scheduler's trained-models key (made here, before it starts). */
-export async function learningCluster(dir: string, n: number): Promise<{ cluster: Cluster; trainedKeyId: string }> {
+/**
+ * A cluster whose nodes trust the examples' key and the scheduler's trained-models key (made here,
+ * before it starts). `deviceTypes` gives other executors than the first their DeviceType (0 a device).
+ */
+export async function learningCluster(dir: string, n: number, deviceTypes: Record<number, string> = {}): Promise<{ cluster: Cluster; trainedKeyId: string }> {
   const keys = path.join(dir, 'keys');
   mkdirSync(keys, { recursive: true });
   mkdirSync(path.join(dir, 'scheduler'), { recursive: true });
@@ -24,7 +27,7 @@ export async function learningCluster(dir: string, n: number): Promise<{ cluster
   writeFileSync(path.join(keys, 'examples.pub'), readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub')));
   const trust = ['--trusted-keys', keys];
   // edge-1 is the cloud (DeviceType 2), where training runs.
-  const cluster = await startCluster(dir, n, { keepaliveSec: 5, schedulerArgs: trust, executorArgs: trust, executorArgsFor: (i) => (i === 1 ? ['--device-type', '2'] : []) });
+  const cluster = await startCluster(dir, n, { keepaliveSec: 5, schedulerArgs: trust, executorArgs: trust, executorArgsFor: (i) => (i === 1 ? ['--device-type', '2'] : deviceTypes[i] ? ['--device-type', deviceTypes[i]] : []) });
   return { cluster, trainedKeyId: keyId(createPublicKey(k.publicPem)) };
 }
 
@@ -63,12 +66,12 @@ export function edgeDisks(): { put(edge: string, name: string, s: SampleSet): st
   };
 }
 
-/** Publishes the example as another algorithm (AlgID 2202, the edge's), signed with the examples' key. */
-export function publishEdgeVariant(c: Cluster): void {
+/** Publishes the digit classifier example as another algorithm (`algId`, `algType`), signed with the examples' key. */
+export function publishVariant(c: Cluster, algId: number, algType: string): void {
   const v = verifyPackage(readFileSync(example('digit_classifier-1.0.0')), new TrustStore(), { devMode: true });
   const { files: _f, ...m } = v.manifest;
   const key = readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.key'), 'utf8');
-  const file = path.join(c.dir, 'edge-variant.rpk');
-  writeFileSync(file, buildPackage({ ...m, AlgID: 2202, AlgType: 'digit_classifier_edge' }, v.files, key));
-  if (publish(c, file).status !== 0) throw new Error('edge variant not published');
+  const file = path.join(c.dir, `${algType}.rpk`);
+  writeFileSync(file, buildPackage({ ...m, AlgID: algId, AlgType: algType }, v.files, key));
+  if (publish(c, file).status !== 0) throw new Error(`AlgID ${algId} (${algType}) not published`);
 }

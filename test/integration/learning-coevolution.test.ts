@@ -12,7 +12,7 @@ import t from 'tap';
 import { waitFor, waitTaskEnd, type Cluster } from '../helpers/cluster.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, haveDigits, loadDigits, serveSamples, split, subset } from '../helpers/digits.ts';
-import { learningCluster, publishEdgeVariant, publishedVersions, submit } from '../helpers/learning.ts';
+import { learningCluster, publishVariant, publishedVersions, submit } from '../helpers/learning.ts';
 
 interface Summary { TaskID: string; TaskName: string; ExecutionStatus: number }
 const taskList = async (c: Cluster): Promise<Summary[]> => ((await c.client.send('GET', `${c.scheduler.url}/System/TaskList?limit=500`)).body as { TaskList: Summary[] }).TaskList;
@@ -40,7 +40,7 @@ t.test('EC8: the edge model co-evolves by itself (automatic label-and-train roun
   t.teardown(() => cluster.stop());
   const [cloud, edge] = cluster.executorIds as [string, string];
   t.equal(publish(cluster, example('digit_classifier-1.0.0')).status, 0, 'cloud classifier 1.0.0 published');
-  publishEdgeVariant(cluster);
+  publishVariant(cluster, 2202, 'digit_classifier_edge');
   for (const [algId, set] of [[2202, 'small'], [2201, 'pooled']] as const) {
     const id = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url(set) }], { Epochs: 5 }, algId);
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `AlgID ${algId} trained on ${set}`);

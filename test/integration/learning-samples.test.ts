@@ -14,10 +14,9 @@ import { request } from 'undici';
 import { waitFor, waitTaskEnd } from '../helpers/cluster.ts';
 import { buildExamples, example, publish } from '../helpers/examples.ts';
 import { allResults, haveDigits, loadDigits, serveSamples, split, subset } from '../helpers/digits.ts';
-import { learningCluster, publishEdgeVariant, submit } from '../helpers/learning.ts';
+import { learningCluster, publishVariant, submit } from '../helpers/learning.ts';
 import { decodeSamples } from '../../src/plugins/train-blob.ts';
 import type { TaskResultBody } from '../../src/protocol/index.ts';
-
 
 /** A forwarding proxy to `target` that adds the node token; `mode` cuts the first answer halfway or flips a byte. */
 async function flakyLink(target: string, token: string, mode: 'cut' | 'corrupt'): Promise<{ url: string; requests: Array<Record<string, unknown>>; close(): void }> {
@@ -54,7 +53,7 @@ t.test('DC4, EC5, DC6, EC8: edge hard examples go to a stronger cloud stage (fet
   t.teardown(() => cluster.stop());
   const [cloud, edge] = cluster.executorIds as [string, string];
   t.equal(publish(cluster, example('digit_classifier-1.0.0')).status, 0, 'cloud classifier 1.0.0 published');
-  publishEdgeVariant(cluster);
+  publishVariant(cluster, 2202, 'digit_classifier_edge');
   const trained = async (algId: number, set: string, epochs: number) => {
     const id = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url(set) }], { Epochs: epochs }, algId);
     t.equal((await waitTaskEnd(cluster, id, 120_000)).ExecutionStatus, 0, `AlgID ${algId} trained on ${set}`);

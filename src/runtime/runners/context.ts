@@ -12,6 +12,7 @@ import type { PluginPool } from '../../plugins/pool.ts';
 import type { Batcher } from '../../plugins/batcher.ts';
 import type { TrainPool } from '../../plugins/train-pool.ts';
 import type { SampleStore } from '../sample-store.ts';
+import type { FeedbackStore } from '../feedback-store.ts';
 import type { ExecutorMetrics } from '../metrics.ts';
 import type { ProxyLease } from '../../net/source-proxy.ts';
 
@@ -40,6 +41,8 @@ export interface RunContext {
   trainPool?(): TrainPool;
   /** The executor's bounded sample store (hard examples, EC5). */
   readonly sampleStore?: SampleStore;
+  /** DC7: samples a device's model acted on, waiting for rewards (AlgArgs.FeedbackSet). */
+  readonly feedbackStore?: FeedbackStore;
   /** The Authorization header a fetch from `url` may carry (the node token, to trusted executors only). */
   authFor?(url: string): Promise<Record<string, string>>;
   /** Stage latencies and plugin calls, for /metrics. */

@@ -12,6 +12,7 @@ import type { RunContext } from './context.ts';
 import { admit } from './admit.ts';
 import { emitResult, frameTs } from './emit.ts';
 import { mineHardExamples } from './hard-examples.ts';
+import { feedbackSetArg, keepForFeedback } from './feedback.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
@@ -56,6 +57,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
   const frame = preparedInput(m.input);
   const crop = m.cropStage ? preparedInput(m.cropStage.input) : undefined;
   const temporal = !!m.input.previousFrame;
+  feedbackSetArg(t.algArgs); // a bad FeedbackSet fails the task before its first frame
   // Temporal plugins keep the previous frame: shared memory; others move a plain buffer to the
   // worker, which moves it back after the call for a later frame.
   const spare: ArrayBuffer[] = [];
@@ -117,6 +119,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
       ctx.metrics.observeStage('post', r.postMs);
       results = ((r.output as { Results?: unknown[] })?.Results ?? []).filter((x): x is Record<string, unknown> => !!x && typeof x === 'object');
       mineHardExamples(ctx, t, frame, r.input, results, classCount(m));
+      keepForFeedback(ctx, t, frame, f.ptsMs, r.input, results, classCount(m));
       if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
       // Boxes come in input-tensor pixels; map them back to the frame.
       const boxes: Box[] = [];

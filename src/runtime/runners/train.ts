@@ -17,12 +17,13 @@ import { loadSampleSet } from '../sample-source.ts';
 import type { TrainArgs, TrainPool } from '../../plugins/train-pool.ts';
 import type { RunContext } from './context.ts';
 import { emitResult } from './emit.ts';
+import { TrainArgsError } from './train-errors.ts';
+import { objectiveArg, samplesFor } from './train-objective.ts';
 
 /** AnalysisResult.Type of a training outcome (the task's TaskType, 7). */
 export const TRAINED_MODEL_RESULT_TYPE = 7;
 
-/** Thrown for a training task that cannot run as dispatched: the message names the field. */
-export class TrainArgsError extends Error {}
+export { TrainArgsError };
 
 /** AlgArgs of a training task, checked: each bad one is named with the rule. */
 export function trainArgs(a: Record<string, unknown>): TrainArgs {
@@ -35,7 +36,7 @@ export function trainArgs(a: Record<string, unknown>): TrainArgs {
   };
   const lr = num('LearningRate', 0.5, 0, 10, false);
   if (lr <= 0) throw new TrainArgsError('InputInfo.AlgArgs.LearningRate: must be above 0');
-  return { Epochs: num('Epochs', 5, 1, 200, true), LearningRate: lr, BatchSize: num('BatchSize', 32, 1, 4096, true), L2: num('L2', 0.0001, 0, 1, false) };
+  return { Epochs: num('Epochs', 5, 1, 200, true), LearningRate: lr, BatchSize: num('BatchSize', 32, 1, 4096, true), L2: num('L2', 0.0001, 0, 1, false), Objective: objectiveArg(a) };
 }
 
 /**
@@ -81,7 +82,8 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
   if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
   const model = p.models.find((m) => m.stage === 'frame');
   if (!model) throw new TrainArgsError(`AlgID ${p.manifest.AlgID} ${p.manifest.AlgVersion}: the package has no model to train`);
-  const samples = await loadSamples(ctx, url);
+  // DC7: with Objective "reward" the samples that got a reward, else those with a label.
+  const samples = samplesFor(args.Objective ?? 'labels', await loadSamples(ctx, url));
   let w = readClassifierOnnx(await readFile(model.path));
   // Restart: train from zero weights (a baseline), not from the dispatched version's model.
   if (t.algArgs.Restart === true) w = { ...w, weights: new Float32Array(w.weights.length), bias: new Float32Array(w.bias.length) };
@@ -109,7 +111,7 @@ export async function runTrain(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
     Ts: ctx.clock.now(),
     models: p.models.map((m) => ({ ModelID: m.ModelID, ModelVersion: m.ModelVersion })),
     TaskResultData: { AnalysisResult: [{ Type: TRAINED_MODEL_RESULT_TYPE, ResultData: { TrainedModel: {
-      Dim: w.dim, Classes: w.classes, Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
+      Dim: w.dim, Classes: w.classes, ...(args.Objective === 'reward' ? { Objective: 'reward' } : {}), Federated: t.algArgs.Federated === true, SampleCount: samples.labels.length, Epochs: args.Epochs, BaseVersion: p.manifest.AlgVersion,
       ...(exchange.gradients ? { Delta: deltaToWire(weightDelta(start, w, exchange.share)) } : { Weights: weightsToBase64(w) }), ...(validation !== undefined ? { ValidationAccuracy: validation } : {}), Metrics: history[history.length - 1] ?? {}, History: history,
     } } }] },
   });

@@ -2,6 +2,9 @@
 // - rd_process (inference, TaskType 6): the ONNX model has run on the frame; report its class.
 // - rd_train (training, TaskType 7): one epoch of mini-batch SGD over the samples the host
 //   hands in, starting from the current weights; returns the new weights and the epoch's metrics.
+//   With AlgArgs Objective 1 the samples carry no labels but the action the model took and the
+//   reward it got (contextual bandit, DC7): a policy-gradient step on how likely the policy
+//   makes each observed reward.
 // The host turns the weights into the next model version (ONNX); this module never sees a file.
 import { abiVersion, alloc, readInput, output, outputBytes } from "../../../assembly/index";
 
@@ -22,13 +25,22 @@ export function rd_process(ptr: usize, len: u32): i64 {
   return output("{\"Results\":[{\"Type\":7,\"ResultData\":{\"Class\":" + best.toString() + ",\"Confidence\":" + (Math.round(<f64>p * 10000) / 10000).toString() + "}}]}");
 }
 
+/** The most a wrong action's sample weighs against it (p(a)/(1 − p(a)) grows without bound as p(a) → 1). */
+const MAX_PUSH: f32 = 4;
+
 /** "RDW1": the weights block both ways (see docs/PLUGINS.md, "Training ABI"). */
 const WEIGHTS_MAGIC: u32 = 0x31574452;
 
 /**
  * Training: width = feature dimension D, height = classes C; buffers: [0] features f32 N×D,
  * [1] labels u8 N, [2] weights f32 D×C, [3] bias f32 C. AlgArgs: LearningRate, BatchSize,
- * L2, Epoch (seeds the shuffle, so a run is reproducible).
+ * L2, Epoch (seeds the shuffle, so a run is reproducible). Objective 1 (reward): [1] holds the
+ * action a each sample was given (the class chosen) and [4] its reward r f32 N in 0..1; the
+ * loss is −r·log p(a) − (1 − r)·log(1 − p(a)) (p(a): the policy's chance that a is rewarded),
+ * so dlogits = (p − onehot(a))·(r − (1 − r)·p(a)/(1 − p(a))). Plain REINFORCE,
+ * −(r − mean r)·log p(a), pushes a wrong action's logit down without end on data a greedy
+ * policy logged (measured on the digits: 0.773 → 0.249 held-out); this push fades once the
+ * policy no longer takes the action, and its weight is capped at MAX_PUSH.
  */
 export function rd_train(ptr: usize, len: u32): i64 {
   const inp = readInput(ptr, len);
@@ -36,6 +48,11 @@ export function rd_train(ptr: usize, len: u32): i64 {
   const X = inp.buffers[0], Y = inp.buffers[1];
   const N = <i32>Y.byteLength;
   if (<i32>X.byteLength != N * D * 4 || <i32>inp.buffers[2].byteLength != D * C * 4 || <i32>inp.buffers[3].byteLength != C * 4) abort("rd_train: buffer sizes do not match width (features), height (classes) and the label count");
+  const reward = inp.argNumber("Objective", 0) == 1;
+  if (reward && (inp.buffers.length < 5 || <i32>inp.buffers[4].byteLength != N * 4)) abort("rd_train: Objective 1 needs the rewards, float32 per sample, in buffer 4");
+  const R: usize = reward ? inp.buffers[4].dataStart : 0;
+  let meanReward: f64 = 0;
+  if (reward) { for (let i = 0; i < N; i++) meanReward += <f64>load<f32>(R + (<usize>i << 2)); meanReward /= <f64>max(N, 1); }
   const lr = <f32>inp.argNumber("LearningRate", 0.5);
   const B = max(1, <i32>inp.argNumber("BatchSize", 32));
   const l2 = <f32>inp.argNumber("L2", 0.0001);
@@ -71,8 +88,17 @@ export function rd_train(ptr: usize, len: u32): i64 {
       let sum: f32 = 0;
       for (let c = 0; c < C; c++) { z[c] = Mathf.exp(z[c] - mx); sum += z[c]; }
       for (let c = 0; c < C; c++) z[c] /= sum;
-      loss -= Math.log(max(<f64>z[y], 1e-12));
-      z[y] -= 1; // dLoss/dlogits
+      if (reward) {
+        const r = load<f32>(R + (<usize>i << 2)), pa = z[y];
+        loss -= <f64>r * Math.log(max(<f64>pa, 1e-12)) + (1 - <f64>r) * Math.log(max(1 - <f64>pa, 1e-12));
+        const push = min<f32>(MAX_PUSH, pa / max<f32>(<f32>1 - pa, <f32>1e-6));
+        const coef: f32 = r - (<f32>1 - r) * push;
+        z[y] -= 1;
+        for (let c = 0; c < C; c++) z[c] *= coef;
+      } else {
+        loss -= Math.log(max(<f64>z[y], 1e-12));
+        z[y] -= 1; // dLoss/dlogits
+      }
       for (let c = 0; c < C; c++) gb[c] += z[c];
       for (let d = 0; d < D; d++) {
         const xv = load<f32>(x + (<usize>d << 2));
@@ -85,7 +111,9 @@ export function rd_train(ptr: usize, len: u32): i64 {
     for (let j = 0; j < D * C; j++) W[j] -= step * gW[j] + lr * l2 * W[j];
     for (let c = 0; c < C; c++) b[c] -= step * gb[c];
   }
-  const metrics = String.UTF8.encode("{\"Loss\":" + (loss / <f64>max(N, 1)).toString() + ",\"TrainAccuracy\":" + (<f64>correct / <f64>max(N, 1)).toString() + ",\"Samples\":" + N.toString() + "}");
+  // With rewards, TrainAccuracy is the share of samples whose action the model (before each step) would take again.
+  const extra = reward ? ",\"MeanReward\":" + meanReward.toString() : "";
+  const metrics = String.UTF8.encode("{\"Loss\":" + (loss / <f64>max(N, 1)).toString() + ",\"TrainAccuracy\":" + (<f64>correct / <f64>max(N, 1)).toString() + ",\"Samples\":" + N.toString() + extra + "}");
   const out = new ArrayBuffer(16 + (D * C + C) * 4 + metrics.byteLength);
   const o = changetype<usize>(out);
   store<u32>(o, WEIGHTS_MAGIC);

@@ -1,0 +1,2 @@
+/** Thrown for a training task that cannot run as dispatched: the message names the field. */
+export class TrainArgsError extends Error {}
