@@ -31,25 +31,31 @@ export class TrainPool {
 
   /** One epoch of `p`'s rd_train on `s` from `w`; rejects (naming the plugin) on a trap, overrun or malformed block. */
   async epoch(p: LoadedPlugin, s: SampleSet, w: ClassifierWeights, args: TrainArgs, epoch: number): Promise<TrainOutput> {
-    const m = p.manifest;
     const u8 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    return decodeWeightsBlock(await this.call(p, s, [u8(w.weights), u8(w.bias)], args, epoch), { dim: s.dim, classes: s.classes });
+  }
+
+  /**
+   * One epoch of `rd_train` over `s` with `weights` (the model's buffers after features and
+   * labels: W and b of a head, or of each layer of a network); the plugin's output bytes, unchecked.
+   */
+  async call(p: LoadedPlugin, s: SampleSet, weights: Uint8Array[], args: TrainArgs, epoch: number): Promise<Uint8Array> {
+    const m = p.manifest;
     const call: TrainCall = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20, exportName: TRAIN_EXPORT, dim: s.dim, classes: s.classes,
       args: { LearningRate: args.LearningRate, BatchSize: args.BatchSize, L2: args.L2, Epoch: epoch },
-      buffers: [u8(s.features), s.labels, u8(w.weights), u8(w.bias)],
+      buffers: [new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength), s.labels, ...weights],
     };
     // Training calls have no ONNX Runtime inside: an overrun terminates the worker at once.
     const signal = AbortSignal.timeout(m.limits.callDeadlineMs);
-    let bytes: Uint8Array;
     try {
-      bytes = await this.piscina.run(call, { signal }) as Uint8Array;
+      return await this.piscina.run(call, { signal }) as Uint8Array;
     } catch (err) {
       const e = err as Error;
       if (signal.aborted) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} exceeded limits.callDeadlineMs (${m.limits.callDeadlineMs} ms) for one epoch of ${s.labels.length} samples`);
       throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} failed: ${e.message}`);
     }
-    return decodeWeightsBlock(bytes, { dim: s.dim, classes: s.classes });
   }
 
   async close(): Promise<void> {
