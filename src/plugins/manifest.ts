@@ -66,6 +66,17 @@ export const PluginManifest = Obj({
    * `input`, runs the crop-stage models and calls `export`; its JSON is merged into the box.
    */
   cropStage: Opt(Obj({ input: InputDecl, export: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }), maxCrops: Opt(Type.Integer({ minimum: 1, maximum: 256 })) })),
+  /**
+   * DEC2: the tiers a trained version of this package's network is cut for. The package's model
+   * is a whole dense network (network-onnx.ts); when the scheduler publishes a trained version of
+   * it, layers [from, to) also go out as the next version of AlgID — a package whose model is that
+   * part, made to run on executors of DeviceType (0 device: features; 1 edge: recognition).
+   */
+  tierParts: Opt(Arr(Obj({
+    AlgID: Int32({ minimum: 1 }),
+    DeviceType: Type.Integer({ minimum: 0, maximum: 2 }),
+    layers: Arr(Type.Integer({ minimum: 0, maximum: 8 }), { minItems: 2, maxItems: 2 }),
+  }), { minItems: 1, maxItems: 4 })),
   /** JSON schema of AlgArgs (checked at dispatch). */
   algArgsSchema: Opt(JsonObject()),
   resources: Opt(Obj({

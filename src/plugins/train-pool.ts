@@ -41,26 +41,35 @@ export class TrainPool {
     // Objective "reward" (DC7): buffer 1 holds the actions taken, a fifth buffer their rewards.
     const reward = args.Objective === 'reward';
     if (reward && !s.feedback) throw new Error(`${m.AlgType} ${m.AlgVersion}: Objective "reward" needs samples with actions and rewards`);
+    const bytes = await this.call(p, s, [u8(w.weights), u8(w.bias)], args, epoch, reward && s.feedback ? { actions: s.feedback.actions, rewards: u8(s.feedback.rewards) } : undefined);
+    const out = decodeWeightsBlock(bytes, { dim: s.dim, classes: s.classes });
+    // A plugin that knows no rewards would have trained on the actions as if they were labels.
+    if (reward && out.metrics.MeanReward === undefined) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} does not support Objective "reward" (its metrics lack MeanReward; docs/PLUGINS.md "Training ABI")`);
+    return out;
+  }
+
+  /**
+   * One epoch of `rd_train` over `s` with `weights` (the model's buffers after features and
+   * labels: W and b of a head, or of each layer of a network); the plugin's output bytes,
+   * unchecked. With `reward`, the actions take the labels' place and the rewards come last.
+   */
+  async call(p: LoadedPlugin, s: SampleSet, weights: Uint8Array[], args: TrainArgs, epoch: number, reward?: { actions: Uint8Array; rewards: Uint8Array }): Promise<Uint8Array> {
+    const m = p.manifest;
     const call: TrainCall = {
       wasmPath: p.wasmPath, memInitial: p.memoryInitialPages, memMax: p.memoryMaximumPages,
       maxOutputBytes: m.limits.maxOutputBytes ?? 1 << 20, exportName: TRAIN_EXPORT, dim: s.dim, classes: s.classes,
       args: { LearningRate: args.LearningRate, BatchSize: args.BatchSize, L2: args.L2, Epoch: epoch, ...(reward ? { Objective: 1 } : {}) },
-      buffers: reward && s.feedback ? [u8(s.features), s.feedback.actions, u8(w.weights), u8(w.bias), u8(s.feedback.rewards)] : [u8(s.features), s.labels, u8(w.weights), u8(w.bias)],
+      buffers: [new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength), reward ? reward.actions : s.labels, ...weights, ...(reward ? [reward.rewards] : [])],
     };
     // Training calls have no ONNX Runtime inside: an overrun terminates the worker at once.
     const signal = AbortSignal.timeout(m.limits.callDeadlineMs);
-    let bytes: Uint8Array;
     try {
-      bytes = await this.piscina.run(call, { signal }) as Uint8Array;
+      return await this.piscina.run(call, { signal }) as Uint8Array;
     } catch (err) {
       const e = err as Error;
       if (signal.aborted) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} exceeded limits.callDeadlineMs (${m.limits.callDeadlineMs} ms) for one epoch of ${s.labels.length} samples`);
       throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} failed: ${e.message}`);
     }
-    const out = decodeWeightsBlock(bytes, { dim: s.dim, classes: s.classes });
-    // A plugin that knows no rewards would have trained on the actions as if they were labels.
-    if (reward && out.metrics.MeanReward === undefined) throw new Error(`${m.AlgType} ${m.AlgVersion}: ${TRAIN_EXPORT} does not support Objective "reward" (its metrics lack MeanReward; docs/PLUGINS.md "Training ABI")`);
-    return out;
   }
 
   async close(): Promise<void> {

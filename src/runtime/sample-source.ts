@@ -61,10 +61,11 @@ function sampleFrame(s: SampleSet, i: number, side: { w: number; h: number }): S
       const f32 = sp.dtype === 'float32' ? new Float32Array(buf, off, n * 3) : null;
       const u8 = sp.dtype === 'uint8' ? new Uint8Array(buf, off, n * 3) : null;
       for (let c = 0; c < 3; c++) for (let j = 0; j < n; j++) {
-        const pixel = Math.round((px[j] ?? 0) * 255);
+        // A float tensor takes the value as it is (a device's features are not whole pixels, DEC2); uint8 rounds and clamps.
+        const v = (px[j] ?? 0) * 255;
         const at = sp.layout === 'nchw' ? c * n + j : j * 3 + c;
-        if (f32) f32[at] = (pixel * sp.scale - (sp.mean[c] ?? 0)) / (sp.std[c] ?? 1);
-        else if (u8) u8[at] = pixel;
+        if (f32) f32[at] = (v * sp.scale - (sp.mean[c] ?? 0)) / (sp.std[c] ?? 1);
+        else if (u8) u8[at] = Math.max(0, Math.min(255, Math.round(v)));
       }
       return { scaleX: 1, scaleY: 1, padX: 0, padY: 0, contentWidth: sp.width, contentHeight: sp.height };
     },

@@ -19,7 +19,7 @@ import { endAt, resolveSlice, sliceArg } from './media/slice.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
-import { runTrain } from './runners/train.ts';
+import { runTraining } from './runners/train-network.ts';
 import { isSampleSetUrl, openSampleSource } from './sample-source.ts';
 
 /** Progress points between two reports of a running task. */
@@ -100,11 +100,11 @@ export class TaskRuns {
       void started.done.then(() => end(null), (err: Error) => end(err));
       return;
     }
-    // TaskType 7: the plugin's training export over the task's sample set (runners/train.ts).
+    // TaskType 7: the plugin's training export over the task's sample set (runners/train.ts; a dense network's, runners/train-network.ts).
     if (plugin && t.info.TaskType === TaskType.AITraining) {
       const pool = ctx.trainPool?.();
       if (!pool) { this.finish(t, new Error('TaskType: 7 (AI training) is not available in this runtime')); return; }
-      void runTrain(ctx, t, plugin, pool).then(() => this.finish(t, null), (err: Error) => this.finish(t, err));
+      void runTraining(ctx, t, plugin, pool).then(() => this.finish(t, null), (err: Error) => this.finish(t, err));
       return;
     }
     const fps = t.info.InputInfo.TaskFrameRate ?? 1;

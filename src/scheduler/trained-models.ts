@@ -18,6 +18,8 @@ import { readClassifierOnnx, writeClassifierOnnx, type ClassifierWeights } from 
 import { applyDelta, deltaFromWire } from '../plugins/weight-delta.ts';
 import { weightsFromBase64 } from '../plugins/train-blob.ts';
 import type { AlgorithmRepository } from './repository.ts';
+import { nextVersion } from './trained-version.ts';
+import { publishTrainedNetwork } from './trained-network.ts';
 import { ACTIVE_STATUSES, type SchedulerStateStore } from './store.ts';
 import { updateTask, type TaskUpdateParts } from './task-update.ts';
 
@@ -92,16 +94,6 @@ function storedRound(store: SchedulerStateStore, taskId: string, base: BaseOf): 
   }
 }
 
-/** The next free patch version after the newest published one (1.0.3 → 1.0.4). */
-function nextVersion(repo: AlgorithmRepository, algId: number): string {
-  const newest = repo.newest({ algId })?.AlgVersion ?? '1.0.0';
-  const parts = newest.split(/[.+-]/).map((x) => Number.parseInt(x, 10));
-  const [a = 1, b = 0, c = 0] = parts.map((x) => (Number.isFinite(x) ? x : 0));
-  let v = `${a}.${b}.${c + 1}`;
-  while (repo.has(algId, v) || compareVersions(v, newest) <= 0) v = `${a}.${b}.${Number.parseInt(v.split('.')[2]!, 10) + 1}`;
-  return v;
-}
-
 export interface TrainedModelsDeps {
   key: { privatePem: string; publicPem: string };
   repository: AlgorithmRepository;
@@ -151,7 +143,6 @@ export class TrainedModels {
     if (!tm || this.done.has(taskId)) return;
     if (this.d.repository.list().some((e) => e.trainedBy === taskId)) { this.done.add(taskId); return; }
     try {
-      const { weights, samples } = updateOf(body, this.base);
       const task = this.d.store.task(taskId);
       const custom = task ? JSON.parse(task.custom_info) as { AlgArgs?: Record<string, unknown> } : {};
       // The accuracy check: below the task's MinAccuracy the version is not published (rolled back
@@ -162,6 +153,14 @@ export class TrainedModels {
         this.d.log.warn({ task: taskId, validation: tm.ValidationAccuracy, min }, 'trained model failed its accuracy check; not published');
         return;
       }
+      // DEC2: a layered network (TrainedModel.Sizes) is published whole and cut into its tiers' parts.
+      if (tm.Sizes !== undefined) {
+        const published = publishTrainedNetwork(this.d, taskId, body, tm);
+        this.done.add(taskId);
+        for (const e of published) void this.pushDown(e.AlgID, e.AlgVersion);
+        return;
+      }
+      const { weights, samples } = updateOf(body, this.base);
       if (custom.AlgArgs?.Federated === true) {
         // The round is what the store holds, not what this process saw: a scheduler restarted
         // (or a replica that took the lead) between two edges' updates still completes it.

@@ -14,9 +14,10 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 
 /**
  * A cluster whose nodes trust the examples' key and the scheduler's trained-models key (made here,
- * before it starts). `deviceTypes` gives other executors than the first their DeviceType (0 a device).
+ * before it starts). `deviceType(i)` gives executor edge-i's DeviceType; by default edge-1 is the
+ * cloud (2), where training runs, and the others are edges (1).
  */
-export async function learningCluster(dir: string, n: number, deviceTypes: Record<number, string> = {}): Promise<{ cluster: Cluster; trainedKeyId: string }> {
+export async function learningCluster(dir: string, n: number, deviceType: (i: number) => number = (i) => (i === 1 ? 2 : 1)): Promise<{ cluster: Cluster; trainedKeyId: string }> {
   const keys = path.join(dir, 'keys');
   mkdirSync(keys, { recursive: true });
   mkdirSync(path.join(dir, 'scheduler'), { recursive: true });
@@ -26,8 +27,7 @@ export async function learningCluster(dir: string, n: number, deviceTypes: Recor
   writeFileSync(path.join(keys, 'trained-models.pub'), k.publicPem);
   writeFileSync(path.join(keys, 'examples.pub'), readFileSync(path.join(root, 'plugins-sdk', 'examples', 'build', 'keys', 'publisher.pub')));
   const trust = ['--trusted-keys', keys];
-  // edge-1 is the cloud (DeviceType 2), where training runs.
-  const cluster = await startCluster(dir, n, { keepaliveSec: 5, schedulerArgs: trust, executorArgs: trust, executorArgsFor: (i) => (i === 1 ? ['--device-type', '2'] : deviceTypes[i] ? ['--device-type', deviceTypes[i]] : []) });
+  const cluster = await startCluster(dir, n, { keepaliveSec: 5, schedulerArgs: trust, executorArgs: trust, executorArgsFor: (i) => (deviceType(i) === 1 ? [] : ['--device-type', String(deviceType(i))]) });
   return { cluster, trainedKeyId: keyId(createPublicKey(k.publicPem)) };
 }
 

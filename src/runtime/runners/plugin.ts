@@ -13,6 +13,7 @@ import { admit } from './admit.ts';
 import { emitResult, frameTs } from './emit.ts';
 import { mineHardExamples } from './hard-examples.ts';
 import { feedbackSetArg, keepForFeedback } from './feedback.ts';
+import { featureSetArg, fileFeatures } from './feature-set.ts';
 import { preparedInput, type PreparedInput } from './input-spec.ts';
 
 /**
@@ -53,6 +54,7 @@ const SPARE_BUFFERS = 2;
  */
 async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p: LoadedPlugin): Promise<void> {
   const m = p.manifest;
+  featureSetArg(t.algArgs); // a bad FeatureSet fails the task before its first frame
   // Checked once per task: every frame (and crop) is preprocessed with it as it is.
   const frame = preparedInput(m.input);
   const crop = m.cropStage ? preparedInput(m.cropStage.input) : undefined;
@@ -120,6 +122,7 @@ async function pluginFrames(ctx: RunContext, t: ExecTask, source: FrameSource, p
       results = ((r.output as { Results?: unknown[] })?.Results ?? []).filter((x): x is Record<string, unknown> => !!x && typeof x === 'object');
       mineHardExamples(ctx, t, frame, r.input, results, classCount(m));
       keepForFeedback(ctx, t, frame, f.ptsMs, r.input, results, classCount(m));
+      fileFeatures(ctx, t, results);
       if (r.input?.byteLength === frame.bytes && spare.length < SPARE_BUFFERS) spare.push(r.input);
       // Boxes come in input-tensor pixels; map them back to the frame.
       const boxes: Box[] = [];
