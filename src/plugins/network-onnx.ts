@@ -7,8 +7,7 @@
  * so a part says which layers it holds. Graph: Gemm, ReLU between layers; a part that ends at the
  * last layer gives softmax `probs`, one that ends earlier gives the ReLU'd `features`.
  */
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { modelType } from './onnx-proto.ts';
 import { BlobError } from './train-blob.ts';
 import { checkNetwork, type DenseLayer, type DenseNetwork } from './dense-network.ts';
 import type { ClassifierInput } from './onnx-writer.ts';
@@ -21,11 +20,6 @@ export const FEATURES_OUTPUT = 'features';
 /** The output name of a part that ends at the last layer. */
 export const PROBS_OUTPUT = 'probs';
 
-const SCHEMA = fileURLToPath(new URL('../../plugins-sdk/include/onnx.proto', import.meta.url));
-let model: protobuf.Type | null = null;
-function modelType(): protobuf.Type {
-  return (model ??= protobuf.loadSync(SCHEMA).lookupType('onnx.ModelProto'));
-}
 
 /** Which layers a part holds: [from, to), 0-based. */
 export interface LayerRange {

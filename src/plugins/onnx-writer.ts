@@ -7,8 +7,7 @@
  * (symmetric, zero point 0) and a DequantizeLinear node restores it: a quarter of the bytes, and
  * the same arg-max on all but the closest calls.
  */
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { modelType } from './onnx-proto.ts';
 
 /** A classifier head: `weights` is dim×classes row-major (feature-major), `bias` has `classes`. */
 export interface ClassifierWeights {
@@ -49,12 +48,6 @@ export function quantizeInt8(w: ClassifierWeights): { q: Int8Array; scale: Float
 export const WEIGHT_NAME = 'W';
 export const BIAS_NAME = 'b';
 
-// The schema sits in plugins-sdk/include both from src/plugins (tsx) and dist/plugins (compiled).
-const SCHEMA = fileURLToPath(new URL('../../plugins-sdk/include/onnx.proto', import.meta.url));
-let model: protobuf.Type | null = null;
-function modelType(): protobuf.Type {
-  return (model ??= protobuf.loadSync(SCHEMA).lookupType('onnx.ModelProto'));
-}
 
 /** Checks a head's shape: a clear message naming the field and the rule. */
 export function checkWeights(w: ClassifierWeights): void {
