@@ -116,6 +116,9 @@ export class Dispatcher implements Placer {
         return c.device.device_id;
       } catch (err) {
         this.c.reservations.release(c.device.device_id, plan.subtaskId);
+        // Cut off by this scheduler's own shutdown: no failure to record; the subtask stays queued
+        // on that executor and the next start asks it what it runs (SB9).
+        if (this.c.flags.closed) return null;
         this.c.metrics.dispatchFailed();
         errors.push(`${c.device.device_id}: ${(err as Error).message}`);
       }

@@ -11,7 +11,7 @@ import * as P from '../../src/protocol/index.ts';
 
 t.test('table 18: every TaskRequest reply keeps Message within 128 bytes', async (t) => {
   // Only submit() is reached by these requests; the long refusal stands for any the scheduler gives.
-  const stub = { metrics: { registry: new Registry() }, cascade: { handlers: () => ({}), submit: (_b: unknown, _o: unknown, local: () => unknown) => local() }, client: { senderId: 'stub', setCommandChannel: () => undefined }, submit: async () => ({ ok: false, message: `InitiationInfo.CustomInfo: ${'数据源不可用'.repeat(60)}` }) } as unknown as Scheduler;
+  const stub = { metrics: { registry: new Registry() }, store: { durable: async () => undefined }, cascade: { handlers: () => ({}), submit: (_b: unknown, _o: unknown, local: () => unknown) => local() }, client: { senderId: 'stub', setCommandChannel: () => undefined }, submit: async () => ({ ok: false, message: `InitiationInfo.CustomInfo: ${'数据源不可用'.repeat(60)}` }) } as unknown as Scheduler;
   const app = createSchedulerServer(stub, { log: pino({ level: 'silent' }) });
   t.teardown(() => app.close());
   const post = (payload: string) => app.inject({ method: 'POST', url: '/System/TaskRequest/', headers: { 'content-type': 'application/json' }, payload });
