@@ -58,7 +58,9 @@ async function sessionFor(path: string, opts: { executionProviders: ProviderSpec
       for (const ep of [...opts.executionProviders.filter((e) => e.name !== 'cpu'), { name: 'cpu' } as ProviderSpec]) {
         try {
           const provider = ep.deviceId === undefined ? ep.name : { name: ep.name, deviceId: ep.deviceId };
-          const session = await o.InferenceSession.create(path, { executionProviders: [provider], intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+          // Its threads do not spin between parallel sections: the cores are shared with decoding,
+          // preprocessing and the other workers, which a spinning thread would take them from.
+          const session = await o.InferenceSession.create(path, { executionProviders: [provider], intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
           return { session, provider: ep.name, ...(ep.deviceId !== undefined ? { deviceId: ep.deviceId } : {}), fallbacks: tried };
         } catch (err) {
           if (ep.name === 'cpu') throw err;
