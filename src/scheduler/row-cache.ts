@@ -8,7 +8,8 @@
  */
 import type { SubtaskRow, TaskRow } from './store-types.ts';
 
-const MAX = 20_000;
+// Enough for the tasks in flight at fleet scale; a list may hold up to 256 rows, so lists count too.
+const MAX = 4096;
 
 function put<K, V>(m: Map<K, V>, k: K, v: V): V {
   if (m.size >= MAX) m.delete(m.keys().next().value as K);

@@ -3,7 +3,8 @@
  * for it, so it waits until they are durable in the shared store (one group commit serves every
  * request in flight); replies carry the leader's epoch (X-Retinad-Epoch) so executors learn it
  * and refuse a deposed leader's commands; a follower serves reads from its copy of the store and
- * passes every write to the leader (follower-forward.ts) — only the leader writes.
+ * passes every write to the leader (follower-forward.ts) — only the leader writes. A single
+ * scheduler's replies wait for its SQLite group commit the same way (`durableReplies`).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forwardToLeader, type Forwarder } from './follower-forward.ts';
