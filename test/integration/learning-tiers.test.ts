@@ -125,4 +125,6 @@ t.test('DEC2: the cloud trains one network, its first layer goes to a device (fe
   t.match(JSON.stringify(await waitTaskEnd(cluster, part, 60_000)), /its model is layers 1\.\.1 of a network, a part; train the package of the whole network/, 'training a part is refused, naming why');
   const fed = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url('train') }], { Epochs: 1, Federated: true }, WHOLE);
   t.match(JSON.stringify(await waitTaskEnd(cluster, fed, 60_000)), /AlgArgs\.Federated: AlgID 2210 trains a layered network/, 'Federated is refused for a network, naming the field');
+  const rewarded = await submit(cluster, 7, [{ DeviceID: cloud, StreamURL: data.url('train') }], { Epochs: 1, Objective: 'reward' }, WHOLE);
+  t.match(JSON.stringify(await waitTaskEnd(cluster, rewarded, 60_000)), /AlgArgs\.Objective: AlgID 2210 trains a layered network/, 'so is learning from rewards (the head\'s objective)');
 });

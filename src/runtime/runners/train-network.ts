@@ -5,7 +5,8 @@
  * and sends the whole network up; the scheduler cuts it into the parts its manifest's
  * `tierParts` name (devices extract features, edges recognise) and publishes each. A one-layer
  * head's model goes to runTrain (train.ts) as before. The network trains whole on one executor:
- * Federated, gradient exchange, int8 compression and Restart are the head's, refused here by name.
+ * Federated, gradient exchange, int8 compression, Restart and the reward objective are the head's,
+ * refused here by name.
  */
 import { readFile } from 'node:fs/promises';
 import type { ExecTask } from '../exec-task.ts';
@@ -18,11 +19,14 @@ import { loadSampleSet } from '../sample-source.ts';
 import type { RunContext } from './context.ts';
 import { emitResult } from './emit.ts';
 import { runTrain, trainArgs, TrainArgsError, TRAINED_MODEL_RESULT_TYPE } from './train.ts';
+import { samplesFor } from './train-objective.ts';
 
 /** AlgArgs that only a one-layer head's training understands. */
 const HEAD_ONLY: ReadonlyArray<[string, (v: unknown) => boolean]> = [
   ['Federated', (v) => v === true], ['Exchange', (v) => v !== undefined && v !== 'weights'], ['TopK', (v) => v !== undefined],
   ['Compress', (v) => v !== undefined && v !== 'none'], ['Restart', (v) => v === true],
+  // Learning from rewards (DC7) is the head's rd_train's; a network's learns from labels only.
+  ['Objective', (v) => v !== undefined && v !== 'labels'],
 ];
 
 /** A training task: a dense network's package trains here, any other through runTrain. */
@@ -52,7 +56,8 @@ async function runTrainNetwork(ctx: RunContext, t: ExecTask, p: LoadedPlugin, po
   }
   const url = t.info.InputInfo.StreamURL;
   if (!url) throw new TrainArgsError('InputInfo.StreamURL: a training task names its sample set here');
-  const samples = await samplesAt(ctx, url);
+  // An RDS2 set (a device's feedback) is learned from its labelled samples only.
+  const samples = samplesFor('labels', await samplesAt(ctx, url));
   const sizes = networkSizes(start);
   if (samples.dim !== sizes[0] || samples.classes !== sizes[sizes.length - 1]) {
     throw new TrainArgsError(`InputInfo.StreamURL: samples are ${samples.dim}-dimensional with ${samples.classes} classes; the network takes ${sizes[0]} and gives ${sizes[sizes.length - 1]}`);
