@@ -20,19 +20,23 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 
 interface Doc { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> }
 
-/** `METHOD /path` pairs of the README's route table (`/Keepalive` after `/System/Register` means `/System/Keepalive`). */
-function readmeRoutes(): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+/**
+ * `METHOD /path` pairs of the README's route table (`/Keepalive` after `/System/Register` means
+ * `/System/Keepalive`), each with the role its row names (scheduler, executor or both).
+ */
+function readmeRoutes(): Array<[string, string, string]> {
+  const out: Array<[string, string, string]> = [];
   for (const line of readFileSync(path.join(root, 'README.md'), 'utf8').split('\n')) {
     if (!line.startsWith('| `')) continue;
     const cell = line.split('|')[1] ?? '';
+    const role = (line.split('|')[2] ?? '').trim();
     let method = '';
     let base = '';
     for (const m of cell.matchAll(/`(?:(GET|POST|PATCH) )?(\/[^`?]*)[^`]*`/g)) {
       if (m[1]) method = m[1];
       let p = (m[2] ?? '').replace(/\/$/, '');
       if (!p.startsWith('/System/')) p = base + p; else base = p.slice(0, p.lastIndexOf('/'));
-      out.push([method, p]);
+      out.push([method, p, role]);
     }
   }
   return out;
@@ -63,10 +67,11 @@ t.test('issue 16: /openapi.json is valid OpenAPI 3.1, public, and describes ever
   const exec = docs.executor!;
   const listed = readmeRoutes();
   t.ok(listed.length >= 12, `the README lists ${listed.length} routes`);
-  for (const [method, p] of listed) {
+  for (const [method, p, role] of listed) {
     if (p === '/openapi.json' || p === '/docs') continue; // the description itself (checked above)
     const key = p.replace(/\{(\w+)\}/g, '{$1}');
-    const where = key === '/System/Time' || key === '/System/Command' ? [sched, exec] : key === '/System/FeatureSearch' ? [exec] : [sched];
+    t.ok(['scheduler', 'executor', 'both'].includes(role), `${method} ${key}: the README names its role (${role})`);
+    const where = role === 'both' ? [sched, exec] : role === 'executor' ? [exec] : [sched];
     for (const d of where) t.ok(d.paths[key]?.[method.toLowerCase()], `${method} ${key} is described`);
   }
   // The document's request schema is the one the route validates with: table 17's members, all of them.
