@@ -33,7 +33,8 @@ export class GroupCommit {
       this.db.exec('COMMIT');
     } catch (err) {
       try { if (this.db.inTransaction) this.db.exec('ROLLBACK'); } catch { /* SQLite rolled it back already */ }
-      this.rolledBack();
+      // Runs in a timer callback: a failure to reread must not end the process; the waiters still hear why.
+      try { this.rolledBack(); } catch { /* the next restart rebuilds memory from the rows */ }
       for (const x of w) x.reject(err as Error);
       return;
     }
