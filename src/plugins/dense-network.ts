@@ -5,7 +5,7 @@
  * TaskResult it is the layer sizes plus base64 of every layer's W then b. Checked field by field:
  * a malformed one is refused with the field and the rule, never half-read.
  */
-import { BlobError, type SampleSet } from './train-blob.ts';
+import { BlobError, blockMetrics, type SampleSet } from './train-blob.ts';
 
 /** One layer: `weights` is inDim×outDim row-major (feature-major), `bias` has outDim. */
 export interface DenseLayer {
@@ -109,16 +109,7 @@ export function decodeNetworkBlock(b: Uint8Array, expect?: readonly number[]): {
   copy.set(b.subarray(head, head + values * 4));
   const network = split(sizes, new Float32Array(copy.buffer));
   checkNetwork(network);
-  let metrics: unknown;
-  try {
-    metrics = JSON.parse(new TextDecoder().decode(b.subarray(want - mlen)));
-  } catch {
-    throw new BlobError('network block.metrics: not JSON');
-  }
-  if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) throw new BlobError('network block.metrics: must be a JSON object');
-  const m: Record<string, number> = {};
-  for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) m[k] = v;
-  return { network, metrics: m };
+  return { network, metrics: blockMetrics('network block.metrics:', b.subarray(want - mlen)) };
 }
 
 /** A network as it travels in a TaskResult: its sizes and base64 of every layer's W then b. */

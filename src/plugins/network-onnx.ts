@@ -7,14 +7,11 @@
  * so a part says which layers it holds. Graph: Gemm, ReLU between layers; a part that ends at the
  * last layer gives softmax `probs`, one that ends earlier gives the ReLU'd `features`.
  */
-import { modelType } from './onnx-proto.ts';
+import { encodeModel, FLOAT, modelType, tensor, valueInfo } from './onnx-proto.ts';
 import { BlobError } from './train-blob.ts';
 import { checkNetwork, type DenseLayer, type DenseNetwork } from './dense-network.ts';
 import type { ClassifierInput } from './onnx-writer.ts';
 
-const FLOAT = 1;
-/** 13: ReduceMean's axes as an attribute, as onnx-writer.ts writes it. */
-const OPSET = 13;
 /** The output name of a part that ends before the last layer. */
 export const FEATURES_OUTPUT = 'features';
 /** The output name of a part that ends at the last layer. */
@@ -25,14 +22,6 @@ export const PROBS_OUTPUT = 'probs';
 export interface LayerRange {
   from: number;
   to: number;
-}
-
-function tensor(name: string, dims: number[], data: Float32Array): Record<string, unknown> {
-  return { name, dims, dataType: FLOAT, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-function valueInfo(name: string, dims: Array<number | string>): Record<string, unknown> {
-  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
 }
 
 /** Checks a range against a network of `layers` layers. */
@@ -70,21 +59,13 @@ export function writeNetworkOnnx(n: DenseNetwork, input: ClassifierInput, range:
     }
   }
   const outDim = n.layers[range.to - 1]!.outDim;
-  const T = modelType();
-  const msg = T.fromObject({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }],
-    producerName: 'retinad',
-    docString: doc,
-    graph: {
-      name: `dense_layers_${range.from + 1}_to_${range.to}`,
-      node: nodes,
-      initializer: inits,
-      input: [valueInfo('frame', ['N', input.channels, input.height, input.width])],
-      output: [valueInfo(last ? PROBS_OUTPUT : FEATURES_OUTPUT, ['N', outDim])],
-    },
-  });
-  return Buffer.from(T.encode(msg).finish());
+  return encodeModel({
+    name: `dense_layers_${range.from + 1}_to_${range.to}`,
+    node: nodes,
+    initializer: inits,
+    input: [valueInfo('frame', ['N', input.channels, input.height, input.width])],
+    output: [valueInfo(last ? PROBS_OUTPUT : FEATURES_OUTPUT, ['N', outDim])],
+  }, doc);
 }
 
 type Initializer = { name?: string; dims?: Array<number | { toNumber(): number }>; dataType?: number; rawData?: Uint8Array };

@@ -7,7 +7,7 @@
  * (symmetric, zero point 0) and a DequantizeLinear node restores it: a quarter of the bytes, and
  * the same arg-max on all but the closest calls.
  */
-import { modelType } from './onnx-proto.ts';
+import { encodeModel, FLOAT, INT8, modelType, tensor, valueInfo } from './onnx-proto.ts';
 
 /** A classifier head: `weights` is dim×classes row-major (feature-major), `bias` has `classes`. */
 export interface ClassifierWeights {
@@ -24,11 +24,6 @@ export interface ClassifierInput {
   width: number;
 }
 
-/** ONNX's TensorProto.DataType FLOAT and the opset the graph is written against. */
-const FLOAT = 1;
-const INT8 = 3;
-/** 13: the first opset whose DequantizeLinear takes a per-axis scale. */
-const OPSET = 13;
 /** Names of the int8 weights and their per-class scales and zero points in a compressed model. */
 const QWEIGHT_NAME = 'W_int8', QSCALE_NAME = 'W_scale', QZERO_NAME = 'W_zero';
 
@@ -58,14 +53,6 @@ export function checkWeights(w: ClassifierWeights): void {
   for (const a of [w.weights, w.bias]) for (const v of a) if (!Number.isFinite(v)) throw new RangeError('weights: every value must be finite (training diverged?)');
 }
 
-function tensor(name: string, dims: number[], data: Float32Array | Int8Array): Record<string, unknown> {
-  return { name, dims, dataType: data instanceof Int8Array ? INT8 : FLOAT, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-function valueInfo(name: string, dims: Array<number | string>): Record<string, unknown> {
-  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
-}
-
 /** The ONNX model of a classifier head over an [N, channels, height, width] frame tensor. */
 export function writeClassifierOnnx(w: ClassifierWeights, input: ClassifierInput, doc = '', compress: Compression = 'none'): Buffer {
   checkWeights(w);
@@ -75,27 +62,19 @@ export function writeClassifierOnnx(w: ClassifierWeights, input: ClassifierInput
       initializers: [tensor(QWEIGHT_NAME, [w.dim, w.classes], qz.q), tensor(QSCALE_NAME, [w.classes], qz.scale), tensor(QZERO_NAME, [w.classes], new Int8Array(w.classes))] }
     : { nodes: [], initializers: [tensor(WEIGHT_NAME, [w.dim, w.classes], w.weights)] };
   if (input.height * input.width !== w.dim) throw new RangeError(`input: ${input.height}×${input.width} pixels do not match weights.dim ${w.dim}`);
-  const T = modelType();
-  const msg = T.fromObject({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }],
-    producerName: 'retinad',
-    docString: doc,
-    graph: {
-      name: 'classifier_head',
-      node: [
-        ...weightsFrom.nodes,
-        { opType: 'ReduceMean', input: ['frame'], output: ['grey'], attribute: [{ name: 'axes', type: 7, ints: [1] }, { name: 'keepdims', type: 2, i: 0 }] },
-        { opType: 'Flatten', input: ['grey'], output: ['features'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-        { opType: 'Gemm', input: ['features', WEIGHT_NAME, BIAS_NAME], output: ['logits'] },
-        { opType: 'Softmax', input: ['logits'], output: ['probs'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-      ],
-      initializer: [...weightsFrom.initializers, tensor(BIAS_NAME, [w.classes], w.bias)],
-      input: [valueInfo('frame', ['N', input.channels, input.height, input.width])],
-      output: [valueInfo('probs', ['N', w.classes])],
-    },
-  });
-  return Buffer.from(T.encode(msg).finish());
+  return encodeModel({
+    name: 'classifier_head',
+    node: [
+      ...weightsFrom.nodes,
+      { opType: 'ReduceMean', input: ['frame'], output: ['grey'], attribute: [{ name: 'axes', type: 7, ints: [1] }, { name: 'keepdims', type: 2, i: 0 }] },
+      { opType: 'Flatten', input: ['grey'], output: ['features'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', input: ['features', WEIGHT_NAME, BIAS_NAME], output: ['logits'] },
+      { opType: 'Softmax', input: ['logits'], output: ['probs'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+    ],
+    initializer: [...weightsFrom.initializers, tensor(BIAS_NAME, [w.classes], w.bias)],
+    input: [valueInfo('frame', ['N', input.channels, input.height, input.width])],
+    output: [valueInfo('probs', ['N', w.classes])],
+  }, doc);
 }
 
 /** The head's weights read back from a model this writer made (the start of the next training). */

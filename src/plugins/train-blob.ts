@@ -148,16 +148,21 @@ export function decodeWeightsBlock(b: Uint8Array, expect?: { dim: number; classe
   copy.set(b.subarray(WEIGHTS_HEADER, WEIGHTS_HEADER + copy.byteLength));
   const all = new Float32Array(copy.buffer);
   for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i])) throw new BlobError(`weights block: value ${i} is not finite (training diverged; lower LearningRate)`);
+  return { weights: { dim, classes, weights: all.subarray(0, nw), bias: all.subarray(nw) }, metrics: blockMetrics('weights block: metrics', b.subarray(want - mlen)) };
+}
+
+/** A training block's metrics (its JSON object's finite numbers); `field` names them in a refusal. */
+export function blockMetrics(field: string, bytes: Uint8Array): Record<string, number> {
   let metrics: unknown;
   try {
-    metrics = JSON.parse(new TextDecoder().decode(b.subarray(want - mlen)));
+    metrics = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new BlobError('weights block: metrics are not JSON');
+    throw new BlobError(`${field} are not JSON`);
   }
-  if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) throw new BlobError('weights block: metrics must be a JSON object');
+  if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) throw new BlobError(`${field} must be a JSON object`);
   const m: Record<string, number> = {};
   for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) m[k] = v;
-  return { weights: { dim, classes, weights: all.subarray(0, nw), bias: all.subarray(nw) }, metrics: m };
+  return m;
 }
 
 /** Weights as base64 of W then b (float32 LE): how they travel in a TaskResult. */
