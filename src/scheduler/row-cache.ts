@@ -2,8 +2,10 @@
  * Task and subtask rows as last read, kept beside the SQLite store: a task's path through the
  * scheduler reads its row and its subtasks many times (intake, placement, each status report,
  * the task's aggregate status), each a statement and a JSON-heavy row. The store is the only
- * writer, so each of its writes drops what it changes and the next read fetches it again; a
- * rollback drops everything. Callers get copies: a row they change does not change the cache.
+ * writer: a write whose row it knows whole (an update of a row read before, a new task) puts
+ * that row here once its statement succeeded, so a subtask's life (placed, dispatched, running,
+ * done) costs no read after its first; anything else is dropped and read again. A rollback
+ * drops everything. Callers get copies: a row they change does not change the cache.
  * Bounded: the oldest entries go first.
  */
 import type { SubtaskRow, TaskRow } from './store-types.ts';
@@ -35,6 +37,23 @@ export class RowCache {
   subtasks(taskId: string, read: () => SubtaskRow[]): SubtaskRow[] {
     const hit = this.lists.get(taskId) ?? put(this.lists, taskId, read());
     return hit.map((r) => ({ ...r }));
+  }
+
+  /** The task's row is now `row` (written by the store; a copy is kept). */
+  setTask(row: TaskRow): void {
+    put(this.tasks, row.task_id, { ...row });
+  }
+
+  /**
+   * A subtask's row is now `row`: it replaces the cached row and its entry in its task's list
+   * (a subtask new to the list changes its length and order, so the list is read again).
+   */
+  setSubtask(row: SubtaskRow): void {
+    const kept = { ...row };
+    put(this.subtaskRows, row.subtask_id, kept);
+    const list = this.lists.get(row.task_id);
+    const i = list ? list.findIndex((r) => r.subtask_id === row.subtask_id) : -1;
+    if (i >= 0) list![i] = kept; else this.lists.delete(row.task_id);
   }
 
   /** The task's row changed. */

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type DeviceInput, type DeviceRow, type SchedulerStateStore, type StoredResult, type SubtaskInput, type SubtaskRow, type SubtaskStatusUpdate, type TaskRow } from './store-types.ts';
 import { SCHEMA } from './store-schema.ts';
-import { resumePointMs } from './resume-point.ts';
+import { ResultRows } from './store-results.ts';
 import { GroupCommit } from './group-commit.ts';
 import { ActiveCounts } from './active-counts.ts';
 import { RowCache } from './row-cache.ts';
@@ -35,6 +35,7 @@ export class SchedulerStore implements SchedulerStateStore {
   private readonly inTransaction: (fn: () => unknown) => unknown;
   /** Active (running, paused, queued) subtasks per device, kept as subtasks are written. */
   private readonly active = new ActiveCounts();
+  private readonly resultRows = new ResultRows((sql) => this.stmt(sql));
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -147,12 +148,14 @@ export class SchedulerStore implements SchedulerStateStore {
   /** `owner`: the initiator that submitted it (null for a node). */
   insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner: string | null = null): void {
     const now = Date.now();
+    const row: TaskRow = { task_id: taskId, basic_info: JSON.stringify(basic), custom_info: JSON.stringify(custom), status, exception_code: null, exception_desc: null, created_at: now, updated_at: now, owner };
     this.rows.dropTask(taskId);
     this.batch(() => {
       this.stmt('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(taskId, JSON.stringify(basic), JSON.stringify(custom), status, now, now, owner);
+        .run(taskId, row.basic_info, row.custom_info, status, now, now, owner);
       this.event(taskId, null, null, status, null);
     });
+    this.rows.setTask(row);
   }
 
   task(id: string): TaskRow | undefined {
@@ -179,12 +182,14 @@ export class SchedulerStore implements SchedulerStateStore {
   setTaskStatus(id: string, status: number, exceptionCode: number | null = null, exceptionDesc: string | null = null): boolean {
     const cur = this.task(id);
     if (!cur || (cur.status === status && cur.exception_code === exceptionCode && cur.exception_desc === exceptionDesc)) return false;
+    const now = Date.now();
     this.rows.dropTask(id);
     this.batch(() => {
       this.stmt('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
-        .run(status, exceptionCode, exceptionDesc, Date.now(), id);
+        .run(status, exceptionCode, exceptionDesc, now, id);
       this.event(id, null, null, status, exceptionCode);
     });
+    this.rows.setTask({ ...cur, status, exception_code: exceptionCode, exception_desc: exceptionDesc, updated_at: now });
     return true;
   }
 
@@ -192,14 +197,18 @@ export class SchedulerStore implements SchedulerStateStore {
   insertSubtask(s: SubtaskInput): void {
     const now = Date.now();
     const prev = this.subtask(s.subtaskId);
+    // The row as the upsert leaves it (a replaced subtask keeps its task and its creation time).
+    const row: SubtaskRow = { subtask_id: s.subtaskId, task_id: prev?.task_id ?? s.taskId, device_id: s.deviceId, dispatch_info: JSON.stringify(s.dispatch), status: s.status,
+      progress: 0, exception_code: null, exception_desc: null, attempts: s.attempts ?? 1, created_at: prev?.created_at ?? now, updated_at: now };
     this.rows.dropSubtask(s.subtaskId, s.taskId);
     this.batch(() => {
       this.stmt(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(subtask_id) DO UPDATE SET device_id = excluded.device_id, dispatch_info = excluded.dispatch_info,
       status = excluded.status, attempts = excluded.attempts, progress = 0, exception_code = NULL, exception_desc = NULL, updated_at = excluded.updated_at`)
-        .run(s.subtaskId, s.taskId, s.deviceId, JSON.stringify(s.dispatch), s.status, s.attempts ?? 1, now, now);
+        .run(s.subtaskId, s.taskId, s.deviceId, row.dispatch_info, s.status, row.attempts, now, now);
       this.event(s.taskId, s.subtaskId, s.deviceId, s.status, null);
     });
+    this.rows.setSubtask(row);
     if (prev && isActive(prev.status)) this.active.count(prev.device_id, -1);
     if (isActive(s.status)) this.active.count(s.deviceId, 1);
   }
@@ -207,8 +216,11 @@ export class SchedulerStore implements SchedulerStateStore {
   /** Replaces a subtask's dispatch info in place (its destinations changed); status is kept. */
   setSubtaskDispatch(id: string, dispatch: TaskDispatchInfo): void {
     const cur = this.subtask(id);
+    const info = JSON.stringify(dispatch);
+    const now = Date.now();
     if (cur) this.rows.dropSubtask(id, cur.task_id);
-    this.stmt('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(JSON.stringify(dispatch), Date.now(), id);
+    this.stmt('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(info, now, id);
+    if (cur) this.rows.setSubtask({ ...cur, dispatch_info: info, updated_at: now });
   }
 
   subtask(id: string): SubtaskRow | undefined {
@@ -239,12 +251,14 @@ export class SchedulerStore implements SchedulerStateStore {
     if (!cur) return false;
     const progress = u.progress ?? cur.progress;
     const changed = cur.status !== u.status;
+    const now = Date.now();
     this.rows.dropSubtask(id, cur.task_id);
     this.batch(() => {
       this.stmt('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
-        .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, Date.now(), id);
+        .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, now, id);
       if (changed) this.event(cur.task_id, id, cur.device_id, u.status, u.exceptionCode ?? null);
     });
+    this.rows.setSubtask({ ...cur, status: u.status, progress, exception_code: u.exceptionCode ?? null, exception_desc: u.exceptionDesc ?? null, updated_at: now });
     const was = isActive(cur.status);
     if (was !== isActive(u.status)) this.active.count(cur.device_id, was ? -1 : 1);
     return changed;
@@ -263,38 +277,20 @@ export class SchedulerStore implements SchedulerStateStore {
 
   /** Stores a result once per dedup key; returns false for a duplicate. */
   insertResult(taskId: string, body: TaskResultBody, dedupKey: string | null): boolean {
-    const r = this.stmt('INSERT OR IGNORE INTO results (task_id, subtask_id, device_id, ts, dedup_key, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(taskId, body.TaskID, body.DeviceID, body.Ts, dedupKey, JSON.stringify(body), Date.now());
-    return r.changes > 0;
+    return this.resultRows.insert(taskId, body, dedupKey);
   }
 
-  /**
-   * Results of a task, oldest first, after cursor `after` (a seq): at most `limit`, and no more
-   * than `maxBytes` of stored JSON (at least one) — 500 results of 4 MiB must not make one reply.
-   * `full` says whether the page stopped at a bound (so there may be more).
-   */
+  /** A page of a task's results (store-results.ts says how it is bounded). */
   results(taskId: string, after: number, limit: number, maxBytes = Number.POSITIVE_INFINITY): StoredResult[] & { full?: boolean } {
-    const out: StoredResult[] & { full?: boolean } = [];
-    let bytes = 0;
-    for (const r of this.stmt('SELECT seq, body FROM results WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?').iterate(taskId, after, limit) as IterableIterator<{ seq: number; body: string }>) {
-      if (out.length && bytes + r.body.length > maxBytes) { out.full = true; break; }
-      bytes += r.body.length;
-      out.push({ seq: r.seq, body: JSON.parse(r.body) as TaskResultBody });
-    }
-    if (out.length === limit) out.full = true;
-    return out;
+    return this.resultRows.page(taskId, after, limit, maxBytes);
   }
 
   resultCount(taskId: string): number {
-    return (this.stmt('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
+    return this.resultRows.count(taskId);
   }
 
-  /**
-   * Where a moved subtask resumes (SB12), in source milliseconds, from the last result stored
-   * for it (resume-point.ts says how). Null when nothing was stored.
-   */
+  /** Where a moved subtask resumes (SB12), in source milliseconds; null when nothing was stored. */
   resumeAfterMs(subtaskId: string, frameMs: number): number | null {
-    const r = this.stmt('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
-    return r ? resumePointMs(JSON.parse(r.body) as TaskResultBody, frameMs) : null;
+    return this.resultRows.resumeAfterMs(subtaskId, frameMs);
   }
 }

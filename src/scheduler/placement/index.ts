@@ -90,12 +90,12 @@ function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, do
   c.total = d.total;
   c.available = d.available;
   c.download = download || undefined;
-  const id = d.row.device_id;
-  c.reserved = view.reserved ? () => view.reserved!(id) : undefined;
   return c;
 }
 
-const scratch = (): Candidate => ({ device: undefined as unknown as DeviceRow, alg: undefined as unknown as AlgInfo, active: 0, availableCpu: 50 });
+/** The scratch candidate of one placement; what it asks of the view about charges is made once here, not per device. */
+const scratch = (view: PlacementView): Candidate => ({ device: undefined as unknown as DeviceRow, alg: undefined as unknown as AlgInfo, active: 0, availableCpu: 50,
+  reserved: view.reserved ? (id: string) => view.reserved!(id) : undefined });
 
 /**
  * The Plan for one subtask: feasible executors best first, rejected ones with their reasons.
@@ -104,7 +104,7 @@ const scratch = (): Candidate => ({ device: undefined as unknown as DeviceRow, a
  */
 export function place(req: PlacementRequest, view: PlacementView, limit = Infinity): Plan {
   const key = matchKey(req);
-  const c = scratch();
+  const c = scratch(view);
   const own = new Ranking(req, view.seq(), limit);
   const pub = view.published(req);
   scan(req, view, offering(req, view), limit, own, (d) => {
@@ -163,15 +163,16 @@ function scan(req: PlacementRequest, view: PlacementView, list: readonly ViewDev
 /** Whether `place()` would find anyone, stopping at the first feasible executor (intake's check). */
 export function feasible(req: PlacementRequest, view: PlacementView): boolean {
   const key = matchKey(req);
-  const c = scratch();
+  const c = scratch(view);
+  const filters = filtersFor(req);
   for (const d of offering(req, view)) {
     if (!d.listed) continue;
     const alg = algorithmOf(req, key, d);
-    if (alg && passes(req, fill(c, d, alg, view, false))) return true;
+    if (alg && passes(req, fill(c, d, alg, view, false), filters)) return true;
   }
   const pub = view.published(req);
   if (!pub) return false;
-  for (const d of everyone(req, view)) if (passes(req, fill(c, d, pub, view, true))) return true;
+  for (const d of everyone(req, view)) if (passes(req, fill(c, d, pub, view, true), filters)) return true;
   return false;
 }
 
@@ -180,9 +181,14 @@ export function whyNot(req: PlacementRequest, view: PlacementView, max = 2): str
   return place(req, view).rejected.slice(0, max).map((r) => `${r.deviceId}: ${r.why}`).join('; ');
 }
 
-function passes(req: PlacementRequest, c: Candidate): boolean {
-  for (const f of FILTERS) if (f.check(req, c)) return false;
+function passes(req: PlacementRequest, c: Candidate, filters = filtersFor(req)): boolean {
+  for (const f of filters) if (f.check(req, c)) return false;
   return true;
+}
+
+/** The filters that can reject anyone for `req`, in FILTERS' order. */
+export function filtersFor(req: PlacementRequest): readonly Filter[] {
+  return FILTERS.filter((f) => !f.applies || f.applies(req));
 }
 
 /** Builds candidates from stored device rows (parsing their JSON); executors without the algorithm are left out. */
@@ -201,10 +207,17 @@ export function candidates(req: PlacementRequest, devices: DeviceRow[], active: 
   return out;
 }
 
-const byId = new Intl.Collator().compare;
+/**
+ * Ties go to the lower DeviceID by code unit: the same order on every host, whatever its locale
+ * (a locale-aware collator is also what made a tie cost most of a placement: a fleet of idle
+ * executors ties on every comparison).
+ */
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 type Scored = { c: Candidate; s: number };
-const better = (a: Scored, b: Scored) => b.s - a.s || byId(a.c.device.device_id, b.c.device.device_id);
+/** Negative when a candidate scored `s` ranks before `b`. */
+const before = (s: number, c: Candidate, b: Scored) => b.s - s || byId(c.device.device_id, b.c.device.device_id);
+const better = (a: Scored, b: Scored) => before(a.s, a.c, b);
 
 /**
  * Filters and scores candidates one at a time, keeping the best `limit` in order (an insertion
@@ -215,10 +228,12 @@ class Ranking {
   private readonly rejected: Rejection[] = [];
   private readonly weighted;
   private readonly ctx;
+  private readonly filters;
 
   constructor(private readonly req: PlacementRequest, seq: number, private readonly limit: number) {
     this.weighted = strategy(req.strategy);
     this.ctx = { seq };
+    this.filters = filtersFor(req);
   }
 
   /** Feasible candidates offered so far. */
@@ -230,7 +245,7 @@ class Ranking {
 
   /** Considers `c`; `scratch`: it is reused by the caller, so a copy is kept. */
   offer(c: Candidate, scratch: boolean): void {
-    for (const f of FILTERS) {
+    for (const f of this.filters) {
       const why = f.check(this.req, c);
       if (why) { this.rejected.push({ deviceId: c.device.device_id, why }); return; }
     }
@@ -238,11 +253,11 @@ class Ranking {
     let s = 0;
     for (const w of this.weighted) s += w.weight * w.scorer.score(this.req, c, this.ctx);
     const top = this.top;
-    const x = { c, s };
-    if (this.limit === Infinity) { if (scratch) x.c = { ...c }; top.push(x); return; } // sorted once, in result()
+    if (this.limit === Infinity) { top.push({ c: scratch ? { ...c } : c, s }); return; } // sorted once, in result()
     const last = top[top.length - 1];
-    if (top.length >= this.limit && last && better(x, last) >= 0) return;
-    if (scratch) x.c = { ...c };
+    // Most of a large fleet ranks below the kept few: it is dropped before anything is copied.
+    if (top.length >= this.limit && last && before(s, c, last) >= 0) return;
+    const x = { c: scratch ? { ...c } : c, s };
     let i = top.length;
     while (i > 0 && better(x, top[i - 1]!) < 0) i--;
     top.splice(i, 0, x);

@@ -50,13 +50,18 @@ export interface Candidate {
   lastPlaced?: number;
   /** It lacks the algorithm and would fetch it from the repository (AlgFileURL). */
   download?: boolean;
-  /** What placement has charged to it that its last report does not show yet (asked only by the filters that need it). */
-  reserved?: () => { memoryBytes: number; decodeUnits: number };
+  /** What placement has charged to a device that its last report does not show yet (asked only by the filters that need it, with this candidate's DeviceID). */
+  reserved?: (deviceId: string) => { memoryBytes: number; decodeUnits: number };
 }
 
 /** A feasibility filter: null when the candidate can run the subtask, else why not. */
 export interface Filter {
   name: string;
+  /**
+   * Whether it can reject anyone for this request (absent: always). A placement runs only the
+   * filters that apply, once per executor it looks at; `check` must pass everyone when this is false.
+   */
+  applies?(req: PlacementRequest): boolean;
   check(req: PlacementRequest, c: Candidate): string | null;
 }
 

@@ -1,5 +1,6 @@
 /** Each feasibility filter on its own (S3, SR1, S1, S7): it passes what can run the subtask and names why it drops the rest. */
 import t from 'tap';
+import fc from 'fast-check';
 import { online } from '../../../src/scheduler/placement/filters/online.ts';
 import { enabled } from '../../../src/scheduler/placement/filters/enabled.ts';
 import { commandUrl } from '../../../src/scheduler/placement/filters/command-url.ts';
@@ -92,4 +93,31 @@ t.test('SR1/S3/SR4: accelerator: a GPU task needs a reported GPU its ONNX Runtim
   t.equal(accelerator.check({ accelerator: 'openvino' }, cand('ov', accelReports([], undefined, ['cpu', 'openvino']))), null);
   t.equal(accelerator.check({ accelerator: 'openvino' }, cand('no-ov', accelReports([]))), 'no openvino execution provider reported, subtask needs openvino');
   for (const a of ['cpu', 'any', undefined] as const) t.equal(accelerator.check({ accelerator: a }, cand('cpu-box', accelReports([]))), null, `${a ?? 'nothing'} asked: any executor`);
+});
+
+t.test('S3: a filter that says it does not apply to a request passes every executor for it (placement skips it then)', async (t) => {
+  const { FILTERS, filtersFor } = await import('../../../src/scheduler/placement/index.ts');
+  const ids = ['a', 'b', 'c'];
+  const req = fc.record({
+    pinned: fc.boolean(), nearDeviceId: fc.constantFrom(...ids), exclude: fc.uniqueArray(fc.constantFrom(...ids)).map((x) => new Set(x)),
+    avoid: fc.uniqueArray(fc.constantFrom(...ids)), deviceType: fc.constantFrom('0', '1', '2'), memoryBytes: fc.nat(2 ** 34), decodeUnits: fc.nat(64),
+    area: fc.record({ lonMin: fc.integer({ min: -180, max: 0 }), lonMax: fc.integer({ min: 0, max: 180 }), latMin: fc.integer({ min: -90, max: 0 }), latMax: fc.integer({ min: 0, max: 90 }) }),
+    accelerator: fc.constantFrom('cpu', 'any', 'cuda', 'tensorrt', 'openvino'), acceleratorMemoryMB: fc.nat(80_000),
+  }, { requiredKeys: [] });
+  const candidate = fc.record({ id: fc.constantFrom(...ids), type: fc.constantFrom('0', '1', '2'), mem: fc.nat(65_536), decode: fc.array(fc.nat(64), { maxLength: 3 }),
+    lon: fc.option(fc.integer({ min: -180, max: 180 })), lat: fc.option(fc.integer({ min: -90, max: 90 })), gpus: fc.boolean(), online: fc.boolean() });
+  let skipped = 0;
+  fc.assert(fc.property(req, candidate, (r, x) => {
+    const c = cand(x.id, { row: { device_type: x.type, online: x.online ? 1 : 0, longitude: x.lon === null ? null : String(x.lon), latitude: x.lat === null ? null : String(x.lat) },
+      available: avail({ mem: x.mem }, x.decode), ...(x.gpus ? accelReports([gpu(0)]) : {}) });
+    const kept = filtersFor(r as never);
+    for (const f of FILTERS) {
+      if (kept.includes(f)) continue;
+      skipped++;
+      if (f.check(r as never, c) !== null) return false;
+    }
+    return true;
+  }), { numRuns: 500 });
+  t.ok(skipped > 0, 'some filters were skipped');
+  t.strictSame(filtersFor({}).map((f) => f.name), ['online', 'enabled', 'command-url'], 'a plain request checks presence only');
 });

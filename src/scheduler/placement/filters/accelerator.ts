@@ -38,6 +38,7 @@ function fullness(g: AcceleratorInfo, needMB: number): string | null {
 
 export const accelerator: Filter = {
   name: 'accelerator',
+  applies: (r) => r.accelerator !== undefined && r.accelerator !== 'cpu' && r.accelerator !== 'any',
   check: (r, c) => {
     const want = r.accelerator;
     if (want === undefined || want === 'cpu' || want === 'any') return null;

@@ -3,6 +3,7 @@ import type { Filter } from '../types.ts';
 
 export const area: Filter = {
   name: 'area',
+  applies: (r) => !!r.area,
   check: (r, c) => {
     const a = r.area;
     if (!a) return null;

@@ -6,4 +6,4 @@
  */
 import type { Filter } from '../types.ts';
 
-export const avoided: Filter = { name: 'avoided', check: (r, c) => (r.avoid?.includes(c.device.device_id) ? 'the task asks to avoid it (Constraints.AvoidDevices)' : null) };
+export const avoided: Filter = { name: 'avoided', applies: (r) => !!r.avoid?.length, check: (r, c) => (r.avoid?.includes(c.device.device_id) ? 'the task asks to avoid it (Constraints.AvoidDevices)' : null) };

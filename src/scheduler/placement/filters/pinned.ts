@@ -7,6 +7,7 @@ import type { Filter } from '../types.ts';
 
 export const pinned: Filter = {
   name: 'pinned',
+  applies: (r) => !!r.pinned,
   check: (r, c) => {
     if (!r.pinned) return null;
     if (r.nearDeviceId === undefined) return 'the input names no DeviceID to deploy on';
