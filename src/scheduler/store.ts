@@ -10,6 +10,7 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
+import { Checkpointer } from '../sqlite-checkpointer.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { AlgResource, AvailableResource, CustomInfo, TaskBasicInfo, TaskDispatchInfo, TaskResultBody, TotalResource } from '../protocol/index.ts';
@@ -36,6 +37,7 @@ export class SchedulerStore implements SchedulerStateStore {
   /** Active (running, paused, queued) subtasks per device, kept as subtasks are written. */
   private readonly active = new ActiveCounts();
   private readonly resultRows = new ResultRows((sql) => this.stmt(sql));
+  private readonly checkpointer: Checkpointer; // WAL checkpoints off the event loop
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -49,6 +51,7 @@ export class SchedulerStore implements SchedulerStateStore {
     const cols = this.db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'owner')) this.db.exec('ALTER TABLE tasks ADD COLUMN owner TEXT');
     this.active.reload(this.db);
+    this.checkpointer = new Checkpointer(this.db, this.db.name);
   }
 
   /** The statement for `sql`, prepared on first use and kept. */
@@ -79,6 +82,7 @@ export class SchedulerStore implements SchedulerStateStore {
 
   close(): void {
     this.group.commit();
+    this.checkpointer.stop();
     this.db.close();
   }
 

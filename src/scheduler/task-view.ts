@@ -43,6 +43,9 @@ function intermediate(store: SchedulerStateStore, task: TaskRow, sub: SubtaskRow
   return (JSON.parse(task.custom_info) as CustomInfo).Topology !== undefined && dependentsOf(store, sub.task_id, sub.subtask_id).length > 0;
 }
 
+/** Tasks whose NotifyURL is kept parsed (the oldest go first). */
+const NOTIFY_URLS_KEPT = 4096;
+
 export class TaskView {
   /** Results stored per task (read from the store once per task, then counted here). */
   private readonly resultCounts = new Map<string, number>();
@@ -83,8 +86,16 @@ export class TaskView {
     }
   }
 
+  /** NotifyURL by the task's CustomInfo text, parsed once (every status change asks; the text never changes). */
+  private readonly notifyUrls = new Map<string, string | undefined>();
+
   private notifyUrl(task: TaskRow): string | undefined {
-    return (JSON.parse(task.custom_info) as CustomInfo).NotifyURL;
+    const text = task.custom_info;
+    if (this.notifyUrls.has(text)) return this.notifyUrls.get(text);
+    const url = (JSON.parse(text) as CustomInfo).NotifyURL;
+    if (this.notifyUrls.size >= NOTIFY_URLS_KEPT) this.notifyUrls.delete(this.notifyUrls.keys().next().value!);
+    this.notifyUrls.set(text, url);
+    return url;
   }
 
   /** Table 31 status of the whole task. */
