@@ -4,6 +4,7 @@
  * role marks public, and nothing a client sends able to crash the process.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions } from 'fastify';
+import * as nodeCrypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -98,9 +99,16 @@ export function truncateBytes(s: string, max: number): string {
  * (the node's own token once, when the server is made: it is asked on every request).
  */
 function secretMatcher(secret: string): (presented: string) => boolean {
-  const y = createHash('sha256').update(secret).digest();
-  return (presented) => timingSafeEqual(createHash('sha256').update(presented).digest(), y);
+  const y = sha256(secret);
+  return (presented) => timingSafeEqual(sha256(presented), y);
 }
+
+/**
+ * SHA-256 of a string. Every request is hashed: the one-shot `crypto.hash` (Node ≥ 20.12) makes
+ * no Hash object for it (a third of what authentication cost at 9,000 requests a second).
+ */
+const oneShot = (nodeCrypto as unknown as { hash?: (alg: string, data: string, out: 'buffer') => Buffer }).hash;
+const sha256 = (s: string): Buffer => (oneShot ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s).digest());
 
 /** A refusal a handler throws: answered with its status and Message like any other failure. */
 export class Refusal extends Error {
