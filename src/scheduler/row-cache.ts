@@ -2,10 +2,10 @@
  * Task and subtask rows as last read, kept beside the SQLite store: a task's path through the
  * scheduler reads its row and its subtasks many times (intake, placement, each status report,
  * the task's aggregate status), each a statement and a JSON-heavy row. The store is the only
- * writer: a write whose row it knows whole (an update of a row read before, a new task) puts
- * that row here once its statement succeeded, so a subtask's life (placed, dispatched, running,
- * done) costs no read after its first; anything else is dropped and read again. A rollback
- * drops everything. Callers get copies: a row they change does not change the cache.
+ * writer, and each of its writes puts the row it leaves here once its statement succeeded (a
+ * write that fails changes nothing, or throws out of a batch that clears everything), so a
+ * subtask's life (placed, dispatched, running, done) reads its task's list once. A delete or a
+ * rollback drops everything. Callers get copies: a row they change does not change the cache.
  * Bounded: the oldest entries go first.
  */
 import type { SubtaskRow, TaskRow } from './store-types.ts';
@@ -54,17 +54,6 @@ export class RowCache {
     const list = this.lists.get(row.task_id);
     const i = list ? list.findIndex((r) => r.subtask_id === row.subtask_id) : -1;
     if (i >= 0) list![i] = kept; else this.lists.delete(row.task_id);
-  }
-
-  /** The task's row changed. */
-  dropTask(id: string): void {
-    this.tasks.delete(id);
-  }
-
-  /** A subtask's row changed (and so did its task's list). */
-  dropSubtask(id: string, taskId: string): void {
-    this.subtaskRows.delete(id);
-    this.lists.delete(taskId);
   }
 
   clear(): void {

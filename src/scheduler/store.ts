@@ -153,7 +153,6 @@ export class SchedulerStore implements SchedulerStateStore {
   insertTask(taskId: string, basic: TaskBasicInfo, custom: CustomInfo, status: number, owner: string | null = null): void {
     const now = Date.now();
     const row: TaskRow = { task_id: taskId, basic_info: JSON.stringify(basic), custom_info: JSON.stringify(custom), status, exception_code: null, exception_desc: null, created_at: now, updated_at: now, owner };
-    this.rows.dropTask(taskId);
     this.batch(() => {
       this.stmt('INSERT INTO tasks (task_id, basic_info, custom_info, status, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(taskId, row.basic_info, row.custom_info, status, now, now, owner);
@@ -187,7 +186,6 @@ export class SchedulerStore implements SchedulerStateStore {
     const cur = this.task(id);
     if (!cur || (cur.status === status && cur.exception_code === exceptionCode && cur.exception_desc === exceptionDesc)) return false;
     const now = Date.now();
-    this.rows.dropTask(id);
     this.batch(() => {
       this.stmt('UPDATE tasks SET status = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE task_id = ?')
         .run(status, exceptionCode, exceptionDesc, now, id);
@@ -204,7 +202,6 @@ export class SchedulerStore implements SchedulerStateStore {
     // The row as the upsert leaves it (a replaced subtask keeps its task and its creation time).
     const row: SubtaskRow = { subtask_id: s.subtaskId, task_id: prev?.task_id ?? s.taskId, device_id: s.deviceId, dispatch_info: JSON.stringify(s.dispatch), status: s.status,
       progress: 0, exception_code: null, exception_desc: null, attempts: s.attempts ?? 1, created_at: prev?.created_at ?? now, updated_at: now };
-    this.rows.dropSubtask(s.subtaskId, s.taskId);
     this.batch(() => {
       this.stmt(`INSERT INTO subtasks (subtask_id, task_id, device_id, dispatch_info, status, attempts, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(subtask_id) DO UPDATE SET device_id = excluded.device_id, dispatch_info = excluded.dispatch_info,
@@ -222,7 +219,6 @@ export class SchedulerStore implements SchedulerStateStore {
     const cur = this.subtask(id);
     const info = JSON.stringify(dispatch);
     const now = Date.now();
-    if (cur) this.rows.dropSubtask(id, cur.task_id);
     this.stmt('UPDATE subtasks SET dispatch_info = ?, updated_at = ? WHERE subtask_id = ?').run(info, now, id);
     if (cur) this.rows.setSubtask({ ...cur, dispatch_info: info, updated_at: now });
   }
@@ -256,7 +252,6 @@ export class SchedulerStore implements SchedulerStateStore {
     const progress = u.progress ?? cur.progress;
     const changed = cur.status !== u.status;
     const now = Date.now();
-    this.rows.dropSubtask(id, cur.task_id);
     this.batch(() => {
       this.stmt('UPDATE subtasks SET status = ?, progress = ?, exception_code = ?, exception_desc = ?, updated_at = ? WHERE subtask_id = ?')
         .run(u.status, progress, u.exceptionCode ?? null, u.exceptionDesc ?? null, now, id);
