@@ -120,13 +120,19 @@ async function main() {
 
   // ---- baseline: a no-op round trip -------------------------------------------------------
   const baseLat: number[] = [];
+  const NOOPS = 5000;
+  // Warmed first (JIT), then timed; the scheduler's CPU per no-op request is the unit its
+  // CPU per subtask is also given in (steadier than either alone on a shared host).
+  await pool(Array.from({ length: 1000 }), CONCURRENCY, async () => { await call(base, 'GET', '/System/Time'); });
   const b0 = performance.now();
-  await pool(Array.from({ length: 3000 }), CONCURRENCY, async () => {
+  const noopCpu0 = procCpuMs(pid);
+  await pool(Array.from({ length: NOOPS }), CONCURRENCY, async () => {
     const t = performance.now();
     await call(base, 'GET', '/System/Time');
     baseLat.push(performance.now() - t);
   });
-  const baseRps = 3000 / ((performance.now() - b0) / 1000);
+  const baseRps = NOOPS / ((performance.now() - b0) / 1000);
+  const noopCpuMs = (procCpuMs(pid) - noopCpu0) / NOOPS;
 
   // ---- registration (Digest), resource reports, keepalives --------------------------------
   const ids = Array.from({ length: EXECUTORS }, (_, i) => `sim-${String(i).padStart(6, '0')}`);
@@ -232,11 +238,11 @@ async function main() {
   const r2 = (x: number) => Math.round(x * 100) / 100;
   const result = {
     label: LABEL, store: STORE, executors: EXECUTORS, tasks: TASKS, keepaliveSec: KEEPALIVE, concurrency: CONCURRENCY, date: new Date().toISOString(), cores: os.cpus().length, nodeOptions: NODE_OPTIONS,
-    baseline: { noopRps: r2(baseRps), noopP50Ms: r2(pct(baseLat, 50)), noopP99Ms: r2(pct(baseLat, 99)) },
+    baseline: { noopRps: r2(baseRps), noopP50Ms: r2(pct(baseLat, 50)), noopP99Ms: r2(pct(baseLat, 99)), schedulerCpuMsPerNoop: Math.round(noopCpuMs * 1000) / 1000 },
     registerPerSec: r2(registerPerSec), registerFailures,
     accepted: sentAt.size, refused, busy503, placed,
     placedPerSec: r2(placedPerSec), placedVsNoop: r2(placedPerSec / baseRps),
-    schedulerCpuMsPerSubtask: r2(schedCpuMs / Math.max(1, placed)), etcdCpuMsPerSubtask: r2(etcdCpuMs / Math.max(1, placed)), harnessCpuMsPerSubtask: r2(harnessCpuMs / Math.max(1, placed)),
+    schedulerCpuMsPerSubtask: r2(schedCpuMs / Math.max(1, placed)), schedulerCpuVsNoop: r2(schedCpuMs / Math.max(1, placed) / Math.max(0.001, noopCpuMs)), etcdCpuMsPerSubtask: r2(etcdCpuMs / Math.max(1, placed)), harnessCpuMsPerSubtask: r2(harnessCpuMs / Math.max(1, placed)),
     // Subtasks/s the scheduler could place with all cores to itself, at this CPU cost (the harness needs the rest here).
     schedulerCapacityPerSec: Math.round((os.cpus().length * 1000) / Math.max(0.001, schedCpuMs / Math.max(1, placed))),
     dispatchP50Ms: r2(pct(lat, 50)), dispatchP99Ms: r2(pct(lat, 99)), dispatchP50VsNoop: r2(pct(lat, 50) / pct(baseLat, 50)), dispatchP99VsNoop: r2(pct(lat, 99) / pct(baseLat, 99)),
