@@ -197,7 +197,9 @@ async function main(): Promise<void> {
     { label: `4 streams (${CORES} workers × 1 thread, no batching)`, streams: 4, workers: CORES, threads: 1, batch: 1 },
     { label: `4 streams, dynamic batching ≤ 4 (1 worker × ${CORES} threads)`, streams: 4, workers: 1, threads: CORES, batch: 4 },
   ];
-  const runs = configs.map((c) => ({ ...c, ratios: [] as number[], fps: [] as number[], last: { fps: 0, e2eFps: 0, startupMs: 0, cpuMsPerFrame: 0, stages: { decode: [], preprocess: [], queue: [], inference: [], post: [] } } as Awaited<ReturnType<typeof pipeline>>, e2e: [] as number[], startup: [] as number[] }));
+  // BENCH_ONLY=2,3 runs only those rows (0-based), for profiling one of them.
+  const only = process.env.BENCH_ONLY?.split(',').map(Number);
+  const runs = configs.filter((_, i) => !only || only.includes(i)).map((c) => ({ ...c, ratios: [] as number[], fps: [] as number[], last: { fps: 0, e2eFps: 0, startupMs: 0, cpuMsPerFrame: 0, stages: { decode: [], preprocess: [], queue: [], inference: [], post: [] } } as Awaited<ReturnType<typeof pipeline>>, e2e: [] as number[], startup: [] as number[] }));
   const raws: number[] = [];
   const loadBefore = os.loadavg().map((x) => +x.toFixed(2));
   // Each pipeline run sits between two raw runs and is compared with their mean: this machine's

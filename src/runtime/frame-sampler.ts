@@ -40,6 +40,8 @@ export interface FrameSamplerOptions {
   stallTimeoutMs?: number;
   /** HTTP(S) requests through this proxy (the executor's source proxy: the URL policy per hop). */
   httpProxy?: string;
+  /** Decoder threads; absent or 0: ffmpeg's automatic count. */
+  threads?: number;
 }
 
 /** Error raised when the source cannot be opened or read (ExceptionCode 60). */
@@ -79,6 +81,7 @@ export function samplerArgs(o: FrameSamplerOptions): string[] {
   // what a playlist or redirect leads to, and HTTP(S) through the source proxy.
   args.push('-protocol_whitelist', protocolWhitelist(o.url));
   if (o.httpProxy && /^https?:/i.test(url)) args.push('-http_proxy', o.httpProxy);
+  if (o.threads) args.push('-threads', String(o.threads));
   args.push('-i', url, '-an', '-sn', '-dn', '-vf', o.fps > 0 ? `fps=${o.fps},showinfo` : 'showinfo', '-vsync', '0');
   if (o.output === 'raw') args.push('-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', 'pipe:1');
   else args.push('-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(o.qscale ?? 3), '-f', 'image2pipe', 'pipe:1');

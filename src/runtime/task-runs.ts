@@ -2,12 +2,13 @@
  * Running tasks: which runner a task gets (frames, plugin, transcode, downstream), the input
  * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
  */
+import os from 'node:os';
 import { ExceptionCode, ExecutionStatus, TaskType, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
 import { openFrameSource, MediaError, type FrameSource } from './media/frame-source.ts';
-import { OptionError } from './media/decoder-options.ts';
+import { OptionError, decoderThreads } from './media/decoder-options.ts';
 import type { RunContext, Started } from './runners/context.ts';
 import { runFrames } from './runners/frames.ts';
 import { runPlugin } from './runners/plugin.ts';
@@ -21,6 +22,8 @@ import type { ProxyLease } from '../net/source-proxy.ts';
 import { resumesFrom } from './task-update.ts';
 import { runTraining } from './runners/train-network.ts';
 import { isSampleSetUrl, openSampleSource } from './sample-source.ts';
+
+const CORES = os.availableParallelism();
 
 /** Progress points between two reports of a running task. */
 const PROGRESS_STEP = 10;
@@ -122,7 +125,7 @@ export class TaskRuns {
     let source: FrameSource;
     try {
       const httpProxy = this.proxyFor(t);
-      source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!, ctx.authFor) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
+      source = isSampleSetUrl(t.info.InputInfo.StreamURL) ? openSampleSource(t.info.InputInfo.StreamURL!, ctx.authFor) : openFrameSource({ url: t.info.InputInfo.StreamURL!, fps, startMs, readTimeoutMs: 30_000, threads: decoderThreads(CORES, this.sources.size), ...(httpProxy ? { httpProxy } : {}) }, ctx.decoder ?? 'auto');
       if (t.slice && Number.isFinite(t.slice.endMs)) source = endAt(source, t.slice.endMs, fps > 0 ? 500 / fps : 0);
     } catch (err) {
       this.finish(t, err as Error);

@@ -152,7 +152,7 @@ class PipeFrameSource implements FrameSource {
 
   constructor(private readonly o: ReturnType<typeof checkFrameSourceOptions>) {
     this.sampler = new FrameSampler({ url: o.url, fps: Math.max(0, o.fps), startMs: o.startMs, stallTimeoutMs: o.readTimeoutMs + o.openTimeoutMs, httpProxy: o.httpProxy,
-      output: nativeCore() ? 'raw' : 'jpeg' });
+      threads: o.threads, output: nativeCore() ? 'raw' : 'jpeg' });
     this.sampler.on('frame', (f: SampledFrame) => {
       this.queue.push(f);
       this.sampled++;
