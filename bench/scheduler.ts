@@ -6,7 +6,7 @@
  * route (GET /System/Time) over the same client.
  *
  * Many executors live in this one process: one undici Agent for all their requests and one HTTP
- * server whose path names the executor (CommandURL http://127.0.0.1:PORT/exec/<id>).
+ * server whose path names the executor (CommandURL http://127.0.0.N:PORT/exec/<id>, N = 1…16).
  * Loopback only, bounded in count and time.
  *
  *   node --import tsx bench/scheduler.ts [EXECUTORS=1000] [TASKS=2000]
@@ -38,6 +38,7 @@ const STORE = process.env.BENCH_STORE === 'etcd' ? 'etcd' : 'sqlite';
  */
 const UNIT = path.join(import.meta.dirname, '..', 'packaging', 'systemd', 'retinad-scheduler.service');
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '';
+const LOOPBACK_HOSTS = 16;
 const PHASE_LIMIT_MS = 180_000; // no phase runs longer: a collapsed scheduler still ends the bench
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -117,6 +118,16 @@ async function main() {
   srv.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
+  // Executors are separate hosts: their CommandURLs name LOOPBACK_HOSTS loopback addresses, not
+  // one, so the scheduler's connections per host (32) do not cap the whole fleet's dispatch as
+  // one origin would (1,000 executors behind one host:port shared 32 connections).
+  const extra = await Promise.all(Array.from({ length: LOOPBACK_HOSTS - 1 }, async (_, i) => {
+    const s2 = http.createServer(srv.listeners('request')[0] as http.RequestListener);
+    s2.keepAliveTimeout = 30_000;
+    await new Promise<void>((r) => s2.listen(port, `127.0.0.${i + 2}`, r));
+    return s2;
+  }));
+  const hostOf = (i: number) => `127.0.0.${1 + (i % LOOPBACK_HOSTS)}`;
 
   // ---- baseline: a no-op round trip -------------------------------------------------------
   const baseLat: number[] = [];
@@ -139,7 +150,7 @@ async function main() {
   const r0 = performance.now();
   let registerFailures = 0;
   await pool(ids, CONCURRENCY, async (id) => {
-    const body = { RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: 'sim', CommandURL: `http://127.0.0.1:${port}/exec/${id}` } };
+    const body = { RegisterObject: { DeviceID: id, DeviceType: '1', ProductType: 'sim', CommandURL: `http://${hostOf(Number(id.slice(4)))}:${port}/exec/${id}` } };
     const probe = await call(base, 'POST', '/System/Register', body);
     const challenge = probe.headers['www-authenticate'];
     const auth = challenge ? digestAuthorization(challenge as string | string[], { username: id, password: TOKEN, method: 'POST', uri: '/System/Register' }) : undefined;
@@ -231,8 +242,7 @@ async function main() {
   rssPeak = Math.max(rssPeak, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
   await sched.stop();
   await etcd?.stop();
-  srv.closeAllConnections();
-  srv.close();
+  for (const x of [srv, ...extra]) { x.closeAllConnections(); x.close(); }
   await agent.close();
 
   const r2 = (x: number) => Math.round(x * 100) / 100;
