@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import { startRole } from '../src/child-role.ts';
+import { spawnSync } from 'node:child_process';
 import { digestAuthorization } from '../src/net/digest.ts';
 import { startEtcd } from '../test/helpers/etcd.ts';
 
@@ -38,6 +38,13 @@ const STORE = process.env.BENCH_STORE === 'etcd' ? 'etcd' : 'sqlite';
  */
 const UNIT = path.join(import.meta.dirname, '..', 'packaging', 'systemd', 'retinad-scheduler.service');
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '';
+/**
+ * The scheduler runs as installed: the compiled dist/ (built here first) on plain Node. From
+ * src/ through tsx, esbuild's keepNames wraps every closure made in a hot path in a
+ * defineProperty call, which the shipped code does not pay.
+ */
+if (spawnSync(process.execPath, [path.join(import.meta.dirname, '..', 'scripts', 'build-dist.mjs')], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
+const { startRole } = (await import(path.join(import.meta.dirname, '..', 'dist', 'child-role.js'))) as typeof import('../src/child-role.ts');
 const LOOPBACK_HOSTS = 16;
 const PHASE_LIMIT_MS = 180_000; // no phase runs longer: a collapsed scheduler still ends the bench
 

@@ -13,10 +13,14 @@ import { createWriteStream } from 'node:fs';
 const HERE = fileURLToPath(import.meta.url);
 const CLI = path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
 
-/** Node flags for the child: a .ts entry needs tsx's loader, unless this process already passes it on. */
+/**
+ * Node flags for the child: a .ts entry needs tsx's loader, unless this process already passes
+ * it on; the compiled CLI runs on plain Node, without a TypeScript loader this process may have.
+ */
 function childExecArgv(): string[] {
-  if (!CLI.endsWith('.ts') || process.execArgv.some((a) => a.includes('tsx'))) return process.execArgv;
-  return [...process.execArgv, '--import', import.meta.resolve('tsx')];
+  const argv = process.execArgv;
+  if (CLI.endsWith('.ts')) return argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', import.meta.resolve('tsx')];
+  return argv.filter((a, i) => !(a.startsWith('--import') && (a.includes('tsx') || (a === '--import' && argv[i + 1]?.includes('tsx')))) && !(argv[i - 1] === '--import' && a.includes('tsx')));
 }
 
 export interface RoleProcess {
