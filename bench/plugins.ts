@@ -232,8 +232,12 @@ async function main(): Promise<void> {
   const gflopsPerFrame = countFlops(modelPath, 640, 640).gflops;
   const peak = await measurePeakGflops(CORES);
   const util = (fps: number) => +((100 * gflopsPerFrame * fps) / peak).toFixed(1);
+  // The raw loop's two spinning threads swing between two speeds on a shared host (22 and 31 fps
+  // seen in one run) while the pipeline's independent workers hold steady: against the fastest
+  // raw run too, so a slow bracket cannot flatter a ratio.
+  const rawBest = Math.max(...raws);
   const row = (name: string, r: Awaited<ReturnType<typeof pipeline>>, fps: number, ratio: number, e2eRatio: number, startupMs: number) => ({
-    pipeline: name, fps: +fps.toFixed(2), vsRaw: +ratio.toFixed(2), vsRawFromStart: +e2eRatio.toFixed(2), firstResultMs: Math.round(startupMs), cpuMsPerFrame: +r.cpuMsPerFrame.toFixed(1), achievedGflops: +(gflopsPerFrame * fps).toFixed(1), utilisationPct: util(fps),
+    pipeline: name, fps: +fps.toFixed(2), vsRaw: +ratio.toFixed(2), vsFastestRaw: +(fps / rawBest).toFixed(2), vsRawFromStart: +e2eRatio.toFixed(2), firstResultMs: Math.round(startupMs), cpuMsPerFrame: +r.cpuMsPerFrame.toFixed(1), achievedGflops: +(gflopsPerFrame * fps).toFixed(1), utilisationPct: util(fps),
     preprocessMs: { p50: pct(r.stages.preprocess, 50), p99: pct(r.stages.preprocess, 99) }, queueMs: { p50: pct(r.stages.queue, 50), p99: pct(r.stages.queue, 99) },
     inferMs: { p50: pct(r.stages.inference, 50), p99: pct(r.stages.inference, 99) }, postMs: { p50: pct(r.stages.post, 50), p99: pct(r.stages.post, 99) },
   });
@@ -250,8 +254,9 @@ async function main(): Promise<void> {
     `Pipeline = the executor's plugin runner (src/runtime/runners/plugin.ts) on a real RunContext: native decode → native preprocess → sandbox worker (ONNX + the plugin's WASM DB post-processing) → result emitter → SQLite outbox → HTTP delivery to a local sink; fps is the steady state, as the raw loop's (timed after its warm-up): the results after the first, over the time from the first result acknowledged to the last (the sink's clock); the task's start (decoder open, first decode, first inference) is the last column: when the first result came, and the ratio if the start is counted in. Queue is the time a frame waits for a worker: the runner hands frame n+1 to the pool while frame n runs, so with one worker it waits about one inference there (the worker never idles between frames). Detection only (the crop stage is left out: it would add a second model).`, '',
     `What a frame goes through: the decoder's picture reaches JS by reference (no copy); preprocess reads it once and writes the tensor straight into the input buffer (spec checked once per task); the buffer moves to the worker and back for the next frame (transfers, no copy); ONNX Runtime reads it in place; the model's output (1.6 MB) is copied once into the plugin's WASM memory; the plugin's JSON (a few KB) is read out as a string, cloned to the main thread and parsed once, the result serialised once into its outbox row, and that text is the HTTP body.`, '',
     `CPU per frame, all threads of the process (last round, the start included): raw loop ${meta.rawCpuMsPerFrame} ms; ${rows.map((r) => `${r.pipeline.split(' (')[0]}${r.pipeline.includes('default') ? ' (default pool)' : r.pipeline.includes('batching') ? ' (batched)' : r.pipeline.startsWith('1') ? ` (1 worker × ${CORES})` : ''} ${r.cpuMsPerFrame} ms`).join('; ')}. The ${CORES} cores bound the fps at ${CORES} × 1000 ÷ CPU ms per frame.`, '',
-    '| pipeline | fps | vs raw | achieved GFLOP/s (utilisation) | preprocess p50/p99 ms | queue p50/p99 | inference p50/p99 | WASM post p50/p99 | first result ms; vs raw counting the start |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.pipeline} | ${r.fps} | ${r.vsRaw}× | ${r.achievedGflops} (${r.utilisationPct} %) | ${r.preprocessMs.p50} / ${r.preprocessMs.p99} | ${r.queueMs.p50} / ${r.queueMs.p99} | ${r.inferMs.p50} / ${r.inferMs.p99} | ${r.postMs.p50} / ${r.postMs.p99} | ${r.firstResultMs}; ${r.vsRawFromStart}× |`),
+    `"vs fastest raw" divides the pipeline's median fps by the fastest raw run of the whole bench (${rawBest.toFixed(2)} fps): the raw loop's two threads swing between two speeds on a shared host while the pipeline holds steady, so "vs raw" (against its own bracket) reads high in a slow bracket.`, '',
+    '| pipeline | fps | vs raw | vs fastest raw | achieved GFLOP/s (utilisation) | preprocess p50/p99 ms | queue p50/p99 | inference p50/p99 | WASM post p50/p99 | first result ms; vs raw counting the start |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.pipeline} | ${r.fps} | ${r.vsRaw}× | ${r.vsFastestRaw}× | ${r.achievedGflops} (${r.utilisationPct} %) | ${r.preprocessMs.p50} / ${r.preprocessMs.p99} | ${r.queueMs.p50} / ${r.queueMs.p99} | ${r.inferMs.p50} / ${r.inferMs.p99} | ${r.postMs.p50} / ${r.postMs.p99} | ${r.firstResultMs}; ${r.vsRawFromStart}× |`),
   ].join('\n');
   writeFileSync(path.join(out, 'plugins.md'), md + '\n');
   console.log(md);
