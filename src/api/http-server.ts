@@ -205,10 +205,15 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
 function countRequests(app: FastifyInstance, registry: Registry): void {
   const requests = new Counter({ name: 'retinad_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const seconds = new Histogram({ name: 'retinad_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route pattern', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
+  // The labelled series, looked up once per method + route + status (prom-client hashes its labels on every lookup).
+  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    requests.labels(req.method, route, String(reply.statusCode)).inc();
-    seconds.labels(req.method, route).observe(reply.elapsedTime / 1000);
+    const key = `${req.method} ${reply.statusCode} ${route}`;
+    let s = series.get(key);
+    if (!s) series.set(key, s = { count: requests.labels(req.method, route, String(reply.statusCode)), time: seconds.labels(req.method, route) });
+    s.count.inc();
+    s.time.observe(reply.elapsedTime / 1000);
   });
 }
 

@@ -97,19 +97,26 @@ ajv.addKeyword({
   schemaType: 'number',
   errors: true,
   validate: function maxDepth(limit: number, data: unknown): boolean {
-    const stack: Array<[unknown, number]> = [[data, 1]];
-    while (stack.length) {
-      const [v, d] = stack.pop()!;
-      if (!v || typeof v !== 'object') continue;
-      if (d > limit) {
-        (maxDepth as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'maxDepth', message: `must nest at most ${limit} levels deep`, params: { limit } }];
-        return false;
-      }
-      for (const x of Object.values(v)) stack.push([x, d + 1]);
-    }
-    return true;
+    if (within(data, limit)) return true;
+    (maxDepth as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'maxDepth', message: `must nest at most ${limit} levels deep`, params: { limit } }];
+    return false;
   },
 });
+
+/**
+ * Whether `v` holds no object deeper than `left` levels (v itself is level 1). Recursion no
+ * deeper than the limit, and nothing allocated: every request body with a free-form column is walked.
+ */
+function within(v: unknown, left: number): boolean {
+  if (!v || typeof v !== 'object') return true;
+  if (left <= 0) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!within(x, left - 1)) return false;
+    return true;
+  }
+  for (const k in v) if (Object.hasOwn(v, k) && !within((v as Record<string, unknown>)[k], left - 1)) return false;
+  return true;
+}
 ajv.addFormat('uri-ish', { type: 'string', validate: (s: string) => /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s) });
 
 const FORMAT_TEXT: Record<string, string> = {

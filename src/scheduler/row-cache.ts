@@ -4,7 +4,7 @@
  * the task's aggregate status), each a statement and a JSON-heavy row. The store is the only
  * writer, and each of its writes puts the row it leaves here once its statement succeeded (a
  * write that fails changes nothing, or throws out of a batch that clears everything), so a
- * subtask's life (placed, dispatched, running, done) reads its task's list once. A delete or a
+ * task's life (its subtasks placed, dispatched, running, done) reads nothing back. A delete or a
  * rollback drops everything. Callers get copies: a row they change does not change the cache.
  * Bounded: the oldest entries go first.
  */
@@ -18,6 +18,8 @@ function put<K, V>(m: Map<K, V>, k: K, v: V): V {
   m.set(k, v);
   return v;
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 export class RowCache {
   private readonly tasks = new Map<string, TaskRow>();
@@ -44,16 +46,29 @@ export class RowCache {
     put(this.tasks, row.task_id, { ...row });
   }
 
+  /** A task just inserted: its row, and its list of subtasks, empty (no subtask can name a task before it exists). */
+  newTask(row: TaskRow): void {
+    this.setTask(row);
+    put(this.lists, row.task_id, []);
+  }
+
   /**
-   * A subtask's row is now `row`: it replaces the cached row and its entry in its task's list
-   * (a subtask new to the list changes its length and order, so the list is read again).
+   * A subtask's row is now `row`: it replaces the cached row and its entry in its task's list,
+   * or joins the list where SQLite's ORDER BY subtask_id puts it (BINARY: UTF-8 byte order,
+   * which is JavaScript's string order when no surrogate pair is involved; otherwise the list
+   * is read again).
    */
   setSubtask(row: SubtaskRow): void {
     const kept = { ...row };
     put(this.subtaskRows, row.subtask_id, kept);
     const list = this.lists.get(row.task_id);
-    const i = list ? list.findIndex((r) => r.subtask_id === row.subtask_id) : -1;
-    if (i >= 0) list![i] = kept; else this.lists.delete(row.task_id);
+    if (!list) return;
+    const i = list.findIndex((r) => r.subtask_id === row.subtask_id);
+    if (i >= 0) { list[i] = kept; return; }
+    if (SURROGATE.test(row.subtask_id) || list.some((r) => SURROGATE.test(r.subtask_id))) { this.lists.delete(row.task_id); return; }
+    let j = list.length;
+    while (j > 0 && list[j - 1]!.subtask_id > row.subtask_id) j--;
+    list.splice(j, 0, kept);
   }
 
   clear(): void {

@@ -158,7 +158,7 @@ export class SchedulerStore implements SchedulerStateStore {
         .run(taskId, row.basic_info, row.custom_info, status, now, now, owner);
       this.event(taskId, null, null, status, null);
     });
-    this.rows.setTask(row);
+    this.rows.newTask(row);
   }
 
   task(id: string): TaskRow | undefined {

@@ -15,7 +15,8 @@ import { ExecutionStatus, type CustomInfo, type TaskBasicInfo, type TaskDispatch
 import { FC_SEED } from '../helpers/seed.ts';
 
 const TASKS = ['t1', 't2', 't3'];
-const SUBS = ['a', 'b', 'c'];
+// Subtask IDs in SQLite's byte order and in JavaScript's, which differ past the BMP ('😀' vs '\uFFFD').
+const SUBS = ['a', 'b', 'c', 'é', '\uFFFD', '😀'];
 const status = fc.constantFrom(ExecutionStatus.Queued, ExecutionStatus.Running, ExecutionStatus.Paused, ExecutionStatus.Done, ExecutionStatus.Error);
 const op = fc.oneof(
   fc.record({ k: fc.constant('task' as const), task: fc.constantFrom(...TASKS), status }),

@@ -80,12 +80,13 @@ const offering = (req: PlacementRequest, view: PlacementView): readonly ViewDevi
 const everyone = (req: PlacementRequest, view: PlacementView): readonly ViewDevice[] => (req.pinned ? only(req, view) : view.devices());
 
 /** Fills `c` (a scratch candidate reused for every device: no allocation per device) from `d`. */
-function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, download: boolean): Candidate {
+function fill(c: Candidate, d: ViewDevice, alg: AlgInfo, view: PlacementView, download: boolean, withLast = false): Candidate {
   c.device = d.row;
   c.alg = alg;
   c.active = view.activeCount(d.row.device_id);
   c.availableCpu = d.available?.ResourceInfo.CommonResource?.AvailableCPU ?? 50;
-  c.lastPlaced = view.lastPlaced(d.row.device_id);
+  // Only a strategy that ranks by it asks where each executor stands in the placement order.
+  c.lastPlaced = withLast ? view.lastPlaced(d.row.device_id) : undefined;
   // Assigned, never deleted: the scratch object keeps one shape.
   c.total = d.total;
   c.available = d.available;
@@ -105,19 +106,20 @@ const scratch = (view: PlacementView): Candidate => ({ device: undefined as unkn
 export function place(req: PlacementRequest, view: PlacementView, limit = Infinity): Plan {
   const key = matchKey(req);
   const c = scratch(view);
+  const withLast = strategy(req.strategy).some((w) => w.scorer.needsLastPlaced);
   const own = new Ranking(req, view.seq(), limit);
   const pub = view.published(req);
   scan(req, view, offering(req, view), limit, own, (d) => {
     const alg = d.listed ? algorithmOf(req, key, d) : undefined;
     // A newer published version (e.g. a trained model, DC3) goes to new tasks: the executor fetches it.
     const newer = alg && pub && pub.AlgID === alg.AlgID && compareVersions(pub.AlgVersion, alg.AlgVersion) > 0;
-    return alg && fill(c, d, newer ? pub : alg, view, !!newer);
+    return alg && fill(c, d, newer ? pub : alg, view, !!newer, withLast);
   });
   if (own.size) return { ...own.result(), fromRepository: false };
   // Nobody offers it: any executor can fetch the published package (AlgFileURL, table 20).
   if (!pub) return { ...own.result(), fromRepository: false };
   const all = new Ranking(req, view.seq(), limit);
-  scan(req, view, everyone(req, view), limit, all, (d) => fill(c, d, pub, view, true));
+  scan(req, view, everyone(req, view), limit, all, (d) => fill(c, d, pub, view, true, withLast));
   return { ...all.result(), fromRepository: true };
 }
 

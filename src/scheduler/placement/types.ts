@@ -68,6 +68,8 @@ export interface Filter {
 /** A scorer: higher is better, in [0, 1]; `ctx.seq` is the placement sequence number now. */
 export interface Scorer {
   name: string;
+  /** It reads Candidate.lastPlaced (a lookup per executor, made only for strategies that need it). */
+  needsLastPlaced?: boolean;
   score(req: PlacementRequest, c: Candidate, ctx: { seq: number }): number;
 }
 

@@ -84,3 +84,11 @@ t.test('M4 at fleet scale: past 100 feasible executors a page is chosen from a r
   const small = fleet.slice(0, 100);
   t.equal(place({ algId: 1001 }, view(small, { active: { d0000: 1 }, seq: 5 }), 16).ranked[0]?.device.device_id, 'd0001', 'a fleet of up to 100 is scored whole: the best wins');
 });
+
+t.test('M5: Strategy round-robin through place(): the executor given a subtask longest ago comes first; balanced ignores the order', async (t) => {
+  const devices = [dev('a'), dev('b'), dev('c')];
+  const last = { a: 7, b: 3, c: 5 };
+  t.strictSame(ids(place({ algId: 1001, strategy: 'round-robin' }, view(devices, { last, seq: 8 }))), ['b', 'c', 'a']);
+  t.strictSame(ids(place({ algId: 1001, strategy: 'round-robin' }, view(devices, { last, seq: 8 }), 2)), ['b', 'c'], 'a paged placement too');
+  t.strictSame(ids(place({ algId: 1001 }, view(devices, { last, seq: 8 }))), ['a', 'b', 'c'], 'balanced: all idle, ties by DeviceID');
+});

@@ -3,6 +3,7 @@ import type { Scorer } from '../types.ts';
 
 export const roundRobin: Scorer = {
   name: 'round-robin',
+  needsLastPlaced: true,
   score: (_r, c, ctx) => {
     const last = c.lastPlaced ?? -1;
     if (last < 0) return 1;
