@@ -22,18 +22,27 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 // A checkpoint that fails now (the file busy, the disk full) is tried again next time.
 const timer = setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} }, workerData.everyMs);
-parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
+const done = new Int32Array(workerData.done);
+Atomics.store(done, 1, 1); // started: a stop from now on waits for the close
+parentPort.on('message', () => {
+  clearInterval(timer);
+  try { db.close(); } finally { Atomics.store(done, 0, 1); Atomics.notify(done, 0); parentPort.close(); }
+});
 `;
+/** How long stop() waits for the worker to let go of the file. */
+const STOP_WAIT_MS = 2000;
 
 export class Checkpointer {
   private readonly worker: Worker;
   private stopped = false;
+  /** [0]: set by the worker once its connection is closed; [1]: once it has started checkpointing. */
+  private readonly done = new Int32Array(new SharedArrayBuffer(8));
 
   /** `db`: the writing connection of `file` (WAL mode). */
   constructor(private readonly db: Database.Database, file: string, everyMs = CHECKPOINT_EVERY_MS) {
     db.pragma('wal_autocheckpoint = 0');
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, everyMs } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, everyMs, done: this.done.buffer } });
     this.worker.unref(); // it never keeps a node alive
     const fallBack = () => {
       if (this.stopped || !this.db.open) return;
@@ -44,11 +53,20 @@ export class Checkpointer {
     this.worker.once('exit', fallBack);
   }
 
-  /** Stops the worker; the writer checkpoints by itself again until it closes. */
+  /**
+   * Stops the worker and waits (a few ms, at most STOP_WAIT_MS) until it has closed its
+   * connection: once this returns, nothing but the writer touches the file (a backup, a copy or
+   * a removal of the data directory may follow). The writer checkpoints by itself again.
+   */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.worker.postMessage('stop');
+    // Still starting (a store opened and closed at once): no checkpoint has run, none will.
+    if (Atomics.load(this.done, 1) === 0) void this.worker.terminate();
+    else {
+      this.worker.postMessage('stop');
+      Atomics.wait(this.done, 0, 0, STOP_WAIT_MS);
+    }
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   }
 }
