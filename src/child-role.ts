@@ -20,7 +20,14 @@ const CLI = path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
 function childExecArgv(): string[] {
   const argv = process.execArgv;
   if (CLI.endsWith('.ts')) return argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', import.meta.resolve('tsx')];
-  return argv.filter((a, i) => !(a.startsWith('--import') && (a.includes('tsx') || (a === '--import' && argv[i + 1]?.includes('tsx')))) && !(argv[i - 1] === '--import' && a.includes('tsx')));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--import' && argv[i + 1]?.includes('tsx')) { i++; continue; }
+    if (a.startsWith('--import=') && a.includes('tsx')) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 export interface RoleProcess {
