@@ -111,13 +111,17 @@ t.test('B3: a task_dispatch with an older epoch is refused and starts nothing; a
   for (const id of ['at-5', 'at-6', 'no-header']) {
     await waitFor(`task ${id} to finish`, async () => (ex.taskStatus(id)?.ExecutionStatus === ExecutionStatus.Done ? true : undefined), 30_000);
   }
-  // By now the refused ones would have run as long as the accepted ones did.
+  // Results leave through the outbox after the task is Done, so their arrival is waited for too.
+  for (const id of ['at-5', 'at-6', 'no-header']) {
+    await waitFor(`${id}'s results at the peer`, async () => (peer.received.some((r) => r.TaskID === id) ? true : undefined), 30_000);
+  }
+  t.pass('the accepted tasks ran and sent results');
+  // By now the refused ones would have run, and sent, as long as the accepted ones did.
   for (const id of ['from-old', 'from-5']) {
     t.equal(ex.taskStatus(id), undefined, `${id}: not in the task table`);
     t.notOk(peer.received.some((r) => r.TaskID === id), `${id}: no result sent`);
     t.notOk(replica.arrivals.some((a) => JSON.stringify(a.body).includes(`"${id}"`)), `${id}: no status reported`);
   }
-  t.ok(peer.received.some((r) => r.TaskID === 'at-6'), 'the accepted tasks ran and sent results');
 
   // A Keepalive reply from a newer leader raises it too; a command of the one before is then refused.
   replica.epoch = 7;
