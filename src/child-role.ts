@@ -13,21 +13,23 @@ import { createWriteStream } from 'node:fs';
 const HERE = fileURLToPath(import.meta.url);
 const CLI = path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
 
+const PRELOAD = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
 /**
- * Node flags for the child: a .ts entry needs tsx's loader, unless this process already passes
- * it on; the compiled CLI runs on plain Node, without a TypeScript loader this process may have.
+ * Node flags for the child: the parent's own flags (memory sizes and the like) without the
+ * modules it preloads (`--import`, `--require`, `--loader`): those hook the parent's runtime (a
+ * test runner's mocks and process tracking, say) and would be loaded again, and run on every
+ * import, in each child. A .ts entry gets tsx's loader; the compiled CLI runs on plain Node.
  */
-function childExecArgv(): string[] {
-  const argv = process.execArgv;
-  if (CLI.endsWith('.ts')) return argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', import.meta.resolve('tsx')];
+export function childExecArgv(argv: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--import' && argv[i + 1]?.includes('tsx')) { i++; continue; }
-    if (a.startsWith('--import=') && a.includes('tsx')) continue;
+    if (PRELOAD.has(a)) { i++; continue; }
+    if (a.includes('=') && PRELOAD.has(a.slice(0, a.indexOf('=')))) continue;
     out.push(a);
   }
-  return out;
+  return CLI.endsWith('.ts') ? [...out, '--import', import.meta.resolve('tsx')] : out;
 }
 
 export interface RoleProcess {

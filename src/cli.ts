@@ -3,8 +3,11 @@
  * a bad one is reported by name before anything starts.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { runExecutor, runScheduler, parseListen, type SchedulerArgs, type TlsArgs } from './roles.ts';
-import { parseEtcdUrl, runSchedulerReplica } from './replica-role.ts';
+// Only what checks flags is imported up front: each role's module is loaded when that role
+// starts, so `retinad executor` never loads the scheduler, etcd or MQTT code (a faster start).
+import { parseListen, type TlsArgs } from './role-process.ts';
+import type { SchedulerArgs } from './scheduler-role.ts';
+import { parseEtcdUrl } from './etcd-url.ts';
 import { parseFlags, type Values } from './cli-options.ts';
 import { createSecureContext } from 'node:tls';
 import { DEVICE_TYPE_VALUES, isLatitude, isLongitude, utf8Bytes, type DeviceType } from './protocol/index.ts';
@@ -209,6 +212,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       if (dt !== undefined && !(DEVICE_TYPE_VALUES as readonly string[]).includes(dt)) throw new UsageError(`--device-type: must be 0, 1 or 2 (got "${dt}")`);
       if (values.longitude !== undefined && !isLongitude(values.longitude)) throw new UsageError('--longitude: must be n10,6 like 116.397128');
       if (values.latitude !== undefined && !isLatitude(values.latitude)) throw new UsageError('--latitude: must be n10,6 like 39.916527');
+      const { runExecutor } = await import('./executor-role.ts');
       await runExecutor({
         listen: listen(values.listen), deviceId: deviceId(values['device-id'], '--device-id'), dataDir: need(values['data-dir'], '--data-dir'),
         scheduler: urls(values.scheduler as string | string[] | undefined, '--scheduler'), token, advertise: url(values.advertise, '--advertise'),
@@ -229,9 +233,10 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
       await runPluginCommand(positionals, { dataDir: need(values['data-dir'], '--data-dir'), trustedKeys: values['trusted-keys'], devMode: values['plugin-dev-mode'] });
       return;
     }
-    case 'scheduler':
+    case 'scheduler': {
       if (values.store === undefined && (values.results !== undefined || values['lease-ttl'] !== undefined)) throw new UsageError('--results, --lease-ttl: only with --store etcd://…');
-      await (values.store === undefined ? runScheduler : runSchedulerReplica)({ store: storeUrl(values.store), results: values.results, leaseTtlSec: int(values['lease-ttl'], '--lease-ttl', 2, 60),
+      const start = values.store === undefined ? (await import('./scheduler-role.ts')).runScheduler : (await import('./replica-role.ts')).runSchedulerReplica;
+      await start({ store: storeUrl(values.store), results: values.results, leaseTtlSec: int(values['lease-ttl'], '--lease-ttl', 2, 60),
         upstream: upstreamArgs(values), commandChannel: channelFlag(values['command-channel'], values.upstream, '--upstream'),
         listen: listen(values.listen), dataDir: need(values['data-dir'], '--data-dir'), token,
         deviceId: values['device-id'] === undefined ? undefined : deviceId(values['device-id'], '--device-id'),
@@ -245,6 +250,7 @@ async function run(cmd: string | undefined, values: Values, positionals: string[
         ...tlsArgs(values['tls-cert'], values['tls-key'], values['tls-ca']),
       });
       return;
+    }
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
       process.exitCode = await runDemo({ clip: values.clip, out: values.out });

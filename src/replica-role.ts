@@ -18,20 +18,12 @@ import { setTrustedCa } from './net/client.ts';
 import { EtcdStore } from './scheduler/etcd/etcd-store.ts';
 import { LeaderElection, type Term } from './scheduler/etcd/election.ts';
 import { HandoverListener } from './api/handover-listener.ts';
-import { announce, listenUrl, onShutdown, parseListen, schedulerOptions, type SchedulerArgs } from './roles.ts';
+import { announce, listenUrl, onShutdown, parseListen } from './role-process.ts';
+import { schedulerOptions, type SchedulerArgs } from './scheduler-role.ts';
+import { parseEtcdUrl } from './etcd-url.ts';
 
 /** Exit status of a leader that lost its term (EX_TEMPFAIL: start me again). */
 export const LOST_LEADERSHIP_EXIT = 75;
-
-/** `etcd://host:port[,host:port…]` → the client's endpoints. */
-export function parseEtcdUrl(s: string): string[] {
-  const m = /^etcd:\/\/([^/?#]+)\/?$/.exec(s);
-  const hosts = m?.[1]?.split(',') ?? [];
-  if (!hosts.length || hosts.some((h) => !/^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(h) || Number(h.slice(h.lastIndexOf(':') + 1)) > 65535)) {
-    throw new Error(`--store: "${s}" is not etcd://host:port[,host:port…]`);
-  }
-  return hosts.map((h) => `http://${h}`);
-}
 
 /** `retinad scheduler --store etcd://… --results DIR` */
 export async function runSchedulerReplica(a: SchedulerArgs & { store: string }): Promise<void> {

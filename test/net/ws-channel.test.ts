@@ -14,7 +14,7 @@ import { commandRoutes } from '../../src/api/routes/command.ts';
 import { attachCommandChannel } from '../../src/api/routes/command-channel.ts';
 import { ChannelHub } from '../../src/net/ws-channel.ts';
 import { RetinaClient } from '../../src/net/client.ts';
-import { commandChannel } from '../../src/roles.ts';
+import { commandChannel } from '../../src/role-process.ts';
 import { createLogger } from '../../src/log.ts';
 import { TaskStatusQueryReply, type Principal } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/cluster.ts';
