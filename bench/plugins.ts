@@ -18,6 +18,7 @@
  * inference, post-processing.
  * Writes bench/results/plugins.{json,md}. Needs the native decoder and the example plugins.
  */
+import '../src/plugins/ort-env.ts';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,8 @@
  * `retinad executor | scheduler | demo | version` — the command line. Flags are checked here and
  * a bad one is reported by name before anything starts.
  */
+// Before anything can load ONNX Runtime: no telemetry to Microsoft unless the operator asks for it.
+import './plugins/ort-env.ts';
 import { readFileSync, statSync } from 'node:fs';
 // Only what checks flags is imported up front: each role's module is loaded when that role
 // starts, so `retinad executor` never loads the scheduler, etcd or MQTT code (a faster start).

@@ -4,6 +4,7 @@
  * and tensorrt whether or not their shared libraries, CUDA and cuDNN are installed, and only
  * creating a session shows that they load.
  */
+import './ort-env.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../protocol/index.ts';
 import { matmulModel } from './peak.ts';
 import type { ProviderSupport } from './providers.ts';

@@ -3,6 +3,7 @@
  * large float32 MatMul (a model built here, in memory) with all cores; the best of a few runs
  * is the achievable GFLOP/s.
  */
+import './ort-env.ts';
 
 /** Protobuf encoding helpers, just enough for a one-node ONNX model. */
 const varint = (n: number): number[] => { const o: number[] = []; do { let b = n & 0x7f; n = Math.floor(n / 128); if (n) b |= 0x80; o.push(b); } while (n); return o; };

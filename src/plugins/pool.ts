@@ -3,6 +3,7 @@
  * terminates and replaces its worker; a trap, an out-of-memory or a bad output fails only that
  * call. Workers × ONNX intra-op threads stay within the cores.
  */
+import './ort-env.ts';
 import { Piscina } from 'piscina';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
