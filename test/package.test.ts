@@ -3,7 +3,7 @@
  * empty directory (no devDependencies: no TypeScript, no tsx), then run what the package offers —
  * `retinad version`, `retinad bench --quick`, and a scheduler with one executor that registers and
  * stops on SIGTERM.
- * Slow by nature: the install compiles the native addon and better-sqlite3.
+ * Slow by nature: the install compiles the native addon (better-sqlite3 comes from the checkout's build).
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -93,7 +93,18 @@ t.test('npm pack → npm install → retinad version and a scheduler with one ex
   await run('npm', ['pack', '--pack-destination', packDir], root, 300_000);
   const tgz = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
   t.equal(tgz, `retinad-${version}.tgz`, 'npm pack wrote the tarball');
+  // better-sqlite3 has no prebuilt binary to download here, so its install would compile SQLite
+  // (a minute of CPU) that the checkout's own `npm ci` on this machine has just compiled, same
+  // version: its prebuild-install is handed that build as a local prebuild instead.
+  const prebuilds = path.join(tmp, 'prebuilds');
+  mkdirSync(prebuilds);
+  const sqlite = JSON.parse(readFileSync(path.join(root, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string };
+  const tarball = `better-sqlite3-v${sqlite.version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  await run('tar', ['-czf', path.join(prebuilds, tarball), '-C', path.join(root, 'node_modules', 'better-sqlite3'), 'build/Release/better_sqlite3.node'], root, 60_000);
+  env.npm_config_better_sqlite3_local_prebuilds = prebuilds;
   await run('npm', ['install', path.join(packDir, tgz!), '--prefer-offline', '--no-audit', '--no-fund', '--onnxruntime-node-install=skip'], app, 1_200_000);
+  const sqliteBuild = path.join(app, 'node_modules', 'better-sqlite3', 'build', 'Release');
+  t.ok(existsSync(path.join(sqliteBuild, 'better_sqlite3.node')) && !existsSync(path.join(sqliteBuild, 'obj.target')), 'better-sqlite3 installed from the local prebuild, not compiled');
 
   const pkg = path.join(app, 'node_modules', 'retinad');
   t.ok(existsSync(path.join(pkg, 'dist', 'cli.js')), 'the package ships dist/');
