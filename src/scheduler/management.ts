@@ -25,6 +25,8 @@ export interface ManagementParts {
   reconciler: Pick<Reconciler, 'deviceWithdrawn'>;
   /** Forgets a device's sessions and liveness (removed devices must register again). */
   forget(deviceId: string): void;
+  /** Forgets what is kept in memory of a deleted task. */
+  deleted(taskId: string): void;
   control(list: OpsControl[]): Promise<string[]>;
   now(): number;
   deviceId: string;
@@ -69,6 +71,7 @@ export class Management {
     if (!t) return false;
     if (ACTIVE_STATUSES.includes(t.status)) await this.p.control([{ DeviceID: this.p.deviceId, TaskID: taskId, Control: Control.Stop }]);
     const gone = this.p.store.deleteTask(taskId);
+    this.p.deleted(taskId);
     this.p.log.info({ task: taskId }, 'task deleted with its results');
     return gone;
   }

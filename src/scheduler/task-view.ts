@@ -45,12 +45,25 @@ function intermediate(store: SchedulerStateStore, task: TaskRow, sub: SubtaskRow
 
 /** Tasks whose NotifyURL is kept parsed (the oldest go first). */
 const NOTIFY_URLS_KEPT = 4096;
+/** Tasks whose result count is kept (the least recently counted go first, and are counted from the store again when a result comes). */
+const RESULT_COUNTS_KEPT = 16_384;
 
 export class TaskView {
-  /** Results stored per task (read from the store once per task, then counted here). */
+  /** Results stored per task (read from the store once, then counted here); bounded, so a scheduler that runs for months does not grow with every task it ever ran. */
   private readonly resultCounts = new Map<string, number>();
 
   constructor(private readonly d: TaskViewDeps) {}
+
+  /** A deleted task's count goes with it: a task given the same TaskID later (a cascade's fixed IDs) starts from none. */
+  forgetTask(taskId: string): void {
+    this.resultCounts.delete(taskId);
+  }
+
+  private countResults(taskId: string, n: number): void {
+    this.resultCounts.delete(taskId);
+    if (this.resultCounts.size >= RESULT_COUNTS_KEPT) this.resultCounts.delete(this.resultCounts.keys().next().value!);
+    this.resultCounts.set(taskId, n);
+  }
 
   /** Derives the task's ExecutionStatus from its subtasks and tells the initiator when it changes. */
   update(taskId: string): void {
@@ -172,13 +185,13 @@ export class TaskView {
     const quota = this.d.o.maxResultsPerTask ?? 1_000_000;
     const held = this.resultCounts.get(taskId) ?? this.d.store.resultCount(taskId);
     if (held >= quota) {
-      if (held === quota) { this.d.log.warn({ task: taskId, quota }, 'task reached its result quota; further results are refused'); this.resultCounts.set(taskId, quota + 1); }
+      if (held === quota) { this.d.log.warn({ task: taskId, quota }, 'task reached its result quota; further results are refused'); this.countResults(taskId, quota + 1); }
       return { ok: false, message: `MessageBody.TaskID: task ${taskId} holds its quota of ${quota} results; no more are stored` };
     }
     const key = cmd.CommandIdx === undefined ? null : `${sender}#${cmd.CommandIdx}`;
     const fresh = this.d.store.insertResult(taskId, body, key);
     if (fresh) {
-      this.resultCounts.set(taskId, held + 1);
+      this.countResults(taskId, held + 1);
       this.d.mqtt?.publish(taskId, 'results', () => body);
       this.d.trained?.onResult(taskId, body);
       const task = this.d.store.task(taskId)!;

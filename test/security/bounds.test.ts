@@ -153,6 +153,32 @@ t.test('a task holds at most its quota of results; more are refused, not stored'
   t.equal(s.store.resultCount('q'), 5);
 });
 
+t.test('the result quota after a delete, and over more tasks than the counts kept in memory', async (t) => {
+  const s = new Scheduler({ deviceId: 'sched', dataDir: t.testdir({}), publicUrl: 'http://127.0.0.1:1', log, maxResultsPerTask: 2 });
+  t.teardown(() => s.close());
+  let idx = 0;
+  const result = (taskId: string) => s.onTaskResult({ CommandType: 'task_result', CommandIdx: idx++, DeviceID: 'e',
+    MessageBody: { TaskID: taskId, DeviceID: 'e', DstDeviceList: [], AlgID: 1, AlgVersion: '1', Ts: idx, CreateTime: '2026-01-01 00:00:00.00', TaskResultData: {} } }, 'node|e').ok;
+  const task = (id: string) => s.store.insertTask(id, { TaskName: id, InitiationInfo: { DeviceID: 'i' } }, { Inputs: [{ StreamURL: 'rtsp://x' }] }, 1);
+  task('q');
+  t.strictSame([result('q'), result('q'), result('q')], [true, true, false], 'the quota of 2 holds');
+  t.ok(await s.management.deleteTask('q'), 'deleted with its results');
+  task('q');
+  t.strictSame([result('q'), result('q'), result('q')], [true, true, false], 'a task given the same TaskID again starts from none, not from the deleted one\'s count');
+  // More tasks with results than the scheduler keeps counts of (16,384): the first one's count is
+  // dropped from memory, and read from the store again when its next result comes.
+  task('first');
+  t.ok(result('first'));
+  const n = 17_000;
+  s.store.batch(() => { for (let i = 0; i < n; i++) task(`t${i}`); });
+  let ok = 0;
+  for (let i = 0; i < n; i++) ok += result(`t${i}`) ? 1 : 0;
+  t.equal(ok, n, `${n} other tasks each stored a result`);
+  const kept = (Reflect.get(Reflect.get(s, 'tasks') as object, 'resultCounts') as Map<string, number>).size;
+  t.ok(kept <= 16_384, `the counts kept in memory stay bounded (${kept} for ${n + 2} tasks)`);
+  t.strictSame([result('first'), result('first')], [true, false], 'the evicted task is counted from the store: one more fits, then its quota holds');
+});
+
 t.test('a zero-length or damaged database stops the start with what to do', async (t) => {
   const dir = t.testdir({ empty: { 'scheduler.db': '' }, garbage: { 'scheduler.db': 'not a database at all, just text '.repeat(200) } });
   t.throws(() => new SchedulerStore(path.join(dir, 'empty')), /scheduler\.db: the database file is empty \(0 bytes\) where data was expected; restore it from a backup, or remove it/);
