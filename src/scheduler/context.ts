@@ -35,6 +35,21 @@ export class Coordination {
   readonly staleStops = new Set<string>();
   readonly retryTimers = new Set<NodeJS.Timeout>();
   closed = false;
+
+  /**
+   * A deleted task leaves nothing here: its stop (a delete stops a running task first) would
+   * otherwise outlive it and hold back a task given the same TaskID later (a cascade's fixed IDs).
+   */
+  forgetTask(taskId: string, subtaskIds: readonly string[]): void {
+    for (const id of [taskId, ...subtaskIds]) {
+      this.stopped.delete(id);
+      this.pendingPlacement.delete(id);
+      this.earlyReports.delete(id);
+      this.unconfirmedFailures.delete(id);
+    }
+    const subs = new Set(subtaskIds);
+    for (const key of this.staleStops) if (subs.has(key.slice(key.indexOf('\n') + 1))) this.staleStops.delete(key);
+  }
 }
 
 /** Places and dispatches subtasks (the dispatcher). */

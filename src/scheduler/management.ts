@@ -25,8 +25,8 @@ export interface ManagementParts {
   reconciler: Pick<Reconciler, 'deviceWithdrawn'>;
   /** Forgets a device's sessions and liveness (removed devices must register again). */
   forget(deviceId: string): void;
-  /** Forgets what is kept in memory of a deleted task. */
-  deleted(taskId: string): void;
+  /** Forgets what is kept in memory of a deleted task and its subtasks. */
+  deleted(taskId: string, subtaskIds: readonly string[]): void;
   control(list: OpsControl[]): Promise<string[]>;
   now(): number;
   deviceId: string;
@@ -70,8 +70,9 @@ export class Management {
     const t = this.p.store.task(taskId);
     if (!t) return false;
     if (ACTIVE_STATUSES.includes(t.status)) await this.p.control([{ DeviceID: this.p.deviceId, TaskID: taskId, Control: Control.Stop }]);
+    const subtaskIds = this.p.store.subtasks(taskId).map((x) => x.subtask_id);
     const gone = this.p.store.deleteTask(taskId);
-    this.p.deleted(taskId);
+    this.p.deleted(taskId, subtaskIds);
     this.p.log.info({ task: taskId }, 'task deleted with its results');
     return gone;
   }

@@ -92,6 +92,15 @@ t.test('S7/SM1: disabling an executor moves its subtask elsewhere and stops its 
   t.equal(s.store.resultCount(r.taskId), 0, 'with its results');
   t.equal(s.store.subtasks(r.taskId).length, 0, 'and its subtasks');
   t.equal((await call('DELETE', `/System/TaskInfo/${r.taskId}`)).status, 404, 'a second delete finds nothing');
+
+  // The stop that came with the delete goes with the task: one given the same TaskID later (as a
+  // cascade's upper scheduler does) is placed and dispatched like any other.
+  const dispatches = () => seen.filter((x) => x.type === 'task_dispatch').length;
+  const before = dispatches();
+  const again = await s.submit({ TaskName: 'cam again', TaskType: 1, InitiationInfo: { DeviceID: 'i', CustomInfo: { Inputs: [{ StreamURL: 'rtsp://cam/1' }], AlgType: 'frame_extraction' } } }, undefined, r.taskId);
+  t.ok(again.ok && again.taskId === r.taskId, 'the same TaskID is taken again');
+  await waitFor('the new task dispatched', async () => (dispatches() > before ? true : undefined), 10_000);
+  t.pass('and dispatched, not held back by the deleted task\'s stop');
 });
 
 t.test('9.7: OpsControl.DeviceID narrows a task to the subtasks on that executor', async (t) => {
