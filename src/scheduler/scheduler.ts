@@ -118,7 +118,7 @@ export class Scheduler {
     this.admission = new Admission(parts, { intake: this.intake, algorithms: this.algorithms, notifySecret });
     this.management = new Management({ devices: this.devices, store: this.store, reconciler: this.reconciler, now: this.now, deviceId: o.deviceId, log: o.log,
       control: (list) => this.control(list),
-      forget: (id) => { this.sessions.forget(id); this.liveness.forget(id); }, deleted: (id, subs) => { this.tasks.forgetTask(id); this.flags.forgetTask(id, subs); } });
+      forget: (id) => { this.sessions.forget(id); this.liveness.forget(id); }, deleted: (id, subs) => { this.tasks.forgetTask(id); this.flags.forgetTask(id, subs); this.orchestrator.forgetTask(id, subs); } });
     this.cascade = cascadeFor(this, { update: (id) => this.tasks.update(id), notifyStatus: (id) => this.tasks.notifyStatus(id), notifySecret });
   }
 

@@ -36,6 +36,12 @@ export class Orchestrator implements Orchestration {
     this.feed = new StageFeed({ store: c.store, devices: c.devices, client: c.client, log: c.log, closed: () => c.flags.closed });
   }
 
+  /** A deleted task's Topology goes: a task given its TaskID again (a cascade keeps its IDs) is judged by its own. */
+  forgetTask(taskId: string, subtaskIds: readonly string[]): void {
+    this.judged.delete(taskId);
+    for (const id of subtaskIds) this.starting.delete(id);
+  }
+
   /** The task's CustomInfo if any of its stages has When; read once per task, not per result. */
   private conditionalTask(taskId: string): CustomInfo | null {
     let v = this.judged.get(taskId);
