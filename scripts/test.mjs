@@ -180,8 +180,10 @@ if (process.env.RETINAD_TEST_SECOND_PASS === '0') {
   } else {
     // A name in the skip list that no longer exists is a list gone stale: said, and counted failed.
     const stale = [...SECOND_PASS_SKIP.keys()].filter((f) => !existsSync(path.join(root, f)));
-    for (const f of stale) console.log(`# ${secondName}: SECOND_PASS_SKIP names ${f}, which does not exist`);
-    if (stale.length) passes.push({ name: 'second pass', count: { passed: 0, failed: stale.length, skipped: 0, failures: stale.map((f) => ({ name: '(SECOND_PASS_SKIP)', reason: `${f} does not exist` })), skips: [] } });
+    const staleWhy = (f) => `${f} does not exist: remove it from SECOND_PASS_SKIP in scripts/test.mjs, or name the file it became`;
+    for (const f of stale) console.log(`# ${secondName}: ${staleWhy(f)}`);
+    if (stale.length) passes.push({ name: 'second pass', count: { passed: 0, failed: stale.length, skipped: 0, failures: stale.map((f) => ({ name: '(SECOND_PASS_SKIP)', reason: staleWhy(f) })), skips: [] } });
+    if (!explicit) for (const [f, why] of SECOND_PASS_SKIP) console.log(`# ${secondName}: leaves out ${f} (${why})`);
     const files = explicit ? tapArgs : [...options, ...testFiles(SECOND_PASS_TESTS).filter((f) => !SECOND_PASS_SKIP.has(f))];
     console.log(`# ${secondName} (RETINAD_NATIVE_PATH=${liteAddon} RETINAD_DECODER=pipe): ${explicit ? 'the files given' : `${SECOND_PASS_TESTS.join(' ')}, but ${SECOND_PASS_SKIP.size} named in SECOND_PASS_SKIP`}`);
     const env = { ...process.env, RETINAD_NATIVE_PATH: liteAddon, RETINAD_DECODER: 'pipe' };

@@ -48,6 +48,13 @@ const NOTIFY_URLS_KEPT = 4096;
 /** Tasks whose result count is kept (the least recently counted go first, and are counted from the store again when a result comes). */
 const RESULT_COUNTS_KEPT = 16_384;
 
+/** Sets `key` as the newest entry of `m`, dropping the oldest first when `m` already holds `max`. */
+function keepBounded<V>(m: Map<string, V>, key: string, value: V, max: number): void {
+  m.delete(key);
+  if (m.size >= max) m.delete(m.keys().next().value!);
+  m.set(key, value);
+}
+
 export class TaskView {
   /** Results stored per task (read from the store once, then counted here); bounded, so a scheduler that runs for months does not grow with every task it ever ran. */
   private readonly resultCounts = new Map<string, number>();
@@ -60,9 +67,7 @@ export class TaskView {
   }
 
   private countResults(taskId: string, n: number): void {
-    this.resultCounts.delete(taskId);
-    if (this.resultCounts.size >= RESULT_COUNTS_KEPT) this.resultCounts.delete(this.resultCounts.keys().next().value!);
-    this.resultCounts.set(taskId, n);
+    keepBounded(this.resultCounts, taskId, n, RESULT_COUNTS_KEPT);
   }
 
   /** Derives the task's ExecutionStatus from its subtasks and tells the initiator when it changes. */
@@ -106,8 +111,7 @@ export class TaskView {
     const text = task.custom_info;
     if (this.notifyUrls.has(text)) return this.notifyUrls.get(text);
     const url = (JSON.parse(text) as CustomInfo).NotifyURL;
-    if (this.notifyUrls.size >= NOTIFY_URLS_KEPT) this.notifyUrls.delete(this.notifyUrls.keys().next().value!);
-    this.notifyUrls.set(text, url);
+    keepBounded(this.notifyUrls, text, url, NOTIFY_URLS_KEPT);
     return url;
   }
 
