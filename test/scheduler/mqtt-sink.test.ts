@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
@@ -28,7 +29,10 @@ async function freePort(): Promise<number> {
 /** A mosquitto on `port` that keeps sessions and queued QoS 1 messages across its restarts. */
 function broker(dir: string, port: number): ChildProcess {
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest none'].join('\n') + '\n');
+  // Started as root, mosquitto drops to its own user, which may not reach the test's directory (a
+  // clone under /root): it would then save nothing on restart and forget the subscriber's session.
+  // `user` keeps it the user running the test (the option is ignored when that is not root).
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `user ${os.userInfo().username}`, 'persistence true', `persistence_location ${dir}/`, 'log_dest none'].join('\n') + '\n');
   return spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
 }
 
