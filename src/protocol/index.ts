@@ -25,3 +25,4 @@ export * from './command-handler.ts';
 export * from './node-api.ts';
 export * from './repository-transfer.ts';
 export * from './principal.ts';
+export * from './resume-point.ts';

@@ -18,6 +18,7 @@ import type { Installer } from './installer.ts';
 import type { Outbox } from './outbox.ts';
 import type { ResourceMonitor } from './resources.ts';
 import { sameWork, type Routing } from './routing.ts';
+import { resumedPastOwn } from './resume-floor.ts';
 import { isUpdate } from './task-update.ts';
 import type { TaskQueue } from './task-queue.ts';
 import type { TaskRuns } from './task-runs.ts';
@@ -135,7 +136,10 @@ async function onTaskDispatch(r: CommandRooms, c: TaskDispatch): Promise<Command
   }
   for (const info of list) {
     if (redirects.some(([task]) => task.id === info.TaskID) || updates.some(([task]) => task.id === info.TaskID)) continue;
-    r.routing.report(r.store.add(info));
+    const failed = r.store.get(info.TaskID);
+    const resumed = resumedPastOwn(failed, info, r.deviceId);
+    if (resumed !== info) r.log.info({ task: info.TaskID, asked: info.InputInfo.AlgArgs?.StartOffsetMs ?? 0, from: resumed.InputInfo.AlgArgs?.StartOffsetMs }, 'retry resumes after the results this executor already queued');
+    r.routing.report(r.store.add(resumed));
   }
   r.log.info({ tasks: [...ids] }, 'task_dispatch accepted');
   r.queue.schedule();

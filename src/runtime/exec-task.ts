@@ -43,6 +43,12 @@ export class ExecTask {
   algArgs: Record<string, unknown>;
   /** Source position reached, for a resume (ms). */
   lastPtsMs = -1;
+  /**
+   * Where the task resumes after the last result a run of this executor before its restart queued
+   * for it (source ms, a frame interval past it; -1 none), read from the outbox when the task was
+   * restored: a retry here starts no earlier (resume-floor.ts).
+   */
+  queuedUpToMs = -1;
   /** Frames a file source will give at TaskFrameRate (its duration known), for Progress. */
   expectedFrames?: number;
   /** The part of its file a split subtask reads (SB7, media/slice.ts), once its duration is known. */

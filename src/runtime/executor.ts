@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DeviceType, type CommandHandlers, type TaskDispatchInfo } from '../protocol/index.ts';
+import { DeviceType, frameIntervalMs, type CommandHandlers, type TaskDispatchInfo } from '../protocol/index.ts';
 import { RetinaClient } from '../net/client.ts';
 import type { Logger } from '../log.ts';
 import { CorrectedClock } from './clock.ts';
@@ -177,7 +177,11 @@ export class Executor {
       tasks: () => this.store.all(), framesDecoded: (id) => this.runs.framesDecoded(id),
       outbox: () => ({ backlog: this.outbox.pending(), oldestAgeMs: this.outbox.oldestAgeMs() }), decoder: () => decoderBackendInfo(),
     });
-    for (const t of this.store.restore()) this.changed(t);
+    for (const t of this.store.restore()) {
+      // Before the outbox starts: what it delivers from here on, the scheduler did not count yet.
+      t.queuedUpToMs = this.outbox.queuedUpToMs(t.id, frameIntervalMs(t.info.InputInfo.TaskFrameRate));
+      this.changed(t);
+    }
     for (const b of this.store.received()) indexFeatures(this.features, b);
   }
 

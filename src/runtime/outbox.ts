@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.ts';
+import { resumePointMs, type TaskResultBody } from '../protocol/index.ts';
 
 import type { DeliveryOutcome } from '../net/delivery.ts';
 import { queuedMessage, serialise, type OutboxMessage, type OutboxSender } from './outbox-message.ts';
@@ -69,6 +70,23 @@ export class Outbox {
     this.db.transaction(() => { for (const d of destUrls) ins.run(d, taskId, json, now); })();
     this.count(taskId, destUrls.length);
     this.kick(0);
+  }
+
+  /**
+   * Where the task resumes after the last result queued for it (source ms, a frame interval of
+   * `frameMs` past it: protocol/resume-point.ts), over what waits and what is kept after delivery;
+   * -1 when none says where it was. Read when a restarted executor restores its tasks, before the
+   * outbox starts (resume-floor.ts).
+   */
+  queuedUpToMs(taskId: string, frameMs: number): number {
+    let most = -1;
+    for (const table of ['outbox', 'outbox_sent']) {
+      const row = this.db.prepare(`SELECT json_extract(body, '$.body.MessageBody') AS result FROM ${table}
+        WHERE task_id = ? AND json_extract(body, '$.body.CommandType') = 'task_result' ORDER BY id DESC LIMIT 1`).get(taskId) as { result: string } | undefined;
+      const at = row ? resumePointMs(JSON.parse(row.result) as TaskResultBody, frameMs) : null;
+      if (at !== null) most = Math.max(most, at);
+    }
+    return most;
   }
 
   /** Number of messages not yet acknowledged (for one task, or all); read from memory. */

@@ -3,7 +3,7 @@
  * each one holds open, and how a run's end becomes the task's final ExecutionStatus.
  */
 import os from 'node:os';
-import { ExceptionCode, ExecutionStatus, TaskType, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { ExceptionCode, ExecutionStatus, TaskType, type TaskDispatchInfo, type TaskResultBody, EXCEPTION_DESC_MAX_BYTES, cutUtf8, frameIntervalMs } from '../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import type { AlgorithmCatalogue } from './catalogue.ts';
 import type { ExecTask } from './exec-task.ts';
@@ -158,7 +158,8 @@ export class TaskRuns {
     if (running) this.halt(t);
     t.info = info;
     const resume = running && t.lastPtsMs >= 0 && resumesFrom(info.InputInfo.StreamURL) === 'position';
-    t.algArgs = { ...(info.InputInfo.AlgArgs ?? {}), ...(resume ? { StartOffsetMs: t.lastPtsMs + 1 } : {}) };
+    // The next sample after the last frame analysed: 1 ms past it would take that frame again.
+    t.algArgs = { ...(info.InputInfo.AlgArgs ?? {}), ...(resume ? { StartOffsetMs: Math.round(t.lastPtsMs + frameIntervalMs(info.InputInfo.TaskFrameRate)) } : {}) };
     if (t.status === ExecutionStatus.Running) this.begin(t);
   }
 

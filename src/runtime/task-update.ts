@@ -10,14 +10,15 @@
 import type { TaskDispatchInfo } from '../protocol/index.ts';
 
 /**
- * AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume), Stage
+ * AlgArgs the host consumes itself: StartOffsetMs (where to start reading, set on a resume), Retry
+ * (which attempt failed where, set on a retry: resume-floor.ts), Stage
  * (detect/recognize in a topology), ReplayFromMs (a re-point's replay), Slice and TsOriginMs (a
  * part of a split file, SB7: media/slice.ts), and the learning loop's
  * (docs/PLUGINS.md "Training ABI"): ModelUpdate, CoEvolve, HardExampleThreshold, HardExampleSet, LabelSet, FeatureSet, Federated,
  * Restart, ValidationURL, MinAccuracy, FeedbackSet, Objective. Not the plugin's (its AlgArgs schema never sees them), and
  * never an update by themselves.
  */
-export const HOST_ALG_ARGS: ReadonlySet<string> = new Set(['StartOffsetMs', 'Stage', 'ReplayFromMs', 'Slice', 'TsOriginMs',
+export const HOST_ALG_ARGS: ReadonlySet<string> = new Set(['StartOffsetMs', 'Retry', 'Stage', 'ReplayFromMs', 'Slice', 'TsOriginMs',
   'ModelUpdate', 'CoEvolve', 'HardExampleThreshold', 'HardExampleSet', 'LabelSet', 'FeatureSet', 'Federated', 'Restart', 'ValidationURL', 'MinAccuracy', 'FeedbackSet', 'Objective']);
 
 /** The plugin's own arguments of a dispatch (host ones left out), as canonical JSON. */

@@ -3,7 +3,7 @@
  * elsewhere (resuming where they stopped), migration away from lost executors, re-pointing the
  * stages that feed a moved one, and stopping copies left on executors a subtask moved away from.
  */
-import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8 } from '../protocol/index.ts';
+import { CommandType, Control, type CustomInfo, ExceptionCode, ExecutionStatus, ExtendedExceptionCode, HierarchicalQuery, TaskDispatchReply, TaskOpsControlReply, TaskStatusQueryReply, type DevTaskStatus, type TaskBasicInfo, type TaskDispatchInfo, EXCEPTION_DESC_MAX_BYTES, cutUtf8, frameIntervalMs } from '../protocol/index.ts';
 import { ACTIVE_STATUSES, type SubtaskRow } from './store.ts';
 import { placementWishes, type PlacementRequest } from './placement/index.ts';
 import { STOPPED_DESC } from './control.ts';
@@ -117,11 +117,8 @@ export class Reconciler implements StaleStopper {
       return;
     }
     const dispatch = JSON.parse(s.dispatch_info) as TaskDispatchInfo;
-    const fps = dispatch.InputInfo.TaskFrameRate ?? 1;
-    // SB12: a subtask that reads a stream resumes after what it already delivered.
-    const resume = dispatch.InputInfo.StreamURL ? this.c.store.resumeAfterMs(s.subtask_id, 1000 / fps) : null;
-    const args = { ...(dispatch.InputInfo.AlgArgs ?? {}) };
-    if (resume !== null) args.StartOffsetMs = resume;
+    // The executor of the failed attempt, should the retry land there again (runtime/resume-floor.ts).
+    const args = { ...(dispatch.InputInfo.AlgArgs ?? {}), Retry: { Attempt: s.attempts + 1, DeviceID: s.device_id } };
     // A stage of a manual topology keeps its DeviceType and AlgType when it moves (M1, S1).
     const stage = stageOfSubtask(custom.Topology, s.subtask_id);
     const wishes = placementWishes((JSON.parse(task.basic_info) as TaskBasicInfo).Constraints, custom);
@@ -154,7 +151,7 @@ export class Reconciler implements StaleStopper {
     const custom = task ? JSON.parse(task.custom_info) as CustomInfo : undefined;
     if (custom?.Topology) dispatch = { ...dispatch, DstDeviceList: destinationsOf(this.edges, custom, s.task_id, s.subtask_id) };
     const waiting = Date.now() < waitUntil;
-    const placed = await this.c.placer.place(s.task_id, { subtaskId: s.subtask_id, dispatch }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
+    const placed = await this.c.placer.place(s.task_id, { subtaskId: s.subtask_id, dispatch: this.resumed(s.subtask_id, dispatch) }, req, s.attempts + 1, new Set([s.device_id]), { waitIfNone: waiting });
     if (!placed && waiting && this.c.store.subtask(s.subtask_id)?.status === ExecutionStatus.Queued && !this.c.flags.closed) {
       // Nobody can take it yet: look again shortly, until the wait is over.
       const t = setTimeout(() => {
@@ -195,6 +192,19 @@ export class Reconciler implements StaleStopper {
     // Upstream stages that already finished will send nothing more: the moved stage finishes at once.
     const moved = this.c.store.subtask(s.subtask_id);
     if (moved) await this.c.orchestrator.finishIfFed(moved);
+  }
+
+  /**
+   * SB12: a subtask that reads a stream resumes after the last result stored for it, read as it is
+   * dispatched, not when it failed: the failed attempt's results can still arrive in between. Its
+   * StartOffsetMs is set even when none was stored (0): an executor that ran the failed attempt
+   * raises it past the results it still had queued (runtime/resume-floor.ts).
+   */
+  private resumed(subtaskId: string, dispatch: TaskDispatchInfo): TaskDispatchInfo {
+    if (!dispatch.InputInfo.StreamURL) return dispatch;
+    const resume = this.c.store.resumeAfterMs(subtaskId, frameIntervalMs(dispatch.InputInfo.TaskFrameRate)) ?? 0;
+    const asked = dispatch.InputInfo.AlgArgs?.StartOffsetMs;
+    return { ...dispatch, InputInfo: { ...dispatch.InputInfo, AlgArgs: { ...dispatch.InputInfo.AlgArgs, StartOffsetMs: Math.max(resume, typeof asked === 'number' ? asked : 0) } } };
   }
 
   /** S7: an executor is lost (offline, unregistered): its active subtasks move elsewhere. */

@@ -3,9 +3,8 @@
  * read back in pages bounded in count and bytes, and where a moved subtask resumes (SB12).
  */
 import type { Statement } from 'better-sqlite3';
-import type { TaskResultBody } from '../protocol/index.ts';
+import { resumePointMs, type TaskResultBody } from '../protocol/index.ts';
 import type { StoredResult } from './store-types.ts';
-import { resumePointMs } from './resume-point.ts';
 
 export class ResultRows {
   /** `stmt`: the store's prepared statement for an SQL text (prepared once). */
@@ -39,7 +38,7 @@ export class ResultRows {
     return (this.stmt('SELECT COUNT(*) AS n FROM results WHERE task_id = ?').get(taskId) as { n: number }).n;
   }
 
-  /** From the last result stored for the subtask (resume-point.ts says how); null when none was. */
+  /** From the last result stored for the subtask (protocol/resume-point.ts says how); null when none was. */
   resumeAfterMs(subtaskId: string, frameMs: number): number | null {
     const r = this.stmt('SELECT body FROM results WHERE subtask_id = ? ORDER BY seq DESC LIMIT 1').get(subtaskId) as { body: string } | undefined;
     return r ? resumePointMs(JSON.parse(r.body) as TaskResultBody, frameMs) : null;

@@ -41,8 +41,9 @@ function updated(parts: TaskUpdateParts, old: TaskDispatchInfo, deviceId: string
   for (const [k, v] of Object.entries(r.AlgArgs ?? {})) {
     if (v === null) delete args[k]; else args[k] = v;
   }
-  // The host's own resume argument is the executor's business from here.
+  // The host's own resume arguments are the executor's business from here.
   delete args.StartOffsetMs;
+  delete args.Retry;
   const models = listed ? modelList(listed, entry) : entry?.models;
   return {
     ...old,

@@ -5,8 +5,7 @@
  * handed out as copies so a caller cannot change the mirror.
  */
 import type { Logger } from '../../log.ts';
-import type { TaskResultBody } from '../../protocol/index.ts';
-import { resumePointMs } from '../resume-point.ts';
+import { resumePointMs, type TaskResultBody } from '../../protocol/index.ts';
 import type { DeviceRow, StoredResult, SubtaskRow, TaskRow } from '../store-types.ts';
 import type { ResultEntry } from './keys.ts';
 import { byteOrder, lowerBound, type Mirror } from './mirror.ts';

@@ -1,8 +1,9 @@
 /**
- * Where a moved subtask resumes (SB12), from the last result stored for it. One function for
- * both stores (SQLite and etcd) so they cannot drift apart.
+ * Where a moved subtask resumes (SB12), from the last result of it: the scheduler's from the last
+ * one it stored (both stores, SQLite and etcd), an executor's from the last one it queued. One
+ * function for all three so they cannot drift apart.
  */
-import type { TaskResultBody } from '../protocol/index.ts';
+import type { TaskResultBody } from './task-result.ts';
 
 /**
  * In source milliseconds: after the last frame (a frame interval of `frameMs` past its Pts, for
@@ -17,4 +18,13 @@ export function resumePointMs(body: TaskResultBody, frameMs: number): number | n
   if (typeof slice?.StartMs === 'number' && typeof slice.DurationMs === 'number') return Math.round(slice.StartMs + slice.DurationMs);
   const pts = (data.AnalysisResult ?? []).map((a) => (a.ResultData as { Pts?: unknown } | undefined)?.Pts).filter((x): x is number => typeof x === 'number');
   return pts.length ? Math.round(Math.max(...pts) + frameMs) : null;
+}
+
+/**
+ * The interval between the frames a task samples (ms), for a resume after its last one: at
+ * TaskFrameRate `fps` (1 where a dispatch gives none); 1 ms when it takes every frame (0).
+ */
+export function frameIntervalMs(fps: number | undefined): number {
+  const rate = fps ?? 1;
+  return rate > 0 ? 1000 / rate : 1;
 }
