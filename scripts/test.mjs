@@ -44,10 +44,13 @@ const SECOND_PASS_TESTS = ['test/plugins', 'test/integration', 'test/runtime/med
  * prove on both backends. A new test runs in both passes unless it is named here, with why.
  */
 const SECOND_PASS_SKIP = new Map([
-  ...['cloud', 'coevolution', 'compress', 'federated', 'gradients', 'incremental', 'reward', 'samples']
+  ...['cloud', 'coevolution', 'compress', 'federated', 'gradients', 'incremental', 'pushdown', 'reward', 'samples']
     .map((n) => [`test/integration/learning-${n}.test.ts`, 'learning on RDS1 sample sets, no video']),
+  ['test/integration/learning-tiers.test.ts', 'learning on RDS1 sample sets; its one video task only carries the model push'],
   ...['scheduler-replicas', 'scheduler-backup-etcd', 'scheduler-backup', 'scheduler-restart', 'placement-strategies']
     .map((n) => [`test/integration/${n}.test.ts`, 'scheduler state; the running task is decoder-neutral']),
+  ...['cascade', 'dag-window', 'event-triggers', 'failure-policies', 'frozen-executor', 'orchestration']
+    .map((n) => [`test/integration/${n}.test.ts`, 'orchestration across processes; its frames only carry it (plugins on the pipe: test/plugins)']),
 ]);
 const LITE_OUT = 'native/build-lite';
 
