@@ -49,7 +49,7 @@ const SECOND_PASS_SKIP = new Map([
   ['test/integration/learning-tiers.test.ts', 'learning on RDS1 sample sets; its one video task only carries the model push'],
   ...['scheduler-replicas', 'scheduler-backup-etcd', 'scheduler-backup', 'scheduler-restart', 'placement-strategies']
     .map((n) => [`test/integration/${n}.test.ts`, 'scheduler state; the running task is decoder-neutral']),
-  ...['cascade', 'dag-window', 'event-triggers', 'failure-policies', 'frozen-executor', 'orchestration']
+  ...['cascade', 'cascade-bottom-up', 'cascade-bottom-up-partial', 'cascade-stages', 'dag-window', 'event-triggers', 'failure-policies', 'frozen-executor', 'orchestration', 'repository-transfer']
     .map((n) => [`test/integration/${n}.test.ts`, 'orchestration across processes; its frames only carry it (plugins on the pipe: test/plugins)']),
 ]);
 const LITE_OUT = 'native/build-lite';
