@@ -31,7 +31,7 @@ export class Coordination {
   readonly unconfirmedFailures = new Set<string>();
   /** Tasks and subtasks an initiator stopped (task_ops_control): no retries or migration for them. */
   readonly stopped = new Set<string>();
-  /** (device, subtask) pairs already told to stop a copy that moved elsewhere. */
+  /** (device, subtask) pairs being told to stop a copy that moved elsewhere (one stop in flight each). */
   readonly staleStops = new Set<string>();
   readonly retryTimers = new Set<NodeJS.Timeout>();
   closed = false;
@@ -47,8 +47,6 @@ export class Coordination {
       this.earlyReports.delete(id);
       this.unconfirmedFailures.delete(id);
     }
-    const subs = new Set(subtaskIds);
-    for (const key of this.staleStops) if (subs.has(key.slice(key.indexOf('\n') + 1))) this.staleStops.delete(key);
   }
 }
 

@@ -73,7 +73,12 @@ export class Reconciler implements StaleStopper {
     for (const dts of early ?? []) this.onTaskStatus(dts);
   }
 
-  /** Tells `deviceId` to stop its copy of a subtask that now runs elsewhere (once per pair). */
+  /**
+   * Tells `deviceId` to stop its copy of a subtask that now runs elsewhere: one stop in flight per
+   * pair. The pair is forgotten once the stop is answered (or failed): a copy that still reports
+   * itself active is stopped again on its next report, and a subtask that comes back here and
+   * moves away once more has that new copy stopped too; nothing is kept per stale copy for good.
+   */
   async stopStale(deviceId: string, subtaskId: string): Promise<void> {
     const key = `${deviceId}\n${subtaskId}`;
     const dev = this.c.devices.row(deviceId);
@@ -84,8 +89,9 @@ export class Reconciler implements StaleStopper {
       await this.c.client.sendCommand(dev.command_url, { CommandType: CommandType.TaskOpsControl, DeviceID: deviceId,
         MessageBody: { OpsControlList: [{ DeviceID: deviceId, TaskID: subtaskId, Control: Control.Stop }] } }, TaskOpsControlReply);
     } catch (err) {
-      this.c.flags.staleStops.delete(key); // try again on its next report
       this.c.log.warn({ device: deviceId, subtask: subtaskId, err: (err as Error).message }, 'could not stop a stale copy');
+    } finally {
+      this.c.flags.staleStops.delete(key);
     }
   }
 
