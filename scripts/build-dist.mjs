@@ -3,6 +3,9 @@
 // (.json and other non-TypeScript files; the sandbox worker is TypeScript too) beside the
 // compiled code, so dist/ runs on plain Node: the installed package needs no TypeScript. Runs from `prepare`, i.e. after `npm ci` in a checkout and before
 // `npm pack`. dist/ is removed first so a deleted source cannot leave a stale module behind.
+// `--out DIR` (a folder beside src/, so paths from the code to the root hold) builds there
+// instead: npm test builds the CLI its tests start as child processes into .test-dist/, which a
+// test that packs the checkout (and so rebuilds dist/) cannot pull away from under them.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,7 +14,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
-const dist = path.join(root, 'dist');
+const outAt = process.argv.indexOf('--out');
+const dist = path.join(root, outAt > 0 ? process.argv[outAt + 1] ?? 'dist' : 'dist');
+if (path.dirname(dist) !== root) {
+  console.error(`retinad: --out must name a folder beside src/ (the code finds the root one level up), not ${dist}`);
+  process.exit(2);
+}
 
 let tsc;
 try {
@@ -24,7 +32,7 @@ try {
 }
 
 rmSync(dist, { recursive: true, force: true });
-const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 
 let copied = 0;
@@ -36,4 +44,4 @@ for (const f of readdirSync(src, { recursive: true, withFileTypes: true })) {
   copyFileSync(from, to);
   copied++;
 }
-console.log(`retinad: compiled src/ to dist/ (${copied} non-TypeScript file${copied === 1 ? '' : 's'} copied)`);
+console.log(`retinad: compiled src/ to ${path.relative(root, dist)}/ (${copied} non-TypeScript file${copied === 1 ? '' : 's'} copied)`);

@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
 
-// The CLI beside this module: src/cli.ts when running from source (tests, through tsx), dist/cli.js
-// in the installed package. Forking bin/retinad.js would run dist/ even from source, so a test
-// could exercise stale compiled code.
+// The CLI beside this module: src/cli.ts when running from source (through tsx), dist/cli.js in
+// the installed package. Forking bin/retinad.js would run dist/ even from source, so a test
+// could exercise stale compiled code. RETINAD_CHILD_CLI names another: `npm test` compiles src/
+// into .test-dist/ as it starts and points its tests' children there, sparing each of the
+// hundreds of roles they start tsx's loader (0.6 s of CPU per start).
 const HERE = fileURLToPath(import.meta.url);
-const CLI = path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
+const CLI = process.env.RETINAD_CHILD_CLI || path.join(path.dirname(HERE), `cli${path.extname(HERE)}`);
 
 const PRELOAD = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
 
@@ -21,7 +23,7 @@ const PRELOAD = new Set(['--import', '--require', '-r', '--loader', '--experimen
  * test runner's mocks and process tracking, say) and would be loaded again, and run on every
  * import, in each child. A .ts entry gets tsx's loader; the compiled CLI runs on plain Node.
  */
-export function childExecArgv(argv: readonly string[] = process.execArgv): string[] {
+export function childExecArgv(argv: readonly string[] = process.execArgv, cli = CLI): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -29,7 +31,7 @@ export function childExecArgv(argv: readonly string[] = process.execArgv): strin
     if (a.includes('=') && PRELOAD.has(a.slice(0, a.indexOf('=')))) continue;
     out.push(a);
   }
-  return CLI.endsWith('.ts') ? [...out, '--import', import.meta.resolve('tsx')] : out;
+  return cli.endsWith('.ts') ? [...out, '--import', import.meta.resolve('tsx')] : out;
 }
 
 export interface RoleProcess {
