@@ -106,6 +106,37 @@ function testFiles(entries) {
   }).sort();
 }
 
+/** Runs a command without blocking this process; resolves with its exit code, output and seconds. */
+function collect(cmd, args) {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.on('error', (err) => resolve({ code: -1, output: err.message, seconds: 0 }));
+    child.on('close', (code) => resolve({ code, output, seconds: ((Date.now() - started) / 1000).toFixed(0) }));
+  });
+}
+
+/** retinad-plugin from source (the compiled one may be building at the same time). */
+function pluginCli() {
+  return ['--import', 'tsx', path.join(root, 'src', 'plugin-cli.ts')];
+}
+
+/** Fixture plugin folders whose build/plugin.wasm is missing or older than its sources (the rule of test/helpers/plugins.ts). */
+function staleFixtures() {
+  const base = path.join(root, 'test', 'fixtures', 'plugins');
+  if (!existsSync(base)) return [];
+  return readdirSync(base).map((n) => path.join(base, n)).filter((dir) => {
+    const src = path.join(dir, 'assembly', 'index.ts');
+    const manifest = path.join(dir, 'plugin.json');
+    if (!existsSync(src) || !existsSync(manifest)) return false;
+    const wasm = path.join(dir, 'build', 'plugin.wasm');
+    return !existsSync(wasm) || statSync(wasm).mtimeMs < Math.max(statSync(src).mtimeMs, statSync(manifest).mtimeMs);
+  });
+}
+
 /** tsc and eslint over the whole tree: one test each in the count; a failure's output is shown. */
 function runStaticChecks() {
   const checks = [
@@ -156,6 +187,15 @@ const first = addonInfo(defaultAddon);
 const firstLabel = first.ffmpeg
   ? `addon with FFmpeg (libavcodec ${first.ffmpeg.avcodec}), native decoder`
   : first.loaded ? 'addon without FFmpeg, ffmpeg-pipe backend' : `no addon (${first.error}), ffmpeg-pipe backend`;
+// Started before the static checks, which leave the second core idle; awaited after them.
+// The CLI the tests start as child processes (test/helpers/entry.ts, src/child-role.ts): compiled
+// from this source now, into .test-dist/, so each child starts on plain Node instead of loading
+// tsx (0.6 s of CPU each, hundreds of times). Built beside dist/, which test/package.test.ts
+// rebuilds when it packs the checkout. If it cannot be built, the children run from source.
+const childCli = process.env.RETINAD_CHILD_CLI ? null : collect(process.execPath, [path.join(root, 'scripts', 'build-dist.mjs'), '--out', '.test-dist']);
+// The test-fixture plugins a fresh checkout has not compiled yet (test/helpers/plugins.ts would
+// compile each on first use, one at a time, inside a test): compiled now, in parallel.
+const fixtureBuilds = Promise.all(staleFixtures().map((dir) => collect(process.execPath, [...pluginCli(), 'build', '--dir', dir]).then((r) => ({ dir, ...r }))));
 if (process.env.RETINAD_TEST_STATIC === '0') {
   console.log('# static checks: off (RETINAD_TEST_STATIC=0)');
 } else if (explicit) {
@@ -164,21 +204,19 @@ if (process.env.RETINAD_TEST_STATIC === '0') {
   passes.push({ name: 'static checks', count: runStaticChecks() });
 }
 
-// The CLI the tests start as child processes (test/helpers/entry.ts, src/child-role.ts): compiled
-// from this source now, into .test-dist/, so each child starts on plain Node instead of loading
-// tsx (0.6 s of CPU each, hundreds of times). Built beside dist/, which test/package.test.ts
-// rebuilds when it packs the checkout. If it cannot be built, the children run from source.
-if (!process.env.RETINAD_CHILD_CLI) {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-dist.mjs'), '--out', '.test-dist'], { cwd: root, encoding: 'utf8' });
-  if (r.status === 0) {
+if (childCli) {
+  const r = await childCli;
+  if (r.code === 0) {
     process.env.RETINAD_CHILD_CLI = path.join(root, '.test-dist', 'cli.js');
-    console.log(`# child processes run .test-dist/cli.js, compiled from src/ in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(`# child processes run .test-dist/cli.js, compiled from src/ in ${r.seconds} s`);
   } else {
-    process.stdout.write(`${r.stdout}${r.stderr}`);
+    process.stdout.write(r.output);
     console.log('# child processes run src/cli.ts through tsx: .test-dist/ could not be built (its output is above)');
   }
 }
+const fixtures = await fixtureBuilds;
+for (const f of fixtures.filter((x) => x.code !== 0)) process.stdout.write(`# fixture ${path.relative(root, f.dir)} did not build (its test will say so):\n${f.output}`);
+if (fixtures.length) console.log(`# compiled ${fixtures.length} test-fixture plugin${fixtures.length === 1 ? '' : 's'}`);
 
 console.log(`# first pass: ${firstLabel}${process.env.RETINAD_DECODER ? ` (RETINAD_DECODER=${process.env.RETINAD_DECODER})` : ''}`);
 passes.push({ name: 'first pass', count: await runTap(tapArgs, process.env) });
