@@ -8,6 +8,7 @@
 import type { FrameSource } from './frame-source.ts';
 import { MediaError } from './media-error.ts';
 import { probeDurationMs } from './duration.ts';
+import { frameIntervalMs } from '../../protocol/index.ts';
 
 /** The part a task reads: from `startMs` (inclusive) to `endMs` (exclusive; Infinity for the last). */
 export interface SliceRange {
@@ -28,7 +29,7 @@ export function sliceArg(args: Record<string, unknown>): { index: number; count:
 export async function resolveSlice(url: string, slice: { index: number; count: number }, fps: number): Promise<SliceRange> {
   const durationMs = await probeDurationMs(url);
   if (durationMs === undefined) throw new MediaError('source', `InputInfo.AlgArgs.Slice: the duration of ${url} is unknown, so it cannot be split into ${slice.count} parts`);
-  const step = fps > 0 ? 1000 / fps : 1;
+  const step = frameIntervalMs(fps);
   const edge = (k: number) => (k >= slice.count ? Infinity : Math.round((durationMs * k) / slice.count / step) * step);
   return { startMs: edge(slice.index), endMs: edge(slice.index + 1) };
 }
